@@ -1,0 +1,117 @@
+"""Yardsticks with the estimator's API: Naive (repeat the last value) and SeasonalNaive.
+
+Every forecast needs one: backtesting and model selection compare against them, and the M4
+convention scales errors by the seasonal naive forecast's in-sample error.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.exceptions import NotFittedError
+
+from . import frames
+from .frames import ID, TARGET, TIME
+
+
+class SeasonalNaive(RegressorMixin, BaseEstimator):
+    """Forecast each step with the value one season earlier: y_hat[T+h] = y[T + h - m*ceil(h/m)].
+
+    Parameters
+    ----------
+    horizon : steps to forecast.
+    season_length : m, in steps (1 gives the naive forecast).
+    fill : as in ``RNNForecaster``.
+    """
+
+    def __init__(self, horizon=12, season_length=1, fill=None):
+        self.horizon, self.season_length, self.fill = horizon, season_length, fill
+
+    @property
+    def lookback(self):
+        return self.season_length
+
+    def fit(self, df, id_col="unique_id", time_col="ds", target_col="y", callbacks=None):
+        """Remember the last season of every series. ``df``: long, wide or Series (as ``RNNForecaster``)."""
+        for name in ("horizon", "season_length"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        long, self.spec_ = frames.to_long(df, id_col, time_col, target_col)
+        long, self.freqs_ = frames.validate(long, (), self.fill, where="fit data")
+        self._check_length(long)
+        self.ids_ = long[ID].unique()
+        self.last_ = long.groupby(ID, sort=False).tail(self.season_length)
+        return self
+
+    def _check_length(self, long):
+        n = long.groupby(ID, sort=False).size()
+        if (n < self.season_length).any():
+            uid = n.index[np.argmax((n < self.season_length).to_numpy())]
+            raise ValueError(f"series {uid!r} has {n[uid]} points, fewer than season_length={self.season_length}")
+
+    def _check_fitted(self):
+        if not hasattr(self, "last_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit(df) first")
+
+    def predict(self, df=None, X_future=None):
+        """Forecast ``horizon`` steps after the training data (or after new history ``df``)."""
+        self._check_fitted()
+        spec, last = self.spec_, self.last_
+        if df is not None:
+            long, spec = frames.to_long(df, spec.id_col, spec.time_col, spec.target_col)
+            long, _ = frames.validate(long, (), self.fill, where="predict data")
+            unknown = sorted(set(long[ID]) - set(self.ids_))
+            if unknown:
+                raise ValueError(f"predict data: unknown unique_id(s) {unknown[:5]}")
+            self._check_length(long)
+            last = long.groupby(ID, sort=False).tail(self.season_length)
+        rows = []
+        for uid, part in last.groupby(ID, sort=False):
+            values = part[TARGET].to_numpy()
+            dates = frames.future_dates(part[TIME].iloc[-1], self.freqs_[uid], self.horizon)
+            rows.append(pd.DataFrame({ID: uid, TIME: dates, "y_pred": self._repeat(values[None])[0]}))
+        return frames.from_long(pd.concat(rows, ignore_index=True), spec)
+
+    def _repeat(self, season):  # season: (n, m) last m values -> (n, horizon)
+        return season[:, np.arange(self.horizon) % self.season_length]
+
+    def predict_at(self, df, origins):
+        """Forecasts from every (unique_id, cutoff) of ``origins``: [unique_id, cutoff, ds, y_pred]."""
+        self._check_fitted()
+        long, _ = frames.to_long(df, self.spec_.id_col, self.spec_.time_col, self.spec_.target_col)
+        long, _ = frames.validate(long, (), self.fill, where="backtest data")
+        key = pd.MultiIndex.from_arrays([long[ID].to_numpy(), long[TIME].to_numpy()])
+        ids = origins[ID].astype(str).to_numpy()
+        rows = key.get_indexer(pd.MultiIndex.from_arrays([ids, pd.to_datetime(origins["cutoff"]).to_numpy()]))
+        if (rows < 0).any():
+            bad = origins.iloc[int(np.argmax(rows < 0))]
+            raise ValueError(f"origin cutoff {bad['cutoff']} is not a timestamp of series {bad[ID]!r}")
+        m, H = self.season_length, self.horizon
+        starts = long.groupby(ID, sort=False).cumcount().to_numpy()[rows]
+        ends = rows + (long.groupby(ID, sort=False)[TIME].transform("size").to_numpy()[rows] - starts - 1)
+        if ((starts < m - 1) | (rows + H > ends)).any():
+            i = int(np.argmax((starts < m - 1) | (rows + H > ends)))
+            raise ValueError(f"origin ({ids[i]!r}, {origins['cutoff'].iloc[i]}) needs {m} points up to the cutoff "
+                             f"and {H} after it")
+        y, ds = long[TARGET].to_numpy(), long[TIME].to_numpy()
+        season = y[rows[:, None] - m + 1 + np.arange(m)]  # (n, m)
+        return pd.DataFrame({ID: np.repeat(ids, H), "cutoff": np.repeat(ds[rows], H),
+                             TIME: ds[rows[:, None] + 1 + np.arange(H)].ravel(),
+                             "y_pred": self._repeat(season).ravel()})
+
+    def score(self, df, y=None):
+        """Negative MAE over the last ``horizon`` points of each series (same protocol as RNNForecaster)."""
+        from .inference import holdout_score
+
+        return holdout_score(self, df)
+
+
+class Naive(SeasonalNaive):
+    """Repeat the last observed value over the horizon (SeasonalNaive with season_length=1)."""
+
+    def __init__(self, horizon=12, fill=None):
+        super().__init__(horizon=horizon, season_length=1, fill=fill)
+
+    def get_params(self, deep=True):
+        return {"horizon": self.horizon, "fill": self.fill}

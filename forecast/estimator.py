@@ -1,0 +1,259 @@
+"""RNNForecaster: the scikit-learn-style face of the library.
+
+``fit`` reads like a recipe: frame -> panel -> scale -> windows -> network -> train. Forecasting
+(from the training data, from new history, or from many historical origins at once) and
+save/load live in ``forecast.inference`` and ``forecast.persistence``; this class composes them.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.exceptions import NotFittedError
+
+from . import frames, inference, persistence
+from .frames import to_long
+from .networks import CELLS, HEADS, MERGES, build_network
+from .panel import Layout, build_panel
+from .scaling import METHODS, ColumnScaler, SeriesScaler
+from .training import CLIPS, LOSSES, OPTIMIZERS, SCHEDULERS, EarlyStopping, TrainConfig, progress_enabled, train
+from .windows import Gatherer, split_index
+
+
+class RNNForecaster(RegressorMixin, BaseEstimator):
+    """Global recurrent forecaster: one network over all series, direct multi-horizon output.
+
+    Parameters
+    ----------
+    cell : "rnn" | "lstm" | "gru"
+    hidden_size, num_layers, dropout : size of the recurrent encoder.
+    bidirectional : encode the lookback in both directions (safe: it lies wholly in the past).
+    merge : "concat" | "sum" — how the two directions' states are combined.
+    nonlinearity : "tanh" | "relu" (Elman RNN only).
+    head : "direct" — the forecasting head (see ``forecast.networks.HEADS``).
+    lookback, horizon : input window and forecast length, in steps.
+    past_covariates : columns observed only up to the forecast origin.
+    future_covariates : columns known ahead; ``predict`` then needs ``X_future``.
+    static_covariates : columns constant within each series.
+    calendar : add sin/cos calendar features of ``ds`` (hour, weekday, month as suits the frequency).
+    scaler : "standard" | "robust" | "none" — per series, fitted on the training part only.
+    fill : None (NaN in y is an error) | "ffill" | "interpolate" | "zero".
+    loss, optimizer, learning_rate, weight_decay, batch_size : training settings.
+    max_epochs, max_steps : stop after whichever comes first (max_steps None: no step limit).
+    windows_per_epoch : cap on windows sampled per epoch (None: all); stride : step between windows.
+    val_size : points at the end of each series held out for validation (None: horizon when
+        ``early_stopping`` is set, else 0).
+    early_stopping : patience in epochs on validation loss, with best-weights restore (None: off).
+    lr_scheduler : None | "cosine" | "plateau".
+    clip : "norm" (global L2 norm) | "value" | None; clip_value : its threshold.
+    device : "auto" (CUDA when present) | "cpu" | "cuda" | "cuda:N".
+    seed : same seed, same machine -> identical forecasts.
+    verbose : "auto" (progress bar on interactive terminals outside CI) | True | False.
+    """
+
+    def __init__(self, cell="lstm", hidden_size=64, num_layers=1, bidirectional=False, merge="concat",
+                 nonlinearity="tanh", dropout=0.0, head="direct", lookback=48, horizon=12,
+                 past_covariates=(), future_covariates=(), static_covariates=(), calendar=False,
+                 scaler="standard", fill=None, loss="mse", optimizer="adam", learning_rate=1e-3,
+                 weight_decay=0.0, batch_size=256, max_epochs=20, max_steps=None, windows_per_epoch=None,
+                 stride=1, val_size=None, early_stopping=None, lr_scheduler=None, clip="norm",
+                 clip_value=1.0, device="auto", seed=0, verbose="auto"):
+        self.cell, self.hidden_size, self.num_layers = cell, hidden_size, num_layers
+        self.bidirectional, self.merge, self.nonlinearity, self.dropout = bidirectional, merge, nonlinearity, dropout
+        self.head, self.lookback, self.horizon = head, lookback, horizon
+        self.past_covariates, self.future_covariates = past_covariates, future_covariates
+        self.static_covariates, self.calendar = static_covariates, calendar
+        self.scaler, self.fill, self.loss, self.optimizer = scaler, fill, loss, optimizer
+        self.learning_rate, self.weight_decay, self.batch_size = learning_rate, weight_decay, batch_size
+        self.max_epochs, self.max_steps, self.windows_per_epoch = max_epochs, max_steps, windows_per_epoch
+        self.stride, self.val_size, self.early_stopping = stride, val_size, early_stopping
+        self.lr_scheduler, self.clip, self.clip_value = lr_scheduler, clip, clip_value
+        self.device, self.seed, self.verbose = device, seed, verbose
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, df, id_col="unique_id", time_col="ds", target_col="y", callbacks=None):
+        """Train one network on every series of ``df``.
+
+        Parameters
+        ----------
+        df : long DataFrame [id_col, time_col, target_col, <covariates>], wide DataFrame
+            (DatetimeIndex, one column per series) or Series with a DatetimeIndex.
+        callbacks : sequence of ``forecast.training.Callback`` (e.g. an MLflow logger).
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        long, self.spec_ = to_long(df, id_col, time_col, target_col)
+        long, freqs = frames.validate(long, self._columns(), self.fill, where="fit data")
+        self.layout_ = self._layout(freqs)
+        panel = build_panel(long, freqs, self.layout_)
+        val_size = self._val_size()
+        self._check_lengths(panel, val_size)
+        self.ids_, self.freqs_ = panel.ids, dict(zip(panel.ids, panel.freqs))
+        self.device_ = self._device()
+        self._fit_scalers(panel, val_size)
+        gatherer = Gatherer(inference.scale(self, panel.data, panel.series_of_rows()),
+                            self.static_scaler_.transform(panel.static),
+                            self.lookback, self.horizon, self.layout_.future_slice, self.device_)
+        train_idx, val_idx = split_index(panel.lengths, panel.offsets, self.lookback, self.horizon,
+                                         val_size, self.stride, self.device_)
+        if train_idx.n_windows == 0:
+            raise ValueError(f"no training windows: every series is shorter than lookback + horizon + val_size "
+                             f"= {self.lookback} + {self.horizon} + {val_size}; lower val_size or lookback")
+        torch.manual_seed(self.seed)
+        self.module_ = self._network().to(self.device_)
+        cbs = list(callbacks or [])
+        if self.early_stopping:
+            cbs.insert(0, EarlyStopping(self.early_stopping))
+        self.history_ = train(self.module_, gatherer, train_idx, val_idx, self._train_config(), cbs,
+                              torch.Generator().manual_seed(self.seed))
+        self.module_.eval()
+        self.tail_ = inference.Tail.from_panel(panel, self.lookback)
+        self.n_train_windows_ = train_idx.n_windows
+        return self
+
+    # ------------------------------------------------------------------ predict
+    def predict(self, df=None, X_future=None):
+        """Forecast ``horizon`` steps after the end of the training data, or of new history ``df``.
+
+        Parameters
+        ----------
+        df : None (continue the training data) or new history of known series, in any input kind.
+        X_future : long DataFrame [unique_id, ds, *future_covariates] covering the horizon of every
+            series (required when the model has future covariates).
+
+        Returns
+        -------
+        Same kind as the input: long DataFrame [unique_id, ds, y_pred] with ``horizon`` rows per
+        series (user's column names), wide DataFrame, or Series.
+        """
+        self._check_fitted()
+        if df is None:
+            tail, spec = self.tail_, self.spec_
+        else:
+            long, spec = to_long(df, self.spec_.id_col, self.spec_.time_col, self.spec_.target_col)
+            tail = inference.tail_from_history(self, long)
+        fc = inference.forecast_tail(self, tail, X_future)
+        return frames.from_long(fc, spec)
+
+    def predict_at(self, df, origins):
+        """Forecast from many historical origins at once (backtesting without refit).
+
+        Parameters
+        ----------
+        df : long DataFrame covering history and the horizon after every origin (its future
+            covariates and targets after an origin are read only for future-known columns).
+        origins : DataFrame [unique_id, cutoff] — forecast origins (last observed timestamp).
+
+        Returns
+        -------
+        long DataFrame [unique_id, cutoff, ds, y_pred], ``horizon`` rows per origin.
+        """
+        self._check_fitted()
+        long, _ = to_long(df, self.spec_.id_col, self.spec_.time_col, self.spec_.target_col)
+        return inference.forecast_origins(self, long, origins)
+
+    def score(self, df, y=None):
+        """Negative mean absolute error of ``predict_at`` over the last horizon of each series in ``df``."""
+        return inference.holdout_score(self, df)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path):
+        """Write the fitted model to the folder ``path`` (atomically): JSON config + state dict, no pickle."""
+        self._check_fitted()
+        persistence.save(self, path)
+        return path
+
+    @classmethod
+    def load(cls, path, device="cpu"):
+        """Load a model saved by :meth:`save`; a model trained on GPU loads on CPU."""
+        return persistence.load(cls, path, device)
+
+    # ------------------------------------------------------------------ pieces
+    def _layout(self, freqs):
+        cal = pd.Series(list(freqs.values())).mode().iloc[0] if self.calendar else None  # the panel's main frequency
+        return Layout(tuple(self.past_covariates), tuple(self.future_covariates), tuple(self.static_covariates),
+                      cal, frames.n_calendar_features(cal) if cal else 0)
+
+    def _columns(self):
+        return [*self.past_covariates, *self.future_covariates, *self.static_covariates]
+
+    def _val_size(self):
+        if self.val_size is None:
+            return self.horizon if self.early_stopping else 0
+        return int(self.val_size)
+
+    def _device(self):
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(self.device)
+
+    def _fit_scalers(self, panel, val_size):
+        fit_len = np.maximum(panel.lengths - val_size, 1)
+        n_cov = 1 + len(self.layout_.past) + len(self.layout_.future)
+        self.target_scaler_ = SeriesScaler(self.scaler).fit(panel.data[:, :1], panel.offsets, fit_len)
+        self.cov_scaler_ = SeriesScaler(self.scaler).fit(panel.data[:, 1:n_cov], panel.offsets, fit_len)
+        self.static_scaler_ = ColumnScaler().fit(panel.static)
+        self.static_ = panel.static
+
+    def _network(self):
+        return build_network(self.layout_.n_features, self.layout_.n_future, len(self.layout_.static),
+                             self.horizon, self.cell, self.hidden_size, self.num_layers, self.dropout,
+                             self.bidirectional, self.merge, self.nonlinearity, self.head)
+
+    def _train_config(self):
+        return TrainConfig(self.loss, self.optimizer, self.learning_rate, self.weight_decay, self.batch_size,
+                           self.max_epochs, self.max_steps, self.windows_per_epoch, self.clip, self.clip_value,
+                           self.lr_scheduler, progress_enabled(self.verbose))
+
+    def _check_fitted(self):
+        if not hasattr(self, "module_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit(df) first")
+
+    def _check_lengths(self, panel, val_size):
+        need = self.lookback + self.horizon
+        short = np.flatnonzero(panel.lengths < need)
+        if len(short):
+            s = short[0]
+            raise ValueError(f"series {panel.ids[s]!r} has {panel.lengths[s]} points, fewer than lookback + horizon "
+                             f"= {self.lookback} + {self.horizon} = {need} ({len(short)} such series)")
+
+    def _check_params(self):
+        choices = {"cell": tuple(CELLS), "merge": MERGES, "nonlinearity": ("tanh", "relu"), "head": tuple(HEADS),
+                   "scaler": METHODS, "loss": tuple(LOSSES), "optimizer": tuple(OPTIMIZERS), "clip": CLIPS,
+                   "lr_scheduler": SCHEDULERS, "fill": frames.FILL_METHODS, "verbose": ("auto", True, False)}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        positive = {"hidden_size": 1, "num_layers": 1, "lookback": 1, "horizon": 1, "batch_size": 1,
+                    "max_epochs": 1, "stride": 1}
+        for name, low in positive.items():
+            _check_int(name, getattr(self, name), low)
+        for name in ("max_steps", "windows_per_epoch", "early_stopping"):
+            if getattr(self, name) is not None:
+                _check_int(name, getattr(self, name), 1)
+        if self.val_size is not None:
+            _check_int("val_size", self.val_size, 0)
+            if 0 < self.val_size < self.horizon:
+                raise ValueError(f"val_size must be 0 or at least horizon={self.horizon}, got {self.val_size}")
+        if self.early_stopping and self.val_size == 0:
+            raise ValueError("early_stopping needs validation data: set val_size > 0 (or leave it None)")
+        for name in ("learning_rate", "clip_value"):
+            if not (isinstance(getattr(self, name), (int, float)) and getattr(self, name) > 0):
+                raise ValueError(f"{name} must be a positive number, got {getattr(self, name)!r}")
+        if not (0.0 <= self.dropout < 1.0):
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        if not isinstance(self.bidirectional, bool):
+            raise ValueError(f"bidirectional must be True or False, got {self.bidirectional!r}")
+        for name in ("past_covariates", "future_covariates", "static_covariates"):
+            cols = getattr(self, name)
+            if isinstance(cols, str) or not all(isinstance(c, str) for c in cols):
+                raise ValueError(f"{name} must be a tuple of column names, got {cols!r}")
+
+
+def _check_int(name, value, low):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")

@@ -1,0 +1,244 @@
+"""pandas in and out: input kinds, validation, frequency inference and calendar features.
+
+Every public entry point converts what the user passed (a long frame, a wide frame or a Series)
+into the internal long frame ``[unique_id, ds, y, <covariates>]``, sorted, with one validated
+frequency per series. Errors are ``ValueError`` naming the column, series and value at fault.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+ID, TIME, TARGET = "unique_id", "ds", "y"
+FILL_METHODS = (None, "ffill", "interpolate", "zero")
+
+
+@dataclass(frozen=True)
+class FrameSpec:
+    """How the user's frame names its columns and which kind it was (long | wide | series)."""
+
+    id_col: str = ID
+    time_col: str = TIME
+    target_col: str = TARGET
+    kind: str = "long"
+    series_name: object = None
+
+
+def to_long(data, id_col=ID, time_col=TIME, target_col=TARGET):
+    """Turn a long frame, a wide frame or a Series into the internal long frame.
+
+    Parameters
+    ----------
+    data : DataFrame [id_col, time_col, target_col, ...] (long), DataFrame with a
+        DatetimeIndex and one column per series (wide), or Series with a DatetimeIndex.
+
+    Returns
+    -------
+    (DataFrame [unique_id, ds, y, ...], FrameSpec)
+    """
+    if isinstance(data, pd.Series):
+        _require_datetime_index(data.index, "Series")
+        name = data.name if data.name is not None else "series_0"
+        df = pd.DataFrame({ID: str(name), TIME: data.index, TARGET: data.to_numpy()})
+        return df, FrameSpec(id_col, time_col, target_col, "series", data.name)
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"expected a pandas DataFrame or Series, got {type(data).__name__}")
+    if id_col in data.columns or time_col in data.columns:
+        missing = [c for c in (id_col, time_col, target_col) if c not in data.columns]
+        if missing:
+            raise ValueError(f"long frame is missing column(s) {missing}; it has {list(data.columns)}")
+        df = data.rename(columns={id_col: ID, time_col: TIME, target_col: TARGET})
+        return df, FrameSpec(id_col, time_col, target_col, "long")
+    if isinstance(data.index, pd.DatetimeIndex):
+        return _melt(data), FrameSpec(id_col, time_col, target_col, "wide")
+    raise ValueError(
+        f"cannot read the frame: a long frame needs columns [{id_col!r}, {time_col!r}, {target_col!r}] "
+        f"(it has {list(data.columns)[:10]}), a wide frame needs a DatetimeIndex"
+    )
+
+
+def _melt(wide):
+    df = wide.copy()
+    df.columns = [str(c) for c in df.columns]
+    df.index = df.index.rename(TIME)
+    long = df.reset_index().melt(id_vars=TIME, var_name=ID, value_name=TARGET)
+    return long[[ID, TIME, TARGET]]
+
+
+def _require_datetime_index(index, what):
+    if not isinstance(index, pd.DatetimeIndex):
+        raise ValueError(f"{what} input needs a DatetimeIndex, got {type(index).__name__}")
+
+
+def from_long(fc, spec, value_col="y_pred"):
+    """Return forecasts in the kind the user passed: long (user's column names), wide or Series."""
+    if spec.kind == "long":
+        return fc.rename(columns={ID: spec.id_col, TIME: spec.time_col}).reset_index(drop=True)
+    wide = fc.pivot(index=TIME, columns=ID, values=value_col)
+    wide.columns.name = None
+    wide.index.name = None
+    if spec.kind == "series":
+        out = wide.iloc[:, 0]
+        out.name = spec.series_name if spec.series_name is not None else value_col
+        return out
+    return wide
+
+
+def validate(df, columns=(), fill=None, where="data"):
+    """Check and normalise an internal long frame; return it sorted with per-series frequencies.
+
+    Parameters
+    ----------
+    df : DataFrame [unique_id, ds, y, *columns]
+    columns : numeric covariate columns that must exist, be finite and have no NaN.
+    fill : None (NaN in y is an error) | "ffill" | "interpolate" | "zero" (per series).
+
+    Returns
+    -------
+    (DataFrame sorted by [unique_id, ds], dict unique_id -> pandas offset alias)
+    """
+    if fill not in FILL_METHODS:
+        raise ValueError(f"fill must be one of {FILL_METHODS}, got {fill!r}")
+    if len(df) == 0:
+        raise ValueError(f"{where}: the frame is empty")
+    missing = [c for c in (ID, TIME, TARGET, *columns) if c not in df.columns]
+    if missing:
+        raise ValueError(f"{where}: missing column(s) {missing}; the frame has {list(df.columns)}")
+    df = df[[ID, TIME, TARGET, *columns]].copy()
+    df[ID] = df[ID].astype(str)
+    df[TIME] = _to_datetime(df[TIME], where)
+    df = df.sort_values([ID, TIME], kind="stable").reset_index(drop=True)
+    _check_duplicates(df, where)
+    df[TARGET] = _numeric(df, TARGET, where)
+    if fill is not None:
+        df[TARGET] = _fill(df, fill)
+    _check_finite(df, TARGET, where, nan_hint=fill is None)
+    for col in columns:
+        df[col] = _numeric(df, col, where)
+        _check_finite(df, col, where, nan_hint=False)
+    return df, infer_frequencies(df, where)
+
+
+def _to_datetime(ds, where):
+    if isinstance(ds.dtype, pd.DatetimeTZDtype):
+        return ds
+    if ds.dtype == object:
+        zones = {getattr(v, "tzinfo", None) is not None for v in ds if isinstance(v, pd.Timestamp)}
+        if len(zones) > 1:
+            raise ValueError(f"{where}: column 'ds' mixes time-zone-aware and naive timestamps")
+        tzs = {str(v.tzinfo) for v in ds if isinstance(v, pd.Timestamp) and v.tzinfo is not None}
+        if len(tzs) > 1:
+            raise ValueError(f"{where}: column 'ds' mixes time zones {sorted(tzs)}; convert to one zone")
+    try:
+        return pd.to_datetime(ds)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{where}: column 'ds' cannot be read as timestamps ({exc})") from None
+
+
+def _check_duplicates(df, where):
+    dup = df.duplicated([ID, TIME])
+    if dup.any():
+        row = df.loc[dup.idxmax()]
+        raise ValueError(
+            f"{where}: duplicate (unique_id, ds) = ({row[ID]!r}, {row[TIME]}); "
+            f"{int(dup.sum())} duplicate row(s) in all"
+        )
+
+
+def _numeric(df, col, where):
+    try:
+        return pd.to_numeric(df[col]).astype("float64")
+    except (ValueError, TypeError):
+        bad = df.loc[pd.to_numeric(df[col], errors="coerce").isna() & df[col].notna()].iloc[0]
+        raise ValueError(
+            f"{where}: column {col!r} must be numeric; series {bad[ID]!r} has {bad[col]!r} at {bad[TIME]}"
+        ) from None
+
+
+def _check_finite(df, col, where, nan_hint):
+    values = df[col].to_numpy()
+    nan, inf = np.isnan(values), np.isinf(values)
+    if nan.any():
+        row = df.loc[int(np.argmax(nan))]
+        hint = " (pass fill='ffill'|'interpolate'|'zero' to fill target gaps)" if nan_hint else ""
+        raise ValueError(f"{where}: column {col!r} has NaN in series {row[ID]!r} at {row[TIME]}{hint}")
+    if inf.any():
+        row = df.loc[int(np.argmax(inf))]
+        raise ValueError(f"{where}: column {col!r} has an infinite value in series {row[ID]!r} at {row[TIME]}")
+
+
+def _fill(df, how):
+    y = df.groupby(ID, sort=False)[TARGET]
+    if how == "ffill":
+        return y.ffill().fillna(df[TARGET].groupby(df[ID]).bfill())
+    if how == "interpolate":
+        return y.transform(lambda s: s.interpolate(limit_direction="both"))
+    return df[TARGET].fillna(0.0)
+
+
+def infer_frequencies(df, where="data"):
+    """Infer each series' frequency from ``ds`` and reject gaps or irregular steps.
+
+    Returns dict unique_id -> offset alias. A series with a single row cannot show a frequency;
+    it takes the frequency shared by the others (an error if there are none).
+    """
+    freqs, undecided = {}, []
+    for uid, ds in df.groupby(ID, sort=False)[TIME]:
+        idx = pd.DatetimeIndex(ds.to_numpy() if ds.dt.tz is None else ds)
+        if len(idx) < 3:
+            undecided.append(uid)
+            continue
+        freqs[uid] = _series_freq(uid, idx, where)
+    common = set(freqs.values())
+    for uid in undecided:
+        if len(common) != 1:
+            raise ValueError(f"{where}: series {uid!r} has fewer than 3 rows; its frequency cannot be inferred")
+        freqs[uid] = next(iter(common))
+    return freqs
+
+
+def _series_freq(uid, idx, where):
+    freq = pd.infer_freq(idx)
+    if freq is not None:
+        return freq
+    # Irregular: find the most common step, then the first timestamp that breaks it.
+    steps = idx[1:] - idx[:-1]
+    step = pd.Series(steps).mode().iloc[0]
+    guess = pd.infer_freq(idx[:3]) if len(idx) >= 3 else None
+    expected = pd.date_range(idx[0], periods=len(idx), freq=guess or step)
+    bad = int(np.argmax(idx != expected))
+    raise ValueError(
+        f"{where}: series {uid!r} has a gap or irregular timestamp at {idx[bad]} "
+        f"(expected {expected[bad]} for frequency {guess or step})"
+    )
+
+
+def future_dates(last, freq, horizon):
+    """The ``horizon`` timestamps after ``last`` at ``freq``."""
+    return pd.date_range(last, periods=horizon + 1, freq=freq)[1:]
+
+
+def calendar_features(ds, freq):
+    """Sin/cos calendar encodings of ``ds`` suited to ``freq``.
+
+    Returns float32 array (len(ds), 2 * n_cycles): hour-of-day (sub-daily data), day-of-week
+    (daily or finer), month-of-year (weekly or coarser).
+    """
+    ds = pd.DatetimeIndex(ds)
+    cycles = []
+    delta = pd.tseries.frequencies.to_offset(freq)
+    step = pd.Timestamp("2000-01-03") + delta - pd.Timestamp("2000-01-03")
+    if step < pd.Timedelta(days=1):
+        cycles.append((ds.hour + ds.minute / 60.0, 24.0))
+    if step <= pd.Timedelta(days=1):
+        cycles.append((ds.dayofweek, 7.0))
+    cycles.append((ds.month - 1 + (ds.day - 1) / 31.0, 12.0))
+    feats = [f(2 * np.pi * np.asarray(v, dtype=np.float64) / period) for v, period in cycles for f in (np.sin, np.cos)]
+    return np.stack(feats, axis=1).astype(np.float32)
+
+
+def n_calendar_features(freq):
+    """Width of :func:`calendar_features` for ``freq``."""
+    return calendar_features(pd.DatetimeIndex(["2000-01-03"]), freq).shape[1]

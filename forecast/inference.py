@@ -1,0 +1,168 @@
+"""Forecasting with a fitted RNNForecaster: from a history tail, or from many origins at once.
+
+Both paths build the same (rows, features) matrix the training windows came from and gather
+windows out of it on the device, so a forecast from new history, a forecast after save/load and
+a batched backtest over hundreds of origins run the very same code as training.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import frames
+from .frames import ID, TARGET, TIME
+from .panel import Layout, build_panel, future_block
+from .windows import Gatherer
+
+CHUNK = 8192  # windows per forward pass at inference
+
+
+@dataclass
+class Tail:
+    """The last ``lookback`` rows of each series: all a forecast from the end needs."""
+
+    ids: np.ndarray  # (S,)
+    data: np.ndarray  # (S, L, F) unscaled
+    last_ds: list
+    freqs: list
+
+    @property
+    def n_series(self):
+        return len(self.ids)
+
+    @classmethod
+    def from_panel(cls, panel, lookback):
+        rows = panel.offsets[1:, None] - lookback + np.arange(lookback)  # (S, L)
+        return cls(panel.ids, panel.data[rows], list(panel.last_ds), list(panel.freqs))
+
+
+def scale(est, data, positions):
+    """Scale stacked rows (N, F) of the fitted series ``positions`` (N,): target, then covariates."""
+    out = np.array(data, dtype=np.float64, copy=True)
+    n_cov = 1 + len(est.layout_.past) + len(est.layout_.future)
+    out[:, :1] = est.target_scaler_.transform(out[:, :1], positions)
+    if n_cov > 1:
+        out[:, 1:n_cov] = est.cov_scaler_.transform(out[:, 1:n_cov], positions)
+    return out
+
+
+def positions_of(est, ids, where):
+    """Fitted series position of each id; unknown ids are an error naming them."""
+    index = {uid: i for i, uid in enumerate(est.ids_)}
+    unknown = [uid for uid in ids if uid not in index]
+    if unknown:
+        raise ValueError(f"{where}: unknown unique_id(s) {unknown[:5]} (the model was fitted on "
+                         f"{len(index)} series, e.g. {list(est.ids_[:3])})")
+    return np.array([index[uid] for uid in ids], dtype=np.int64)
+
+
+def history_panel(est, long, where):
+    """Validate new history of known series and stack it (static covariates come from fit)."""
+    layout = est.layout_
+    long, freqs = frames.validate(long, [*layout.past, *layout.future], est.fill, where=where)
+    for uid, freq in freqs.items():
+        fitted = est.freqs_.get(uid)
+        if fitted is not None and _offset(fitted) != _offset(freq):
+            raise ValueError(f"{where}: series {uid!r} has frequency {freq!r} but the model was fitted at {fitted!r}")
+    panel = build_panel(long, freqs, Layout(layout.past, layout.future, (), layout.calendar, layout.n_calendar))
+    return panel, long, positions_of(est, panel.ids, where)
+
+
+def _offset(freq):
+    return pd.tseries.frequencies.to_offset(freq)
+
+
+def tail_from_history(est, long):
+    panel, _, _ = history_panel(est, long, "predict data")
+    short = np.flatnonzero(panel.lengths < est.lookback)
+    if len(short):
+        s = short[0]
+        raise ValueError(f"predict data: series {panel.ids[s]!r} has {panel.lengths[s]} points, "
+                         f"fewer than lookback={est.lookback}")
+    return Tail.from_panel(panel, est.lookback)
+
+
+def forecast_tail(est, tail, x_future=None):
+    """Forecast ``horizon`` steps after each series of ``tail``: long frame [unique_id, ds, y_pred]."""
+    L, H = est.lookback, est.horizon
+    pos = positions_of(est, tail.ids, "predict")
+    block, dates = future_block(tail, est.layout_, H, x_future)
+    data = np.concatenate([tail.data, block.reshape(tail.n_series, H, -1)], axis=1)  # (S, L+H, F)
+    data = data.reshape(tail.n_series * (L + H), -1)
+    scaled = scale(est, data, np.repeat(pos, L + H))
+    first_rows = np.arange(tail.n_series) * (L + H)
+    pred = _run(est, scaled, pos, first_rows)  # (S, H)
+    return pd.DataFrame({ID: np.repeat(tail.ids, H), TIME: np.concatenate([np.asarray(d) for d in dates]),
+                         "y_pred": pred.ravel()})
+
+
+def forecast_origins(est, long, origins):
+    """Forecast from every (unique_id, cutoff) of ``origins`` in batched forward passes."""
+    L, H = est.lookback, est.horizon
+    panel, long, pos = history_panel(est, long, "backtest data")
+    series, cut_pos = _origin_rows(panel, long, origins, L, H)
+    first_rows = panel.offsets[series] + cut_pos - L + 1
+    scaled = scale(est, panel.data, np.repeat(pos, panel.lengths))
+    pred = _run(est, scaled, pos[series], first_rows)
+    target_rows = (first_rows + L)[:, None] + np.arange(H)  # (n_origins, H)
+    ds = long[TIME].to_numpy()
+    return pd.DataFrame({ID: np.repeat(panel.ids[series], H),
+                         "cutoff": np.repeat(ds[first_rows + L - 1], H),
+                         TIME: ds[target_rows].ravel(), "y_pred": pred.ravel()})
+
+
+def _origin_rows(panel, long, origins, L, H):
+    missing = [c for c in (ID, "cutoff") if c not in origins.columns]
+    if missing:
+        raise ValueError(f"origins is missing column(s) {missing}")
+    index = {uid: s for s, uid in enumerate(panel.ids)}
+    ids = origins[ID].astype(str).to_numpy()
+    unknown = sorted({u for u in ids if u not in index})
+    if unknown:
+        raise ValueError(f"origins name series not in the data: {unknown[:5]}")
+    series = np.array([index[u] for u in ids], dtype=np.int64)
+    key = pd.MultiIndex.from_arrays([long[ID].to_numpy(), long[TIME].to_numpy()])
+    rows = key.get_indexer(pd.MultiIndex.from_arrays([ids, pd.to_datetime(origins["cutoff"]).to_numpy()]))
+    if (rows < 0).any():
+        bad = origins.iloc[int(np.argmax(rows < 0))]
+        raise ValueError(f"origin cutoff {bad['cutoff']} is not a timestamp of series {bad[ID]!r}")
+    cut_pos = rows - panel.offsets[series]
+    lengths = panel.lengths[series]
+    bad = (cut_pos < L - 1) | (cut_pos + H > lengths - 1)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"origin ({ids[i]!r}, {origins['cutoff'].iloc[i]}) needs {L} points up to the cutoff and "
+                         f"{H} after it; the series has {cut_pos[i] + 1} and {lengths[i] - cut_pos[i] - 1}")
+    return series, cut_pos
+
+
+@torch.no_grad()
+def _run(est, scaled, fitted_pos, first_rows):
+    """Network forward over windows starting at ``first_rows`` (chunked); returns unscaled (n, H)."""
+    static = est.static_scaler_.transform(est.static_)
+    gatherer = Gatherer(scaled, static, est.lookback, est.horizon, est.layout_.future_slice, est.device_)
+    module = est.module_.eval()
+    fitted = torch.as_tensor(fitted_pos, device=est.device_)
+    rows = torch.as_tensor(first_rows, device=est.device_)
+    out = []
+    for i in range(0, len(rows), CHUNK):
+        batch = gatherer.gather(fitted[i : i + CHUNK], rows[i : i + CHUNK])
+        with torch.autocast(est.device_.type, dtype=torch.bfloat16, enabled=est.device_.type == "cuda"):
+            out.append(module(batch.x, batch.x_future, batch.static).float())
+    pred = torch.cat(out).cpu().numpy().astype(np.float64)  # (n, H) scaled
+    return est.target_scaler_.inverse(pred, fitted_pos)
+
+
+def holdout_score(est, df):
+    """Any fitted estimator with ``predict_at``: negative MAE of forecasts from the origin ``horizon`` steps before each series' end."""
+    long, _ = frames.to_long(df, est.spec_.id_col, est.spec_.time_col, est.spec_.target_col)
+    long = long.assign(**{ID: long[ID].astype(str), TIME: pd.to_datetime(long[TIME])}).sort_values([ID, TIME])
+    long = long.reset_index(drop=True)
+    last = long.groupby(ID, sort=False)[TIME].nth(-est.horizon - 1)
+    origins = pd.DataFrame({ID: long.loc[last.index, ID].to_numpy(), "cutoff": last.to_numpy()})
+    fc = est.predict_at(long, origins)
+    actual = fc.merge(long[[ID, TIME, TARGET]], on=[ID, TIME], how="left")
+    return -float(np.mean(np.abs(actual[TARGET] - actual["y_pred"])))

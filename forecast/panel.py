@@ -1,0 +1,143 @@
+"""The internal panel: every series stacked into one array, addressed by row offsets.
+
+A validated long frame becomes one float32 matrix ``data`` of shape (N, F) whose columns are
+``[y, past covariates..., future-known covariates..., calendar...]`` and ``offsets`` (S+1,)
+so that series ``s`` occupies rows ``offsets[s]:offsets[s+1]``. Memory is linear in the number
+of points; windows are never materialised (see ``windows.py``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .frames import ID, TARGET, TIME, calendar_features
+
+
+@dataclass
+class Layout:
+    """Which columns play which role; fixed at fit time and saved with the model."""
+
+    past: tuple = ()
+    future: tuple = ()
+    static: tuple = ()
+    calendar: str | None = None  # frequency whose calendar cycles are encoded (None: no calendar features)
+    n_calendar: int = 0
+
+    @property
+    def n_features(self):  # encoder input width per step
+        return 1 + len(self.past) + len(self.future) + self.n_calendar
+
+    @property
+    def n_future(self):  # per-horizon-step width fed to the head
+        return len(self.future) + self.n_calendar
+
+    @property
+    def future_slice(self):
+        return slice(1 + len(self.past), self.n_features)
+
+
+@dataclass
+class Panel:
+    ids: np.ndarray  # (S,) str
+    offsets: np.ndarray  # (S+1,) int64
+    data: np.ndarray  # (N, F) float64, unscaled
+    static: np.ndarray  # (S, n_static) float64
+    first_ds: list = field(default_factory=list)  # per series
+    last_ds: list = field(default_factory=list)
+    freqs: list = field(default_factory=list)
+
+    @property
+    def lengths(self):
+        return np.diff(self.offsets)
+
+    @property
+    def n_series(self):
+        return len(self.ids)
+
+    def series_of_rows(self):
+        """(N,) series position of every row."""
+        return np.repeat(np.arange(self.n_series), self.lengths)
+
+
+def build_panel(df, freqs, layout):
+    """Stack a validated, sorted long frame into a :class:`Panel`.
+
+    df : DataFrame [unique_id, ds, y, *past, *future, *static] sorted by (unique_id, ds).
+    """
+    ids, starts = np.unique(df[ID].to_numpy(), return_index=True)
+    order = np.argsort(starts)
+    ids, starts = ids[order], starts[order]
+    offsets = np.append(starts, len(df)).astype(np.int64)
+    cols = [TARGET, *layout.past, *layout.future]
+    parts = [df[cols].to_numpy(dtype=np.float64)]
+    ds = df[TIME]
+    if layout.calendar:
+        parts.append(_calendar(ds, offsets, layout.calendar))
+    static = _static(df, ids, starts, layout.static)
+    first = list(ds.iloc[offsets[:-1]])
+    last = list(ds.iloc[offsets[1:] - 1])
+    return Panel(ids, offsets, np.concatenate(parts, axis=1), static, first, last, [freqs[i] for i in ids])
+
+
+def _calendar(ds, offsets, freq):
+    return calendar_features(ds.to_numpy(), freq).astype(np.float64)
+
+
+def _static(df, ids, starts, columns):
+    if not columns:
+        return np.zeros((len(ids), 0))
+    for col in columns:
+        varying = df.groupby(ID, sort=False)[col].nunique(dropna=False) > 1
+        if varying.any():
+            uid = varying.index[np.argmax(varying.to_numpy())]
+            raise ValueError(f"static column {col!r} varies within series {uid!r}; it must be constant per series")
+    return df[list(columns)].to_numpy(dtype=np.float64)[starts]
+
+
+def future_block(panel, layout, horizon, x_future=None):
+    """Rows to append after each series for a forecast: (S*horizon, F) and their timestamps.
+
+    y and past covariates are unknown there (zeros, never read by the networks); future-known
+    covariates come from ``x_future`` (long frame [unique_id, ds, *future]); calendar features
+    are computed from the dates.
+    """
+    from .frames import future_dates
+
+    dates = [future_dates(panel.last_ds[s], panel.freqs[s], horizon) for s in range(panel.n_series)]
+    block = np.zeros((panel.n_series * horizon, layout.n_features))
+    if layout.future:
+        block[:, 1 + len(layout.past) : 1 + len(layout.past) + len(layout.future)] = _x_future_values(
+            panel, layout, horizon, dates, x_future
+        )
+    if layout.calendar:
+        for s in range(panel.n_series):
+            block[s * horizon : (s + 1) * horizon, -layout.n_calendar :] = calendar_features(dates[s], layout.calendar)
+    return block, dates
+
+
+def _x_future_values(panel, layout, horizon, dates, x_future):
+    cols = list(layout.future)
+    if x_future is None:
+        raise ValueError(f"the model uses future-known covariates {cols}: pass X_future with their values "
+                         f"for the {horizon} steps after each series' last timestamp")
+    missing = [c for c in (ID, TIME, *cols) if c not in x_future.columns]
+    if missing:
+        raise ValueError(f"X_future is missing column(s) {missing}")
+    xf = x_future.assign(**{ID: x_future[ID].astype(str), TIME: pd.to_datetime(x_future[TIME])})
+    xf = xf.set_index([ID, TIME])[cols]
+    if xf.index.has_duplicates:
+        raise ValueError(f"X_future has duplicate (unique_id, ds) rows, e.g. {xf.index[xf.index.duplicated()][0]}")
+    want = pd.MultiIndex.from_arrays(
+        [np.repeat(panel.ids, horizon), np.concatenate([np.asarray(d) for d in dates])], names=[ID, TIME]
+    )
+    got = xf.reindex(want)
+    if got.isna().any(axis=None):
+        uid, ts = got.index[np.argmax(got.isna().any(axis=1).to_numpy())]
+        raise ValueError(f"X_future lacks values for series {uid!r} at {ts} (needs columns {cols} "
+                         f"for all {horizon} horizon steps)")
+    try:
+        return got.to_numpy(dtype=np.float64)
+    except (ValueError, TypeError):
+        raise ValueError(f"X_future columns {cols} must be numeric") from None

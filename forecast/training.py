@@ -1,0 +1,236 @@
+"""One readable training loop: autocast forward, backward, clip (recording the pre-clip norm), step.
+
+``train`` prints nothing and returns a :class:`History`; early stopping, progress bars and
+experiment tracking join through the small :class:`Callback` protocol. Per-step statistics stay
+on the device and are read once per epoch, so the loop never waits on a host sync per step.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import os
+import sys
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+LOSSES = {"mse": nn.MSELoss, "mae": nn.L1Loss, "huber": nn.HuberLoss}
+OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+CLIPS = ("norm", "value", None)
+SCHEDULERS = (None, "cosine", "plateau")
+
+
+@dataclass
+class TrainConfig:
+    loss: str = "mse"
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    batch_size: int = 256
+    max_epochs: int = 20
+    max_steps: int | None = None
+    windows_per_epoch: int | None = None
+    clip: str | None = "norm"
+    clip_value: float = 1.0
+    lr_scheduler: str | None = None
+    progress: bool = False
+
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    steps: int
+    train_loss: float
+    val_loss: float | None
+    grad_norm_mean: float  # pre-clip global L2 norm of the gradients
+    grad_norm_max: float
+    clipped_fraction: float  # share of steps whose gradients were rescaled / clipped
+    learning_rate: float
+    seconds: float
+
+
+@dataclass
+class History:
+    records: list = field(default_factory=list)
+    stopped_early: bool = False
+    best_epoch: int | None = None
+    rolled_back: str | None = None  # reason, when non-finite loss forced a rollback
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame([asdict(r) for r in self.records])
+
+    def to_dict(self):
+        return {"records": [asdict(r) for r in self.records], "stopped_early": self.stopped_early,
+                "best_epoch": self.best_epoch, "rolled_back": self.rolled_back}
+
+    @classmethod
+    def from_dict(cls, d):
+        return cls([EpochRecord(**r) for r in d["records"]], d["stopped_early"], d["best_epoch"], d["rolled_back"])
+
+
+@dataclass
+class TrainState:
+    module: nn.Module
+    optimizer: torch.optim.Optimizer
+    epoch: int = 0
+    step: int = 0
+    stop: bool = False
+
+
+class Callback:
+    """Hooks called by :func:`train`; set ``state.stop = True`` to end training after this epoch."""
+
+    def on_train_begin(self, state):
+        pass
+
+    def on_epoch_end(self, state, record):
+        pass
+
+    def on_train_end(self, state, history):
+        pass
+
+
+class EarlyStopping(Callback):
+    """Stop when the validation loss has not improved for ``patience`` epochs; restore the best weights."""
+
+    def __init__(self, patience=5, min_delta=0.0):
+        self.patience, self.min_delta = patience, min_delta
+
+    def on_train_begin(self, state):
+        self.best, self.best_epoch, self.best_state, self.bad = math.inf, None, None, 0
+
+    def on_epoch_end(self, state, record):
+        if record.val_loss is None or not math.isfinite(record.val_loss):
+            return
+        if record.val_loss < self.best - self.min_delta:
+            self.best, self.best_epoch, self.bad = record.val_loss, record.epoch, 0
+            self.best_state = copy.deepcopy(state.module.state_dict())
+        else:
+            self.bad += 1
+            state.stop = self.bad >= self.patience
+
+    def on_train_end(self, state, history):
+        if self.best_state is not None:
+            state.module.load_state_dict(self.best_state)
+            history.best_epoch = self.best_epoch
+            history.stopped_early = self.bad >= self.patience
+
+
+def progress_enabled(verbose):
+    """Progress bars only on an interactive terminal outside CI, unless forced by ``verbose``."""
+    if verbose in (True, False):
+        return verbose
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+def train(module, gatherer, train_index, val_index, config, callbacks=(), generator=None):
+    """Fit ``module`` on the windows of ``train_index``; validate on ``val_index`` after each epoch.
+
+    Returns a :class:`History`. A non-finite training loss rolls the weights back to the last
+    finite epoch and stops (``History.rolled_back`` says why); with no finite epoch it raises
+    ``FloatingPointError`` rather than return a model that forecasts NaN.
+    """
+    device = gatherer.data.device
+    loss_fn = LOSSES[config.loss]()
+    optimizer = OPTIMIZERS[config.optimizer](module.parameters(), lr=config.learning_rate,
+                                            weight_decay=config.weight_decay)
+    steps_per_epoch = math.ceil(min(train_index.n_windows, config.windows_per_epoch or math.inf) / config.batch_size)
+    scheduler = _scheduler(optimizer, config, steps_per_epoch)
+    state, history = TrainState(module, optimizer), History()
+    max_norm = config.clip_value if config.clip == "norm" else math.inf
+    last_good = copy.deepcopy(module.state_dict())
+    for cb in callbacks:
+        cb.on_train_begin(state)
+    epochs = range(1, config.max_epochs + 1)
+    if config.progress:
+        from tqdm.auto import tqdm
+
+        epochs = tqdm(epochs, desc="training", unit="epoch", leave=False)
+    for epoch in epochs:
+        state.epoch, t0 = epoch, time.perf_counter()
+        module.train()
+        sums = torch.zeros(4, device=device)  # loss, norm, clipped steps, steps
+        norm_max = torch.zeros((), device=device)
+        for batch in gatherer.batches(train_index, config.batch_size, generator, limit=config.windows_per_epoch):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                pred = module(batch.x, batch.x_future, batch.static)  # (B, H)
+            loss = loss_fn(pred.float(), batch.y)
+            loss.backward()
+            # Pre-clip global norm; an infinite bound measures without clipping.
+            norm = nn.utils.clip_grad_norm_(module.parameters(), max_norm)
+            if config.clip == "value":
+                grads = [p.grad for p in module.parameters() if p.grad is not None]
+                clipped = torch.stack([g.abs().max() for g in grads]).max() > config.clip_value
+                nn.utils.clip_grad_value_(module.parameters(), config.clip_value)
+            else:
+                clipped = norm > max_norm
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            if scheduler is not None and config.lr_scheduler == "cosine":
+                scheduler.step()
+            sums += torch.stack([loss.detach(), norm.detach(), clipped.float(), torch.ones((), device=device)])
+            norm_max = torch.maximum(norm_max, norm.detach())
+            state.step += 1
+            if config.max_steps is not None and state.step >= config.max_steps:
+                break
+        loss_sum, norm_sum, n_clipped, n = sums.tolist()  # the one host sync of the epoch
+        n = max(n, 1)
+        finite = torch.stack([p.detach().isfinite().all() for p in module.parameters()]).all().item()
+        if not (math.isfinite(loss_sum) and finite):
+            _roll_back(module, last_good, history, epoch)
+            break
+        val_loss = evaluate(module, gatherer, val_index, loss_fn, config.batch_size * 4)
+        if scheduler is not None and config.lr_scheduler == "plateau":
+            scheduler.step(val_loss if val_loss is not None else loss_sum / n)
+        record = EpochRecord(epoch, int(n), loss_sum / n, val_loss, norm_sum / n, norm_max.item(), n_clipped / n,
+                             optimizer.param_groups[0]["lr"], time.perf_counter() - t0)
+        history.records.append(record)
+        last_good = copy.deepcopy(module.state_dict())
+        for cb in callbacks:
+            cb.on_epoch_end(state, record)
+        if state.stop or (config.max_steps is not None and state.step >= config.max_steps):
+            break
+    for cb in callbacks:
+        cb.on_train_end(state, history)
+    return history
+
+
+def _roll_back(module, last_good, history, epoch):
+    if not history.records:
+        raise FloatingPointError(
+            f"training loss became non-finite in epoch {epoch} before any finite epoch: lower learning_rate, "
+            "keep gradient clipping on (clip='norm'), or check the data's scale"
+        )
+    module.load_state_dict(last_good)
+    history.rolled_back = f"non-finite loss in epoch {epoch}; weights rolled back to epoch {history.records[-1].epoch}"
+    warnings.warn(history.rolled_back, RuntimeWarning, stacklevel=3)
+
+
+@torch.no_grad()
+def evaluate(module, gatherer, index, loss_fn, batch_size):
+    """Mean loss over every window of ``index`` (None when it has none)."""
+    if index is None or index.n_windows == 0:
+        return None
+    module.eval()
+    total, count = torch.zeros((), device=gatherer.data.device), 0
+    for batch in gatherer.batches(index, batch_size, shuffle=False):
+        with torch.autocast(gatherer.data.device.type, dtype=torch.bfloat16, enabled=gatherer.data.device.type == "cuda"):
+            pred = module(batch.x, batch.x_future, batch.static)
+        total += loss_fn(pred.float(), batch.y) * len(batch.y)
+        count += len(batch.y)
+    module.train()
+    return (total / count).item()
+
+
+def _scheduler(optimizer, config, steps_per_epoch):
+    if config.lr_scheduler is None:
+        return None
+    if config.lr_scheduler == "cosine":
+        total = config.max_steps or config.max_epochs * max(steps_per_epoch, 1)
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total, 1))
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=2)
