@@ -270,7 +270,7 @@ def make_panel(n_series=10, length=500, freq="h", seed=0, past_covariates=0, fut
     calendar or a temperature forecast) acts at the same step: even j are 0/1 promotions
     (probability 0.1), odd j smooth standard-normal signals; the effect is ``b * level * x_t``,
     b in [0.2, 0.5]. ``past_<j>`` (observed only up to now) is a standard-normal AR(1) signal
-    (phi 0.9) acting with a delay: ``b * level * x[t - past_lag]``.
+    (phi 0.9) acting with a delay: ``y[t]`` gets ``b * level * past_j[t - past_lag]``.
 
     Parameters
     ----------
@@ -311,7 +311,7 @@ def make_panel(n_series=10, length=500, freq="h", seed=0, past_covariates=0, fut
         keep = np.arange(length)[None, :] >= (length - lengths)[:, None]
         pick = lambda a: a[keep]  # noqa: E731
     else:
-        pick = np.ravel  # a view: no copy of 20M-row arrays
+        pick = np.ravel  # no boolean-mask pass over 20M-row arrays
     return _long(pick(uid), pick(ds), pick(y), **{c: pick(v) for c, v in columns.items()})
 
 

@@ -272,7 +272,6 @@ def test_make_routine_seeded_and_spell_length_as_int():
 
 # ----------------------------------------------------------------------------------- wheel
 
-@pytest.mark.slow
 def test_loads_from_a_built_wheel(tmp_path):
     # Build from a copy of the package sources, so the test does not depend on the repository's
     # top-level README (which the metadata names) or write build files into the checkout.
