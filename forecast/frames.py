@@ -199,14 +199,24 @@ def infer_frequencies(df, where="data"):
     return freqs
 
 
+def _infer_freq(idx):
+    """pd.infer_freq as an alias string, on pandas 2 and 3 alike (3.1 warns about returning offsets)."""
+    try:
+        with pd.option_context("future.infer_freq_returns_offset", True):
+            freq = pd.infer_freq(idx)
+    except (KeyError, pd.errors.OptionError):
+        freq = pd.infer_freq(idx)
+    return None if freq is None or isinstance(freq, str) else freq.freqstr
+
+
 def _series_freq(uid, idx, where):
-    freq = pd.infer_freq(idx)
+    freq = _infer_freq(idx)
     if freq is not None:
         return freq
     # Irregular: find the most common step, then the first timestamp that breaks it.
     steps = idx[1:] - idx[:-1]
     step = pd.Series(steps).mode().iloc[0]
-    guess = pd.infer_freq(idx[:3]) if len(idx) >= 3 else None
+    guess = _infer_freq(idx[:3]) if len(idx) >= 3 else None
     expected = pd.date_range(idx[0], periods=len(idx), freq=guess or step)
     bad = int(np.argmax(idx != expected))
     raise ValueError(
@@ -233,7 +243,7 @@ def calendar_features(ds, freq):
     if step < pd.Timedelta(days=1):
         cycles.append((ds.hour + ds.minute / 60.0, 24.0))
     if step <= pd.Timedelta(days=1):
-        cycles.append((ds.dayofweek, 7.0))
+        cycles.append((ds.day_of_week, 7.0))
     cycles.append((ds.month - 1 + (ds.day - 1) / 31.0, 12.0))
     feats = [f(2 * np.pi * np.asarray(v, dtype=np.float64) / period) for v, period in cycles for f in (np.sin, np.cos)]
     return np.stack(feats, axis=1).astype(np.float32)

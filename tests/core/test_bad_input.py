@@ -1,0 +1,129 @@
+"""Every bad input gets a ValueError naming what is wrong and where."""
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecast import RNNForecaster
+
+TINY = dict(hidden_size=4, lookback=10, horizon=3, max_epochs=1)
+
+
+def good(n=2, length=40):
+    return pd.concat([
+        pd.DataFrame({"unique_id": f"s{i}", "ds": pd.date_range("2024-01-01", periods=length, freq="D"),
+                      "y": np.arange(length, dtype=float) + i})
+        for i in range(n)
+    ], ignore_index=True)
+
+
+def fit_error(df, **params):
+    with pytest.raises(ValueError) as info:
+        RNNForecaster(**{**TINY, **params}).fit(df)
+    return str(info.value)
+
+
+def test_missing_column_is_named():
+    assert "'y'" in fit_error(good().drop(columns="y"))
+
+
+def test_non_numeric_target_names_series_and_value():
+    df = good().astype({"y": object})
+    df.loc[5, "y"] = "oops"
+    msg = fit_error(df)
+    assert "'y'" in msg and "'s0'" in msg and "oops" in msg
+
+
+def test_infinite_target_names_series_and_time():
+    df = good()
+    df.loc[45, "y"] = np.inf
+    msg = fit_error(df)
+    assert "infinite" in msg and "'s1'" in msg and "2024-01-06" in msg
+
+
+def test_nan_target_is_error_unless_fill_chosen():
+    df = good()
+    df.loc[3, "y"] = np.nan
+    msg = fit_error(df)
+    assert "NaN" in msg and "'s0'" in msg and "fill=" in msg
+    for how in ("ffill", "interpolate", "zero"):
+        fc = RNNForecaster(fill=how, **TINY).fit(df).predict()
+        assert np.isfinite(fc.y_pred).all()
+
+
+def test_duplicate_rows_are_named():
+    df = pd.concat([good(), good().iloc[[7]]])
+    msg = fit_error(df)
+    assert "duplicate" in msg and "'s0'" in msg and "2024-01-08" in msg
+
+
+def test_gap_names_series_and_first_bad_timestamp():
+    df = good().drop(index=50)
+    msg = fit_error(df)
+    assert "'s1'" in msg and "gap or irregular" in msg and "2024-01-12" in msg
+
+
+def test_short_series_named_with_lengths():
+    df = pd.concat([good(1), good(1, 8).assign(unique_id="tiny")])
+    msg = fit_error(df)
+    assert "'tiny'" in msg and "8 points" in msg and "10 + 3 = 13" in msg
+
+
+def test_empty_frame():
+    assert "empty" in fit_error(good().iloc[:0])
+
+
+def test_mixed_time_zones():
+    df = good(1, 20)
+    ds = list(df.ds.dt.tz_localize("UTC"))
+    ds[5] = ds[5].tz_convert("Europe/Paris")
+    df["ds"] = pd.Series(ds, dtype=object)
+    assert "time zone" in fit_error(df)
+
+
+def test_unknown_series_at_predict():
+    model = RNNForecaster(**TINY).fit(good())
+    other = good().assign(unique_id=lambda d: d.unique_id.str.replace("s1", "zz"))
+    with pytest.raises(ValueError, match="unknown unique_id.*'zz'"):
+        model.predict(other)
+
+
+def test_frequency_mismatch_at_predict():
+    model = RNNForecaster(**TINY).fit(good())
+    hourly = good().assign(ds=lambda d: d.groupby("unique_id").cumcount().map(
+        lambda k: pd.Timestamp("2024-01-01") + pd.Timedelta(hours=k)))
+    with pytest.raises(ValueError, match="frequency"):
+        model.predict(hourly)
+
+
+def test_static_must_be_constant_per_series():
+    df = good().assign(size=lambda d: np.arange(len(d), dtype=float))
+    assert "varies within series" in fit_error(df, static_covariates=("size",))
+
+
+def test_covariate_nan_named():
+    df = good().assign(temp=1.0)
+    df.loc[4, "temp"] = np.nan
+    msg = fit_error(df, past_covariates=("temp",))
+    assert "'temp'" in msg and "NaN" in msg
+
+
+@pytest.mark.parametrize("param,value", [("cell", "transformer"), ("lookback", 0), ("horizon", -1),
+                                          ("merge", "max"), ("dropout", 1.5), ("scaler", "minmax"),
+                                          ("loss", "l3"), ("clip", "sometimes"), ("learning_rate", 0),
+                                          ("past_covariates", "temp"), ("bidirectional", "yes")])
+def test_bad_parameters_are_named(param, value):
+    assert param in fit_error(good(), **{param: value})
+
+
+def test_not_a_frame():
+    with pytest.raises(TypeError, match="DataFrame"):
+        RNNForecaster(**TINY).fit([1, 2, 3])
+
+
+def test_import_pulls_neither_prefect_nor_mlflow():
+    code = "import sys, forecast, forecast.datasets; print(sorted(m for m in ('prefect', 'mlflow') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
