@@ -1,0 +1,837 @@
+"""MLflow tracking adapter: the one place (with its pyfunc wrapper) that talks to MLflow.
+
+The core never imports mlflow; it reaches this module through the training callback hook
+(:class:`MlflowCallback`). mlflow is imported lazily, inside the functions that need it.
+
+API (stable; the Prefect flows and the CLI code against it)
+-----------------------------------------------------------
+``configure(uri=None, experiment="forecast", required=True) -> TrackingConfig``
+    Point MLflow at ``uri`` (else ``$MLFLOW_TRACKING_URI``, else the local store
+    ``sqlite:///<home>/mlflow/store/mlflow.db``), create/get the experiment, probe an http(s)
+    server within ~3 s. Unreachable -> ``TrackingUnavailable`` naming the URI, or, with
+    ``required=False``, a disabled config (falsy, ``.reason`` says why): every function below
+    then logs nothing and ``run`` yields a handle with ``skipped=True``.
+``run(name, params=None, tags=None, nested=False, parent_run_id=None)`` -> context manager
+    yielding ``RunHandle(run_id, skipped, reason)``; the run ends FINISHED, or FAILED on any
+    exception (tag ``forecast.error``), never left RUNNING.
+``MlflowCallback(run_id=None)``
+    ``forecast.training.Callback`` logging per-epoch metrics as steps (step = epoch).
+``log_training(estimator, data_name, df, run_id=None)``
+``log_backtest(result, prefix="backtest", run_id=None) -> dict of logged metrics``
+``log_forecast_plot(history_df, forecast_df, actuals_df=None, n_series=4, run_id=None, artifact_file="forecast.png")``
+``log_model(estimator, name="model", registered_model_name=None, input_example=None, run_id=None) -> ModelRef``
+``log_selection(result, run_id=None, prefix="backtest") -> dict candidate -> child run id``
+``register_and_promote(run_id_or_uri, model_name, metric_name, metric_value=None, lower_is_better=True) -> PromotionResult``
+``load_champion(model_name, version=None, alias="champion") -> (RNNForecaster, version)``
+``load_pyfunc(model_name_or_uri, version=None, alias="champion") -> mlflow PyFuncModel``
+``pyfunc_input(history, X_future=None) -> DataFrame`` (the frame the pyfunc model takes)
+``default_uri()``, ``store_dir()``, ``ui_command(port=5000, store=None) -> (argv, env)``,
+``start_ui(port=5000, store=None, wait=60.0) -> subprocess.Popen``
+
+Every ``log_*`` function takes ``run_id=None`` (the active run of this thread) so that Prefect
+tasks running in worker threads, where MLflow's thread-local active run is not visible, can log
+into the flow's run by id.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pandas as pd
+
+from forecast.training import Callback
+
+CHAMPION = "champion"
+FUTURE_FLAG = "is_future"  # pyfunc input: True on the horizon rows that carry future covariates
+MODEL_URI_TAG = "forecast.model_uri"
+PROBE_TIMEOUT = 3.0
+EPOCH_METRICS = ("train_loss", "val_loss", "grad_norm_mean", "grad_norm_max", "clipped_fraction",
+                 "learning_rate")
+
+
+class TrackingUnavailable(RuntimeError):
+    """The tracking server or store cannot be reached; the message names the URI."""
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    uri: str | None
+    experiment: str
+    experiment_id: str | None = None
+    artifact_location: str | None = None
+    enabled: bool = True
+    reason: str | None = None  # why tracking is off (enabled=False)
+
+    def __bool__(self):
+        return self.enabled
+
+
+@dataclass(frozen=True)
+class RunHandle:
+    run_id: str | None
+    skipped: bool = False
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    model_uri: str
+    run_id: str
+    model_id: str | None
+    version: object = None  # mlflow ModelVersion when registered
+
+
+@dataclass(frozen=True)
+class PromotionResult:
+    version: str
+    promoted: bool
+    reason: str
+
+
+_state: TrackingConfig | None = None
+
+
+# ---------------------------------------------------------------------------------- where
+def home():
+    """Project home: ``$FORECAST_HOME``, else the checkout this package sits in, else the cwd."""
+    if os.environ.get("FORECAST_HOME"):
+        return Path(os.environ["FORECAST_HOME"]).expanduser().resolve()
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "mlflow").is_dir():
+        return checkout
+    return Path.cwd()
+
+
+def store_dir():
+    """The embedded local store (gitignored): ``<home>/mlflow/store``."""
+    return home() / "mlflow" / "store"
+
+
+def default_uri():
+    return f"sqlite:///{store_dir() / 'mlflow.db'}"
+
+
+def _quiet_env():
+    # Before mlflow is imported: no telemetry; http calls fail fast instead of retrying for minutes.
+    for key, value in {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true",
+                       "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "15",
+                       "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}.items():
+        os.environ.setdefault(key, value)
+
+
+# ---------------------------------------------------------------------------------- configure
+def configure(uri=None, experiment="forecast", required=True):
+    """Set the tracking URI explicitly and get-or-create ``experiment``.
+
+    Parameters
+    ----------
+    uri : None ($MLFLOW_TRACKING_URI, else :func:`default_uri`) | "sqlite:///..." | "http(s)://..."
+    required : False -> an unreachable store gives a disabled (falsy) config instead of raising.
+
+    Returns
+    -------
+    TrackingConfig (falsy when tracking is off)
+    """
+    global _state
+    _quiet_env()
+    uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or default_uri()
+    try:
+        _probe(uri)
+        import mlflow
+
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
+        os.environ["MLFLOW_TRACKING_URI"] = uri  # subprocesses (Dask workers, `mlflow` CLI) see the same store
+        exp_id, location = _experiment(uri, experiment)
+        mlflow.set_experiment(experiment_id=exp_id)
+    except TrackingUnavailable as exc:
+        return _unavailable(uri, experiment, str(exc), required)
+    except Exception as exc:  # any MLflow/store error: say which URI, keep the cause
+        msg = f"MLflow tracking at {uri} is unavailable: {type(exc).__name__}: {exc}"
+        if required:
+            raise TrackingUnavailable(msg) from exc
+        return _unavailable(uri, experiment, msg, required)
+    _state = TrackingConfig(uri, experiment, exp_id, location)
+    return _state
+
+
+def _unavailable(uri, experiment, msg, required):
+    global _state
+    if required:
+        raise TrackingUnavailable(msg)
+    _state = TrackingConfig(uri, experiment, enabled=False, reason=f"tracking skipped: {msg}")
+    return _state
+
+
+def _probe(uri):
+    """Fail within ~PROBE_TIMEOUT seconds when an http(s) server does not answer; make local dirs."""
+    parsed = urlparse(uri)
+    if parsed.scheme in ("http", "https"):
+        url = uri.rstrip("/") + "/health"
+        try:
+            urllib.request.urlopen(url, timeout=PROBE_TIMEOUT).close()
+        except urllib.error.HTTPError:
+            pass  # it answered (auth, proxy, no /health): reachable
+        except (urllib.error.URLError, OSError, socket.timeout) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise TrackingUnavailable(f"MLflow tracking server at {uri} is unreachable ({reason}); "
+                                      "start it (mlflow/server.sh) or set MLFLOW_TRACKING_URI") from None
+    elif parsed.scheme == "sqlite":
+        db = uri[len("sqlite:///"):]
+        if db and db != ":memory:":
+            Path(db).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _experiment(uri, name):
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name(name)
+    if exp is not None:
+        return exp.experiment_id, exp.artifact_location
+    location = None
+    if uri.startswith("sqlite:///"):
+        # Next to the database, never the cwd (MLflow's default for a bare sqlite store).
+        location = (Path(uri[len("sqlite:///"):]).parent / "artifacts" / name).resolve().as_uri()
+    return client.create_experiment(name, artifact_location=location), location
+
+
+def _config():
+    """The active config; configures the default store on first use so the URI is never implicit."""
+    return _state if _state is not None else configure()
+
+
+def _client():
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(_config().uri)
+
+
+def _run_id(run_id):
+    """Explicit id, else this thread's active run; None when tracking is off."""
+    if not _config():
+        return None
+    if run_id:
+        return run_id
+    import mlflow
+
+    active = mlflow.active_run()
+    if active is None:
+        raise RuntimeError("no active MLflow run: call inside `with tracking.run(...)` or pass run_id=")
+    return active.info.run_id
+
+
+# ---------------------------------------------------------------------------------- runs
+@contextlib.contextmanager
+def run(name, params=None, tags=None, nested=False, parent_run_id=None):
+    """Open a run; end it FINISHED, or FAILED (tag ``forecast.error``) when the block raises.
+
+    With tracking off it yields ``RunHandle(None, skipped=True, reason=...)`` and logs nothing.
+    """
+    cfg = _config()
+    if not cfg:
+        yield RunHandle(None, True, cfg.reason)
+        return
+    import mlflow
+
+    active = mlflow.start_run(run_name=name, nested=nested, parent_run_id=parent_run_id,
+                              experiment_id=cfg.experiment_id, tags=_strings(tags or {}))
+    run_id = active.info.run_id
+    try:
+        if params:
+            log_params(params, run_id)
+        yield RunHandle(run_id)
+    except BaseException as exc:
+        _client().set_tag(run_id, "forecast.error", f"{type(exc).__name__}: {exc}"[:5000])
+        mlflow.end_run("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+        raise
+    else:
+        mlflow.end_run("FINISHED")
+
+
+def log_params(params, run_id=None):
+    """Log a dict of parameters (values made plain strings; tuples as lists)."""
+    from mlflow.entities import Param
+
+    run_id = _run_id(run_id)
+    if run_id is None:
+        return
+    items = [Param(k, _plain(v)) for k, v in params.items()]
+    client = _client()
+    for i in range(0, len(items), 100):  # MLflow's per-batch parameter limit
+        client.log_batch(run_id, params=items[i:i + 100])
+
+
+def log_metrics(metrics, step=0, run_id=None):
+    """Log a dict name -> number at ``step`` (non-finite and None values are skipped)."""
+    from mlflow.entities import Metric
+
+    run_id = _run_id(run_id)
+    if run_id is None:
+        return
+    now = int(time.time() * 1000)
+    items = [Metric(k, float(v), now, int(step)) for k, v in metrics.items() if _finite(v)]
+    client = _client()
+    for i in range(0, len(items), 1000):
+        client.log_batch(run_id, metrics=items[i:i + 1000])
+
+
+def _finite(v):
+    try:
+        return v is not None and math.isfinite(float(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def _plain(v):
+    if isinstance(v, tuple):
+        v = list(v)
+    return v if isinstance(v, str) else json.dumps(v, default=str)
+
+
+def _strings(d):
+    return {str(k): str(v) for k, v in d.items()}
+
+
+class MlflowCallback(Callback):
+    """Stream each epoch's record into the run as metrics at step = epoch.
+
+    Parameters
+    ----------
+    run_id : the run to log into (None: the active run when training begins).
+    """
+
+    def __init__(self, run_id=None):
+        self.run_id = run_id
+
+    def on_train_begin(self, state):
+        self.run_id = _run_id(self.run_id)
+
+    def on_epoch_end(self, state, record):
+        if self.run_id is not None:
+            log_metrics(epoch_metrics(record), step=record.epoch, run_id=self.run_id)
+
+
+def epoch_metrics(record):
+    out = {k: getattr(record, k) for k in EPOCH_METRICS}
+    out["epoch_seconds"] = record.seconds
+    return out
+
+
+# ---------------------------------------------------------------------------------- training
+def log_training(estimator, data_name, df, run_id=None):
+    """Log a fitted estimator's parameters, the data's identity, the environment and its history.
+
+    Parameters
+    ----------
+    estimator : fitted RNNForecaster (or any estimator with ``get_params``; fitted attributes
+        that are absent are skipped).
+    data_name : name of the training data set.
+    df : the training frame (long, wide or Series); its content hash makes the run reproducible.
+    """
+    run_id = _run_id(run_id)
+    if run_id is None:
+        return
+    params = {k: v for k, v in estimator.get_params().items()}
+    params |= {f"data.{k}": v for k, v in data_summary(df, estimator, data_name).items()}
+    params |= {f"version.{k}": v for k, v in versions().items()}
+    params["device"] = str(getattr(estimator, "device_", "n/a"))
+    params["window.n_train_windows"] = getattr(estimator, "n_train_windows_", None)
+    layout = getattr(estimator, "layout_", None)
+    if layout is not None:
+        params |= {"layout.past": layout.past, "layout.future": layout.future, "layout.static": layout.static,
+                   "layout.calendar": layout.calendar}
+    log_params(params, run_id)
+    history = getattr(estimator, "history_", None)
+    if history is not None:
+        log_history(history, run_id)
+
+
+def log_history(history, run_id=None):
+    """Per-epoch metrics (unless an MlflowCallback already streamed them) and ``history.csv``."""
+    run_id = _run_id(run_id)
+    if run_id is None:
+        return
+    client = _client()
+    if not client.get_metric_history(run_id, "train_loss"):
+        for record in history.records:
+            log_metrics(epoch_metrics(record), step=record.epoch, run_id=run_id)
+    tags = {"history.stopped_early": history.stopped_early, "history.best_epoch": history.best_epoch,
+            "history.epochs": len(history.records)}
+    if history.rolled_back:
+        tags["history.rolled_back"] = history.rolled_back
+    for k, v in tags.items():
+        client.set_tag(run_id, k, str(v))
+    log_frame(history.to_frame(), "training/history.csv", run_id)
+
+
+def data_summary(df, estimator=None, name=None):
+    """name, content hash (sha256 of pandas' row hashes), number of series and points."""
+    from forecast import frames
+
+    spec = getattr(estimator, "spec_", frames.FrameSpec())
+    long, _ = frames.to_long(df, spec.id_col, spec.time_col, spec.target_col)
+    digest = hashlib.sha256(pd.util.hash_pandas_object(df, index=True).to_numpy().tobytes()).hexdigest()
+    return {"name": name, "hash": digest[:16], "n_series": int(long[frames.ID].nunique()), "n_points": len(long)}
+
+
+def versions():
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for dist, key in (("recurrent-forecast", "forecast"), ("torch", "torch"), ("pandas", "pandas"),
+                      ("numpy", "numpy"), ("scikit-learn", "sklearn"), ("mlflow", "mlflow")):
+        try:
+            out[key] = version(dist)
+        except PackageNotFoundError:
+            out[key] = "absent"
+    return out
+
+
+def log_frame(frame, artifact_file, run_id=None):
+    """Write ``frame`` as CSV into the run's artifacts at ``artifact_file``."""
+    run_id = _run_id(run_id)
+    if run_id is not None:
+        _client().log_text(run_id, frame.to_csv(index=False), artifact_file)
+
+
+def log_figure(fig, artifact_file, run_id=None):
+    run_id = _run_id(run_id)
+    if run_id is not None:
+        _client().log_figure(run_id, fig, artifact_file)
+
+
+# ---------------------------------------------------------------------------------- backtests
+def log_backtest(result, prefix="backtest", run_id=None):
+    """Aggregate metrics as ``<prefix>_<metric>``; per-series/per-window CSVs; error-by-horizon PNG.
+
+    ``result`` is a ``forecast.backtest.BacktestResult`` (read by attribute: ``aggregate``,
+    ``per_series``, ``per_window``, ``forecasts``, ``n_fits``). Returns the metrics logged.
+    """
+    run_id = _run_id(run_id)
+    if run_id is None:
+        return {}
+    from . import plots
+
+    metrics = {f"{prefix}_{k}": v for k, v in dict(result.aggregate).items() if _finite(v)}
+    if getattr(result, "n_fits", None) is not None:
+        metrics[f"{prefix}_n_fits"] = result.n_fits
+    log_metrics(metrics, run_id=run_id)
+    for table in ("per_series", "per_window", "per_horizon"):
+        frame = getattr(result, table, None)
+        if isinstance(frame, pd.DataFrame):
+            log_frame(frame.reset_index() if _named_index(frame) else frame, f"{prefix}/{table}.csv", run_id)
+    forecasts = getattr(result, "forecasts", None)
+    if isinstance(forecasts, pd.DataFrame) and len(forecasts):
+        by_step = plots.error_by_horizon(forecasts)
+        log_frame(by_step, f"{prefix}/error_by_horizon.csv", run_id)
+        log_figure(plots.horizon_figure(by_step, title=prefix), f"{prefix}/error_by_horizon.png", run_id)
+    return metrics
+
+
+def _named_index(frame):
+    return any(name is not None for name in frame.index.names)
+
+
+def log_forecast_plot(history_df, forecast_df, actuals_df=None, n_series=4, run_id=None,
+                      artifact_file="forecast.png"):
+    """PNG of a few series: the end of the history, the actuals (if given) and the forecast.
+
+    Frames are long: history/actuals [unique_id, ds, y], forecast [unique_id, ds, y_pred].
+    """
+    run_id = _run_id(run_id)
+    if run_id is None:
+        return
+    from . import plots
+
+    log_figure(plots.forecast_figure(history_df, forecast_df, actuals_df, n_series), artifact_file, run_id)
+
+
+# ---------------------------------------------------------------------------------- models
+def pyfunc_input(history, X_future=None):
+    """The frame the logged pyfunc model takes: history rows, plus horizon rows when needed.
+
+    Parameters
+    ----------
+    history : long DataFrame [unique_id, ds, y, *past, *future] (the model's column names).
+    X_future : long DataFrame [unique_id, ds, *future] for the horizon (models with future
+        covariates only); its rows are appended with ``y`` NaN and ``is_future`` True.
+
+    Returns
+    -------
+    DataFrame with ``y`` and covariates as float64 (the signature is strict about dtype) and,
+    when ``X_future`` is given, a boolean ``is_future`` column.
+    """
+    frame = history.copy()
+    if X_future is not None:
+        frame = pd.concat([frame.assign(**{FUTURE_FLAG: False}), X_future.assign(**{FUTURE_FLAG: True})],
+                          ignore_index=True)
+    for col in frame.columns:
+        if col != FUTURE_FLAG and pd.api.types.is_numeric_dtype(frame[col]) and not pd.api.types.is_bool_dtype(frame[col]):
+            frame[col] = frame[col].astype("float64")
+    return frame
+
+
+def split_pyfunc_input(estimator, frame):
+    """Inverse of :func:`pyfunc_input` for ``estimator``: (history, X_future or None)."""
+    spec = estimator.spec_
+    if FUTURE_FLAG not in frame.columns:
+        if estimator.layout_.future:
+            raise ValueError(f"the model uses future covariates {list(estimator.layout_.future)}: add the horizon "
+                             f"rows with a boolean {FUTURE_FLAG!r} column (see pipelines.tracking.pyfunc_input)")
+        return frame, None
+    flag = frame[FUTURE_FLAG].astype(bool).to_numpy()
+    history = frame.loc[~flag].drop(columns=FUTURE_FLAG).reset_index(drop=True)
+    if not estimator.layout_.future:
+        return history, None
+    cols = [spec.id_col, spec.time_col, *estimator.layout_.future]
+    return history, frame.loc[flag, cols].reset_index(drop=True)
+
+
+def example_history(estimator, n_series=3):
+    """A small history frame rebuilt from the fitted tail (last ``lookback`` rows of a few series)."""
+    from forecast.frames import ID, TARGET, TIME
+
+    tail, layout = estimator.tail_, estimator.layout_
+    cols = [TARGET, *layout.past, *layout.future]
+    parts = []
+    for s in range(min(n_series, tail.n_series)):
+        ds = pd.date_range(end=tail.last_ds[s], periods=estimator.lookback, freq=tail.freqs[s])
+        part = pd.DataFrame(tail.data[s, :, :len(cols)].astype("float64"), columns=cols)
+        parts.append(part.assign(**{ID: str(tail.ids[s]), TIME: ds})[[ID, TIME, *cols]])
+    frame = pd.concat(parts, ignore_index=True)
+    spec = estimator.spec_
+    frame = frame.rename(columns={ID: spec.id_col, TIME: spec.time_col, TARGET: spec.target_col})
+    if not layout.future:
+        return frame
+    # Placeholder horizon rows so the example shows the shape; callers should pass real X_future.
+    last = frame.groupby(spec.id_col, sort=False)[spec.time_col].max()
+    xf = pd.concat([pd.DataFrame({spec.id_col: uid, spec.time_col: pd.date_range(t, periods=estimator.horizon + 1,
+                                  freq=estimator.freqs_[uid])[1:]}) for uid, t in last.items()], ignore_index=True)
+    return pyfunc_input(frame, xf.assign(**{c: 0.0 for c in layout.future}))
+
+
+def _pip_requirements():
+    v = versions()
+    reqs = [f"{dist}=={v[key]}" for dist, key in (("torch", "torch"), ("pandas", "pandas"), ("numpy", "numpy"),
+                                                  ("scikit-learn", "sklearn"), ("mlflow", "mlflow"))]
+    return reqs + [f"recurrent-forecast=={v['forecast']}"]
+
+
+def log_model(estimator, name="model", registered_model_name=None, input_example=None, run_id=None):
+    """Log a fitted RNNForecaster as an MLflow pyfunc model (``pipelines/pyfunc_model.py``).
+
+    The model takes :func:`pyfunc_input` frames — recent history of known series (plus flagged
+    horizon rows with future covariates when the model uses them) — and returns the forecast
+    frame [unique_id, ds, y_pred], exactly ``estimator.predict(history, X_future)``: validation,
+    scaling and inverse scaling happen inside the saved estimator (logged as artifact
+    ``estimator``, the folder written by ``RNNForecaster.save``).
+
+    Parameters
+    ----------
+    input_example : pyfunc input frame (None: rebuilt from the training tail of 3 series).
+    registered_model_name : also register a version under this name (no alias is set here;
+        see :func:`register_and_promote`).
+
+    Returns
+    -------
+    ModelRef(model_uri, run_id, model_id, version) or None when tracking is off.
+    """
+    run_id = _run_id(run_id)
+    if run_id is None:
+        return None
+    import mlflow
+    from mlflow.models import infer_signature
+
+    example = pyfunc_input(*split_pyfunc_input(estimator, input_example)) if input_example is not None \
+        else example_history(estimator)
+    output = estimator.predict(*split_pyfunc_input(estimator, example))
+    signature = infer_signature(example, output)
+    with tempfile.TemporaryDirectory() as tmp, _in_run(run_id):
+        folder = estimator.save(Path(tmp) / "estimator")
+        info = mlflow.pyfunc.log_model(
+            name=name, python_model=str(Path(__file__).with_name("pyfunc_model.py")),
+            artifacts={"estimator": str(folder)}, signature=signature, input_example=example,
+            pip_requirements=_pip_requirements(), registered_model_name=registered_model_name,
+        )
+    _client().set_tag(run_id, MODEL_URI_TAG, info.model_uri)
+    version = None
+    if registered_model_name:
+        version = _client().get_model_version(registered_model_name, str(info.registered_model_version))
+    return ModelRef(info.model_uri, run_id, getattr(info, "model_id", None), version)
+
+
+@contextlib.contextmanager
+def _in_run(run_id):
+    """Make ``run_id`` the active run in this thread for fluent-only MLflow calls (log_model)."""
+    import mlflow
+
+    active = mlflow.active_run()
+    if active is not None and active.info.run_id == run_id:
+        yield
+        return
+    with mlflow.start_run(run_id=run_id, nested=active is not None):
+        yield
+
+
+def _model_uri(run_id_or_uri):
+    """(model_uri, run_id) from a run id (its logged model) or a models:/ or runs:/ URI."""
+    client = _client()
+    if run_id_or_uri.startswith("models:/m-"):
+        model = client.get_logged_model(run_id_or_uri[len("models:/"):].split("/")[0])
+        return run_id_or_uri, model.source_run_id
+    if run_id_or_uri.startswith("runs:/"):
+        return run_id_or_uri, run_id_or_uri[len("runs:/"):].split("/")[0]
+    uri = client.get_run(run_id_or_uri).data.tags.get(MODEL_URI_TAG)
+    if uri is None:
+        raise ValueError(f"run {run_id_or_uri} has no logged model (tag {MODEL_URI_TAG!r}); call log_model first")
+    return uri, run_id_or_uri
+
+
+def register_and_promote(run_id_or_uri, model_name, metric_name, metric_value=None, lower_is_better=True):
+    """Register the candidate; give it the ``champion`` alias only if it beats the champion.
+
+    The comparison uses ``metric_name`` from the champion version's run (the same backtest
+    metric). The candidate's run gets tags ``forecast.promoted`` / ``forecast.promotion_reason``
+    and a ``promotion.txt`` artifact saying why.
+
+    Parameters
+    ----------
+    run_id_or_uri : run id with a model logged by :func:`log_model`, or its model URI.
+    metric_value : candidate's value (None: read ``metric_name`` from the candidate's run).
+
+    Returns
+    -------
+    PromotionResult(version, promoted, reason) or None when tracking is off.
+    """
+    if not _config():
+        return None
+    from mlflow.exceptions import MlflowException
+
+    client = _client()
+    model_uri, run_id = _model_uri(run_id_or_uri)
+    if metric_value is None:
+        metric_value = client.get_run(run_id).data.metrics.get(metric_name)
+    version = _register(client, model_uri, model_name, run_id)
+    client.set_model_version_tag(model_name, version, metric_name, str(metric_value))
+    try:
+        champion = client.get_model_version_by_alias(model_name, CHAMPION)
+    except MlflowException:
+        champion = None
+    promoted, reason = _decide(client, champion, metric_name, metric_value, lower_is_better)
+    if promoted:
+        client.set_registered_model_alias(model_name, CHAMPION, version)
+    reason = f"{model_name} v{version}: {reason}"
+    if run_id:
+        client.set_tag(run_id, "forecast.promoted", str(promoted).lower())
+        client.set_tag(run_id, "forecast.promotion_reason", reason)
+        client.log_text(run_id, reason + "\n", "promotion.txt")
+    return PromotionResult(version, promoted, reason)
+
+
+def _register(client, model_uri, model_name, run_id):
+    """An existing version of this model from the same source, else a new one."""
+    import mlflow
+
+    for mv in client.search_model_versions(f"name='{model_name}'"):
+        if mv.source == model_uri or (model_uri.startswith("models:/m-") and mv.model_id == model_uri[8:]):
+            return str(mv.version)
+    return str(mlflow.register_model(model_uri, model_name).version)
+
+
+def _decide(client, champion, metric_name, value, lower_is_better):
+    if value is None or not _finite(value):
+        return False, f"not promoted: candidate has no finite {metric_name} ({value})"
+    if champion is None:
+        return True, f"promoted: first champion ({metric_name}={value:.6g})"
+    champ = _champion_metric(client, champion, metric_name)
+    if champ is None:
+        return True, f"promoted: champion v{champion.version} has no {metric_name} to compare"
+    better = value < champ if lower_is_better else value > champ
+    word = "lower" if lower_is_better else "higher"
+    if better:
+        return True, f"promoted: {metric_name}={value:.6g} beats champion v{champion.version} ({champ:.6g}, {word} is better)"
+    return False, (f"not promoted: {metric_name}={value:.6g} does not beat champion v{champion.version} "
+                   f"({champ:.6g}, {word} is better)")
+
+
+def _champion_metric(client, champion, metric_name):
+    if champion.run_id:
+        value = client.get_run(champion.run_id).data.metrics.get(metric_name)
+        if value is not None:
+            return value
+    tag = (champion.tags or {}).get(metric_name)
+    return float(tag) if tag not in (None, "None") else None
+
+
+def _registry_uri(model_name, version=None, alias=CHAMPION):
+    return f"models:/{model_name}/{version}" if version is not None else f"models:/{model_name}@{alias}"
+
+
+def load_champion(model_name, version=None, alias=CHAMPION):
+    """The registered estimator (the champion, or ``version``) as an RNNForecaster.
+
+    Returns
+    -------
+    (RNNForecaster, version str)
+    """
+    import mlflow
+
+    from forecast import RNNForecaster
+
+    _config()
+    client = _client()
+    mv = client.get_model_version(model_name, str(version)) if version is not None \
+        else client.get_model_version_by_alias(model_name, alias)
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=_registry_uri(model_name, mv.version),
+                                                         dst_path=tmp, tracking_uri=_config().uri))
+        folder = next(p.parent for p in local.glob("artifacts/**/config.json"))
+        return RNNForecaster.load(folder), str(mv.version)
+
+
+def load_pyfunc(model_name_or_uri, version=None, alias=CHAMPION):
+    """The logged pyfunc model: a registered name (champion or ``version``) or any model URI."""
+    import mlflow
+
+    _config()
+    uri = model_name_or_uri if ":/" in model_name_or_uri else _registry_uri(model_name_or_uri, version, alias)
+    return mlflow.pyfunc.load_model(uri)
+
+
+# ---------------------------------------------------------------------------------- selection
+def log_selection(result, run_id=None, prefix="backtest"):
+    """Log a model selection: leaderboard on the parent run, one child run per candidate.
+
+    ``result`` is a ``forecast.selection.SelectionResult`` (read by attribute: ``leaderboard``
+    with columns [candidate, params (JSON), metrics..., fit_seconds, rank], ``best_name`` and,
+    when present, per-candidate ``backtests`` {name: BacktestResult}). Each child run holds the
+    candidate's parameters, its backtest metrics (``<prefix>_<metric>``, so the UI's compare
+    view lines candidates up), its backtest tables and training curves when available.
+
+    Returns
+    -------
+    dict candidate name -> child run id ({} when tracking is off).
+    """
+    parent = _run_id(run_id)
+    if parent is None:
+        return {}
+    from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
+
+    client, cfg = _client(), _config()
+    board = result.leaderboard.reset_index(drop=True)
+    backtests = dict(getattr(result, "backtests", None) or {})
+    metric_cols = [c for c in board.columns if c not in ("candidate", "params", "rank")
+                   and pd.api.types.is_numeric_dtype(board[c])]
+    children = {}
+    for row in board.to_dict("records"):
+        name = str(row["candidate"])
+        child = client.create_run(cfg.experiment_id, run_name=name,
+                                  tags={MLFLOW_PARENT_RUN_ID: parent, MLFLOW_RUN_NAME: name,
+                                        "forecast.candidate": name, "forecast.rank": str(row.get("rank")),
+                                        "forecast.best": str(name == str(result.best_name)).lower()})
+        child_id = child.info.run_id
+        try:
+            _log_candidate(row, metric_cols, backtests.get(name), prefix, child_id)
+        except BaseException:
+            client.set_terminated(child_id, "FAILED")
+            raise
+        client.set_terminated(child_id, "FINISHED")
+        children[name] = child_id
+    log_frame(board, "selection/leaderboard.csv", parent)
+    client.log_table(parent, data=board.astype({"params": str}) if "params" in board else board,
+                     artifact_file="selection/leaderboard.json")
+    client.set_tag(parent, "forecast.best_candidate", str(result.best_name))
+    if getattr(result, "best_params", None) is not None:
+        client.log_text(parent, json.dumps(result.best_params, indent=1, default=str), "selection/best_params.json")
+    return children
+
+
+def _log_candidate(row, metric_cols, backtest, prefix, run_id):
+    params = row.get("params")
+    params = json.loads(params) if isinstance(params, str) else dict(params or {})
+    log_params(params, run_id)
+    log_metrics({f"{prefix}_{c}" if c != "fit_seconds" else c: row[c] for c in metric_cols}, run_id=run_id)
+    if backtest is None:
+        return
+    log_backtest(backtest, prefix, run_id)
+    history = _candidate_history(backtest)
+    if history is not None:
+        log_history(history, run_id)
+
+
+def _candidate_history(backtest):
+    """Training curves of a candidate's last fit, when its backtest kept them."""
+    history = getattr(backtest, "history", None)
+    if history is None:
+        histories = getattr(backtest, "histories", None)
+        history = histories[-1] if histories else None
+    if history is None:
+        est = getattr(backtest, "estimator", None)
+        history = getattr(est, "history_", None)
+    return history if hasattr(history, "records") else None
+
+
+# ---------------------------------------------------------------------------------- server / UI
+def server_script():
+    return home() / "mlflow" / "server.sh"
+
+
+def ui_command(port=5000, store=None):
+    """(argv, env) that start the tracking server + UI on 127.0.0.1:``port`` over the local store.
+
+    Same flags as ``mlflow/server.sh``: one worker, job execution off, loopback only.
+    """
+    store = Path(store) if store is not None else store_dir()
+    env = dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false", MLFLOW_DISABLE_TELEMETRY="true",
+               DO_NOT_TRACK="true")
+    argv = [sys.executable, "-m", "mlflow", "server",
+            "--backend-store-uri", f"sqlite:///{store / 'mlflow.db'}",
+            "--artifacts-destination", str(store / "artifacts"),
+            "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    return argv, env
+
+
+def start_ui(port=5000, store=None, wait=60.0):
+    """Start the server in its own process group; wait until /health answers (``wait`` seconds).
+
+    Stop it with ``os.killpg(proc.pid, signal.SIGTERM)``.
+    """
+    store = Path(store) if store is not None else store_dir()
+    (store / "artifacts").mkdir(parents=True, exist_ok=True)
+    argv, env = ui_command(port, store)
+    proc = subprocess.Popen(argv, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    if wait:
+        wait_healthy(f"http://127.0.0.1:{port}", wait, proc)
+    return proc
+
+
+def wait_healthy(url, timeout=60.0, proc=None):
+    """Poll ``url``/health until it answers 200; raise naming the URL (and the server's stderr)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            err = proc.stderr.read().decode(errors="replace")[-2000:] if proc.stderr else ""
+            raise TrackingUnavailable(f"MLflow server for {url} exited with code {proc.returncode}: {err}")
+        try:
+            with urllib.request.urlopen(url.rstrip("/") + "/health", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.5)
+    raise TrackingUnavailable(f"MLflow server at {url} not healthy after {timeout:.0f} s")
+
