@@ -9,9 +9,14 @@ WANT="$(cat "$ROOT/constraints.txt" "$ROOT/pyproject.toml" | sha256sum | cut -c1
 if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
     echo "[env] building $VENV (first run: about 2-3 minutes)" >&2
     "$PY" -m venv "$VENV"
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check "torch==2.13.0"
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c "$ROOT/constraints.txt" \
-        -e "$ROOT[pipelines,dev]"
+    LOG="$VENV/install.log"
+    if ! { "$VENV/bin/python" -m pip install -q --disable-pip-version-check "torch==2.13.0" &&
+           "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c "$ROOT/constraints.txt" \
+               -e "$ROOT[pipelines,dev]"; } > "$LOG" 2>&1; then
+        grep -v "is ignored: it is neither" "$LOG" | tail -30 >&2
+        echo "[env] installing the environment failed; full log: $LOG" >&2
+        exit 1
+    fi
     echo "$WANT" > "$STAMP"
 fi
 export PATH="$VENV/bin:$PATH"
