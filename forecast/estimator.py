@@ -72,7 +72,7 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         self.device, self.seed, self.verbose = device, seed, verbose
 
     # ------------------------------------------------------------------ fit
-    def fit(self, df, id_col="unique_id", time_col="ds", target_col="y", callbacks=None):
+    def fit(self, df, id_col="unique_id", time_col="ds", target_col="y", callbacks=None, warm_start=False):
         """Train one network on every series of ``df``.
 
         Parameters
@@ -80,6 +80,9 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         df : long DataFrame [id_col, time_col, target_col, <covariates>], wide DataFrame
             (DatetimeIndex, one column per series) or Series with a DatetimeIndex.
         callbacks : sequence of ``forecast.training.Callback`` (e.g. an MLflow logger).
+        warm_start : when True and this model is already fitted, training starts from its current
+            weights instead of a fresh initialisation (scalers are still refitted on ``df``); the
+            network's shape must not change. Backtests use it to refit cheaply window after window.
 
         Returns
         -------
@@ -103,8 +106,11 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         if train_idx.n_windows == 0:
             raise ValueError(f"no training windows: every series is shorter than lookback + horizon + val_size "
                              f"= {self.lookback} + {self.horizon} + {val_size}; lower val_size or lookback")
+        previous = getattr(self, "module_", None) if warm_start else None
         torch.manual_seed(self.seed)
         self.module_ = self._network().to(self.device_)
+        if previous is not None:
+            self._load_weights(previous)
         cbs = list(callbacks or [])
         if self.early_stopping:
             cbs.insert(0, EarlyStopping(self.early_stopping))
@@ -208,6 +214,15 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         return TrainConfig(self.loss, self.optimizer, self.learning_rate, self.weight_decay, self.batch_size,
                            self.max_epochs, self.max_steps, self.windows_per_epoch, self.clip, self.clip_value,
                            self.lr_scheduler, progress_enabled(self.verbose))
+
+    def _load_weights(self, previous):
+        """Warm start: copy ``previous``'s weights into the fresh network, which must have the same shapes."""
+        state, new = previous.state_dict(), self.module_.state_dict()
+        changed = [k for k in new if k not in state or state[k].shape != new[k].shape]
+        if changed:
+            raise ValueError(f"warm_start: the network's shape changed (e.g. {changed[0]!r}: parameters or "
+                             "covariates differ from the previous fit); fit with warm_start=False")
+        self.module_.load_state_dict(state)
 
     def _check_fitted(self):
         if not hasattr(self, "module_"):

@@ -1,0 +1,162 @@
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from forecast import RNNForecaster, SeasonalNaive
+from forecast.backtest import backtest, fit_groups
+from forecast.datasets import make_panel
+
+H, L = 4, 12
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # Tiny networks: intra-op threads only add contention on a shared 2-core machine.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def panel():
+    return make_panel(n_series=3, length=120, freq="h", seed=1, past_covariates=1, future_covariates=1)
+
+
+def rnn(**kw):
+    params = dict(cell="gru", hidden_size=8, lookback=L, horizon=H, past_covariates=("past_0",),
+                  future_covariates=("future_0",), max_epochs=2, batch_size=64, verbose=False, seed=0)
+    return RNNForecaster(**{**params, **kw})
+
+
+class CountingNaive(SeasonalNaive):
+    """SeasonalNaive that records the length of every series it is fitted on (clones share the log)."""
+
+    fits = []
+
+    def fit(self, df, *args, **kwargs):
+        CountingNaive.fits.append(df.groupby("unique_id").size().to_dict())
+        return super().fit(df, *args, **kwargs)
+
+
+def cutoff_of(df, uid, position_from_end):
+    ds = df.loc[df["unique_id"] == uid, "ds"].sort_values().to_numpy()
+    return ds[len(ds) - position_from_end]
+
+
+@pytest.mark.parametrize("refit, n_fits", [(True, 5), ("warm", 5), (2, 3), (5, 1), (False, 1)])
+def test_refit_modes_fit_the_documented_number_of_times(panel, refit, n_fits):
+    CountingNaive.fits = []
+    result = backtest(CountingNaive(horizon=H, season_length=2), panel, n_windows=5, step=2, refit=refit)
+    assert result.n_fits == n_fits == len(CountingNaive.fits)
+    assert len(result.forecasts) == 3 * 5 * H
+    assert fit_groups(5, refit)[0][0] == 0
+
+
+def test_origins_are_counted_back_from_each_series_end():
+    df = make_panel(n_series=3, length=60, freq="D", seed=0, ragged=True)
+    result = backtest(SeasonalNaive(horizon=H, season_length=1), df, n_windows=3, step=2, refit=False)
+    for uid in df["unique_id"].unique():
+        cutoffs = result.forecasts.loc[result.forecasts["unique_id"] == uid].groupby("window")["cutoff"].first()
+        expected = [cutoff_of(df, uid, H + (2 - w) * 2 + 1) for w in range(3)]  # position n - H - (W-1-w)*step - 1
+        np.testing.assert_array_equal(cutoffs.to_numpy(), expected)
+
+
+def test_seasonal_naive_backtest_repeats_the_last_season_before_each_cutoff(panel):
+    result = backtest(SeasonalNaive(horizon=H, season_length=3), panel, n_windows=2, refit=True)
+    fc = result.forecasts
+    one = panel[panel["unique_id"] == fc["unique_id"].iloc[0]].reset_index(drop=True)
+    cut = int(np.flatnonzero(one["ds"].to_numpy() == fc["cutoff"].iloc[0])[0])
+    expected = one["y"].to_numpy()[cut - 2 + np.arange(H) % 3]
+    np.testing.assert_allclose(fc["y_pred"].to_numpy()[:H], expected)
+    np.testing.assert_allclose(fc["y"].to_numpy()[:H], one["y"].to_numpy()[cut + 1: cut + 1 + H])
+
+
+def test_sliding_window_trains_on_train_length_points(panel):
+    CountingNaive.fits = []
+    backtest(CountingNaive(horizon=H, season_length=2), panel, n_windows=2, refit=True, window="sliding",
+             train_length=30)
+    assert all(n == 30 for fit in CountingNaive.fits for n in fit.values())
+
+
+def poison(df, after_position_from_end, value, columns=("y", "past_0")):
+    out = df.copy()
+    pos = out.groupby("unique_id").cumcount()
+    n = out.groupby("unique_id")["y"].transform("size")
+    out.loc[pos > n - after_position_from_end, list(columns)] = value
+    return out
+
+
+def first_window(result, w=0):
+    fc = result.forecasts
+    return fc.loc[fc["window"] == w, ["unique_id", "cutoff", "ds", "y_pred"]].reset_index(drop=True)
+
+
+@pytest.mark.parametrize("refit", [True, False])
+def test_values_after_the_cutoff_do_not_change_its_forecasts(panel, refit):
+    kw = dict(n_windows=3, step=H, refit=refit)
+    clean = backtest(rnn(), panel, **kw)
+    first_cut = H + 2 * H + 1  # window 0's cutoff, counted from the end
+    huge = backtest(rnn(), poison(panel, first_cut, 1e6), **kw)
+    pd.testing.assert_frame_equal(first_window(clean), first_window(huge))
+    assert not first_window(clean, 2).equals(first_window(huge, 2))  # the poison was real
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # NaN actuals
+        nan = backtest(rnn(), poison(panel, H + 1, np.nan), **kw)  # after the last cutoff
+    pd.testing.assert_frame_equal(clean.forecasts.drop(columns="y"), nan.forecasts.drop(columns="y"))
+
+
+def test_future_covariates_after_the_cutoff_are_read(panel):
+    clean = backtest(rnn(), panel, n_windows=1, refit=False)
+    changed = poison(panel, H + 1, 5.0, columns=("future_0",))
+    assert not first_window(clean).equals(first_window(backtest(rnn(), changed, n_windows=1, refit=False)))
+
+
+def test_no_refit_batched_forecasts_equal_the_per_window_loop(panel):
+    result = backtest(rnn(), panel, n_windows=3, step=2, refit=False)
+    first_cut = result.forecasts.groupby("unique_id")["cutoff"].min()
+    train = panel[panel["ds"] <= panel["unique_id"].map(first_cut)]
+    model = rnn().fit(train)
+    for w in range(3):
+        fc = result.forecasts[result.forecasts["window"] == w]
+        cut = panel["unique_id"].map(fc.groupby("unique_id")["cutoff"].first())
+        history = panel[panel["ds"] <= cut]
+        ahead = panel[panel["ds"].isin(fc["ds"]) & (panel["ds"] > cut)]
+        loop = model.predict(history, X_future=ahead[["unique_id", "ds", "future_0"]])
+        np.testing.assert_allclose(fc["y_pred"].to_numpy(), loop["y_pred"].to_numpy(), rtol=1e-5, atol=1e-4)
+        np.testing.assert_array_equal(fc["ds"].to_numpy(), loop["ds"].to_numpy())
+
+
+def test_warm_start_continues_from_the_previous_weights(panel):
+    model = rnn(max_epochs=1).fit(panel)
+    before = {k: v.clone() for k, v in model.module_.state_dict().items()}
+    model.set_params(learning_rate=1e-12).fit(panel, warm_start=True)
+    for k, v in model.module_.state_dict().items():
+        torch.testing.assert_close(v, before[k], atol=1e-6, rtol=0)
+    cold = rnn(max_epochs=1, seed=7).fit(panel)
+    assert not all(torch.equal(v, before[k]) for k, v in cold.module_.state_dict().items())
+    with pytest.raises(ValueError, match="warm_start: the network's shape changed"):
+        model.set_params(hidden_size=16).fit(panel, warm_start=True)
+
+
+def test_warm_backtest_runs_and_reports_every_table(panel):
+    result = backtest(rnn(max_epochs=4), panel, n_windows=3, refit="warm", season_length=24)
+    assert result.n_fits == 3
+    assert list(result.by_step["step"]) == [1, 2, 3, 4]
+    assert list(result.per_window["window"]) == [0, 1, 2]
+    assert set(result.per_series["unique_id"]) == set(panel["unique_id"])
+    assert set(result.aggregate) == {"mae", "rmse", "smape", "mase"}
+    assert np.isfinite(list(result.aggregate.values())).all()
+
+
+def test_bad_arguments_are_named(panel):
+    naive = SeasonalNaive(horizon=H)
+    with pytest.raises(ValueError, match="refit must be"):
+        backtest(naive, panel, refit="sometimes")
+    with pytest.raises(ValueError, match="train_length"):
+        backtest(naive, panel, window="sliding")
+    with pytest.raises(ValueError, match=r"series 'series_0' has 120 points; n_windows=40"):
+        backtest(naive, panel, n_windows=40)
