@@ -1,0 +1,295 @@
+"""The ``forecast`` command: train, forecast, backtest, serve, server, ui, datasets.
+
+Exit codes a scheduler can act on: 0 success; 2 bad arguments, configuration or parameters
+(nothing ran); 1 the flow ran and failed — the cause is printed on one line (``error: ...``),
+with the traceback only under ``--debug``.
+
+Offline settings are set (unless already set) before prefect or mlflow is imported: no
+telemetry, a project-local Prefect home, a patient ephemeral-server start.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _root():
+    here = Path(__file__).resolve().parents[1]
+    return here if (here / "pyproject.toml").is_file() else Path.cwd()
+
+
+def offline_defaults():
+    """Environment defaults that keep prefect and mlflow offline and patient (call before importing them)."""
+    for key, value in {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true",
+                       "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_HOME": str(_root() / ".prefect"),
+                       "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120"}.items():
+        os.environ.setdefault(key, value)
+
+
+class UsageError(Exception):
+    """Bad arguments, configuration or parameters: exit code 2."""
+
+
+# ---------------------------------------------------------------------------------- parser
+def _csv(kind):
+    def parse(text):
+        try:
+            return [kind(v.strip()) for v in text.split(",") if v.strip()]
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r} ({exc})") from None
+    return parse
+
+
+def _directions(text):
+    table = {"uni": False, "bi": True}
+    values = _csv(str)(text)
+    bad = [v for v in values if v not in table]
+    if bad or not values:
+        raise argparse.ArgumentTypeError(f"expected uni, bi or uni,bi, got {text!r}")
+    return [table[v] for v in values]
+
+
+def _common(p, data=True, output=False):
+    p.add_argument("--config", metavar="TOML", help="configuration file laid over pipelines/default.toml")
+    if data:
+        p.add_argument("--data", help="bundled data set name, CSV/Parquet path, or SQLAlchemy URL (default: airpassengers)")
+        p.add_argument("--table", help="table name when --data is a SQLAlchemy URL")
+        p.add_argument("--tracking-uri", help="MLflow tracking URI (default: local SQLite store under mlflow/store/)")
+        p.add_argument("--experiment", help="MLflow experiment (default: forecast)")
+        p.add_argument("--model-name", help="MLflow registered model name (default: forecaster)")
+    if output:
+        p.add_argument("--output-dir", help="forecast folder (default: outputs/forecasts)")
+        p.add_argument("--format", dest="output_format", choices=("parquet", "csv"), help="forecast file format")
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="print tracebacks on failure")
+
+
+def _runner(p):
+    p.add_argument("--runner", dest="kind", choices=("threads", "dask"), help="task runner (default: threads)")
+    p.add_argument("--workers", type=int, help="threads, or local Dask worker processes (default: 2)")
+    p.add_argument("--dask-address", dest="address", help="address of an existing Dask scheduler")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="forecast", description=(
+        "Recurrent forecasting pipelines (Prefect flows, MLflow tracking). "
+        "Start with `forecast train`; see `forecast <command> --help`."))
+    parser.add_argument("--debug", action="store_true", help="print tracebacks on failure")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+
+    p = sub.add_parser("train", help="select, train, register and promote a model; forecast with the champion",
+                       description="Model selection over the candidate grid, hold-out score against seasonal "
+                                   "naive, final fit on all data, MLflow logging, registration and promotion, "
+                                   "then the forecast flow with the champion.")
+    _common(p, output=True)
+    p.add_argument("--lookback", type=int, help="input window, in steps (default: 24)")
+    p.add_argument("--horizon", type=int, help="forecast length, in steps (default: 12)")
+    p.add_argument("--cells", type=_csv(str), help="comma-separated from rnn,lstm,gru (default: all three)")
+    p.add_argument("--directions", dest="bidirectional", type=_directions, help="uni, bi or uni,bi (default: uni,bi)")
+    p.add_argument("--hidden-sizes", type=_csv(int), help="comma-separated hidden sizes (default: 16)")
+    p.add_argument("--max-epochs", type=int, help="epochs per fit (default: 60)")
+    p.add_argument("--n-windows", type=int, help="backtest windows per candidate (default: 2)")
+    p.add_argument("--season-length", type=int, help="season of seasonal naive and MASE (default: 12)")
+    p.add_argument("--metric", choices=("mae", "rmse", "smape", "mase"), help="selection metric (default: mae)")
+    p.add_argument("--device", help="auto | cpu | cuda (default: auto)")
+    p.add_argument("--seed", type=int)
+    _runner(p)
+
+    p = sub.add_parser("forecast", help="forecast the next horizon with the registered champion",
+                       description="Load the latest data and the champion (or --version), check they match, "
+                                   "predict every series and write the forecasts atomically.")
+    _common(p, output=True)
+    p.add_argument("--version", type=int, help="registered model version (default: the champion alias)")
+    p.add_argument("--sql-url", help="also append the forecasts to a table at this SQLAlchemy URL")
+    p.add_argument("--sql-table", help="table for --sql-url (default: forecasts)")
+
+    p = sub.add_parser("backtest", help="rolling-origin backtest of the champion's settings vs seasonal naive")
+    _common(p)
+    p.add_argument("--version", type=int, help="registered model version (default: the champion alias)")
+    p.add_argument("--n-windows", type=int, help="forecast origins per series (default: 3)")
+    p.add_argument("--season-length", type=int, help="season of seasonal naive and MASE (default: 12)")
+    p.add_argument("--metric", choices=("mae", "rmse", "smape", "mase"))
+
+    p = sub.add_parser("serve", help="serve the train and forecast flows as scheduled deployments",
+                       description="Needs a Prefect server: start one with `forecast server` (or "
+                                   "scripts/prefect-server.sh) and export PREFECT_API_URL it prints.")
+    _common(p, data=False)
+    p.add_argument("--train-cron", help="cron of the retraining deployment (default: '0 3 * * 1')")
+    p.add_argument("--forecast-cron", help="cron of the forecast deployment (instead of the interval)")
+    p.add_argument("--forecast-interval", dest="forecast_interval_seconds", type=int,
+                   help="seconds between forecasts (default: 3600)")
+
+    p = sub.add_parser("server", help="start a local Prefect server on 127.0.0.1 (for `forecast serve`)")
+    p.add_argument("--port", type=int, default=4200)
+    _common(p, data=False)
+
+    p = sub.add_parser("ui", help="start the MLflow UI over the local store (mlflow/store)")
+    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+
+    p = sub.add_parser("datasets", help="list the bundled data sets")
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+    return parser
+
+
+# ---------------------------------------------------------------------------------- commands
+FLOW_SECTIONS = {"train": "train", "forecast": "forecast", "backtest": "backtest"}
+NOT_PARAMS = {"command", "debug", "config", "kind", "workers", "address"}
+
+
+def _load_config(args):
+    from . import config
+
+    try:
+        return config.load(args.config)
+    except config.ConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _flow_params(flow_obj, cfg, section, args):
+    from prefect.exceptions import ParameterTypeError
+
+    from . import config
+
+    overrides = {k: v for k, v in vars(args).items() if k not in NOT_PARAMS}
+    try:
+        params = config.flow_parameters(flow_obj, cfg, section, overrides)
+        return flow_obj.validate_parameters(params)
+    except config.ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    except ParameterTypeError as exc:
+        raise UsageError(f"invalid parameters for the {section} flow: {_one_line(exc)}") from None
+
+
+def _run_flow(name, args):
+    from . import config, flows
+
+    cfg = _load_config(args)
+    runner = config.section(cfg, "runner", {k: getattr(args, k, None) for k in ("kind", "workers", "address")})
+    try:
+        flow_obj = flows.with_runner(flows.FLOWS[name], **runner)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"[runner]: {exc}") from None
+    params = _flow_params(flow_obj, cfg, FLOW_SECTIONS[name], args)
+    print(f"[forecast] running the {name} flow: " + ", ".join(f"{k}={v}" for k, v in params.items()), flush=True)
+    state = flow_obj(**params, return_state=True)
+    if not state.is_completed():
+        exc = state.result(raise_on_failure=False)
+        if isinstance(exc, BaseException):
+            raise exc
+        raise RuntimeError(state.message or f"{name} flow ended {state.type.value}")
+    return state.result()
+
+
+def cmd_train(args):
+    result = _run_flow("train", args)
+    metric = result["metric"]
+    print("\nleaderboard (hold-out excluded, lower is better):")
+    for rank, row in enumerate(result["leaderboard"], 1):
+        print(f"  {rank}. {row['candidate']:<12} {metric} {row.get(metric, float('nan')):.4g}")
+    ho = result["holdout"]
+    print(f"best candidate: {result['best']}; hold-out {metric}: {ho['model']:.4g} "
+          f"vs seasonal naive {ho['seasonal_naive']:.4g} ({_relative(ho['model'], ho['seasonal_naive'])})")
+    print(result["reason"])
+    print(f"champion: v{result['champion_version']}  (MLflow run {result['run_id']})")
+    print(f"forecasts written to {result['forecast_path']}")
+    print("open the MLflow UI: forecast ui   (http://127.0.0.1:5000)")
+    return EXIT_OK
+
+
+def _relative(model, naive):
+    if not naive:
+        return "n/a"
+    change = (model - naive) / naive * 100
+    return f"{abs(change):.1f}% {'better' if change < 0 else 'worse'}"
+
+
+def cmd_forecast(args):
+    result = _run_flow("forecast", args)
+    print(f"forecasts of v{result['version']}: {result['rows']} rows written to {result['path']}")
+    return EXIT_OK
+
+
+def cmd_backtest(args):
+    r = _run_flow("backtest", args)
+    print(f"v{r['version']}: {r['metric']} {r['model']:.4g} vs seasonal naive {r['seasonal_naive']:.4g} "
+          f"over {r['n_windows']} windows ({_relative(r['model'], r['seasonal_naive'])})")
+    return EXIT_OK
+
+
+def cmd_serve(args):
+    from . import config, schedules
+
+    cfg = _load_config(args)
+    overrides = {k: getattr(args, k) for k in ("train_cron", "forecast_cron", "forecast_interval_seconds")}
+    try:
+        deployments = schedules.deployments(cfg, config.section(cfg, "serve", overrides))
+    except (config.ConfigError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    schedules.serve(deployments)
+    return EXIT_OK
+
+
+def cmd_server(args):
+    from . import schedules
+
+    argv, env = schedules.server_command(args.port)
+    print(f"[forecast] Prefect server on http://127.0.0.1:{args.port}; in another shell:\n"
+          f"  export PREFECT_API_URL=http://127.0.0.1:{args.port}/api && forecast serve", flush=True)
+    os.execvpe(argv[0], argv, env)
+
+
+def cmd_ui(args):
+    from . import tracking
+
+    argv, env = tracking.ui_command(args.port)
+    (tracking.store_dir() / "artifacts").mkdir(parents=True, exist_ok=True)
+    print(f"[forecast] MLflow UI on http://127.0.0.1:{args.port} over {tracking.store_dir()} (Ctrl-C stops it)",
+          flush=True)
+    os.execvpe(argv[0], argv, env)
+
+
+def cmd_datasets(args):
+    from forecast.datasets import list_datasets
+
+    table = list_datasets()
+    for row in table.itertuples():
+        print(f"{row.name:<14} {row.frequency:<6} {row.n_series:>4} series  {row.description}")
+    return EXIT_OK
+
+
+COMMANDS = {"train": cmd_train, "forecast": cmd_forecast, "backtest": cmd_backtest, "serve": cmd_serve,
+            "server": cmd_server, "ui": cmd_ui, "datasets": cmd_datasets}
+
+
+def _one_line(exc):
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return " ".join(text.split())
+
+
+def main(argv=None):
+    """Entry point of the ``forecast`` console script; returns the exit code."""
+    offline_defaults()
+    args = build_parser().parse_args(argv)  # exits 2 on bad arguments
+    debug = getattr(args, "debug", False)
+    try:
+        return COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(f"forecast {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"forecast {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the one place that turns any failure into exit code 1
+        if debug:
+            traceback.print_exc()
+        print(f"forecast {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

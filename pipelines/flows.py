@@ -1,0 +1,200 @@
+"""Prefect flows: they only sequence the tasks of ``pipelines.tasks``.
+
+``train``     load -> validate -> model selection (one task per candidate, run concurrently) ->
+              hold-out backtest against seasonal naive -> fit the winner on all data -> log to
+              MLflow -> register and promote -> forecast with the champion.
+``forecast``  load the latest data -> load the champion -> check the data matches it -> predict
+              -> write the forecasts atomically (and optionally to SQL) -> log the run.
+``backtest``  rolling-origin backtest of the champion's settings (refitted per window) against
+              seasonal naive, logged to MLflow.
+
+Parameters are plain values with type hints; Prefect validates them at the flow boundary
+(``Flow.validate_parameters``), so a bad cell name or a negative horizon fails before any work.
+The task runner is chosen by :func:`with_runner` (threads by default, or Dask).
+"""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from prefect import flow
+from pydantic import Field
+
+from . import io, tasks, tracking
+
+Cell = Literal["rnn", "lstm", "gru"]
+Metric = Literal["mae", "rmse", "smape", "mase"]
+Format = Literal["parquet", "csv"]
+Positive = Annotated[int, Field(ge=1)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+Name = Annotated[str, Field(min_length=1)]
+
+
+@flow(name="train", log_prints=True)
+def train(
+    data: Name = "airpassengers",
+    table: str | None = None,
+    lookback: Positive = 24,
+    horizon: Positive = 12,
+    cells: Annotated[list[Cell], Field(min_length=1)] = ["rnn", "lstm", "gru"],  # noqa: B006 - Prefect copies parameters
+    bidirectional: Annotated[list[bool], Field(min_length=1)] = [False, True],  # noqa: B006
+    hidden_sizes: Annotated[list[Positive], Field(min_length=1)] = [16],  # noqa: B006
+    max_epochs: Positive = 60,
+    learning_rate: PositiveFloat = 0.005,
+    batch_size: Positive = 32,
+    n_windows: Positive = 2,
+    season_length: Positive = 12,
+    metric: Metric = "mae",
+    device: str = "auto",
+    seed: Annotated[int, Field(ge=0)] = 0,
+    tracking_uri: str | None = None,
+    experiment: Name = "forecast",
+    model_name: Name = "forecaster",
+    output_dir: Name = "outputs/forecasts",
+    output_format: Format = "parquet",
+) -> dict:
+    """Select, train, evaluate, register and promote a recurrent forecaster; forecast with the champion.
+
+    Returns
+    -------
+    dict: run_id, version, promoted, reason, champion_version, best, leaderboard (list of
+    {candidate, <metric>}), holdout ({model, seasonal_naive} by metric), forecast_path.
+    """
+    tasks.configure_tracking(tracking_uri, experiment)  # first: an unreachable server fails in seconds
+    df = tasks.validate_data(tasks.load_data(data, table), lookback + horizon * (n_windows + 1))
+    seen = tasks.split_holdout(df, horizon)  # the last horizon of each series stays unseen by selection
+    grid = tasks.make_candidates(cells, bidirectional, hidden_sizes, lookback=lookback, horizon=horizon,
+                                 max_epochs=max_epochs, learning_rate=learning_rate, batch_size=batch_size,
+                                 clip="norm", device=device, seed=seed, verbose=False)
+    futures = [tasks.evaluate_candidate.submit(name, est, seen, n_windows, season_length, metric)
+               for name, est in grid.items()]
+    selection = tasks.select([f.result() for f in futures], metric)
+    board = selection.leaderboard.drop(columns=["params"], errors="ignore")
+    print(f"model selection ({n_windows} windows, by {metric}):\n{board.to_string(index=False)}")
+    params = {"data": data, "lookback": lookback, "horizon": horizon, "n_windows": n_windows,
+              "season_length": season_length, "metric": metric, "best": selection.best_name}
+    with tracking.run("train", tags={"forecast.flow": "train", "forecast.data": data}) as run:
+        tasks.log_params(params | {"candidates": list(grid)}, run.run_id)
+        tasks.log_selection(selection, run.run_id)
+        model_bt = tasks.backtest(selection.best_estimator, df, 1, season_length)
+        naive_bt = tasks.backtest(tasks.seasonal_naive(horizon, season_length), df, 1, season_length)
+        tasks.log_backtest(model_bt, "holdout", run.run_id)
+        tasks.log_backtest(naive_bt, "naive_holdout", run.run_id)
+        model = tasks.fit(selection.best_estimator, df, run.run_id)
+        tasks.log_training(model, data, df, run.run_id)
+        tasks.log_model(model, run.run_id)
+        promotion = tasks.register_and_promote(run.run_id, model_name, f"holdout_{metric}",
+                                               model_bt.aggregate[metric])
+    print(promotion.reason)
+    fc = forecast(data=data, table=table, tracking_uri=tracking_uri, experiment=experiment, model_name=model_name,
+                  output_dir=output_dir, output_format=output_format)
+    return {"run_id": run.run_id, "version": promotion.version, "promoted": promotion.promoted,
+            "reason": promotion.reason, "champion_version": fc["version"], "best": selection.best_name,
+            "metric": metric, "leaderboard": _board(selection.leaderboard, metric),
+            "holdout": {"model": model_bt.aggregate[metric], "seasonal_naive": naive_bt.aggregate[metric]},
+            "forecast_path": fc["path"]}
+
+
+def _board(leaderboard, metric):
+    cols = [c for c in ("candidate", metric) if c in leaderboard.columns]
+    return leaderboard[cols].to_dict("records")
+
+
+@flow(name="forecast", log_prints=True)
+def forecast(
+    data: Name = "airpassengers",
+    table: str | None = None,
+    version: Positive | None = None,
+    tracking_uri: str | None = None,
+    experiment: Name = "forecast",
+    model_name: Name = "forecaster",
+    output_dir: Name = "outputs/forecasts",
+    output_format: Format = "parquet",
+    sql_url: str | None = None,
+    sql_table: Name = "forecasts",
+) -> dict:
+    """Forecast the next horizon of every series with the registered champion (or ``version``).
+
+    Returns
+    -------
+    dict: version, path (the forecast file), rows, run_id.
+    """
+    stamp = io.run_stamp()
+    tasks.configure_tracking(tracking_uri, experiment)
+    df = tasks.validate_data(tasks.load_data(data, table))
+    model, used = tasks.load_model(model_name, version)
+    tasks.check_matches_model(df, model)  # before anything is written: refuse, leave earlier files alone
+    fc = tasks.predict(model, df)
+    path = tasks.write_forecasts(fc, output_dir, stamp, output_format)
+    if sql_url:
+        tasks.write_sql(fc.assign(run=stamp, model_version=used), sql_url, sql_table)
+    with tracking.run("forecast", tags={"forecast.flow": "forecast", "forecast.data": data}) as run:
+        tasks.log_params({"data": data, "model_name": model_name, "model_version": used, "path": path,
+                          "rows": len(fc)}, run.run_id)
+        tasks.log_forecast_plot(df, fc, run.run_id)
+    print(f"forecast with {model_name} v{used}: {len(fc)} rows -> {path}")
+    return {"version": used, "path": path, "rows": len(fc), "run_id": run.run_id}
+
+
+@flow(name="backtest", log_prints=True)
+def backtest(
+    data: Name = "airpassengers",
+    table: str | None = None,
+    version: Positive | None = None,
+    n_windows: Positive = 3,
+    season_length: Positive = 12,
+    metric: Metric = "mae",
+    tracking_uri: str | None = None,
+    experiment: Name = "forecast",
+    model_name: Name = "forecaster",
+) -> dict:
+    """Rolling-origin backtest of the champion's settings (refitted per window) vs seasonal naive.
+
+    Returns
+    -------
+    dict: version, metric, model and seasonal_naive (aggregate metric), n_windows, run_id.
+    """
+    tasks.configure_tracking(tracking_uri, experiment)
+    df = tasks.validate_data(tasks.load_data(data, table))
+    model, used = tasks.load_model(model_name, version)
+    tasks.check_matches_model(df, model)
+    with tracking.run("backtest", tags={"forecast.flow": "backtest", "forecast.data": data}) as run:
+        model_bt = tasks.backtest(tasks.unfitted(model), df, n_windows, season_length)
+        naive_bt = tasks.backtest(tasks.seasonal_naive(model.horizon, season_length), df, n_windows, season_length)
+        tasks.log_params({"data": data, "model_name": model_name, "model_version": used,
+                          "n_windows": n_windows}, run.run_id)
+        tasks.log_backtest(model_bt, "backtest", run.run_id)
+        tasks.log_backtest(naive_bt, "naive_backtest", run.run_id)
+    out = {"version": used, "metric": metric, "model": model_bt.aggregate[metric],
+           "seasonal_naive": naive_bt.aggregate[metric], "n_windows": n_windows, "run_id": run.run_id}
+    print(f"backtest of {model_name} v{used} over {n_windows} windows: {metric} {out['model']:.4g} "
+          f"(seasonal naive {out['seasonal_naive']:.4g})")
+    return out
+
+
+FLOWS = {"train": train, "forecast": forecast, "backtest": backtest}
+
+
+def task_runner(kind="threads", workers=2, address=None):
+    """A task runner by name: ``threads`` (ThreadPoolTaskRunner) or ``dask`` (prefect-dask).
+
+    Dask uses the scheduler at ``address`` when given, else a local cluster of ``workers``
+    single-threaded worker processes.
+    """
+    if kind == "threads":
+        from prefect.task_runners import ThreadPoolTaskRunner
+
+        return ThreadPoolTaskRunner(max_workers=workers)
+    if kind == "dask":
+        from prefect_dask import DaskTaskRunner
+
+        if address:
+            return DaskTaskRunner(address=address)
+        return DaskTaskRunner(cluster_class="distributed.LocalCluster",
+                              cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True,
+                                              "dashboard_address": None})
+    raise ValueError(f"task runner must be 'threads' or 'dask', got {kind!r}")
+
+
+def with_runner(flow_obj, kind="threads", workers=2, address=None):
+    """``flow_obj`` with the task runner of :func:`task_runner`."""
+    return flow_obj.with_options(task_runner=task_runner(kind, workers, address))

@@ -1,0 +1,177 @@
+"""Data in and forecasts out: the only file-system and database I/O of the pipelines.
+
+Sources are named by one string: a bundled data set (``airpassengers``), a CSV or Parquet path,
+or a SQLAlchemy URL together with a table name. Every loader returns the library's long frame
+``[unique_id, ds, y, <covariates>]``. Forecasts are written atomically (temporary file, then
+``os.replace``) into a folder partitioned by run time, so a failed run never leaves a partial file
+and never touches earlier runs' files.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from forecast import datasets, frames
+
+FORMATS = ("parquet", "csv")
+_SUFFIXES = {".csv": "csv", ".csv.gz": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+def source_kind(source):
+    """``"dataset"`` | ``"sql"`` | ``"file"`` for a source string."""
+    if "://" in source:
+        return "sql"
+    if source.strip().lower().replace("-", "_") in set(datasets.list_datasets()["name"]):
+        return "dataset"
+    return "file"
+
+
+def load_frame(source, table=None):
+    """Read ``source`` as a long frame [unique_id, ds, y, ...].
+
+    Raises FileNotFoundError (naming the path) for a missing file and ValueError for an unknown
+    suffix, a SQL source without a table, or a frame without ``unique_id``/``ds``/``y``.
+    """
+    kind = source_kind(source)
+    if kind == "dataset":
+        return datasets.load(source)
+    if kind == "sql":
+        df = _read_sql(source, table)
+        where = f"table {table!r} at {_redact(source)}"
+    else:
+        df = _read_file(Path(source).expanduser())
+        where = f"file {source}"
+    missing = [c for c in (frames.ID, frames.TIME, frames.TARGET) if c not in df.columns]
+    if missing:
+        raise ValueError(f"{where}: missing column(s) {missing}; expected a long frame "
+                         f"[unique_id, ds, y, ...], found {list(df.columns)}")
+    return df
+
+
+def _read_file(path):
+    if not path.is_file():
+        raise FileNotFoundError(f"data file {path} does not exist")
+    fmt = _format_of(path)
+    return pd.read_parquet(path) if fmt == "parquet" else pd.read_csv(path, parse_dates=[frames.TIME])
+
+
+def _format_of(path):
+    name = path.name.lower()
+    for suffix, fmt in _SUFFIXES.items():
+        if name.endswith(suffix):
+            return fmt
+    raise ValueError(f"data file {path}: unknown format; use one of {sorted(_SUFFIXES)} "
+                     f"or a bundled data set {sorted(datasets.list_datasets()['name'])}")
+
+
+def _read_sql(url, table):
+    if not table:
+        raise ValueError(f"SQL source {_redact(url)} needs a table name (--table)")
+    import sqlalchemy  # installed with the pipelines extra (Prefect depends on it)
+
+    engine = sqlalchemy.create_engine(url)
+    try:
+        return pd.read_sql_table(table, engine, parse_dates=[frames.TIME])
+    finally:
+        engine.dispose()
+
+
+def _redact(url):
+    """A SQLAlchemy URL with any password hidden, for messages and logs."""
+    try:
+        import sqlalchemy
+
+        return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a malformed URL is reported by the loader itself
+        return url.split("@")[-1]
+
+
+def content_key(source, table=None):
+    """A key that changes whenever the data behind ``source`` changes; None means "do not cache".
+
+    Bundled sets: name + size and mtime of their files. Files: SHA-256 of the bytes. SQL tables
+    have no cheap checksum, so they are never cached.
+    """
+    kind = source_kind(source)
+    if kind == "sql":
+        return None
+    if kind == "dataset":
+        row = datasets.list_datasets().set_index("name").loc[source.strip().lower().replace("-", "_")]
+        stats = []
+        for name in row["files"].split(", "):
+            path = datasets.data_dir() / name
+            st = path.stat() if path.exists() else None
+            stats.append(f"{name}:{st.st_size}:{st.st_mtime_ns}" if st else f"{name}:missing")
+        return f"dataset:{row.name}:" + ",".join(stats)
+    path = Path(source).expanduser()
+    if not path.is_file():
+        return None  # let the loader raise its own clear error, uncached
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return f"file:{digest.hexdigest()}"
+
+
+def check_matches_model(df, ids, freqs):
+    """Refuse data whose series or frequency differ from those a model was fitted on.
+
+    Parameters
+    ----------
+    df : validated long frame [unique_id, ds, y, ...]
+    ids : the model's series ids; freqs : dict id -> offset alias the model was fitted at.
+    """
+    ids = [str(i) for i in ids]
+    have = set(df[frames.ID].astype(str).unique())
+    unknown, absent = sorted(have - set(ids)), sorted(set(ids) - have)
+    if unknown or absent:
+        raise ValueError(f"data does not match the model: series not seen in training {unknown[:5]}, "
+                         f"series of the model missing from the data {absent[:5]}")
+    data_freqs = frames.infer_frequencies(df, where="forecast data")
+    for uid, freq in data_freqs.items():
+        want = freqs.get(uid)
+        if want is not None and pd.tseries.frequencies.to_offset(want) != pd.tseries.frequencies.to_offset(freq):
+            raise ValueError(f"data does not match the model: series {uid!r} has frequency {freq!r}, "
+                             f"the model was fitted at {want!r}")
+
+
+def run_stamp(when=None):
+    """Partition name for a run time, e.g. ``run=20261123T130512Z`` (UTC)."""
+    when = when or datetime.now(timezone.utc)
+    return "run=" + when.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def write_forecasts(fc, out_dir, stamp, fmt="parquet"):
+    """Write ``fc`` to ``out_dir/<stamp>/forecasts.<fmt>`` atomically; return the final path."""
+    if fmt not in FORMATS:
+        raise ValueError(f"output format must be one of {FORMATS}, got {fmt!r}")
+    folder = Path(out_dir).expanduser() / stamp
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / f"forecasts.{fmt}"
+    tmp = folder / f".{final.name}.{os.getpid()}.tmp"
+    try:
+        if fmt == "parquet":
+            fc.to_parquet(tmp, index=False)
+        else:
+            fc.to_csv(tmp, index=False)
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return final
+
+
+def write_sql(fc, url, table):
+    """Append ``fc`` to ``table`` in one transaction (all rows or none)."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            fc.to_sql(table, conn, if_exists="append", index=False)
+    finally:
+        engine.dispose()
+    return len(fc)

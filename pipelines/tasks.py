@@ -1,0 +1,215 @@
+"""Prefect tasks: each one call into ``forecast``, ``pipelines.io`` or ``pipelines.tracking``.
+
+Retries with exponential backoff sit on I/O (reading data, writing forecasts, talking to MLflow)
+and only for errors that can pass (connection and OS errors, not a missing file or bad data).
+Data loading is cached on the data's content (bundled set + file stats, file bytes), so a
+retrain or forecast over unchanged data reads it once. Deterministic compute has neither
+retries nor caching (``NO_CACHE``): a failure there is a bug or bad data, and a fitted model is
+not worth persisting in Prefect's result store (MLflow holds it).
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+from sklearn.base import clone
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.tasks import exponential_backoff
+
+from forecast import SeasonalNaive, frames
+from forecast import backtest as backtesting
+
+from . import io, tracking
+
+# Errors that no retry can fix: bad input, a missing file, a missing registered model.
+_PERMANENT = (ValueError, TypeError, KeyError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
+              PermissionError)
+IO_RETRIES = 3
+BACKOFF = exponential_backoff(backoff_factor=1)  # 1, 2, 4 s (+ jitter)
+
+
+def transient(task, task_run, state):
+    """Retry condition: retry only on errors that may pass (network, OS, server), never on bad input."""
+    try:
+        state.result()
+    except _PERMANENT:
+        return False
+    except Exception:  # noqa: BLE001 - anything else (connection, timeout, server error) may pass
+        return True
+    return True
+
+
+def _io(**kwargs):
+    """Options of an I/O task: retried with backoff on transient errors, never cached."""
+    return dict(retries=IO_RETRIES, retry_delay_seconds=BACKOFF, retry_jitter_factor=0.5,
+                retry_condition_fn=transient, cache_policy=NO_CACHE) | kwargs
+
+
+def _compute(**kwargs):
+    return dict(cache_policy=NO_CACHE) | kwargs
+
+
+# ---------------------------------------------------------------------------------- data
+def data_cache_key(context, parameters):
+    """Cache key of ``load_data``: the data's content (None: not cacheable, e.g. SQL tables)."""
+    key = io.content_key(parameters["source"], parameters.get("table"))
+    return None if key is None else f"{key}|table={parameters.get('table')}"
+
+
+@task(name="load-data", retries=IO_RETRIES, retry_delay_seconds=BACKOFF, retry_jitter_factor=0.5,
+      retry_condition_fn=transient, cache_key_fn=data_cache_key, cache_expiration=timedelta(days=1))
+def load_data(source: str, table: str | None = None) -> pd.DataFrame:
+    """Read a bundled set, a CSV/Parquet file or a SQL table as a long frame."""
+    df = io.load_frame(source, table)
+    get_run_logger().info("loaded %s: %d rows, %d series", source, len(df), df[frames.ID].nunique())
+    return df
+
+
+@task(name="validate-data", **_compute())
+def validate_data(df, min_length=1):
+    """``forecast.frames.validate`` plus a length check; returns the sorted [unique_id, ds, y] frame."""
+    long, _ = frames.validate(df, where="data")
+    sizes = long.groupby(frames.ID, sort=False).size()
+    short = sizes[sizes < min_length]
+    if len(short):
+        raise ValueError(f"data: series {short.index[0]!r} has {short.iloc[0]} points, fewer than the "
+                         f"{min_length} needed (lookback + horizon x (selection windows + hold-out)); "
+                         f"{len(short)} such series")
+    return long
+
+
+@task(name="split-holdout", **_compute())
+def split_holdout(df, horizon):
+    """Everything but the last ``horizon`` points of each series: the data model selection sees."""
+    keep = df.groupby(frames.ID, sort=False).cumcount(ascending=False) >= horizon
+    return df.loc[keep].reset_index(drop=True)
+
+
+@task(name="check-matches-model", **_compute())
+def check_matches_model(df, estimator):
+    """Refuse data whose series or frequency differ from the model's."""
+    io.check_matches_model(df, estimator.ids_, estimator.freqs_)
+
+
+@task(name="write-forecasts", **_io())
+def write_forecasts(fc, out_dir, stamp, fmt="parquet"):
+    """Atomically write ``out_dir/<stamp>/forecasts.<fmt>``; returns the path as a string."""
+    return str(io.write_forecasts(fc, out_dir, stamp, fmt))
+
+
+@task(name="write-sql", **_io())
+def write_sql(fc, url, table):
+    return io.write_sql(fc, url, table)
+
+
+# ---------------------------------------------------------------------------------- models
+@task(name="candidates", **_compute())
+def make_candidates(cells, bidirectional, hidden_sizes, **common):
+    """The candidate grid: ``forecast.selection.candidate_grid`` -> {name: estimator}."""
+    from forecast import selection
+
+    return selection.candidate_grid(cells=tuple(cells), bidirectional=tuple(bidirectional),
+                                    hidden_sizes=tuple(hidden_sizes), **common)
+
+
+@task(name="evaluate-candidate", task_run_name="evaluate-{name}", **_compute())
+def evaluate_candidate(name, estimator, df, n_windows, season_length, metric):
+    """One candidate's rolling-origin backtest (submitted once per candidate, so they run concurrently)."""
+    from forecast import selection
+
+    return selection.evaluate_candidate(name, estimator, df, n_windows=n_windows,
+                                        season_length=season_length, metric=metric)
+
+
+@task(name="select-model", **_compute())
+def select(results, metric):
+    """Rank evaluated candidates: ``forecast.selection`` -> SelectionResult."""
+    from forecast import selection
+
+    return selection.rank_candidates(results, metric=metric)
+
+
+@task(name="backtest", **_compute())
+def backtest(estimator, df, n_windows, season_length, step=None, refit=True):
+    """``forecast.backtest.backtest`` -> BacktestResult."""
+    return backtesting.backtest(estimator, df, n_windows=n_windows, step=step, refit=refit,
+                                season_length=season_length)
+
+
+def seasonal_naive(horizon, season_length):
+    return SeasonalNaive(horizon=horizon, season_length=season_length)
+
+
+def unfitted(estimator):
+    """A fresh copy of a fitted estimator's settings (``sklearn.base.clone``)."""
+    return clone(estimator)
+
+
+@task(name="fit-final", **_compute())
+def fit(estimator, df, run_id=None):
+    """Fit ``estimator`` on all of ``df``, streaming epochs into the MLflow run ``run_id``."""
+    callbacks = [tracking.MlflowCallback(run_id)] if run_id else []
+    return estimator.fit(df, callbacks=callbacks)
+
+
+@task(name="predict", **_compute())
+def predict(estimator, df):
+    """Forecast ``horizon`` steps after the end of every series of ``df``: [unique_id, ds, y_pred]."""
+    return estimator.predict(df)
+
+
+# ---------------------------------------------------------------------------------- tracking
+@task(name="configure-tracking", **_io())
+def configure_tracking(uri, experiment):
+    """Point MLflow at ``uri`` (None: the local store); fails fast naming the URI when unreachable."""
+    cfg = tracking.configure(uri, experiment=experiment, required=True)
+    get_run_logger().info("MLflow tracking at %s, experiment %r", cfg.uri, experiment)
+    return cfg.uri
+
+
+@task(name="load-model", **_io())
+def load_model(model_name, version=None):
+    """The registered champion (or ``version``): (RNNForecaster, version)."""
+    try:
+        return tracking.load_champion(model_name, version)
+    except Exception as exc:  # MLflow's "not found" errors carry no useful type: say what was asked
+        if "RESOURCE_DOES_NOT_EXIST" in str(exc) or "not found" in str(exc).lower():
+            what = f"version {version}" if version is not None else f"alias {tracking.CHAMPION!r}"
+            raise LookupError(f"registered model {model_name!r} has no {what}; run `forecast train` first") from exc
+        raise
+
+
+@task(name="log-params", **_io())
+def log_params(params, run_id):
+    tracking.log_params(params, run_id)
+
+
+@task(name="log-selection", **_io())
+def log_selection(result, run_id):
+    return tracking.log_selection(result, run_id=run_id)
+
+
+@task(name="log-backtest", **_io())
+def log_backtest(result, prefix, run_id):
+    return tracking.log_backtest(result, prefix=prefix, run_id=run_id)
+
+
+@task(name="log-training", **_io())
+def log_training(estimator, data_name, df, run_id):
+    tracking.log_training(estimator, data_name, df, run_id=run_id)
+
+
+@task(name="log-forecast-plot", **_io())
+def log_forecast_plot(history, fc, run_id, actuals=None):
+    tracking.log_forecast_plot(history, fc, actuals, run_id=run_id)
+
+
+@task(name="log-model", **_io())
+def log_model(estimator, run_id):
+    return tracking.log_model(estimator, run_id=run_id).model_uri
+
+
+@task(name="register-and-promote", **_io())
+def register_and_promote(run_id, model_name, metric_name, metric_value):
+    return tracking.register_and_promote(run_id, model_name, metric_name, metric_value)

@@ -1,0 +1,93 @@
+"""Fixtures of the flow tests: one Prefect test harness and one real Prefect server per session.
+
+The harness (a temporary in-process-managed API, ~13 s to start) serves the end-to-end flow
+runs. The real server (``prefect server start`` on a free loopback port, its own process group)
+is what schedules and Dask workers need; the serve and Dask tests share it.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture
+def mlflow_uri(tmp_path):
+    """A fresh MLflow store for one test."""
+    return f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url, timeout, proc=None, log=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            tail = Path(log).read_text()[-3000:] if log else ""
+            raise RuntimeError(f"process for {url} exited with {proc.returncode}:\n{tail}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"{url} not healthy after {timeout} s")
+
+
+def stop(proc, timeout=20):
+    """Stop a process started with start_new_session=True, by its process group."""
+    if proc.poll() is not None:
+        return
+    for sig in (signal.SIGTERM, signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=timeout)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory):
+    """A real Prefect server on 127.0.0.1:<free port>; yields its API URL (``.../api``)."""
+    from pipelines.schedules import server_command
+
+    home = tmp_path_factory.mktemp("prefect-server")
+    port = free_port()
+    argv, env = server_command(port)
+    env["PREFECT_HOME"] = str(home)
+    log = home / "server.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/api/health", 120, proc, log)
+        yield f"http://127.0.0.1:{port}/api"
+    finally:
+        stop(proc)
+
+
+@pytest.fixture
+def python():
+    return sys.executable
