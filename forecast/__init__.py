@@ -4,6 +4,9 @@ The core imports only numpy, pandas, torch and scikit-learn (never prefect or ml
 """
 from .baselines import Naive, SeasonalNaive
 from .estimator import RNNForecaster
+from .backtest import BacktestResult, backtest
+from .selection import SelectionResult, TemporalSplit, select_model
 
 __version__ = "0.1.0"
-__all__ = ["RNNForecaster", "Naive", "SeasonalNaive", "__version__"]
+__all__ = ["RNNForecaster", "Naive", "SeasonalNaive", "backtest", "BacktestResult", "select_model",
+           "SelectionResult", "TemporalSplit", "__version__"]

@@ -1,0 +1,201 @@
+"""Choose among candidate estimators by backtest, and split long frames for scikit-learn's search.
+
+``select_model`` backtests every candidate on the same folds (the last ``n_windows`` origins of
+each series), adds a ``SeasonalNaive`` reference row, and ranks by one metric. Candidates are
+independent jobs: :func:`evaluate_candidate` runs one, so a thread pool, any ``executor`` with
+``submit(fn, *args)``, or a Prefect task can fan them out.
+
+``TemporalSplit`` is the same fold logic as a scikit-learn splitter, so
+``GridSearchCV(RNNForecaster(...), grid, cv=TemporalSplit(...))`` picks by forecast error. Its
+test fold holds, per series, the history up to the cutoff followed by the ``horizon`` points
+after it: ``score`` forecasts from the origin ``horizon`` points before each series' end, so it
+needs that history (lookback rows) in the fold and scores only the last ``horizon`` points.
+"""
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from itertools import product
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+
+from .backtest import BacktestResult, backtest
+from .baselines import SeasonalNaive
+from .estimator import RNNForecaster
+from .frames import ID, TIME
+from .metrics import DEFAULT_METRICS, METRICS
+
+REFERENCE = "seasonal_naive"
+
+
+def candidate_grid(cells=("rnn", "lstm", "gru"), bidirectional=(False, True), hidden_sizes=(32,), **common_params):
+    """RNNForecaster candidates over cells x directions x hidden sizes.
+
+    Returns dict name -> unfitted estimator, names like ``"lstm-bi-h32"``; ``common_params``
+    (lookback, horizon, max_epochs, ...) go to every candidate.
+    """
+    grid = {}
+    for cell, bi, hidden in product(cells, bidirectional, hidden_sizes):
+        name = f"{cell}{'-bi' if bi else ''}-h{hidden}"
+        grid[name] = RNNForecaster(cell=cell, bidirectional=bi, hidden_size=hidden, **common_params)
+    return grid
+
+
+@dataclass
+class CandidateResult:
+    """One candidate's backtest: its metrics (dict), parameters and timings."""
+
+    name: str
+    params: dict
+    metrics: dict
+    fit_seconds: float
+    seconds: float
+    backtest: BacktestResult | None = None
+    error: str | None = None
+
+
+def params_json(estimator):
+    """The estimator's parameters as a JSON string (tuples become lists, odd values strings)."""
+    return json.dumps(estimator.get_params(deep=False), sort_keys=True, default=str)
+
+
+def evaluate_candidate(name, estimator, df, n_windows=2, step=None, refit=False, season_length=1,
+                       metrics=DEFAULT_METRICS, window="expanding", train_length=None):
+    """Backtest one candidate (a job of :func:`select_model`); arguments as in :func:`forecast.backtest.backtest`."""
+    t0 = time.perf_counter()
+    result = backtest(estimator, df, n_windows=n_windows, step=step, refit=refit, window=window,
+                      train_length=train_length, season_length=season_length, metrics=metrics)
+    return CandidateResult(name, estimator.get_params(deep=False), result.aggregate, result.fit_seconds,
+                           time.perf_counter() - t0, result)
+
+
+@dataclass
+class SelectionResult:
+    """leaderboard : DataFrame [candidate, params, *metrics, fit_seconds, seconds, reference, error, rank]."""
+
+    leaderboard: pd.DataFrame
+    best_name: str
+    best_params: dict
+    best_estimator: object
+    results: dict = field(default_factory=dict)  # name -> CandidateResult
+
+
+def select_model(candidates, df, n_windows=2, step=None, metric="mase", season_length=1, refit=False,
+                 n_jobs=1, executor=None, refit_best=True, metrics=DEFAULT_METRICS, window="expanding",
+                 train_length=None):
+    """Backtest every candidate on the same folds of ``df`` and rank them by ``metric`` (lower is better).
+
+    Parameters
+    ----------
+    candidates : dict name -> unfitted estimator, all with the same ``horizon``.
+    df : training data (long frame, as for ``fit``); the folds are its last ``n_windows`` origins.
+    metric : ranking metric, one of ``metrics``; a ``SeasonalNaive(season_length)`` reference row
+        named ``"seasonal_naive"`` is ranked with the candidates (it wins when nothing beats it).
+    refit : as in ``backtest`` (default False: one fit per candidate, all origins batched).
+    n_jobs : threads when no ``executor`` is given; executor : anything with ``submit(fn, *args)``
+        returning futures (``concurrent.futures`` pools, a Dask client).
+    refit_best : refit the winner on all of ``df`` (else ``best_estimator`` is an unfitted clone).
+
+    Returns
+    -------
+    SelectionResult ; a candidate that raises is kept in the leaderboard with its error and NaN
+    metrics (warned), and ranked last.
+    """
+    metrics = list(dict.fromkeys([metric, *metrics]))
+    horizon = _common_horizon(candidates, metric, metrics)
+    jobs = {**candidates, REFERENCE: SeasonalNaive(horizon=horizon, season_length=season_length)}
+    args = (n_windows, step, refit, season_length, tuple(metrics), window, train_length)
+    results = _run_jobs(jobs, df, args, n_jobs, executor)
+    board = _leaderboard(results, jobs, metric, metrics)
+    best = board["candidate"].iloc[0]
+    if not np.isfinite(board[metric].iloc[0]):
+        raise ValueError(f"no candidate could be evaluated on {metric!r}; errors: "
+                         f"{ {r.name: r.error for r in results.values() if r.error} }")
+    estimator = clone(jobs[best])
+    return SelectionResult(board, best, jobs[best].get_params(deep=False),
+                           estimator.fit(df) if refit_best else estimator, results)
+
+
+def _common_horizon(candidates, metric, metrics):
+    if not candidates:
+        raise ValueError("candidates is empty: pass a dict name -> estimator (e.g. candidate_grid(...))")
+    if REFERENCE in candidates:
+        raise ValueError(f"candidate name {REFERENCE!r} is reserved for the reference row")
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    horizons = {name: est.horizon for name, est in candidates.items()}
+    if len(set(horizons.values())) > 1:
+        raise ValueError(f"candidates must share one horizon to be compared on the same folds, got {horizons}")
+    return next(iter(horizons.values()))
+
+
+def _run_jobs(jobs, df, args, n_jobs, executor):
+    own = executor is None and n_jobs > 1
+    pool = ThreadPoolExecutor(max_workers=n_jobs) if own else executor
+    try:
+        if pool is None:
+            return {name: _safe(name, est, df, args) for name, est in jobs.items()}
+        futures = {name: pool.submit(_safe, name, est, df, args) for name, est in jobs.items()}
+        return {name: future.result() for name, future in futures.items()}
+    finally:
+        if own:
+            pool.shutdown()
+
+
+def _safe(name, estimator, df, args):
+    try:
+        return evaluate_candidate(name, estimator, df, *args)
+    except Exception as exc:  # one broken candidate must not sink the search; it is reported
+        warnings.warn(f"candidate {name!r} failed: {type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=2)
+        return CandidateResult(name, estimator.get_params(deep=False), {}, float("nan"), float("nan"),
+                               error=f"{type(exc).__name__}: {exc}")
+
+
+def _leaderboard(results, jobs, metric, metrics):
+    rows = [{"candidate": name, "params": params_json(jobs[name]),
+             **{m: r.metrics.get(m, np.nan) for m in metrics},
+             "fit_seconds": r.fit_seconds, "seconds": r.seconds, "reference": name == REFERENCE, "error": r.error}
+            for name, r in results.items()]
+    board = pd.DataFrame(rows).sort_values(metric, kind="stable", na_position="last").reset_index(drop=True)
+    board["rank"] = np.arange(1, len(board) + 1)
+    return board
+
+
+class TemporalSplit:
+    """scikit-learn splitter for long frames: train up to a cutoff per series, test the next ``horizon`` points.
+
+    Split ``k`` (0 = oldest) cuts each series of length ``n`` at position
+    ``n - horizon - (n_splits - 1 - k) * step - 1`` (as ``backtest``). ``train_idx`` : rows up to
+    the cutoff; ``test_idx`` : the ``context`` rows up to the cutoff (None: all of them) and the
+    ``horizon`` rows after it, the input that ``score`` needs to forecast from the cutoff.
+    Indices are row positions of ``X`` (any row order).
+    """
+
+    def __init__(self, n_splits=3, horizon=12, step=None, context=None):
+        self.n_splits, self.horizon, self.step, self.context = n_splits, horizon, step, context
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        return self.n_splits
+
+    def split(self, X, y=None, groups=None):
+        """Yield (train_idx, test_idx) for each split; X : long DataFrame [unique_id, ds, ...]."""
+        step = self.horizon if self.step is None else self.step
+        missing = [c for c in (ID, TIME) if c not in X.columns]
+        if missing:
+            raise ValueError(f"TemporalSplit needs a long frame with columns {missing}; X has {list(X.columns)}")
+        ids = X[ID].astype(str)
+        pos = pd.to_datetime(X[TIME]).groupby(ids).rank(method="first").to_numpy(np.int64) - 1
+        n = ids.map(ids.value_counts()).to_numpy(np.int64)
+        for k in range(self.n_splits):
+            cut = n - self.horizon - (self.n_splits - 1 - k) * step - 1
+            if (cut < 0).any():
+                i = int(np.argmax(cut < 0))
+                raise ValueError(f"series {ids.iloc[i]!r} has {n[i]} rows, too few for n_splits={self.n_splits}, "
+                                 f"horizon={self.horizon}, step={step}")
+            start = -np.inf if self.context is None else cut - self.context
+            yield np.flatnonzero(pos <= cut), np.flatnonzero((pos > start) & (pos <= cut + self.horizon))
