@@ -17,6 +17,8 @@ from .frames import to_long
 from .networks import CELLS, HEADS, MERGES, build_network
 from .panel import Layout, build_panel
 from .scaling import METHODS, ColumnScaler, SeriesScaler
+from .schedules import TeacherForcing
+from .tbptt import train_tbptt
 from .training import CLIPS, LOSSES, OPTIMIZERS, SCHEDULERS, EarlyStopping, TrainConfig, progress_enabled, train
 from .windows import Gatherer, split_index
 
@@ -31,7 +33,18 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
     bidirectional : encode the lookback in both directions (safe: it lies wholly in the past).
     merge : "concat" | "sum" — how the two directions' states are combined.
     nonlinearity : "tanh" | "relu" (Elman RNN only).
-    head : "direct" — the forecasting head (see ``forecast.networks.HEADS``).
+    head : "direct" | "seq2seq" | "recursive" — the forecasting head (see ``forecast.networks.HEADS``):
+        one map to the whole horizon; a recurrent decoder unrolled over the horizon; or a
+        one-step-ahead RNN trained on every step of the window and fed its own predictions.
+    attention : None | "dot" | "additive" — seq2seq only: the decoder attends over the encoder
+        outputs (weights: :meth:`attention_weights`).
+    teacher_forcing : seq2seq only: share of decoder steps fed the true previous value in
+        training, decaying linearly from this value in epoch 1 to 0 in the last (never at eval).
+    residual, layer_norm : stack the recurrent layers as separate modules with skip connections
+        ``x + layer(x)`` and/or layer normalisation of each layer's output.
+    tbptt_steps : None | int — recursive only: train by truncated BPTT, walking whole series in
+        chunks of this many steps (see ``forecast.tbptt``); ``batch_size`` then counts series.
+    carry_state : with ``tbptt_steps``: carry the hidden state across chunks (True) or reset it.
     lookback, horizon : input window and forecast length, in steps.
     past_covariates : columns observed only up to the forecast origin.
     future_covariates : columns known ahead; ``predict`` then needs ``X_future``.
@@ -53,7 +66,8 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
     """
 
     def __init__(self, cell="lstm", hidden_size=64, num_layers=1, bidirectional=False, merge="concat",
-                 nonlinearity="tanh", dropout=0.0, head="direct", lookback=48, horizon=12,
+                 nonlinearity="tanh", dropout=0.0, head="direct", attention=None, teacher_forcing=0.0,
+                 residual=False, layer_norm=False, tbptt_steps=None, carry_state=True, lookback=48, horizon=12,
                  past_covariates=(), future_covariates=(), static_covariates=(), calendar=False,
                  scaler="standard", fill=None, loss="mse", optimizer="adam", learning_rate=1e-3,
                  weight_decay=0.0, batch_size=256, max_epochs=20, max_steps=None, windows_per_epoch=None,
@@ -61,7 +75,9 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
                  clip_value=1.0, device="auto", seed=0, verbose="auto"):
         self.cell, self.hidden_size, self.num_layers = cell, hidden_size, num_layers
         self.bidirectional, self.merge, self.nonlinearity, self.dropout = bidirectional, merge, nonlinearity, dropout
-        self.head, self.lookback, self.horizon = head, lookback, horizon
+        self.head, self.attention, self.teacher_forcing = head, attention, teacher_forcing
+        self.residual, self.layer_norm, self.tbptt_steps, self.carry_state = residual, layer_norm, tbptt_steps, carry_state
+        self.lookback, self.horizon = lookback, horizon
         self.past_covariates, self.future_covariates = past_covariates, future_covariates
         self.static_covariates, self.calendar = static_covariates, calendar
         self.scaler, self.fill, self.loss, self.optimizer = scaler, fill, loss, optimizer
@@ -114,8 +130,14 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         cbs = list(callbacks or [])
         if self.early_stopping:
             cbs.insert(0, EarlyStopping(self.early_stopping))
-        self.history_ = train(self.module_, gatherer, train_idx, val_idx, self._train_config(), cbs,
-                              torch.Generator().manual_seed(self.seed))
+        if self.teacher_forcing:
+            cbs.insert(0, TeacherForcing(self.teacher_forcing, self.max_epochs))
+        generator = torch.Generator().manual_seed(self.seed)
+        if self.tbptt_steps:
+            self.history_ = train_tbptt(self.module_, gatherer, panel.offsets, panel.lengths - val_size, val_idx,
+                                        self._train_config(), self.tbptt_steps, self.carry_state, cbs, generator)
+        else:
+            self.history_ = train(self.module_, gatherer, train_idx, val_idx, self._train_config(), cbs, generator)
         self.module_.eval()
         self.tail_ = inference.Tail.from_panel(panel, self.lookback)
         self.n_train_windows_ = train_idx.n_windows
@@ -161,6 +183,19 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         self._check_fitted()
         long, _ = to_long(df, self.spec_.id_col, self.spec_.time_col, self.spec_.target_col)
         return inference.forecast_origins(self, long, origins)
+
+    def attention_weights(self, df=None, X_future=None):
+        """Seq2seq with attention: the weights of ``predict(df, X_future)``'s decoder over the lookback.
+
+        Returns
+        -------
+        ndarray (n_series, horizon, lookback); each row sums to 1 over the lookback steps.
+        """
+        if self.head != "seq2seq" or self.attention is None:
+            raise ValueError(f"attention_weights needs head='seq2seq' and attention set, got head={self.head!r}, "
+                             f"attention={self.attention!r}")
+        self.predict(df, X_future)
+        return self.module_.head.attention_weights.float().cpu().numpy()
 
     def score(self, df, y=None):
         """Negative mean absolute error of ``predict_at`` over the last horizon of each series in ``df``."""
@@ -208,7 +243,8 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
     def _network(self):
         return build_network(self.layout_.n_features, self.layout_.n_future, len(self.layout_.static),
                              self.horizon, self.cell, self.hidden_size, self.num_layers, self.dropout,
-                             self.bidirectional, self.merge, self.nonlinearity, self.head)
+                             self.bidirectional, self.merge, self.nonlinearity, self.head, self.attention,
+                             self.residual, self.layer_norm)
 
     def _train_config(self):
         return TrainConfig(self.loss, self.optimizer, self.learning_rate, self.weight_decay, self.batch_size,
@@ -239,7 +275,8 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
     def _check_params(self):
         choices = {"cell": tuple(CELLS), "merge": MERGES, "nonlinearity": ("tanh", "relu"), "head": tuple(HEADS),
                    "scaler": METHODS, "loss": tuple(LOSSES), "optimizer": tuple(OPTIMIZERS), "clip": CLIPS,
-                   "lr_scheduler": SCHEDULERS, "fill": frames.FILL_METHODS, "verbose": ("auto", True, False)}
+                   "lr_scheduler": SCHEDULERS, "fill": frames.FILL_METHODS, "verbose": ("auto", True, False),
+                   "attention": (None, "dot", "additive")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
@@ -261,12 +298,29 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
                 raise ValueError(f"{name} must be a positive number, got {getattr(self, name)!r}")
         if not (0.0 <= self.dropout < 1.0):
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
-        if not isinstance(self.bidirectional, bool):
-            raise ValueError(f"bidirectional must be True or False, got {self.bidirectional!r}")
+        for name in ("bidirectional", "residual", "layer_norm", "carry_state"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        self._check_head_params()
         for name in ("past_covariates", "future_covariates", "static_covariates"):
             cols = getattr(self, name)
             if isinstance(cols, str) or not all(isinstance(c, str) for c in cols):
                 raise ValueError(f"{name} must be a tuple of column names, got {cols!r}")
+
+    def _check_head_params(self):
+        if self.attention is not None and self.head != "seq2seq":
+            raise ValueError(f"attention={self.attention!r} needs head='seq2seq', got head={self.head!r}")
+        if not (isinstance(self.teacher_forcing, (int, float)) and 0.0 <= self.teacher_forcing <= 1.0):
+            raise ValueError(f"teacher_forcing must be a number in [0, 1], got {self.teacher_forcing!r}")
+        if self.teacher_forcing and self.head != "seq2seq":
+            raise ValueError(f"teacher_forcing={self.teacher_forcing!r} needs head='seq2seq', got head={self.head!r}")
+        if self.tbptt_steps is not None:
+            _check_int("tbptt_steps", self.tbptt_steps, 1)
+            if self.head != "recursive":
+                raise ValueError(f"tbptt_steps={self.tbptt_steps!r} needs head='recursive', got head={self.head!r}")
+        if self.head == "recursive" and self.bidirectional:
+            raise ValueError("head='recursive' generates step by step and cannot be bidirectional: "
+                             "set bidirectional=False")
 
 
 def _check_int(name, value, low):

@@ -158,8 +158,7 @@ def train(module, gatherer, train_index, val_index, config, callbacks=(), genera
         norm_max = torch.zeros((), device=device)
         for batch in gatherer.batches(train_index, config.batch_size, generator, limit=config.windows_per_epoch):
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-                pred = module(batch.x, batch.x_future, batch.static)  # (B, H)
-            loss = loss_fn(pred.float(), batch.y)
+                loss = batch_loss(module, batch, loss_fn)
             loss.backward()
             # Pre-clip global norm; an infinite bound measures without clipping.
             norm = nn.utils.clip_grad_norm_(module.parameters(), max_norm)
@@ -198,6 +197,15 @@ def train(module, gatherer, train_index, val_index, config, callbacks=(), genera
     for cb in callbacks:
         cb.on_train_end(state, history)
     return history
+
+
+def batch_loss(module, batch, loss_fn):
+    """``module.training_loss(batch, loss_fn)`` when the network defines one (teacher forcing,
+    many-to-many targets), else the loss of its (B, H) forecast against ``batch.y``."""
+    hook = getattr(module, "training_loss", None)
+    if hook is not None:
+        return hook(batch, loss_fn)
+    return loss_fn(module(batch.x, batch.x_future, batch.static).float(), batch.y)
 
 
 def _roll_back(module, last_good, history, epoch):

@@ -1,0 +1,145 @@
+"""Truncated backpropagation through time for the recursive (one-step-ahead) network.
+
+Each series is walked from its start to its end in chunks of ``k`` steps. The hidden state is
+carried from chunk to chunk but detached at every border, so a gradient reaches at most ``k``
+steps back while the *forward* pass still sees the whole history: a model can learn from a
+10,000-step series without unrolling it at once. The trade-off: a dependency longer than ``k``
+steps is not taught by gradient; it is learned only insofar as what the network learned to
+keep over ``k`` steps happens to keep it longer (weights are shared across steps).
+``carry_state=False`` resets the state at every chunk instead (an ablation: then nothing
+further back than the chunk can be used at all).
+
+Ragged lengths: series are batched side by side and *right-aligned* on their last point, so
+every walk ends in the same final chunk. A series of ``n`` points gives ``n - 1`` one-step
+targets, cut into its last ``(n - 1) // k`` full chunks (the oldest ``(n - 1) % k`` steps are
+dropped); before its first chunk a series' rows are padding, masked out of the loss, and its
+state is reset to zero when its first real chunk begins.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from .training import LOSSES, OPTIMIZERS, EpochRecord, History, TrainState, _roll_back, _scheduler, evaluate
+
+
+def series_chunks(module, gatherer, offsets, lengths, k):
+    """Right-aligned chunks: inputs (S, C, k, D), targets (S, C, k) and the real-chunk mask (S, C)."""
+    n_chunks = np.maximum(np.asarray(lengths) - 1, 0) // k  # (S,)
+    C = int(n_chunks.max(initial=0))
+    xs, ts = [], []
+    for s, (off, n, c) in enumerate(zip(offsets[:-1], lengths, n_chunks)):
+        rows = gatherer.data[off : off + n][None]  # (1, n, F)
+        y, past, known = module.split(rows)
+        inputs = module.step_inputs(y[:, :-1], past[:, :-1], known[:, 1:], gatherer.static[s : s + 1])[0]
+        targets = y[0, 1:]  # (n-1,)
+        used = int(c) * k
+        pad = (C - int(c)) * k
+        xs.append(nn.functional.pad(inputs[len(targets) - used :], (0, 0, pad, 0)))  # (C*k, D)
+        ts.append(nn.functional.pad(targets[len(targets) - used :], (pad, 0)))  # (C*k,)
+    X = torch.stack(xs).view(len(xs), C, k, -1)
+    T = torch.stack(ts).view(len(ts), C, k)
+    mask = torch.as_tensor(np.arange(C)[None] >= C - n_chunks[:, None], device=X.device)  # (S, C)
+    return X, T, mask
+
+
+def train_tbptt(module, gatherer, offsets, lengths, val_index, config, k, carry_state=True, callbacks=(),
+                generator=None):
+    """Fit a :class:`~forecast.networks.model.RecursiveNetwork` by ``k``-step truncated BPTT.
+
+    Parameters
+    ----------
+    gatherer : the scaled panel (its ``data`` (N, F) and ``static``), as for :func:`forecast.training.train`.
+    offsets, lengths : (S+1,) row offsets and (S,) training lengths (validation points excluded).
+    val_index : validation windows, scored by the free-running forecast after each epoch.
+    config : :class:`~forecast.training.TrainConfig`; ``batch_size`` counts *series* walked side by side.
+    k : chunk length in steps. carry_state : carry the (detached) state across chunks, or reset it.
+
+    Returns
+    -------
+    History with one record per epoch (one walk over every series); a step is one chunk.
+    """
+    device = gatherer.data.device
+    X, T, mask = series_chunks(module, gatherer, offsets, lengths, k)
+    if X.shape[1] == 0:
+        raise ValueError(f"tbptt_steps={k}: no series has more than {k} training points")
+    loss_fn, val_loss_fn = LOSSES[config.loss](reduction="none"), LOSSES[config.loss]()
+    optimizer = OPTIMIZERS[config.optimizer](module.parameters(), lr=config.learning_rate,
+                                            weight_decay=config.weight_decay)
+    n_series, C = mask.shape
+    scheduler = _scheduler(optimizer, config, math.ceil(n_series / config.batch_size) * C)
+    first = (C - mask.sum(1)).cpu()  # (S,) first real chunk of each series
+    state, history = TrainState(module, optimizer), History()
+    max_norm = config.clip_value if config.clip == "norm" else math.inf
+    last_good = copy.deepcopy(module.state_dict())
+    for cb in callbacks:
+        cb.on_train_begin(state)
+    for epoch in range(1, config.max_epochs + 1):
+        state.epoch, t0 = epoch, time.perf_counter()
+        module.train()
+        sums, norm_max = torch.zeros(4, device=device), torch.zeros((), device=device)
+        order = torch.randperm(n_series, generator=generator)
+        for i in range(0, n_series, config.batch_size):
+            group = order[i : i + config.batch_size]
+            h = None
+            for c in range(int(first[group].min()), C):
+                m = mask[group.to(device), c]  # (b,)
+                pred, h = module.unroll(X[group, c], h if carry_state else None)  # (b, k)
+                loss = (loss_fn(pred.float(), T[group, c]).mean(1) * m).sum() / m.sum()
+                loss.backward()
+                norm, clipped = _clip(module, config, max_norm)
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+                if scheduler is not None and config.lr_scheduler == "cosine":
+                    scheduler.step()
+                h = _detach(h, m)  # the truncation: no gradient crosses this border
+                sums += torch.stack([loss.detach(), norm.detach(), clipped.float(), torch.ones((), device=device)])
+                norm_max = torch.maximum(norm_max, norm.detach())
+                state.step += 1
+                if config.max_steps is not None and state.step >= config.max_steps:
+                    break
+            if config.max_steps is not None and state.step >= config.max_steps:
+                break
+        loss_sum, norm_sum, n_clipped, n = sums.tolist()
+        n = max(n, 1)
+        finite = torch.stack([p.detach().isfinite().all() for p in module.parameters()]).all().item()
+        if not (math.isfinite(loss_sum) and finite):
+            _roll_back(module, last_good, history, epoch)
+            break
+        val_loss = evaluate(module, gatherer, val_index, val_loss_fn, config.batch_size * 4)
+        if scheduler is not None and config.lr_scheduler == "plateau":
+            scheduler.step(val_loss if val_loss is not None else loss_sum / n)
+        record = EpochRecord(epoch, int(n), loss_sum / n, val_loss, norm_sum / n, norm_max.item(), n_clipped / n,
+                             optimizer.param_groups[0]["lr"], time.perf_counter() - t0)
+        history.records.append(record)
+        last_good = copy.deepcopy(module.state_dict())
+        for cb in callbacks:
+            cb.on_epoch_end(state, record)
+        if state.stop or (config.max_steps is not None and state.step >= config.max_steps):
+            break
+    for cb in callbacks:
+        cb.on_train_end(state, history)
+    return history
+
+
+def _clip(module, config, max_norm):
+    """Pre-clip global norm (an infinite bound measures without clipping) and whether it clipped."""
+    norm = nn.utils.clip_grad_norm_(module.parameters(), max_norm)
+    if config.clip != "value":
+        return norm, norm > max_norm
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    clipped = torch.stack([g.abs().max() for g in grads]).max() > config.clip_value
+    nn.utils.clip_grad_value_(module.parameters(), config.clip_value)
+    return norm, clipped
+
+
+def _detach(h, active):  # zero the state of rows still padding: a series starts from a zero state
+    keep = active.to(torch.float32)[None, :, None]  # (1, b, 1)
+    if isinstance(h, tuple):
+        return tuple(s.detach() * keep.to(s.dtype) for s in h)
+    return h.detach() * keep.to(h.dtype)
