@@ -26,12 +26,26 @@ def error_by_horizon(forecasts):
     return out.assign(rmse=np.sqrt(out.pop("mse")))[["step", "mae", "rmse", "n"]]
 
 
-def horizon_figure(by_step, title="backtest"):
+def by_step_table(by_step=None, forecasts=None):
+    """Errors by horizon step: the backtest's own table when it has one, else computed from forecasts."""
+    if isinstance(by_step, pd.DataFrame) and len(by_step):
+        table = by_step.reset_index() if "step" not in by_step.columns and by_step.index.name == "step" else by_step
+        if "step" in table.columns:
+            return table
+    if isinstance(forecasts, pd.DataFrame) and len(forecasts):
+        return error_by_horizon(forecasts)
+    return None
+
+
+def horizon_figure(by_step, title="backtest", metrics=("mae", "rmse")):
+    """Line per metric against horizon step (every numeric column when none of ``metrics`` is there)."""
     from matplotlib.figure import Figure
 
+    cols = [c for c in metrics if c in by_step.columns] or [
+        c for c in by_step.columns if c not in ("step", "n") and pd.api.types.is_numeric_dtype(by_step[c])]
     fig = Figure(figsize=(6, 3.5), layout="constrained")
     ax = fig.add_subplot()
-    for col in ("mae", "rmse"):
+    for col in cols:
         ax.plot(by_step["step"], by_step[col], marker="o", label=col.upper())
     ax.set(xlabel="horizon step", ylabel="error", title=f"{title}: error by horizon")
     ax.grid(alpha=0.3)

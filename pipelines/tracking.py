@@ -416,30 +416,43 @@ def log_figure(fig, artifact_file, run_id=None):
 
 # ---------------------------------------------------------------------------------- backtests
 def log_backtest(result, prefix="backtest", run_id=None):
-    """Aggregate metrics as ``<prefix>_<metric>``; per-series/per-window CSVs; error-by-horizon PNG.
+    """Aggregate metrics as ``<prefix>_<metric>``; per-series/window/step CSVs; error-by-horizon PNG.
 
-    ``result`` is a ``forecast.backtest.BacktestResult`` (read by attribute: ``aggregate``,
-    ``per_series``, ``per_window``, ``forecasts``, ``n_fits``). Returns the metrics logged.
+    ``result`` is a ``forecast.backtest.BacktestResult``, read by attribute: ``aggregate``,
+    ``per_series``, ``per_window``, ``by_step``, ``forecasts`` [unique_id, cutoff, ds, y, y_pred],
+    ``n_fits``, ``fit_seconds``, ``predict_seconds``, ``params`` (absent ones are skipped).
+    Returns the metrics logged.
     """
     run_id = _run_id(run_id)
     if run_id is None:
         return {}
+    metrics = backtest_metrics(result, prefix)
+    log_metrics(metrics, run_id=run_id)
+    _log_backtest_files(result, prefix, run_id)
+    return metrics
+
+
+def backtest_metrics(result, prefix="backtest"):
+    """``<prefix>_<metric>`` for the finite aggregate metrics, n_fits and timings of ``result``."""
+    metrics = {f"{prefix}_{k}": v for k, v in dict(result.aggregate).items() if _finite(v)}
+    for extra in ("n_fits", "fit_seconds", "predict_seconds"):
+        if _finite(getattr(result, extra, None)):
+            metrics[f"{prefix}_{extra}"] = getattr(result, extra)
+    return metrics
+
+
+def _log_backtest_files(result, prefix, run_id):
     from . import plots
 
-    metrics = {f"{prefix}_{k}": v for k, v in dict(result.aggregate).items() if _finite(v)}
-    if getattr(result, "n_fits", None) is not None:
-        metrics[f"{prefix}_n_fits"] = result.n_fits
-    log_metrics(metrics, run_id=run_id)
-    for table in ("per_series", "per_window", "per_horizon"):
+    if getattr(result, "params", None):
+        log_params({f"{prefix}.{k}": v for k, v in result.params.items()}, run_id)
+    for table in ("per_series", "per_window", "by_step"):
         frame = getattr(result, table, None)
         if isinstance(frame, pd.DataFrame):
             log_frame(frame.reset_index() if _named_index(frame) else frame, f"{prefix}/{table}.csv", run_id)
-    forecasts = getattr(result, "forecasts", None)
-    if isinstance(forecasts, pd.DataFrame) and len(forecasts):
-        by_step = plots.error_by_horizon(forecasts)
-        log_frame(by_step, f"{prefix}/error_by_horizon.csv", run_id)
+    by_step = plots.by_step_table(getattr(result, "by_step", None), getattr(result, "forecasts", None))
+    if by_step is not None:
         log_figure(plots.horizon_figure(by_step, title=prefix), f"{prefix}/error_by_horizon.png", run_id)
-    return metrics
 
 
 def _named_index(frame):
@@ -764,10 +777,13 @@ def _log_candidate(row, metric_cols, backtest, prefix, run_id):
     params = row.get("params")
     params = json.loads(params) if isinstance(params, str) else dict(params or {})
     log_params(params, run_id)
-    log_metrics({f"{prefix}_{c}" if c != "fit_seconds" else c: row[c] for c in metric_cols}, run_id=run_id)
+    # The leaderboard's numbers are authoritative; the backtest adds what it lacks (n_fits, timings).
+    metrics = backtest_metrics(backtest, prefix) if backtest is not None else {}
+    metrics |= {f"{prefix}_{c}" if c != "fit_seconds" else c: row[c] for c in metric_cols}
+    log_metrics(metrics, run_id=run_id)
     if backtest is None:
         return
-    log_backtest(backtest, prefix, run_id)
+    _log_backtest_files(backtest, prefix, run_id)
     history = _candidate_history(backtest)
     if history is not None:
         log_history(history, run_id)

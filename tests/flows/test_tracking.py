@@ -1,0 +1,324 @@
+"""MLflow tracking adapter: runs, step metrics, artifacts, pyfunc round trip, selection, champion rule, failures.
+
+Every test logs into a temporary SQLite store under tmp_path (never the repository's store) and
+reads back through MlflowClient, or, for the server test, through the REST API.
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecast import RNNForecaster
+from forecast.datasets import make_panel
+from pipelines import tracking
+
+TINY = dict(hidden_size=8, lookback=24, horizon=6, max_epochs=2, batch_size=64, windows_per_epoch=128, val_size=6,
+            seed=0, verbose=False)
+REPO = Path(__file__).resolve().parents[2]
+
+
+def sqlite_uri(folder):
+    return f"sqlite:///{folder / 'mlflow.db'}"
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return tmp_path_factory.mktemp("mlstore")
+
+
+@pytest.fixture
+def tracked(store, request):
+    """Tracking configured on the module's store, one experiment per test."""
+    cfg = tracking.configure(sqlite_uri(store), experiment=request.node.name[:60])
+    yield cfg
+    tracking.configure(sqlite_uri(store), experiment="default-after-test")  # undo a test's reconfiguration
+
+
+def client():
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking._config().uri)
+
+
+@pytest.fixture(scope="module")
+def panel():
+    return make_panel(n_series=3, length=120, seed=0)
+
+
+@pytest.fixture(scope="module")
+def trained(store, panel):
+    """One tracked training run: streamed epochs, training log, forecast plot, logged model."""
+    tracking.configure(sqlite_uri(store), experiment="trained")
+    est = RNNForecaster(**TINY)
+    with tracking.run("train", params={"flow": "test"}, tags={"purpose": "test"}) as handle:
+        est.fit(panel, callbacks=[tracking.MlflowCallback()])
+        tracking.log_training(est, "make_panel", panel)
+        tracking.log_forecast_plot(panel, est.predict(), n_series=2)
+        ref = tracking.log_model(est)
+    return est, handle.run_id, ref
+
+
+def artifacts(run_id, path=""):
+    out = []
+    for item in client().list_artifacts(run_id, path):
+        out += artifacts(run_id, item.path) if item.is_dir else [item.path]
+    return out
+
+
+# ----------------------------------------------------------------------------- training runs
+def test_training_run_has_params_step_metrics_and_artifacts(tracked, trained, panel, store):
+    est, run_id, _ = trained
+    run = client().get_run(run_id)
+    params = run.data.params
+    assert run.info.status == "FINISHED"
+    assert params["hidden_size"] == "8" and params["lookback"] == "24" and params["flow"] == "test"
+    assert params["data.name"] == "make_panel" and params["data.n_series"] == "3"
+    assert params["data.n_points"] == str(len(panel)) and len(params["data.hash"]) == 16
+    assert params["window.n_train_windows"] == str(est.n_train_windows_) and params["device"] == "cpu"
+    assert {"version.forecast", "version.torch", "version.pandas", "version.numpy", "version.mlflow"} <= set(params)
+    for name in ("train_loss", "val_loss", "grad_norm_mean", "grad_norm_max", "clipped_fraction",
+                 "learning_rate", "epoch_seconds"):
+        history = client().get_metric_history(run_id, name)
+        assert [m.step for m in history] == [1, 2], name  # streamed once by the callback, not again by log_training
+    losses = [m.value for m in client().get_metric_history(run_id, "train_loss")]
+    assert losses == pytest.approx([r.train_loss for r in est.history_.records])
+    assert {"training/history.csv", "forecast.png"} <= set(artifacts(run_id))
+    assert run.info.artifact_uri.startswith(store.resolve().as_uri())  # next to the store, never the cwd
+
+
+def test_log_training_without_callback_logs_the_history(tracked, panel):
+    est = RNNForecaster(**TINY).fit(panel)
+    with tracking.run("no-callback") as handle:
+        tracking.log_training(est, "make_panel", panel)
+    steps = [m.step for m in client().get_metric_history(handle.run_id, "val_loss")]
+    assert steps == [1, 2]
+
+
+def test_data_hash_changes_with_content(panel):
+    a = tracking.data_summary(panel, name="p")
+    b = tracking.data_summary(panel.assign(y=panel["y"] + 1e-9), name="p")
+    assert a["hash"] != b["hash"] and a["n_series"] == b["n_series"] == 3
+
+
+# ----------------------------------------------------------------------------- pyfunc model
+def test_pyfunc_round_trip_equals_estimator_forecasts(tracked, trained, panel):
+    import mlflow
+
+    est, _, ref = trained
+    model = mlflow.pyfunc.load_model(ref.model_uri)
+    pd.testing.assert_frame_equal(model.predict(tracking.pyfunc_input(panel)), est.predict())
+    recent = panel.groupby("unique_id").tail(40).reset_index(drop=True)
+    pd.testing.assert_frame_equal(model.predict(tracking.pyfunc_input(recent)), est.predict(recent))
+    inputs = {c.name: c.type.name for c in model.metadata.get_input_schema().inputs}
+    assert inputs == {"unique_id": "string", "ds": "datetime", "y": "double"}
+
+
+def test_pyfunc_takes_future_covariates_as_flagged_rows(tracked):
+    df = make_panel(n_series=2, length=120, seed=1, future_covariates=1)
+    hist = df.groupby("unique_id").head(110).reset_index(drop=True)
+    future = df.groupby("unique_id").nth(list(range(110, 116)))[["unique_id", "ds", "future_0"]].reset_index(drop=True)
+    est = RNNForecaster(**TINY, future_covariates=("future_0",)).fit(hist)
+    with tracking.run("future-covariates"):
+        ref = tracking.log_model(est, input_example=tracking.pyfunc_input(hist, future))
+    model = tracking.load_pyfunc(ref.model_uri)
+    got = model.predict(tracking.pyfunc_input(hist, future))
+    pd.testing.assert_frame_equal(got, est.predict(hist, X_future=future))
+    with pytest.raises(Exception, match="is_future"):
+        model.predict(tracking.pyfunc_input(hist).assign(future_0=0.0))
+
+
+# ----------------------------------------------------------------------------- backtests and selection
+@dataclass
+class StandInBacktest:
+    """Duck-typed forecast.backtest.BacktestResult (tracking reads attributes only)."""
+
+    forecasts: pd.DataFrame
+    per_series: pd.DataFrame
+    per_window: pd.DataFrame
+    aggregate: dict
+    n_fits: int = 2
+    by_step: pd.DataFrame = None
+    history: object = None
+
+
+def stand_in_backtest(seed=0, history=None):
+    rng = np.random.default_rng(seed)
+    rows = [(uid, cut, cut + pd.Timedelta(hours=h)) for uid in ("a", "b") for cut in pd.to_datetime(
+        ["2024-01-02", "2024-01-03"]) for h in range(1, 5)]
+    fc = pd.DataFrame(rows, columns=["unique_id", "cutoff", "ds"])
+    fc["y"] = rng.normal(10, 1, len(fc))
+    fc["y_pred"] = fc["y"] + rng.normal(0, 0.5, len(fc)) * (1 + fc.groupby(["unique_id", "cutoff"]).cumcount())
+    err = (fc.y - fc.y_pred).abs()
+    per_series = fc.assign(err=err).groupby("unique_id", as_index=False)["err"].mean().rename(columns={"err": "mae"})
+    per_window = fc.assign(err=err).groupby("cutoff", as_index=False)["err"].mean().rename(columns={"err": "mae"})
+    return StandInBacktest(fc, per_series, per_window, {"mae": float(err.mean()), "rmse": float(np.sqrt((err**2).mean())),
+                                                        "mase": float("nan")}, history=history)
+
+
+def test_log_backtest_metrics_tables_and_horizon_plot(tracked):
+    result = stand_in_backtest()
+    with tracking.run("backtest") as handle:
+        logged = tracking.log_backtest(result)
+    run = client().get_run(handle.run_id)
+    assert run.data.metrics["backtest_mae"] == pytest.approx(result.aggregate["mae"])
+    assert run.data.metrics["backtest_n_fits"] == 2 and "backtest_mase" not in run.data.metrics  # NaN skipped
+    assert set(logged) == {"backtest_mae", "backtest_rmse", "backtest_n_fits"}
+    assert {"backtest/per_series.csv", "backtest/per_window.csv", "backtest/error_by_horizon.png"} <= set(
+        artifacts(handle.run_id))
+
+
+@dataclass
+class StandInSelection:
+    leaderboard: pd.DataFrame
+    best_name: str
+    best_params: dict
+    backtests: dict = field(default_factory=dict)
+
+
+def test_log_selection_nests_one_run_per_candidate(tracked, trained):
+    est = trained[0]
+    board = pd.DataFrame({"candidate": ["gru-8", "lstm-8"],
+                          "params": [json.dumps({"cell": "gru", "hidden_size": 8}),
+                                     json.dumps({"cell": "lstm", "hidden_size": 8})],
+                          "mae": [1.0, 1.5], "rmse": [1.2, 1.9], "fit_seconds": [0.5, 0.6], "rank": [1, 2]})
+    result = StandInSelection(board, "gru-8", {"cell": "gru", "hidden_size": 8},
+                              {"gru-8": stand_in_backtest(1, est.history_), "lstm-8": stand_in_backtest(2)})
+    with tracking.run("selection") as parent:
+        children = tracking.log_selection(result)
+    runs = client().search_runs([tracked.experiment_id], f"tags.mlflow.parentRunId = '{parent.run_id}'")
+    assert {r.info.run_id for r in runs} == set(children.values()) and len(runs) == 2
+    by_name = {r.data.tags["forecast.candidate"]: r for r in runs}
+    gru = by_name["gru-8"]
+    assert gru.info.status == "FINISHED" and gru.data.params["cell"] == "gru"
+    assert gru.data.metrics["backtest_mae"] == 1.0 and gru.data.tags["forecast.best"] == "true"
+    assert by_name["lstm-8"].data.metrics["backtest_rmse"] == 1.9
+    assert [m.step for m in client().get_metric_history(gru.info.run_id, "train_loss")] == [1, 2]
+    assert "backtest/error_by_horizon.png" in artifacts(gru.info.run_id)
+    parent_files = artifacts(parent.run_id)
+    assert {"selection/leaderboard.csv", "selection/leaderboard.json"} <= set(parent_files)
+    assert client().get_run(parent.run_id).data.tags["forecast.best_candidate"] == "gru-8"
+
+
+# ----------------------------------------------------------------------------- registry
+def test_champion_alias_moves_only_to_a_better_model(tracked, trained):
+    est = trained[0]
+    name = "champion-test"
+    outcomes = []
+    for mae in (2.0, 1.0, 1.5):
+        with tracking.run(f"candidate-{mae}") as handle:
+            tracking.log_metrics({"backtest_mae": mae})
+            tracking.log_model(est)
+        outcomes.append((handle.run_id, tracking.register_and_promote(handle.run_id, name, "backtest_mae")))
+    (_, first), (_, second), (third_run, third) = outcomes
+    assert first.promoted and "first champion" in first.reason
+    assert second.promoted and second.version == "2"
+    assert not third.promoted and third.version == "3" and "does not beat champion v2" in third.reason
+    assert str(client().get_model_version_by_alias(name, "champion").version) == "2"
+    assert client().get_model_version(name, "3").aliases == []
+    tags = client().get_run(third_run).data.tags
+    assert tags["forecast.promoted"] == "false" and "does not beat" in tags["forecast.promotion_reason"]
+    assert "promotion.txt" in artifacts(third_run)
+    loaded, version = tracking.load_champion(name)
+    assert version == "2"
+    np.testing.assert_array_equal(loaded.predict()["y_pred"], est.predict()["y_pred"])
+
+
+def test_higher_is_better_metric_and_repeat_registration(tracked, trained):
+    with tracking.run("r2") as handle:
+        tracking.log_model(trained[0])
+    first = tracking.register_and_promote(handle.run_id, "higher-test", "r2", 0.5, lower_is_better=False)
+    again = tracking.register_and_promote(handle.run_id, "higher-test", "r2", 0.5, lower_is_better=False)
+    assert first.promoted and not again.promoted and again.version == first.version  # same source, same version
+
+
+# ----------------------------------------------------------------------------- failure behaviour
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unreachable_server_fails_fast_naming_the_uri(tracked):
+    uri = f"http://127.0.0.1:{free_port()}"
+    start = time.monotonic()
+    with pytest.raises(tracking.TrackingUnavailable, match=uri.replace(".", r"\.")):
+        tracking.configure(uri)
+    assert time.monotonic() - start < 5
+
+
+def test_optional_tracking_skips_logging_and_training_completes(tracked, panel):
+    uri = f"http://127.0.0.1:{free_port()}"
+    cfg = tracking.configure(uri, required=False)
+    assert not cfg and uri in cfg.reason and cfg.reason.startswith("tracking skipped")
+    est = RNNForecaster(**TINY)
+    with tracking.run("skipped", params={"a": 1}) as handle:
+        est.fit(panel, callbacks=[tracking.MlflowCallback()])
+        assert tracking.log_training(est, "p", panel) is None and tracking.log_model(est) is None
+        assert tracking.log_backtest(stand_in_backtest()) == {}
+    assert handle.skipped and handle.run_id is None and uri in handle.reason
+    assert len(est.history_.records) == 2
+
+
+def test_exception_inside_run_ends_it_failed(tracked):
+    with pytest.raises(RuntimeError, match="boom"):
+        with tracking.run("crash") as handle:
+            tracking.log_metrics({"x": 1.0})
+            raise RuntimeError("boom")
+    run = client().get_run(handle.run_id)
+    assert run.info.status == "FAILED" and "boom" in run.data.tags["forecast.error"]
+    import mlflow
+
+    assert mlflow.active_run() is None
+
+
+def test_default_store_follows_forecast_home(monkeypatch, tmp_path):
+    monkeypatch.setenv("FORECAST_HOME", str(tmp_path))
+    assert tracking.default_uri() == f"sqlite:///{tmp_path.resolve()}/mlflow/store/mlflow.db"
+    monkeypatch.delenv("FORECAST_HOME")
+    assert tracking.home() == REPO
+    argv, env = tracking.ui_command(5055, store=tmp_path)
+    assert argv[-6:] == ["--host", "127.0.0.1", "--port", "5055", "--workers", "1"]
+    assert env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false" and f"sqlite:///{tmp_path}/mlflow.db" in argv
+
+
+# ----------------------------------------------------------------------------- the server script
+@pytest.mark.slow
+def test_server_script_serves_logged_runs_over_rest(tmp_path, panel):
+    server_store = tmp_path / "store"
+    tracking.configure(sqlite_uri(server_store), experiment="served")
+    with tracking.run("before-server", params={"lookback": 24}) as handle:
+        tracking.log_metrics({"backtest_mae": 0.25})
+    port = free_port()
+    env = dict(os.environ, PORT=str(port), MLFLOW_STORE=str(server_store), PYTHON=sys.executable)
+    proc = subprocess.Popen(["bash", str(REPO / "mlflow" / "server.sh")], env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        tracking.wait_healthy(url, timeout=90, proc=proc)
+        with urllib.request.urlopen(f"{url}/api/2.0/mlflow/runs/get?run_id={handle.run_id}", timeout=10) as resp:
+            run = json.load(resp)["run"]
+        assert run["info"]["status"] == "FINISHED"
+        assert {"key": "lookback", "value": "24"} in run["data"]["params"]
+        assert any(m["key"] == "backtest_mae" and m["value"] == 0.25 for m in run["data"]["metrics"])
+        cfg = tracking.configure(url, experiment="through-server")  # logging through the server works too
+        with tracking.run("via-http") as via:
+            tracking.log_metrics({"m": 2.0})
+        assert client().get_run(via.run_id).data.metrics["m"] == 2.0 and cfg.uri == url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        tracking.configure(sqlite_uri(tmp_path / "after"), experiment="after-server")
