@@ -154,7 +154,8 @@ def configure(uri=None, experiment="forecast", required=True):
 
         mlflow.set_tracking_uri(uri)
         mlflow.set_registry_uri(uri)
-        os.environ["MLFLOW_TRACKING_URI"] = uri  # subprocesses (Dask workers, `mlflow` CLI) see the same store
+        # Subprocesses (Dask workers, the `mlflow` CLI) see the same store and experiment.
+        os.environ["MLFLOW_TRACKING_URI"], os.environ["MLFLOW_EXPERIMENT_NAME"] = uri, experiment
         exp_id, location = _experiment(uri, experiment)
         mlflow.set_experiment(experiment_id=exp_id)
     except TrackingUnavailable as exc:
@@ -211,7 +212,9 @@ def _experiment(uri, name):
 
 def _config():
     """The active config; configures the default store on first use so the URI is never implicit."""
-    return _state if _state is not None else configure()
+    if _state is None:
+        return configure(experiment=os.environ.get("MLFLOW_EXPERIMENT_NAME", "forecast"))
+    return _state
 
 
 def _client():
@@ -573,10 +576,12 @@ def log_model(estimator, name="model", registered_model_name=None, input_example
         else example_history(estimator)
     output = estimator.predict(*split_pyfunc_input(estimator, example))
     signature = infer_signature(example, output)
-    with tempfile.TemporaryDirectory() as tmp, _in_run(run_id):
+    with tempfile.TemporaryDirectory() as tmp:
         folder = estimator.save(Path(tmp) / "estimator")
-        info = mlflow.pyfunc.log_model(
-            name=name, python_model=str(Path(__file__).with_name("pyfunc_model.py")),
+        # Model.log takes run_id (mlflow.pyfunc.log_model only logs into this thread's active run).
+        info = mlflow.models.Model.log(
+            artifact_path=None, name=name, flavor=mlflow.pyfunc, run_id=run_id,
+            python_model=str(Path(__file__).with_name("pyfunc_model.py")),
             artifacts={"estimator": str(folder)}, signature=signature, input_example=example,
             pip_requirements=_pip_requirements(), registered_model_name=registered_model_name,
         )
@@ -585,19 +590,6 @@ def log_model(estimator, name="model", registered_model_name=None, input_example
     if registered_model_name:
         version = _client().get_model_version(registered_model_name, str(info.registered_model_version))
     return ModelRef(info.model_uri, run_id, getattr(info, "model_id", None), version)
-
-
-@contextlib.contextmanager
-def _in_run(run_id):
-    """Make ``run_id`` the active run in this thread for fluent-only MLflow calls (log_model)."""
-    import mlflow
-
-    active = mlflow.active_run()
-    if active is not None and active.info.run_id == run_id:
-        yield
-        return
-    with mlflow.start_run(run_id=run_id, nested=active is not None):
-        yield
 
 
 def _model_uri(run_id_or_uri):
@@ -744,7 +736,8 @@ def log_selection(result, run_id=None, prefix="backtest"):
         return {}
     from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
-    client, cfg = _client(), _config()
+    client = _client()
+    experiment_id = client.get_run(parent).info.experiment_id
     board = result.leaderboard.reset_index(drop=True)
     backtests = dict(getattr(result, "backtests", None) or {})
     metric_cols = [c for c in board.columns if c not in ("candidate", "params", "rank")
@@ -752,7 +745,7 @@ def log_selection(result, run_id=None, prefix="backtest"):
     children = {}
     for row in board.to_dict("records"):
         name = str(row["candidate"])
-        child = client.create_run(cfg.experiment_id, run_name=name,
+        child = client.create_run(experiment_id, run_name=name,
                                   tags={MLFLOW_PARENT_RUN_ID: parent, MLFLOW_RUN_NAME: name,
                                         "forecast.candidate": name, "forecast.rank": str(row.get("rank")),
                                         "forecast.best": str(name == str(result.best_name)).lower()})
@@ -824,30 +817,35 @@ def ui_command(port=5000, store=None):
 def start_ui(port=5000, store=None, wait=60.0):
     """Start the server in its own process group; wait until /health answers (``wait`` seconds).
 
-    Stop it with ``os.killpg(proc.pid, signal.SIGTERM)``.
+    Its output goes to ``<store>/server.log``. Stop it with ``os.killpg(proc.pid, signal.SIGTERM)``.
     """
     store = Path(store) if store is not None else store_dir()
     (store / "artifacts").mkdir(parents=True, exist_ok=True)
     argv, env = ui_command(port, store)
-    proc = subprocess.Popen(argv, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    log = store / "server.log"
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(argv, env=env, start_new_session=True, stdout=out, stderr=subprocess.STDOUT)
     if wait:
-        wait_healthy(f"http://127.0.0.1:{port}", wait, proc)
+        wait_healthy(f"http://127.0.0.1:{port}", wait, proc, log)
     return proc
 
 
-def wait_healthy(url, timeout=60.0, proc=None):
-    """Poll ``url``/health until it answers 200; raise naming the URL (and the server's stderr)."""
+def wait_healthy(url, timeout=60.0, proc=None, log=None):
+    """Poll ``url``/health until it answers 200; raise naming the URL (and the end of the server's log)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            err = proc.stderr.read().decode(errors="replace")[-2000:] if proc.stderr else ""
-            raise TrackingUnavailable(f"MLflow server for {url} exited with code {proc.returncode}: {err}")
+            raise TrackingUnavailable(f"MLflow server for {url} exited with code {proc.returncode}{_log_tail(log)}")
         try:
             with urllib.request.urlopen(url.rstrip("/") + "/health", timeout=2) as resp:
                 if resp.status == 200:
                     return
         except (urllib.error.URLError, OSError):
             time.sleep(0.5)
-    raise TrackingUnavailable(f"MLflow server at {url} not healthy after {timeout:.0f} s")
+    raise TrackingUnavailable(f"MLflow server at {url} not healthy after {timeout:.0f} s{_log_tail(log)}")
 
+
+def _log_tail(log):
+    if log is None or not Path(log).is_file():
+        return ""
+    return ":\n" + Path(log).read_text(errors="replace")[-2000:]

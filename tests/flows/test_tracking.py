@@ -31,6 +31,28 @@ def sqlite_uri(folder):
     return f"sqlite:///{folder / 'mlflow.db'}"
 
 
+ENV_KEYS = ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
+            "MLFLOW_HTTP_REQUEST_TIMEOUT", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def isolated_tracking_state():
+    """configure() sets process-wide env and module state: give other test modules theirs back."""
+    saved_env = {k: os.environ.get(k) for k in ENV_KEYS}
+    saved_state = tracking._state
+    yield
+    for key, value in saved_env.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    tracking._state = saved_state
+    if saved_state is not None and saved_state.enabled:
+        import mlflow
+
+        mlflow.set_tracking_uri(saved_state.uri)
+
+
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     return tmp_path_factory.mktemp("mlstore")
@@ -96,8 +118,8 @@ def test_training_run_has_params_step_metrics_and_artifacts(tracked, trained, pa
     assert run.info.artifact_uri.startswith(store.resolve().as_uri())  # next to the store, never the cwd
 
 
-def test_log_training_without_callback_logs_the_history(tracked, panel):
-    est = RNNForecaster(**TINY).fit(panel)
+def test_log_training_without_callback_logs_the_history(tracked, trained, panel):
+    est = trained[0]  # its epochs were streamed into another run, not this one
     with tracking.run("no-callback") as handle:
         tracking.log_training(est, "make_panel", panel)
     steps = [m.step for m in client().get_metric_history(handle.run_id, "val_loss")]
@@ -300,11 +322,13 @@ def test_server_script_serves_logged_runs_over_rest(tmp_path, panel):
         tracking.log_metrics({"backtest_mae": 0.25})
     port = free_port()
     env = dict(os.environ, PORT=str(port), MLFLOW_STORE=str(server_store), PYTHON=sys.executable)
-    proc = subprocess.Popen(["bash", str(REPO / "mlflow" / "server.sh")], env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = tmp_path / "server.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(["bash", str(REPO / "mlflow" / "server.sh")], env=env, start_new_session=True,
+                                stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        tracking.wait_healthy(url, timeout=90, proc=proc)
+        tracking.wait_healthy(url, timeout=90, proc=proc, log=log)
         with urllib.request.urlopen(f"{url}/api/2.0/mlflow/runs/get?run_id={handle.run_id}", timeout=10) as resp:
             run = json.load(resp)["run"]
         assert run["info"]["status"] == "FINISHED"
