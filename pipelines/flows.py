@@ -43,7 +43,7 @@ def train(
     batch_size: Positive = 32,
     n_windows: Positive = 2,
     season_length: Positive = 12,
-    metric: Metric = "mae",
+    metric: Metric = "mase",
     device: str = "auto",
     seed: Annotated[int, Field(ge=0)] = 0,
     tracking_uri: str | None = None,
@@ -65,21 +65,20 @@ def train(
     grid = tasks.make_candidates(cells, bidirectional, hidden_sizes, lookback=lookback, horizon=horizon,
                                  max_epochs=max_epochs, learning_rate=learning_rate, batch_size=batch_size,
                                  clip="norm", device=device, seed=seed, verbose=False)
-    futures = [tasks.evaluate_candidate.submit(name, est, seen, n_windows, season_length, metric)
-               for name, est in grid.items()]
-    selection = tasks.select([f.result() for f in futures], metric)
-    board = selection.leaderboard.drop(columns=["params"], errors="ignore")
+    selection = tasks.select(grid, seen, n_windows, season_length, metric)  # one task per candidate
+    best, estimator = tasks.best_candidate(selection, grid)
+    board = selection.leaderboard.drop(columns=["params", "reference", "error", "seconds"], errors="ignore")
     print(f"model selection ({n_windows} windows, by {metric}):\n{board.to_string(index=False)}")
     params = {"data": data, "lookback": lookback, "horizon": horizon, "n_windows": n_windows,
-              "season_length": season_length, "metric": metric, "best": selection.best_name}
+              "season_length": season_length, "metric": metric, "best": best}
     with tracking.run("train", tags={"forecast.flow": "train", "forecast.data": data}) as run:
         tasks.log_params(params | {"candidates": list(grid)}, run.run_id)
         tasks.log_selection(selection, run.run_id)
-        model_bt = tasks.backtest(selection.best_estimator, df, 1, season_length)
+        model_bt = tasks.backtest(estimator, df, 1, season_length)
         naive_bt = tasks.backtest(tasks.seasonal_naive(horizon, season_length), df, 1, season_length)
         tasks.log_backtest(model_bt, "holdout", run.run_id)
         tasks.log_backtest(naive_bt, "naive_holdout", run.run_id)
-        model = tasks.fit(selection.best_estimator, df, run.run_id)
+        model = tasks.fit(estimator, df, run.run_id)
         tasks.log_training(model, data, df, run.run_id)
         tasks.log_model(model, run.run_id)
         promotion = tasks.register_and_promote(run.run_id, model_name, f"holdout_{metric}",
@@ -88,7 +87,7 @@ def train(
     fc = forecast(data=data, table=table, tracking_uri=tracking_uri, experiment=experiment, model_name=model_name,
                   output_dir=output_dir, output_format=output_format)
     return {"run_id": run.run_id, "version": promotion.version, "promoted": promotion.promoted,
-            "reason": promotion.reason, "champion_version": fc["version"], "best": selection.best_name,
+            "reason": promotion.reason, "champion_version": fc["version"], "best": best,
             "metric": metric, "leaderboard": _board(selection.leaderboard, metric),
             "holdout": {"model": model_bt.aggregate[metric], "seasonal_naive": naive_bt.aggregate[metric]},
             "forecast_path": fc["path"]}
@@ -142,7 +141,7 @@ def backtest(
     version: Positive | None = None,
     n_windows: Positive = 3,
     season_length: Positive = 12,
-    metric: Metric = "mae",
+    metric: Metric = "mase",
     tracking_uri: str | None = None,
     experiment: Name = "forecast",
     model_name: Name = "forecaster",

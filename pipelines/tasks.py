@@ -18,7 +18,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
 from forecast import SeasonalNaive, frames
-from forecast import backtest as backtesting
+from forecast.backtest import backtest as run_backtest
 
 from . import io, tracking
 
@@ -114,26 +114,48 @@ def make_candidates(cells, bidirectional, hidden_sizes, **common):
 
 
 @task(name="evaluate-candidate", task_run_name="evaluate-{name}", **_compute())
-def evaluate_candidate(name, estimator, df, n_windows, season_length, metric):
-    """One candidate's rolling-origin backtest (submitted once per candidate, so they run concurrently)."""
-    from forecast import selection
+def evaluate_candidate(job, name, estimator, df, args):
+    """One candidate's backtest: ``job`` is the callable ``forecast.selection.select_model`` hands out."""
+    return job(name, estimator, df, args)
 
-    return selection.evaluate_candidate(name, estimator, df, n_windows=n_windows,
-                                        season_length=season_length, metric=metric)
+
+class TaskExecutor:
+    """The ``executor`` of ``select_model``: every ``submit`` becomes a Prefect task on the flow's runner.
+
+    So candidates run concurrently on threads or Dask workers, each visible as its own task run.
+    """
+
+    def submit(self, fn, name, estimator, df, args):
+        return evaluate_candidate.submit(fn, name, estimator, df, args)
 
 
 @task(name="select-model", **_compute())
-def select(results, metric):
-    """Rank evaluated candidates: ``forecast.selection`` -> SelectionResult."""
+def select(candidates, df, n_windows, season_length, metric):
+    """``forecast.selection.select_model`` with one task per candidate; the winner is not refitted here."""
     from forecast import selection
 
-    return selection.rank_candidates(results, metric=metric)
+    return selection.select_model(candidates, df, n_windows=n_windows, metric=metric, season_length=season_length,
+                                  executor=TaskExecutor(), refit_best=False)
+
+
+@task(name="best-candidate", **_compute())
+def best_candidate(selection, candidates):
+    """(name, unfitted estimator) of the best recurrent candidate (the seasonal-naive reference row skipped)."""
+    board = selection.leaderboard
+    ok = board[~board["reference"].astype(bool) & board["error"].isna()] if "reference" in board else board
+    if ok.empty:
+        raise ValueError(f"no candidate could be evaluated; errors: {dict(zip(board.candidate, board.error))}")
+    name = str(ok["candidate"].iloc[0])
+    if name != selection.best_name:
+        get_run_logger().warning("no candidate beat %s in model selection; training the best candidate, %s",
+                                 selection.best_name, name)
+    return name, clone(candidates[name])
 
 
 @task(name="backtest", **_compute())
 def backtest(estimator, df, n_windows, season_length, step=None, refit=True):
     """``forecast.backtest.backtest`` -> BacktestResult."""
-    return backtesting.backtest(estimator, df, n_windows=n_windows, step=step, refit=refit,
+    return run_backtest(estimator, df, n_windows=n_windows, step=step, refit=refit,
                                 season_length=season_length)
 
 
