@@ -19,7 +19,7 @@ class ForecastPyfunc(PythonModel):
         self.estimator = RNNForecaster.load(context.artifacts["estimator"], device="cpu")
 
     def predict(self, context, model_input: pd.DataFrame, params=None):  # the hint: signature comes from log_model
-        from pipelines.tracking import split_pyfunc_input
+        from pipelines.registry import split_pyfunc_input
 
         history, x_future = split_pyfunc_input(self.estimator, model_input)
         return self.estimator.predict(history, X_future=x_future)

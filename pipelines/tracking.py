@@ -1,4 +1,4 @@
-"""MLflow tracking adapter: the one place (with its pyfunc wrapper) that talks to MLflow.
+"""MLflow tracking adapter: with registry.py and pyfunc_model.py, the only code that talks to MLflow.
 
 The core never imports mlflow; it reaches this module through the training callback hook
 (:class:`MlflowCallback`). mlflow is imported lazily, inside the functions that need it.
@@ -42,7 +42,6 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -54,9 +53,6 @@ import pandas as pd
 
 from forecast.training import Callback
 
-CHAMPION = "champion"
-FUTURE_FLAG = "is_future"  # pyfunc input: True on the horizon rows that carry future covariates
-MODEL_URI_TAG = "forecast.model_uri"
 PROBE_TIMEOUT = 3.0
 EPOCH_METRICS = ("train_loss", "val_loss", "grad_norm_mean", "grad_norm_max", "clipped_fraction",
                  "learning_rate")
@@ -84,21 +80,6 @@ class RunHandle:
     run_id: str | None
     skipped: bool = False
     reason: str | None = None
-
-
-@dataclass(frozen=True)
-class ModelRef:
-    model_uri: str
-    run_id: str
-    model_id: str | None
-    version: object = None  # mlflow ModelVersion when registered
-
-
-@dataclass(frozen=True)
-class PromotionResult:
-    version: str
-    promoted: bool
-    reason: str
 
 
 _state: TrackingConfig | None = None
@@ -476,247 +457,6 @@ def log_forecast_plot(history_df, forecast_df, actuals_df=None, n_series=4, run_
     log_figure(plots.forecast_figure(history_df, forecast_df, actuals_df, n_series), artifact_file, run_id)
 
 
-# ---------------------------------------------------------------------------------- models
-def pyfunc_input(history, X_future=None):
-    """The frame the logged pyfunc model takes: history rows, plus horizon rows when needed.
-
-    Parameters
-    ----------
-    history : long DataFrame [unique_id, ds, y, *past, *future] (the model's column names).
-    X_future : long DataFrame [unique_id, ds, *future] for the horizon (models with future
-        covariates only); its rows are appended with ``y`` NaN and ``is_future`` True.
-
-    Returns
-    -------
-    DataFrame with ``y`` and covariates as float64 (the signature is strict about dtype) and,
-    when ``X_future`` is given, a boolean ``is_future`` column.
-    """
-    frame = history.copy()
-    if X_future is not None:
-        frame = pd.concat([frame.assign(**{FUTURE_FLAG: False}), X_future.assign(**{FUTURE_FLAG: True})],
-                          ignore_index=True)
-    for col in frame.columns:
-        if col != FUTURE_FLAG and pd.api.types.is_numeric_dtype(frame[col]) and not pd.api.types.is_bool_dtype(frame[col]):
-            frame[col] = frame[col].astype("float64")
-    return frame
-
-
-def split_pyfunc_input(estimator, frame):
-    """Inverse of :func:`pyfunc_input` for ``estimator``: (history, X_future or None)."""
-    spec = estimator.spec_
-    if FUTURE_FLAG not in frame.columns:
-        if estimator.layout_.future:
-            raise ValueError(f"the model uses future covariates {list(estimator.layout_.future)}: add the horizon "
-                             f"rows with a boolean {FUTURE_FLAG!r} column (see pipelines.tracking.pyfunc_input)")
-        return frame, None
-    flag = frame[FUTURE_FLAG].astype(bool).to_numpy()
-    history = frame.loc[~flag].drop(columns=FUTURE_FLAG).reset_index(drop=True)
-    if not estimator.layout_.future:
-        return history, None
-    cols = [spec.id_col, spec.time_col, *estimator.layout_.future]
-    return history, frame.loc[flag, cols].reset_index(drop=True)
-
-
-def example_history(estimator, n_series=3):
-    """A small history frame rebuilt from the fitted tail (last ``lookback`` rows of a few series)."""
-    from forecast.frames import ID, TARGET, TIME
-
-    tail, layout = estimator.tail_, estimator.layout_
-    cols = [TARGET, *layout.past, *layout.future]
-    parts = []
-    for s in range(min(n_series, tail.n_series)):
-        ds = pd.date_range(end=tail.last_ds[s], periods=estimator.lookback, freq=tail.freqs[s])
-        part = pd.DataFrame(tail.data[s, :, :len(cols)].astype("float64"), columns=cols)
-        parts.append(part.assign(**{ID: str(tail.ids[s]), TIME: ds})[[ID, TIME, *cols]])
-    frame = pd.concat(parts, ignore_index=True)
-    spec = estimator.spec_
-    frame = frame.rename(columns={ID: spec.id_col, TIME: spec.time_col, TARGET: spec.target_col})
-    if not layout.future:
-        return frame
-    # Placeholder horizon rows so the example shows the shape; callers should pass real X_future.
-    last = frame.groupby(spec.id_col, sort=False)[spec.time_col].max()
-    xf = pd.concat([pd.DataFrame({spec.id_col: uid, spec.time_col: pd.date_range(t, periods=estimator.horizon + 1,
-                                  freq=estimator.freqs_[uid])[1:]}) for uid, t in last.items()], ignore_index=True)
-    return pyfunc_input(frame, xf.assign(**{c: 0.0 for c in layout.future}))
-
-
-def _pip_requirements():
-    v = versions()
-    reqs = [f"{dist}=={v[key]}" for dist, key in (("torch", "torch"), ("pandas", "pandas"), ("numpy", "numpy"),
-                                                  ("scikit-learn", "sklearn"), ("mlflow", "mlflow"))]
-    return reqs + [f"recurrent-forecast=={v['forecast']}"]
-
-
-def log_model(estimator, name="model", registered_model_name=None, input_example=None, run_id=None):
-    """Log a fitted RNNForecaster as an MLflow pyfunc model (``pipelines/pyfunc_model.py``).
-
-    The model takes :func:`pyfunc_input` frames — recent history of known series (plus flagged
-    horizon rows with future covariates when the model uses them) — and returns the forecast
-    frame [unique_id, ds, y_pred], exactly ``estimator.predict(history, X_future)``: validation,
-    scaling and inverse scaling happen inside the saved estimator (logged as artifact
-    ``estimator``, the folder written by ``RNNForecaster.save``).
-
-    Parameters
-    ----------
-    input_example : pyfunc input frame (None: rebuilt from the training tail of 3 series).
-    registered_model_name : also register a version under this name (no alias is set here;
-        see :func:`register_and_promote`).
-
-    Returns
-    -------
-    ModelRef(model_uri, run_id, model_id, version) or None when tracking is off.
-    """
-    run_id = _run_id(run_id)
-    if run_id is None:
-        return None
-    import mlflow
-    from mlflow.models import infer_signature
-
-    example = pyfunc_input(*split_pyfunc_input(estimator, input_example)) if input_example is not None \
-        else example_history(estimator)
-    output = estimator.predict(*split_pyfunc_input(estimator, example))
-    signature = infer_signature(example, output)
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = estimator.save(Path(tmp) / "estimator")
-        # Model.log takes run_id (mlflow.pyfunc.log_model only logs into this thread's active run).
-        info = mlflow.models.Model.log(
-            artifact_path=None, name=name, flavor=mlflow.pyfunc, run_id=run_id,
-            python_model=str(Path(__file__).with_name("pyfunc_model.py")),
-            artifacts={"estimator": str(folder)}, signature=signature, input_example=example,
-            pip_requirements=_pip_requirements(), registered_model_name=registered_model_name,
-        )
-    _client().set_tag(run_id, MODEL_URI_TAG, info.model_uri)
-    version = None
-    if registered_model_name:
-        version = _client().get_model_version(registered_model_name, str(info.registered_model_version))
-    return ModelRef(info.model_uri, run_id, getattr(info, "model_id", None), version)
-
-
-def _model_uri(run_id_or_uri):
-    """(model_uri, run_id) from a run id (its logged model) or a models:/ or runs:/ URI."""
-    client = _client()
-    if run_id_or_uri.startswith("models:/m-"):
-        model = client.get_logged_model(run_id_or_uri[len("models:/"):].split("/")[0])
-        return run_id_or_uri, model.source_run_id
-    if run_id_or_uri.startswith("runs:/"):
-        return run_id_or_uri, run_id_or_uri[len("runs:/"):].split("/")[0]
-    uri = client.get_run(run_id_or_uri).data.tags.get(MODEL_URI_TAG)
-    if uri is None:
-        raise ValueError(f"run {run_id_or_uri} has no logged model (tag {MODEL_URI_TAG!r}); call log_model first")
-    return uri, run_id_or_uri
-
-
-def register_and_promote(run_id_or_uri, model_name, metric_name, metric_value=None, lower_is_better=True):
-    """Register the candidate; give it the ``champion`` alias only if it beats the champion.
-
-    The comparison uses ``metric_name`` from the champion version's run (the same backtest
-    metric). The candidate's run gets tags ``forecast.promoted`` / ``forecast.promotion_reason``
-    and a ``promotion.txt`` artifact saying why.
-
-    Parameters
-    ----------
-    run_id_or_uri : run id with a model logged by :func:`log_model`, or its model URI.
-    metric_value : candidate's value (None: read ``metric_name`` from the candidate's run).
-
-    Returns
-    -------
-    PromotionResult(version, promoted, reason) or None when tracking is off.
-    """
-    if not _config():
-        return None
-    from mlflow.exceptions import MlflowException
-
-    client = _client()
-    model_uri, run_id = _model_uri(run_id_or_uri)
-    if metric_value is None:
-        metric_value = client.get_run(run_id).data.metrics.get(metric_name)
-    version = _register(client, model_uri, model_name, run_id)
-    client.set_model_version_tag(model_name, version, metric_name, str(metric_value))
-    try:
-        champion = client.get_model_version_by_alias(model_name, CHAMPION)
-    except MlflowException:
-        champion = None
-    promoted, reason = _decide(client, champion, metric_name, metric_value, lower_is_better)
-    if promoted:
-        client.set_registered_model_alias(model_name, CHAMPION, version)
-    reason = f"{model_name} v{version}: {reason}"
-    if run_id:
-        client.set_tag(run_id, "forecast.promoted", str(promoted).lower())
-        client.set_tag(run_id, "forecast.promotion_reason", reason)
-        client.log_text(run_id, reason + "\n", "promotion.txt")
-    return PromotionResult(version, promoted, reason)
-
-
-def _register(client, model_uri, model_name, run_id):
-    """An existing version of this model from the same source, else a new one."""
-    import mlflow
-
-    for mv in client.search_model_versions(f"name='{model_name}'"):
-        if mv.source == model_uri or (model_uri.startswith("models:/m-") and mv.model_id == model_uri[8:]):
-            return str(mv.version)
-    return str(mlflow.register_model(model_uri, model_name).version)
-
-
-def _decide(client, champion, metric_name, value, lower_is_better):
-    if value is None or not _finite(value):
-        return False, f"not promoted: candidate has no finite {metric_name} ({value})"
-    if champion is None:
-        return True, f"promoted: first champion ({metric_name}={value:.6g})"
-    champ = _champion_metric(client, champion, metric_name)
-    if champ is None:
-        return True, f"promoted: champion v{champion.version} has no {metric_name} to compare"
-    better = value < champ if lower_is_better else value > champ
-    word = "lower" if lower_is_better else "higher"
-    if better:
-        return True, f"promoted: {metric_name}={value:.6g} beats champion v{champion.version} ({champ:.6g}, {word} is better)"
-    return False, (f"not promoted: {metric_name}={value:.6g} does not beat champion v{champion.version} "
-                   f"({champ:.6g}, {word} is better)")
-
-
-def _champion_metric(client, champion, metric_name):
-    if champion.run_id:
-        value = client.get_run(champion.run_id).data.metrics.get(metric_name)
-        if value is not None:
-            return value
-    tag = (champion.tags or {}).get(metric_name)
-    return float(tag) if tag not in (None, "None") else None
-
-
-def _registry_uri(model_name, version=None, alias=CHAMPION):
-    return f"models:/{model_name}/{version}" if version is not None else f"models:/{model_name}@{alias}"
-
-
-def load_champion(model_name, version=None, alias=CHAMPION):
-    """The registered estimator (the champion, or ``version``) as an RNNForecaster.
-
-    Returns
-    -------
-    (RNNForecaster, version str)
-    """
-    import mlflow
-
-    from forecast import RNNForecaster
-
-    _config()
-    client = _client()
-    mv = client.get_model_version(model_name, str(version)) if version is not None \
-        else client.get_model_version_by_alias(model_name, alias)
-    with tempfile.TemporaryDirectory() as tmp:
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=_registry_uri(model_name, mv.version),
-                                                         dst_path=tmp, tracking_uri=_config().uri))
-        folder = next(p.parent for p in local.glob("artifacts/**/config.json"))
-        return RNNForecaster.load(folder), str(mv.version)
-
-
-def load_pyfunc(model_name_or_uri, version=None, alias=CHAMPION):
-    """The logged pyfunc model: a registered name (champion or ``version``) or any model URI."""
-    import mlflow
-
-    _config()
-    uri = model_name_or_uri if ":/" in model_name_or_uri else _registry_uri(model_name_or_uri, version, alias)
-    return mlflow.pyfunc.load_model(uri)
-
-
 # ---------------------------------------------------------------------------------- selection
 def log_selection(result, run_id=None, prefix="backtest"):
     """Log a model selection: leaderboard on the parent run, one child run per candidate.
@@ -849,3 +589,11 @@ def _log_tail(log):
     if log is None or not Path(log).is_file():
         return ""
     return ":\n" + Path(log).read_text(errors="replace")[-2000:]
+
+
+# The logged model and the registry live in pipelines/registry.py; their names are part of this
+# module's API. Imported last: registry reads this module's helpers at call time.
+from .registry import (  # noqa: E402
+    CHAMPION, FUTURE_FLAG, ModelRef, PromotionResult, example_history, load_champion, load_pyfunc, log_model,
+    pyfunc_input, register_and_promote, split_pyfunc_input,
+)
