@@ -12,7 +12,8 @@ API (stable; the Prefect flows and the CLI code against it)
     ``required=False``, a disabled config (falsy, ``.reason`` says why): every function below
     then logs nothing and ``run`` yields a handle with ``skipped=True``.
 ``run(name, params=None, tags=None, nested=False, parent_run_id=None)`` -> context manager
-    yielding ``RunHandle(run_id, skipped, reason)``; the run ends FINISHED, or FAILED on any
+    yielding ``RunHandle(run_id, skipped, reason)``; the run ends FINISHED, or FAILED (KILLED on
+    Ctrl-C) on any
     exception (tag ``forecast.error``), never left RUNNING.
 ``MlflowCallback(run_id=None)``
     ``forecast.training.Callback`` logging per-epoch metrics as steps (step = epoch).
