@@ -13,8 +13,7 @@ API (stable; the Prefect flows and the CLI code against it)
     then logs nothing and ``run`` yields a handle with ``skipped=True``.
 ``run(name, params=None, tags=None, nested=False, parent_run_id=None)`` -> context manager
     yielding ``RunHandle(run_id, skipped, reason)``; the run ends FINISHED, or FAILED (KILLED on
-    Ctrl-C) on any
-    exception (tag ``forecast.error``), never left RUNNING.
+    Ctrl-C) on any exception (tag ``forecast.error``), never left RUNNING.
 ``MlflowCallback(run_id=None)``
     ``forecast.training.Callback`` logging per-epoch metrics as steps (step = epoch).
 ``log_training(estimator, data_name, df, run_id=None)``
