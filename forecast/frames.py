@@ -127,8 +127,9 @@ def validate(df, columns=(), fill=None, where="data"):
 
 
 def _to_datetime(ds, where):
+    """Timestamps at nanosecond resolution (pandas 3 parses strings at other units), one zone."""
     if pd.api.types.is_datetime64_any_dtype(ds.dtype):
-        return ds  # already timestamps: pd.to_datetime would only copy them
+        return ds if ds.dt.unit == "ns" else ds.dt.as_unit("ns")  # no copy when already ns
     if ds.dtype == object:
         zones = {getattr(v, "tzinfo", None) is not None for v in ds if isinstance(v, pd.Timestamp)}
         if len(zones) > 1:
@@ -137,7 +138,7 @@ def _to_datetime(ds, where):
         if len(tzs) > 1:
             raise ValueError(f"{where}: column 'ds' mixes time zones {sorted(tzs)}; convert to one zone")
     try:
-        return pd.to_datetime(ds)
+        return pd.to_datetime(ds).dt.as_unit("ns")
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{where}: column 'ds' cannot be read as timestamps ({exc})") from None
 
@@ -217,7 +218,9 @@ def _regular_frequencies(df, where):
     series share a calendar) instead of once per series. Other series take the per-series path.
     None when the frame does not qualify; the per-series loop then decides.
     """
-    runs = _sorted_runs(df, strict=False)
+    if not pd.api.types.is_datetime64_dtype(df[TIME].dtype) or df[TIME].isna().any():
+        return None  # time-zone-aware or NaT: the per-series loop
+    runs = series_runs(df)
     if runs is None:
         return None
     starts, ends = runs
@@ -250,21 +253,27 @@ def _regular_frequencies(df, where):
 _CHUNK = 1 << 20  # rows per vectorised pass: bounded temporaries on 10^7-row panels
 
 
-def _sorted_runs(df, strict=True):
-    """(starts, ends) of each series' rows when ``df`` is sorted by id (ascending, contiguous) and,
-    with ``strict``, by strictly increasing naive ``ds`` within each series; else None.
+def series_runs(df):
+    """(starts, ends) row ranges of each series in a frame sorted by string id; None if it is not.
 
-    Neighbouring rows are compared in chunks (pyarrow for Arrow-backed strings), so no
-    ``len(df)``-sized Python objects or int64 temporaries are ever built.
+    Neighbouring ids are compared in chunks (pyarrow for Arrow-backed strings), so no
+    ``len(df)``-sized Python objects are built.
     """
+    return _sorted_runs(df, strict=False)
+
+
+def _sorted_runs(df, strict=True):
+    """(starts, ends) of each series' rows when ``df`` is sorted by string id (ascending, contiguous)
+    and, with ``strict``, by strictly increasing naive ``ds`` within each series; else None."""
     ids, ds = df[ID], df[TIME]
-    if (len(df) == 0 or not pd.api.types.is_string_dtype(ids.dtype) or not pd.api.types.is_datetime64_dtype(ds.dtype)
-            or ids.isna().any() or ds.isna().any()):
+    if len(df) == 0 or not pd.api.types.is_string_dtype(ids.dtype) or ids.isna().any():
+        return None
+    if strict and (not pd.api.types.is_datetime64_dtype(ds.dtype) or ds.isna().any()):
         return None
     new_run = np.zeros(len(df), dtype=bool)
     new_run[0] = True
     arrow = _arrow_strings(ids)
-    ticks = ds.to_numpy().view(np.int64)
+    ticks = ds.to_numpy().view(np.int64) if strict else None
     for a in range(1, len(df), _CHUNK):
         b = min(a + _CHUNK, len(df))
         if arrow is not None:
@@ -343,7 +352,7 @@ def _series_freq(uid, idx, where):
 
 def future_dates(last, freq, horizon):
     """The ``horizon`` timestamps after ``last`` at ``freq``."""
-    return pd.date_range(last, periods=horizon + 1, freq=freq)[1:]
+    return pd.date_range(last, periods=horizon + 1, freq=freq)[1:].as_unit("ns")
 
 
 def calendar_features(ds, freq):

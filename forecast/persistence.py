@@ -112,7 +112,7 @@ def load(cls, path, device="cpu"):
     arrays = np.load(path / "tail.npz", allow_pickle=False)
     est.static_ = arrays["static"]
     est.tail_ = Tail(np.array(cfg["tail_ids"], dtype=object), arrays["data"],
-                     [pd.Timestamp(t) for t in cfg["tail_last_ds"]], cfg["tail_freqs"])
+                     [pd.Timestamp(t).as_unit("ns") for t in cfg["tail_last_ds"]], cfg["tail_freqs"])
     est.device_ = torch.device(device)
     est.module_ = est._network()
     est.module_.load_state_dict(torch.load(path / "weights.pt", map_location=device, weights_only=True))
