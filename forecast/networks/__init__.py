@@ -1,6 +1,7 @@
 """nn.Modules only: recurrent encoders and forecasting heads."""
 from .encoders import CELLS, MERGES, RNNEncoder
-from .heads import HEADS, DirectHead
-from .model import ForecastNetwork, build_network
+from .heads import ATTENTIONS, HEADS, DirectHead, OneStepHead, Seq2SeqHead
+from .model import ForecastNetwork, RecursiveNetwork, build_network
 
-__all__ = ["CELLS", "MERGES", "HEADS", "RNNEncoder", "DirectHead", "ForecastNetwork", "build_network"]
+__all__ = ["CELLS", "MERGES", "HEADS", "ATTENTIONS", "RNNEncoder", "DirectHead", "Seq2SeqHead", "OneStepHead",
+           "ForecastNetwork", "RecursiveNetwork", "build_network"]

@@ -1,0 +1,218 @@
+"""The recurrent family: direct / seq2seq (+attention) / recursive heads, TBPTT, residual stacks, diagnostics."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from forecast import RNNForecaster
+from forecast.datasets import make_routine
+from forecast.diagnostics import gradient_through_time
+from forecast.schedules import TeacherForcing
+
+L, H = 10, 4
+HEAD_CASES = {
+    "direct": dict(head="direct"),
+    "seq2seq": dict(head="seq2seq", teacher_forcing=0.5),
+    "seq2seq_dot_bi": dict(head="seq2seq", attention="dot", bidirectional=True, cell="gru"),
+    "seq2seq_additive": dict(head="seq2seq", attention="additive", bidirectional=True, merge="sum"),
+    "recursive": dict(head="recursive", cell="gru"),
+    "recursive_tbptt": dict(head="recursive", tbptt_steps=8, residual=True, layer_norm=True, num_layers=2),
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    # Tiny recurrent nets are dominated by thread hand-offs on a shared 2-core machine.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def routine():
+    return make_routine(n_days=90, spell_length=(1, 3), seed=0, n_series=3)
+
+
+@pytest.fixture(scope="module")
+def fitted(routine):
+    models = {}
+    for name, kw in HEAD_CASES.items():
+        est = RNNForecaster(hidden_size=8, lookback=L, horizon=H, future_covariates=("rain",), max_epochs=2,
+                            batch_size=64, learning_rate=1e-2, verbose=False, seed=0, **kw)
+        models[name] = est.fit(routine)
+    return models
+
+
+def _future(df):
+    last = df.groupby("unique_id").tail(H)
+    return df.drop(last.index), last[["unique_id", "ds", "rain"]]
+
+
+@pytest.mark.parametrize("name", list(HEAD_CASES))
+def test_every_head_forecasts_the_horizon_with_finite_values(fitted, routine, name):
+    est = fitted[name]
+    history, x_future = _future(routine)
+    fc = est.predict(history, X_future=x_future)
+    assert fc.shape == (3 * H, 3) and np.isfinite(fc["y_pred"]).all()
+    assert np.isfinite(est.history_.records[-1].train_loss)
+    assert est.score(routine) <= 0
+
+
+@pytest.mark.parametrize("name", list(HEAD_CASES))
+def test_no_head_looks_past_the_origin(fitted, routine, name):
+    est = fitted[name]
+    cutoff = pd.Timestamp("2024-02-20")
+    origins = pd.DataFrame({"unique_id": routine["unique_id"].unique(), "cutoff": cutoff})
+    poisoned = routine.assign(y=np.where(routine["ds"] > cutoff, 1e3, routine["y"]))
+    a = est.predict_at(routine, origins)
+    b = est.predict_at(poisoned, origins)
+    assert len(a) == 3 * H
+    np.testing.assert_array_equal(a["y_pred"].to_numpy(), b["y_pred"].to_numpy())
+
+
+@pytest.mark.parametrize("name", list(HEAD_CASES))
+def test_save_load_gives_identical_forecasts_for_every_head(fitted, routine, name, tmp_path):
+    est = fitted[name]
+    history, x_future = _future(routine)
+    loaded = RNNForecaster.load(est.save(tmp_path / name))
+    assert loaded.get_params() == est.get_params()
+    pd.testing.assert_frame_equal(est.predict(history, X_future=x_future), loaded.predict(history, X_future=x_future))
+
+
+@pytest.mark.parametrize("name", ["seq2seq_dot_bi", "seq2seq_additive"])
+def test_attention_weights_sum_to_one_over_the_lookback(fitted, routine, name):
+    history, x_future = _future(routine)
+    w = fitted[name].attention_weights(history, X_future=x_future)
+    assert w.shape == (3, H, L)
+    assert (w >= 0).all()
+    np.testing.assert_allclose(w.sum(-1), 1.0, atol=1e-5)
+
+
+def test_attention_weights_need_an_attention_head(fitted):
+    with pytest.raises(ValueError, match="attention"):
+        fitted["direct"].attention_weights()
+
+
+def test_teacher_forcing_decays_linearly_to_zero_and_is_off_after_training(fitted):
+    sched = TeacherForcing(0.5, max_epochs=5)
+    assert [sched.ratio(e) for e in range(1, 6)] == [0.5, 0.375, 0.25, 0.125, 0.0]
+    assert fitted["seq2seq"].module_.head.teacher_forcing == 0.0
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(attention="dot"), "attention"),
+    (dict(teacher_forcing=0.5), "teacher_forcing"),
+    (dict(head="seq2seq", teacher_forcing=1.5), "teacher_forcing"),
+    (dict(tbptt_steps=10), "tbptt_steps"),
+    (dict(head="recursive", tbptt_steps=0), "tbptt_steps"),
+    (dict(head="recursive", bidirectional=True), "bidirectional"),
+    (dict(residual="yes"), "residual"),
+    (dict(head="seq2seq", attention="cosine"), "attention"),
+])
+def test_bad_head_parameters_are_named(routine, kw, match):
+    with pytest.raises(ValueError, match=match):
+        RNNForecaster(lookback=L, horizon=H, max_epochs=1, verbose=False, **kw).fit(routine)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "rnn"])
+def test_residual_and_layer_norm_stacks_train(routine, cell):
+    est = RNNForecaster(cell=cell, hidden_size=8, num_layers=3, residual=True, layer_norm=True, lookback=L,
+                        horizon=H, max_epochs=4, batch_size=32, learning_rate=1e-2, verbose=False)
+    est.fit(routine[["unique_id", "ds", "y"]])
+    losses = [r.train_loss for r in est.history_.records]
+    assert np.isfinite(losses).all() and losses[-1] < losses[0]
+    assert len(est.module_.encoder.layers) == 3
+
+
+def test_residual_stack_equals_fused_stack_without_skips_and_norms():
+    from forecast.networks import RNNEncoder
+
+    torch.manual_seed(0)
+    fused = RNNEncoder(3, 6, "gru", num_layers=2, bidirectional=True)
+    stacked = RNNEncoder(3, 6, "gru", num_layers=2, bidirectional=True, residual=True)
+    stacked.skips = None  # same computation as the fused stack once the skips are gone
+    for i, layer in enumerate(stacked.layers):
+        for name, p in layer.named_parameters():
+            p.data.copy_(getattr(fused.rnn, name.replace("_l0", f"_l{i}")))
+    x = torch.randn(4, 7, 3)
+    for a, b in zip(fused(x), stacked(x)):
+        torch.testing.assert_close(a, b)
+
+
+# ---------------------------------------------------------------- truncated BPTT
+def _recall_series(n_series, n, seed, period=8, recall=4):
+    """A random sign at each period's start, asked for again ``recall`` steps later (``probe`` = 1)."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for s in range(n_series):
+        y, probe = np.zeros(n), np.zeros(n)
+        for start in range(0, n - recall, period):
+            y[start] = y[start + recall] = rng.choice([-1.0, 1.0])
+            probe[start + recall] = 1.0
+        frames.append(pd.DataFrame({"unique_id": f"s{s}", "ds": pd.date_range("2020-01-01", periods=n, freq="D"),
+                                    "y": y, "probe": probe}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_tbptt_carried_state_learns_a_dependency_longer_than_the_chunk():
+    # The sign is needed 4 steps after it was seen; chunks are 3 steps long. Reset at every chunk,
+    # the model can never see it; carried across chunks (detached), it can.
+    train, test = _recall_series(4, 600, seed=0), _recall_series(2, 120, seed=99)
+    probes = test[(test["probe"] == 1) & (test["ds"] >= "2020-01-20")]
+    origins = pd.DataFrame({"unique_id": probes["unique_id"], "cutoff": probes["ds"] - pd.Timedelta(days=1)})
+    mse = {}
+    for carry in (True, False):
+        est = RNNForecaster(cell="lstm", hidden_size=32, head="recursive", tbptt_steps=3, carry_state=carry,
+                            lookback=16, horizon=1, future_covariates=("probe",), scaler="none", max_epochs=8,
+                            batch_size=4, learning_rate=1e-2, verbose=False, seed=0)
+        fc = est.fit(train).predict_at(test, origins).merge(test, on=["unique_id", "ds"])
+        mse[carry] = float(np.mean((fc["y_pred"] - fc["y"]) ** 2))
+    assert mse[False] > 0.9  # no better than guessing 0 for a random sign
+    assert mse[True] < 0.5 * mse[False]
+
+
+def test_tbptt_right_aligns_ragged_series_and_masks_their_padding():
+    from forecast.networks.model import build_network
+    from forecast.tbptt import series_chunks
+    from forecast.windows import Gatherer
+
+    lengths = np.array([11, 7])  # 10 and 6 one-step targets: 3 and 2 chunks of 3 (oldest 1 and 0 dropped)
+    data = np.arange(18, dtype=np.float32)[:, None]
+    gatherer = Gatherer(data, np.zeros((2, 0)), 2, 1, slice(1, 1))
+    net = build_network(1, 0, 0, 1, cell="gru", hidden_size=4, head="recursive")
+    X, T, mask = series_chunks(net, gatherer, np.array([0, 11, 18]), lengths, 3)
+    assert X.shape == (2, 3, 3, 1) and mask.tolist() == [[True, True, True], [False, True, True]]
+    assert T[0].flatten().tolist() == list(range(2, 11))  # series 0: targets y_2..y_10
+    assert T[1, 1:].flatten().tolist() == list(range(12, 18)) and T[1, 0].abs().sum() == 0
+    assert X[1, 1, 0, 0] == 11  # its first input is its first value
+
+
+# ---------------------------------------------------------------- gradient through time
+def _weak_memory_model(cell, routine):
+    est = RNNForecaster(cell=cell, hidden_size=16, lookback=30, horizon=1, max_epochs=1, learning_rate=1e-6,
+                        batch_size=256, verbose=False, seed=0)
+    est.fit(routine[["unique_id", "ds", "y"]])
+    with torch.no_grad():  # small recurrent weights: the constructed case where a tanh RNN forgets fast
+        est.module_.encoder.rnn.weight_hh_l0.mul_(0.5)
+    return est
+
+
+def test_gradient_through_time_vanishes_for_a_tanh_rnn_much_faster_than_for_an_lstm(routine):
+    g = {cell: gradient_through_time(_weak_memory_model(cell, routine), routine, n_windows=64)
+         for cell in ("rnn", "lstm")}
+    assert g["rnn"].shape == (30,) and np.isfinite(g["rnn"]).all()
+    assert g["rnn"][0] < 1e-3 * g["rnn"][-1]  # early steps get almost nothing
+    early, middle, late = np.log(g["rnn"]).reshape(3, 10).mean(1)
+    assert early < middle < late  # it rises toward the origin
+    assert g["rnn"][0] / g["rnn"][-1] < 1e-2 * g["lstm"][0] / g["lstm"][-1]
+
+
+def test_gradient_through_time_from_the_stored_tail(fitted, routine):
+    est = RNNForecaster(hidden_size=8, lookback=L, horizon=H, max_epochs=1, verbose=False)
+    est.fit(routine[["unique_id", "ds", "y"]])
+    assert gradient_through_time(est).shape == (L,)
+    with pytest.raises(ValueError, match="future covariates"):
+        gradient_through_time(fitted["direct"])
