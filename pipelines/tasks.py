@@ -9,12 +9,14 @@ not worth persisting in Prefect's result store (MLflow holds it).
 """
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pandas as pd
 from sklearn.base import clone
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import MissingContextError
 from prefect.tasks import exponential_backoff
 
 from forecast import SeasonalNaive, frames
@@ -40,6 +42,14 @@ def transient(task, task_run, state):
     return True
 
 
+def _logger():
+    """The run logger inside a task run, a plain logger when called as ``task.fn`` (tests)."""
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger("pipelines")
+
+
 def _io(**kwargs):
     """Options of an I/O task: retried with backoff on transient errors, never cached."""
     return dict(retries=IO_RETRIES, retry_delay_seconds=BACKOFF, retry_jitter_factor=0.5,
@@ -62,7 +72,7 @@ def data_cache_key(context, parameters):
 def load_data(source: str, table: str | None = None) -> pd.DataFrame:
     """Read a bundled set, a CSV/Parquet file or a SQL table as a long frame."""
     df = io.load_frame(source, table)
-    get_run_logger().info("loaded %s: %d rows, %d series", source, len(df), df[frames.ID].nunique())
+    _logger().info("loaded %s: %d rows, %d series", source, len(df), df[frames.ID].nunique())
     return df
 
 
@@ -147,7 +157,7 @@ def best_candidate(selection, candidates):
         raise ValueError(f"no candidate could be evaluated; errors: {dict(zip(board.candidate, board.error))}")
     name = str(ok["candidate"].iloc[0])
     if name != selection.best_name:
-        get_run_logger().warning("no candidate beat %s in model selection; training the best candidate, %s",
+        _logger().warning("no candidate beat %s in model selection; training the best candidate, %s",
                                  selection.best_name, name)
     return name, clone(candidates[name])
 
@@ -186,7 +196,7 @@ def predict(estimator, df):
 def configure_tracking(uri, experiment):
     """Point MLflow at ``uri`` (None: the local store); fails fast naming the URI when unreachable."""
     cfg = tracking.configure(uri, experiment=experiment, required=True)
-    get_run_logger().info("MLflow tracking at %s, experiment %r", cfg.uri, experiment)
+    _logger().info("MLflow tracking at %s, experiment %r", cfg.uri, experiment)
     return cfg.uri
 
 

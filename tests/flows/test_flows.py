@@ -1,0 +1,392 @@
+"""Prefect flows, tasks, schedules and the ``forecast`` CLI.
+
+Tasks are tested through ``task.fn(...)``; each flow runs end to end once under the session's
+Prefect test harness with MLflow in a temporary SQLite store. Failures (bad data path, data that
+does not match the model, unreachable tracking server) must end the flow run failed with a
+message naming the cause and leave earlier forecast files untouched. The ``slow`` tests start a
+real Prefect server: a served deployment with a schedule runs to completion, and the train flow
+runs on a 2-worker local Dask cluster.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from forecast.datasets import load
+from pipelines import cli, config, flows, io, schedules, tasks
+
+from .conftest import free_port, stop
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = dict(lookback=24, horizon=12, cells=["gru"], bidirectional=[False, True], hidden_sizes=[8], max_epochs=2,
+            batch_size=64, n_windows=1, season_length=12, device="cpu")
+
+
+def air():
+    return load("airpassengers")
+
+
+def snapshot(folder):
+    """{relative path: bytes} of every file under ``folder``."""
+    folder = Path(folder)
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+# ---------------------------------------------------------------------------------- data tasks
+def test_load_data_reads_bundled_csv_and_parquet(tmp_path):
+    bundled = tasks.load_data.fn("airpassengers")
+    bundled.to_csv(tmp_path / "air.csv", index=False)
+    bundled.to_parquet(tmp_path / "air.parquet", index=False)
+    for path in ("air.csv", "air.parquet"):
+        got = tasks.load_data.fn(str(tmp_path / path))
+        assert len(got) == 144 and got["ds"].dtype.kind == "M"
+        pd.testing.assert_series_equal(got["y"], bundled["y"])
+
+
+def test_load_data_reads_a_sql_table(tmp_path):
+    url = f"sqlite:///{tmp_path / 'obs.db'}"
+    io.write_sql(air(), url, "observations")
+    got = tasks.load_data.fn(url, "observations")
+    assert len(got) == 144 and set(got.columns) >= {"unique_id", "ds", "y"}
+    with pytest.raises(ValueError, match="needs a table name"):
+        tasks.load_data.fn(url)
+
+
+def test_load_data_names_the_missing_path_and_bad_columns(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.csv"):
+        tasks.load_data.fn(str(tmp_path / "nope.csv"))
+    (tmp_path / "wide.csv").write_text("ds,sales\n2020-01-01,1\n")
+    with pytest.raises(ValueError, match=r"missing column\(s\) \['unique_id', 'y'\]"):
+        tasks.load_data.fn(str(tmp_path / "wide.csv"))
+    (tmp_path / "data.xlsx").write_text("x")
+    with pytest.raises(ValueError, match="unknown format"):
+        tasks.load_data.fn(str(tmp_path / "data.xlsx"))
+
+
+def test_data_cache_key_follows_the_content(tmp_path):
+    path = tmp_path / "air.csv"
+    air().to_csv(path, index=False)
+    key = tasks.data_cache_key(None, {"source": str(path)})
+    assert key == tasks.data_cache_key(None, {"source": str(path)})
+    air().assign(y=lambda d: d.y + 1).to_csv(path, index=False)
+    assert tasks.data_cache_key(None, {"source": str(path)}) != key
+    assert tasks.data_cache_key(None, {"source": "airpassengers"}).startswith("dataset:airpassengers:")
+    assert tasks.data_cache_key(None, {"source": "sqlite:///x.db", "table": "t"}) is None  # never cached
+
+
+def test_validate_data_rejects_short_series_and_sorts():
+    shuffled = air().sample(frac=1.0, random_state=0)
+    assert tasks.validate_data.fn(shuffled)["ds"].is_monotonic_increasing
+    with pytest.raises(ValueError, match="'AirPassengers' has 144 points, fewer than the 200 needed"):
+        tasks.validate_data.fn(air(), 200)
+
+
+def test_split_holdout_keeps_all_but_the_last_horizon():
+    df = pd.concat([air(), air().assign(unique_id="B")], ignore_index=True)
+    seen = tasks.split_holdout.fn(df, 12)
+    assert seen.groupby("unique_id").size().tolist() == [132, 132]
+    assert seen["ds"].max() == pd.Timestamp("1959-12-01")
+
+
+def test_check_matches_model_refuses_other_series_and_frequency():
+    model = SimpleNamespace(ids_=["AirPassengers"], freqs_={"AirPassengers": "MS"})
+    tasks.check_matches_model.fn(air(), model)
+    with pytest.raises(ValueError, match=r"series not seen in training \['B'\]"):
+        tasks.check_matches_model.fn(air().assign(unique_id="B"), model)
+    daily = air().assign(ds=pd.date_range("2020-01-01", periods=144, freq="D"))
+    with pytest.raises(ValueError, match="frequency 'D', the model was fitted at 'MS'"):
+        tasks.check_matches_model.fn(daily, model)
+
+
+def test_write_forecasts_is_atomic_and_partitioned_by_run(tmp_path):
+    fc = pd.DataFrame({"unique_id": ["a"] * 3, "ds": pd.date_range("2020-01-01", periods=3), "y_pred": [1.0, 2, 3]})
+    first = Path(tasks.write_forecasts.fn(fc, str(tmp_path), "run=20261123T130000Z", "parquet"))
+    assert first == tmp_path / "run=20261123T130000Z" / "forecasts.parquet"
+    before = snapshot(tmp_path)
+    second = Path(tasks.write_forecasts.fn(fc, str(tmp_path), "run=20261123T140000Z", "csv"))
+    assert pd.read_csv(second)["y_pred"].tolist() == [1.0, 2.0, 3.0]
+    after = snapshot(tmp_path)
+    assert {k: after[k] for k in before} == before  # the earlier run's file is untouched
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
+    assert io.run_stamp(pd.Timestamp("2026-11-23 13:05:09", tz="UTC")) == "run=20261123T130509Z"
+
+
+def test_retry_condition_skips_permanent_errors():
+    from prefect.states import Failed
+
+    def failed(exc):
+        return Failed(data=exc)
+
+    assert tasks.transient(None, None, failed(ConnectionError("reset"))) is True
+    assert tasks.transient(None, None, failed(FileNotFoundError("gone"))) is False
+    assert tasks.transient(None, None, failed(ValueError("bad data"))) is False
+
+
+# ---------------------------------------------------------------------------------- config, parameters, schedules
+def test_default_toml_matches_the_flow_defaults():
+    import inspect
+
+    cfg = config.load()
+    for section, flow_obj in (("train", flows.train), ("forecast", flows.forecast), ("backtest", flows.backtest)):
+        defaults = {k: p.default for k, p in inspect.signature(flow_obj.fn).parameters.items()}
+        params = config.flow_parameters(flow_obj, cfg, section)
+        assert {k: defaults[k] for k in params} == params, section
+
+
+def test_user_config_overlays_defaults_and_rejects_unknown_keys(tmp_path):
+    path = tmp_path / "my.toml"
+    path.write_text('[common]\ndata = "etth1"\n[train]\nhorizon = 24\n')
+    cfg = config.load(path)
+    params = config.flow_parameters(flows.train, cfg, "train", {"lookback": 48, "cells": None})
+    assert (params["data"], params["horizon"], params["lookback"], params["cells"]) == ("etth1", 24, 48, ["rnn", "lstm", "gru"])
+    path.write_text("[train]\nhorizn = 24\n")
+    with pytest.raises(config.ConfigError, match=r"unknown key\(s\) \['horizn'\]"):
+        config.flow_parameters(flows.train, config.load(path), "train")
+    path.write_text("[trian]\n")
+    with pytest.raises(config.ConfigError, match="unknown section"):
+        config.load(path)
+
+
+@pytest.mark.parametrize("bad", [{"cells": ["transformer"]}, {"horizon": 0}, {"metric": "r2"},
+                                 {"learning_rate": -1.0}, {"output_format": "xlsx"}])
+def test_flow_parameters_are_validated_at_the_boundary(bad):
+    from prefect.exceptions import ParameterTypeError
+
+    with pytest.raises(ParameterTypeError):
+        flows.train.validate_parameters(bad)
+
+
+def test_deployments_carry_the_schedules_and_parameters():
+    cfg = config.load()
+    train_dep, forecast_dep = schedules.deployments(cfg, {"train_cron": "0 3 * * 1", "forecast_interval_seconds": 3600})
+    assert train_dep.name == schedules.TRAIN_DEPLOYMENT and forecast_dep.name == schedules.FORECAST_DEPLOYMENT
+    assert train_dep.schedules[0].schedule.cron == "0 3 * * 1"
+    assert forecast_dep.schedules[0].schedule.interval.total_seconds() == 3600
+    assert train_dep.parameters["horizon"] == 12 and forecast_dep.parameters["data"] == "airpassengers"
+    with pytest.raises(ValueError, match="forecast_interval_seconds"):
+        schedules.forecast_schedule({"forecast_interval_seconds": 0})
+
+
+def test_task_runner_by_name():
+    from prefect.task_runners import ThreadPoolTaskRunner
+    from prefect_dask import DaskTaskRunner
+
+    assert isinstance(flows.with_runner(flows.train, "threads", 3).task_runner, ThreadPoolTaskRunner)
+    assert isinstance(flows.task_runner("dask", 2), DaskTaskRunner)
+    assert isinstance(flows.task_runner("dask", address="tcp://127.0.0.1:8786"), DaskTaskRunner)
+    with pytest.raises(ValueError, match="threads' or 'dask'"):
+        flows.task_runner("ray")
+
+
+# ---------------------------------------------------------------------------------- CLI
+@pytest.mark.parametrize("command", [[], ["train"], ["forecast"], ["backtest"], ["serve"], ["server"], ["ui"],
+                                     ["datasets"]])
+def test_cli_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([*command, "--help"])
+    assert exit_.value.code == 0
+    assert "usage: forecast" in capsys.readouterr().out
+
+
+def test_console_script_is_installed():
+    exe = Path(sys.executable).with_name("forecast")
+    out = subprocess.run([str(exe), "train", "--help"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "--lookback" in out.stdout
+
+
+@pytest.mark.parametrize("argv", [["nope"], ["train", "--horizon", "twelve"], ["train", "--directions", "up"],
+                                  ["forecast", "--format", "xlsx"]])
+def test_cli_bad_arguments_exit_2(argv):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(argv)
+    assert exit_.value.code == 2
+
+
+def test_cli_bad_parameters_and_config_exit_2(tmp_path, capsys):
+    assert cli.main(["train", "--horizon", "0"]) == 2
+    assert "invalid parameters for the train flow" in capsys.readouterr().err
+    assert cli.main(["train", "--cells", "lstm,transformer"]) == 2
+    assert cli.main(["train", "--config", str(tmp_path / "missing.toml")]) == 2
+    assert f"config file {tmp_path / 'missing.toml'} does not exist" in capsys.readouterr().err
+    (tmp_path / "bad.toml").write_text("[runner]\nkind = 'ray'\n")
+    assert cli.main(["train", "--config", str(tmp_path / "bad.toml")]) == 2
+
+
+def test_cli_datasets_lists_the_bundled_sets(capsys):
+    assert cli.main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    assert "airpassengers" in out and "m4_weekly" in out
+
+
+# ---------------------------------------------------------------------------------- flows end to end
+@pytest.fixture(scope="session")
+def trained(prefect_harness, tmp_path_factory):
+    """One train flow run (tiny models) into a temporary MLflow store; its result and folders."""
+    root = tmp_path_factory.mktemp("trained")
+    uri, out = f"sqlite:///{root / 'mlruns' / 'mlflow.db'}", root / "forecasts"
+    t0 = time.perf_counter()
+    state = flows.train(**TINY, tracking_uri=uri, output_dir=str(out), return_state=True)
+    assert state.is_completed(), state.message
+    return SimpleNamespace(result=state.result(), uri=uri, out=out, root=root, seconds=time.perf_counter() - t0)
+
+
+def test_train_flow_selects_registers_promotes_and_forecasts(trained):
+    from mlflow.tracking import MlflowClient
+
+    r = trained.result
+    assert r["promoted"] and r["version"] == "1" and r["champion_version"] == "1"
+    names = [row["candidate"] for row in r["leaderboard"]]
+    assert sorted(names) == ["gru-bi-h8", "gru-h8", "seasonal_naive"]
+    assert r["best"] in ("gru-h8", "gru-bi-h8")
+    assert r["holdout"]["model"] > 0 and r["holdout"]["seasonal_naive"] > 0
+    fc = pd.read_parquet(r["forecast_path"])
+    assert Path(r["forecast_path"]).parent.parent == trained.out
+    assert len(fc) == 12 and list(fc.columns) == ["unique_id", "ds", "y_pred"]
+    assert fc["ds"].min() == pd.Timestamp("1961-01-01")
+    client = MlflowClient(trained.uri)
+    run = client.get_run(r["run_id"])
+    assert run.info.status == "FINISHED"
+    assert {"holdout_mase", "naive_holdout_mase", "train_loss"} <= set(run.data.metrics)
+    assert str(client.get_model_version_by_alias("forecaster", "champion").version) == "1"
+
+
+def test_forecast_flow_writes_a_new_partition_and_sql(trained, tmp_path):
+    before = snapshot(trained.out)
+    url = f"sqlite:///{tmp_path / 'fc.db'}"
+    state = flows.forecast(tracking_uri=trained.uri, output_dir=str(trained.out), output_format="csv",
+                           sql_url=url, return_state=True)
+    assert state.is_completed(), state.message
+    r = state.result()
+    assert r["version"] == "1" and r["rows"] == 12 and r["path"].endswith("forecasts.csv")
+    assert {k: v for k, v in snapshot(trained.out).items() if k in before} == before
+    table = pd.read_sql_table("forecasts", url)
+    assert len(table) == 12 and {"run", "model_version"} <= set(table.columns)
+
+
+def test_backtest_flow_scores_the_champion_against_seasonal_naive(trained):
+    state = flows.backtest(n_windows=2, tracking_uri=trained.uri, return_state=True)
+    assert state.is_completed(), state.message
+    r = state.result()
+    assert r["version"] == "1" and r["n_windows"] == 2 and r["model"] > 0 and r["seasonal_naive"] > 0
+
+
+def _fails_naming(state, *words):
+    assert state.is_failed(), state
+    for word in words:
+        assert word in state.message, state.message
+
+
+def test_bad_data_path_fails_the_run_and_keeps_earlier_forecasts(trained, tmp_path):
+    before = snapshot(trained.out)
+    missing = tmp_path / "missing.csv"
+    state = flows.forecast(data=str(missing), tracking_uri=trained.uri, output_dir=str(trained.out),
+                           return_state=True)
+    _fails_naming(state, "FileNotFoundError", str(missing))
+    assert snapshot(trained.out) == before
+
+
+@pytest.mark.parametrize("change,cause", [
+    (lambda d: d.assign(unique_id="Trains"), "series not seen in training ['Trains']"),
+    (lambda d: d.assign(ds=pd.date_range("1949-01-01", periods=len(d), freq="D")), "frequency 'D'"),
+])
+def test_mismatched_model_fails_the_run_and_keeps_earlier_forecasts(trained, tmp_path, change, cause):
+    path = tmp_path / "other.csv"
+    change(air()).to_csv(path, index=False)
+    before = snapshot(trained.out)
+    state = flows.forecast(data=str(path), tracking_uri=trained.uri, output_dir=str(trained.out), return_state=True)
+    _fails_naming(state, "does not match the model", cause)
+    assert snapshot(trained.out) == before
+
+
+def test_unreachable_tracking_server_fails_the_run_naming_the_uri(trained):
+    uri = f"http://127.0.0.1:{free_port()}"
+    before = snapshot(trained.out)
+    state = flows.forecast(tracking_uri=uri, output_dir=str(trained.out), return_state=True)
+    _fails_naming(state, "TrackingUnavailable", uri)
+    assert snapshot(trained.out) == before
+
+
+def test_cli_flow_failure_exits_1_with_one_line(trained, tmp_path, capsys):
+    missing = tmp_path / "missing.parquet"
+    code = cli.main(["forecast", "--data", str(missing), "--tracking-uri", trained.uri,
+                     "--output-dir", str(trained.out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    assert err[-1] == f"forecast forecast: error: FileNotFoundError: data file {missing} does not exist"
+    assert not any(line.startswith("Traceback") for line in err)
+
+
+# ---------------------------------------------------------------------------------- a real server: serve, Dask
+@pytest.mark.slow
+def test_served_deployment_has_schedules_and_a_triggered_run_completes(prefect_server, trained, tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    out = tmp_path / "served"
+    cfg = tmp_path / "serve.toml"
+    cfg.write_text(f'[common]\ntracking_uri = "{trained.uri}"\noutput_dir = "{out}"\n'
+                   '[train]\nmax_epochs = 1\nhidden_sizes = [8]\ncells = ["gru"]\nbidirectional = [false]\n'
+                   '[serve]\ntrain_cron = "0 3 * * 1"\nforecast_interval_seconds = 3600\n')
+    env = dict(os.environ, PREFECT_API_URL=prefect_server, PREFECT_HOME=str(tmp_path / "prefect-home"))
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "serve", "--config", str(cfg)], cwd=REPO,
+                                env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: prefect_server}), get_client(sync_client=True) as client:
+            train_dep = _wait_for_deployment(client, f"train/{schedules.TRAIN_DEPLOYMENT}", proc, log)
+            forecast_dep = _wait_for_deployment(client, f"forecast/{schedules.FORECAST_DEPLOYMENT}", proc, log)
+            assert [s.schedule.cron for s in train_dep.schedules] == ["0 3 * * 1"]
+            assert [s.schedule.interval.total_seconds() for s in forecast_dep.schedules] == [3600]
+            run = client.create_flow_run_from_deployment(forecast_dep.id)
+            state = _wait_for_final_state(client, run.id, 240, proc, log)
+            assert state.is_completed(), f"{state.type}: {state.message}\n{log.read_text()[-3000:]}"
+    finally:
+        stop(proc)
+    assert len(list(out.rglob("forecasts.parquet"))) == 1
+
+
+def _wait_for_deployment(client, name, proc, log, timeout=120):
+    from prefect.exceptions import ObjectNotFound
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"forecast serve exited:\n{log.read_text()[-3000:]}"
+        try:
+            return client.read_deployment_by_name(name)
+        except ObjectNotFound:
+            time.sleep(1)
+    raise TimeoutError(f"deployment {name} not created in {timeout} s:\n{log.read_text()[-3000:]}")
+
+
+def _wait_for_final_state(client, run_id, timeout, proc, log):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = client.read_flow_run(run_id).state
+        if state is not None and state.is_final():
+            return state
+        assert proc.poll() is None, f"forecast serve exited:\n{log.read_text()[-3000:]}"
+        time.sleep(1)
+    raise TimeoutError(f"flow run {run_id} not finished in {timeout} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.mark.slow
+def test_train_flow_on_a_two_worker_dask_cluster(prefect_server, tmp_path, monkeypatch):
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    monkeypatch.setenv("PREFECT_API_URL", prefect_server)  # the Dask worker processes inherit it
+    uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+    on_dask = flows.with_runner(flows.train, "dask", workers=2)
+    with temporary_settings(updates={PREFECT_API_URL: prefect_server}):
+        state = on_dask(**TINY, tracking_uri=uri, output_dir=str(tmp_path / "out"), return_state=True)
+    assert state.is_completed(), state.message
+    r = state.result()
+    assert sorted(row["candidate"] for row in r["leaderboard"]) == ["gru-bi-h8", "gru-h8", "seasonal_naive"]
+    assert Path(r["forecast_path"]).is_file()
