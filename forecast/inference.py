@@ -39,13 +39,23 @@ class Tail:
         return cls(panel.ids, panel.data[rows], list(panel.last_ds), list(panel.freqs))
 
 
-def scale(est, data, positions):
-    """Scale stacked rows (N, F) of the fitted series ``positions`` (N,): target, then covariates."""
-    out = np.array(data, dtype=np.float64, copy=True)
+def scale(est, data, positions, chunk=1 << 20):
+    """Scale stacked rows (N, F) of the fitted series ``positions`` (N,): target, then covariates.
+
+    Returns float32 (N, F), the dtype the :class:`Gatherer` holds. Each chunk of rows is scaled in
+    float64 and cast once, so the values equal a float64 pass cast afterwards, without the two
+    full-size float64 temporaries (on 10^7-row panels they were the peak of ``fit``).
+    """
+    data = np.asarray(data)
+    out = np.empty(data.shape, dtype=np.float32)
     n_cov = 1 + len(est.layout_.past) + len(est.layout_.future)
-    out[:, :1] = est.target_scaler_.transform(out[:, :1], positions)
-    if n_cov > 1:
-        out[:, 1:n_cov] = est.cov_scaler_.transform(out[:, 1:n_cov], positions)
+    for a in range(0, len(data), chunk):
+        part = np.array(data[a : a + chunk], dtype=np.float64, copy=True)
+        pos = positions[a : a + chunk]
+        part[:, :1] = est.target_scaler_.transform(part[:, :1], pos)
+        if n_cov > 1:
+            part[:, 1:n_cov] = est.cov_scaler_.transform(part[:, 1:n_cov], pos)
+        out[a : a + chunk] = part
     return out
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .frames import ID, TARGET, TIME, calendar_features
+from .frames import ID, TARGET, TIME, calendar_features, series_runs
 
 
 @dataclass
@@ -58,7 +58,8 @@ class Panel:
 
     def series_of_rows(self):
         """(N,) series position of every row."""
-        return np.repeat(np.arange(self.n_series), self.lengths)
+        small = np.int32 if self.n_series < 2**31 else np.int64  # half the bytes of int64 on 10^7-row panels
+        return np.repeat(np.arange(self.n_series, dtype=small), self.lengths)
 
 
 def build_panel(df, freqs, layout):
@@ -66,9 +67,14 @@ def build_panel(df, freqs, layout):
 
     df : DataFrame [unique_id, ds, y, *past, *future, *static] sorted by (unique_id, ds).
     """
-    ids, starts = np.unique(df[ID].to_numpy(), return_index=True)
-    order = np.argsort(starts)
-    ids, starts = ids[order], starts[order]
+    runs = series_runs(df)  # compares neighbours; np.unique would sort len(df) Python strings
+    if runs is not None:
+        starts = runs[0]
+        ids = df[ID].iloc[starts].to_numpy()
+    else:
+        ids, starts = np.unique(df[ID].to_numpy(), return_index=True)
+        order = np.argsort(starts)
+        ids, starts = ids[order], starts[order]
     offsets = np.append(starts, len(df)).astype(np.int64)
     cols = [TARGET, *layout.past, *layout.future]
     parts = [df[cols].to_numpy(dtype=np.float64)]
@@ -78,7 +84,8 @@ def build_panel(df, freqs, layout):
     static = _static(df, ids, starts, layout.static)
     first = list(ds.iloc[offsets[:-1]])
     last = list(ds.iloc[offsets[1:] - 1])
-    return Panel(ids, offsets, np.concatenate(parts, axis=1), static, first, last, [freqs[i] for i in ids])
+    data = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)  # one part: no copy (a read-only view)
+    return Panel(ids, offsets, data, static, first, last, [freqs[i] for i in ids])
 
 
 def _calendar(ds, offsets, freq):

@@ -91,11 +91,13 @@ class Gatherer:
         """Yield batches of ``index``'s windows: a random permutation (or the first ``limit`` of one)."""
         n = index.n_windows
         device = self.data.device
+        # int32 holds half the bytes of int64 (a 10^7-window epoch) and draws the very same permutation.
+        small = torch.int32 if n < 2**31 else torch.int64
         if shuffle:
-            order = torch.randperm(n, generator=generator).to(device)
+            order = torch.randperm(n, generator=generator, dtype=small).to(device)
         else:
-            order = torch.arange(n, device=device)
+            order = torch.arange(n, device=device, dtype=small)
         if limit is not None and limit < n:
             order = order[:limit]
         for i in range(0, len(order), batch_size):
-            yield self.gather(*index.locate(order[i : i + batch_size]))
+            yield self.gather(*index.locate(order[i : i + batch_size].long()))
