@@ -33,16 +33,20 @@ from .metrics import DEFAULT_METRICS, METRICS
 REFERENCE = "seasonal_naive"
 
 
-def candidate_grid(cells=("rnn", "lstm", "gru"), bidirectional=(False, True), hidden_sizes=(32,), **common_params):
-    """RNNForecaster candidates over cells x directions x hidden sizes.
+def candidate_grid(cells=("rnn", "lstm", "gru"), bidirectional=(False, True), hidden_sizes=(32,), heads=("direct",),
+                   **common_params):
+    """RNNForecaster candidates over cells x directions x hidden sizes x heads.
 
-    Returns dict name -> unfitted estimator, names like ``"lstm-bi-h32"``; ``common_params``
-    (lookback, horizon, max_epochs, ...) go to every candidate.
+    Returns dict name -> unfitted estimator, names like ``"lstm-bi-h32"`` (``"gru-h32-seq2seq"``
+    for a non-direct head); ``common_params`` (lookback, horizon, max_epochs, ...) go to every
+    candidate. The recursive head is unidirectional only, so bidirectional recursive pairs are skipped.
     """
     grid = {}
-    for cell, bi, hidden in product(cells, bidirectional, hidden_sizes):
-        name = f"{cell}{'-bi' if bi else ''}-h{hidden}"
-        grid[name] = RNNForecaster(cell=cell, bidirectional=bi, hidden_size=hidden, **common_params)
+    for cell, bi, hidden, head in product(cells, bidirectional, hidden_sizes, heads):
+        if head == "recursive" and bi:
+            continue
+        name = f"{cell}{'-bi' if bi else ''}-h{hidden}{'' if head == 'direct' else '-' + head}"
+        grid[name] = RNNForecaster(cell=cell, bidirectional=bi, hidden_size=hidden, head=head, **common_params)
     return grid
 
 

@@ -116,3 +116,12 @@ def test_grid_search_with_temporal_split_picks_by_forecast_error(sines):
     assert scores[1] > scores[0] and scores[1] < 0  # negative MAE
     naive = GridSearchCV(SeasonalNaive(horizon=H), {"season_length": [1, 12]}, cv=cv).fit(sines)
     assert naive.best_params_ == {"season_length": 12}
+
+
+def test_candidate_grid_spans_heads_and_skips_bidirectional_recursive():
+    from forecast.selection import candidate_grid
+
+    grid = candidate_grid(cells=("gru",), bidirectional=(False, True), hidden_sizes=(8,),
+                          heads=("direct", "seq2seq", "recursive"), lookback=8, horizon=2)
+    assert set(grid) == {"gru-h8", "gru-bi-h8", "gru-h8-seq2seq", "gru-bi-h8-seq2seq", "gru-h8-recursive"}
+    assert grid["gru-bi-h8-seq2seq"].get_params()["head"] == "seq2seq"
