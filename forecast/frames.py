@@ -331,7 +331,7 @@ def _infer_freq(idx):
             freq = pd.infer_freq(idx)
     except (KeyError, pd.errors.OptionError):
         freq = pd.infer_freq(idx)
-    return None if freq is None or isinstance(freq, str) else freq.freqstr
+    return freq if freq is None or isinstance(freq, str) else freq.freqstr  # older pandas: already a str
 
 
 def _series_freq(uid, idx, where):
