@@ -55,23 +55,39 @@ def _directions(text):
 
 
 def _common(p, data=True, output=False):
-    p.add_argument("--config", metavar="TOML", help="configuration file laid over pipelines/default.toml")
+    p.add_argument("--config", metavar="TOML", help="configuration file laid over pipelines/default.toml (its values are the defaults)")
     if data:
-        p.add_argument("--data", help="bundled data set name, CSV/Parquet path, or SQLAlchemy URL (default: airpassengers)")
+        p.add_argument("--data", help="bundled data set name, CSV/Parquet path, or SQLAlchemy URL")
         p.add_argument("--table", help="table name when --data is a SQLAlchemy URL")
-        p.add_argument("--tracking-uri", help="MLflow tracking URI (default: local SQLite store under mlflow/store/)")
-        p.add_argument("--experiment", help="MLflow experiment (default: forecast)")
-        p.add_argument("--model-name", help="MLflow registered model name (default: forecaster)")
+        p.add_argument("--tracking-uri", help="MLflow tracking URI (default: the local SQLite store mlflow/store/mlflow.db)")
+        p.add_argument("--experiment", help="MLflow experiment")
+        p.add_argument("--model-name", help="MLflow registered model name")
     if output:
-        p.add_argument("--output-dir", help="forecast folder (default: outputs/forecasts)")
+        p.add_argument("--output-dir", help="forecast folder")
         p.add_argument("--format", dest="output_format", choices=("parquet", "csv"), help="forecast file format")
     p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="print tracebacks on failure")
 
 
 def _runner(p):
-    p.add_argument("--runner", dest="kind", choices=("threads", "dask"), help="task runner (default: threads)")
-    p.add_argument("--workers", type=int, help="threads, or local Dask worker processes (default: 2)")
+    p.add_argument("--runner", dest="kind", choices=("threads", "dask"), help="task runner")
+    p.add_argument("--workers", type=int, help="threads, or local Dask worker processes")
     p.add_argument("--dask-address", dest="address", help="address of an existing Dask scheduler")
+
+
+def _show_defaults(p, *sections):
+    """Append the configured default (from default.toml) to each option's help."""
+    from . import config
+
+    cfg, values = config.load(), {}
+    for name in sections:
+        values.update(cfg.get(name, {}))
+    for action in p._actions:
+        if action.help and action.dest in values:
+            shown = values[action.dest]
+            if action.dest == "bidirectional":
+                shown = [("bi" if b else "uni") for b in shown]
+            shown = ",".join(map(str, shown)) if isinstance(shown, list) else shown
+            action.help += f" (default: {shown})"
 
 
 def build_parser():
@@ -86,42 +102,48 @@ def build_parser():
                                    "naive, final fit on all data, MLflow logging, registration and promotion, "
                                    "then the forecast flow with the champion.")
     _common(p, output=True)
-    p.add_argument("--lookback", type=int, help="input window, in steps (default: 24)")
-    p.add_argument("--horizon", type=int, help="forecast length, in steps (default: 12)")
-    p.add_argument("--cells", type=_csv(str), help="comma-separated from rnn,lstm,gru (default: all three)")
-    p.add_argument("--directions", dest="bidirectional", type=_directions, help="uni, bi or uni,bi (default: uni,bi)")
-    p.add_argument("--hidden-sizes", type=_csv(int), help="comma-separated hidden sizes (default: 16)")
-    p.add_argument("--max-epochs", type=int, help="epochs per fit (default: 60)")
-    p.add_argument("--n-windows", type=int, help="backtest windows per candidate (default: 2)")
-    p.add_argument("--season-length", type=int, help="season of seasonal naive and MASE (default: 12)")
-    p.add_argument("--metric", choices=("mae", "rmse", "smape", "mase"), help="selection metric (default: mae)")
-    p.add_argument("--device", help="auto | cpu | cuda (default: auto)")
+    p.add_argument("--lookback", type=int, help="input window, in steps")
+    p.add_argument("--horizon", type=int, help="forecast length, in steps")
+    p.add_argument("--cells", type=_csv(str), help="comma-separated from rnn,lstm,gru")
+    p.add_argument("--directions", dest="bidirectional", type=_directions, help="uni, bi or uni,bi")
+    p.add_argument("--hidden-sizes", type=_csv(int), help="comma-separated hidden sizes")
+    p.add_argument("--max-epochs", type=int, help="epochs per fit")
+    p.add_argument("--learning-rate", type=float, help="Adam learning rate")
+    p.add_argument("--batch-size", type=int, help="windows per training batch")
+    p.add_argument("--n-windows", type=int, help="backtest windows per candidate")
+    p.add_argument("--season-length", type=int, help="season of seasonal naive and MASE")
+    p.add_argument("--metric", choices=("mae", "rmse", "smape", "mase"), help="selection metric")
+    p.add_argument("--device", help="auto | cpu | cuda")
     p.add_argument("--seed", type=int)
     _runner(p)
+    _show_defaults(p, "common", "train", "runner")
 
     p = sub.add_parser("forecast", help="forecast the next horizon with the registered champion",
                        description="Load the latest data and the champion (or --version), check they match, "
                                    "predict every series and write the forecasts atomically.")
     _common(p, output=True)
-    p.add_argument("--version", type=int, help="registered model version (default: the champion alias)")
+    p.add_argument("--version", type=int, help="registered model version")
     p.add_argument("--sql-url", help="also append the forecasts to a table at this SQLAlchemy URL")
     p.add_argument("--sql-table", help="table for --sql-url (default: forecasts)")
+    _show_defaults(p, "common", "forecast")
 
     p = sub.add_parser("backtest", help="rolling-origin backtest of the champion's settings vs seasonal naive")
     _common(p)
-    p.add_argument("--version", type=int, help="registered model version (default: the champion alias)")
-    p.add_argument("--n-windows", type=int, help="forecast origins per series (default: 3)")
-    p.add_argument("--season-length", type=int, help="season of seasonal naive and MASE (default: 12)")
-    p.add_argument("--metric", choices=("mae", "rmse", "smape", "mase"))
+    p.add_argument("--version", type=int, help="registered model version")
+    p.add_argument("--n-windows", type=int, help="forecast origins per series")
+    p.add_argument("--season-length", type=int, help="season of seasonal naive and MASE")
+    p.add_argument("--metric", choices=("mae", "rmse", "smape", "mase"), help="ranking metric")
+    _show_defaults(p, "common", "backtest")
 
     p = sub.add_parser("serve", help="serve the train and forecast flows as scheduled deployments",
                        description="Needs a Prefect server: start one with `forecast server` (or "
                                    "scripts/prefect-server.sh) and export PREFECT_API_URL it prints.")
     _common(p, data=False)
-    p.add_argument("--train-cron", help="cron of the retraining deployment (default: '0 3 * * 1')")
+    p.add_argument("--train-cron", help="cron of the retraining deployment")
     p.add_argument("--forecast-cron", help="cron of the forecast deployment (instead of the interval)")
     p.add_argument("--forecast-interval", dest="forecast_interval_seconds", type=int,
-                   help="seconds between forecasts (default: 3600)")
+                   help="seconds between forecasts")
+    _show_defaults(p, "serve")
 
     p = sub.add_parser("server", help="start a local Prefect server on 127.0.0.1 (for `forecast serve`)")
     p.add_argument("--port", type=int, default=4200)
@@ -188,9 +210,9 @@ def _run_flow(name, args):
 def cmd_train(args):
     result = _run_flow("train", args)
     metric = result["metric"]
-    print("\nleaderboard (hold-out excluded, lower is better):")
+    print(f"\nleaderboard ({metric} of the selection backtest before the hold-out; lower is better):")
     for rank, row in enumerate(result["leaderboard"], 1):
-        print(f"  {rank}. {row['candidate']:<12} {metric} {row.get(metric, float('nan')):.4g}")
+        print(f"  {rank}. {row['candidate']:<16} {row.get(metric, float('nan')):.4g}")
     ho = result["holdout"]
     print(f"best candidate: {result['best']}; hold-out {metric}: {ho['model']:.4g} "
           f"vs seasonal naive {ho['seasonal_naive']:.4g} ({_relative(ho['model'], ho['seasonal_naive'])})")
@@ -222,8 +244,13 @@ def cmd_backtest(args):
 
 
 def cmd_serve(args):
+    from prefect.settings import PREFECT_API_URL
+
     from . import config, schedules
 
+    if not PREFECT_API_URL.value():
+        raise UsageError("schedules need a Prefect server: start one with `forecast server` (or "
+                         "scripts/prefect-server.sh) and export PREFECT_API_URL=http://127.0.0.1:4200/api")
     cfg = _load_config(args)
     overrides = {k: getattr(args, k) for k in ("train_cron", "forecast_cron", "forecast_interval_seconds")}
     try:

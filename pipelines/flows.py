@@ -33,14 +33,14 @@ Name = Annotated[str, Field(min_length=1)]
 def train(
     data: Name = "airpassengers",
     table: str | None = None,
-    lookback: Positive = 24,
+    lookback: Positive = 36,
     horizon: Positive = 12,
     cells: Annotated[list[Cell], Field(min_length=1)] = ["rnn", "lstm", "gru"],  # noqa: B006 - Prefect copies parameters
     bidirectional: Annotated[list[bool], Field(min_length=1)] = [False, True],  # noqa: B006
     hidden_sizes: Annotated[list[Positive], Field(min_length=1)] = [16],  # noqa: B006
-    max_epochs: Positive = 60,
+    max_epochs: Positive = 100,
     learning_rate: PositiveFloat = 0.005,
-    batch_size: Positive = 32,
+    batch_size: Positive = 16,
     n_windows: Positive = 2,
     season_length: Positive = 12,
     metric: Metric = "mase",
@@ -190,7 +190,7 @@ def task_runner(kind="threads", workers=2, address=None):
             return DaskTaskRunner(address=address)
         return DaskTaskRunner(cluster_class="distributed.LocalCluster",
                               cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True,
-                                              "dashboard_address": None})
+                                              "dashboard_address": ":0"})  # any free port
     raise ValueError(f"task runner must be 'threads' or 'dask', got {kind!r}")
 
 

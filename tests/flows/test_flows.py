@@ -219,6 +219,14 @@ def test_cli_bad_parameters_and_config_exit_2(tmp_path, capsys):
     assert cli.main(["train", "--config", str(tmp_path / "bad.toml")]) == 2
 
 
+def test_cli_serve_refuses_without_a_prefect_server(capsys):
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(restore_defaults={PREFECT_API_URL}):
+        assert cli.main(["serve"]) == 2
+    assert "schedules need a Prefect server" in capsys.readouterr().err
+
+
 def test_cli_datasets_lists_the_bundled_sets(capsys):
     assert cli.main(["datasets"]) == 0
     out = capsys.readouterr().out
@@ -378,15 +386,19 @@ def _wait_for_final_state(client, run_id, timeout, proc, log):
 
 
 @pytest.mark.slow
-def test_train_flow_on_a_two_worker_dask_cluster(prefect_server, tmp_path, monkeypatch):
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    monkeypatch.setenv("PREFECT_API_URL", prefect_server)  # the Dask worker processes inherit it
-    uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
-    on_dask = flows.with_runner(flows.train, "dask", workers=2)
-    with temporary_settings(updates={PREFECT_API_URL: prefect_server}):
-        state = on_dask(**TINY, tracking_uri=uri, output_dir=str(tmp_path / "out"), return_state=True)
-    assert state.is_completed(), state.message
-    r = state.result()
-    assert sorted(row["candidate"] for row in r["leaderboard"]) == ["gru-bi-h8", "gru-h8", "seasonal_naive"]
-    assert Path(r["forecast_path"]).is_file()
+def test_train_flow_on_a_two_worker_dask_cluster(prefect_server, tmp_path):
+    # In a subprocess (the CLI path): the flow, its Dask workers and Prefect's log/event workers
+    # all talk to the test's server and end with the process, not with the session's harness.
+    uri, out = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}", tmp_path / "out"
+    env = dict(os.environ, PREFECT_API_URL=prefect_server, PREFECT_HOME=str(tmp_path / "prefect-home"))
+    argv = [sys.executable, "-m", "pipelines.cli", "train", "--runner", "dask", "--workers", "2", "--cells", "gru",
+            "--directions", "uni,bi", "--hidden-sizes", "8", "--max-epochs", "2", "--n-windows", "1",
+            "--device", "cpu", "--tracking-uri", uri, "--output-dir", str(out)]
+    done = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log[-4000:]
+    assert "Creating a new Dask cluster" in log and "Register worker" in log
+    for name in ("evaluate-gru-h8", "evaluate-gru-bi-h8", "evaluate-seasonal_naive"):
+        assert f"Task run '{name}' - Finished in state Completed()" in log
+    assert f"forecasts written to {out}" in done.stdout
+    assert len(list(out.rglob("forecasts.parquet"))) == 1
