@@ -149,7 +149,7 @@ def write_forecasts(fc, out_dir, stamp, fmt="parquet"):
     """Write ``fc`` to ``out_dir/<stamp>/forecasts.<fmt>`` atomically; return the final path."""
     if fmt not in FORMATS:
         raise ValueError(f"output format must be one of {FORMATS}, got {fmt!r}")
-    folder = Path(out_dir).expanduser() / stamp
+    folder = Path(out_dir).expanduser().resolve() / stamp
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"forecasts.{fmt}"
     tmp = folder / f".{final.name}.{os.getpid()}.tmp"

@@ -25,7 +25,7 @@ from forecast.backtest import backtest as run_backtest
 from . import io, tracking
 
 # Errors that no retry can fix: bad input, a missing file, a missing registered model.
-_PERMANENT = (ValueError, TypeError, KeyError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
+_PERMANENT = (ValueError, TypeError, LookupError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
               PermissionError)
 IO_RETRIES = 3
 BACKOFF = exponential_backoff(backoff_factor=1)  # 1, 2, 4 s (+ jitter)

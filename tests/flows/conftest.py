@@ -10,7 +10,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -87,7 +86,3 @@ def prefect_server(tmp_path_factory):
     finally:
         stop(proc)
 
-
-@pytest.fixture
-def python():
-    return sys.executable

@@ -321,6 +321,13 @@ def test_unreachable_tracking_server_fails_the_run_naming_the_uri(trained):
     assert snapshot(trained.out) == before
 
 
+def test_forecast_without_a_registered_model_fails_naming_it(prefect_harness, mlflow_uri, tmp_path):
+    out = tmp_path / "forecasts"
+    state = flows.forecast(tracking_uri=mlflow_uri, model_name="nobody", output_dir=str(out), return_state=True)
+    _fails_naming(state, "LookupError", "registered model 'nobody' has no alias 'champion'", "forecast train")
+    assert not out.exists()
+
+
 def test_cli_flow_failure_exits_1_with_one_line(trained, tmp_path, capsys):
     missing = tmp_path / "missing.parquet"
     code = cli.main(["forecast", "--data", str(missing), "--tracking-uri", trained.uri,
