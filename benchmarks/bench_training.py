@@ -163,7 +163,8 @@ def main(argv=None):
         print(common.table(HEADERS, [row]).splitlines()[-1], flush=True)
     print()
     print(common.table(HEADERS, rows))
-    path = common.save_json("training" + ("_quick" if args.quick else ""), raw)
+    name = f"training_threads-{args.threads or 'default'}" + ("_quick" if args.quick else "")
+    path = common.save_json(name, raw)
     print(f"\nraw figures: {path}")
 
 

@@ -134,6 +134,7 @@ class PeakRSS:
     """
 
     def __enter__(self):
+        _trim()  # hand freed heap back to the OS first, or the block reuses it unseen
         self.baseline = rss_bytes()
         self._exact = _reset_hwm()
         if not self._exact:
@@ -155,6 +156,18 @@ class PeakRSS:
             self._thread.join()
             self.peak = max(self._peak, rss_bytes())
         self.delta = self.peak - self.baseline
+
+
+def _trim():
+    import gc
+
+    gc.collect()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _reset_hwm():
