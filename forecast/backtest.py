@@ -73,6 +73,7 @@ class BacktestResult:
     per_series, per_window, by_step : metric tables grouped by unique_id / window / step (1..horizon).
     aggregate : dict metric -> value over all forecasts.
     n_fits : how many times a model was fitted; fit_seconds, predict_seconds : time spent in each.
+    histories : the training History of each fit (estimators that keep ``history_``), in fit order.
     """
 
     forecasts: pd.DataFrame
@@ -84,6 +85,7 @@ class BacktestResult:
     fit_seconds: float
     predict_seconds: float
     params: dict = field(default_factory=dict)
+    histories: list = field(default_factory=list)
 
 
 def backtest(estimator, df, n_windows=3, step=None, refit=True, window="expanding", train_length=None,
@@ -113,14 +115,15 @@ def backtest(estimator, df, n_windows=3, step=None, refit=True, window="expandin
     _check_args(n_windows, step, refit, window, train_length, metrics, warm_fraction)
     long = _long(df)
     folds = make_folds(long, horizon, n_windows, step)
-    runs, n_fits, fit_s, predict_s = _run_groups(estimator, long, folds, refit, window, train_length, warm_fraction)
+    runs, n_fits, fit_s, predict_s, histories = _run_groups(estimator, long, folds, refit, window, train_length,
+                                                            warm_fraction)
     fc = _assemble(long, folds, runs)
     tables = evaluate_groups(fc, long, metrics, season_length,
                              {"per_series": (ID,), "per_window": ("window",), "by_step": ("step",)})
     params = {"n_windows": n_windows, "step": step, "refit": refit, "window": window,
               "train_length": train_length, "season_length": season_length, "horizon": horizon}
     return BacktestResult(fc, tables["per_series"], tables["per_window"], tables["by_step"], tables["all"],
-                          n_fits, fit_s, predict_s, params)
+                          n_fits, fit_s, predict_s, params, histories)
 
 
 def _check_args(n_windows, step, refit, window, train_length, metrics, warm_fraction):
@@ -160,7 +163,7 @@ def fit_groups(n_windows, refit):
 
 def _run_groups(estimator, long, folds, refit, window, train_length, warm_fraction):
     pos = long.groupby(ID, sort=False).cumcount().to_numpy()
-    runs, fit_s, predict_s, est = [], 0.0, 0.0, None
+    runs, fit_s, predict_s, est, histories = [], 0.0, 0.0, None, []
     for g, group in enumerate(fit_groups(folds.n_windows, refit)):
         cut = folds.row_cutoffs(group[0])
         train_rows = (pos <= cut) & ((pos > cut - train_length) if window == "sliding" else True)
@@ -173,7 +176,9 @@ def _run_groups(estimator, long, folds, refit, window, train_length, warm_fracti
         predict_s += time.perf_counter() - t1
         fit_s += t1 - t0
         runs.append((group, fc))
-    return runs, len(runs), fit_s, predict_s
+        if getattr(est, "history_", None) is not None:
+            histories.append(est.history_)
+    return runs, len(runs), fit_s, predict_s, histories
 
 
 def _fit(estimator, previous, train, warm, fraction):

@@ -6,6 +6,8 @@ save/load live in ``forecast.inference`` and ``forecast.persistence``; this clas
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pandas as pd
 import torch
@@ -21,6 +23,9 @@ from .schedules import TeacherForcing
 from .tbptt import train_tbptt
 from .training import CLIPS, LOSSES, OPTIMIZERS, SCHEDULERS, EarlyStopping, TrainConfig, progress_enabled, train
 from .windows import Gatherer, split_index
+
+
+_INIT_LOCK = threading.Lock()  # torch's global generator is shared by threads
 
 
 class RNNForecaster(RegressorMixin, BaseEstimator):
@@ -122,17 +127,9 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         if train_idx.n_windows == 0:
             raise ValueError(f"no training windows: every series is shorter than lookback + horizon + val_size "
                              f"= {self.lookback} + {self.horizon} + {val_size}; lower val_size or lookback")
-        previous = getattr(self, "module_", None) if warm_start else None
-        torch.manual_seed(self.seed)
-        self.module_ = self._network().to(self.device_)
-        if previous is not None:
-            self._load_weights(previous)
-        cbs = list(callbacks or [])
-        if self.early_stopping:
-            cbs.insert(0, EarlyStopping(self.early_stopping))
-        if self.teacher_forcing:
-            cbs.insert(0, TeacherForcing(self.teacher_forcing, self.max_epochs))
+        self.module_ = self._init_network(getattr(self, "module_", None) if warm_start else None)
         generator = torch.Generator().manual_seed(self.seed)
+        cbs = self._callbacks(callbacks)
         if self.tbptt_steps:
             self.history_ = train_tbptt(self.module_, gatherer, panel.offsets, panel.lengths - val_size, val_idx,
                                         self._train_config(), self.tbptt_steps, self.carry_state, cbs, generator)
@@ -142,6 +139,32 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         self.tail_ = inference.Tail.from_panel(panel, self.lookback)
         self.n_train_windows_ = train_idx.n_windows
         return self
+
+    def _init_network(self, previous=None):
+        """A freshly initialised network (seeded), or one carrying ``previous``'s weights (warm start).
+
+        Initialisation draws from a forked copy of torch's global generator under a lock, so
+        candidates fitted concurrently in threads get the same weights as when fitted alone.
+        """
+        with _INIT_LOCK, torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            module = self._network()
+        # Dropout and teacher-forcing draws use the global generator: reproducible per seed when fits
+        # do not run concurrently in threads (processes, e.g. Dask workers, are always reproducible).
+        torch.manual_seed(self.seed)
+        module = module.to(self.device_)
+        if previous is not None:
+            self.module_ = module
+            self._load_weights(previous)
+        return module
+
+    def _callbacks(self, callbacks):
+        cbs = list(callbacks or [])
+        if self.early_stopping:
+            cbs.insert(0, EarlyStopping(self.early_stopping))
+        if self.teacher_forcing:
+            cbs.insert(0, TeacherForcing(self.teacher_forcing, self.max_epochs))
+        return cbs
 
     # ------------------------------------------------------------------ predict
     def predict(self, df=None, X_future=None):

@@ -6,6 +6,7 @@ a batched backtest over hundreds of origins run the very same code as training.
 """
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ from .panel import Layout, build_panel, future_block
 from .windows import Gatherer
 
 CHUNK = 8192  # windows per forward pass at inference
+_THREADS_LOCK = threading.Lock()
 SMALL = 64  # fewer windows than this run on one CPU thread (see _cpu_threads)
 
 
@@ -177,15 +179,18 @@ def _cpu_threads(n):
     too small to split, and the thread hand-off costs more than the work (a single-series
     predict ran 3x faster on one thread on an idle 2-core machine, 100x+ on a busy one).
     """
-    before = torch.get_num_threads()
-    if n is None or n >= before:
+    if n is None or n >= torch.get_num_threads():
         yield
         return
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    # The setting is process-wide: one narrowed block at a time, so concurrent forecasts in
+    # threads (Prefect's thread runner) always restore the true previous value.
+    with _THREADS_LOCK:
+        before = torch.get_num_threads()
+        torch.set_num_threads(n)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
 
 
 def holdout_score(est, df):

@@ -140,9 +140,10 @@ def check_matches_model(df, ids, freqs):
 
 
 def run_stamp(when=None):
-    """Partition name for a run time, e.g. ``run=20261123T130512Z`` (UTC)."""
+    """Partition name for a run time, e.g. ``run=20261123T130512.048213Z`` (UTC, microseconds so that
+    two runs in the same second never share a folder)."""
     when = when or datetime.now(timezone.utc)
-    return "run=" + when.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return "run=" + when.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
 
 
 def write_forecasts(fc, out_dir, stamp, fmt="parquet"):

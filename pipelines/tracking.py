@@ -480,6 +480,9 @@ def log_selection(result, run_id=None, prefix="backtest"):
     experiment_id = client.get_run(parent).info.experiment_id
     board = result.leaderboard.reset_index(drop=True)
     backtests = dict(getattr(result, "backtests", None) or {})
+    for name, cand in (getattr(result, "results", None) or {}).items():  # forecast.selection.SelectionResult
+        if getattr(cand, "backtest", None) is not None:
+            backtests.setdefault(name, cand.backtest)
     metric_cols = [c for c in board.columns if c not in ("candidate", "params", "rank")
                    and pd.api.types.is_numeric_dtype(board[c])]
     children = {}

@@ -254,3 +254,15 @@ def test_predict_at_matches_predict_from_truncated_history():
     batched = model.predict_at(df, origins)
     assert np.allclose(direct.y_pred.to_numpy(), batched.y_pred.to_numpy(), atol=1e-5)
     assert (batched.cutoff == cutoff).all()
+
+
+def test_fits_in_concurrent_threads_match_fits_alone():
+    from concurrent.futures import ThreadPoolExecutor
+
+    df = panel(covariates=False)
+    models = [RNNForecaster(cell=c, **{**TINY, "seed": k}) for k, c in enumerate(["gru", "lstm", "rnn", "gru"])]
+    alone = [clone(m).fit(df).predict() for m in models]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda m: clone(m).fit(df).predict(), models))
+    for a, b in zip(alone, together):
+        pd.testing.assert_frame_equal(a, b)

@@ -115,7 +115,7 @@ def test_write_forecasts_is_atomic_and_partitioned_by_run(tmp_path):
     after = snapshot(tmp_path)
     assert {k: after[k] for k in before} == before  # the earlier run's file is untouched
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
-    assert io.run_stamp(pd.Timestamp("2026-11-23 13:05:09", tz="UTC")) == "run=20261123T130509Z"
+    assert io.run_stamp(pd.Timestamp("2026-11-23 13:05:09", tz="UTC")) == "run=20261123T130509.000000Z"
 
 
 def test_retry_condition_skips_permanent_errors():
