@@ -22,6 +22,7 @@ from pydantic import Field
 from . import io, tasks, tracking
 
 Cell = Literal["rnn", "lstm", "gru"]
+Head = Literal["direct", "seq2seq", "recursive"]
 Metric = Literal["mae", "rmse", "smape", "mase"]
 Format = Literal["parquet", "csv"]
 Positive = Annotated[int, Field(ge=1)]
@@ -38,6 +39,10 @@ def train(
     cells: Annotated[list[Cell], Field(min_length=1)] = ["rnn", "lstm", "gru"],  # noqa: B006 - Prefect copies parameters
     bidirectional: Annotated[list[bool], Field(min_length=1)] = [False, True],  # noqa: B006
     hidden_sizes: Annotated[list[Positive], Field(min_length=1)] = [16],  # noqa: B006
+    heads: Annotated[list[Head], Field(min_length=1)] = ["direct"],  # noqa: B006
+    past_covariates: list[str] = [],  # noqa: B006 - columns of the data known up to each origin
+    static_covariates: list[str] = [],  # noqa: B006 - columns constant within each series
+    calendar: bool = False,
     max_epochs: Positive = 100,
     learning_rate: PositiveFloat = 0.005,
     batch_size: Positive = 16,
@@ -60,16 +65,19 @@ def train(
     {candidate, <metric>}), holdout ({model, seasonal_naive} by metric), forecast_path.
     """
     tasks.configure_tracking(tracking_uri, experiment)  # first: an unreachable server fails in seconds
-    df = tasks.validate_data(tasks.load_data(data, table), lookback + horizon * (n_windows + 1))
+    df = tasks.validate_data(tasks.load_data(data, table), lookback + horizon * (n_windows + 1),
+                             [*past_covariates, *static_covariates])
     seen = tasks.split_holdout(df, horizon)  # the last horizon of each series stays unseen by selection
-    grid = tasks.make_candidates(cells, bidirectional, hidden_sizes, lookback=lookback, horizon=horizon,
+    grid = tasks.make_candidates(cells, bidirectional, hidden_sizes, heads, lookback=lookback, horizon=horizon,
                                  max_epochs=max_epochs, learning_rate=learning_rate, batch_size=batch_size,
-                                 clip="norm", device=device, seed=seed, verbose=False)
+                                 past_covariates=tuple(past_covariates), static_covariates=tuple(static_covariates),
+                                 calendar=calendar, clip="norm", device=device, seed=seed, verbose=False)
     selection = tasks.select(grid, seen, n_windows, season_length, metric)  # one task per candidate
     best, estimator = tasks.best_candidate(selection, grid)
     board = selection.leaderboard.drop(columns=["params", "reference", "error", "seconds"], errors="ignore")
     print(f"model selection ({n_windows} windows, by {metric}):\n{board.to_string(index=False)}")
-    params = {"data": data, "lookback": lookback, "horizon": horizon, "n_windows": n_windows,
+    params = {"data": data, "lookback": lookback, "horizon": horizon, "n_windows": n_windows, "heads": heads,
+              "past_covariates": past_covariates, "static_covariates": static_covariates, "calendar": calendar,
               "season_length": season_length, "metric": metric, "best": best}
     with tracking.run("train", tags={"forecast.flow": "train", "forecast.data": data}) as run:
         tasks.log_params(params | {"candidates": list(grid)}, run.run_id)
@@ -78,8 +86,10 @@ def train(
         naive_bt = tasks.backtest(tasks.seasonal_naive(horizon, season_length), df, 1, season_length)
         tasks.log_backtest(model_bt, "holdout", run.run_id)
         tasks.log_backtest(naive_bt, "naive_holdout", run.run_id)
+        tasks.log_forecast_plot(seen, model_bt.forecasts, run.run_id, actuals=df, artifact_file="holdout_forecast.png")
         model = tasks.fit(estimator, df, run.run_id)
         tasks.log_training(model, data, df, run.run_id)
+        tasks.log_gradient_through_time(model, df, run.run_id)
         tasks.log_model(model, run.run_id)
         promotion = tasks.register_and_promote(run.run_id, model_name, f"holdout_{metric}",
                                                model_bt.aggregate[metric])
@@ -119,8 +129,9 @@ def forecast(
     """
     stamp = io.run_stamp()
     tasks.configure_tracking(tracking_uri, experiment)
-    df = tasks.validate_data(tasks.load_data(data, table))
+    raw = tasks.load_data(data, table)
     model, used = tasks.load_model(model_name, version)
+    df = tasks.validate_data(raw, columns=tasks.model_columns(model))
     tasks.check_matches_model(df, model)  # before anything is written: refuse, leave earlier files alone
     fc = tasks.predict(model, df)
     path = tasks.write_forecasts(fc, output_dir, stamp, output_format)
@@ -153,8 +164,9 @@ def backtest(
     dict: version, metric, model and seasonal_naive (aggregate metric), n_windows, run_id.
     """
     tasks.configure_tracking(tracking_uri, experiment)
-    df = tasks.validate_data(tasks.load_data(data, table))
+    raw = tasks.load_data(data, table)
     model, used = tasks.load_model(model_name, version)
+    df = tasks.validate_data(raw, columns=tasks.model_columns(model))
     tasks.check_matches_model(df, model)
     with tracking.run("backtest", tags={"forecast.flow": "backtest", "forecast.data": data}) as run:
         model_bt = tasks.backtest(tasks.unfitted(model), df, n_windows, season_length)

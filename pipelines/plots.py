@@ -67,6 +67,8 @@ def forecast_figure(history, forecast, actuals=None, n_series=4, history_points=
         ax.plot(hist[TIME], hist[TARGET], color="0.3", lw=1, label="history")
         if actuals is not None:
             act = actuals[actuals[ID].astype(str) == uid]
+            start = hist[TIME].min() if len(hist) else fc[TIME].min()
+            act = act[(act[TIME] >= start) & (act[TIME] <= fc[TIME].max())]  # the window shown, not all history
             ax.plot(act[TIME], act[TARGET], color="tab:green", lw=1, label="actual")
         ax.plot(fc[TIME], fc["y_pred"], color="tab:blue", lw=1.5, marker=".", label="forecast")
         ax.set_title(uid, fontsize=9, loc="left")

@@ -77,9 +77,9 @@ def load_data(source: str, table: str | None = None) -> pd.DataFrame:
 
 
 @task(name="validate-data", **_compute())
-def validate_data(df, min_length=1):
-    """``forecast.frames.validate`` plus a length check; returns the sorted [unique_id, ds, y] frame."""
-    long, _ = frames.validate(df, where="data")
+def validate_data(df, min_length=1, columns=()):
+    """``forecast.frames.validate`` plus a length check; returns the sorted [unique_id, ds, y, *columns] frame."""
+    long, _ = frames.validate(df, list(columns), where="data")
     sizes = long.groupby(frames.ID, sort=False).size()
     short = sizes[sizes < min_length]
     if len(short):
@@ -87,6 +87,12 @@ def validate_data(df, min_length=1):
                          f"{min_length} needed (lookback + horizon x (selection windows + hold-out)); "
                          f"{len(short)} such series")
     return long
+
+
+def model_columns(estimator):
+    """The data columns a fitted model reads besides [unique_id, ds, y] (its covariates)."""
+    layout = getattr(estimator, "layout_", None)
+    return [*layout.past, *layout.future, *layout.static] if layout is not None else []
 
 
 @task(name="split-holdout", **_compute())
@@ -115,12 +121,12 @@ def write_sql(fc, url, table):
 
 # ---------------------------------------------------------------------------------- models
 @task(name="candidates", **_compute())
-def make_candidates(cells, bidirectional, hidden_sizes, **common):
+def make_candidates(cells, bidirectional, hidden_sizes, heads=("direct",), **common):
     """The candidate grid: ``forecast.selection.candidate_grid`` -> {name: estimator}."""
     from forecast import selection
 
     return selection.candidate_grid(cells=tuple(cells), bidirectional=tuple(bidirectional),
-                                    hidden_sizes=tuple(hidden_sizes), **common)
+                                    hidden_sizes=tuple(hidden_sizes), heads=tuple(heads), **common)
 
 
 @task(name="evaluate-candidate", task_run_name="evaluate-{name}", **_compute())
@@ -233,8 +239,14 @@ def log_training(estimator, data_name, df, run_id):
 
 
 @task(name="log-forecast-plot", **_io())
-def log_forecast_plot(history, fc, run_id, actuals=None):
-    tracking.log_forecast_plot(history, fc, actuals, run_id=run_id)
+def log_forecast_plot(history, fc, run_id, actuals=None, artifact_file="forecast.png"):
+    tracking.log_forecast_plot(history, fc, actuals, run_id=run_id, artifact_file=artifact_file)
+
+
+@task(name="log-diagnostics", **_io())
+def log_gradient_through_time(estimator, df, run_id):
+    """The vanishing-gradient diagnostic (d loss / d x_t per lookback step) into the run."""
+    return tracking.log_gradient_through_time(estimator, df, run_id=run_id)
 
 
 @task(name="log-model", **_io())

@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+import numpy as np
 import pandas as pd
 
 from forecast.training import Callback
@@ -455,6 +456,33 @@ def log_forecast_plot(history_df, forecast_df, actuals_df=None, n_series=4, run_
     from . import plots
 
     log_figure(plots.forecast_figure(history_df, forecast_df, actuals_df, n_series), artifact_file, run_id)
+
+
+def log_gradient_through_time(estimator, df, run_id=None, n_windows=256):
+    """Log the gradient-through-time diagnostic of a fitted model: the norm of d loss / d x_t per
+    lookback step as metrics (step = t), a CSV and a log-scale plot (vanishing gradients show as
+    a curve falling toward early steps). Returns the (lookback,) array."""
+    from forecast.diagnostics import gradient_through_time
+
+    grad = gradient_through_time(estimator, df, n_windows=n_windows)
+    run_id = _run_id(run_id)
+    if run_id is None:
+        return grad
+    import matplotlib.figure
+
+    lags = np.arange(1 - len(grad), 1)  # 0 = the step just before the forecast origin
+    log_frame(pd.DataFrame({"lag": lags, "grad_norm": grad}), "diagnostics/gradient_through_time.csv", run_id)
+    fig = matplotlib.figure.Figure(figsize=(7, 4))
+    ax = fig.subplots()
+    ax.semilogy(lags, grad / grad[-1])
+    ax.set_xlabel("lookback step (0 = the forecast origin)")
+    ax.set_ylabel("|d loss / d x_t| relative to the last step")
+    ax.set_title(f"gradient through time ({estimator.cell}{', bidirectional' if estimator.bidirectional else ''})")
+    fig.tight_layout()
+    log_figure(fig, "diagnostics/gradient_through_time.png", run_id)
+    log_metrics({"grad_ratio_first_to_last": float(grad[0] / grad[-1]) if grad[-1] > 0 else float("nan")},
+                run_id=run_id)
+    return grad
 
 
 # ---------------------------------------------------------------------------------- selection

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -263,6 +264,23 @@ def test_train_flow_selects_registers_promotes_and_forecasts(trained):
     assert run.info.status == "FINISHED"
     assert {"holdout_mase", "naive_holdout_mase", "train_loss"} <= set(run.data.metrics)
     assert str(client.get_model_version_by_alias("forecaster", "champion").version) == "1"
+    arts = {a.path for a in client.list_artifacts(r["run_id"])}
+    arts |= {a.path for a in client.list_artifacts(r["run_id"], "diagnostics")}
+    assert {"holdout_forecast.png", "diagnostics/gradient_through_time.png",
+            "diagnostics/gradient_through_time.csv"} <= arts
+    assert "grad_ratio_first_to_last" in run.data.metrics
+
+
+def test_validate_data_keeps_the_model_covariates():
+    from forecast import RNNForecaster
+
+    df = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2024", periods=40, freq="D"),
+                       "y": np.arange(40.0), "temp": np.sin(np.arange(40.0)), "junk": "x"})
+    model = RNNForecaster(lookback=5, horizon=2, hidden_size=4, max_epochs=1, past_covariates=("temp",)).fit(df)
+    assert tasks.model_columns(model) == ["temp"]
+    kept = tasks.validate_data.fn(df, columns=tasks.model_columns(model))
+    assert list(kept.columns) == ["unique_id", "ds", "y", "temp"]
+    assert len(tasks.predict.fn(model, kept)) == 2
 
 
 def test_forecast_flow_writes_a_new_partition_and_sql(trained, tmp_path):
