@@ -253,7 +253,15 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
     def _device(self):
         if self.device == "auto":
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        return torch.device(self.device)
+        try:
+            device = torch.device(self.device)
+        except (RuntimeError, TypeError):
+            raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}") from None
+        if device.type not in ("cpu", "cuda"):
+            raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device={self.device!r} but CUDA is not available here (use device='auto' or 'cpu')")
+        return device
 
     def _fit_scalers(self, panel, val_size):
         fit_len = np.maximum(panel.lengths - val_size, 1)
@@ -325,6 +333,7 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         self._check_head_params()
+        self._device()  # an unknown or unavailable device fails here, before any data work
         for name in ("past_covariates", "future_covariates", "static_covariates"):
             cols = getattr(self, name)
             if isinstance(cols, str) or not all(isinstance(c, str) for c in cols):

@@ -24,6 +24,8 @@ class FrameSpec:
     target_col: str = TARGET
     kind: str = "long"
     series_name: object = None
+    id_kind: str = "str"  # "int" when the user's ids were integers: forecasts give them back as such
+    columns: tuple = ()  # a wide frame's column order, kept in its forecasts
 
 
 def to_long(data, id_col=ID, time_col=TIME, target_col=TARGET):
@@ -45,14 +47,15 @@ def to_long(data, id_col=ID, time_col=TIME, target_col=TARGET):
         return df, FrameSpec(id_col, time_col, target_col, "series", data.name)
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"expected a pandas DataFrame or Series, got {type(data).__name__}")
+    if isinstance(data.index, pd.DatetimeIndex) and id_col not in data.columns:
+        return _melt(data), FrameSpec(id_col, time_col, target_col, "wide", columns=tuple(map(str, data.columns)))
     if id_col in data.columns or time_col in data.columns:
         missing = [c for c in (id_col, time_col, target_col) if c not in data.columns]
         if missing:
             raise ValueError(f"long frame is missing column(s) {missing}; it has {list(data.columns)}")
         df = data.rename(columns={id_col: ID, time_col: TIME, target_col: TARGET})
-        return df, FrameSpec(id_col, time_col, target_col, "long")
-    if isinstance(data.index, pd.DatetimeIndex):
-        return _melt(data), FrameSpec(id_col, time_col, target_col, "wide")
+        id_kind = "int" if pd.api.types.is_integer_dtype(data[id_col].dtype) else "str"
+        return df, FrameSpec(id_col, time_col, target_col, "long", id_kind=id_kind)
     raise ValueError(
         f"cannot read the frame: a long frame needs columns [{id_col!r}, {time_col!r}, {target_col!r}] "
         f"(it has {list(data.columns)[:10]}), a wide frame needs a DatetimeIndex"
@@ -62,9 +65,9 @@ def to_long(data, id_col=ID, time_col=TIME, target_col=TARGET):
 def _melt(wide):
     df = wide.copy()
     df.columns = [str(c) for c in df.columns]
-    df.index = df.index.rename(TIME)
-    long = df.reset_index().melt(id_vars=TIME, var_name=ID, value_name=TARGET)
-    return long[[ID, TIME, TARGET]]
+    df.index = df.index.rename("__ds__")  # temporary names: a series may well be called "y" or "ds"
+    long = df.reset_index().melt(id_vars="__ds__", var_name="__id__", value_name="__y__")
+    return long.rename(columns={"__id__": ID, "__ds__": TIME, "__y__": TARGET})[[ID, TIME, TARGET]]
 
 
 def _require_datetime_index(index, what):
@@ -75,9 +78,13 @@ def _require_datetime_index(index, what):
 def from_long(fc, spec, value_col="y_pred"):
     """Return forecasts in the kind the user passed: long (user's column names), wide or Series."""
     if spec.kind == "long":
+        if spec.id_kind == "int":
+            fc = fc.assign(**{ID: fc[ID].astype("int64")})
         return fc.rename(columns={ID: spec.id_col, TIME: spec.time_col}).reset_index(drop=True)
     wide = fc.pivot(index=TIME, columns=ID, values=value_col)
     wide.columns.name = None
+    order = [c for c in spec.columns if c in wide.columns]
+    wide = wide[order + [c for c in wide.columns if c not in order]]
     wide.index.name = None
     if spec.kind == "series":
         out = wide.iloc[:, 0]
@@ -109,8 +116,10 @@ def validate(df, columns=(), fill=None, where="data"):
     # A shallow copy: columns below are replaced, never written into, so the caller's arrays are shared
     # (copy-on-write) instead of duplicated -- on a 10^7-row panel that copy was the largest cost of fit.
     df = df[[ID, TIME, TARGET, *columns]].copy(deep=False)
+    _check_present(df, ID, where)
     df[ID] = df[ID].astype(str)
     df[TIME] = _to_datetime(df[TIME], where)
+    _check_present(df, TIME, where)
     if _sorted_runs(df) is None:
         df = df.sort_values([ID, TIME], kind="stable").reset_index(drop=True)
         _check_duplicates(df, where)
@@ -124,6 +133,14 @@ def validate(df, columns=(), fill=None, where="data"):
         df[col] = _numeric(df, col, where)
         _check_finite(df, col, where, nan_hint=False)
     return df, infer_frequencies(df, where)
+
+
+def _check_present(df, col, where):
+    missing = df[col].isna().to_numpy()
+    if missing.any():
+        row = int(np.argmax(missing))
+        raise ValueError(f"{where}: column {col!r} has a missing value (None/NaN/NaT) at row {row} "
+                         f"({int(missing.sum())} such row(s))")
 
 
 def _to_datetime(ds, where):

@@ -129,6 +129,8 @@ def forecast_origins(est, long, origins):
 
 
 def _origin_rows(panel, long, origins, L, H):
+    if not isinstance(origins, pd.DataFrame):
+        raise TypeError(f"origins must be a DataFrame with columns [unique_id, cutoff], got {type(origins).__name__}")
     missing = [c for c in (ID, "cutoff") if c not in origins.columns]
     if missing:
         raise ValueError(f"origins is missing column(s) {missing}")

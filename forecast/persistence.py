@@ -27,6 +27,9 @@ FORMAT = 1
 
 def save(est, path):
     path = Path(path)
+    if path.exists() and not (path / "config.json").is_file() and (not path.is_dir() or any(path.iterdir())):
+        raise FileExistsError(f"{path} exists and is not a saved model: refusing to replace it "
+                              "(choose a new path or an empty folder)")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
@@ -100,7 +103,7 @@ def load(cls, path, device="cpu"):
         raise ValueError(f"{path}: unsupported model format {cfg.get('format')!r} (this library reads {FORMAT})")
     params = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg["params"].items()}
     est = cls(**params)
-    est.spec_ = FrameSpec(**cfg["spec"])
+    est.spec_ = FrameSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg["spec"].items()})
     est.layout_ = Layout(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg["layout"].items()})
     est.ids_ = np.array(cfg["ids"], dtype=object)
     est.freqs_ = cfg["freqs"]

@@ -126,6 +126,9 @@ def select_model(candidates, df, n_windows=2, step=None, metric="mase", season_l
 
 
 def _common_horizon(candidates, metric, metrics):
+    if not isinstance(candidates, dict):
+        raise TypeError(f"candidates must be a dict name -> estimator (e.g. candidate_grid(...) or "
+                        f"{{'lstm': RNNForecaster(...)}}), got {type(candidates).__name__}")
     if not candidates:
         raise ValueError("candidates is empty: pass a dict name -> estimator (e.g. candidate_grid(...))")
     if REFERENCE in candidates:
@@ -188,6 +191,10 @@ class TemporalSplit:
 
     def split(self, X, y=None, groups=None):
         """Yield (train_idx, test_idx) for each split; X : long DataFrame [unique_id, ds, ...]."""
+        for name in ("n_splits", "horizon") + (("step",) if self.step is not None else ()):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"TemporalSplit: {name} must be an integer >= 1, got {value!r}")
         step = self.horizon if self.step is None else self.step
         missing = [c for c in (ID, TIME) if c not in X.columns]
         if missing:

@@ -127,3 +127,55 @@ def test_import_pulls_neither_prefect_nor_mlflow():
     code = "import sys, forecast, forecast.datasets; print(sorted(m for m in ('prefect', 'mlflow') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_missing_id_or_timestamp_named_not_silently_dropped():
+    df = good().astype({"unique_id": object})
+    df.loc[5, "unique_id"] = None
+    assert "'unique_id' has a missing value" in fit_error(df) and "row 5" in fit_error(df)
+    df = good()
+    df.loc[7, "ds"] = pd.NaT
+    assert "'ds' has a missing value" in fit_error(df)
+
+
+@pytest.mark.parametrize("device", ["tpu", "cuda:0" if not __import__("torch").cuda.is_available() else "nope"])
+def test_bad_or_unavailable_device_is_named(device):
+    assert "device" in fit_error(good(), device=device)
+
+
+def test_save_refuses_to_replace_what_is_not_a_model(tmp_path):
+    model = RNNForecaster(**TINY).fit(good())
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "proj" / "data.csv").write_text("important")
+    with pytest.raises(FileExistsError, match="not a saved model"):
+        model.save(tmp_path / "proj")
+    assert (tmp_path / "proj" / "data.csv").read_text() == "important"
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(FileExistsError):
+        model.save(tmp_path / "afile")
+    (tmp_path / "empty").mkdir()
+    model.save(tmp_path / "empty")
+    model.save(tmp_path / "empty")  # a saved model may be overwritten
+
+
+def test_integer_ids_come_back_as_integers():
+    df = good().assign(unique_id=lambda d: d.unique_id.str[1:].astype(int) + 7)
+    fc = RNNForecaster(**TINY).fit(df).predict()
+    assert fc.unique_id.dtype == "int64" and set(fc.unique_id) == {7, 8}
+
+
+def test_wide_frame_with_a_series_named_y_or_ds():
+    idx = pd.date_range("2024-01-01", periods=40, freq="D")
+    wide = pd.DataFrame({"y": np.arange(40.0), "ds": np.arange(40.0) * 2}, index=idx)
+    out = RNNForecaster(**TINY).fit(wide).predict()
+    assert list(out.columns) == ["y", "ds"] and len(out) == 3
+
+
+def test_predict_at_and_select_model_reject_wrong_container_types():
+    from forecast import select_model
+
+    model = RNNForecaster(**TINY).fit(good())
+    with pytest.raises(TypeError, match="origins must be a DataFrame"):
+        model.predict_at(good(), ["2024-01-20"])
+    with pytest.raises(TypeError, match="dict name -> estimator"):
+        select_model([RNNForecaster(**TINY)], good())

@@ -285,8 +285,9 @@ def test_loads_from_a_built_wheel(tmp_path):
         if (ROOT / folder).is_dir():
             shutil.copytree(ROOT / folder, src / folder, ignore=ignore)
     wheels = tmp_path / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                    "-w", str(wheels), str(src)], check=True, capture_output=True, timeout=300)
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                            "-w", str(wheels), str(src)], capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr[-3000:]
     unzipped = tmp_path / "unzipped"
     with zipfile.ZipFile(next(wheels.glob("*.whl"))) as wheel:
         wheel.extractall(unzipped)
