@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .training import LOSSES, OPTIMIZERS, EpochRecord, History, TrainState, _roll_back, _scheduler, evaluate
+from .training import LOSSES, OPTIMIZERS, History, TrainState, _scheduler, end_epoch, evaluate
 
 
 def series_chunks(module, gatherer, offsets, lengths, k):
@@ -105,22 +105,9 @@ def train_tbptt(module, gatherer, offsets, lengths, val_index, config, k, carry_
                     break
             if config.max_steps is not None and state.step >= config.max_steps:
                 break
-        loss_sum, norm_sum, n_clipped, n = sums.tolist()
-        n = max(n, 1)
-        finite = torch.stack([p.detach().isfinite().all() for p in module.parameters()]).all().item()
-        if not (math.isfinite(loss_sum) and finite):
-            _roll_back(module, last_good, history, epoch)
-            break
-        val_loss = evaluate(module, gatherer, val_index, val_loss_fn, config.batch_size * 4)
-        if scheduler is not None and config.lr_scheduler == "plateau":
-            scheduler.step(val_loss if val_loss is not None else loss_sum / n)
-        record = EpochRecord(epoch, int(n), loss_sum / n, val_loss, norm_sum / n, norm_max.item(), n_clipped / n,
-                             optimizer.param_groups[0]["lr"], time.perf_counter() - t0)
-        history.records.append(record)
-        last_good = copy.deepcopy(module.state_dict())
-        for cb in callbacks:
-            cb.on_epoch_end(state, record)
-        if state.stop or (config.max_steps is not None and state.step >= config.max_steps):
+        last_good = end_epoch(state, history, sums, norm_max, t0, last_good, config, scheduler, callbacks,
+                              lambda: evaluate(module, gatherer, val_index, val_loss_fn, config.batch_size * 4))
+        if last_good is None:
             break
     for cb in callbacks:
         cb.on_train_end(state, history)

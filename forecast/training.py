@@ -177,22 +177,9 @@ def train(module, gatherer, train_index, val_index, config, callbacks=(), genera
             state.step += 1
             if config.max_steps is not None and state.step >= config.max_steps:
                 break
-        loss_sum, norm_sum, n_clipped, n = sums.tolist()  # the one host sync of the epoch
-        n = max(n, 1)
-        finite = torch.stack([p.detach().isfinite().all() for p in module.parameters()]).all().item()
-        if not (math.isfinite(loss_sum) and finite):
-            _roll_back(module, last_good, history, epoch)
-            break
-        val_loss = evaluate(module, gatherer, val_index, loss_fn, config.batch_size * 4)
-        if scheduler is not None and config.lr_scheduler == "plateau":
-            scheduler.step(val_loss if val_loss is not None else loss_sum / n)
-        record = EpochRecord(epoch, int(n), loss_sum / n, val_loss, norm_sum / n, norm_max.item(), n_clipped / n,
-                             optimizer.param_groups[0]["lr"], time.perf_counter() - t0)
-        history.records.append(record)
-        last_good = copy.deepcopy(module.state_dict())
-        for cb in callbacks:
-            cb.on_epoch_end(state, record)
-        if state.stop or (config.max_steps is not None and state.step >= config.max_steps):
+        last_good = end_epoch(state, history, sums, norm_max, t0, last_good, config, scheduler, callbacks,
+                              lambda: evaluate(module, gatherer, val_index, loss_fn, config.batch_size * 4))
+        if last_good is None:
             break
     for cb in callbacks:
         cb.on_train_end(state, history)
@@ -206,6 +193,33 @@ def batch_loss(module, batch, loss_fn):
     if hook is not None:
         return hook(batch, loss_fn)
     return loss_fn(module(batch.x, batch.x_future, batch.static).float(), batch.y)
+
+
+def end_epoch(state, history, sums, norm_max, t0, last_good, config, scheduler, callbacks, validate):
+    """Close an epoch (shared by ``train`` and ``tbptt.train_tbptt``): the one host sync of its
+    statistics, rollback on a non-finite loss, validation, the record and the callbacks.
+
+    Returns the new last-good state dict, or None when training stops here.
+    """
+    module = state.module
+    loss_sum, norm_sum, n_clipped, n = sums.tolist()  # the one host sync of the epoch
+    n = max(n, 1)
+    finite = torch.stack([p.detach().isfinite().all() for p in module.parameters()]).all().item()
+    if not (math.isfinite(loss_sum) and finite):
+        _roll_back(module, last_good, history, state.epoch)
+        return None
+    val_loss = validate()
+    if scheduler is not None and config.lr_scheduler == "plateau":
+        scheduler.step(val_loss if val_loss is not None else loss_sum / n)
+    record = EpochRecord(state.epoch, int(n), loss_sum / n, val_loss, norm_sum / n, norm_max.item(), n_clipped / n,
+                         state.optimizer.param_groups[0]["lr"], time.perf_counter() - t0)
+    history.records.append(record)
+    last_good = copy.deepcopy(module.state_dict())
+    for cb in callbacks:
+        cb.on_epoch_end(state, record)
+    if state.stop or (config.max_steps is not None and state.step >= config.max_steps):
+        return None
+    return last_good
 
 
 def _roll_back(module, last_good, history, epoch):
