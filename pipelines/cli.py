@@ -10,7 +10,9 @@ telemetry, a project-local Prefect home, a patient ephemeral-server start.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+import shutil
 import sys
 import traceback
 from pathlib import Path
@@ -36,12 +38,41 @@ class UsageError(Exception):
 
 
 # ---------------------------------------------------------------------------------- parser
-def _csv(kind):
+# Checked here so that a bad value exits 2 at once, not after the Prefect server has started.
+CELLS, HEADS, METRICS = ("rnn", "lstm", "gru"), ("direct", "seq2seq", "recursive"), ("mae", "rmse", "smape", "mase")
+
+
+def _positive(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _csv(kind, choices=None):
     def parse(text):
         try:
-            return [kind(v.strip()) for v in text.split(",") if v.strip()]
-        except ValueError as exc:
+            values = [kind(v.strip()) for v in text.split(",") if v.strip()]
+        except (ValueError, argparse.ArgumentTypeError) as exc:
             raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r} ({exc})") from None
+        bad = [v for v in values if choices is not None and v not in choices]
+        if bad or not values:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list from {','.join(choices or ())}, "
+                                             f"got {text!r}" if choices else f"expected a non-empty list, got {text!r}")
+        return values
     return parse
 
 
@@ -59,6 +90,10 @@ def _common(p, data=True, output=False):
     if data:
         p.add_argument("--data", help="bundled data set name, CSV/Parquet path, or SQLAlchemy URL")
         p.add_argument("--table", help="table name when --data is a SQLAlchemy URL")
+        p.add_argument("--id-col", help="series id column of the data (renamed to unique_id on load; a file "
+                                        "without it is one series named after the file)")
+        p.add_argument("--time-col", help="time column of the data (renamed to ds)")
+        p.add_argument("--target-col", help="target column of the data (renamed to y)")
         p.add_argument("--tracking-uri", help="MLflow tracking URI (default: the local SQLite store mlflow/store/mlflow.db)")
         p.add_argument("--experiment", help="MLflow experiment")
         p.add_argument("--model-name", help="MLflow registered model name")
@@ -70,7 +105,7 @@ def _common(p, data=True, output=False):
 
 def _runner(p):
     p.add_argument("--runner", dest="kind", choices=("threads", "dask"), help="task runner")
-    p.add_argument("--workers", type=int, help="threads, or local Dask worker processes")
+    p.add_argument("--workers", type=_positive, help="threads, or local Dask worker processes")
     p.add_argument("--dask-address", dest="address", help="address of an existing Dask scheduler")
 
 
@@ -102,23 +137,24 @@ def build_parser():
                                    "naive, final fit on all data, MLflow logging, registration and promotion, "
                                    "then the forecast flow with the champion.")
     _common(p, output=True)
-    p.add_argument("--lookback", type=int, help="input window, in steps")
-    p.add_argument("--horizon", type=int, help="forecast length, in steps")
-    p.add_argument("--cells", type=_csv(str), help="comma-separated from rnn,lstm,gru")
-    p.add_argument("--directions", dest="bidirectional", type=_directions, help="uni, bi or uni,bi")
-    p.add_argument("--hidden-sizes", type=_csv(int), help="comma-separated hidden sizes")
-    p.add_argument("--heads", type=_csv(str), help="comma-separated from direct,seq2seq,recursive")
+    p.add_argument("--lookback", type=_positive, help="input window, in steps")
+    p.add_argument("--horizon", type=_positive, help="forecast length, in steps")
+    p.add_argument("--cells", type=_csv(str, CELLS), metavar="CELLS", help="comma-separated from rnn,lstm,gru")
+    p.add_argument("--directions", dest="bidirectional", type=_directions, metavar="uni,bi",
+                   help="uni, bi or uni,bi (one candidate per direction)")
+    p.add_argument("--hidden-sizes", type=_csv(_positive), metavar="SIZES", help="comma-separated hidden sizes")
+    p.add_argument("--heads", type=_csv(str, HEADS), metavar="HEADS", help="comma-separated from direct,seq2seq,recursive")
     p.add_argument("--past-covariates", type=_csv(str), help="comma-separated data columns known up to each origin")
     p.add_argument("--static-covariates", type=_csv(str), help="comma-separated data columns constant per series")
     p.add_argument("--calendar", action=argparse.BooleanOptionalAction, help="sin/cos calendar features of ds")
-    p.add_argument("--max-epochs", type=int, help="epochs per fit")
-    p.add_argument("--learning-rate", type=float, help="Adam learning rate")
-    p.add_argument("--batch-size", type=int, help="windows per training batch")
-    p.add_argument("--n-windows", type=int, help="backtest windows per candidate")
-    p.add_argument("--season-length", type=int, help="season of seasonal naive and MASE")
-    p.add_argument("--metric", choices=("mae", "rmse", "smape", "mase"), help="selection metric")
+    p.add_argument("--max-epochs", type=_positive, help="epochs per fit")
+    p.add_argument("--learning-rate", type=_positive_float, help="Adam learning rate")
+    p.add_argument("--batch-size", type=_positive, help="windows per training batch")
+    p.add_argument("--n-windows", type=_positive, help="backtest windows per candidate")
+    p.add_argument("--season-length", type=_positive, help="season of seasonal naive and MASE")
+    p.add_argument("--metric", choices=METRICS, help="selection metric")
     p.add_argument("--device", help="auto | cpu | cuda")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=int, help="random seed of weight initialisation and batch order")
     _runner(p)
     _show_defaults(p, "common", "train", "runner")
 
@@ -126,17 +162,20 @@ def build_parser():
                        description="Load the latest data and the champion (or --version), check they match, "
                                    "predict every series and write the forecasts atomically.")
     _common(p, output=True)
-    p.add_argument("--version", type=int, help="registered model version")
+    p.add_argument("--version", type=_positive, help="registered model version")
     p.add_argument("--sql-url", help="also append the forecasts to a table at this SQLAlchemy URL")
     p.add_argument("--sql-table", help="table for --sql-url (default: forecasts)")
     _show_defaults(p, "common", "forecast")
 
-    p = sub.add_parser("backtest", help="rolling-origin backtest of the champion's settings vs seasonal naive")
+    p = sub.add_parser("backtest", help="rolling-origin backtest of the champion's settings vs seasonal naive",
+                       description="Refit the champion's settings (or --version's) at each of --n-windows forecast "
+                                   "origins at the end of every series, score each window against seasonal naive, "
+                                   "and log the metrics and per-window tables to MLflow. The registry is unchanged.")
     _common(p)
-    p.add_argument("--version", type=int, help="registered model version")
-    p.add_argument("--n-windows", type=int, help="forecast origins per series")
-    p.add_argument("--season-length", type=int, help="season of seasonal naive and MASE")
-    p.add_argument("--metric", choices=("mae", "rmse", "smape", "mase"), help="ranking metric")
+    p.add_argument("--version", type=_positive, help="registered model version")
+    p.add_argument("--n-windows", type=_positive, help="forecast origins per series")
+    p.add_argument("--season-length", type=_positive, help="season of seasonal naive and MASE")
+    p.add_argument("--metric", choices=METRICS, help="ranking metric")
     _show_defaults(p, "common", "backtest")
 
     p = sub.add_parser("serve", help="serve the train and forecast flows as scheduled deployments",
@@ -145,20 +184,20 @@ def build_parser():
     _common(p, data=False)
     p.add_argument("--train-cron", help="cron of the retraining deployment")
     p.add_argument("--forecast-cron", help="cron of the forecast deployment (instead of the interval)")
-    p.add_argument("--forecast-interval", dest="forecast_interval_seconds", type=int,
+    p.add_argument("--forecast-interval", dest="forecast_interval_seconds", type=_positive,
                    help="seconds between forecasts")
     _show_defaults(p, "serve")
 
     p = sub.add_parser("server", help="start a local Prefect server on 127.0.0.1 (for `forecast serve`)")
-    p.add_argument("--port", type=int, default=4200)
+    p.add_argument("--port", type=_positive, default=4200, help="port of the server and its UI (default: %(default)s)")
     _common(p, data=False)
 
     p = sub.add_parser("ui", help="start the MLflow UI over the local store (mlflow/store)")
-    p.add_argument("--port", type=int, default=5000)
-    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+    p.add_argument("--port", type=_positive, default=5000, help="port of the MLflow UI (default: %(default)s)")
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="print tracebacks on failure")
 
     p = sub.add_parser("datasets", help="list the bundled data sets")
-    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="print tracebacks on failure")
     return parser
 
 
@@ -191,10 +230,42 @@ def _flow_params(flow_obj, cfg, section, args):
         raise UsageError(f"invalid parameters for the {section} flow: {_one_line(exc)}") from None
 
 
+def _check_data_path(args, cfg, section):
+    """A missing local data file fails at once (exit 1), before Prefect starts (~15 s)."""
+    data = getattr(args, "data", None) or cfg.get(section, {}).get("data") or cfg.get("common", {}).get("data")
+    if not data or "://" in data:
+        return
+    path = Path(data).expanduser()
+    # Bundled set names have neither a folder nor a suffix; anything else is meant as a file.
+    if (os.sep in data or path.suffix) and not path.is_file():
+        raise FileNotFoundError(f"data file {path} does not exist")
+
+
+class _NoTracebacks(logging.Filter):
+    """Drop the tracebacks Prefect logs for failed task and flow runs (the CLI prints one line)."""
+
+    def filter(self, record):
+        if record.exc_info or record.levelno >= logging.ERROR:
+            return False
+        return True
+
+
+def quiet_prefect_errors(debug):
+    """Unless ``debug``, keep Prefect's INFO progress lines but not its failure tracebacks."""
+    for name in ("prefect.flow_runs", "prefect.task_runs"):
+        logger = logging.getLogger(name)
+        for f in [f for f in logger.filters if isinstance(f, _NoTracebacks)]:
+            logger.removeFilter(f)
+        if not debug:
+            logger.addFilter(_NoTracebacks())
+
+
 def _run_flow(name, args):
+    cfg = _load_config(args)
+    _check_data_path(args, cfg, FLOW_SECTIONS[name])
     from . import config, flows
 
-    cfg = _load_config(args)
+    quiet_prefect_errors(getattr(args, "debug", False))
     runner = config.section(cfg, "runner", {k: getattr(args, k, None) for k in ("kind", "workers", "address")})
     try:
         flow_obj = flows.with_runner(flows.FLOWS[name], **runner)
@@ -212,19 +283,43 @@ def _run_flow(name, args):
 
 
 def cmd_train(args):
-    result = _run_flow("train", args)
-    metric = result["metric"]
-    print(f"\nleaderboard ({metric} of the selection backtest before the hold-out; lower is better):")
-    for rank, row in enumerate(result["leaderboard"], 1):
-        print(f"  {rank}. {row['candidate']:<16} {row.get(metric, float('nan')):.4g}")
-    ho = result["holdout"]
-    print(f"best candidate: {result['best']}; hold-out {metric}: {ho['model']:.4g} "
-          f"vs seasonal naive {ho['seasonal_naive']:.4g} ({_relative(ho['model'], ho['seasonal_naive'])})")
-    print(result["reason"])
-    print(f"champion: v{result['champion_version']}  (MLflow run {result['run_id']})")
-    print(f"forecasts written to {result['forecast_path']}")
-    print("open the MLflow UI: forecast ui   (http://127.0.0.1:5000)")
+    print("\n".join(train_summary(_run_flow("train", args))))
     return EXIT_OK
+
+
+def train_summary(result):
+    """The lines ``forecast train`` ends with, from the train flow's result."""
+    metric, ho = result["metric"], result["holdout"]
+    lines = [f"\nleaderboard ({metric} of the selection backtest before the hold-out; lower is better):"]
+    lines += [f"  {rank}. {row['candidate']:<16} {row.get(metric, float('nan')):.4g}"
+              for rank, row in enumerate(result["leaderboard"], 1)]
+    lines += [f"best candidate: {result['best']}; hold-out {metric}: {ho['model']:.4g} "
+              f"vs seasonal naive {ho['seasonal_naive']:.4g} ({_relative(ho['model'], ho['seasonal_naive'])})",
+              f"{result['reason']}  (MLflow run {result['run_id']})",
+              f"champion: v{result['champion_version']}  (MLflow run {result['champion_run_id']})",
+              f"forecasts written to {result['forecast_path']}",
+              f"open the MLflow UI: {self_command()} ui   then {result['runs_url']}"]
+    return lines
+
+
+def self_command():
+    """How to run ``forecast`` again from the user's shell.
+
+    ``scripts/main.sh`` puts .venv/bin on PATH only for itself, so a script close under the
+    current folder is shown by its relative path (``.venv/bin/forecast``); else the bare name
+    when it is the one on PATH; else the absolute path.
+    """
+    argv0 = Path(sys.argv[0])
+    exe = argv0 if argv0.name == "forecast" else Path(sys.executable).with_name("forecast")
+    exe = exe.absolute()
+    try:
+        rel = exe.relative_to(Path.cwd())
+        if len(rel.parts) <= 3:  # .venv/bin/forecast from the repository root
+            return str(rel)
+    except ValueError:
+        pass
+    found = shutil.which("forecast")
+    return "forecast" if found and Path(found).absolute() == exe else str(exe)
 
 
 def _relative(model, naive):
@@ -275,12 +370,14 @@ def cmd_server(args):
 
 
 def cmd_ui(args):
-    from . import tracking
+    from . import config, tracking
 
     argv, env = tracking.ui_command(args.port)
     (tracking.store_dir() / "artifacts").mkdir(parents=True, exist_ok=True)
-    print(f"[forecast] MLflow UI on http://127.0.0.1:{args.port} over {tracking.store_dir()} (Ctrl-C stops it)",
-          flush=True)
+    experiment = config.load().get("common", {}).get("experiment", "forecast")
+    url = tracking.runs_url(tracking.local_experiment_id(experiment), port=args.port)
+    print(f"[forecast] MLflow UI on http://127.0.0.1:{args.port} over {tracking.store_dir()} (Ctrl-C stops it); "
+          f"runs: {url}", flush=True)
     os.execvpe(argv[0], argv, env)
 
 

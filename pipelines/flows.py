@@ -34,6 +34,9 @@ Name = Annotated[str, Field(min_length=1)]
 def train(
     data: Name = "airpassengers",
     table: str | None = None,
+    id_col: Name = "unique_id",
+    time_col: Name = "ds",
+    target_col: Name = "y",
     lookback: Positive = 36,
     horizon: Positive = 12,
     cells: Annotated[list[Cell], Field(min_length=1)] = ["rnn", "lstm", "gru"],  # noqa: B006 - Prefect copies parameters
@@ -61,21 +64,21 @@ def train(
 
     Returns
     -------
-    dict: run_id, version, promoted, reason, champion_version, best, leaderboard (list of
+    dict: run_id, version, promoted, reason, champion_version, champion_run_id (the run that
+    logged the champion, not necessarily this one), runs_url (the UI's runs table), best, leaderboard (list of
     {candidate, <metric>}), holdout ({model, seasonal_naive} by metric), forecast_path.
     """
-    tasks.configure_tracking(tracking_uri, experiment)  # first: an unreachable server fails in seconds
-    df = tasks.validate_data(tasks.load_data(data, table), lookback + horizon * (n_windows + 1),
-                             [*past_covariates, *static_covariates])
+    uri = tasks.configure_tracking(tracking_uri, experiment)  # first: an unreachable server fails in seconds
+    raw = tasks.load_data(data, table, id_col, time_col, target_col)
+    df = tasks.validate_data(raw, lookback + horizon * (n_windows + 1), [*past_covariates, *static_covariates])
     seen = tasks.split_holdout(df, horizon)  # the last horizon of each series stays unseen by selection
     grid = tasks.make_candidates(cells, bidirectional, hidden_sizes, heads, lookback=lookback, horizon=horizon,
                                  max_epochs=max_epochs, learning_rate=learning_rate, batch_size=batch_size,
                                  past_covariates=tuple(past_covariates), static_covariates=tuple(static_covariates),
                                  calendar=calendar, clip="norm", device=device, seed=seed, verbose=False)
+    tasks.warn_if_slow(seen, lookback, horizon, batch_size, max_epochs, len(grid), n_windows)
     selection = tasks.select(grid, seen, n_windows, season_length, metric)  # one task per candidate
     best, estimator = tasks.best_candidate(selection, grid)
-    board = selection.leaderboard.drop(columns=["params", "reference", "error", "seconds"], errors="ignore")
-    print(f"model selection ({n_windows} windows, by {metric}):\n{board.to_string(index=False)}")
     params = {"data": data, "lookback": lookback, "horizon": horizon, "n_windows": n_windows, "heads": heads,
               "past_covariates": past_covariates, "static_covariates": static_covariates, "calendar": calendar,
               "season_length": season_length, "metric": metric, "best": best}
@@ -94,10 +97,13 @@ def train(
         promotion = tasks.register_and_promote(run.run_id, model_name, f"holdout_{metric}",
                                                model_bt.aggregate[metric])
     print(promotion.reason)
-    fc = forecast(data=data, table=table, tracking_uri=tracking_uri, experiment=experiment, model_name=model_name,
+    fc = forecast(data=data, table=table, id_col=id_col, time_col=time_col, target_col=target_col,
+                  tracking_uri=tracking_uri, experiment=experiment, model_name=model_name,
                   output_dir=output_dir, output_format=output_format)
     return {"run_id": run.run_id, "version": promotion.version, "promoted": promotion.promoted,
-            "reason": promotion.reason, "champion_version": fc["version"], "best": best,
+            "reason": promotion.reason, "champion_version": fc["version"],
+            "champion_run_id": tracking.version_run_id(model_name, fc["version"]),
+            "runs_url": tracking.runs_url(tracking.experiment_id(), uri), "best": best,
             "metric": metric, "leaderboard": _board(selection.leaderboard, metric),
             "holdout": {"model": model_bt.aggregate[metric], "seasonal_naive": naive_bt.aggregate[metric]},
             "forecast_path": fc["path"]}
@@ -112,6 +118,9 @@ def _board(leaderboard, metric):
 def forecast(
     data: Name = "airpassengers",
     table: str | None = None,
+    id_col: Name = "unique_id",
+    time_col: Name = "ds",
+    target_col: Name = "y",
     version: Positive | None = None,
     tracking_uri: str | None = None,
     experiment: Name = "forecast",
@@ -129,7 +138,7 @@ def forecast(
     """
     stamp = io.run_stamp()
     tasks.configure_tracking(tracking_uri, experiment)
-    raw = tasks.load_data(data, table)
+    raw = tasks.load_data(data, table, id_col, time_col, target_col)
     model, used = tasks.load_model(model_name, version)
     df = tasks.validate_data(raw, columns=tasks.model_columns(model))
     tasks.check_matches_model(df, model)  # before anything is written: refuse, leave earlier files alone
@@ -149,6 +158,9 @@ def forecast(
 def backtest(
     data: Name = "airpassengers",
     table: str | None = None,
+    id_col: Name = "unique_id",
+    time_col: Name = "ds",
+    target_col: Name = "y",
     version: Positive | None = None,
     n_windows: Positive = 3,
     season_length: Positive = 12,
@@ -164,7 +176,7 @@ def backtest(
     dict: version, metric, model and seasonal_naive (aggregate metric), n_windows, run_id.
     """
     tasks.configure_tracking(tracking_uri, experiment)
-    raw = tasks.load_data(data, table)
+    raw = tasks.load_data(data, table, id_col, time_col, target_col)
     model, used = tasks.load_model(model_name, version)
     df = tasks.validate_data(raw, columns=tasks.model_columns(model))
     tasks.check_matches_model(df, model)

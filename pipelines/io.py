@@ -30,25 +30,46 @@ def source_kind(source):
     return "file"
 
 
-def load_frame(source, table=None):
+def load_frame(source, table=None, id_col=frames.ID, time_col=frames.TIME, target_col=frames.TARGET):
     """Read ``source`` as a long frame [unique_id, ds, y, ...].
 
+    A file or table whose columns have other names is read with ``id_col``/``time_col``/
+    ``target_col`` (renamed to the standard names on load). Without an id column (and
+    ``id_col`` left at its default) the source is one series named after the file stem or table.
+
     Raises FileNotFoundError (naming the path) for a missing file and ValueError for an unknown
-    suffix, a SQL source without a table, or a frame without ``unique_id``/``ds``/``y``.
+    suffix, a SQL source without a table, or missing columns (naming those expected and found).
     """
     kind = source_kind(source)
     if kind == "dataset":
         return datasets.load(source)
     if kind == "sql":
         df = _read_sql(source, table)
-        where = f"table {table!r} at {_redact(source)}"
+        where, series = f"table {table!r} at {_redact(source)}", table
     else:
-        df = _read_file(Path(source).expanduser())
-        where = f"file {source}"
-    missing = [c for c in (frames.ID, frames.TIME, frames.TARGET) if c not in df.columns]
+        path = Path(source).expanduser()
+        df = _read_file(path)
+        where, series = f"data file {source}", path.name.split(".")[0]
+    return standard_columns(df, where, series, id_col, time_col, target_col)
+
+
+def standard_columns(df, where, series, id_col=frames.ID, time_col=frames.TIME, target_col=frames.TARGET):
+    """``df`` with its id/time/target columns renamed to [unique_id, ds, y] and ``ds`` parsed as dates."""
+    single = id_col == frames.ID and id_col not in df.columns  # no id column asked for or present: one series
+    wanted = [c for c in (None if single else id_col, time_col, target_col) if c is not None]
+    missing = [c for c in wanted if c not in df.columns]
     if missing:
-        raise ValueError(f"{where}: missing column(s) {missing}; expected a long frame "
-                         f"[unique_id, ds, y, ...], found {list(df.columns)}")
+        expected = f"{id_col}{' (optional: without it, one series)' if single else ''}, {time_col}, {target_col}"
+        raise ValueError(f"{where}: missing column(s) {missing}; expected {expected}; found {list(df.columns)} "
+                         f"(name yours with --id-col, --time-col, --target-col)")
+    df = df.rename(columns={id_col: frames.ID, time_col: frames.TIME, target_col: frames.TARGET})
+    if single:
+        df.insert(0, frames.ID, str(series))
+    if not pd.api.types.is_datetime64_any_dtype(df[frames.TIME]):
+        try:
+            df[frames.TIME] = pd.to_datetime(df[frames.TIME])
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{where}: time column {time_col!r} is not parseable as dates ({exc})") from None
     return df
 
 
@@ -56,7 +77,7 @@ def _read_file(path):
     if not path.is_file():
         raise FileNotFoundError(f"data file {path} does not exist")
     fmt = _format_of(path)
-    return pd.read_parquet(path) if fmt == "parquet" else pd.read_csv(path, parse_dates=[frames.TIME])
+    return pd.read_parquet(path) if fmt == "parquet" else pd.read_csv(path)
 
 
 def _format_of(path):
@@ -75,7 +96,7 @@ def _read_sql(url, table):
 
     engine = sqlalchemy.create_engine(url)
     try:
-        return pd.read_sql_table(table, engine, parse_dates=[frames.TIME])
+        return pd.read_sql_table(table, engine)
     finally:
         engine.dispose()
 

@@ -265,6 +265,16 @@ def load_champion(model_name, version=None, alias=CHAMPION):
         return RNNForecaster.load(folder), str(mv.version)
 
 
+def version_run_id(model_name, version=None, alias=CHAMPION):
+    """The run that logged a registered version (the ``alias`` one when ``version`` is None)."""
+    if not _config():
+        return None
+    client = _client()
+    mv = client.get_model_version(model_name, str(version)) if version is not None \
+        else client.get_model_version_by_alias(model_name, alias)
+    return mv.run_id
+
+
 def load_pyfunc(model_name_or_uri, version=None, alias=CHAMPION):
     """The logged pyfunc model: a registered name (champion or ``version``) or any model URI."""
     import mlflow

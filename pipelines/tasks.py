@@ -64,14 +64,16 @@ def _compute(**kwargs):
 def data_cache_key(context, parameters):
     """Cache key of ``load_data``: the data's content (None: not cacheable, e.g. SQL tables)."""
     key = io.content_key(parameters["source"], parameters.get("table"))
-    return None if key is None else f"{key}|table={parameters.get('table')}"
+    columns = [parameters.get(k) for k in ("id_col", "time_col", "target_col")]
+    return None if key is None else f"{key}|table={parameters.get('table')}|columns={columns}"
 
 
 @task(name="load-data", retries=IO_RETRIES, retry_delay_seconds=BACKOFF, retry_jitter_factor=0.5,
       retry_condition_fn=transient, cache_key_fn=data_cache_key, cache_expiration=timedelta(days=1))
-def load_data(source: str, table: str | None = None) -> pd.DataFrame:
-    """Read a bundled set, a CSV/Parquet file or a SQL table as a long frame."""
-    df = io.load_frame(source, table)
+def load_data(source: str, table: str | None = None, id_col: str = frames.ID, time_col: str = frames.TIME,
+              target_col: str = frames.TARGET) -> pd.DataFrame:
+    """Read a bundled set, a CSV/Parquet file or a SQL table as a long frame [unique_id, ds, y, ...]."""
+    df = io.load_frame(source, table, id_col, time_col, target_col)
     _logger().info("loaded %s: %d rows, %d series", source, len(df), df[frames.ID].nunique())
     return df
 
@@ -100,6 +102,29 @@ def split_holdout(df, horizon):
     """Everything but the last ``horizon`` points of each series: the data model selection sees."""
     keep = df.groupby(frames.ID, sort=False).cumcount(ascending=False) >= horizon
     return df.loc[keep].reset_index(drop=True)
+
+
+SLOW_STEPS = 20_000  # gradient steps above which train warns (AirPassengers with the defaults: ~8,400)
+
+
+def warn_if_slow(df, lookback, horizon, batch_size, max_epochs, n_candidates, n_windows):
+    """Log a warning with the number of gradient steps when the training work is large; return it.
+
+    Steps = ceil(windows / batch_size) x max_epochs x fits, with fits = candidates x selection
+    windows + hold-out + final fit (an upper bound: early stopping may end fits sooner).
+    """
+    sizes = df.groupby(frames.ID, sort=False).size()
+    windows = int((sizes - lookback - horizon + 1).clip(lower=0).sum())
+    fits = n_candidates * n_windows + 2
+    steps = -(-windows // batch_size) * max_epochs * fits
+    if steps > SLOW_STEPS:
+        _logger().warning(
+            "large training job: about %s gradient steps (%s windows / batch %d x %d epochs x %d fits = "
+            "%d candidates x %d selection windows + hold-out + final fit); this can take hours on a CPU. "
+            "Reduce it with a larger --batch-size, fewer --max-epochs or fewer candidates "
+            "(--cells, --directions, --hidden-sizes).",
+            f"{steps:,}", f"{windows:,}", batch_size, max_epochs, fits, n_candidates, n_windows)
+    return steps
 
 
 @task(name="check-matches-model", **_compute())

@@ -25,6 +25,8 @@ API (stable; the Prefect flows and the CLI code against it)
 ``load_champion(model_name, version=None, alias="champion") -> (RNNForecaster, version)``
 ``load_pyfunc(model_name_or_uri, version=None, alias="champion") -> mlflow PyFuncModel``
 ``pyfunc_input(history, X_future=None) -> DataFrame`` (the frame the pyfunc model takes)
+``experiment_id()``, ``runs_url(experiment_id=None, uri=None, port=5000)``, ``local_experiment_id(name)``
+``version_run_id(model_name, version=None, alias="champion")`` (the run that logged a registered version)
 ``default_uri()``, ``store_dir()``, ``ui_command(port=5000, store=None) -> (argv, env)``,
 ``start_ui(port=5000, store=None, wait=60.0) -> subprocess.Popen``
 
@@ -55,6 +57,9 @@ import pandas as pd
 from forecast.training import Callback
 
 PROBE_TIMEOUT = 3.0
+# MLflow 3's UI opens experiments without this tag on its GenAI overview; this value (the UI's
+# "custom model development") opens the runs table instead.
+KIND_TAG, KIND_ML = "mlflow.experimentKind", "custom_model_development"
 EPOCH_METRICS = ("train_loss", "val_loss", "grad_norm_mean", "grad_norm_max", "clipped_fraction",
                  "learning_rate")
 
@@ -184,12 +189,44 @@ def _experiment(uri, name):
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name(name)
     if exp is not None:
+        if KIND_TAG not in exp.tags:
+            client.set_experiment_tag(exp.experiment_id, KIND_TAG, KIND_ML)
         return exp.experiment_id, exp.artifact_location
     location = None
     if uri.startswith("sqlite:///"):
         # Next to the database, never the cwd (MLflow's default for a bare sqlite store).
         location = (Path(uri[len("sqlite:///"):]).parent / "artifacts" / name).resolve().as_uri()
-    return client.create_experiment(name, artifact_location=location), location
+    return client.create_experiment(name, artifact_location=location, tags={KIND_TAG: KIND_ML}), location
+
+
+def experiment_id():
+    """Id of the configured experiment (None when tracking is off)."""
+    return _config().experiment_id
+
+
+def runs_url(experiment_id=None, uri=None, port=5000):
+    """The UI page of an experiment's runs table (MLflow 3 otherwise opens its GenAI overview).
+
+    ``uri`` an http(s) tracking server: its own UI; anything else: ``forecast ui`` on ``port``.
+    """
+    base = uri.rstrip("/") if uri and uri.startswith(("http://", "https://")) else f"http://127.0.0.1:{port}"
+    return f"{base}/#/experiments/{experiment_id}/runs" if experiment_id is not None else base
+
+
+def local_experiment_id(name, store=None):
+    """Id of experiment ``name`` in the local store without importing mlflow (None if absent)."""
+    import sqlite3
+
+    db = Path(store or store_dir()) / "mlflow.db"
+    if not db.is_file():
+        return None
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+            row = conn.execute("SELECT experiment_id FROM experiments WHERE name = ? AND lifecycle_stage = 'active'",
+                               (name,)).fetchone()
+    except sqlite3.Error:
+        return None
+    return str(row[0]) if row else None
 
 
 def _config():
@@ -626,5 +663,5 @@ def _log_tail(log):
 # module's API. Imported last: registry reads this module's helpers at call time.
 from .registry import (  # noqa: E402
     CHAMPION, FUTURE_FLAG, ModelRef, PromotionResult, example_history, load_champion, load_pyfunc, log_model,
-    pyfunc_input, register_and_promote, split_pyfunc_input,
+    pyfunc_input, register_and_promote, split_pyfunc_input, version_run_id,
 )

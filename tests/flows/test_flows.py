@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 from forecast.datasets import load
-from pipelines import cli, config, flows, io, schedules, tasks
+from pipelines import cli, config, flows, io, schedules, tasks, tracking
 
 from .conftest import free_port, stop
 
@@ -64,11 +64,41 @@ def test_load_data_names_the_missing_path_and_bad_columns(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.csv"):
         tasks.load_data.fn(str(tmp_path / "nope.csv"))
     (tmp_path / "wide.csv").write_text("ds,sales\n2020-01-01,1\n")
-    with pytest.raises(ValueError, match=r"missing column\(s\) \['unique_id', 'y'\]"):
+    with pytest.raises(ValueError, match=r"wide.csv: missing column\(s\) \['y'\]; .*found \['ds', 'sales'\]"):
         tasks.load_data.fn(str(tmp_path / "wide.csv"))
     (tmp_path / "data.xlsx").write_text("x")
     with pytest.raises(ValueError, match="unknown format"):
         tasks.load_data.fn(str(tmp_path / "data.xlsx"))
+
+
+def test_load_data_maps_custom_column_names(tmp_path):
+    path = REPO / "datasets" / "AirPassengers.csv"  # Date,Passengers: no id column
+    with pytest.raises(ValueError) as err:
+        tasks.load_data.fn(str(path))
+    msg = str(err.value)
+    assert "AirPassengers.csv: missing column(s) ['ds', 'y']" in msg and "found ['Date', 'Passengers']" in msg
+    assert "--time-col" in msg
+    got = tasks.load_data.fn(str(path), time_col="Date", target_col="Passengers")
+    assert list(got.columns) == ["unique_id", "ds", "y"] and set(got["unique_id"]) == {"AirPassengers"}
+    np.testing.assert_array_equal(got["ds"].to_numpy(), air()["ds"].to_numpy())
+    np.testing.assert_array_equal(got["y"].to_numpy(), air()["y"].to_numpy())
+    panel = air().rename(columns={"unique_id": "store", "ds": "when", "y": "sales"})
+    panel.to_parquet(tmp_path / "panel.parquet", index=False)
+    got = tasks.load_data.fn(str(tmp_path / "panel.parquet"), id_col="store", time_col="when", target_col="sales")
+    assert list(got.columns) == ["unique_id", "ds", "y"] and len(got) == 144
+    with pytest.raises(ValueError, match=r"missing column\(s\) \['shop'\]"):  # an id column asked for must exist
+        tasks.load_data.fn(str(tmp_path / "panel.parquet"), id_col="shop", time_col="when", target_col="sales")
+    key = {"source": str(path), "time_col": "Date", "target_col": "Passengers"}
+    assert tasks.data_cache_key(None, key) != tasks.data_cache_key(None, {"source": str(path)})
+
+
+def test_large_training_jobs_warn_with_the_step_count(caplog):
+    small = tasks.warn_if_slow(air(), 36, 12, 16, 100, 6, 2)
+    assert small < tasks.SLOW_STEPS and not caplog.records
+    long = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2016", periods=17420, freq="h"), "y": 0.0})
+    steps = tasks.warn_if_slow(long, 36, 12, 16, 100, 6, 2)
+    assert steps == 1086 * 100 * 14
+    assert "1,520,400 gradient steps" in caplog.text and "--batch-size" in caplog.text
 
 
 def test_data_cache_key_follows_the_content(tmp_path):
@@ -203,17 +233,62 @@ def test_console_script_is_installed():
 
 
 @pytest.mark.parametrize("argv", [["nope"], ["train", "--horizon", "twelve"], ["train", "--directions", "up"],
-                                  ["forecast", "--format", "xlsx"]])
+                                  ["forecast", "--format", "xlsx"], ["backtest", "--n-windows", "-1"],
+                                  ["train", "--hidden-sizes", "8,0"], ["train", "--learning-rate", "0"]])
 def test_cli_bad_arguments_exit_2(argv):
     with pytest.raises(SystemExit) as exit_:
         cli.main(argv)
     assert exit_.value.code == 2
 
 
+@pytest.mark.parametrize("argv,says", [
+    (["--cells", "lstm,transformer"], "--cells: expected a comma-separated list from rnn,lstm,gru, got 'lstm,transformer'"),
+    (["--heads", "foo"], "--heads: expected a comma-separated list from direct,seq2seq,recursive, got 'foo'"),
+    (["--lookback", "0"], "--lookback: expected a positive integer, got '0'"),
+])
+def test_cli_bad_choices_exit_2_before_any_flow(argv, says, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["train", *argv])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == f"forecast train: error: argument {says}"
+
+
+def test_cli_missing_data_file_exits_1_before_prefect_starts(tmp_path):
+    missing = tmp_path / "nope.csv"
+    code = ("import sys; from pipelines import cli; "
+            f"code = cli.main(['forecast', '--data', {str(missing)!r}]); print(code, 'prefect' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert out.stdout.split() == ["1", "False"]  # failed without importing (or starting) Prefect
+    assert out.stderr.strip().splitlines() == [
+        f"forecast forecast: error: FileNotFoundError: data file {missing} does not exist"]
+
+
+def test_train_summary_names_the_champions_own_run():
+    result = {"metric": "mase", "leaderboard": [{"candidate": "gru-h8", "mase": 0.9}], "best": "gru-h8",
+              "holdout": {"model": 1.1, "seasonal_naive": 1.0}, "version": "2", "promoted": False,
+              "reason": "forecaster v2: not promoted: ...", "run_id": "new-run", "champion_version": "1",
+              "champion_run_id": "champion-run", "forecast_path": "/x/forecasts.parquet",
+              "runs_url": "http://127.0.0.1:5000/#/experiments/1/runs"}
+    lines = cli.train_summary(result)
+    assert "champion: v1  (MLflow run champion-run)" in lines
+    assert "forecaster v2: not promoted: ...  (MLflow run new-run)" in lines
+    assert lines[-1].endswith("ui   then http://127.0.0.1:5000/#/experiments/1/runs")
+
+
+def test_self_command_is_runnable_from_the_users_shell(monkeypatch, tmp_path):
+    exe = tmp_path / ".venv" / "bin" / "forecast"
+    monkeypatch.setattr(sys, "argv", [str(exe)])
+    monkeypatch.chdir(tmp_path)
+    assert cli.self_command() == ".venv/bin/forecast"  # main.sh's PATH is not the user's
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert cli.self_command() in ("forecast", str(exe))
+
+
 def test_cli_bad_parameters_and_config_exit_2(tmp_path, capsys):
-    assert cli.main(["train", "--horizon", "0"]) == 2
+    (tmp_path / "zero.toml").write_text("[train]\nhorizon = 0\n")
+    assert cli.main(["train", "--config", str(tmp_path / "zero.toml")]) == 2
     assert "invalid parameters for the train flow" in capsys.readouterr().err
-    assert cli.main(["train", "--cells", "lstm,transformer"]) == 2
     assert cli.main(["train", "--config", str(tmp_path / "missing.toml")]) == 2
     assert f"config file {tmp_path / 'missing.toml'} does not exist" in capsys.readouterr().err
     (tmp_path / "bad.toml").write_text("[runner]\nkind = 'ray'\n")
@@ -269,6 +344,12 @@ def test_train_flow_selects_registers_promotes_and_forecasts(trained):
     assert {"holdout_forecast.png", "diagnostics/gradient_through_time.png",
             "diagnostics/gradient_through_time.csv"} <= arts
     assert "grad_ratio_first_to_last" in run.data.metrics
+    champion = client.get_model_version_by_alias("forecaster", "champion")
+    assert r["champion_run_id"] == champion.run_id == r["run_id"]
+    exp_id = run.info.experiment_id
+    assert r["runs_url"] == f"http://127.0.0.1:5000/#/experiments/{exp_id}/runs"
+    assert client.get_experiment(exp_id).tags["mlflow.experimentKind"] == "custom_model_development"
+    assert tracking.local_experiment_id("forecast", trained.root / "mlruns") == exp_id  # what `forecast ui` links
 
 
 def test_validate_data_keeps_the_model_covariates():
@@ -347,13 +428,15 @@ def test_forecast_without_a_registered_model_fails_naming_it(prefect_harness, ml
 
 
 def test_cli_flow_failure_exits_1_with_one_line(trained, tmp_path, capsys):
-    missing = tmp_path / "missing.parquet"
-    code = cli.main(["forecast", "--data", str(missing), "--tracking-uri", trained.uri,
+    path = tmp_path / "wide.csv"
+    air().rename(columns={"y": "sales"}).to_csv(path, index=False)
+    code = cli.main(["forecast", "--data", str(path), "--tracking-uri", trained.uri,
                      "--output-dir", str(trained.out)])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1
-    assert err[-1] == f"forecast forecast: error: FileNotFoundError: data file {missing} does not exist"
+    assert err[-1].startswith(f"forecast forecast: error: ValueError: data file {path}: missing column(s) ['y']")
     assert not any(line.startswith("Traceback") for line in err)
+    cli.quiet_prefect_errors(debug=True)  # leave Prefect's loggers as other tests expect them
 
 
 # ---------------------------------------------------------------------------------- a real server: serve, Dask
