@@ -219,6 +219,11 @@ def infer_frequencies(df, where="data"):
             undecided.append(uid)
             continue
         freqs[uid] = _series_freq(uid, idx, where)
+    return _share_frequency(freqs, undecided, where)
+
+
+def _share_frequency(freqs, undecided, where):
+    """Series too short to show a frequency take the one all others share (an error otherwise)."""
     common = set(freqs.values())
     for uid in undecided:
         if len(common) != 1:
@@ -259,12 +264,7 @@ def _regular_frequencies(df, where):
                 continue
             seen[key] = freq
         freqs[uid] = seen[key]
-    common = set(freqs.values())
-    for uid in undecided:
-        if len(common) != 1:
-            raise ValueError(f"{where}: series {uid!r} has fewer than 3 rows; its frequency cannot be inferred")
-        freqs[uid] = next(iter(common))
-    return freqs
+    return _share_frequency(freqs, undecided, where)
 
 
 _CHUNK = 1 << 20  # rows per vectorised pass: bounded temporaries on 10^7-row panels
