@@ -12,15 +12,6 @@ from forecast.datasets import make_panel
 H, L = 4, 12
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny networks: intra-op threads only add contention on a shared 2-core machine.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def panel():
     return make_panel(n_series=3, length=120, freq="h", seed=1, past_covariates=1, future_covariates=1)

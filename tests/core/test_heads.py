@@ -22,15 +22,6 @@ HEAD_CASES = {
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Tiny recurrent nets are dominated by thread hand-offs on a shared 2-core machine.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def routine():
     return make_routine(n_days=90, spell_length=(1, 3), seed=0, n_series=3)

@@ -4,7 +4,6 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from sklearn.model_selection import GridSearchCV
 
 from forecast import RNNForecaster, SeasonalNaive
@@ -12,14 +11,6 @@ from forecast.selection import TemporalSplit, candidate_grid, evaluate_candidate
 
 H = 6
 COMMON = dict(lookback=24, horizon=H, batch_size=32, verbose=False, seed=0)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
