@@ -199,6 +199,9 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
             covariates and targets after an origin are read only for future-known columns).
         origins : DataFrame [unique_id, cutoff] — forecast origins (last observed timestamp).
 
+        Gaps in the target are filled forward only here (``fill="interpolate"`` acts as "ffill"),
+        so no origin's history is filled from values after it.
+
         Returns
         -------
         long DataFrame [unique_id, cutoff, ds, y_pred], ``horizon`` rows per origin.

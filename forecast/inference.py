@@ -73,10 +73,15 @@ def positions_of(est, ids, where):
     return np.array([index[uid] for uid in ids], dtype=np.int64)
 
 
-def history_panel(est, long, where):
-    """Validate new history of known series and stack it (static covariates come from fit)."""
+def history_panel(est, long, where, causal=False):
+    """Validate new history of known series and stack it (static covariates come from fit).
+
+    ``causal``: the frame runs past forecast origins (``predict_at``), so gaps in the target are
+    filled forward only: ``fill="interpolate"`` would fill a gap before an origin from values after it.
+    """
     layout = est.layout_
-    long, freqs = frames.validate(long, [*layout.past, *layout.future], est.fill, where=where)
+    fill = "ffill" if causal and est.fill == "interpolate" else est.fill
+    long, freqs = frames.validate(long, [*layout.past, *layout.future], fill, where=where)
     for uid, freq in freqs.items():
         fitted = est.freqs_.get(uid)
         if fitted is not None and _offset(fitted) != _offset(freq):
@@ -116,7 +121,7 @@ def forecast_tail(est, tail, x_future=None):
 def forecast_origins(est, long, origins):
     """Forecast from every (unique_id, cutoff) of ``origins`` in batched forward passes."""
     L, H = est.lookback, est.horizon
-    panel, long, pos = history_panel(est, long, "backtest data")
+    panel, long, pos = history_panel(est, long, "backtest data", causal=True)
     series, cut_pos = _origin_rows(panel, long, origins, L, H)
     first_rows = panel.offsets[series] + cut_pos - L + 1
     scaled = scale(est, panel.data, np.repeat(pos, panel.lengths))
@@ -202,6 +207,7 @@ def holdout_score(est, df):
     long = long.reset_index(drop=True)
     last = long.groupby(ID, sort=False)[TIME].nth(-est.horizon - 1)
     origins = pd.DataFrame({ID: long.loc[last.index, ID].to_numpy(), "cutoff": last.to_numpy()})
-    fc = est.predict_at(long, origins)
+    spec = est.spec_  # predict_at reads the user's column names
+    fc = est.predict_at(long.rename(columns={ID: spec.id_col, TIME: spec.time_col, TARGET: spec.target_col}), origins)
     actual = fc.merge(long[[ID, TIME, TARGET]], on=[ID, TIME], how="left")
     return -float(np.mean(np.abs(actual[TARGET] - actual["y_pred"])))

@@ -140,7 +140,8 @@ def seasonal_scale(y_train, season_length=1):
         warnings.warn(f"mase: {len(y_train)} training points, no longer than season_length={m}; "
                       "using the lag-1 (naive) scale", RuntimeWarning, stacklevel=2)
         m = 1
-    return float(np.mean(np.abs(y_train[m:] - y_train[:-m])))
+    diffs = np.abs(y_train[m:] - y_train[:-m])
+    return float(np.nanmean(diffs)) if np.isfinite(diffs).any() else float("nan")  # gaps (NaN) are skipped
 
 
 def mase(y, y_pred, y_train=None, season_length=1, scale=None, axis=None):
@@ -193,12 +194,13 @@ def scales(forecasts, train_df, season_length=1):
     _check_season(season_length)
     train = _normal(train_df, (ID, TIME, TARGET), "train_df")
     pos = train.groupby(ID, sort=False).cumcount().to_numpy()
-    cum = {}
+    cum, cnt = {}, {}
     for m in {season_length, 1}:
         lagged = train.groupby(ID, sort=False)[TARGET].shift(m).to_numpy()
         diff = np.abs(train[TARGET].to_numpy() - lagged)
-        diff = np.where(pos >= m, diff, 0.0)
-        cum[m] = train.assign(_d=diff).groupby(ID, sort=False)["_d"].cumsum().to_numpy()
+        ok = (pos >= m) & np.isfinite(diff)  # differences across a gap (NaN) are not counted
+        grouped = train.assign(_d=np.where(ok, diff, 0.0), _n=ok.astype(np.int64)).groupby(ID, sort=False)
+        cum[m], cnt[m] = grouped["_d"].cumsum().to_numpy(), grouped["_n"].cumsum().to_numpy()
     rows = _last_rows(forecasts, train)
     n = pos[rows] + 1  # training points up to the cutoff
     m = np.where(n > season_length, season_length, 1)
@@ -207,8 +209,9 @@ def scales(forecasts, train_df, season_length=1):
              f"mase: series no longer than season_length={season_length}; using the lag-1 (naive) scale")
     _warn_if(n < 2, who, "mase: fewer than 2 training points, no scale (NaN)")
     total = np.where(m == season_length, cum[season_length][rows], cum[1][rows])
+    count = np.where(m == season_length, cnt[season_length][rows], cnt[1][rows])
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n >= 2, total / (n - m), np.nan)
+        return np.where((n >= 2) & (count > 0), total / count, np.nan)
 
 
 def _last_rows(forecasts, train):

@@ -151,3 +151,25 @@ def test_bad_arguments_are_named(panel):
         backtest(naive, panel, window="sliding")
     with pytest.raises(ValueError, match=r"series 'series_0' has 120 points; n_windows=40"):
         backtest(naive, panel, n_windows=40)
+
+
+def test_interpolate_fill_never_reads_past_an_origin():
+    from forecast import Naive
+
+    df = pd.DataFrame({"unique_id": "s0", "ds": pd.date_range("2020-01-01", periods=40), "y": np.arange(40.0)})
+    df.loc[33, "y"] = np.nan  # the value at window 0's cutoff is missing
+    for refit in (True, False):
+        fc = backtest(Naive(horizon=3, fill="interpolate"), df, n_windows=2, refit=refit).forecasts
+        first = fc[fc.window == 0].y_pred.to_numpy()
+        assert np.allclose(first, 32.0), (refit, first)  # carried forward from before the gap, not from after it
+    model = RNNForecaster(cell="gru", hidden_size=4, lookback=8, horizon=3, max_epochs=1, fill="interpolate").fit(df)
+    origins = pd.DataFrame({"unique_id": ["s0"], "cutoff": [df.ds[33]]})
+    poisoned = df.assign(y=np.where(df.index > 33, df.y + 1000.0, df.y))
+    pd.testing.assert_frame_equal(model.predict_at(df, origins), model.predict_at(poisoned, origins))
+
+
+def test_score_works_with_custom_column_names():
+    df = pd.DataFrame({"store": "a", "date": pd.date_range("2020-01-01", periods=40), "sales": np.arange(40.0)})
+    model = RNNForecaster(hidden_size=4, lookback=8, horizon=4, max_epochs=1).fit(
+        df, id_col="store", time_col="date", target_col="sales")
+    assert np.isfinite(model.score(df))

@@ -131,3 +131,11 @@ def test_mase_without_train_df_and_unknown_metric_are_clear_errors():
 def test_owa_frame_of_the_reference_itself_is_one():
     train, fc = _frames()
     assert M.owa_frame(fc, fc, train, season_length=2) == pytest.approx(1.0)
+
+
+def test_mase_scale_skips_gaps_in_the_training_history():
+    train = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2020", periods=6),
+                          "y": [0.0, 10, np.nan, 30, 40, 50]})
+    fc = pd.DataFrame({"unique_id": ["a"], "ds": [pd.Timestamp("2020-01-07")], "y": [60.0], "y_pred": [50.0]})
+    assert np.allclose(M.scales(fc, train), 10.0)
+    assert M.seasonal_scale(train.y.to_numpy()) == 10.0
