@@ -16,7 +16,8 @@ class SeriesScaler:
 
     Parameters
     ----------
-    method : "standard" (mean / population std) | "robust" (median / IQR) | "none"
+    method : "standard" (mean / population std) | "robust" (median / IQR, the std where the IQR
+        is 0) | "none"
     """
 
     def __init__(self, method="standard"):
@@ -42,7 +43,9 @@ class SeriesScaler:
         if self.method == "standard":
             return part.mean(axis=0), part.std(axis=0)
         q25, q50, q75 = np.percentile(part, [25, 50, 75], axis=0)
-        return q50, q75 - q25
+        iqr = q75 - q25
+        # Mostly-constant series (intermittent demand): IQR 0 would leave spikes unscaled; use the std.
+        return q50, np.where(iqr > _EPS, iqr, part.std(axis=0))
 
     def transform(self, values, series):
         """values: (N, C); series: (N,) series position of each row."""
