@@ -23,7 +23,8 @@ class Batch:
 
 
 class WindowIndex:
-    """All windows of length ``lookback + horizon`` whose start lies in ``[lo[s], hi[s]]`` (step ``stride``).
+    """All windows of length ``lookback + horizon`` whose start lies in ``[lo[s], hi[s]]``, every
+    ``stride`` steps counted back from ``hi[s]`` (so the most recent window is always included).
 
     Parameters
     ----------
@@ -33,6 +34,7 @@ class WindowIndex:
 
     def __init__(self, offsets, lo, hi, stride=1, device="cpu"):
         lo, hi = np.asarray(lo, dtype=np.int64), np.asarray(hi, dtype=np.int64)
+        lo = np.where(hi >= lo, lo + (hi - lo) % stride, lo)  # anchor strides at the end: keep the latest window
         counts = np.where(hi >= lo, (hi - lo) // stride + 1, 0)
         self.n_windows = int(counts.sum())
         self.counts = counts

@@ -4,6 +4,7 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
@@ -266,3 +267,11 @@ def test_fits_in_concurrent_threads_match_fits_alone():
         together = list(pool.map(lambda m: clone(m).fit(df).predict(), models))
     for a, b in zip(alone, together):
         pd.testing.assert_frame_equal(a, b)
+
+
+def test_stride_keeps_the_most_recent_window():
+    from forecast.windows import WindowIndex
+
+    index = WindowIndex(np.array([0, 100]), np.array([0]), np.array([57]), stride=5)
+    starts = index.locate(torch.arange(index.n_windows))[1].tolist()
+    assert starts[-1] == 57 and np.all(np.diff(starts) == 5) and starts[0] == 2
