@@ -14,6 +14,10 @@ every walk ends in the same final chunk. A series of ``n`` points gives ``n - 1`
 targets, cut into its last ``(n - 1) // k`` full chunks (the oldest ``(n - 1) % k`` steps are
 dropped); before its first chunk a series' rows are padding, masked out of the loss, and its
 state is reset to zero when its first real chunk begins.
+
+Known limit: TBPTT trains on the observed past covariates at every step, while a recursive
+forecast feeds zeros for past covariates beyond the origin (they are unknown there); with past
+covariates, prefer the windowed recursive training (``tbptt_steps=None``), which sees that case.
 """
 from __future__ import annotations
 
