@@ -80,8 +80,7 @@ class SeasonalNaive(RegressorMixin, BaseEstimator):
         """Forecasts from every (unique_id, cutoff) of ``origins``: [unique_id, cutoff, ds, y_pred]."""
         self._check_fitted()
         long, _ = frames.to_long(df, self.spec_.id_col, self.spec_.time_col, self.spec_.target_col)
-        fill = "ffill" if self.fill == "interpolate" else self.fill  # causal: never fill from after an origin
-        long, _ = frames.validate(long, (), fill, where="backtest data")
+        long, _ = frames.validate(long, (), frames.causal_fill(self.fill), where="backtest data")
         key = pd.MultiIndex.from_arrays([long[ID].to_numpy(), long[TIME].to_numpy()])
         ids = origins[ID].astype(str).to_numpy()
         rows = key.get_indexer(pd.MultiIndex.from_arrays([ids, pd.to_datetime(origins["cutoff"]).to_numpy()]))

@@ -154,8 +154,7 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         torch.manual_seed(self.seed)
         module = module.to(self.device_)
         if previous is not None:
-            self.module_ = module
-            self._load_weights(previous)
+            _load_weights(module, previous)
         return module
 
     def _callbacks(self, callbacks):
@@ -285,15 +284,6 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
                            self.max_epochs, self.max_steps, self.windows_per_epoch, self.clip, self.clip_value,
                            self.lr_scheduler, progress_enabled(self.verbose))
 
-    def _load_weights(self, previous):
-        """Warm start: copy ``previous``'s weights into the fresh network, which must have the same shapes."""
-        state, new = previous.state_dict(), self.module_.state_dict()
-        changed = [k for k in new if k not in state or state[k].shape != new[k].shape]
-        if changed:
-            raise ValueError(f"warm_start: the network's shape changed (e.g. {changed[0]!r}: parameters or "
-                             "covariates differ from the previous fit); fit with warm_start=False")
-        self.module_.load_state_dict(state)
-
     def _check_fitted(self):
         if not hasattr(self, "module_"):
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit(df) first")
@@ -361,3 +351,13 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
 def _check_int(name, value, low):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
         raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+
+
+def _load_weights(module, previous):
+    """Warm start: copy ``previous``'s weights into the fresh network, which must have the same shapes."""
+    state, new = previous.state_dict(), module.state_dict()
+    changed = [k for k in new if k not in state or state[k].shape != new[k].shape]
+    if changed:
+        raise ValueError(f"warm_start: the network's shape changed (e.g. {changed[0]!r}: parameters or "
+                         "covariates differ from the previous fit); fit with warm_start=False")
+    module.load_state_dict(state)

@@ -93,6 +93,12 @@ def from_long(fc, spec, value_col="y_pred"):
     return wide
 
 
+def causal_fill(fill):
+    """The fill to use on a frame that runs past forecast origins: forward-only, so no gap
+    before an origin is filled from values after it ("interpolate" becomes "ffill")."""
+    return "ffill" if fill == "interpolate" else fill
+
+
 def validate(df, columns=(), fill=None, where="data"):
     """Check and normalise an internal long frame; return it sorted with per-series frequencies.
 

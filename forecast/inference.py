@@ -80,7 +80,7 @@ def history_panel(est, long, where, causal=False):
     filled forward only: ``fill="interpolate"`` would fill a gap before an origin from values after it.
     """
     layout = est.layout_
-    fill = "ffill" if causal and est.fill == "interpolate" else est.fill
+    fill = frames.causal_fill(est.fill) if causal else est.fill
     long, freqs = frames.validate(long, [*layout.past, *layout.future], fill, where=where)
     for uid, freq in freqs.items():
         fitted = est.freqs_.get(uid)

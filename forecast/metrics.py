@@ -100,28 +100,29 @@ def _pair(y, y_pred):
     return y, y_pred
 
 
+def _pointwise(name, y, y_pred, axis):
+    y, y_pred = _pair(y, y_pred)
+    return _reduce(name, _terms(name, y, y_pred), axis)
+
+
 def mae(y, y_pred, axis=None):
     """Mean absolute error. ``y, y_pred`` : arrays of one shape, e.g. (n_series, horizon) with ``axis=1``."""
-    y, y_pred = _pair(y, y_pred)
-    return _reduce("mae", _terms("mae", y, y_pred), axis)
+    return _pointwise("mae", y, y_pred, axis)
 
 
 def rmse(y, y_pred, axis=None):
     """Root mean squared error over ``axis`` (None: all points)."""
-    y, y_pred = _pair(y, y_pred)
-    return _reduce("rmse", _terms("rmse", y, y_pred), axis)
+    return _pointwise("rmse", y, y_pred, axis)
 
 
 def mape(y, y_pred, axis=None):
     """Mean absolute percentage error, in percent; points with ``y == 0`` are left out (warned)."""
-    y, y_pred = _pair(y, y_pred)
-    return _reduce("mape", _terms("mape", y, y_pred), axis)
+    return _pointwise("mape", y, y_pred, axis)
 
 
 def smape(y, y_pred, axis=None):
     """Symmetric MAPE as in M4, in percent: ``200/h * sum |y - y_hat| / (|y| + |y_hat|)``; 0/0 counts as 0."""
-    y, y_pred = _pair(y, y_pred)
-    return _reduce("smape", _terms("smape", y, y_pred), axis)
+    return _pointwise("smape", y, y_pred, axis)
 
 
 def seasonal_scale(y_train, season_length=1):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .frames import ID, TARGET, TIME, calendar_features, series_runs
+from .frames import ID, TARGET, TIME, calendar_features, future_dates, series_runs
 
 
 @dataclass
@@ -110,8 +110,6 @@ def future_block(panel, layout, horizon, x_future=None):
     covariates come from ``x_future`` (long frame [unique_id, ds, *future]); calendar features
     are computed from the dates.
     """
-    from .frames import future_dates
-
     dates = [future_dates(panel.last_ds[s], panel.freqs[s], horizon) for s in range(panel.n_series)]
     block = np.zeros((panel.n_series * horizon, layout.n_features))
     if layout.future:

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .training import LOSSES, OPTIMIZERS, History, TrainState, _scheduler, end_epoch, evaluate
+from .training import LOSSES, OPTIMIZERS, History, TrainState, _scheduler, clip_gradients, end_epoch, evaluate
 
 
 def series_chunks(module, gatherer, offsets, lengths, k):
@@ -96,7 +96,7 @@ def train_tbptt(module, gatherer, offsets, lengths, val_index, config, k, carry_
                 pred, h = module.unroll(X[group, c], h if carry_state else None)  # (b, k)
                 loss = (loss_fn(pred.float(), T[group, c]).mean(1) * m).sum() / m.sum()
                 loss.backward()
-                norm, clipped = _clip(module, config, max_norm)
+                norm, clipped = clip_gradients(module, config, max_norm)
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
                 if scheduler is not None and config.lr_scheduler == "cosine":
@@ -116,17 +116,6 @@ def train_tbptt(module, gatherer, offsets, lengths, val_index, config, k, carry_
     for cb in callbacks:
         cb.on_train_end(state, history)
     return history
-
-
-def _clip(module, config, max_norm):
-    """Pre-clip global norm (an infinite bound measures without clipping) and whether it clipped."""
-    norm = nn.utils.clip_grad_norm_(module.parameters(), max_norm)
-    if config.clip != "value":
-        return norm, norm > max_norm
-    grads = [p.grad for p in module.parameters() if p.grad is not None]
-    clipped = torch.stack([g.abs().max() for g in grads]).max() > config.clip_value
-    nn.utils.clip_grad_value_(module.parameters(), config.clip_value)
-    return norm, clipped
 
 
 def _detach(h, active):  # zero the state of rows still padding: a series starts from a zero state

@@ -160,14 +160,7 @@ def train(module, gatherer, train_index, val_index, config, callbacks=(), genera
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
                 loss = batch_loss(module, batch, loss_fn)
             loss.backward()
-            # Pre-clip global norm; an infinite bound measures without clipping.
-            norm = nn.utils.clip_grad_norm_(module.parameters(), max_norm)
-            if config.clip == "value":
-                grads = [p.grad for p in module.parameters() if p.grad is not None]
-                clipped = torch.stack([g.abs().max() for g in grads]).max() > config.clip_value
-                nn.utils.clip_grad_value_(module.parameters(), config.clip_value)
-            else:
-                clipped = norm > max_norm
+            norm, clipped = clip_gradients(module, config, max_norm)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             if scheduler is not None and config.lr_scheduler == "cosine":
@@ -184,6 +177,20 @@ def train(module, gatherer, train_index, val_index, config, callbacks=(), genera
     for cb in callbacks:
         cb.on_train_end(state, history)
     return history
+
+
+def clip_gradients(module, config, max_norm):
+    """Clip in place; return the pre-clip global L2 norm and whether this step was clipped.
+
+    ``max_norm`` is ``config.clip_value`` for clip="norm", else infinite: the norm is then only measured.
+    """
+    norm = nn.utils.clip_grad_norm_(module.parameters(), max_norm)
+    if config.clip != "value":
+        return norm, norm > max_norm
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    clipped = torch.stack([g.abs().max() for g in grads]).max() > config.clip_value
+    nn.utils.clip_grad_value_(module.parameters(), config.clip_value)
+    return norm, clipped
 
 
 def batch_loss(module, batch, loss_fn):
