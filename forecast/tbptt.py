@@ -29,7 +29,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .training import LOSSES, OPTIMIZERS, History, TrainState, _scheduler, clip_gradients, end_epoch, evaluate
+from .training import (LOSSES, OPTIMIZERS, EpochStats, History, TrainState, _scheduler, clip_gradients, end_epoch,
+                       evaluate, optimizer_step)
 
 
 def series_chunks(module, gatherer, offsets, lengths, k):
@@ -86,7 +87,7 @@ def train_tbptt(module, gatherer, offsets, lengths, val_index, config, k, carry_
     for epoch in range(1, config.max_epochs + 1):
         state.epoch, t0 = epoch, time.perf_counter()
         module.train()
-        sums, norm_max = torch.zeros(4, device=device), torch.zeros((), device=device)
+        stats = EpochStats(device)
         order = torch.randperm(n_series, generator=generator)
         for i in range(0, n_series, config.batch_size):
             group = order[i : i + config.batch_size]
@@ -97,19 +98,14 @@ def train_tbptt(module, gatherer, offsets, lengths, val_index, config, k, carry_
                 loss = (loss_fn(pred.float(), T[group, c]).mean(1) * m).sum() / m.sum()
                 loss.backward()
                 norm, clipped = clip_gradients(module, config, max_norm)
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-                if scheduler is not None and config.lr_scheduler == "cosine":
-                    scheduler.step()
+                done = optimizer_step(state, scheduler, config)
+                stats.add(loss, norm, clipped)
                 h = _detach(h, m)  # the truncation: no gradient crosses this border
-                sums += torch.stack([loss.detach(), norm.detach(), clipped.float(), torch.ones((), device=device)])
-                norm_max = torch.maximum(norm_max, norm.detach())
-                state.step += 1
-                if config.max_steps is not None and state.step >= config.max_steps:
+                if done:
                     break
             if config.max_steps is not None and state.step >= config.max_steps:
                 break
-        last_good = end_epoch(state, history, sums, norm_max, t0, last_good, config, scheduler, callbacks,
+        last_good = end_epoch(state, history, stats, t0, last_good, config, scheduler, callbacks,
                               lambda: evaluate(module, gatherer, val_index, val_loss_fn, config.batch_size * 4))
         if last_good is None:
             break

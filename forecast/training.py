@@ -154,23 +154,17 @@ def train(module, gatherer, train_index, val_index, config, callbacks=(), genera
     for epoch in epochs:
         state.epoch, t0 = epoch, time.perf_counter()
         module.train()
-        sums = torch.zeros(4, device=device)  # loss, norm, clipped steps, steps
-        norm_max = torch.zeros((), device=device)
+        stats = EpochStats(device)
         for batch in gatherer.batches(train_index, config.batch_size, generator, limit=config.windows_per_epoch):
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
                 loss = batch_loss(module, batch, loss_fn)
             loss.backward()
             norm, clipped = clip_gradients(module, config, max_norm)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            if scheduler is not None and config.lr_scheduler == "cosine":
-                scheduler.step()
-            sums += torch.stack([loss.detach(), norm.detach(), clipped.float(), torch.ones((), device=device)])
-            norm_max = torch.maximum(norm_max, norm.detach())
-            state.step += 1
-            if config.max_steps is not None and state.step >= config.max_steps:
+            done = optimizer_step(state, scheduler, config)
+            stats.add(loss, norm, clipped)
+            if done:
                 break
-        last_good = end_epoch(state, history, sums, norm_max, t0, last_good, config, scheduler, callbacks,
+        last_good = end_epoch(state, history, stats, t0, last_good, config, scheduler, callbacks,
                               lambda: evaluate(module, gatherer, val_index, loss_fn, config.batch_size * 4))
         if last_good is None:
             break
@@ -202,14 +196,37 @@ def batch_loss(module, batch, loss_fn):
     return loss_fn(module(batch.x, batch.x_future, batch.static).float(), batch.y)
 
 
-def end_epoch(state, history, sums, norm_max, t0, last_good, config, scheduler, callbacks, validate):
+class EpochStats:
+    """Per-step statistics summed on the device (no host sync per step); read once per epoch."""
+
+    def __init__(self, device):
+        self.sums = torch.zeros(4, device=device)  # loss, pre-clip norm, clipped steps, steps
+        self.norm_max = torch.zeros((), device=device)
+
+    def add(self, loss, norm, clipped):
+        one = torch.ones((), device=self.sums.device)
+        self.sums += torch.stack([loss.detach().float(), norm.detach(), clipped.float(), one])
+        self.norm_max = torch.maximum(self.norm_max, norm.detach())
+
+
+def optimizer_step(state, scheduler, config):
+    """Step the optimizer (and a per-step scheduler), zero the grads; True once ``max_steps`` is reached."""
+    state.optimizer.step()
+    state.optimizer.zero_grad(set_to_none=True)
+    if scheduler is not None and config.lr_scheduler == "cosine":
+        scheduler.step()
+    state.step += 1
+    return config.max_steps is not None and state.step >= config.max_steps
+
+
+def end_epoch(state, history, stats, t0, last_good, config, scheduler, callbacks, validate):
     """Close an epoch (shared by ``train`` and ``tbptt.train_tbptt``): the one host sync of its
     statistics, rollback on a non-finite loss, validation, the record and the callbacks.
 
     Returns the new last-good state dict, or None when training stops here.
     """
     module = state.module
-    loss_sum, norm_sum, n_clipped, n = sums.tolist()  # the one host sync of the epoch
+    loss_sum, norm_sum, n_clipped, n = stats.sums.tolist()  # the one host sync of the epoch
     n = max(n, 1)
     finite = torch.stack([p.detach().isfinite().all() for p in module.parameters()]).all().item()
     if not (math.isfinite(loss_sum) and finite):
@@ -218,7 +235,7 @@ def end_epoch(state, history, sums, norm_max, t0, last_good, config, scheduler, 
     val_loss = validate()
     if scheduler is not None and config.lr_scheduler == "plateau":
         scheduler.step(val_loss if val_loss is not None else loss_sum / n)
-    record = EpochRecord(state.epoch, int(n), loss_sum / n, val_loss, norm_sum / n, norm_max.item(), n_clipped / n,
+    record = EpochRecord(state.epoch, int(n), loss_sum / n, val_loss, norm_sum / n, stats.norm_max.item(), n_clipped / n,
                          state.optimizer.param_groups[0]["lr"], time.perf_counter() - t0)
     history.records.append(record)
     last_good = copy.deepcopy(module.state_dict())
