@@ -146,12 +146,15 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         Initialisation draws from a forked copy of torch's global generator under a lock, so
         candidates fitted concurrently in threads get the same weights as when fitted alone.
         """
-        with _INIT_LOCK, torch.random.fork_rng(devices=[]):
+        with _INIT_LOCK:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(self.seed)
+                module = self._network()
+            # Dropout and teacher-forcing draws use the global generator: reproducible per seed when
+            # fits do not run concurrently in threads (processes, e.g. Dask workers, always are).
+            # Reseeding it stays under the lock: a reseed from another thread in the middle of an
+            # initialisation would change that network's weights.
             torch.manual_seed(self.seed)
-            module = self._network()
-        # Dropout and teacher-forcing draws use the global generator: reproducible per seed when fits
-        # do not run concurrently in threads (processes, e.g. Dask workers, are always reproducible).
-        torch.manual_seed(self.seed)
         module = module.to(self.device_)
         if previous is not None:
             _load_weights(module, previous)
