@@ -93,6 +93,35 @@ def from_long(fc, spec, value_col="y_pred"):
     return wide
 
 
+def split_future(df, future_columns=(), id_col=ID, time_col=TIME, target_col=TARGET, where="data"):
+    """Split a long frame into history and the future rows that carry covariates for the horizon.
+
+    A data source for a model with future-known covariates (prices, promotions, holidays) holds,
+    after each series' last observed target, rows whose target is missing but whose covariates
+    are known: those trailing rows are the future (``X_future`` of ``RNNForecaster.predict``).
+    A missing target *before* a series' last observed one stays in the history (validation or
+    ``fill`` deal with it). Rows are matched per series in time order; the frame need not be sorted.
+
+    Returns
+    -------
+    (history, future): history keeps every column; future is [id_col, time_col, *future_columns]
+    (empty when no series has trailing rows).
+    """
+    missing = [c for c in (id_col, time_col, target_col, *future_columns) if c not in df.columns]
+    if missing:
+        raise ValueError(f"{where}: missing column(s) {missing}; the frame has {list(df.columns)}")
+    order = df.sort_values([id_col, time_col], kind="stable").index
+    ordered = df.loc[order]
+    observed = ordered[target_col].notna()
+    # a row is future when no observed target follows it (or is on it) within its series
+    seen_after = observed[::-1].astype(int).groupby(ordered[id_col][::-1], sort=False).cumsum()[::-1]
+    future_mask = pd.Series(False, index=df.index)
+    future_mask.loc[order] = (seen_after == 0).to_numpy()
+    history = df.loc[~future_mask]
+    future = df.loc[future_mask, [id_col, time_col, *future_columns]]
+    return history.reset_index(drop=True), future.reset_index(drop=True)
+
+
 def causal_fill(fill):
     """The fill to use on a frame that runs past forecast origins: forward-only, so no gap
     before an origin is filled from values after it ("interpolate" becomes "ffill")."""

@@ -145,6 +145,9 @@ def build_parser():
     p.add_argument("--hidden-sizes", type=_csv(_positive), metavar="SIZES", help="comma-separated hidden sizes")
     p.add_argument("--heads", type=_csv(str, HEADS), metavar="HEADS", help="comma-separated from direct,seq2seq,recursive")
     p.add_argument("--past-covariates", type=_csv(str), help="comma-separated data columns known up to each origin")
+    p.add_argument("--future-covariates", type=_csv(str),
+                   help="comma-separated data columns known ahead (the forecast takes their horizon values from "
+                        "rows with an empty target after each series' end, or --future-data)")
     p.add_argument("--static-covariates", type=_csv(str), help="comma-separated data columns constant per series")
     p.add_argument("--calendar", action=argparse.BooleanOptionalAction, help="sin/cos calendar features of ds")
     p.add_argument("--max-epochs", type=_positive, help="epochs per fit")
@@ -165,6 +168,9 @@ def build_parser():
     p.add_argument("--version", type=_positive, help="registered model version")
     p.add_argument("--sql-url", help="also append the forecasts to a table at this SQLAlchemy URL")
     p.add_argument("--sql-table", help="table for --sql-url (default: forecasts)")
+    p.add_argument("--future-data", help="CSV/Parquet file [id, time, future covariates] for the horizon, for "
+                                         "a model with future covariates (default: the data's rows after each "
+                                         "series' end whose target is empty)")
     _show_defaults(p, "common", "forecast")
 
     p = sub.add_parser("backtest", help="rolling-origin backtest of the champion's settings vs seasonal naive",

@@ -44,6 +44,7 @@ def train(
     hidden_sizes: Annotated[list[Positive], Field(min_length=1)] = [16],  # noqa: B006
     heads: Annotated[list[Head], Field(min_length=1)] = ["direct"],  # noqa: B006
     past_covariates: list[str] = [],  # noqa: B006 - columns of the data known up to each origin
+    future_covariates: list[str] = [],  # noqa: B006 - columns known ahead (prices, promotions, holidays)
     static_covariates: list[str] = [],  # noqa: B006 - columns constant within each series
     calendar: bool = False,
     max_epochs: Positive = 100,
@@ -70,17 +71,21 @@ def train(
     """
     uri = tasks.configure_tracking(tracking_uri, experiment)  # first: an unreachable server fails in seconds
     raw = tasks.load_data(data, table, id_col, time_col, target_col)
-    df = tasks.validate_data(raw, lookback + horizon * (n_windows + 1), [*past_covariates, *static_covariates])
+    history, _ = tasks.split_future(raw, future_covariates)  # rows with no target yet: for the forecast flow
+    covariates = [*past_covariates, *future_covariates, *static_covariates]
+    df = tasks.validate_data(history, lookback + horizon * (n_windows + 1), covariates)
     seen = tasks.split_holdout(df, horizon)  # the last horizon of each series stays unseen by selection
     grid = tasks.make_candidates(cells, bidirectional, hidden_sizes, heads, lookback=lookback, horizon=horizon,
                                  max_epochs=max_epochs, learning_rate=learning_rate, batch_size=batch_size,
-                                 past_covariates=tuple(past_covariates), static_covariates=tuple(static_covariates),
+                                 past_covariates=tuple(past_covariates), future_covariates=tuple(future_covariates),
+                                 static_covariates=tuple(static_covariates),
                                  calendar=calendar, clip="norm", device=device, seed=seed, verbose=False)
     tasks.warn_if_slow(seen, lookback, horizon, batch_size, max_epochs, len(grid), n_windows)
     selection = tasks.select(grid, seen, n_windows, season_length, metric)  # one task per candidate
     best, estimator = tasks.best_candidate(selection, grid)
     params = {"data": data, "lookback": lookback, "horizon": horizon, "n_windows": n_windows, "heads": heads,
-              "past_covariates": past_covariates, "static_covariates": static_covariates, "calendar": calendar,
+              "past_covariates": past_covariates, "future_covariates": future_covariates,
+              "static_covariates": static_covariates, "calendar": calendar,
               "season_length": season_length, "metric": metric, "best": best}
     with tracking.run("train", tags={"forecast.flow": "train", "forecast.data": data}) as run:
         tasks.log_params(params | {"candidates": list(grid)}, run.run_id)
@@ -129,8 +134,13 @@ def forecast(
     output_format: Format = "parquet",
     sql_url: str | None = None,
     sql_table: Name = "forecasts",
+    future_data: str | None = None,
 ) -> dict:
     """Forecast the next horizon of every series with the registered champion (or ``version``).
+
+    A model with future covariates takes their values for the horizon from the rows after each
+    series' last observation whose target is empty, or from the CSV/Parquet file ``future_data``
+    ([id_col, time_col, *future covariates]).
 
     Returns
     -------
@@ -140,9 +150,12 @@ def forecast(
     tasks.configure_tracking(tracking_uri, experiment)
     raw = tasks.load_data(data, table, id_col, time_col, target_col)
     model, used = tasks.load_model(model_name, version)
-    df = tasks.validate_data(raw, columns=tasks.model_columns(model))
+    history, future = tasks.split_future(raw, model.layout_.future)
+    if future_data:
+        future = tasks.load_future(future_data, model, id_col, time_col)
+    df = tasks.validate_data(history, columns=tasks.model_columns(model))
     tasks.check_matches_model(df, model)  # before anything is written: refuse, leave earlier files alone
-    fc = tasks.predict(model, df)
+    fc = tasks.predict(model, df, future)
     path = tasks.write_forecasts(fc, output_dir, stamp, output_format)
     if sql_url:
         tasks.write_sql(fc.assign(run=stamp, model_version=used), sql_url, sql_table)
@@ -178,7 +191,8 @@ def backtest(
     tasks.configure_tracking(tracking_uri, experiment)
     raw = tasks.load_data(data, table, id_col, time_col, target_col)
     model, used = tasks.load_model(model_name, version)
-    df = tasks.validate_data(raw, columns=tasks.model_columns(model))
+    history, _ = tasks.split_future(raw, model.layout_.future)
+    df = tasks.validate_data(history, columns=tasks.model_columns(model))
     tasks.check_matches_model(df, model)
     with tracking.run("backtest", tags={"forecast.flow": "backtest", "forecast.data": data}) as run:
         model_bt = tasks.backtest(tasks.unfitted(model), df, n_windows, season_length)

@@ -73,6 +73,30 @@ def standard_columns(df, where, series, id_col=frames.ID, time_col=frames.TIME, 
     return df
 
 
+def load_future(source, columns, ids, id_col=frames.ID, time_col=frames.TIME):
+    """Read a CSV/Parquet file of future covariate values: [unique_id, ds, *columns] for the horizon.
+
+    The columns are renamed like :func:`load_frame`'s; a file without an id column is accepted
+    for a model of one series (``ids`` has one element) and given that series' id.
+    """
+    path = Path(source).expanduser()
+    df = _read_file(path)
+    where = f"future data file {source}"
+    single = id_col not in df.columns and len(ids) == 1
+    missing = [c for c in (None if single else id_col, time_col, *columns) if c is not None and c not in df.columns]
+    if missing:
+        raise ValueError(f"{where}: missing column(s) {missing}; expected {id_col}, {time_col} and the model's "
+                         f"future covariates {list(columns)}; found {list(df.columns)}")
+    df = df.rename(columns={id_col: frames.ID, time_col: frames.TIME})
+    if single:
+        df.insert(0, frames.ID, str(ids[0]))
+    try:
+        df[frames.TIME] = pd.to_datetime(df[frames.TIME])
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{where}: time column {time_col!r} is not parseable as dates ({exc})") from None
+    return df[[frames.ID, frames.TIME, *columns]]
+
+
 def _read_file(path):
     if not path.is_file():
         raise FileNotFoundError(f"data file {path} does not exist")

@@ -78,6 +78,23 @@ def load_data(source: str, table: str | None = None, id_col: str = frames.ID, ti
     return df
 
 
+@task(name="split-future", **_compute())
+def split_future(df, future_columns=()):
+    """(history, future): the trailing rows of each series whose target is still missing are the
+    future, carrying the future covariates' values for the horizon (``forecast.frames.split_future``)."""
+    history, future = frames.split_future(df, list(future_columns))
+    if len(future):
+        _logger().info("%d future row(s) of %d series (target not yet observed) set aside from the history",
+                       len(future), future[frames.ID].nunique())
+    return history, future
+
+
+@task(name="load-future", **_io())
+def load_future(source, estimator, id_col=frames.ID, time_col=frames.TIME):
+    """The model's future covariates for the horizon from a CSV/Parquet file."""
+    return io.load_future(source, list(estimator.layout_.future), list(estimator.ids_), id_col, time_col)
+
+
 @task(name="validate-data", **_compute())
 def validate_data(df, min_length=1, columns=()):
     """``forecast.frames.validate`` plus a length check; returns the sorted [unique_id, ds, y, *columns] frame."""
@@ -217,9 +234,20 @@ def fit(estimator, df, run_id=None):
 
 
 @task(name="predict", **_compute())
-def predict(estimator, df):
-    """Forecast ``horizon`` steps after the end of every series of ``df``: [unique_id, ds, y_pred]."""
-    return estimator.predict(df)
+def predict(estimator, df, future=None):
+    """Forecast ``horizon`` steps after the end of every series of ``df``: [unique_id, ds, y_pred].
+
+    ``future`` holds the future covariates' values for the horizon when the model uses them.
+    """
+    wanted = list(estimator.layout_.future)
+    if not wanted:
+        return estimator.predict(df)
+    if future is None or len(future) == 0:
+        raise ValueError(f"the model uses future covariates {wanted}: give their values for the next "
+                         f"{estimator.horizon} steps of every series, either as rows after each series' last "
+                         f"observation with the target left empty, or in a file passed as future_data "
+                         f"(--future-data)")
+    return estimator.predict(df, X_future=future)
 
 
 # ---------------------------------------------------------------------------------- tracking

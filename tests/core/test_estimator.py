@@ -275,3 +275,32 @@ def test_stride_keeps_the_most_recent_window():
     index = WindowIndex(np.array([0, 100]), np.array([0]), np.array([57]), stride=5)
     starts = index.locate(torch.arange(index.n_windows))[1].tolist()
     assert starts[-1] == 57 and np.all(np.diff(starts) == 5) and starts[0] == 2
+
+
+def test_split_future_sets_aside_trailing_rows_without_a_target():
+    from forecast.frames import split_future
+
+    df = pd.DataFrame({"unique_id": ["a"] * 5 + ["b"] * 3,
+                       "ds": [*pd.date_range("2024", periods=5), *pd.date_range("2024", periods=3)],
+                       "y": [1, np.nan, 3, np.nan, np.nan, 1, 2, 3], "promo": range(8)}).sample(frac=1, random_state=0)
+    history, future = split_future(df, ["promo"])
+    # the interior NaN of "a" stays in the history (validation or fill see it); "b" has no future rows
+    assert sorted(map(tuple, history[["unique_id", "promo"]].to_numpy())) == [("a", 0), ("a", 1), ("a", 2),
+                                                                               ("b", 5), ("b", 6), ("b", 7)]
+    assert list(future.columns) == ["unique_id", "ds", "promo"] and future.promo.tolist() == [3, 4]
+    with pytest.raises(ValueError, match=r"missing column\(s\) \['price'\]"):
+        split_future(df, ["price"])
+
+
+def test_split_future_rows_feed_predict_like_x_future():
+    from forecast.frames import split_future
+
+    df = panel()
+    model = RNNForecaster(future_covariates=("promo",), **TINY).fit(df)
+    ends = df.groupby("unique_id").ds.max()  # the series end at different times
+    fut = pd.concat([pd.DataFrame({"unique_id": uid, "promo": [0.0, 1.0, 0.0, 1.0, 1.0, 0.0],
+                                   "ds": pd.date_range(end + pd.Timedelta("1h"), periods=6, freq="h")})
+                     for uid, end in ends.items()], ignore_index=True)
+    combined = pd.concat([df, fut.assign(y=np.nan)], ignore_index=True)
+    history, future = split_future(combined, ["promo"])
+    pd.testing.assert_frame_equal(model.predict(history, X_future=future), model.predict(X_future=fut))

@@ -384,6 +384,47 @@ def test_backtest_flow_scores_the_champion_against_seasonal_naive(trained):
     assert r["version"] == "1" and r["n_windows"] == 2 and r["model"] > 0 and r["seasonal_naive"] > 0
 
 
+def _promo_panel(n_future):
+    """Two daily series driven by a known-ahead promotion, with ``n_future`` promo rows (y empty) at the end."""
+    rng = np.random.default_rng(0)
+    parts = []
+    for i, uid in enumerate(["north", "south"]):
+        ds = pd.date_range("2024-01-01", periods=120 + n_future, freq="D")
+        promo = (rng.random(len(ds)) < 0.3).astype(float)
+        y = 50 + 10 * i + 5 * np.sin(2 * np.pi * np.arange(len(ds)) / 7) + 20 * promo + rng.normal(0, 1, len(ds))
+        y[120:] = np.nan
+        parts.append(pd.DataFrame({"unique_id": uid, "ds": ds, "y": y, "promo": promo}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_future_covariates_flow_from_training_to_forecast(prefect_harness, tmp_path):
+    """Train on a file whose last rows carry next week's promotions with an empty target; the
+    forecast flow reads them as the horizon's covariates, or from --future-data, or refuses."""
+    uri, out = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}", tmp_path / "forecasts"
+    data, panel = tmp_path / "sales.csv", _promo_panel(7)
+    panel.to_csv(data, index=False)
+    state = flows.train(data=str(data), lookback=14, horizon=7, cells=["gru"], bidirectional=[False],
+                        hidden_sizes=[8], max_epochs=2, batch_size=64, n_windows=1, season_length=7, device="cpu",
+                        future_covariates=["promo"], tracking_uri=uri, model_name="sales", output_dir=str(out),
+                        return_state=True)
+    assert state.is_completed(), state.message
+    fc = pd.read_parquet(state.result()["forecast_path"])
+    assert len(fc) == 14 and fc.ds.min() == pd.Timestamp("2024-04-30") and fc.ds.max() == pd.Timestamp("2024-05-06")
+    # the same forecasts when next week's promotions come from a separate file
+    panel.dropna(subset="y").to_csv(tmp_path / "history.csv", index=False)
+    panel.loc[panel.y.isna(), ["unique_id", "ds", "promo"]].to_parquet(tmp_path / "promo.parquet", index=False)
+    state = flows.forecast(data=str(tmp_path / "history.csv"), future_data=str(tmp_path / "promo.parquet"),
+                           tracking_uri=uri, model_name="sales", output_dir=str(out), return_state=True)
+    assert state.is_completed(), state.message
+    pd.testing.assert_frame_equal(pd.read_parquet(state.result()["path"]), fc)
+    # no future values anywhere: the run fails naming the covariate and both ways to give it
+    before = snapshot(out)
+    state = flows.forecast(data=str(tmp_path / "history.csv"), tracking_uri=uri, model_name="sales",
+                           output_dir=str(out), return_state=True)
+    _fails_naming(state, "future covariates ['promo']", "target left empty", "--future-data")
+    assert snapshot(out) == before
+
+
 def _fails_naming(state, *words):
     assert state.is_failed(), state
     for word in words:
