@@ -150,8 +150,9 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(self.seed)
                 module = self._network()
-            # Dropout and teacher-forcing draws use the global generator: reproducible per seed when
-            # fits do not run concurrently in threads (processes, e.g. Dask workers, always are).
+            # Dropout draws use the global generator: reproducible per seed when fits do not run
+            # concurrently in threads (processes, e.g. Dask workers, always are). Batch order and
+            # teacher forcing use the fit's own generators.
             # Reseeding it stays under the lock: a reseed from another thread in the middle of an
             # initialisation would change that network's weights.
             torch.manual_seed(self.seed)
@@ -165,7 +166,7 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         if self.early_stopping:
             cbs.insert(0, EarlyStopping(self.early_stopping))
         if self.teacher_forcing:
-            cbs.insert(0, TeacherForcing(self.teacher_forcing, self.max_epochs))
+            cbs.insert(0, TeacherForcing(self.teacher_forcing, self.max_epochs, self.seed))
         return cbs
 
     # ------------------------------------------------------------------ predict

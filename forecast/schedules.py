@@ -1,6 +1,8 @@
 """Training-time schedules that act on a network through the callback protocol."""
 from __future__ import annotations
 
+import torch
+
 from .training import Callback
 
 
@@ -12,8 +14,11 @@ class TeacherForcing(Callback):
     the decoder only reads targets in training mode when they are passed to it.
     """
 
-    def __init__(self, start, max_epochs):
+    def __init__(self, start, max_epochs, seed=None):
         self.start, self.max_epochs = float(start), int(max_epochs)
+        # the forcing draws come from this fit's own generator: reproducible per seed even when
+        # several models train at once in threads (None: torch's global generator)
+        self.generator = None if seed is None else torch.Generator().manual_seed(seed)
 
     def ratio(self, epoch):
         if self.max_epochs <= 1:
@@ -24,6 +29,7 @@ class TeacherForcing(Callback):
         head = getattr(module, "head", None)
         if hasattr(head, "teacher_forcing"):
             head.teacher_forcing = self.ratio(epoch)
+            head.generator = self.generator
 
     def on_train_begin(self, state):
         self._set(state.module, 1)
@@ -34,4 +40,4 @@ class TeacherForcing(Callback):
     def on_train_end(self, state, history):
         head = getattr(state.module, "head", None)
         if hasattr(head, "teacher_forcing"):
-            head.teacher_forcing = 0.0  # the fitted module never forces
+            head.teacher_forcing, head.generator = 0.0, None  # the fitted module never forces

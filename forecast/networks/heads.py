@@ -80,6 +80,7 @@ class Seq2SeqHead(nn.Module):
         self.attention = ATTENTIONS[attention](hidden, enc_size) if attention else None
         self.out = nn.Linear(hidden + (enc_size if attention else 0), n_targets)
         self.teacher_forcing = 0.0
+        self.generator = None  # a CPU torch.Generator for the forcing draws (None: torch's global one)
         self.attention_weights = None
 
     def forward(self, enc_out, summary, x_future, static, y=None):
@@ -100,7 +101,9 @@ class Seq2SeqHead(nn.Module):
             preds.append(pred)
             prev = pred
             if y is not None and self.training and self.teacher_forcing > 0:
-                force = torch.rand(B, 1, device=pred.device) < self.teacher_forcing  # (B, 1)
+                draw = torch.rand(B, 1, generator=self.generator) if self.generator is not None else \
+                    torch.rand(B, 1, device=pred.device)
+                force = draw.to(pred.device) < self.teacher_forcing  # (B, 1)
                 prev = torch.where(force, y[:, t, None].to(pred.dtype), pred)
         if weights:
             self.attention_weights = torch.stack(weights, dim=1).detach()  # (B, H, L)

@@ -262,8 +262,9 @@ def test_fits_in_concurrent_threads_match_fits_alone():
 
     df = panel(covariates=False)
     models = [RNNForecaster(cell=c, **{**TINY, "seed": k}) for k, c in enumerate(["gru", "lstm", "rnn", "gru"])]
+    models.append(RNNForecaster(cell="gru", head="seq2seq", teacher_forcing=0.5, **{**TINY, "seed": 5}))
     alone = [clone(m).fit(df).predict() for m in models]
-    with ThreadPoolExecutor(4) as pool:
+    with ThreadPoolExecutor(len(models)) as pool:
         together = list(pool.map(lambda m: clone(m).fit(df).predict(), models))
     for a, b in zip(alone, together):
         pd.testing.assert_frame_equal(a, b)
