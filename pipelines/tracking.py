@@ -600,10 +600,23 @@ def _candidate_history(backtest):
     return history if hasattr(history, "records") else None
 
 
-# The logged model and the registry live in pipelines/registry.py; their names are part of this
-# module's API. Imported last: registry reads this module's helpers at call time.
-from .server import server_script, start_ui, ui_command, wait_healthy  # noqa: E402,F401
-from .registry import (  # noqa: E402
-    CHAMPION, FUTURE_FLAG, ModelRef, PromotionResult, example_history, load_champion, load_pyfunc, log_model,
-    pyfunc_input, register_and_promote, split_pyfunc_input, version_run_id,
-)
+# The logged model and the registry live in pipelines/registry.py, the UI and server helpers in
+# pipelines/server.py; their names are part of this module's API. Both modules import this one,
+# so the names are resolved lazily (PEP 562): any of the three modules can be imported first.
+_REEXPORTS = {
+    **dict.fromkeys(("server_script", "start_ui", "ui_command", "wait_healthy"), "server"),
+    **dict.fromkeys(("CHAMPION", "FUTURE_FLAG", "ModelRef", "PromotionResult", "example_history", "load_champion",
+                     "load_pyfunc", "log_model", "pyfunc_input", "register_and_promote", "split_pyfunc_input",
+                     "version_run_id"), "registry"),
+}
+
+
+def __getattr__(name):
+    module = _REEXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__package__}.{module}"), name)
+    globals()[name] = value
+    return value

@@ -352,6 +352,21 @@ def test_train_flow_selects_registers_promotes_and_forecasts(trained):
     assert tracking.local_experiment_id("forecast", trained.root / "mlruns") == exp_id  # what `forecast ui` links
 
 
+def test_readme_pyfunc_snippet_runs_in_a_fresh_process(trained):
+    """The README's ``mlflow.pyfunc.load_model("models:/forecaster@champion")`` in a new interpreter
+    (no ``pipelines`` module imported beforehand) gives the champion's forecasts."""
+    code = ("import mlflow, sys\n"
+            "from forecast.datasets import load\n"
+            "mlflow.set_tracking_uri(sys.argv[1])\n"
+            "model = mlflow.pyfunc.load_model('models:/forecaster@champion')\n"
+            "fc = model.predict(load('airpassengers'))\n"
+            "print(len(fc), fc.ds.min().date(), list(fc.columns))\n")
+    out = subprocess.run([sys.executable, "-c", code, trained.uri], capture_output=True, text=True, timeout=300,
+                         cwd=trained.root)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split("\n")[-2] == "12 1961-01-01 ['unique_id', 'ds', 'y_pred']"
+
+
 def test_validate_data_keeps_the_model_covariates():
     from forecast import RNNForecaster
 
