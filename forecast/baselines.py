@@ -31,14 +31,14 @@ class SeasonalNaive(RegressorMixin, BaseEstimator):
     def lookback(self):
         return self.season_length
 
-    def fit(self, df, id_col="unique_id", time_col="ds", target_col="y", callbacks=None):
+    def fit(self, df, y=None, *, id_col="unique_id", time_col="ds", target_col="y", callbacks=None):
         """Remember the last season of every series. ``df``: long, wide or Series (as ``RNNForecaster``)."""
         for name in ("horizon", "season_length"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        long, self.spec_ = frames.to_long(df, id_col, time_col, target_col)
-        long, self.freqs_ = frames.validate(long, (), self.fill, where="fit data")
+        long, self.spec_ = frames.to_long(frames.with_target(df, y, target_col), id_col, time_col, target_col)
+        long, self.freqs_ = frames.validate(long, (), self.fill, where="fit data", names=self.spec_.names)
         self._check_length(long)
         self.ids_ = long[ID].unique()
         self.last_ = long.groupby(ID, sort=False).tail(self.season_length)
@@ -60,7 +60,7 @@ class SeasonalNaive(RegressorMixin, BaseEstimator):
         spec, last = self.spec_, self.last_
         if df is not None:
             long, spec = frames.to_long(df, spec.id_col, spec.time_col, spec.target_col)
-            long, _ = frames.validate(long, (), self.fill, where="predict data")
+            long, _ = frames.validate(long, (), self.fill, where="predict data", names=spec.names)
             unknown = sorted(set(long[ID]) - set(self.ids_))
             if unknown:
                 raise ValueError(f"predict data: unknown unique_id(s) {unknown[:5]}")
@@ -80,7 +80,8 @@ class SeasonalNaive(RegressorMixin, BaseEstimator):
         """Forecasts from every (unique_id, cutoff) of ``origins``: [unique_id, cutoff, ds, y_pred]."""
         self._check_fitted()
         long, _ = frames.to_long(df, self.spec_.id_col, self.spec_.time_col, self.spec_.target_col)
-        long, _ = frames.validate(long, (), frames.causal_fill(self.fill), where="backtest data")
+        long, _ = frames.validate(long, (), frames.causal_fill(self.fill), where="backtest data",
+                                  names=self.spec_.names)
         key = pd.MultiIndex.from_arrays([long[ID].to_numpy(), long[TIME].to_numpy()])
         ids = origins[ID].astype(str).to_numpy()
         rows = key.get_indexer(pd.MultiIndex.from_arrays([ids, pd.to_datetime(origins["cutoff"]).to_numpy()]))
@@ -104,7 +105,8 @@ class SeasonalNaive(RegressorMixin, BaseEstimator):
         """Negative MAE over the last ``horizon`` points of each series (same protocol as RNNForecaster)."""
         from .inference import holdout_score
 
-        return holdout_score(self, df)
+        self._check_fitted()
+        return holdout_score(self, frames.with_target(df, y, self.spec_.target_col))
 
 
 class Naive(SeasonalNaive):

@@ -93,7 +93,8 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         self.device, self.seed, self.verbose = device, seed, verbose
 
     # ------------------------------------------------------------------ fit
-    def fit(self, df, id_col="unique_id", time_col="ds", target_col="y", callbacks=None, warm_start=False):
+    def fit(self, df, y=None, *, id_col="unique_id", time_col="ds", target_col="y", callbacks=None,
+            warm_start=False):
         """Train one network on every series of ``df``.
 
         Parameters
@@ -110,8 +111,8 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         self
         """
         self._check_params()
-        long, self.spec_ = to_long(df, id_col, time_col, target_col)
-        long, freqs = frames.validate(long, self._columns(), self.fill, where="fit data")
+        long, self.spec_ = to_long(frames.with_target(df, y, target_col), id_col, time_col, target_col)
+        long, freqs = frames.validate(long, self._columns(), self.fill, where="fit data", names=self.spec_.names)
         self.layout_ = self._layout(freqs)
         panel = build_panel(long, freqs, self.layout_)
         val_size = self._val_size()
@@ -228,7 +229,8 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
 
     def score(self, df, y=None):
         """Negative mean absolute error of ``predict_at`` over the last horizon of each series in ``df``."""
-        return inference.holdout_score(self, df)
+        self._check_fitted()
+        return inference.holdout_score(self, frames.with_target(df, y, self.spec_.target_col))
 
     # ------------------------------------------------------------------ persistence
     def save(self, path):
@@ -245,11 +247,15 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
     # ------------------------------------------------------------------ pieces
     def _layout(self, freqs):
         cal = pd.Series(list(freqs.values())).mode().iloc[0] if self.calendar else None  # the panel's main frequency
-        return Layout(tuple(self.past_covariates), tuple(self.future_covariates), tuple(self.static_covariates),
+        return Layout(self._cols("past_covariates"), self._cols("future_covariates"), self._cols("static_covariates"),
                       cal, frames.n_calendar_features(cal) if cal else 0)
 
     def _columns(self):
-        return [*self.past_covariates, *self.future_covariates, *self.static_covariates]
+        return [*self._cols("past_covariates"), *self._cols("future_covariates"), *self._cols("static_covariates")]
+
+    def _cols(self, name):
+        """A covariate parameter as a tuple of names (None and () both mean none)."""
+        return tuple(getattr(self, name) or ())
 
     def _val_size(self):
         if self.val_size is None:
@@ -322,24 +328,29 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         if self.early_stopping and self.val_size == 0:
             raise ValueError("early_stopping needs validation data: set val_size > 0 (or leave it None)")
         for name in ("learning_rate", "clip_value"):
-            if not (isinstance(getattr(self, name), (int, float)) and getattr(self, name) > 0):
+            if not (_is_number(getattr(self, name)) and getattr(self, name) > 0):
                 raise ValueError(f"{name} must be a positive number, got {getattr(self, name)!r}")
-        if not (0.0 <= self.dropout < 1.0):
+        if not (_is_number(self.weight_decay) and self.weight_decay >= 0):
+            raise ValueError(f"weight_decay must be a number >= 0, got {self.weight_decay!r}")
+        _check_int("seed", self.seed, 0)
+        if not (_is_number(self.dropout) and 0.0 <= self.dropout < 1.0):
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
-        for name in ("bidirectional", "residual", "layer_norm", "carry_state"):
+        for name in ("bidirectional", "residual", "layer_norm", "carry_state", "calendar"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         self._check_head_params()
         self._device()  # an unknown or unavailable device fails here, before any data work
         for name in ("past_covariates", "future_covariates", "static_covariates"):
             cols = getattr(self, name)
-            if isinstance(cols, str) or not all(isinstance(c, str) for c in cols):
-                raise ValueError(f"{name} must be a tuple of column names, got {cols!r}")
+            if cols is None:
+                continue
+            if isinstance(cols, str) or not isinstance(cols, (list, tuple)) or not all(isinstance(c, str) for c in cols):
+                raise ValueError(f"{name} must be a tuple of column names (or None), got {cols!r}")
 
     def _check_head_params(self):
         if self.attention is not None and self.head != "seq2seq":
             raise ValueError(f"attention={self.attention!r} needs head='seq2seq', got head={self.head!r}")
-        if not (isinstance(self.teacher_forcing, (int, float)) and 0.0 <= self.teacher_forcing <= 1.0):
+        if not (_is_number(self.teacher_forcing) and 0.0 <= self.teacher_forcing <= 1.0):
             raise ValueError(f"teacher_forcing must be a number in [0, 1], got {self.teacher_forcing!r}")
         if self.teacher_forcing and self.head != "seq2seq":
             raise ValueError(f"teacher_forcing={self.teacher_forcing!r} needs head='seq2seq', got head={self.head!r}")
@@ -350,6 +361,10 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         if self.head == "recursive" and self.bidirectional:
             raise ValueError("head='recursive' generates step by step and cannot be bidirectional: "
                              "set bidirectional=False")
+
+
+def _is_number(value):
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
 def _check_int(name, value, low):

@@ -27,6 +27,32 @@ class FrameSpec:
     id_kind: str = "str"  # "int" when the user's ids were integers: forecasts give them back as such
     columns: tuple = ()  # a wide frame's column order, kept in its forecasts
 
+    @property
+    def names(self):
+        """{internal name: the user's name} of the id/time/target columns (for messages)."""
+        return {ID: self.id_col, TIME: self.time_col, TARGET: self.target_col} if self.kind == "long" else {}
+
+
+def with_target(X, y, target_col=TARGET):
+    """scikit-learn's ``fit(X, y)``: a long frame ``X`` without its target, plus ``y`` row for row.
+
+    Returns ``X`` with ``y`` as its ``target_col`` column (``X`` itself when ``y`` is None).
+    """
+    if y is None:
+        return X
+    if not isinstance(X, pd.DataFrame) or isinstance(X.index, pd.DatetimeIndex):
+        raise TypeError("fit(X, y) takes a long frame X [unique_id, ds, <covariates>] and its target y row for "
+                        "row; a wide frame or a Series carries its own values: call fit(data)")
+    if target_col in X.columns:
+        raise ValueError(f"fit(X, y): X already has a target column {target_col!r}; pass either X with it or y")
+    values = y.to_numpy() if isinstance(y, (pd.Series, pd.DataFrame)) else np.asarray(y)
+    values = values.reshape(len(values), -1) if values.ndim > 1 else values
+    if values.ndim > 1 and values.shape[1] != 1:
+        raise ValueError(f"fit(X, y): y must hold one target column, got shape {values.shape}")
+    if len(values) != len(X):
+        raise ValueError(f"fit(X, y): y has {len(values)} values for {len(X)} rows of X")
+    return X.assign(**{target_col: values.ravel()})
+
 
 def to_long(data, id_col=ID, time_col=TIME, target_col=TARGET):
     """Turn a long frame, a wide frame or a Series into the internal long frame.
@@ -63,10 +89,19 @@ def to_long(data, id_col=ID, time_col=TIME, target_col=TARGET):
 
 
 def _melt(wide):
+    """Long rows of a wide frame. Series of different lengths or starts are NaN-padded in a wide
+    frame: each column's leading and trailing NaNs are dropped, NaNs between values are kept
+    (validation or ``fill`` deal with them). An all-NaN column is an error naming it."""
     df = wide.copy()
     df.columns = [str(c) for c in df.columns]
+    empty = [c for c in df.columns if df[c].isna().all()]
+    if empty:
+        raise ValueError(f"wide frame: column(s) {empty[:5]} hold no values")
+    valid = df.notna().to_numpy()
+    inside = np.maximum.accumulate(valid, axis=0) & np.maximum.accumulate(valid[::-1], axis=0)[::-1]
     df.index = df.index.rename("__ds__")  # temporary names: a series may well be called "y" or "ds"
     long = df.reset_index().melt(id_vars="__ds__", var_name="__id__", value_name="__y__")
+    long = long.loc[inside.ravel(order="F")]  # melt stacks column after column
     return long.rename(columns={"__id__": ID, "__ds__": TIME, "__y__": TARGET})[[ID, TIME, TARGET]]
 
 
@@ -128,7 +163,7 @@ def causal_fill(fill):
     return "ffill" if fill == "interpolate" else fill
 
 
-def validate(df, columns=(), fill=None, where="data"):
+def validate(df, columns=(), fill=None, where="data", names=None):
     """Check and normalise an internal long frame; return it sorted with per-series frequencies.
 
     Parameters
@@ -136,6 +171,8 @@ def validate(df, columns=(), fill=None, where="data"):
     df : DataFrame [unique_id, ds, y, *columns]
     columns : numeric covariate columns that must exist, be finite and have no NaN.
     fill : None (NaN in y is an error) | "ffill" | "interpolate" | "zero" (per series).
+    names : {internal name: the user's name} of the id/time/target columns, for messages
+        (e.g. ``FrameSpec.names``); messages say ``'sales'`` rather than ``'y'``.
 
     Returns
     -------
@@ -145,88 +182,108 @@ def validate(df, columns=(), fill=None, where="data"):
         raise ValueError(f"fill must be one of {FILL_METHODS}, got {fill!r}")
     if len(df) == 0:
         raise ValueError(f"{where}: the frame is empty")
+    names = names or {}
     missing = [c for c in (ID, TIME, TARGET, *columns) if c not in df.columns]
     if missing:
-        raise ValueError(f"{where}: missing column(s) {missing}; the frame has {list(df.columns)}")
+        raise ValueError(f"{where}: missing column(s) {[names.get(c, c) for c in missing]}; the frame has "
+                         f"{[_user_name(c, names) for c in df.columns]}")
     # A shallow copy: columns below are replaced, never written into, so the caller's arrays are shared
     # (copy-on-write) instead of duplicated -- on a 10^7-row panel that copy was the largest cost of fit.
     df = df[[ID, TIME, TARGET, *columns]].copy(deep=False)
-    _check_present(df, ID, where)
+    _check_present(df, ID, where, names)
     df[ID] = df[ID].astype(str)
-    df[TIME] = _to_datetime(df[TIME], where)
-    _check_present(df, TIME, where)
+    df[TIME] = parse_times(df[TIME], where, names.get(TIME, TIME))
+    _check_present(df, TIME, where, names)
     if _sorted_runs(df) is None:
         df = df.sort_values([ID, TIME], kind="stable").reset_index(drop=True)
-        _check_duplicates(df, where)
+        _check_duplicates(df, where, names)
     else:  # already sorted with strictly increasing ds in each series: no sort, and no duplicate can exist
         df = df.reset_index(drop=True)
-    df[TARGET] = _numeric(df, TARGET, where)
+    df[TARGET] = _numeric(df, TARGET, where, names)
     if fill is not None:
         df[TARGET] = _fill(df, fill)
-    _check_finite(df, TARGET, where, nan_hint=fill is None)
+    _check_finite(df, TARGET, where, names, nan_hint=fill is None)
     for col in columns:
-        df[col] = _numeric(df, col, where)
-        _check_finite(df, col, where, nan_hint=False)
+        df[col] = _numeric(df, col, where, names)
+        _check_finite(df, col, where, names, nan_hint=False)
     return df, infer_frequencies(df, where)
 
 
-def _check_present(df, col, where):
+def _user_name(col, names):
+    """The user's name of an internal column: ``'y'`` -> ``'sales'`` when the frame came in that way."""
+    return names.get(col, col)
+
+
+def _check_present(df, col, where, names):
     missing = df[col].isna().to_numpy()
     if missing.any():
         row = int(np.argmax(missing))
-        raise ValueError(f"{where}: column {col!r} has a missing value (None/NaN/NaT) at row {row} "
+        raise ValueError(f"{where}: column {_user_name(col, names)!r} has a missing value (None/NaN/NaT) at row {row} "
                          f"({int(missing.sum())} such row(s))")
 
 
-def _to_datetime(ds, where):
-    """Timestamps at nanosecond resolution (pandas 3 parses strings at other units), one zone."""
+def parse_times(ds, where, name=TIME):
+    """Timestamps at nanosecond resolution (pandas 3 parses strings at other units), one zone.
+
+    Numbers are refused: pandas would read 1949 or step 60 as nanoseconds after 1970 and every
+    forecast would be silently dated 1970-01-01.
+    """
     if pd.api.types.is_datetime64_any_dtype(ds.dtype):
         return ds if ds.dt.unit == "ns" else ds.dt.as_unit("ns")  # no copy when already ns
+    if pd.api.types.is_numeric_dtype(ds.dtype) or pd.api.types.is_bool_dtype(ds.dtype):
+        sample = ds.iloc[:3].tolist()
+        raise ValueError(
+            f"{where}: column {name!r} holds numbers ({ds.dtype}, e.g. {sample}), not timestamps; convert it "
+            f"first, e.g. pd.to_datetime(df[{name!r}].astype(str), format='%Y') for years, or "
+            f"pd.Timestamp('2000-01-01') + pd.to_timedelta(df[{name!r}], unit='D') for step numbers")
     if ds.dtype == object:
         zones = {getattr(v, "tzinfo", None) is not None for v in ds if isinstance(v, pd.Timestamp)}
         if len(zones) > 1:
-            raise ValueError(f"{where}: column 'ds' mixes time-zone-aware and naive timestamps")
+            raise ValueError(f"{where}: column {name!r} mixes time-zone-aware and naive timestamps")
         tzs = {str(v.tzinfo) for v in ds if isinstance(v, pd.Timestamp) and v.tzinfo is not None}
         if len(tzs) > 1:
-            raise ValueError(f"{where}: column 'ds' mixes time zones {sorted(tzs)}; convert to one zone")
+            raise ValueError(f"{where}: column {name!r} mixes time zones {sorted(tzs)}; convert to one zone")
     try:
         return pd.to_datetime(ds).dt.as_unit("ns")
     except (ValueError, TypeError) as exc:
-        raise ValueError(f"{where}: column 'ds' cannot be read as timestamps ({exc})") from None
+        raise ValueError(f"{where}: column {name!r} cannot be read as timestamps ({exc})") from None
 
 
-def _check_duplicates(df, where):
+def _check_duplicates(df, where, names):
     dup = df.duplicated([ID, TIME])
     if dup.any():
         row = df.loc[dup.idxmax()]
         raise ValueError(
-            f"{where}: duplicate (unique_id, ds) = ({row[ID]!r}, {row[TIME]}); "
+            f"{where}: duplicate ({_user_name(ID, names)}, {_user_name(TIME, names)}) = ({row[ID]!r}, {row[TIME]}); "
             f"{int(dup.sum())} duplicate row(s) in all"
         )
 
 
-def _numeric(df, col, where):
+def _numeric(df, col, where, names):
     if df[col].dtype == np.float64:
         return df[col]  # nothing to convert; avoids a copy of the column
+    if pd.api.types.is_bool_dtype(df[col].dtype):
+        raise ValueError(f"{where}: column {_user_name(col, names)!r} holds booleans, not numbers; "
+                         f"cast it with .astype(float) if 0/1 values are meant")
     try:
         return pd.to_numeric(df[col]).astype("float64")
     except (ValueError, TypeError):
         bad = df.loc[pd.to_numeric(df[col], errors="coerce").isna() & df[col].notna()].iloc[0]
         raise ValueError(
-            f"{where}: column {col!r} must be numeric; series {bad[ID]!r} has {bad[col]!r} at {bad[TIME]}"
+            f"{where}: column {_user_name(col, names)!r} must be numeric; series {bad[ID]!r} has {bad[col]!r} at {bad[TIME]}"
         ) from None
 
 
-def _check_finite(df, col, where, nan_hint):
+def _check_finite(df, col, where, names, nan_hint):
     values = df[col].to_numpy()
     nan, inf = np.isnan(values), np.isinf(values)
     if nan.any():
         row = df.loc[int(np.argmax(nan))]
         hint = " (pass fill='ffill'|'interpolate'|'zero' to fill target gaps)" if nan_hint else ""
-        raise ValueError(f"{where}: column {col!r} has NaN in series {row[ID]!r} at {row[TIME]}{hint}")
+        raise ValueError(f"{where}: column {_user_name(col, names)!r} has NaN in series {row[ID]!r} at {row[TIME]}{hint}")
     if inf.any():
         row = df.loc[int(np.argmax(inf))]
-        raise ValueError(f"{where}: column {col!r} has an infinite value in series {row[ID]!r} at {row[TIME]}")
+        raise ValueError(f"{where}: column {_user_name(col, names)!r} has an infinite value in series {row[ID]!r} at {row[TIME]}")
 
 
 def _fill(df, how):

@@ -81,7 +81,7 @@ def history_panel(est, long, where, causal=False):
     """
     layout = est.layout_
     fill = frames.causal_fill(est.fill) if causal else est.fill
-    long, freqs = frames.validate(long, [*layout.past, *layout.future], fill, where=where)
+    long, freqs = frames.validate(long, [*layout.past, *layout.future], fill, where=where, names=est.spec_.names)
     for uid, freq in freqs.items():
         fitted = est.freqs_.get(uid)
         if fitted is not None and _offset(fitted) != _offset(freq):

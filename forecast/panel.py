@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .frames import ID, TARGET, TIME, calendar_features, future_dates, series_runs
+from .frames import ID, TARGET, TIME, calendar_features, future_dates, parse_times, series_runs
 
 
 @dataclass
@@ -110,6 +110,9 @@ def future_block(panel, layout, horizon, x_future=None):
     covariates come from ``x_future`` (long frame [unique_id, ds, *future]); calendar features
     are computed from the dates.
     """
+    if x_future is not None and not layout.future:
+        raise ValueError("X_future was given but the model has no future_covariates: it would be ignored; "
+                         "fit with future_covariates=(...) to use known-ahead columns, or drop X_future")
     dates = [future_dates(panel.last_ds[s], panel.freqs[s], horizon) for s in range(panel.n_series)]
     block = np.zeros((panel.n_series * horizon, layout.n_features))
     if layout.future:
@@ -130,7 +133,7 @@ def _x_future_values(panel, layout, horizon, dates, x_future):
     missing = [c for c in (ID, TIME, *cols) if c not in x_future.columns]
     if missing:
         raise ValueError(f"X_future is missing column(s) {missing}")
-    xf = x_future.assign(**{ID: x_future[ID].astype(str), TIME: pd.to_datetime(x_future[TIME])})
+    xf = x_future.assign(**{ID: x_future[ID].astype(str), TIME: parse_times(x_future[TIME], "X_future")})
     xf = xf.set_index([ID, TIME])[cols]
     if xf.index.has_duplicates:
         raise ValueError(f"X_future has duplicate (unique_id, ds) rows, e.g. {xf.index[xf.index.duplicated()][0]}")
@@ -140,6 +143,9 @@ def _x_future_values(panel, layout, horizon, dates, x_future):
     got = xf.reindex(want)
     if got.isna().any(axis=None):
         uid, ts = got.index[np.argmax(got.isna().any(axis=1).to_numpy())]
+        if (uid, ts) in xf.index:
+            bad = [c for c in cols if pd.isna(xf.loc[(uid, ts), c])]
+            raise ValueError(f"X_future column(s) {bad} are NaN for series {uid!r} at {ts}")
         raise ValueError(f"X_future lacks values for series {uid!r} at {ts} (needs columns {cols} "
                          f"for all {horizon} horizon steps)")
     try:

@@ -41,6 +41,10 @@ def candidate_grid(cells=("rnn", "lstm", "gru"), bidirectional=(False, True), hi
     for a non-direct head); ``common_params`` (lookback, horizon, max_epochs, ...) go to every
     candidate. The recursive head is unidirectional only, so bidirectional recursive pairs are skipped.
     """
+    swept = {"cell": "cells", "bidirectional": "bidirectional", "hidden_size": "hidden_sizes", "head": "heads"}
+    clash = [k for k in common_params if k in swept]
+    if clash:
+        raise ValueError(f"candidate_grid: {clash[0]!r} is swept by the grid: pass {swept[clash[0]]}=(...) instead")
     grid = {}
     for cell, bi, hidden, head in product(cells, bidirectional, hidden_sizes, heads):
         if head == "recursive" and bi:

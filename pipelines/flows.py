@@ -73,7 +73,8 @@ def train(
     raw = tasks.load_data(data, table, id_col, time_col, target_col)
     history, _ = tasks.split_future(raw, future_covariates)  # rows with no target yet: for the forecast flow
     covariates = [*past_covariates, *future_covariates, *static_covariates]
-    df = tasks.validate_data(history, lookback + horizon * (n_windows + 1), covariates)
+    df = tasks.validate_data(history, lookback + horizon * (n_windows + 1), covariates,
+                             tasks.column_names(id_col, time_col, target_col))
     seen = tasks.split_holdout(df, horizon)  # the last horizon of each series stays unseen by selection
     grid = tasks.make_candidates(cells, bidirectional, hidden_sizes, heads, lookback=lookback, horizon=horizon,
                                  max_epochs=max_epochs, learning_rate=learning_rate, batch_size=batch_size,
@@ -153,7 +154,8 @@ def forecast(
     history, future = tasks.split_future(raw, model.layout_.future)
     if future_data:
         future = tasks.load_future(future_data, model, id_col, time_col)
-    df = tasks.validate_data(history, columns=tasks.model_columns(model))
+    df = tasks.validate_data(history, columns=tasks.model_columns(model),
+                             names=tasks.column_names(id_col, time_col, target_col))
     tasks.check_matches_model(df, model)  # before anything is written: refuse, leave earlier files alone
     fc = tasks.predict(model, df, future)
     path = tasks.write_forecasts(fc, output_dir, stamp, output_format)
@@ -192,7 +194,8 @@ def backtest(
     raw = tasks.load_data(data, table, id_col, time_col, target_col)
     model, used = tasks.load_model(model_name, version)
     history, _ = tasks.split_future(raw, model.layout_.future)
-    df = tasks.validate_data(history, columns=tasks.model_columns(model))
+    df = tasks.validate_data(history, columns=tasks.model_columns(model),
+                             names=tasks.column_names(id_col, time_col, target_col))
     tasks.check_matches_model(df, model)
     with tracking.run("backtest", tags={"forecast.flow": "backtest", "forecast.data": data}) as run:
         model_bt = tasks.backtest(tasks.unfitted(model), df, n_windows, season_length)

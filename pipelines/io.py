@@ -65,11 +65,7 @@ def standard_columns(df, where, series, id_col=frames.ID, time_col=frames.TIME, 
     df = df.rename(columns={id_col: frames.ID, time_col: frames.TIME, target_col: frames.TARGET})
     if single:
         df.insert(0, frames.ID, str(series))
-    if not pd.api.types.is_datetime64_any_dtype(df[frames.TIME]):
-        try:
-            df[frames.TIME] = pd.to_datetime(df[frames.TIME])
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"{where}: time column {time_col!r} is not parseable as dates ({exc})") from None
+    df[frames.TIME] = frames.parse_times(df[frames.TIME], where, time_col)
     return df
 
 
@@ -90,10 +86,7 @@ def load_future(source, columns, ids, id_col=frames.ID, time_col=frames.TIME):
     df = df.rename(columns={id_col: frames.ID, time_col: frames.TIME})
     if single:
         df.insert(0, frames.ID, str(ids[0]))
-    try:
-        df[frames.TIME] = pd.to_datetime(df[frames.TIME])
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"{where}: time column {time_col!r} is not parseable as dates ({exc})") from None
+    df[frames.TIME] = frames.parse_times(df[frames.TIME], where, time_col)
     return df[[frames.ID, frames.TIME, *columns]]
 
 

@@ -96,9 +96,12 @@ def load_future(source, estimator, id_col=frames.ID, time_col=frames.TIME):
 
 
 @task(name="validate-data", **_compute())
-def validate_data(df, min_length=1, columns=()):
-    """``forecast.frames.validate`` plus a length check; returns the sorted [unique_id, ds, y, *columns] frame."""
-    long, _ = frames.validate(df, list(columns), where="data")
+def validate_data(df, min_length=1, columns=(), names=None):
+    """``forecast.frames.validate`` plus a length check; returns the sorted [unique_id, ds, y, *columns] frame.
+
+    ``names``: {internal: the data's own name} of the id/time/target columns, for messages.
+    """
+    long, _ = frames.validate(df, list(columns), where="data", names=names)
     sizes = long.groupby(frames.ID, sort=False).size()
     short = sizes[sizes < min_length]
     if len(short):
@@ -106,6 +109,11 @@ def validate_data(df, min_length=1, columns=()):
                          f"{min_length} needed (lookback + horizon x (selection windows + hold-out)); "
                          f"{len(short)} such series")
     return long
+
+
+def column_names(id_col, time_col, target_col):
+    """{internal name: the data's name} of the id/time/target columns (renamed on load)."""
+    return {frames.ID: id_col, frames.TIME: time_col, frames.TARGET: target_col}
 
 
 def model_columns(estimator):

@@ -113,7 +113,8 @@ def test_covariate_nan_named():
 @pytest.mark.parametrize("param,value", [("cell", "transformer"), ("lookback", 0), ("horizon", -1),
                                           ("merge", "max"), ("dropout", 1.5), ("scaler", "minmax"),
                                           ("loss", "l3"), ("clip", "sometimes"), ("learning_rate", 0),
-                                          ("past_covariates", "temp"), ("bidirectional", "yes")])
+                                          ("past_covariates", "temp"), ("bidirectional", "yes"),
+                                          ("calendar", "yes"), ("seed", "x"), ("weight_decay", -1)])
 def test_bad_parameters_are_named(param, value):
     assert param in fit_error(good(), **{param: value})
 
@@ -179,3 +180,66 @@ def test_predict_at_and_select_model_reject_wrong_container_types():
         model.predict_at(good(), ["2024-01-20"])
     with pytest.raises(TypeError, match="dict name -> estimator"):
         select_model([RNNForecaster(**TINY)], good())
+
+
+def test_numeric_time_column_is_refused_not_read_as_1970_nanoseconds():
+    df = good().assign(ds=lambda d: d.groupby("unique_id").cumcount())
+    msg = fit_error(df)
+    assert "column 'ds' holds numbers" in msg and "pd.to_datetime" in msg
+    years = good().rename(columns={"ds": "year"}).assign(year=lambda d: 1900 + d.groupby("unique_id").cumcount())
+    with pytest.raises(ValueError, match="column 'year' holds numbers"):
+        RNNForecaster(**TINY).fit(years, time_col="year")
+
+
+def test_messages_use_the_users_column_names():
+    df = good().rename(columns={"unique_id": "store", "ds": "day", "y": "sales"})
+    df.loc[3, "sales"] = np.nan
+    with pytest.raises(ValueError, match="column 'sales' has NaN in series 's0'"):
+        RNNForecaster(**TINY).fit(df, id_col="store", time_col="day", target_col="sales")
+    with pytest.raises(ValueError, match=r"duplicate \(store, day\)"):
+        RNNForecaster(**TINY).fit(pd.concat([df.fillna(0), df.fillna(0).head(1)]), id_col="store", time_col="day",
+                                  target_col="sales")
+
+
+def test_boolean_target_is_refused():
+    assert "holds booleans" in fit_error(good().assign(y=lambda d: d.y > 10))
+
+
+def test_unfitted_score_and_x_future_without_future_covariates():
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        RNNForecaster(**TINY).score(good())
+    model = RNNForecaster(**TINY).fit(good())
+    with pytest.raises(ValueError, match="no future_covariates"):
+        model.predict(X_future=good()[["unique_id", "ds"]])
+
+
+def test_sklearn_fit_x_y_and_none_covariates():
+    df = good()
+    a = RNNForecaster(**TINY).fit(df).predict()
+    b = RNNForecaster(past_covariates=None, **TINY).fit(df[["unique_id", "ds"]], df["y"]).predict()
+    pd.testing.assert_frame_equal(a, b)
+    with pytest.raises(ValueError, match="y has 5 values for 80 rows"):
+        RNNForecaster(**TINY).fit(df[["unique_id", "ds"]], df["y"].head(5))
+    with pytest.raises(ValueError, match="already has a target column 'y'"):
+        RNNForecaster(**TINY).fit(df, df["y"])
+
+
+def test_candidate_grid_names_a_swept_parameter():
+    from forecast.selection import candidate_grid
+
+    with pytest.raises(ValueError, match="pass hidden_sizes="):
+        candidate_grid(hidden_size=8)
+
+
+def test_nan_in_x_future_is_named_apart_from_a_missing_row():
+    df = good().assign(promo=0.0)
+    model = RNNForecaster(future_covariates=("promo",), **TINY).fit(df)
+    fut = pd.DataFrame({"unique_id": np.repeat(["s0", "s1"], 3), "promo": 1.0,
+                        "ds": np.tile(pd.date_range("2024-02-10", periods=3, freq="D"), 2)})
+    fut.loc[4, "promo"] = np.nan
+    with pytest.raises(ValueError, match=r"X_future column\(s\) \['promo'\] are NaN for series 's1'"):
+        model.predict(X_future=fut)
+    with pytest.raises(ValueError, match="X_future lacks values for series 's1'"):
+        model.predict(X_future=fut.drop(index=4))

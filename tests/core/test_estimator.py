@@ -80,6 +80,22 @@ def test_wide_frame_and_series_round_trip_kind():
     assert isinstance(out, pd.Series) and out.name == "sales" and len(out) == 6
 
 
+def test_wide_frame_with_series_of_different_lengths_equals_the_long_frame():
+    df = panel(covariates=False)  # s0, s1, s2 end 5 hours apart: NaN-padded at the end when wide
+    df = df[~((df.unique_id == "s2") & (df.ds < "2024-01-01 10:00"))]  # and s2 starts later
+    wide = df.pivot(index="ds", columns="unique_id", values="y")
+    assert wide.isna().any().all()
+    from_wide = RNNForecaster(**TINY).fit(wide).predict()
+    from_long = RNNForecaster(**TINY).fit(df).predict()
+    back = (from_wide.rename_axis(index="ds", columns=None).reset_index()
+            .melt(id_vars="ds", var_name="unique_id", value_name="y_pred").dropna())
+    assert len(back) == len(from_long) == 18
+    merged = from_long.merge(back, on=["unique_id", "ds"])
+    assert np.allclose(merged.y_pred_x, merged.y_pred_y, atol=1e-5)
+    with pytest.raises(ValueError, match=r"column\(s\) \['empty'\] hold no values"):
+        RNNForecaster(**TINY).fit(wide.assign(empty=np.nan))
+
+
 def test_custom_column_names_come_back():
     df = panel(covariates=False).rename(columns={"unique_id": "store", "ds": "time", "y": "sales"})
     fc = RNNForecaster(**TINY).fit(df, id_col="store", time_col="time", target_col="sales").predict()
