@@ -303,7 +303,8 @@ def train_summary(result):
               f"vs seasonal naive {ho['seasonal_naive']:.4g} ({_relative(ho['model'], ho['seasonal_naive'])})",
               f"{result['reason']}  (MLflow run {result['run_id']})",
               f"champion: v{result['champion_version']}  (MLflow run {result['champion_run_id']})",
-              f"forecasts written to {result['forecast_path']}",
+              f"forecasts (v{result.get('forecast_version', result['champion_version'])}) written to "
+              f"{result['forecast_path']}",
               f"open the MLflow UI: {self_command()} ui   then {result['runs_url']}"]
     return lines
 

@@ -66,7 +66,8 @@ def train(
     Returns
     -------
     dict: run_id, version, promoted, reason, champion_version, champion_run_id (the run that
-    logged the champion, not necessarily this one), runs_url (the UI's runs table), best, leaderboard (list of
+    logged the champion, not necessarily this one), forecast_version (the champion's, or this
+    run's version when the champion covers other series), runs_url (the UI's runs table), best, leaderboard (list of
     {candidate, <metric>}), holdout ({model, seasonal_naive} by metric), forecast_path.
     """
     uri = tasks.configure_tracking(tracking_uri, experiment)  # first: an unreachable server fails in seconds
@@ -101,14 +102,16 @@ def train(
         tasks.log_gradient_through_time(model, df, run.run_id)
         tasks.log_model(model, run.run_id)
         promotion = tasks.register_and_promote(run.run_id, model_name, f"holdout_{metric}",
-                                               model_bt.aggregate[metric])
+                                               model_bt.aggregate[metric], model)
     print(promotion.reason)
+    # the champion forecasts, unless it covers other series: then this run's own version does
     fc = forecast(data=data, table=table, id_col=id_col, time_col=time_col, target_col=target_col,
+                  version=None if promotion.comparable else int(promotion.version),
                   tracking_uri=tracking_uri, experiment=experiment, model_name=model_name,
                   output_dir=output_dir, output_format=output_format)
     return {"run_id": run.run_id, "version": promotion.version, "promoted": promotion.promoted,
-            "reason": promotion.reason, "champion_version": fc["version"],
-            "champion_run_id": tracking.version_run_id(model_name, fc["version"]),
+            "reason": promotion.reason, "champion_version": tracking.champion_version(model_name),
+            "champion_run_id": tracking.version_run_id(model_name), "forecast_version": fc["version"],
             "runs_url": tracking.runs_url(tracking.experiment_id(), uri), "best": best,
             "metric": metric, "leaderboard": _board(selection.leaderboard, metric),
             "holdout": {"model": model_bt.aggregate[metric], "seasonal_naive": naive_bt.aggregate[metric]},

@@ -32,6 +32,22 @@ class PromotionResult:
     version: str
     promoted: bool
     reason: str
+    comparable: bool = True  # False: the champion was scored on other series, its metric says nothing here
+
+
+SCOPE_TAG = "forecast.scope"
+
+
+def series_scope(estimator):
+    """A short fingerprint of the series a fitted model covers (ids and frequencies).
+
+    Two hold-out metrics are comparable only between models of the same series: a champion
+    scored on other data is never displaced (nor kept) on the strength of its number.
+    """
+    import hashlib
+
+    items = sorted((str(uid), str(freq)) for uid, freq in estimator.freqs_.items())
+    return hashlib.sha256(repr(items).encode()).hexdigest()[:16]
 
 
 def pyfunc_input(history, X_future=None):
@@ -163,11 +179,13 @@ def _model_uri(run_id_or_uri):
     return uri, run_id_or_uri
 
 
-def register_and_promote(run_id_or_uri, model_name, metric_name, metric_value=None, lower_is_better=True):
+def register_and_promote(run_id_or_uri, model_name, metric_name, metric_value=None, lower_is_better=True,
+                         scope=None):
     """Register the candidate; give it the ``champion`` alias only if it beats the champion.
 
     The comparison uses ``metric_name`` from the champion version's run (the same backtest
-    metric). The candidate's run gets tags ``forecast.promoted`` / ``forecast.promotion_reason``
+    metric). With ``scope`` (:func:`series_scope`), a champion tagged with another scope was
+    scored on other series: the candidate is not promoted, and the reason says how to proceed. The candidate's run gets tags ``forecast.promoted`` / ``forecast.promotion_reason``
     and a ``promotion.txt`` artifact saying why.
 
     Parameters
@@ -189,11 +207,21 @@ def register_and_promote(run_id_or_uri, model_name, metric_name, metric_value=No
         metric_value = client.get_run(run_id).data.metrics.get(metric_name)
     version = _register(client, model_uri, model_name, run_id)
     client.set_model_version_tag(model_name, version, metric_name, str(metric_value))
+    if scope:
+        client.set_model_version_tag(model_name, version, SCOPE_TAG, scope)
     try:
         champion = client.get_model_version_by_alias(model_name, CHAMPION)
     except MlflowException:
         champion = None
-    promoted, reason = _decide(client, champion, metric_name, metric_value, lower_is_better)
+    other = (champion.tags or {}).get(SCOPE_TAG) if champion is not None else None
+    comparable = not (scope and other and other != scope)
+    if comparable:
+        promoted, reason = _decide(client, champion, metric_name, metric_value, lower_is_better)
+    else:
+        promoted, reason = False, (
+            f"not promoted: champion v{champion.version} covers other series (scope {other} vs {scope}), so "
+            f"{metric_name} values are not comparable; train other data under another model name, or move the "
+            f"alias by hand: MlflowClient().set_registered_model_alias({model_name!r}, {CHAMPION!r}, {version!r})")
     if promoted:
         client.set_registered_model_alias(model_name, CHAMPION, version)
     reason = f"{model_name} v{version}: {reason}"
@@ -201,7 +229,7 @@ def register_and_promote(run_id_or_uri, model_name, metric_name, metric_value=No
         client.set_tag(run_id, "forecast.promoted", str(promoted).lower())
         client.set_tag(run_id, "forecast.promotion_reason", reason)
         client.log_text(run_id, reason + "\n", "promotion.txt")
-    return PromotionResult(version, promoted, reason)
+    return PromotionResult(version, promoted, reason, comparable)
 
 
 def _register(client, model_uri, model_name, run_id):
@@ -263,6 +291,18 @@ def load_champion(model_name, version=None, alias=CHAMPION):
                                                          dst_path=tmp, tracking_uri=_config().uri))
         folder = next(p.parent for p in local.glob("artifacts/**/config.json"))
         return RNNForecaster.load(folder), str(mv.version)
+
+
+def champion_version(model_name, alias=CHAMPION):
+    """The version string the alias points at (None when tracking is off or there is none)."""
+    if not _config():
+        return None
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(_client().get_model_version_by_alias(model_name, alias).version)
+    except MlflowException:
+        return None
 
 
 def version_run_id(model_name, version=None, alias=CHAMPION):

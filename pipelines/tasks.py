@@ -316,5 +316,7 @@ def log_model(estimator, run_id):
 
 
 @task(name="register-and-promote", **_io())
-def register_and_promote(run_id, model_name, metric_name, metric_value):
-    return tracking.register_and_promote(run_id, model_name, metric_name, metric_value)
+def register_and_promote(run_id, model_name, metric_name, metric_value, estimator=None):
+    """Register the run's model; promote it only past a champion of the same series (``series_scope``)."""
+    scope = tracking.series_scope(estimator) if estimator is not None else None
+    return tracking.register_and_promote(run_id, model_name, metric_name, metric_value, scope=scope)

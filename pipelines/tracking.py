@@ -605,8 +605,8 @@ def _candidate_history(backtest):
 # so the names are resolved lazily (PEP 562): any of the three modules can be imported first.
 _REEXPORTS = {
     **dict.fromkeys(("server_script", "start_ui", "ui_command", "wait_healthy"), "server"),
-    **dict.fromkeys(("CHAMPION", "FUTURE_FLAG", "ModelRef", "PromotionResult", "example_history", "load_champion",
-                     "load_pyfunc", "log_model", "pyfunc_input", "register_and_promote", "split_pyfunc_input",
+    **dict.fromkeys(("CHAMPION", "FUTURE_FLAG", "champion_version", "ModelRef", "PromotionResult", "example_history", "load_champion",
+                     "load_pyfunc", "log_model", "pyfunc_input", "register_and_promote", "series_scope", "split_pyfunc_input",
                      "version_run_id"), "registry"),
 }
 

@@ -438,6 +438,16 @@ def test_future_covariates_flow_from_training_to_forecast(prefect_harness, tmp_p
                            output_dir=str(out), return_state=True)
     _fails_naming(state, "future covariates ['promo']", "target left empty", "--future-data")
     assert snapshot(out) == before
+    # other series under the same model name: registered, never promoted on an incomparable metric,
+    # and the run forecasts its data with its own version
+    state = flows.train(data="airpassengers", lookback=24, horizon=12, cells=["rnn"], bidirectional=[False],
+                        hidden_sizes=[4], max_epochs=1, n_windows=1, device="cpu", tracking_uri=uri,
+                        model_name="sales", output_dir=str(out), return_state=True)
+    assert state.is_completed(), state.message
+    r = state.result()
+    assert not r["promoted"] and "covers other series" in r["reason"]
+    assert r["champion_version"] == "1" and r["forecast_version"] == r["version"] == "2"
+    assert set(pd.read_parquet(r["forecast_path"]).unique_id) == {"AirPassengers"}
 
 
 def _fails_naming(state, *words):

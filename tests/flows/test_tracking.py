@@ -255,6 +255,25 @@ def test_champion_alias_moves_only_to_a_better_model(tracked, trained):
     np.testing.assert_array_equal(loaded.predict()["y_pred"], est.predict()["y_pred"])
 
 
+def test_a_champion_of_other_series_is_never_compared(tracked, trained, panel):
+    est = trained[0]
+    other = RNNForecaster(**TINY).fit(panel.assign(unique_id=panel.unique_id + "-other"))
+    assert tracking.series_scope(est) == tracking.series_scope(RNNForecaster(**TINY).fit(panel))
+    assert tracking.series_scope(other) != tracking.series_scope(est)
+    name, results = "scope-test", []
+    for model, mae in ((est, 2.0), (other, 1.0), (est, 1.5)):
+        with tracking.run(f"scope-{mae}") as handle:
+            tracking.log_model(model)
+        results.append(tracking.register_and_promote(handle.run_id, name, "backtest_mae", mae,
+                                                     scope=tracking.series_scope(model)))
+    first, lower_elsewhere, better_here = results
+    assert first.promoted and first.comparable
+    assert not lower_elsewhere.promoted and not lower_elsewhere.comparable
+    assert "covers other series" in lower_elsewhere.reason and "set_registered_model_alias" in lower_elsewhere.reason
+    assert better_here.promoted and better_here.comparable  # compared with v1, its own series
+    assert tracking.champion_version(name) == "3"
+
+
 def test_higher_is_better_metric_and_repeat_registration(tracked, trained):
     with tracking.run("r2") as handle:
         tracking.log_model(trained[0])
