@@ -150,6 +150,9 @@ def build_parser():
                         "rows with an empty target after each series' end, or --future-data)")
     p.add_argument("--static-covariates", type=_csv(str), help="comma-separated data columns constant per series")
     p.add_argument("--calendar", action=argparse.BooleanOptionalAction, help="sin/cos calendar features of ds")
+    p.add_argument("--fill", choices=("ffill", "interpolate", "zero"),
+                   help="fill NaN targets per series (default: a NaN target is an error)")
+    p.add_argument("--scaler", choices=("standard", "robust", "none"), help="per-series scaling")
     p.add_argument("--max-epochs", type=_positive, help="epochs per fit")
     p.add_argument("--learning-rate", type=_positive_float, help="Adam learning rate")
     p.add_argument("--batch-size", type=_positive, help="windows per training batch")
@@ -180,6 +183,7 @@ def build_parser():
     _common(p)
     p.add_argument("--version", type=_positive, help="registered model version")
     p.add_argument("--n-windows", type=_positive, help="forecast origins per series")
+    p.add_argument("--max-epochs", type=_positive, help="epochs per refit (default: the champion's)")
     p.add_argument("--season-length", type=_positive, help="season of seasonal naive and MASE")
     p.add_argument("--metric", choices=METRICS, help="ranking metric")
     _show_defaults(p, "common", "backtest")
@@ -239,12 +243,10 @@ def _flow_params(flow_obj, cfg, section, args):
 def _check_data_path(args, cfg, section):
     """A missing local data file fails at once (exit 1), before Prefect starts (~15 s)."""
     data = getattr(args, "data", None) or cfg.get(section, {}).get("data") or cfg.get("common", {}).get("data")
-    if not data or "://" in data:
-        return
-    path = Path(data).expanduser()
-    # Bundled set names have neither a folder nor a suffix; anything else is meant as a file.
-    if (os.sep in data or path.suffix) and not path.is_file():
-        raise FileNotFoundError(f"data file {path} does not exist")
+    if data:
+        from . import io
+
+        io.check_source(data)
 
 
 class _NoTracebacks(logging.Filter):

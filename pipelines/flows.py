@@ -25,6 +25,8 @@ Cell = Literal["rnn", "lstm", "gru"]
 Head = Literal["direct", "seq2seq", "recursive"]
 Metric = Literal["mae", "rmse", "smape", "mase"]
 Format = Literal["parquet", "csv"]
+Fill = Literal["ffill", "interpolate", "zero"]
+Scaler = Literal["standard", "robust", "none"]
 Positive = Annotated[int, Field(ge=1)]
 PositiveFloat = Annotated[float, Field(gt=0)]
 Name = Annotated[str, Field(min_length=1)]
@@ -47,6 +49,8 @@ def train(
     future_covariates: list[str] = [],  # noqa: B006 - columns known ahead (prices, promotions, holidays)
     static_covariates: list[str] = [],  # noqa: B006 - columns constant within each series
     calendar: bool = False,
+    fill: Fill | None = None,  # NaN targets: an error unless filled per series
+    scaler: Scaler = "standard",
     max_epochs: Positive = 100,
     learning_rate: PositiveFloat = 0.005,
     batch_size: Positive = 16,
@@ -75,19 +79,20 @@ def train(
     history, _ = tasks.split_future(raw, future_covariates)  # rows with no target yet: for the forecast flow
     covariates = [*past_covariates, *future_covariates, *static_covariates]
     df = tasks.validate_data(history, lookback + horizon * (n_windows + 1), covariates,
-                             tasks.column_names(id_col, time_col, target_col))
+                             tasks.column_names(id_col, time_col, target_col), fill)
     seen = tasks.split_holdout(df, horizon)  # the last horizon of each series stays unseen by selection
     grid = tasks.make_candidates(cells, bidirectional, hidden_sizes, heads, lookback=lookback, horizon=horizon,
                                  max_epochs=max_epochs, learning_rate=learning_rate, batch_size=batch_size,
                                  past_covariates=tuple(past_covariates), future_covariates=tuple(future_covariates),
                                  static_covariates=tuple(static_covariates),
-                                 calendar=calendar, clip="norm", device=device, seed=seed, verbose=False)
+                                 calendar=calendar, fill=fill, scaler=scaler, clip="norm", device=device, seed=seed,
+                                 verbose=False)
     tasks.warn_if_slow(seen, lookback, horizon, batch_size, max_epochs, len(grid), n_windows)
     selection = tasks.select(grid, seen, n_windows, season_length, metric)  # one task per candidate
     best, estimator = tasks.best_candidate(selection, grid)
     params = {"data": data, "lookback": lookback, "horizon": horizon, "n_windows": n_windows, "heads": heads,
               "past_covariates": past_covariates, "future_covariates": future_covariates,
-              "static_covariates": static_covariates, "calendar": calendar,
+              "static_covariates": static_covariates, "calendar": calendar, "fill": fill, "scaler": scaler,
               "season_length": season_length, "metric": metric, "best": best}
     with tracking.run("train", tags={"forecast.flow": "train", "forecast.data": data}) as run:
         tasks.log_params(params | {"candidates": list(grid)}, run.run_id)
@@ -158,7 +163,7 @@ def forecast(
     if future_data:
         future = tasks.load_future(future_data, model, id_col, time_col)
     df = tasks.validate_data(history, columns=tasks.model_columns(model),
-                             names=tasks.column_names(id_col, time_col, target_col))
+                             names=tasks.column_names(id_col, time_col, target_col), fill=model.fill)
     tasks.check_matches_model(df, model)  # before anything is written: refuse, leave earlier files alone
     fc = tasks.predict(model, df, future)
     path = tasks.write_forecasts(fc, output_dir, stamp, output_format)
@@ -183,11 +188,14 @@ def backtest(
     n_windows: Positive = 3,
     season_length: Positive = 12,
     metric: Metric = "mase",
+    max_epochs: Positive | None = None,
     tracking_uri: str | None = None,
     experiment: Name = "forecast",
     model_name: Name = "forecaster",
 ) -> dict:
     """Rolling-origin backtest of the champion's settings (refitted per window) vs seasonal naive.
+
+    ``max_epochs`` overrides the champion's for the refits (a quicker, rougher backtest).
 
     Returns
     -------
@@ -198,13 +206,13 @@ def backtest(
     model, used = tasks.load_model(model_name, version)
     history, _ = tasks.split_future(raw, model.layout_.future)
     df = tasks.validate_data(history, columns=tasks.model_columns(model),
-                             names=tasks.column_names(id_col, time_col, target_col))
+                             names=tasks.column_names(id_col, time_col, target_col), fill=model.fill)
     tasks.check_matches_model(df, model)
     with tracking.run("backtest", tags={"forecast.flow": "backtest", "forecast.data": data}) as run:
-        model_bt = tasks.backtest(tasks.unfitted(model), df, n_windows, season_length)
+        model_bt = tasks.backtest(tasks.unfitted(model, max_epochs=max_epochs), df, n_windows, season_length)
         naive_bt = tasks.backtest(tasks.seasonal_naive(model.horizon, season_length), df, n_windows, season_length)
         tasks.log_params({"data": data, "model_name": model_name, "model_version": used,
-                          "n_windows": n_windows}, run.run_id)
+                          "n_windows": n_windows, "max_epochs": max_epochs or model.max_epochs}, run.run_id)
         tasks.log_backtest(model_bt, "backtest", run.run_id)
         tasks.log_backtest(naive_bt, "naive_backtest", run.run_id)
     out = {"version": used, "metric": metric, "model": model_bt.aggregate[metric],

@@ -90,9 +90,23 @@ def load_future(source, columns, ids, id_col=frames.ID, time_col=frames.TIME):
     return df[[frames.ID, frames.TIME, *columns]]
 
 
-def _read_file(path):
+def check_source(source):
+    """Raise the loader's error for a file source that cannot be read (missing, a folder, an unknown
+    bundled name) without reading anything: the CLI calls it before Prefect starts."""
+    if source_kind(source) != "file":
+        return
+    path = Path(source).expanduser()
+    if path.is_dir():
+        raise IsADirectoryError(f"data path {path} is a folder; give a CSV or Parquet file in it")
     if not path.is_file():
+        if not path.suffix and os.sep not in source:
+            raise FileNotFoundError(f"data {source!r} is neither a bundled data set "
+                                    f"{sorted(datasets.list_datasets()['name'])} nor an existing file")
         raise FileNotFoundError(f"data file {path} does not exist")
+
+
+def _read_file(path):
+    check_source(str(path))
     fmt = _format_of(path)
     return pd.read_parquet(path) if fmt == "parquet" else pd.read_csv(path)
 

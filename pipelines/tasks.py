@@ -96,12 +96,13 @@ def load_future(source, estimator, id_col=frames.ID, time_col=frames.TIME):
 
 
 @task(name="validate-data", **_compute())
-def validate_data(df, min_length=1, columns=(), names=None):
+def validate_data(df, min_length=1, columns=(), names=None, fill=None):
     """``forecast.frames.validate`` plus a length check; returns the sorted [unique_id, ds, y, *columns] frame.
 
-    ``names``: {internal: the data's own name} of the id/time/target columns, for messages.
+    ``names``: {internal: the data's own name} of the id/time/target columns, for messages;
+    ``fill``: how NaN targets are filled per series (None: they are an error).
     """
-    long, _ = frames.validate(df, list(columns), where="data", names=names)
+    long, _ = frames.validate(df, list(columns), fill=fill, where="data", names=names)
     sizes = long.groupby(frames.ID, sort=False).size()
     short = sizes[sizes < min_length]
     if len(short):
@@ -229,9 +230,9 @@ def seasonal_naive(horizon, season_length):
     return SeasonalNaive(horizon=horizon, season_length=season_length)
 
 
-def unfitted(estimator):
-    """A fresh copy of a fitted estimator's settings (``sklearn.base.clone``)."""
-    return clone(estimator)
+def unfitted(estimator, **overrides):
+    """A fresh copy of a fitted estimator's settings (``sklearn.base.clone``), ``overrides`` set (None: kept)."""
+    return clone(estimator).set_params(**{k: v for k, v in overrides.items() if v is not None})
 
 
 @task(name="fit-final", **_compute())

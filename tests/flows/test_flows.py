@@ -119,6 +119,15 @@ def test_validate_data_rejects_short_series_and_sorts():
         tasks.validate_data.fn(air(), 200)
 
 
+def test_validate_data_fills_nan_targets_when_asked_and_names_the_users_column():
+    df = air()
+    df.loc[10, "y"] = np.nan
+    with pytest.raises(ValueError, match="column 'Passengers' has NaN in series 'AirPassengers'"):
+        tasks.validate_data.fn(df, names=tasks.column_names("unique_id", "ds", "Passengers"))
+    filled = tasks.validate_data.fn(df, fill="ffill")
+    assert filled.loc[10, "y"] == df.loc[9, "y"]
+
+
 def test_split_holdout_keeps_all_but_the_last_horizon():
     df = pd.concat([air(), air().assign(unique_id="B")], ignore_index=True)
     seen = tasks.split_holdout.fn(df, 12)
@@ -253,14 +262,19 @@ def test_cli_bad_choices_exit_2_before_any_flow(argv, says, capsys):
     assert capsys.readouterr().err.strip().splitlines()[-1] == f"forecast train: error: argument {says}"
 
 
-def test_cli_missing_data_file_exits_1_before_prefect_starts(tmp_path):
-    missing = tmp_path / "nope.csv"
+@pytest.mark.parametrize("data,says", [
+    ("nope.csv", "FileNotFoundError: data file {tmp}/nope.csv does not exist"),
+    (".", "IsADirectoryError: data path {tmp} is a folder"),
+    ("airpasengers", "FileNotFoundError: data 'airpasengers' is neither a bundled data set ['airpassengers',"),
+])
+def test_cli_unreadable_data_exits_1_before_prefect_starts(tmp_path, data, says):
+    source = str(tmp_path / data) if data != "airpasengers" else data
     code = ("import sys; from pipelines import cli; "
-            f"code = cli.main(['forecast', '--data', {str(missing)!r}]); print(code, 'prefect' in sys.modules)")
+            f"code = cli.main(['forecast', '--data', {source!r}]); print(code, 'prefect' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert out.stdout.split() == ["1", "False"]  # failed without importing (or starting) Prefect
-    assert out.stderr.strip().splitlines() == [
-        f"forecast forecast: error: FileNotFoundError: data file {missing} does not exist"]
+    err = out.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("forecast forecast: error: " + says.format(tmp=tmp_path)), err
 
 
 def test_train_summary_names_the_champions_own_run():
@@ -393,10 +407,13 @@ def test_forecast_flow_writes_a_new_partition_and_sql(trained, tmp_path):
 
 
 def test_backtest_flow_scores_the_champion_against_seasonal_naive(trained):
-    state = flows.backtest(n_windows=2, tracking_uri=trained.uri, return_state=True)
+    from mlflow.tracking import MlflowClient
+
+    state = flows.backtest(n_windows=2, max_epochs=1, tracking_uri=trained.uri, return_state=True)
     assert state.is_completed(), state.message
     r = state.result()
     assert r["version"] == "1" and r["n_windows"] == 2 and r["model"] > 0 and r["seasonal_naive"] > 0
+    assert MlflowClient(trained.uri).get_run(r["run_id"]).data.params["max_epochs"] == "1"
 
 
 def _promo_panel(n_future):
