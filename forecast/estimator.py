@@ -16,7 +16,7 @@ from sklearn.exceptions import NotFittedError
 
 from . import frames, inference, persistence
 from .frames import to_long
-from .networks import CELLS, HEADS, MERGES, build_network
+from .networks import CELLS, HEADS, MERGES, WINDOW_NORMS, build_network
 from .panel import Layout, build_panel
 from .scaling import METHODS, ColumnScaler, SeriesScaler
 from .schedules import TeacherForcing
@@ -56,6 +56,10 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
     static_covariates : columns constant within each series.
     calendar : add sin/cos calendar features of ``ds`` (hour, weekday, month as suits the frequency).
     scaler : "standard" | "robust" | "none" — per series, fitted on the training part only.
+    window_norm : None | "last" | "standard" — also normalise each input window's target inside
+        the network and map the forecast back (``forecast.networks.model.WindowNorm``): by its
+        last value, or by its own mean and std (RevIN-style). Helps trending or level-shifting
+        series; can cost accuracy on stationary ones (benchmarks/RESULTS-window-norm.md).
     fill : None (NaN in y is an error) | "ffill" | "interpolate" | "zero".
     loss, optimizer, learning_rate, weight_decay, batch_size : training settings.
     max_epochs, max_steps : stop after whichever comes first (max_steps None: no step limit).
@@ -74,7 +78,7 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
                  nonlinearity="tanh", dropout=0.0, head="direct", attention=None, teacher_forcing=0.0,
                  residual=False, layer_norm=False, tbptt_steps=None, carry_state=True, lookback=48, horizon=12,
                  past_covariates=(), future_covariates=(), static_covariates=(), calendar=False,
-                 scaler="standard", fill=None, loss="mse", optimizer="adam", learning_rate=1e-3,
+                 scaler="standard", window_norm=None, fill=None, loss="mse", optimizer="adam", learning_rate=1e-3,
                  weight_decay=0.0, batch_size=256, max_epochs=20, max_steps=None, windows_per_epoch=None,
                  stride=1, val_size=None, early_stopping=None, lr_scheduler=None, clip="norm",
                  clip_value=1.0, device="auto", seed=0, verbose="auto"):
@@ -85,7 +89,7 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         self.lookback, self.horizon = lookback, horizon
         self.past_covariates, self.future_covariates = past_covariates, future_covariates
         self.static_covariates, self.calendar = static_covariates, calendar
-        self.scaler, self.fill, self.loss, self.optimizer = scaler, fill, loss, optimizer
+        self.scaler, self.window_norm, self.fill, self.loss, self.optimizer = scaler, window_norm, fill, loss, optimizer
         self.learning_rate, self.weight_decay, self.batch_size = learning_rate, weight_decay, batch_size
         self.max_epochs, self.max_steps, self.windows_per_epoch = max_epochs, max_steps, windows_per_epoch
         self.stride, self.val_size, self.early_stopping = stride, val_size, early_stopping
@@ -287,7 +291,7 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         return build_network(self.layout_.n_features, self.layout_.n_future, len(self.layout_.static),
                              self.horizon, self.cell, self.hidden_size, self.num_layers, self.dropout,
                              self.bidirectional, self.merge, self.nonlinearity, self.head, self.attention,
-                             self.residual, self.layer_norm)
+                             self.residual, self.layer_norm, self.window_norm)
 
     def _train_config(self):
         return TrainConfig(self.loss, self.optimizer, self.learning_rate, self.weight_decay, self.batch_size,
@@ -310,7 +314,7 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         choices = {"cell": tuple(CELLS), "merge": MERGES, "nonlinearity": ("tanh", "relu"), "head": tuple(HEADS),
                    "scaler": METHODS, "loss": tuple(LOSSES), "optimizer": tuple(OPTIMIZERS), "clip": CLIPS,
                    "lr_scheduler": SCHEDULERS, "fill": frames.FILL_METHODS, "verbose": ("auto", True, False),
-                   "attention": (None, "dot", "additive")}
+                   "attention": (None, "dot", "additive"), "window_norm": WINDOW_NORMS}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
@@ -358,6 +362,9 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
             _check_int("tbptt_steps", self.tbptt_steps, 1)
             if self.head != "recursive":
                 raise ValueError(f"tbptt_steps={self.tbptt_steps!r} needs head='recursive', got head={self.head!r}")
+            if self.window_norm is not None:
+                raise ValueError(f"window_norm={self.window_norm!r} normalises fixed windows; truncated BPTT walks "
+                                 f"whole series (tbptt_steps={self.tbptt_steps!r}): use one or the other")
         if self.head == "recursive" and self.bidirectional:
             raise ValueError("head='recursive' generates step by step and cannot be bidirectional: "
                              "set bidirectional=False")

@@ -34,23 +34,26 @@ REFERENCE = "seasonal_naive"
 
 
 def candidate_grid(cells=("rnn", "lstm", "gru"), bidirectional=(False, True), hidden_sizes=(32,), heads=("direct",),
-                   **common_params):
-    """RNNForecaster candidates over cells x directions x hidden sizes x heads.
+                   window_norms=(None,), **common_params):
+    """RNNForecaster candidates over cells x directions x hidden sizes x heads x window norms.
 
     Returns dict name -> unfitted estimator, names like ``"lstm-bi-h32"`` (``"gru-h32-seq2seq"``
-    for a non-direct head); ``common_params`` (lookback, horizon, max_epochs, ...) go to every
-    candidate. The recursive head is unidirectional only, so bidirectional recursive pairs are skipped.
+    for a non-direct head, ``"gru-h32-wlast"`` for ``window_norm="last"``); ``common_params``
+    (lookback, horizon, max_epochs, ...) go to every candidate. The recursive head is
+    unidirectional only, so bidirectional recursive pairs are skipped.
     """
-    swept = {"cell": "cells", "bidirectional": "bidirectional", "hidden_size": "hidden_sizes", "head": "heads"}
+    swept = {"cell": "cells", "hidden_size": "hidden_sizes", "head": "heads", "window_norm": "window_norms"}
     clash = [k for k in common_params if k in swept]
     if clash:
         raise ValueError(f"candidate_grid: {clash[0]!r} is swept by the grid: pass {swept[clash[0]]}=(...) instead")
     grid = {}
-    for cell, bi, hidden, head in product(cells, bidirectional, hidden_sizes, heads):
+    for cell, bi, hidden, head, norm in product(cells, bidirectional, hidden_sizes, heads, window_norms):
         if head == "recursive" and bi:
             continue
-        name = f"{cell}{'-bi' if bi else ''}-h{hidden}{'' if head == 'direct' else '-' + head}"
-        grid[name] = RNNForecaster(cell=cell, bidirectional=bi, hidden_size=hidden, head=head, **common_params)
+        name = (f"{cell}{'-bi' if bi else ''}-h{hidden}{'' if head == 'direct' else '-' + head}"
+                f"{'' if norm is None else '-w' + norm}")
+        grid[name] = RNNForecaster(cell=cell, bidirectional=bi, hidden_size=hidden, head=head, window_norm=norm,
+                                   **common_params)
     return grid
 
 

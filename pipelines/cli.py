@@ -144,6 +144,9 @@ def build_parser():
                    help="uni, bi or uni,bi (one candidate per direction)")
     p.add_argument("--hidden-sizes", type=_csv(_positive), metavar="SIZES", help="comma-separated hidden sizes")
     p.add_argument("--heads", type=_csv(str, HEADS), metavar="HEADS", help="comma-separated from direct,seq2seq,recursive")
+    p.add_argument("--window-norms", type=_csv(str, ("none", "last", "standard")), metavar="NORMS",
+                   help="comma-separated from none,last,standard: per-window target normalisation, one "
+                        "candidate each (last/standard help trending series)")
     p.add_argument("--past-covariates", type=_csv(str), help="comma-separated data columns known up to each origin")
     p.add_argument("--future-covariates", type=_csv(str),
                    help="comma-separated data columns known ahead (the forecast takes their horizon values from "
@@ -299,7 +302,8 @@ def train_summary(result):
     """The lines ``forecast train`` ends with, from the train flow's result."""
     metric, ho = result["metric"], result["holdout"]
     lines = [f"\nleaderboard ({metric} of the selection backtest before the hold-out; lower is better):"]
-    lines += [f"  {rank}. {row['candidate']:<16} {row.get(metric, float('nan')):.4g}"
+    width = max([len(row["candidate"]) for row in result["leaderboard"]] + [16])
+    lines += [f"  {rank:>2}. {row['candidate']:<{width}} {row.get(metric, float('nan')):.4g}"
               for rank, row in enumerate(result["leaderboard"], 1)]
     lines += [f"best candidate: {result['best']}; hold-out {metric}: {ho['model']:.4g} "
               f"vs seasonal naive {ho['seasonal_naive']:.4g} ({_relative(ho['model'], ho['seasonal_naive'])})",

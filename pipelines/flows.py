@@ -27,6 +27,7 @@ Metric = Literal["mae", "rmse", "smape", "mase"]
 Format = Literal["parquet", "csv"]
 Fill = Literal["ffill", "interpolate", "zero"]
 Scaler = Literal["standard", "robust", "none"]
+WindowNorm = Literal["none", "last", "standard"]  # "none": TOML has no null
 Positive = Annotated[int, Field(ge=1)]
 PositiveFloat = Annotated[float, Field(gt=0)]
 Name = Annotated[str, Field(min_length=1)]
@@ -45,6 +46,7 @@ def train(
     bidirectional: Annotated[list[bool], Field(min_length=1)] = [False, True],  # noqa: B006
     hidden_sizes: Annotated[list[Positive], Field(min_length=1)] = [16],  # noqa: B006
     heads: Annotated[list[Head], Field(min_length=1)] = ["direct"],  # noqa: B006
+    window_norms: Annotated[list[WindowNorm], Field(min_length=1)] = ["none", "last"],  # noqa: B006
     past_covariates: list[str] = [],  # noqa: B006 - columns of the data known up to each origin
     future_covariates: list[str] = [],  # noqa: B006 - columns known ahead (prices, promotions, holidays)
     static_covariates: list[str] = [],  # noqa: B006 - columns constant within each series
@@ -81,7 +83,8 @@ def train(
     df = tasks.validate_data(history, lookback + horizon * (n_windows + 1), covariates,
                              tasks.column_names(id_col, time_col, target_col), fill)
     seen = tasks.split_holdout(df, horizon)  # the last horizon of each series stays unseen by selection
-    grid = tasks.make_candidates(cells, bidirectional, hidden_sizes, heads, lookback=lookback, horizon=horizon,
+    grid = tasks.make_candidates(cells, bidirectional, hidden_sizes, heads, window_norms, lookback=lookback,
+                                 horizon=horizon,
                                  max_epochs=max_epochs, learning_rate=learning_rate, batch_size=batch_size,
                                  past_covariates=tuple(past_covariates), future_covariates=tuple(future_covariates),
                                  static_covariates=tuple(static_covariates),
@@ -91,6 +94,7 @@ def train(
     selection = tasks.select(grid, seen, n_windows, season_length, metric)  # one task per candidate
     best, estimator = tasks.best_candidate(selection, grid)
     params = {"data": data, "lookback": lookback, "horizon": horizon, "n_windows": n_windows, "heads": heads,
+              "window_norms": window_norms,
               "past_covariates": past_covariates, "future_covariates": future_covariates,
               "static_covariates": static_covariates, "calendar": calendar, "fill": fill, "scaler": scaler,
               "season_length": season_length, "metric": metric, "best": best}

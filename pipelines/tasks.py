@@ -172,12 +172,14 @@ def write_sql(fc, url, table):
 
 # ---------------------------------------------------------------------------------- models
 @task(name="candidates", **_compute())
-def make_candidates(cells, bidirectional, hidden_sizes, heads=("direct",), **common):
-    """The candidate grid: ``forecast.selection.candidate_grid`` -> {name: estimator}."""
+def make_candidates(cells, bidirectional, hidden_sizes, heads=("direct",), window_norms=("none",), **common):
+    """The candidate grid: ``forecast.selection.candidate_grid`` -> {name: estimator} ("none" norm: None)."""
     from forecast import selection
 
+    norms = tuple(None if n == "none" else n for n in window_norms)
     return selection.candidate_grid(cells=tuple(cells), bidirectional=tuple(bidirectional),
-                                    hidden_sizes=tuple(hidden_sizes), heads=tuple(heads), **common)
+                                    hidden_sizes=tuple(hidden_sizes), heads=tuple(heads), window_norms=norms,
+                                    **common)
 
 
 @task(name="evaluate-candidate", task_run_name="evaluate-{name}", **_compute())

@@ -12,18 +12,64 @@ from torch import nn
 from .encoders import RNNEncoder
 from .heads import HEADS, OneStepHead, Seq2SeqHead
 
+WINDOW_NORMS = (None, "last", "standard")
+
+
+class WindowNorm(nn.Module):
+    """Reversible per-window normalisation of the target channel (no parameters).
+
+    Each input window's target is shifted (``"last"``: by its last value) or standardised
+    (``"standard"``: by its own mean and standard deviation, as in RevIN, Kim et al. 2022,
+    without the learned affine); the network forecasts in that frame and the forecast is mapped
+    back. Trends and level shifts then no longer push inputs outside the range seen in training.
+    The forecast is equivariant: adding c to a window adds c to its forecast ("last"), and
+    a*window + c gives a*forecast + c ("standard"; a > 0).
+    """
+
+    EPS = 1e-5
+
+    def __init__(self, mode=None):
+        super().__init__()
+        if mode not in WINDOW_NORMS:
+            raise ValueError(f"window_norm must be one of {WINDOW_NORMS}, got {mode!r}")
+        self.mode = mode
+
+    def stats(self, y):  # y: (B, L) -> shift (B, 1), scale (B, 1)
+        if self.mode == "last":
+            return y[:, -1:], torch.ones_like(y[:, -1:])
+        var = y.var(dim=1, keepdim=True, unbiased=False)
+        return y.mean(dim=1, keepdim=True), (var + self.EPS).sqrt()
+
+    def inputs(self, x):  # x: (B, L, F) -> x with its target channel normalised, and the stats
+        if self.mode is None:
+            return x, None
+        shift, scale = self.stats(x[..., 0])
+        return torch.cat([((x[..., 0] - shift) / scale)[..., None], x[..., 1:]], dim=-1), (shift, scale)
+
+    @staticmethod
+    def forward_values(v, stats):  # raw -> normalised frame
+        return v if stats is None else (v - stats[0]) / stats[1]
+
+    @staticmethod
+    def inverse(v, stats):  # normalised frame -> raw
+        return v if stats is None else v * stats[1] + stats[0]
+
 
 class ForecastNetwork(nn.Module):
     """Encoder over the lookback + a head over the horizon ("direct" or "seq2seq")."""
 
-    def __init__(self, encoder, head):
+    def __init__(self, encoder, head, window_norm=None):
         super().__init__()
         self.encoder, self.head = encoder, head
+        self.norm = WindowNorm(window_norm)
 
     def forward(self, x, x_future, static, y=None):  # x: (B, L, F); x_future: (B, H, K); static: (B, S)
+        x, stats = self.norm.inputs(x)
         enc_out, summary = self.encoder(x)  # (B, L, E), (B, E)
-        teacher = {} if y is None else {"y": y}  # only the seq2seq head reads targets (teacher forcing)
-        return self.head(enc_out, summary, x_future, static, **teacher)[..., 0]  # (B, H): single target
+        # only the seq2seq head reads targets (teacher forcing), in the normalised frame
+        teacher = {} if y is None else {"y": self.norm.forward_values(y, stats)}
+        out = self.head(enc_out, summary, x_future, static, **teacher)[..., 0]  # (B, H): single target
+        return self.norm.inverse(out, stats)
 
     def training_loss(self, batch, loss_fn):
         y = batch.y if isinstance(self.head, Seq2SeqHead) else None
@@ -40,10 +86,11 @@ class RecursiveNetwork(nn.Module):
     each prediction back for ``horizon`` steps while carrying the hidden state.
     """
 
-    def __init__(self, encoder, head, n_past, n_known):
+    def __init__(self, encoder, head, n_past, n_known, window_norm=None):
         super().__init__()
         self.encoder, self.head = encoder, head
         self.n_past, self.n_known = n_past, n_known
+        self.norm = WindowNorm(window_norm)  # stats of the lookback; generation runs in its frame
 
     def unroll(self, inputs, state=None):  # inputs: (B, T, D)
         out, state = self.encoder.run(inputs, state)  # (B, T, E)
@@ -58,6 +105,7 @@ class RecursiveNetwork(nn.Module):
         return x[..., 0], x[..., 1 : 1 + P], x[..., 1 + P : 1 + P + self.n_known]
 
     def forward(self, x, x_future, static):  # x: (B, L, F); x_future: (B, H, K); static: (B, S)
+        x, stats = self.norm.inputs(x)
         y, past, known = self.split(x)
         known_next = torch.cat([known[:, 1:], x_future[:, :1]], dim=1)  # (B, L, K): known_t for t = 1..L
         pred, state = self.unroll(self.step_inputs(y, past, known_next, static))  # (B, L)
@@ -66,7 +114,7 @@ class RecursiveNetwork(nn.Module):
         for t in range(1, x_future.shape[1]):
             step, state = self.unroll(self.step_inputs(preds[-1], no_past, x_future[:, t : t + 1], static), state)
             preds.append(step)
-        return torch.cat(preds, dim=1)  # (B, H)
+        return self.norm.inverse(torch.cat(preds, dim=1), stats)  # (B, H)
 
     def teacher_sequence(self, x, x_future, y_future, static):
         """Inputs (B, L+H-1, D) and one-step targets (B, L+H-1) over the whole window."""
@@ -77,23 +125,26 @@ class RecursiveNetwork(nn.Module):
         return self.step_inputs(ys[:, :-1], pasts[:, :-1], knowns[:, 1:], static), ys[:, 1:]
 
     def training_loss(self, batch, loss_fn):
-        inputs, targets = self.teacher_sequence(batch.x, batch.x_future, batch.y, batch.static)
+        x, stats = self.norm.inputs(batch.x)
+        y_future = self.norm.forward_values(batch.y, stats)
+        inputs, targets = self.teacher_sequence(x, batch.x_future, y_future, batch.static)
         pred, _ = self.unroll(inputs)  # (B, L+H-1)
-        return loss_fn(pred.float(), targets)
+        # scored in the series' scale, like the other heads
+        return loss_fn(self.norm.inverse(pred, stats).float(), self.norm.inverse(targets, stats).float())
 
 
 def build_network(n_features, n_future, n_static, horizon, cell="lstm", hidden_size=64, num_layers=1,
                   dropout=0.0, bidirectional=False, merge="concat", nonlinearity="tanh", head="direct",
-                  attention=None, residual=False, layer_norm=False):
+                  attention=None, residual=False, layer_norm=False, window_norm=None):
     """Build encoder + head from plain values (the estimator's parameters)."""
     if head == "recursive":
         n_past = n_features - 1 - n_future
         encoder = RNNEncoder(1 + n_past + n_future + n_static, hidden_size, cell, num_layers, dropout, False,
                              merge, nonlinearity, residual, layer_norm)
-        return RecursiveNetwork(encoder, OneStepHead(encoder.out_size), n_past, n_future)
+        return RecursiveNetwork(encoder, OneStepHead(encoder.out_size), n_past, n_future, window_norm)
     encoder = RNNEncoder(n_features, hidden_size, cell, num_layers, dropout, bidirectional, merge, nonlinearity,
                          residual, layer_norm)
     if head == "seq2seq":
         return ForecastNetwork(encoder, Seq2SeqHead(encoder.out_size, horizon, n_future, n_static, 1, hidden_size,
-                                                    cell, num_layers, attention))
-    return ForecastNetwork(encoder, HEADS[head](encoder.out_size, horizon, n_future, n_static))
+                                                    cell, num_layers, attention), window_norm)
+    return ForecastNetwork(encoder, HEADS[head](encoder.out_size, horizon, n_future, n_static), window_norm)

@@ -207,3 +207,62 @@ def test_gradient_through_time_from_the_stored_tail(fitted, routine):
     assert gradient_through_time(est).shape == (L,)
     with pytest.raises(ValueError, match="future covariates"):
         gradient_through_time(fitted["direct"])
+
+
+# ---------------------------------------------------------------- per-window normalisation
+@pytest.mark.parametrize("head", ["direct", "seq2seq", "recursive"])
+@pytest.mark.parametrize("norm", ["last", "standard"])
+def test_window_norm_makes_forecasts_shift_and_scale_equivariant(head, norm, tmp_path):
+    from forecast.datasets import make_panel
+
+    df = make_panel(n_series=3, length=150, seed=0, future_covariates=1)
+    last = df.groupby("unique_id").cumcount(ascending=False) < 6
+    hist, fut = df[~last], df.loc[last, ["unique_id", "ds", "future_0"]]
+    model = RNNForecaster(head=head, window_norm=norm, scaler="none", lookback=24, horizon=6, hidden_size=8,
+                          max_epochs=2, future_covariates=("future_0",), verbose=False,
+                          teacher_forcing=0.5 if head == "seq2seq" else 0.0).fit(df)
+    base = model.predict(hist, X_future=fut).y_pred.to_numpy()
+    shifted = model.predict(hist.assign(y=hist.y + 1000.0), X_future=fut).y_pred.to_numpy()
+    np.testing.assert_allclose(shifted, base + 1000.0, atol=1e-3)  # the level does not reach the network
+    if norm == "standard":
+        scaled = model.predict(hist.assign(y=3.0 * hist.y - 50.0), X_future=fut).y_pred.to_numpy()
+        np.testing.assert_allclose(scaled, 3.0 * base - 50.0, atol=1e-3)
+    model.save(tmp_path / "m")
+    np.testing.assert_array_equal(RNNForecaster.load(tmp_path / "m").predict(hist, X_future=fut).y_pred, base)
+
+
+def test_without_window_norm_the_forecast_is_not_shift_equivariant():
+    from forecast.datasets import make_panel
+
+    df = make_panel(n_series=2, length=120, seed=0)[["unique_id", "ds", "y"]]
+    model = RNNForecaster(scaler="none", lookback=24, horizon=6, hidden_size=8, max_epochs=2, verbose=False).fit(df)
+    base = model.predict(df).y_pred.to_numpy()
+    assert np.abs(model.predict(df.assign(y=df.y + 1000.0)).y_pred.to_numpy() - (base + 1000.0)).max() > 1.0
+
+
+def test_window_norm_tracks_a_trend_beyond_the_training_range():
+    """A linear trend plus a season: the test level lies above everything seen in training. With
+    the per-window shift the network only has to learn the (stationary) changes."""
+    t = np.arange(400.0)
+    df = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2020-01-01", periods=400, freq="D"),
+                       "y": 0.5 * t + 5 * np.sin(2 * np.pi * t / 7)})
+    train, test = df.iloc[:-14], df.iloc[-14:]
+    err = {}
+    for norm in (None, "last"):
+        model = RNNForecaster(cell="gru", window_norm=norm, lookback=28, horizon=14, hidden_size=16, max_epochs=30,
+                              batch_size=32, learning_rate=5e-3, verbose=False).fit(train)
+        err[norm] = float(np.abs(model.predict().y_pred.to_numpy() - test.y.to_numpy()).mean())
+    assert err["last"] < 0.5 * err[None], err
+
+
+def test_window_norm_is_refused_with_truncated_bptt_and_swept_by_the_grid():
+    from forecast.selection import candidate_grid
+
+    with pytest.raises(ValueError, match="window_norm='last' normalises fixed windows"):
+        RNNForecaster(head="recursive", tbptt_steps=4, window_norm="last").fit(
+            pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2020", periods=80, freq="D"), "y": 1.0}))
+    with pytest.raises(ValueError, match="window_norm must be one of"):
+        RNNForecaster(window_norm="minmax").fit(
+            pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2020", periods=80, freq="D"), "y": 1.0}))
+    grid = candidate_grid(cells=("gru",), bidirectional=(False,), hidden_sizes=(8,), window_norms=(None, "last"))
+    assert set(grid) == {"gru-h8", "gru-h8-wlast"} and grid["gru-h8-wlast"].window_norm == "last"

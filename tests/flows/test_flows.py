@@ -26,7 +26,8 @@ from pipelines import cli, config, flows, io, schedules, tasks, tracking
 from .conftest import free_port, stop
 
 REPO = Path(__file__).resolve().parents[2]
-TINY = dict(lookback=24, horizon=12, cells=["gru"], bidirectional=[False, True], hidden_sizes=[8], max_epochs=2,
+TINY = dict(lookback=24, horizon=12, cells=["gru"], bidirectional=[True], window_norms=["none", "last"],
+            hidden_sizes=[8], max_epochs=2,
             batch_size=64, n_windows=1, season_length=12, device="cpu")
 
 
@@ -341,8 +342,8 @@ def test_train_flow_selects_registers_promotes_and_forecasts(trained):
     r = trained.result
     assert r["promoted"] and r["version"] == "1" and r["champion_version"] == "1"
     names = [row["candidate"] for row in r["leaderboard"]]
-    assert sorted(names) == ["gru-bi-h8", "gru-h8", "seasonal_naive"]
-    assert r["best"] in ("gru-h8", "gru-bi-h8")
+    assert sorted(names) == ["gru-bi-h8", "gru-bi-h8-wlast", "seasonal_naive"]
+    assert r["best"] in ("gru-bi-h8", "gru-bi-h8-wlast")
     assert r["holdout"]["model"] > 0 and r["holdout"]["seasonal_naive"] > 0
     fc = pd.read_parquet(r["forecast_path"])
     assert Path(r["forecast_path"]).parent.parent == trained.out
@@ -583,13 +584,13 @@ def test_train_flow_on_a_two_worker_dask_cluster(prefect_server, tmp_path):
     uri, out = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}", tmp_path / "out"
     env = dict(os.environ, PREFECT_API_URL=prefect_server, PREFECT_HOME=str(tmp_path / "prefect-home"))
     argv = [sys.executable, "-m", "pipelines.cli", "train", "--runner", "dask", "--workers", "2", "--cells", "gru",
-            "--directions", "uni,bi", "--hidden-sizes", "8", "--max-epochs", "2", "--n-windows", "1",
+            "--directions", "uni", "--window-norms", "none,last", "--hidden-sizes", "8", "--max-epochs", "2", "--n-windows", "1",
             "--device", "cpu", "--tracking-uri", uri, "--output-dir", str(out)]
     done = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     log = done.stdout + done.stderr
     assert done.returncode == 0, log[-4000:]
     assert "Creating a new Dask cluster" in log and "Register worker" in log
-    for name in ("evaluate-gru-h8", "evaluate-gru-bi-h8", "evaluate-seasonal_naive"):
+    for name in ("evaluate-gru-h8", "evaluate-gru-h8-wlast", "evaluate-seasonal_naive"):
         assert f"Task run '{name}' - Finished in state Completed()" in log
-    assert f"forecasts written to {out}" in done.stdout
+    assert f"forecasts (v1) written to {out}" in done.stdout
     assert len(list(out.rglob("forecasts.parquet"))) == 1
