@@ -455,7 +455,9 @@ def _series_freq(uid, idx, where):
     bad = int(np.argmax(idx != expected))
     raise ValueError(
         f"{where}: series {uid!r} has a gap or irregular timestamp at {idx[bad]} "
-        f"(expected {expected[bad]} for frequency {guess or step})"
+        f"(expected {expected[bad]} for frequency {guess or step}); for missing observations, add their "
+        f"rows with an empty target (e.g. reindex each series to pd.date_range(start, end, freq=...)) and "
+        f"choose fill='ffill'|'interpolate'|'zero': fill completes values, it does not invent rows"
     )
 
 

@@ -166,13 +166,13 @@ def forecast(
     history, future = tasks.split_future(raw, model.layout_.future)
     if future_data:
         future = tasks.load_future(future_data, model, id_col, time_col)
-    df = tasks.validate_data(history, columns=tasks.model_columns(model),
-                             names=tasks.column_names(id_col, time_col, target_col), fill=model.fill)
+    names = tasks.column_names(id_col, time_col, target_col)
+    df = tasks.validate_data(history, columns=tasks.model_columns(model), names=names, fill=model.fill)
     tasks.check_matches_model(df, model)  # before anything is written: refuse, leave earlier files alone
     fc = tasks.predict(model, df, future)
-    path = tasks.write_forecasts(fc, output_dir, stamp, output_format)
+    path = tasks.write_forecasts(fc, output_dir, stamp, output_format, names)
     if sql_url:
-        tasks.write_sql(fc.assign(run=stamp, model_version=used), sql_url, sql_table)
+        tasks.write_sql(fc.assign(run=stamp, model_version=used), sql_url, sql_table, names)
     with tracking.run("forecast", tags={"forecast.flow": "forecast", "forecast.data": data}) as run:
         tasks.log_params({"data": data, "model_name": model_name, "model_version": used, "path": path,
                           "rows": len(fc)}, run.run_id)

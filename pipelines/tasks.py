@@ -160,14 +160,22 @@ def check_matches_model(df, estimator):
 
 
 @task(name="write-forecasts", **_io())
-def write_forecasts(fc, out_dir, stamp, fmt="parquet"):
-    """Atomically write ``out_dir/<stamp>/forecasts.<fmt>``; returns the path as a string."""
-    return str(io.write_forecasts(fc, out_dir, stamp, fmt))
+def write_forecasts(fc, out_dir, stamp, fmt="parquet", names=None):
+    """Atomically write ``out_dir/<stamp>/forecasts.<fmt>``; returns the path as a string.
+
+    ``names`` ({internal: the data's name}, :func:`column_names`): the file uses the data's own
+    id and time column names.
+    """
+    return str(io.write_forecasts(_renamed(fc, names), out_dir, stamp, fmt))
 
 
 @task(name="write-sql", **_io())
-def write_sql(fc, url, table):
-    return io.write_sql(fc, url, table)
+def write_sql(fc, url, table, names=None):
+    return io.write_sql(_renamed(fc, names), url, table)
+
+
+def _renamed(fc, names):
+    return fc if not names else fc.rename(columns={k: v for k, v in names.items() if k in fc.columns})
 
 
 # ---------------------------------------------------------------------------------- models

@@ -450,6 +450,14 @@ def test_future_covariates_flow_from_training_to_forecast(prefect_harness, tmp_p
                            tracking_uri=uri, model_name="sales", output_dir=str(out), return_state=True)
     assert state.is_completed(), state.message
     pd.testing.assert_frame_equal(pd.read_parquet(state.result()["path"]), fc)
+    # data with its own column names: forecasts come back under them
+    panel.rename(columns={"unique_id": "store", "ds": "week", "y": "sales"}).to_csv(tmp_path / "own.csv", index=False)
+    state = flows.forecast(data=str(tmp_path / "own.csv"), id_col="store", time_col="week", target_col="sales",
+                           tracking_uri=uri, model_name="sales", output_dir=str(out), return_state=True)
+    assert state.is_completed(), state.message
+    own = pd.read_parquet(state.result()["path"])
+    assert list(own.columns) == ["store", "week", "y_pred"]
+    np.testing.assert_array_equal(own.y_pred, fc.y_pred)
     # no future values anywhere: the run fails naming the covariate and both ways to give it
     before = snapshot(out)
     state = flows.forecast(data=str(tmp_path / "history.csv"), tracking_uri=uri, model_name="sales",
