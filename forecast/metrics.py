@@ -173,6 +173,15 @@ def owa(smape_value, mase_value, smape_ref, mase_ref):
     return float(0.5 * (values[0] / values[2] + values[1] / values[3]))
 
 
+def relative(metric, scores, reference):
+    """``metric`` of aggregate ``scores`` (dict metric -> value), with ``"owa"`` computed against the
+    ``reference`` aggregates (e.g. seasonal naive on the same points; M4 uses Naive2, which is
+    naive for weekly data): the one place where OWA meets the other aggregate metrics."""
+    if metric != "owa":
+        return scores[metric]
+    return owa(scores["smape"], scores["mase"], reference["smape"], reference["mase"])
+
+
 def _check_season(season_length):
     if isinstance(season_length, bool) or not isinstance(season_length, (int, np.integer)) or season_length < 1:
         raise ValueError(f"season_length must be an integer >= 1, got {season_length!r}")

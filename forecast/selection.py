@@ -28,7 +28,7 @@ from .backtest import BacktestResult, backtest
 from .baselines import SeasonalNaive
 from .estimator import RNNForecaster
 from .frames import ID, TIME
-from .metrics import DEFAULT_METRICS, METRICS
+from .metrics import DEFAULT_METRICS, METRICS, relative
 
 REFERENCE = "seasonal_naive"
 
@@ -105,8 +105,10 @@ def select_model(candidates, df, n_windows=2, step=None, metric="mase", season_l
     ----------
     candidates : dict name -> unfitted estimator, all with the same ``horizon``.
     df : training data (long frame, as for ``fit``); the folds are its last ``n_windows`` origins.
-    metric : ranking metric, one of ``metrics``; a ``SeasonalNaive(season_length)`` reference row
-        named ``"seasonal_naive"`` is ranked with the candidates (it wins when nothing beats it).
+    metric : ranking metric, one of ``metrics`` or ``"owa"``; a ``SeasonalNaive(season_length)``
+        reference row named ``"seasonal_naive"`` is ranked with the candidates (it wins when nothing
+        beats it). The leaderboard also has an ``owa`` column: M4's ½(sMAPE/sMAPE_ref + MASE/MASE_ref)
+        against that reference row (1.0 on the reference itself).
     refit : as in ``backtest`` (default False: one fit per candidate, all origins batched).
     n_jobs : threads when no ``executor`` is given; executor : anything with ``submit(fn, *args)``
         returning futures (``concurrent.futures`` pools, a Dask client).
@@ -117,8 +119,8 @@ def select_model(candidates, df, n_windows=2, step=None, metric="mase", season_l
     SelectionResult ; a candidate that raises is kept in the leaderboard with its error and NaN
     metrics (warned), and ranked last.
     """
-    metrics = list(dict.fromkeys([metric, *metrics]))
-    horizon = _common_horizon(candidates, metric, metrics)
+    horizon = _common_horizon(candidates, metric)
+    metrics = list(dict.fromkeys([*([metric] if metric != "owa" else []), *metrics, "smape", "mase"]))
     jobs = {**candidates, REFERENCE: SeasonalNaive(horizon=horizon, season_length=season_length)}
     args = (n_windows, step, refit, season_length, tuple(metrics), window, train_length)
     results = _run_jobs(jobs, df, args, n_jobs, executor)
@@ -132,7 +134,7 @@ def select_model(candidates, df, n_windows=2, step=None, metric="mase", season_l
                            estimator.fit(df) if refit_best else estimator, results)
 
 
-def _common_horizon(candidates, metric, metrics):
+def _common_horizon(candidates, metric):
     if not isinstance(candidates, dict):
         raise TypeError(f"candidates must be a dict name -> estimator (e.g. candidate_grid(...) or "
                         f"{{'lstm': RNNForecaster(...)}}), got {type(candidates).__name__}")
@@ -140,8 +142,8 @@ def _common_horizon(candidates, metric, metrics):
         raise ValueError("candidates is empty: pass a dict name -> estimator (e.g. candidate_grid(...))")
     if REFERENCE in candidates:
         raise ValueError(f"candidate name {REFERENCE!r} is reserved for the reference row")
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    if metric not in (*METRICS, "owa"):
+        raise ValueError(f"metric must be one of {(*METRICS, 'owa')}, got {metric!r}")
     horizons = {name: est.horizon for name, est in candidates.items()}
     if len(set(horizons.values())) > 1:
         raise ValueError(f"candidates must share one horizon to be compared on the same folds, got {horizons}")
@@ -171,8 +173,17 @@ def _safe(name, estimator, df, args):
 
 
 def _leaderboard(results, jobs, metric, metrics):
+    ref = results[REFERENCE].metrics
+
+    def owa(scores):
+        if not scores or not ref:
+            return np.nan
+        with warnings.catch_warnings():  # a degenerate reference gives NaN, already visible in its row
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return relative("owa", scores, ref)
+
     rows = [{"candidate": name, "params": params_json(jobs[name]),
-             **{m: r.metrics.get(m, np.nan) for m in metrics},
+             **{m: r.metrics.get(m, np.nan) for m in metrics}, "owa": owa(r.metrics),
              "fit_seconds": r.fit_seconds, "seconds": r.seconds, "reference": name == REFERENCE, "error": r.error}
             for name, r in results.items()]
     board = pd.DataFrame(rows).sort_values(metric, kind="stable", na_position="last").reset_index(drop=True)

@@ -39,7 +39,7 @@ class UsageError(Exception):
 
 # ---------------------------------------------------------------------------------- parser
 # Checked here so that a bad value exits 2 at once, not after the Prefect server has started.
-CELLS, HEADS, METRICS = ("rnn", "lstm", "gru"), ("direct", "seq2seq", "recursive"), ("mae", "rmse", "smape", "mase")
+CELLS, HEADS, METRICS = ("rnn", "lstm", "gru"), ("direct", "seq2seq", "recursive"), ("mae", "rmse", "smape", "mase", "owa")
 
 
 def _positive(text):

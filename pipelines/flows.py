@@ -23,7 +23,7 @@ from . import io, tasks, tracking
 
 Cell = Literal["rnn", "lstm", "gru"]
 Head = Literal["direct", "seq2seq", "recursive"]
-Metric = Literal["mae", "rmse", "smape", "mase"]
+Metric = Literal["mae", "rmse", "smape", "mase", "owa"]
 Format = Literal["parquet", "csv"]
 Fill = Literal["ffill", "interpolate", "zero"]
 Scaler = Literal["standard", "robust", "none"]
@@ -111,7 +111,7 @@ def train(
         tasks.log_gradient_through_time(model, df, run.run_id)
         tasks.log_model(model, run.run_id)
         promotion = tasks.register_and_promote(run.run_id, model_name, f"holdout_{metric}",
-                                               model_bt.aggregate[metric], model)
+                                               tasks.holdout_score(model_bt, naive_bt, metric), model)
     print(promotion.reason)
     # the champion forecasts, unless it covers other series: then this run's own version does
     fc = forecast(data=data, table=table, id_col=id_col, time_col=time_col, target_col=target_col,
@@ -123,7 +123,8 @@ def train(
             "champion_run_id": tracking.version_run_id(model_name), "forecast_version": fc["version"],
             "runs_url": tracking.runs_url(tracking.experiment_id(), uri), "best": best,
             "metric": metric, "leaderboard": _board(selection.leaderboard, metric),
-            "holdout": {"model": model_bt.aggregate[metric], "seasonal_naive": naive_bt.aggregate[metric]},
+            "holdout": {"model": tasks.holdout_score(model_bt, naive_bt, metric),
+                        "seasonal_naive": tasks.holdout_score(naive_bt, naive_bt, metric)},
             "forecast_path": fc["path"]}
 
 
@@ -219,8 +220,9 @@ def backtest(
                           "n_windows": n_windows, "max_epochs": max_epochs or model.max_epochs}, run.run_id)
         tasks.log_backtest(model_bt, "backtest", run.run_id)
         tasks.log_backtest(naive_bt, "naive_backtest", run.run_id)
-    out = {"version": used, "metric": metric, "model": model_bt.aggregate[metric],
-           "seasonal_naive": naive_bt.aggregate[metric], "n_windows": n_windows, "run_id": run.run_id}
+    out = {"version": used, "metric": metric, "model": tasks.holdout_score(model_bt, naive_bt, metric),
+           "seasonal_naive": tasks.holdout_score(naive_bt, naive_bt, metric), "n_windows": n_windows,
+           "run_id": run.run_id}
     print(f"backtest of {model_name} v{used} over {n_windows} windows: {metric} {out['model']:.4g} "
           f"(seasonal naive {out['seasonal_naive']:.4g})")
     return out

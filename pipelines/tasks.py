@@ -236,6 +236,13 @@ def backtest(estimator, df, n_windows, season_length, step=None, refit=True):
                                 season_length=season_length)
 
 
+def holdout_score(result, reference, metric):
+    """``metric`` of a BacktestResult's aggregate; ``"owa"`` against the ``reference`` backtest's."""
+    from forecast.metrics import relative
+
+    return relative(metric, result.aggregate, reference.aggregate)
+
+
 def seasonal_naive(horizon, season_length):
     return SeasonalNaive(horizon=horizon, season_length=season_length)
 

@@ -52,6 +52,20 @@ def test_select_model_ranks_the_trained_gru_above_naive_and_a_bad_candidate(sine
     assert result.results["good"].backtest.forecasts["cutoff"].nunique() == 2
 
 
+def test_owa_column_and_ranking_against_the_reference_row(sines):
+    candidates = {"daily": SeasonalNaive(horizon=H, season_length=12), "last": SeasonalNaive(horizon=H)}
+    board = select_model(candidates, sines, n_windows=2, metric="owa", season_length=1, refit_best=False).leaderboard
+    assert list(board["candidate"]) == ["daily", "last", "seasonal_naive"] or \
+        list(board["candidate"]) == ["daily", "seasonal_naive", "last"]  # last == the m=1 reference: a tie
+    ref = board.set_index("candidate").loc["seasonal_naive"]
+    daily = board.set_index("candidate").loc["daily"]
+    assert ref["owa"] == pytest.approx(1.0) and board.set_index("candidate").loc["last", "owa"] == pytest.approx(1.0)
+    assert daily["owa"] == pytest.approx(0.5 * (daily["smape"] / ref["smape"] + daily["mase"] / ref["mase"]))
+    assert daily["owa"] < 0.2
+    with pytest.raises(ValueError, match="metric must be one of"):
+        select_model(candidates, sines, metric="r2")
+
+
 def test_executor_and_threads_give_the_same_leaderboard(sines):
     candidates = {"daily": SeasonalNaive(horizon=H, season_length=12), "last": SeasonalNaive(horizon=H)}
     serial = select_model(candidates, sines, n_windows=3, refit_best=False).leaderboard

@@ -129,6 +129,14 @@ def test_validate_data_fills_nan_targets_when_asked_and_names_the_users_column()
     assert filled.loc[10, "y"] == df.loc[9, "y"]
 
 
+def test_holdout_score_gives_owa_against_the_reference():
+    model = SimpleNamespace(aggregate={"mase": 1.0, "smape": 4.0})
+    naive = SimpleNamespace(aggregate={"mase": 2.0, "smape": 5.0})
+    assert tasks.holdout_score(model, naive, "mase") == 1.0
+    assert tasks.holdout_score(model, naive, "owa") == pytest.approx(0.5 * (4 / 5 + 1 / 2))
+    assert tasks.holdout_score(naive, naive, "owa") == pytest.approx(1.0)
+
+
 def test_split_holdout_keeps_all_but_the_last_horizon():
     df = pd.concat([air(), air().assign(unique_id="B")], ignore_index=True)
     seen = tasks.split_holdout.fn(df, 12)
