@@ -2,7 +2,8 @@
 
 ``train``     load -> validate -> model selection (one task per candidate, run concurrently) ->
               hold-out backtest against seasonal naive -> fit the winner on all data -> log to
-              MLflow -> register and promote -> forecast with the champion.
+              MLflow -> re-score the current champion's settings on the same hold-out ->
+              register and promote -> forecast with the champion.
 ``forecast``  load the latest data -> load the champion -> check the data matches it -> predict
               -> write the forecasts atomically (and optionally to SQL) -> log the run.
 ``backtest``  rolling-origin backtest of the champion's settings (refitted per window) against
@@ -110,8 +111,10 @@ def train(
         tasks.log_training(model, data, df, run.run_id)
         tasks.log_gradient_through_time(model, df, run.run_id)
         tasks.log_model(model, run.run_id)
-        promotion = tasks.register_and_promote(run.run_id, model_name, f"holdout_{metric}",
-                                               tasks.holdout_score(model_bt, naive_bt, metric), model)
+        score = tasks.holdout_score(model_bt, naive_bt, metric)
+        tasks.log_metrics({f"holdout_{metric}": score}, run.run_id)  # OWA too, for the UI's compare view
+        champion = tasks.rescore_champion(model_name, df, naive_bt, metric, season_length)
+        promotion = tasks.register_and_promote(run.run_id, model_name, f"holdout_{metric}", score, model, champion)
     print(promotion.reason)
     # the champion forecasts, unless it covers other series: then this run's own version does
     fc = forecast(data=data, table=table, id_col=id_col, time_col=time_col, target_col=target_col,
@@ -123,7 +126,7 @@ def train(
             "champion_run_id": tracking.version_run_id(model_name), "forecast_version": fc["version"],
             "runs_url": tracking.runs_url(tracking.experiment_id(), uri), "best": best,
             "metric": metric, "leaderboard": _board(selection.leaderboard, metric),
-            "holdout": {"model": tasks.holdout_score(model_bt, naive_bt, metric),
+            "holdout": {"model": score,
                         "seasonal_naive": tasks.holdout_score(naive_bt, naive_bt, metric)},
             "forecast_path": fc["path"]}
 

@@ -180,12 +180,16 @@ def _model_uri(run_id_or_uri):
 
 
 def register_and_promote(run_id_or_uri, model_name, metric_name, metric_value=None, lower_is_better=True,
-                         scope=None):
+                         scope=None, champion_score=None):
     """Register the candidate; give it the ``champion`` alias only if it beats the champion.
 
     The comparison uses ``metric_name`` from the champion version's run (the same backtest
     metric). With ``scope`` (:func:`series_scope`), a champion tagged with another scope was
-    scored on other series: the candidate is not promoted, and the reason says how to proceed. The candidate's run gets tags ``forecast.promoted`` / ``forecast.promotion_reason``
+    scored on other series: the candidate is not promoted, and the reason says how to proceed.
+    ``champion_score`` = (version, value): the champion re-scored on the candidate's own hold-out
+    (its settings refitted on the same training part), which replaces the champion's logged value
+    when that version still holds the alias: a like-for-like comparison, whatever data the
+    champion was first scored on. The candidate's run gets tags ``forecast.promoted`` / ``forecast.promotion_reason``
     and a ``promotion.txt`` artifact saying why.
 
     Parameters
@@ -216,7 +220,9 @@ def register_and_promote(run_id_or_uri, model_name, metric_name, metric_value=No
     other = (champion.tags or {}).get(SCOPE_TAG) if champion is not None else None
     comparable = not (scope and other and other != scope)
     if comparable:
-        promoted, reason = _decide(client, champion, metric_name, metric_value, lower_is_better)
+        rescored = champion_score[1] if champion is not None and champion_score is not None \
+            and str(champion_score[0]) == str(champion.version) else None
+        promoted, reason = _decide(client, champion, metric_name, metric_value, lower_is_better, rescored)
     else:
         promoted, reason = False, (
             f"not promoted: champion v{champion.version} covers other series (scope {other} vs {scope}), so "
@@ -242,19 +248,22 @@ def _register(client, model_uri, model_name, run_id):
     return str(mlflow.register_model(model_uri, model_name).version)
 
 
-def _decide(client, champion, metric_name, value, lower_is_better):
+def _decide(client, champion, metric_name, value, lower_is_better, rescored=None):
     if value is None or not _finite(value):
         return False, f"not promoted: candidate has no finite {metric_name} ({value})"
     if champion is None:
         return True, f"promoted: first champion ({metric_name}={value:.6g})"
-    champ = _champion_metric(client, champion, metric_name)
+    fresh = rescored is not None and _finite(rescored)
+    champ = rescored if fresh else _champion_metric(client, champion, metric_name)
+    where = " (its settings re-scored on this hold-out)" if fresh else ""
     if champ is None:
         return True, f"promoted: champion v{champion.version} has no {metric_name} to compare"
     better = value < champ if lower_is_better else value > champ
     word = "lower" if lower_is_better else "higher"
     if better:
-        return True, f"promoted: {metric_name}={value:.6g} beats champion v{champion.version} ({champ:.6g}, {word} is better)"
-    return False, (f"not promoted: {metric_name}={value:.6g} does not beat champion v{champion.version} "
+        return True, (f"promoted: {metric_name}={value:.6g} beats champion v{champion.version}{where} "
+                      f"({champ:.6g}, {word} is better)")
+    return False, (f"not promoted: {metric_name}={value:.6g} does not beat champion v{champion.version}{where} "
                    f"({champ:.6g}, {word} is better)")
 
 

@@ -302,6 +302,11 @@ def log_params(params, run_id):
     tracking.log_params(params, run_id)
 
 
+@task(name="log-metrics", **_io())
+def log_metrics(metrics, run_id):
+    tracking.log_metrics(metrics, run_id=run_id)
+
+
 @task(name="log-selection", **_io())
 def log_selection(result, run_id):
     return tracking.log_selection(result, run_id=run_id)
@@ -334,7 +339,33 @@ def log_model(estimator, run_id):
 
 
 @task(name="register-and-promote", **_io())
-def register_and_promote(run_id, model_name, metric_name, metric_value, estimator=None):
-    """Register the run's model; promote it only past a champion of the same series (``series_scope``)."""
+def register_and_promote(run_id, model_name, metric_name, metric_value, estimator=None, champion_score=None):
+    """Register the run's model; promote it only past a champion of the same series (``series_scope``),
+    compared on ``champion_score`` (see :func:`rescore_champion`) when there is one."""
     scope = tracking.series_scope(estimator) if estimator is not None else None
-    return tracking.register_and_promote(run_id, model_name, metric_name, metric_value, scope=scope)
+    return tracking.register_and_promote(run_id, model_name, metric_name, metric_value, scope=scope,
+                                         champion_score=champion_score)
+
+
+@task(name="rescore-champion", **_compute())
+def rescore_champion(model_name, df, reference, metric, season_length):
+    """The champion's settings refitted on this run's training part and scored on its hold-out:
+    (version, score), or None when there is no champion or it covers other series or columns.
+
+    Promotion then compares like with like: the same hold-out points, the same metric (OWA
+    included), whatever data the champion was first scored on.
+    """
+    version = tracking.champion_version(model_name)
+    if version is None:
+        return None
+    champion, version = tracking.load_champion(model_name)
+    if sorted(map(str, champion.ids_)) != sorted(df[frames.ID].astype(str).unique()):
+        return None  # other series: register_and_promote's scope check says so
+    try:
+        result = run_backtest(clone(champion), df, n_windows=1, season_length=season_length)
+    except ValueError as exc:  # e.g. the champion reads covariates this data lacks
+        _logger().warning("champion v%s cannot be re-scored on this data (%s); comparing logged metrics", version, exc)
+        return None
+    score = holdout_score(result, reference, metric)
+    _logger().info("champion v%s re-scored on this hold-out: %s %.6g", version, metric, score)
+    return version, score

@@ -484,6 +484,27 @@ def test_future_covariates_flow_from_training_to_forecast(prefect_harness, tmp_p
     assert set(pd.read_parquet(r["forecast_path"]).unique_id) == {"AirPassengers"}
 
 
+def test_promotion_compares_the_champion_on_the_same_hold_out(prefect_harness, tmp_path):
+    """Same series, very different data (x50): the champion's logged metric says nothing about this
+    hold-out, so its settings are re-scored on it; OWA, never logged before, compares the same way."""
+    uri, out = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}", tmp_path / "forecasts"
+    tiny = dict(lookback=24, horizon=12, cells=["gru"], bidirectional=[False], window_norms=["none"],
+                hidden_sizes=[4], max_epochs=2, n_windows=1, device="cpu", tracking_uri=uri,
+                model_name="rescored", output_dir=str(out))
+    first = flows.train(**tiny, return_state=True)
+    assert first.is_completed(), first.message
+    scaled = tmp_path / "scaled.csv"
+    air().assign(y=lambda d: d.y * 50).to_csv(scaled, index=False)
+    second = flows.train(data=str(scaled), metric="owa", **tiny, return_state=True)
+    assert second.is_completed(), second.message
+    r = second.result()
+    assert "champion v1 (its settings re-scored on this hold-out)" in r["reason"]
+    assert r["forecast_version"] == r["champion_version"]
+    from mlflow.tracking import MlflowClient
+
+    assert "holdout_owa" in MlflowClient(uri).get_run(r["run_id"]).data.metrics
+
+
 def _fails_naming(state, *words):
     assert state.is_failed(), state
     for word in words:
