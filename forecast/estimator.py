@@ -181,8 +181,9 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         Parameters
         ----------
         df : None (continue the training data) or new history of known series, in any input kind.
-        X_future : long DataFrame [unique_id, ds, *future_covariates] covering the horizon of every
-            series (required when the model has future covariates).
+        X_future : long DataFrame [unique_id, ds, *future_covariates] (or your id/time column names
+            from ``fit``) covering the horizon of every series (required when the model has future
+            covariates).
 
         Returns
         -------
@@ -195,7 +196,7 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         else:
             long, spec = to_long(df, self.spec_.id_col, self.spec_.time_col, self.spec_.target_col)
             tail = inference.tail_from_history(self, long)
-        fc = inference.forecast_tail(self, tail, X_future)
+        fc = inference.forecast_tail(self, tail, frames.internal_names(X_future, self.spec_))
         return frames.from_long(fc, spec)
 
     def predict_at(self, df, origins):

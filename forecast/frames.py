@@ -33,6 +33,16 @@ class FrameSpec:
         return {ID: self.id_col, TIME: self.time_col, TARGET: self.target_col} if self.kind == "long" else {}
 
 
+def internal_names(df, spec):
+    """A side frame (``X_future``) with the user's id/time column names mapped to the internal
+    ones, as the main frame's are (``df`` unchanged when it already uses them)."""
+    if df is None or not isinstance(df, pd.DataFrame):
+        return df
+    mapping = {user: internal for internal, user in spec.names.items()
+               if user != internal and user in df.columns and internal not in df.columns}
+    return df.rename(columns=mapping) if mapping else df
+
+
 def with_target(X, y, target_col=TARGET):
     """scikit-learn's ``fit(X, y)``: a long frame ``X`` without its target, plus ``y`` row for row.
 

@@ -68,7 +68,8 @@ def positions_of(est, ids, where):
     index = {uid: i for i, uid in enumerate(est.ids_)}
     unknown = [uid for uid in ids if uid not in index]
     if unknown:
-        raise ValueError(f"{where}: unknown unique_id(s) {unknown[:5]} (the model was fitted on "
+        id_name = est.spec_.id_col if est.spec_.kind == "long" else "series"
+        raise ValueError(f"{where}: unknown {id_name}(s) {unknown[:5]} (the model was fitted on "
                          f"{len(index)} series, e.g. {list(est.ids_[:3])})")
     return np.array([index[uid] for uid in ids], dtype=np.int64)
 

@@ -17,7 +17,7 @@ import sys
 import traceback
 from pathlib import Path
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_FORECAST = 0, 1, 2, 3  # 3: trained and registered, no forecasts
 
 
 def _root():
@@ -294,8 +294,9 @@ def _run_flow(name, args):
 
 
 def cmd_train(args):
-    print("\n".join(train_summary(_run_flow("train", args))))
-    return EXIT_OK
+    result = _run_flow("train", args)
+    print("\n".join(train_summary(result)))
+    return EXIT_OK if result.get("forecast_path") else EXIT_NOT_FORECAST
 
 
 def train_summary(result):
@@ -310,7 +311,8 @@ def train_summary(result):
               f"{result['reason']}  (MLflow run {result['run_id']})",
               f"champion: v{result['champion_version']}  (MLflow run {result['champion_run_id']})",
               f"forecasts (v{result.get('forecast_version', result['champion_version'])}) written to "
-              f"{result['forecast_path']}",
+              f"{result['forecast_path']}" if result.get("forecast_path") else
+              f"forecasts NOT written: {result.get('forecast_error')}",
               f"open the MLflow UI: {self_command()} ui   then {result['runs_url']}"]
     return lines
 

@@ -75,7 +75,8 @@ def train(
     dict: run_id, version, promoted, reason, champion_version, champion_run_id (the run that
     logged the champion, not necessarily this one), forecast_version (the champion's, or this
     run's version when the champion covers other series), runs_url (the UI's runs table), best, leaderboard (list of
-    {candidate, <metric>}), holdout ({model, seasonal_naive} by metric), forecast_path.
+    {candidate, <metric>}), holdout ({model, seasonal_naive} by metric), forecast_path (None, with
+    forecast_error saying why, when the forecast step failed after registration).
     """
     uri = tasks.configure_tracking(tracking_uri, experiment)  # first: an unreachable server fails in seconds
     raw = tasks.load_data(data, table, id_col, time_col, target_col)
@@ -116,14 +117,20 @@ def train(
         champion = tasks.rescore_champion(model_name, df, naive_bt, metric, season_length)
         promotion = tasks.register_and_promote(run.run_id, model_name, f"holdout_{metric}", score, model, champion)
     print(promotion.reason)
-    # the champion forecasts, unless it covers other series: then this run's own version does
-    fc = forecast(data=data, table=table, id_col=id_col, time_col=time_col, target_col=target_col,
-                  version=None if promotion.comparable else int(promotion.version),
-                  tracking_uri=tracking_uri, experiment=experiment, model_name=model_name,
-                  output_dir=output_dir, output_format=output_format)
+    # the champion forecasts, unless it covers other series: then this run's own version does. The
+    # model is trained and registered by now: a forecast that cannot be made (e.g. no future
+    # covariate rows yet) fails its own flow run and is reported, not this one.
+    state = forecast(data=data, table=table, id_col=id_col, time_col=time_col, target_col=target_col,
+                     version=None if promotion.comparable else int(promotion.version),
+                     tracking_uri=tracking_uri, experiment=experiment, model_name=model_name,
+                     output_dir=output_dir, output_format=output_format, return_state=True)
+    fc = state.result() if state.is_completed() else {"version": None, "path": None, "error": state.message}
+    if not state.is_completed():
+        print(f"forecast step failed (the model is registered): {state.message}")
     return {"run_id": run.run_id, "version": promotion.version, "promoted": promotion.promoted,
             "reason": promotion.reason, "champion_version": tracking.champion_version(model_name),
             "champion_run_id": tracking.version_run_id(model_name), "forecast_version": fc["version"],
+            "forecast_error": fc.get("error"),
             "runs_url": tracking.runs_url(tracking.experiment_id(), uri), "best": best,
             "metric": metric, "leaderboard": _board(selection.leaderboard, metric),
             "holdout": {"model": score,

@@ -271,8 +271,8 @@ def predict(estimator, df, future=None):
     if future is None or len(future) == 0:
         raise ValueError(f"the model uses future covariates {wanted}: give their values for the next "
                          f"{estimator.horizon} steps of every series, either as rows after each series' last "
-                         f"observation with the target left empty, or in a file passed as future_data "
-                         f"(--future-data)")
+                         f"observation with the target left empty, or in a file passed to the forecast flow "
+                         f"as future_data (`forecast forecast --future-data FILE`)")
     return estimator.predict(df, X_future=future)
 
 

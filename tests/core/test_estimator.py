@@ -321,3 +321,19 @@ def test_split_future_rows_feed_predict_like_x_future():
     combined = pd.concat([df, fut.assign(y=np.nan)], ignore_index=True)
     history, future = split_future(combined, ["promo"])
     pd.testing.assert_frame_equal(model.predict(history, X_future=future), model.predict(X_future=fut))
+
+
+def test_x_future_in_the_users_column_names():
+    df = panel().rename(columns={"unique_id": "store", "ds": "week", "y": "sales"})
+    model = RNNForecaster(future_covariates=("promo",), **TINY).fit(df, id_col="store", time_col="week",
+                                                                     target_col="sales")
+    ends = df.groupby("store").week.max()
+    fut = pd.concat([pd.DataFrame({"store": uid, "promo": 1.0,
+                                   "week": pd.date_range(end + pd.Timedelta("1h"), periods=6, freq="h")})
+                     for uid, end in ends.items()], ignore_index=True)
+    ours = model.predict(X_future=fut)
+    internal = model.predict(X_future=fut.rename(columns={"store": "unique_id", "week": "ds"}))
+    pd.testing.assert_frame_equal(ours, internal)
+    assert list(ours.columns) == ["store", "week", "y_pred"]
+    with pytest.raises(ValueError, match=r"unknown store\(s\) \['zz'\]"):
+        model.predict(df[df.store == "s0"].assign(store="zz"), X_future=fut)

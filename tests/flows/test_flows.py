@@ -472,6 +472,16 @@ def test_future_covariates_flow_from_training_to_forecast(prefect_harness, tmp_p
                            output_dir=str(out), return_state=True)
     _fails_naming(state, "future covariates ['promo']", "target left empty", "--future-data")
     assert snapshot(out) == before
+    # training data without future rows: trained and registered; the forecast step fails on its own
+    state = flows.train(data=str(tmp_path / "history.csv"), lookback=14, horizon=7, cells=["gru"],
+                        bidirectional=[False], window_norms=["none"], hidden_sizes=[8], max_epochs=1, n_windows=1,
+                        season_length=7, device="cpu", future_covariates=["promo"], tracking_uri=uri,
+                        model_name="sales", output_dir=str(out), return_state=True)
+    assert state.is_completed(), state.message
+    r = state.result()
+    assert r["forecast_path"] is None and "future covariates ['promo']" in r["forecast_error"]
+    assert cli.train_summary(r)[-2].startswith("forecasts NOT written: ")
+    champion = r["champion_version"]
     # other series under the same model name: registered, never promoted on an incomparable metric,
     # and the run forecasts its data with its own version
     state = flows.train(data="airpassengers", lookback=24, horizon=12, cells=["rnn"], bidirectional=[False],
@@ -480,7 +490,7 @@ def test_future_covariates_flow_from_training_to_forecast(prefect_harness, tmp_p
     assert state.is_completed(), state.message
     r = state.result()
     assert not r["promoted"] and "covers other series" in r["reason"]
-    assert r["champion_version"] == "1" and r["forecast_version"] == r["version"] == "2"
+    assert r["champion_version"] == champion and r["forecast_version"] == r["version"] == "3"
     assert set(pd.read_parquet(r["forecast_path"]).unique_id) == {"AirPassengers"}
 
 
