@@ -366,6 +366,9 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
             if self.window_norm is not None:
                 raise ValueError(f"window_norm={self.window_norm!r} normalises fixed windows; truncated BPTT walks "
                                  f"whole series (tbptt_steps={self.tbptt_steps!r}): use one or the other")
+        if self.window_norm == "standard" and isinstance(self.lookback, int) and self.lookback < 3:
+            raise ValueError(f"window_norm='standard' scales each window by its own spread, which lookback="
+                             f"{self.lookback} cannot estimate: use lookback >= 3 or window_norm='last'")
         if self.head == "recursive" and self.bidirectional:
             raise ValueError("head='recursive' generates step by step and cannot be bidirectional: "
                              "set bidirectional=False")

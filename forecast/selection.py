@@ -29,6 +29,7 @@ from .baselines import SeasonalNaive
 from .estimator import RNNForecaster
 from .frames import ID, TIME
 from .metrics import DEFAULT_METRICS, METRICS, relative
+from .networks import CELLS, HEADS, WINDOW_NORMS
 
 REFERENCE = "seasonal_naive"
 
@@ -46,6 +47,10 @@ def candidate_grid(cells=("rnn", "lstm", "gru"), bidirectional=(False, True), hi
     clash = [k for k in common_params if k in swept]
     if clash:
         raise ValueError(f"candidate_grid: {clash[0]!r} is swept by the grid: pass {swept[clash[0]]}=(...) instead")
+    window_norms = tuple(None if n == "none" else n for n in _values("window_norms", window_norms, WINDOW_NORMS))
+    cells, heads = _values("cells", cells, CELLS), _values("heads", heads, tuple(HEADS))
+    bidirectional = _values("bidirectional", bidirectional, (False, True))
+    hidden_sizes = _values("hidden_sizes", hidden_sizes)
     grid = {}
     for cell, bi, hidden, head, norm in product(cells, bidirectional, hidden_sizes, heads, window_norms):
         if head == "recursive" and bi:
@@ -55,6 +60,19 @@ def candidate_grid(cells=("rnn", "lstm", "gru"), bidirectional=(False, True), hi
         grid[name] = RNNForecaster(cell=cell, bidirectional=bi, hidden_size=hidden, head=head, window_norm=norm,
                                    **common_params)
     return grid
+
+
+def _values(name, values, allowed=None):
+    """A swept grid dimension: a list or tuple (not a bare string), of allowed values."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)):
+        raise TypeError(f"candidate_grid: {name} must be a tuple or list, e.g. {name}=({values!r},), got {values!r}")
+    if not values:
+        raise ValueError(f"candidate_grid: {name} is empty")
+    if allowed is not None:
+        bad = [v for v in values if v not in allowed and not (name == "window_norms" and v == "none")]
+        if bad:
+            raise ValueError(f"candidate_grid: {name} has unknown value(s) {bad}; choose from {list(allowed)}")
+    return tuple(values)
 
 
 @dataclass
@@ -127,8 +145,12 @@ def select_model(candidates, df, n_windows=2, step=None, metric="mase", season_l
     board = _leaderboard(results, jobs, metric, metrics)
     best = board["candidate"].iloc[0]
     if not np.isfinite(board[metric].iloc[0]):
-        raise ValueError(f"no candidate could be evaluated on {metric!r}; errors: "
-                         f"{ {r.name: r.error for r in results.values() if r.error} }")
+        errors = {r.name: r.error for r in results.values() if r.error}
+        if errors:
+            raise ValueError(f"no candidate could be evaluated on {metric!r}; errors: {errors}")
+        raise ValueError(f"{metric!r} is undefined (NaN) for every candidate, though all ran: its scale is zero "
+                         f"here (e.g. MASE or OWA on series the seasonal-naive reference forecasts exactly, "
+                         f"such as constant ones); rank by metric='mae' or 'rmse' instead")
     estimator = clone(jobs[best])
     return SelectionResult(board, best, jobs[best].get_params(deep=False),
                            estimator.fit(df) if refit_best else estimator, results)

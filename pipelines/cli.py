@@ -246,10 +246,15 @@ def _flow_params(flow_obj, cfg, section, args):
 def _check_data_path(args, cfg, section):
     """A missing local data file fails at once (exit 1), before Prefect starts (~15 s)."""
     data = getattr(args, "data", None) or cfg.get(section, {}).get("data") or cfg.get("common", {}).get("data")
-    if data:
+    future = getattr(args, "future_data", None) or cfg.get(section, {}).get("future_data")
+    if data or future:
         from . import io
 
-        io.check_source(data)
+        if data:
+            io.check_source(data)
+        if future and not Path(future).expanduser().is_file():
+            io.check_source(future, "future data")
+            raise FileNotFoundError(f"future data file {future} does not exist")
 
 
 class _NoTracebacks(logging.Filter):

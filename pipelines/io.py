@@ -76,7 +76,10 @@ def load_future(source, columns, ids, id_col=frames.ID, time_col=frames.TIME):
     for a model of one series (``ids`` has one element) and given that series' id.
     """
     path = Path(source).expanduser()
-    df = _read_file(path)
+    if not path.is_file():
+        check_source(str(path), "future data")
+        raise FileNotFoundError(f"future data file {path} does not exist")  # e.g. a bundled set's name
+    df = _read_file(path, "future data")
     where = f"future data file {source}"
     single = id_col not in df.columns and len(ids) == 1
     missing = [c for c in (None if single else id_col, time_col, *columns) if c is not None and c not in df.columns]
@@ -90,23 +93,23 @@ def load_future(source, columns, ids, id_col=frames.ID, time_col=frames.TIME):
     return df[[frames.ID, frames.TIME, *columns]]
 
 
-def check_source(source):
+def check_source(source, what="data"):
     """Raise the loader's error for a file source that cannot be read (missing, a folder, an unknown
     bundled name) without reading anything: the CLI calls it before Prefect starts."""
     if source_kind(source) != "file":
         return
     path = Path(source).expanduser()
     if path.is_dir():
-        raise IsADirectoryError(f"data path {path} is a folder; give a CSV or Parquet file in it")
+        raise IsADirectoryError(f"{what} path {path} is a folder; give a CSV or Parquet file in it")
     if not path.is_file():
         if not path.suffix and os.sep not in source:
-            raise FileNotFoundError(f"data {source!r} is neither a bundled data set "
+            raise FileNotFoundError(f"{what} {source!r} is neither a bundled data set "
                                     f"{sorted(datasets.list_datasets()['name'])} nor an existing file")
-        raise FileNotFoundError(f"data file {path} does not exist")
+        raise FileNotFoundError(f"{what} file {path} does not exist")
 
 
-def _read_file(path):
-    check_source(str(path))
+def _read_file(path, what="data"):
+    check_source(str(path), what)
     fmt = _format_of(path)
     return pd.read_parquet(path) if fmt == "parquet" else pd.read_csv(path)
 

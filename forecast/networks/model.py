@@ -23,7 +23,8 @@ class WindowNorm(nn.Module):
     without the learned affine); the network forecasts in that frame and the forecast is mapped
     back. Trends and level shifts then no longer push inputs outside the range seen in training.
     The forecast is equivariant: adding c to a window adds c to its forecast ("last"), and
-    a*window + c gives a*forecast + c ("standard"; a > 0).
+    a*window + c gives a*forecast + c ("standard"; a > 0). With "standard", a flat window has
+    (almost) no spread, so its forecast stays (almost) flat at the window's level.
     """
 
     EPS = 1e-5

@@ -226,11 +226,31 @@ def test_sklearn_fit_x_y_and_none_covariates():
         RNNForecaster(**TINY).fit(df, df["y"])
 
 
-def test_candidate_grid_names_a_swept_parameter():
+def test_candidate_grid_names_a_swept_parameter_and_checks_its_dimensions():
     from forecast.selection import candidate_grid
 
     with pytest.raises(ValueError, match="pass hidden_sizes="):
         candidate_grid(hidden_size=8)
+    with pytest.raises(TypeError, match="window_norms must be a tuple or list"):
+        candidate_grid(window_norms="last")
+    with pytest.raises(TypeError, match="cells must be a tuple or list"):
+        candidate_grid(cells="gru")
+    with pytest.raises(ValueError, match=r"cells has unknown value\(s\) \['transformer'\]"):
+        candidate_grid(cells=("gru", "transformer"))
+    assert set(candidate_grid(cells=("gru",), bidirectional=(False,), hidden_sizes=(4,),
+                              window_norms=("none", "last"))) == {"gru-h4", "gru-h4-wlast"}
+
+
+def test_window_norm_standard_needs_a_lookback_with_a_spread():
+    assert "lookback >= 3" in fit_error(good(), window_norm="standard", lookback=2)
+
+
+def test_selection_on_an_undefined_metric_says_why():
+    from forecast import SeasonalNaive, select_model
+
+    flat = good().assign(y=5.0)
+    with pytest.raises(ValueError, match="undefined .* for every candidate, though all ran"):
+        select_model({"last": SeasonalNaive(horizon=3)}, flat, metric="mase", refit_best=False)
 
 
 def test_nan_in_x_future_is_named_apart_from_a_missing_row():

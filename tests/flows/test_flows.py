@@ -275,11 +275,15 @@ def test_cli_bad_choices_exit_2_before_any_flow(argv, says, capsys):
     ("nope.csv", "FileNotFoundError: data file {tmp}/nope.csv does not exist"),
     (".", "IsADirectoryError: data path {tmp} is a folder"),
     ("airpasengers", "FileNotFoundError: data 'airpasengers' is neither a bundled data set ['airpassengers',"),
+    ("future:promo.csv", "FileNotFoundError: future data file {tmp}/promo.csv does not exist"),
 ])
 def test_cli_unreadable_data_exits_1_before_prefect_starts(tmp_path, data, says):
-    source = str(tmp_path / data) if data != "airpasengers" else data
+    if data.startswith("future:"):
+        argv = ["forecast", "--future-data", str(tmp_path / data.split(":")[1])]
+    else:
+        argv = ["forecast", "--data", str(tmp_path / data) if data != "airpasengers" else data]
     code = ("import sys; from pipelines import cli; "
-            f"code = cli.main(['forecast', '--data', {source!r}]); print(code, 'prefect' in sys.modules)")
+            f"code = cli.main({argv!r}); print(code, 'prefect' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert out.stdout.split() == ["1", "False"]  # failed without importing (or starting) Prefect
     err = out.stderr.strip().splitlines()
