@@ -30,7 +30,9 @@ class FrameSpec:
     @property
     def names(self):
         """{internal name: the user's name} of the id/time/target columns (for messages)."""
-        return {ID: self.id_col, TIME: self.time_col, TARGET: self.target_col} if self.kind == "long" else {}
+        if self.kind == "long":
+            return {ID: self.id_col, TIME: self.time_col, TARGET: self.target_col}
+        return {ID: "series", TIME: "index", TARGET: "value"}  # a wide frame's or Series' parts
 
 
 def internal_names(df, spec):
