@@ -290,6 +290,16 @@ def test_cli_unreadable_data_exits_1_before_prefect_starts(tmp_path, data, says)
     assert len(err) == 1 and err[0].startswith("forecast forecast: error: " + says.format(tmp=tmp_path)), err
 
 
+def test_cli_bad_training_data_fails_before_prefect_starts(tmp_path, capsys):
+    data = air().rename(columns={"y": "sales"})
+    data.loc[20, "sales"] = np.nan
+    data.to_csv(tmp_path / "sales.csv", index=False)
+    code = cli.main(["train", "--data", str(tmp_path / "sales.csv"), "--target-col", "sales"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    assert err[-1].startswith("forecast train: error: ValueError: data: column 'sales' has NaN in series 'AirPassengers'")
+
+
 def test_train_summary_names_the_champions_own_run():
     result = {"metric": "mase", "leaderboard": [{"candidate": "gru-h8", "mase": 0.9}], "best": "gru-h8",
               "holdout": {"model": 1.1, "seasonal_naive": 1.0}, "version": "2", "promoted": False,
