@@ -195,7 +195,7 @@ def _visible(long, pos, last_cut, horizon, est):
     keep = pos <= last_cut + horizon
     frame = long.loc[keep].copy()
     after = (pos > last_cut)[keep]
-    known = {ID, TIME, *getattr(est, "future_covariates", ()), *getattr(est, "static_covariates", ())}
+    known = {ID, TIME, *(getattr(est, "future_covariates", ()) or ()), *(getattr(est, "static_covariates", ()) or ())}
     for col in frame.columns:
         if col not in known:
             frame.loc[after, col] = 0.0

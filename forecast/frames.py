@@ -104,8 +104,11 @@ def _melt(wide):
     """Long rows of a wide frame. Series of different lengths or starts are NaN-padded in a wide
     frame: each column's leading and trailing NaNs are dropped, NaNs between values are kept
     (validation or ``fill`` deal with them). An all-NaN column is an error naming it."""
-    df = wide.copy()
+    df = wide.sort_index()  # NaN padding is leading/trailing in time, whatever the row order
     df.columns = [str(c) for c in df.columns]
+    if df.columns.duplicated().any():
+        raise ValueError(f"wide frame: duplicate column name(s) {sorted(set(df.columns[df.columns.duplicated()]))} "
+                         f"(as strings): each series needs its own column")
     empty = [c for c in df.columns if df[c].isna().all()]
     if empty:
         raise ValueError(f"wide frame: column(s) {empty[:5]} hold no values")
@@ -157,7 +160,10 @@ def split_future(df, future_columns=(), id_col=ID, time_col=TIME, target_col=TAR
     missing = [c for c in (id_col, time_col, target_col, *future_columns) if c not in df.columns]
     if missing:
         raise ValueError(f"{where}: missing column(s) {missing}; the frame has {list(df.columns)}")
-    order = df.sort_values([id_col, time_col], kind="stable").index
+    times = df[time_col]
+    if not pd.api.types.is_datetime64_any_dtype(times) and not pd.api.types.is_numeric_dtype(times):
+        times = pd.to_datetime(times, errors="coerce")  # order strings by time, not alphabetically
+    order = df.index[np.lexsort((times.to_numpy(), df[id_col].astype(str).to_numpy()))]
     ordered = df.loc[order]
     observed = ordered[target_col].notna()
     # a row is future when no observed target follows it (or is on it) within its series
@@ -242,7 +248,12 @@ def parse_times(ds, where, name=TIME):
     """
     if pd.api.types.is_datetime64_any_dtype(ds.dtype):
         return ds if ds.dt.unit == "ns" else ds.dt.as_unit("ns")  # no copy when already ns
-    if pd.api.types.is_numeric_dtype(ds.dtype) or pd.api.types.is_bool_dtype(ds.dtype):
+    if isinstance(ds.dtype, pd.CategoricalDtype):
+        ds = ds.astype(ds.cat.categories.dtype)
+    numbers = pd.api.types.is_numeric_dtype(ds.dtype) or pd.api.types.is_bool_dtype(ds.dtype) or (
+        ds.dtype == object and pd.api.types.infer_dtype(ds, skipna=True) in ("integer", "floating",
+                                                                             "mixed-integer-float", "decimal"))
+    if numbers:
         sample = ds.iloc[:3].tolist()
         raise ValueError(
             f"{where}: column {name!r} holds numbers ({ds.dtype}, e.g. {sample}), not timestamps; convert it "

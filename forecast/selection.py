@@ -49,8 +49,12 @@ def candidate_grid(cells=("rnn", "lstm", "gru"), bidirectional=(False, True), hi
         raise ValueError(f"candidate_grid: {clash[0]!r} is swept by the grid: pass {swept[clash[0]]}=(...) instead")
     window_norms = tuple(None if n == "none" else n for n in _values("window_norms", window_norms, WINDOW_NORMS))
     cells, heads = _values("cells", cells, CELLS), _values("heads", heads, tuple(HEADS))
-    bidirectional = _values("bidirectional", bidirectional, (False, True))
+    bidirectional = _values("bidirectional", bidirectional)
+    if not all(isinstance(b, bool) for b in bidirectional):
+        raise ValueError(f"candidate_grid: bidirectional must hold True/False, got {bidirectional!r}")
     hidden_sizes = _values("hidden_sizes", hidden_sizes)
+    if not all(isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in hidden_sizes):
+        raise ValueError(f"candidate_grid: hidden_sizes must hold integers >= 1, got {hidden_sizes!r}")
     grid = {}
     for cell, bi, hidden, head, norm in product(cells, bidirectional, hidden_sizes, heads, window_norms):
         if head == "recursive" and bi:

@@ -318,9 +318,14 @@ def version_run_id(model_name, version=None, alias=CHAMPION):
     """The run that logged a registered version (the ``alias`` one when ``version`` is None)."""
     if not _config():
         return None
+    from mlflow.exceptions import MlflowException
+
     client = _client()
-    mv = client.get_model_version(model_name, str(version)) if version is not None \
-        else client.get_model_version_by_alias(model_name, alias)
+    try:
+        mv = client.get_model_version(model_name, str(version)) if version is not None \
+            else client.get_model_version_by_alias(model_name, alias)
+    except MlflowException:
+        return None  # no such version, or no champion yet
     return mv.run_id
 
 

@@ -83,7 +83,11 @@ def split_future(df, future_columns=()):
     """(history, future): the trailing rows of each series whose target is still missing are the
     future, carrying the future covariates' values for the horizon (``forecast.frames.split_future``)."""
     history, future = frames.split_future(df, list(future_columns))
-    if len(future):
+    if len(future) and not future_columns:
+        _logger().warning("%d trailing row(s) of %d series have no target yet and the model reads no future "
+                          "covariates: ignored; forecasts start after each series' last observed value",
+                          len(future), future[frames.ID].nunique())
+    elif len(future):
         _logger().info("%d future row(s) of %d series (target not yet observed) set aside from the history",
                        len(future), future[frames.ID].nunique())
     return history, future
@@ -348,7 +352,7 @@ def register_and_promote(run_id, model_name, metric_name, metric_value, estimato
 
 
 @task(name="rescore-champion", **_compute())
-def rescore_champion(model_name, df, reference, metric, season_length):
+def rescore_champion(model_name, df, reference, metric, season_length, horizon):
     """The champion's settings refitted on this run's training part and scored on its hold-out:
     (version, score), or None when there is no champion or it covers other series or columns.
 
@@ -361,6 +365,10 @@ def rescore_champion(model_name, df, reference, metric, season_length):
     champion, version = tracking.load_champion(model_name)
     if sorted(map(str, champion.ids_)) != sorted(df[frames.ID].astype(str).unique()):
         return None  # other series: register_and_promote's scope check says so
+    if champion.horizon != horizon:
+        _logger().warning("champion v%s forecasts %d steps, this run %d: not re-scored (other points); "
+                          "comparing logged metrics", version, champion.horizon, horizon)
+        return None
     try:
         result = run_backtest(clone(champion), df, n_windows=1, season_length=season_length)
     except ValueError as exc:  # e.g. the champion reads covariates this data lacks

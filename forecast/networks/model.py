@@ -36,6 +36,9 @@ class WindowNorm(nn.Module):
         self.mode = mode
 
     def stats(self, y):  # y: (B, L) -> shift (B, 1), scale (B, 1)
+        # Detached, as in RevIN: the inputs carry no parameters, so training is unchanged, and
+        # d(loss)/d(x_t) (forecast.diagnostics) then follows the recurrent path, not the statistics.
+        y = y.detach()
         if self.mode == "last":
             return y[:, -1:], torch.ones_like(y[:, -1:])
         var = y.var(dim=1, keepdim=True, unbiased=False)

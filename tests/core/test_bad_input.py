@@ -263,3 +263,37 @@ def test_nan_in_x_future_is_named_apart_from_a_missing_row():
         model.predict(X_future=fut)
     with pytest.raises(ValueError, match="X_future lacks values for series 's1'"):
         model.predict(X_future=fut.drop(index=4))
+
+
+def test_review_edge_cases_of_frames():
+    from forecast.frames import split_future
+
+    # a shuffled wide frame with NaN padding trims by time, not by row position
+    w = pd.DataFrame({"a": np.arange(20.0), "b": [np.nan, np.nan, *np.arange(18.0)]},
+                     index=pd.date_range("2020-01-01", periods=20, freq="D"))
+    shuffled = w.iloc[np.random.default_rng(0).permutation(20)]
+    a = RNNForecaster(**TINY).fit(w).predict()
+    b = RNNForecaster(**TINY).fit(shuffled).predict()
+    pd.testing.assert_frame_equal(a, b)
+    with pytest.raises(ValueError, match="duplicate column name"):
+        RNNForecaster(**TINY).fit(pd.DataFrame({1: np.arange(20.0), "1": np.arange(20.0)}, index=w.index))
+    # numbers stored as objects are refused like numeric columns
+    df = good().astype({"ds": object})
+    df["ds"] = [2000 + i for i in range(len(df))]
+    assert "holds numbers" in fit_error(df.astype({"ds": object}))
+    # string dates are ordered as dates when splitting off the future rows
+    s = pd.DataFrame({"unique_id": "a", "ds": ["1/8/2020", "1/9/2020", "1/10/2020", "1/11/2020"],
+                      "y": [1.0, 2.0, 3.0, np.nan]})
+    assert split_future(s)[1]["ds"].tolist() == ["1/11/2020"]
+
+
+def test_backtest_and_grid_accept_none_covariates_and_check_flags():
+    from forecast import backtest
+    from forecast.selection import candidate_grid
+
+    est = RNNForecaster(future_covariates=None, static_covariates=None, **TINY)
+    assert len(backtest(est, good(), n_windows=1).forecasts) == 2 * 3
+    with pytest.raises(ValueError, match="bidirectional must hold True/False"):
+        candidate_grid(bidirectional=(0, 1))
+    with pytest.raises(ValueError, match="hidden_sizes must hold integers"):
+        candidate_grid(hidden_sizes=("8",))

@@ -274,6 +274,23 @@ def test_a_champion_of_other_series_is_never_compared(tracked, trained, panel):
     assert tracking.champion_version(name) == "3"
 
 
+def test_champion_is_rescored_only_on_the_same_points(tracked, trained, panel):
+    from forecast import SeasonalNaive
+    from forecast.backtest import backtest
+    from pipelines import tasks
+
+    name = "rescore-test"
+    assert tracking.champion_version(name) is None and tracking.version_run_id(name) is None  # no champion yet
+    assert tasks.rescore_champion.fn(name, panel, None, "mae", 1, 6) is None
+    with tracking.run("rescore") as handle:
+        tracking.log_model(trained[0])
+    tracking.register_and_promote(handle.run_id, name, "holdout_mae", 1.0, scope=tracking.series_scope(trained[0]))
+    reference = backtest(SeasonalNaive(horizon=6), panel, n_windows=1)
+    version, score = tasks.rescore_champion.fn(name, panel, reference, "mae", 1, 6)
+    assert version == "1" and np.isfinite(score) and score > 0
+    assert tasks.rescore_champion.fn(name, panel, reference, "mae", 1, 12) is None  # other horizon: other points
+
+
 def test_higher_is_better_metric_and_repeat_registration(tracked, trained):
     with tracking.run("r2") as handle:
         tracking.log_model(trained[0])
