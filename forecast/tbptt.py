@@ -29,8 +29,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .training import (LOSSES, OPTIMIZERS, EpochStats, History, TrainState, _scheduler, clip_gradients, end_epoch,
-                       evaluate, optimizer_step)
+from .training import (LOSSES, OPTIMIZERS, EpochStats, History, TrainState, _scheduler, end_epoch, evaluate,
+                       gradient_step)
 
 
 def series_chunks(module, gatherer, offsets, lengths, k):
@@ -96,10 +96,7 @@ def train_tbptt(module, gatherer, offsets, lengths, val_index, config, k, carry_
                 m = mask[group.to(device), c]  # (b,)
                 pred, h = module.unroll(X[group, c], h if carry_state else None)  # (b, k)
                 loss = (loss_fn(pred.float(), T[group, c]).mean(1) * m).sum() / m.sum()
-                loss.backward()
-                norm, clipped = clip_gradients(module, config, max_norm)
-                done = optimizer_step(state, scheduler, config)
-                stats.add(loss, norm, clipped)
+                done = gradient_step(loss, module, state, scheduler, config, max_norm, stats)
                 h = _detach(h, m)  # the truncation: no gradient crosses this border
                 if done:
                     break

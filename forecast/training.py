@@ -158,11 +158,7 @@ def train(module, gatherer, train_index, val_index, config, callbacks=(), genera
         for batch in gatherer.batches(train_index, config.batch_size, generator, limit=config.windows_per_epoch):
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
                 loss = batch_loss(module, batch, loss_fn)
-            loss.backward()
-            norm, clipped = clip_gradients(module, config, max_norm)
-            done = optimizer_step(state, scheduler, config)
-            stats.add(loss, norm, clipped)
-            if done:
+            if gradient_step(loss, module, state, scheduler, config, max_norm, stats):
                 break
         last_good = end_epoch(state, history, stats, t0, last_good, config, scheduler, callbacks,
                               lambda: evaluate(module, gatherer, val_index, loss_fn, config.batch_size * 4))
@@ -207,6 +203,16 @@ class EpochStats:
         one = torch.ones((), device=self.sums.device)
         self.sums += torch.stack([loss.detach().float(), norm.detach(), clipped.float(), one])
         self.norm_max = torch.maximum(self.norm_max, norm.detach())
+
+
+def gradient_step(loss, module, state, scheduler, config, max_norm, stats):
+    """One step of both training loops (``train`` and ``tbptt.train_tbptt``): backward, clip,
+    optimizer step, record into ``stats``; True once ``max_steps`` is reached."""
+    loss.backward()
+    norm, clipped = clip_gradients(module, config, max_norm)
+    done = optimizer_step(state, scheduler, config)
+    stats.add(loss, norm, clipped)
+    return done
 
 
 def optimizer_step(state, scheduler, config):

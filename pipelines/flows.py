@@ -172,14 +172,10 @@ def forecast(
     """
     stamp = io.run_stamp()
     tasks.configure_tracking(tracking_uri, experiment)
-    raw = tasks.load_data(data, table, id_col, time_col, target_col)
-    model, used = tasks.load_model(model_name, version)
-    history, future = tasks.split_future(raw, model.layout_.future)
+    model, used, df, future, names = _registered_model_and_data(data, table, id_col, time_col, target_col,
+                                                                model_name, version)
     if future_data:
         future = tasks.load_future(future_data, model, id_col, time_col)
-    names = tasks.column_names(id_col, time_col, target_col)
-    df = tasks.validate_data(history, columns=tasks.model_columns(model), names=names, fill=model.fill)
-    tasks.check_matches_model(df, model)  # before anything is written: refuse, leave earlier files alone
     fc = tasks.predict(model, df, future)
     path = tasks.write_forecasts(fc, output_dir, stamp, output_format, names)
     if sql_url:
@@ -190,6 +186,19 @@ def forecast(
         tasks.log_forecast_plot(df, fc, run.run_id)
     print(f"forecast with {model_name} v{used}: {len(fc)} rows -> {path}")
     return {"version": used, "path": path, "rows": len(fc), "run_id": run.run_id}
+
+
+def _registered_model_and_data(data, table, id_col, time_col, target_col, model_name, version):
+    """The opening of the forecast and backtest flows: load the data and the registered model, set
+    the future rows aside, validate the history for the model and refuse it when its series or
+    frequency differ (before anything is written). Returns (model, version, history, future, names)."""
+    raw = tasks.load_data(data, table, id_col, time_col, target_col)
+    model, used = tasks.load_model(model_name, version)
+    history, future = tasks.split_future(raw, model.layout_.future)
+    names = tasks.column_names(id_col, time_col, target_col)
+    df = tasks.validate_data(history, columns=tasks.model_columns(model), names=names, fill=model.fill)
+    tasks.check_matches_model(df, model)
+    return model, used, df, future, names
 
 
 @flow(name="backtest", log_prints=True)
@@ -217,12 +226,7 @@ def backtest(
     dict: version, metric, model and seasonal_naive (aggregate metric), n_windows, run_id.
     """
     tasks.configure_tracking(tracking_uri, experiment)
-    raw = tasks.load_data(data, table, id_col, time_col, target_col)
-    model, used = tasks.load_model(model_name, version)
-    history, _ = tasks.split_future(raw, model.layout_.future)
-    df = tasks.validate_data(history, columns=tasks.model_columns(model),
-                             names=tasks.column_names(id_col, time_col, target_col), fill=model.fill)
-    tasks.check_matches_model(df, model)
+    model, used, df, _, _ = _registered_model_and_data(data, table, id_col, time_col, target_col, model_name, version)
     with tracking.run("backtest", tags={"forecast.flow": "backtest", "forecast.data": data}) as run:
         model_bt = tasks.backtest(tasks.unfitted(model, max_epochs=max_epochs), df, n_windows, season_length)
         naive_bt = tasks.backtest(tasks.seasonal_naive(model.horizon, season_length), df, n_windows, season_length)
