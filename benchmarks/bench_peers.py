@@ -252,25 +252,10 @@ def main(argv=None):
 
 
 def _run(python, a):
-    import json
-    import subprocess
-
-    cmd = [python, str(Path(__file__).resolve()), "--child", json.dumps(a)]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=HERE.parent)
-    except subprocess.TimeoutExpired:
-        return {"error": "timed out after 900 s"}
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-    if proc.returncode != 0 or not lines:
-        return {"error": (proc.stderr or proc.stdout)[-1500:]}
-    return json.loads(lines[-1])
+    return common.run_child(Path(__file__).resolve(), a, timeout=900, python=python, tail=1500)
 
 
 HEADERS = ["peer", "cell", "peer steps/s", "library steps/s", "library / peer", "peer fit wall s"]
 
 if __name__ == "__main__":
-    a = common.child_args(sys.argv)
-    if a is None:
-        main()
-    else:
-        common.emit(child(a))
+    common.main_or_child(main, child)

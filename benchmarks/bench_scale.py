@@ -136,8 +136,4 @@ def summarize(rows, memory_gb):
 
 
 if __name__ == "__main__":
-    a = common.child_args(sys.argv)
-    if a is None:
-        main()
-    else:
-        common.emit(child(a))
+    common.main_or_child(main, child)

@@ -172,8 +172,4 @@ HEADERS = ["cell", "lib steps/s", "lib windows/s", "ref steps/s", "ratio lib/ref
            "lib fit wall s", "ref wall s", "lib 1st step s", "lib peak MB", "ref 1st step s", "ref peak MB"]
 
 if __name__ == "__main__":
-    a = common.child_args(sys.argv)
-    if a is None:
-        main()
-    else:
-        common.emit(child_throughput(a) if a["mode"] == "throughput" else child_cold(a))
+    common.main_or_child(main, lambda a: child_throughput(a) if a["mode"] == "throughput" else child_cold(a))

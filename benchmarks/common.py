@@ -193,20 +193,21 @@ MB = 2**20
 
 
 # ------------------------------------------------------------------ subprocesses
-def run_child(script, args, timeout=600):
+def run_child(script, args, timeout=600, python=sys.executable, tail=800):
     """Run ``python script --child <json args>`` and return the JSON dict it prints last.
 
-    A child that fails returns ``{"error": ...}`` with the tail of its stderr, so one bad
-    configuration never takes down the whole benchmark.
+    ``python``: the interpreter (another venv's, for the peers). A child that fails returns
+    ``{"error": ...}`` with the last ``tail`` characters of its stderr, so one bad configuration
+    never takes down the whole benchmark.
     """
-    cmd = [sys.executable, str(script), "--child", json.dumps(args)]
+    cmd = [python, str(script), "--child", json.dumps(args)]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=HERE.parent)
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout}s"}
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
-        return {"error": (proc.stderr or proc.stdout)[-800:]}
+        return {"error": (proc.stderr or proc.stdout)[-tail:]}
     return json.loads(lines[-1])
 
 
@@ -220,6 +221,16 @@ def child_args(argv):
 def emit(result):
     """A child's answer: one JSON line on stdout."""
     print(json.dumps(result, default=float), flush=True)
+
+
+def main_or_child(main, child):
+    """A script's entry point: ``main()`` in the parent; in a child started by :func:`run_child`,
+    ``child(args)``, answered as one JSON line."""
+    args = child_args(sys.argv)
+    if args is None:
+        main()
+    else:
+        emit(child(args))
 
 
 def save_json(name, payload):
