@@ -252,9 +252,8 @@ def _check_data_path(args, cfg, section):
 
         if data:
             io.check_source(data)
-        if future and not Path(future).expanduser().is_file():
-            io.check_source(future, "future data")
-            raise FileNotFoundError(f"future data file {future} does not exist")
+        if future:
+            io.check_file(future, "future data")
 
 
 def _check_training_file(p):

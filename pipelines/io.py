@@ -53,13 +53,20 @@ def load_frame(source, table=None, id_col=frames.ID, time_col=frames.TIME, targe
     return standard_columns(df, where, series, id_col, time_col, target_col)
 
 
-def standard_columns(df, where, series, id_col=frames.ID, time_col=frames.TIME, target_col=frames.TARGET):
-    """``df`` with its id/time/target columns renamed to [unique_id, ds, y] and ``ds`` parsed as dates."""
-    single = id_col == frames.ID and id_col not in df.columns  # no id column asked for or present: one series
-    wanted = [c for c in (None if single else id_col, time_col, target_col) if c is not None]
-    missing = [c for c in wanted if c not in df.columns]
+def standard_columns(df, where, series, id_col=frames.ID, time_col=frames.TIME, target_col=frames.TARGET,
+                     columns=(), single=None):
+    """``df`` with its id/time/target columns renamed to [unique_id, ds, y] and ``ds`` parsed as dates.
+
+    ``target_col`` None: a frame without a target (future covariates); ``columns``: more columns it
+    must have. ``single``: the frame is one series named ``series`` (default: no id column was asked
+    for and none is present).
+    """
+    if single is None:
+        single = id_col == frames.ID and id_col not in df.columns
+    named = [c for c in (time_col, target_col, *columns) if c is not None]
+    missing = [c for c in ([] if single else [id_col]) + named if c not in df.columns]
     if missing:
-        expected = f"{id_col}{' (optional: without it, one series)' if single else ''}, {time_col}, {target_col}"
+        expected = ", ".join([f"{id_col}{' (optional: without it, one series)' if single else ''}", *named])
         raise ValueError(f"{where}: missing column(s) {missing}; expected {expected}; found {list(df.columns)} "
                          f"(name yours with --id-col, --time-col, --target-col)")
     df = df.rename(columns={id_col: frames.ID, time_col: frames.TIME, target_col: frames.TARGET})
@@ -75,41 +82,36 @@ def load_future(source, columns, ids, id_col=frames.ID, time_col=frames.TIME):
     The columns are renamed like :func:`load_frame`'s; a file without an id column is accepted
     for a model of one series (``ids`` has one element) and given that series' id.
     """
-    path = Path(source).expanduser()
-    if not path.is_file():
-        check_source(str(path), "future data")
-        raise FileNotFoundError(f"future data file {path} does not exist")  # e.g. a bundled set's name
-    df = _read_file(path, "future data")
-    where = f"future data file {source}"
+    df = _read_file(Path(source).expanduser(), "future data")
     single = id_col not in df.columns and len(ids) == 1
-    missing = [c for c in (None if single else id_col, time_col, *columns) if c is not None and c not in df.columns]
-    if missing:
-        raise ValueError(f"{where}: missing column(s) {missing}; expected {id_col}, {time_col} and the model's "
-                         f"future covariates {list(columns)}; found {list(df.columns)}")
-    df = df.rename(columns={id_col: frames.ID, time_col: frames.TIME})
-    if single:
-        df.insert(0, frames.ID, str(ids[0]))
-    df[frames.TIME] = frames.parse_times(df[frames.TIME], where, time_col)
+    df = standard_columns(df, f"future data file {source}", ids[0] if single else None, id_col, time_col, None,
+                          columns, single)
     return df[[frames.ID, frames.TIME, *columns]]
 
 
 def check_source(source, what="data"):
-    """Raise the loader's error for a file source that cannot be read (missing, a folder, an unknown
-    bundled name) without reading anything: the CLI calls it before Prefect starts."""
+    """Raise the loader's error for a data source that cannot be read (a missing file, a folder, an
+    unknown bundled name) without reading anything: the CLI calls it before Prefect starts."""
     if source_kind(source) != "file":
         return
     path = Path(source).expanduser()
+    if not path.exists() and not path.suffix and os.sep not in source:
+        raise FileNotFoundError(f"{what} {source!r} is neither a bundled data set "
+                                f"{sorted(datasets.list_datasets()['name'])} nor an existing file")
+    check_file(path, what)
+
+
+def check_file(path, what="data"):
+    """A readable file at ``path``, or an error naming it (a folder, or nothing there)."""
+    path = Path(path).expanduser()
     if path.is_dir():
         raise IsADirectoryError(f"{what} path {path} is a folder; give a CSV or Parquet file in it")
     if not path.is_file():
-        if not path.suffix and os.sep not in source:
-            raise FileNotFoundError(f"{what} {source!r} is neither a bundled data set "
-                                    f"{sorted(datasets.list_datasets()['name'])} nor an existing file")
         raise FileNotFoundError(f"{what} file {path} does not exist")
 
 
 def _read_file(path, what="data"):
-    check_source(str(path), what)
+    check_file(path, what)
     fmt = _format_of(path)
     return pd.read_parquet(path) if fmt == "parquet" else pd.read_csv(path)
 
