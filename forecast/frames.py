@@ -160,6 +160,9 @@ def split_future(df, future_columns=(), id_col=ID, time_col=TIME, target_col=TAR
     missing = [c for c in (id_col, time_col, target_col, *future_columns) if c not in df.columns]
     if missing:
         raise ValueError(f"{where}: missing column(s) {missing}; the frame has {list(df.columns)}")
+    cols = [id_col, time_col, *future_columns]
+    if df[target_col].notna().all():  # the usual case: no row can be a future row, and no sort is needed
+        return df.reset_index(drop=True), df.iloc[:0][cols].reset_index(drop=True)
     times = df[time_col]
     if not pd.api.types.is_datetime64_any_dtype(times) and not pd.api.types.is_numeric_dtype(times):
         times = pd.to_datetime(times, errors="coerce")  # order strings by time, not alphabetically
@@ -171,7 +174,7 @@ def split_future(df, future_columns=(), id_col=ID, time_col=TIME, target_col=TAR
     future_mask = pd.Series(False, index=df.index)
     future_mask.loc[order] = (seen_after == 0).to_numpy()
     history = df.loc[~future_mask]
-    future = df.loc[future_mask, [id_col, time_col, *future_columns]]
+    future = df.loc[future_mask, cols]
     return history.reset_index(drop=True), future.reset_index(drop=True)
 
 

@@ -114,7 +114,7 @@ def train(
         tasks.log_model(model, run.run_id)
         score = tasks.holdout_score(model_bt, naive_bt, metric)
         tasks.log_metrics({f"holdout_{metric}": score}, run.run_id)  # OWA too, for the UI's compare view
-        champion = tasks.rescore_champion(model_name, df, naive_bt, metric, season_length, horizon)
+        champion = tasks.rescore_champion(model_name, model, df, naive_bt, metric, season_length)
         promotion = tasks.register_and_promote(run.run_id, model_name, f"holdout_{metric}", score, model, champion)
     print(promotion.reason)
     # the champion forecasts, unless it covers other series: then this run's own version does. The

@@ -352,9 +352,10 @@ def register_and_promote(run_id, model_name, metric_name, metric_value, estimato
 
 
 @task(name="rescore-champion", **_compute())
-def rescore_champion(model_name, df, reference, metric, season_length, horizon):
+def rescore_champion(model_name, candidate, df, reference, metric, season_length):
     """The champion's settings refitted on this run's training part and scored on its hold-out:
-    (version, score), or None when there is no champion or it covers other series or columns.
+    (version, score), or None when there is no champion, or it covers other series (its
+    ``series_scope`` differs from the fitted ``candidate``'s) or another horizon, or reads other columns.
 
     Promotion then compares like with like: the same hold-out points, the same metric (OWA
     included), whatever data the champion was first scored on.
@@ -363,11 +364,11 @@ def rescore_champion(model_name, df, reference, metric, season_length, horizon):
     if version is None:
         return None
     champion, version = tracking.load_champion(model_name)
-    if sorted(map(str, champion.ids_)) != sorted(df[frames.ID].astype(str).unique()):
+    if tracking.series_scope(champion) != tracking.series_scope(candidate):
         return None  # other series: register_and_promote's scope check says so
-    if champion.horizon != horizon:
+    if champion.horizon != candidate.horizon:
         _logger().warning("champion v%s forecasts %d steps, this run %d: not re-scored (other points); "
-                          "comparing logged metrics", version, champion.horizon, horizon)
+                          "comparing logged metrics", version, champion.horizon, candidate.horizon)
         return None
     try:
         result = run_backtest(clone(champion), df, n_windows=1, season_length=season_length)

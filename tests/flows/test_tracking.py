@@ -13,6 +13,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -281,14 +282,15 @@ def test_champion_is_rescored_only_on_the_same_points(tracked, trained, panel):
 
     name = "rescore-test"
     assert tracking.champion_version(name) is None and tracking.version_run_id(name) is None  # no champion yet
-    assert tasks.rescore_champion.fn(name, panel, None, "mae", 1, 6) is None
+    assert tasks.rescore_champion.fn(name, trained[0], panel, None, "mae", 1) is None
     with tracking.run("rescore") as handle:
         tracking.log_model(trained[0])
     tracking.register_and_promote(handle.run_id, name, "holdout_mae", 1.0, scope=tracking.series_scope(trained[0]))
     reference = backtest(SeasonalNaive(horizon=6), panel, n_windows=1)
-    version, score = tasks.rescore_champion.fn(name, panel, reference, "mae", 1, 6)
+    version, score = tasks.rescore_champion.fn(name, trained[0], panel, reference, "mae", 1)
     assert version == "1" and np.isfinite(score) and score > 0
-    assert tasks.rescore_champion.fn(name, panel, reference, "mae", 1, 12) is None  # other horizon: other points
+    longer = SimpleNamespace(horizon=12, freqs_=trained[0].freqs_)  # same series, another horizon
+    assert tasks.rescore_champion.fn(name, longer, panel, reference, "mae", 1) is None  # other horizon: other points
 
 
 def test_higher_is_better_metric_and_repeat_registration(tracked, trained):
