@@ -198,10 +198,10 @@ class EpochStats:
     def __init__(self, device):
         self.sums = torch.zeros(4, device=device)  # loss, pre-clip norm, clipped steps, steps
         self.norm_max = torch.zeros((), device=device)
+        self._one = torch.ones((), device=device)  # the step count's increment, allocated once
 
     def add(self, loss, norm, clipped):
-        one = torch.ones((), device=self.sums.device)
-        self.sums += torch.stack([loss.detach().float(), norm.detach(), clipped.float(), one])
+        self.sums += torch.stack([loss.detach().float(), norm.detach(), clipped.float(), self._one])
         self.norm_max = torch.maximum(self.norm_max, norm.detach())
 
 
