@@ -59,19 +59,19 @@ def _windows(est, df, n_windows):
         tail = est.tail_
         pos = inference.positions_of(est, tail.ids, "gradient_through_time")
         rows = tail.data.reshape(-1, tail.data.shape[-1])
-        x = inference.scale(est, rows, np.repeat(pos, est.lookback)).reshape(tail.data.shape)[:n_windows]
+        x = inference.scale(est, rows, np.repeat(pos, est.lookback_)).reshape(tail.data.shape)[:n_windows]
         x = torch.as_tensor(x, dtype=torch.float32, device=est.device_)
         x_future = x.new_zeros(len(x), est.horizon, est.layout_.n_future)  # calendar unused without future dates
         return x, x_future, static[torch.as_tensor(pos[:n_windows], device=est.device_)], None
     long, _ = frames.to_long(df, est.spec_.id_col, est.spec_.time_col, est.spec_.target_col)
     panel, _, pos = inference.history_panel(est, long, "gradient_through_time data")
-    span = est.lookback + est.horizon
+    span = est.lookback_ + est.horizon
     index = WindowIndex(panel.offsets, np.zeros(panel.n_series, dtype=np.int64), panel.lengths - span,
                         device=est.device_)
     if index.n_windows == 0:
         raise ValueError(f"gradient_through_time: every series is shorter than lookback + horizon = {span}")
     scaled = inference.scale(est, panel.data, np.repeat(pos, panel.lengths))
-    gatherer = Gatherer(scaled, est.static_scaler_.transform(est.static_), est.lookback, est.horizon,
+    gatherer = Gatherer(scaled, est.static_scaler_.transform(est.static_), est.lookback_, est.horizon,
                         est.layout_.future_slice, est.device_)
     g = torch.Generator().manual_seed(est.seed)
     pick = torch.randperm(index.n_windows, generator=g)[:n_windows].to(est.device_)

@@ -18,6 +18,7 @@ from . import frames, inference, persistence
 from .frames import to_long
 from .networks import CELLS, HEADS, MERGES, WINDOW_NORMS, build_network
 from .panel import Layout, build_panel
+from .seasonality import default_lookback, resolve_season_length
 from .scaling import METHODS, ColumnScaler, SeriesScaler
 from .schedules import TeacherForcing
 from .tbptt import train_tbptt
@@ -77,23 +78,26 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
     def __init__(self, cell="lstm", hidden_size=64, num_layers=1, bidirectional=False, merge="concat",
                  nonlinearity="tanh", dropout=0.0, head="direct", attention=None, teacher_forcing=0.0,
                  residual=False, layer_norm=False, tbptt_steps=None, carry_state=True, lookback=48, horizon=12,
-                 past_covariates=(), future_covariates=(), static_covariates=(), calendar=False,
-                 scaler="standard", window_norm=None, fill=None, loss="mse", optimizer="adam", learning_rate=1e-3,
+                 season_length=None, skip=None, past_covariates=(), future_covariates=(), static_covariates=(),
+                 calendar=False, scaler="standard", window_norm=None, target_transform=None, fill=None,
+                 short_series="pad", loss="mse", optimizer="adam", learning_rate=1e-3,
                  weight_decay=0.0, batch_size=256, max_epochs=20, max_steps=None, windows_per_epoch=None,
                  stride=1, val_size=None, early_stopping=None, lr_scheduler=None, clip="norm",
-                 clip_value=1.0, device="auto", seed=0, verbose="auto"):
+                 clip_value=1.0, n_models=1, max_time=None, device="auto", seed=0, verbose="auto"):
         self.cell, self.hidden_size, self.num_layers = cell, hidden_size, num_layers
         self.bidirectional, self.merge, self.nonlinearity, self.dropout = bidirectional, merge, nonlinearity, dropout
         self.head, self.attention, self.teacher_forcing = head, attention, teacher_forcing
         self.residual, self.layer_norm, self.tbptt_steps, self.carry_state = residual, layer_norm, tbptt_steps, carry_state
-        self.lookback, self.horizon = lookback, horizon
+        self.lookback, self.horizon, self.season_length, self.skip = lookback, horizon, season_length, skip
         self.past_covariates, self.future_covariates = past_covariates, future_covariates
         self.static_covariates, self.calendar = static_covariates, calendar
-        self.scaler, self.window_norm, self.fill, self.loss, self.optimizer = scaler, window_norm, fill, loss, optimizer
+        self.scaler, self.window_norm, self.target_transform = scaler, window_norm, target_transform
+        self.fill, self.short_series, self.loss, self.optimizer = fill, short_series, loss, optimizer
         self.learning_rate, self.weight_decay, self.batch_size = learning_rate, weight_decay, batch_size
         self.max_epochs, self.max_steps, self.windows_per_epoch = max_epochs, max_steps, windows_per_epoch
         self.stride, self.val_size, self.early_stopping = stride, val_size, early_stopping
         self.lr_scheduler, self.clip, self.clip_value = lr_scheduler, clip, clip_value
+        self.n_models, self.max_time = n_models, max_time
         self.device, self.seed, self.verbose = device, seed, verbose
 
     # ------------------------------------------------------------------ fit
@@ -119,6 +123,7 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         long, freqs = frames.validate(long, self._columns(), self.fill, where="fit data", names=self.spec_.names)
         self.layout_ = self._layout(freqs)
         panel = build_panel(long, freqs, self.layout_)
+        self._resolve_windows(panel)
         val_size = self._val_size()
         self._check_lengths(panel, val_size)
         self.ids_, self.freqs_ = panel.ids, dict(zip(panel.ids, panel.freqs))
@@ -126,12 +131,12 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         self._fit_scalers(panel, val_size)
         gatherer = Gatherer(inference.scale(self, panel.data, panel.series_of_rows()),
                             self.static_scaler_.transform(panel.static),
-                            self.lookback, self.horizon, self.layout_.future_slice, self.device_)
-        train_idx, val_idx = split_index(panel.lengths, panel.offsets, self.lookback, self.horizon,
+                            self.lookback_, self.horizon, self.layout_.future_slice, self.device_)
+        train_idx, val_idx = split_index(panel.lengths, panel.offsets, self.lookback_, self.horizon,
                                          val_size, self.stride, self.device_)
         if train_idx.n_windows == 0:
             raise ValueError(f"no training windows: every series is shorter than lookback + horizon + val_size "
-                             f"= {self.lookback} + {self.horizon} + {val_size}; lower val_size or lookback")
+                             f"= {self.lookback_} + {self.horizon} + {val_size}; lower val_size or lookback")
         self.module_ = self._init_network(getattr(self, "module_", None) if warm_start else None)
         generator = torch.Generator().manual_seed(self.seed)
         cbs = self._callbacks(callbacks)
@@ -141,9 +146,15 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         else:
             self.history_ = train(self.module_, gatherer, train_idx, val_idx, self._train_config(), cbs, generator)
         self.module_.eval()
-        self.tail_ = inference.Tail.from_panel(panel, self.lookback)
+        self.tail_ = inference.Tail.from_panel(panel, self.lookback_)
         self.n_train_windows_ = train_idx.n_windows
         return self
+
+    def _resolve_windows(self, panel):
+        """``season_length_`` and ``lookback_``: the parameters, or what the data says when they are None."""
+        self.season_length_ = resolve_season_length(self.season_length, panel.freqs, panel.lengths, self.horizon)
+        self.lookback_ = (default_lookback(self.season_length_, self.horizon, panel.lengths)
+                          if self.lookback is None else int(self.lookback))
 
     def _init_network(self, previous=None):
         """A freshly initialised network (seeded), or one carrying ``previous``'s weights (warm start).
@@ -304,12 +315,12 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit(df) first")
 
     def _check_lengths(self, panel, val_size):
-        need = self.lookback + self.horizon
+        need = self.lookback_ + self.horizon
         short = np.flatnonzero(panel.lengths < need)
         if len(short):
             s = short[0]
             raise ValueError(f"series {panel.ids[s]!r} has {panel.lengths[s]} points, fewer than lookback + horizon "
-                             f"= {self.lookback} + {self.horizon} = {need} ({len(short)} such series)")
+                             f"= {self.lookback_} + {self.horizon} = {need} ({len(short)} such series)")
 
     def _check_params(self):
         choices = {"cell": tuple(CELLS), "merge": MERGES, "nonlinearity": ("tanh", "relu"), "head": tuple(HEADS),
@@ -319,11 +330,11 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        positive = {"hidden_size": 1, "num_layers": 1, "lookback": 1, "horizon": 1, "batch_size": 1,
-                    "max_epochs": 1, "stride": 1}
+        positive = {"hidden_size": 1, "num_layers": 1, "horizon": 1, "batch_size": 1,
+                    "max_epochs": 1, "stride": 1, "n_models": 1}
         for name, low in positive.items():
             _check_int(name, getattr(self, name), low)
-        for name in ("max_steps", "windows_per_epoch", "early_stopping"):
+        for name in ("lookback", "season_length", "max_steps", "windows_per_epoch", "early_stopping"):
             if getattr(self, name) is not None:
                 _check_int(name, getattr(self, name), 1)
         if self.val_size is not None:

@@ -97,17 +97,17 @@ def _offset(freq):
 
 def tail_from_history(est, long):
     panel, _, _ = history_panel(est, long, "predict data")
-    short = np.flatnonzero(panel.lengths < est.lookback)
+    short = np.flatnonzero(panel.lengths < est.lookback_)
     if len(short):
         s = short[0]
         raise ValueError(f"predict data: series {panel.ids[s]!r} has {panel.lengths[s]} points, "
-                         f"fewer than lookback={est.lookback}")
-    return Tail.from_panel(panel, est.lookback)
+                         f"fewer than lookback={est.lookback_}")
+    return Tail.from_panel(panel, est.lookback_)
 
 
 def forecast_tail(est, tail, x_future=None):
     """Forecast ``horizon`` steps after each series of ``tail``: long frame [unique_id, ds, y_pred]."""
-    L, H = est.lookback, est.horizon
+    L, H = est.lookback_, est.horizon
     pos = positions_of(est, tail.ids, "predict")
     block, dates = future_block(tail, est.layout_, H, x_future)
     data = np.concatenate([tail.data, block.reshape(tail.n_series, H, -1)], axis=1)  # (S, L+H, F)
@@ -121,7 +121,7 @@ def forecast_tail(est, tail, x_future=None):
 
 def forecast_origins(est, long, origins):
     """Forecast from every (unique_id, cutoff) of ``origins`` in batched forward passes."""
-    L, H = est.lookback, est.horizon
+    L, H = est.lookback_, est.horizon
     panel, long, pos = history_panel(est, long, "backtest data", causal=True)
     series, cut_pos = _origin_rows(panel, long, origins, L, H)
     first_rows = panel.offsets[series] + cut_pos - L + 1
@@ -165,7 +165,7 @@ def _origin_rows(panel, long, origins, L, H):
 def _run(est, scaled, fitted_pos, first_rows):
     """Network forward over windows starting at ``first_rows`` (chunked); returns unscaled (n, H)."""
     static = est.static_scaler_.transform(est.static_)
-    gatherer = Gatherer(scaled, static, est.lookback, est.horizon, est.layout_.future_slice, est.device_)
+    gatherer = Gatherer(scaled, static, est.lookback_, est.horizon, est.layout_.future_slice, est.device_)
     module = est.module_.eval()
     fitted = torch.as_tensor(fitted_pos, device=est.device_)
     rows = torch.as_tensor(first_rows, device=est.device_)

@@ -84,6 +84,7 @@ def _config(est):
         "static_scaler": est.static_scaler_.to_dict(),
         "history": est.history_.to_dict(),
         "n_train_windows": est.n_train_windows_,
+        "resolved": {"lookback": est.lookback_, "season_length": est.season_length_},
         "trained_on": str(est.device_),
     }
 
@@ -112,6 +113,7 @@ def load(cls, path, device="cpu"):
     est.static_scaler_ = ColumnScaler.from_dict(cfg["static_scaler"])
     est.history_ = History.from_dict(cfg["history"])
     est.n_train_windows_ = cfg["n_train_windows"]
+    est.lookback_, est.season_length_ = cfg["resolved"]["lookback"], cfg["resolved"]["season_length"]
     arrays = np.load(path / "tail.npz", allow_pickle=False)
     est.static_ = arrays["static"]
     est.tail_ = Tail(np.array(cfg["tail_ids"], dtype=object), arrays["data"],

@@ -98,7 +98,7 @@ def example_history(estimator, n_series=3):
     cols = [TARGET, *layout.past, *layout.future]
     parts = []
     for s in range(min(n_series, tail.n_series)):
-        ds = pd.date_range(end=tail.last_ds[s], periods=estimator.lookback, freq=tail.freqs[s])
+        ds = pd.date_range(end=tail.last_ds[s], periods=estimator.lookback_, freq=tail.freqs[s])
         part = pd.DataFrame(tail.data[s, :, :len(cols)].astype("float64"), columns=cols)
         parts.append(part.assign(**{ID: str(tail.ids[s]), TIME: ds})[[ID, TIME, *cols]])
     frame = pd.concat(parts, ignore_index=True)

@@ -1,0 +1,72 @@
+"""Season lengths and default window lengths, from what the data itself says.
+
+``season_length_for("h") == 24``: the period of the dominant calendar cycle at a frequency
+(a day for sub-daily data, a week for daily, a year for weekly/monthly/quarterly; 1 when there
+is none: yearly data, integer time steps, unknown aliases). ``resolve_season_length`` applies
+it to a panel and falls back to 1 when the series are too short to show two full seasons.
+``default_lookback`` is the input window used when ``lookback=None``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+_DAY = pd.Timedelta(days=1)
+
+
+def season_length_for(freq):
+    """Dominant seasonal period (in steps) for a pandas frequency alias; 1 when there is none."""
+    try:
+        offset = pd.tseries.frequencies.to_offset(freq)
+    except (ValueError, TypeError):
+        return 1  # integer time steps and anything that is not a calendar frequency
+    name = type(offset).__name__
+    if name in ("YearEnd", "YearBegin", "BYearEnd", "BYearBegin"):
+        return 1
+    if name in ("QuarterEnd", "QuarterBegin", "BQuarterEnd", "BQuarterBegin"):
+        return max(4 // offset.n, 1)
+    if name in ("MonthEnd", "MonthBegin", "BusinessMonthEnd", "BusinessMonthBegin", "SemiMonthEnd",
+                "SemiMonthBegin"):
+        return max(12 // offset.n, 1) * (2 if name.startswith("SemiMonth") else 1)
+    if name == "Week":
+        return max(52 // offset.n, 1)
+    if name == "BusinessDay":
+        return 5
+    try:
+        step = pd.Timedelta(offset)
+    except (ValueError, TypeError):
+        return 1
+    if step <= pd.Timedelta(0):
+        return 1
+    if step < _DAY:
+        return max(int(round(_DAY / step)), 1)  # a day: 24 hourly, 96 at 15 minutes
+    if step == _DAY:
+        return 7
+    return 1
+
+
+def resolve_season_length(season_length, freqs, lengths, horizon):
+    """The season length a model uses: the parameter, or inferred from the panel's main frequency.
+
+    Inferred seasonality needs the typical (median) series to hold two full seasons plus a
+    horizon; otherwise it is 1 (no seasonality), as M4 does for weekly data.
+    """
+    if season_length is not None:
+        return int(season_length)
+    main = pd.Series(list(freqs)).mode().iloc[0] if len(freqs) else None
+    m = season_length_for(main)
+    if m > 1 and np.median(np.asarray(lengths)) < 2 * m + horizon:
+        return 1
+    return m
+
+
+def default_lookback(season_length, horizon, lengths):
+    """Input window for ``lookback=None``: two horizons or two seasons, whichever is longer (at
+    least 8 steps, at most 3 horizons or 720 steps), shortened to what the median series can
+    fill with at least one training window (never below one season or a horizon, where possible).
+    """
+    want = max(2 * horizon, 2 * season_length, 8)
+    want = min(want, max(3 * horizon, 2 * season_length if season_length <= 168 else 0, 8), 720)
+    room = int(np.median(np.asarray(lengths))) - horizon
+    floor = max(min(season_length, room), 1)
+    return int(max(min(want, room), floor))
