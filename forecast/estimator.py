@@ -6,7 +6,9 @@ save/load live in ``forecast.inference`` and ``forecast.persistence``; this clas
 """
 from __future__ import annotations
 
+import datetime
 import threading
+import time
 
 import numpy as np
 import pandas as pd
@@ -19,14 +21,17 @@ from .frames import to_long
 from .networks import CELLS, HEADS, MERGES, WINDOW_NORMS, build_network
 from .panel import Layout, build_panel
 from .seasonality import default_lookback, resolve_season_length
-from .scaling import METHODS, ColumnScaler, SeriesScaler
+from .scaling import METHODS, TARGET_TRANSFORMS, ColumnScaler, SeriesScaler, transform_target
 from .schedules import TeacherForcing
 from .tbptt import train_tbptt
-from .training import CLIPS, LOSSES, OPTIMIZERS, SCHEDULERS, EarlyStopping, TrainConfig, progress_enabled, train
+from .losses import LOSSES, ForecastLoss, seasonal_mae
+from .training import CLIPS, OPTIMIZERS, SCHEDULERS, EarlyStopping, TrainConfig, progress_enabled, train
 from .windows import Gatherer, split_index
 
 
-_INIT_LOCK = threading.Lock()  # torch's global generator is shared by threads
+_INIT_LOCK = threading.Lock()
+SKIPS = (None, "seasonal")
+SHORT_SERIES = ("pad", "drop", "error")  # torch's global generator is shared by threads
 
 
 class RNNForecaster(RegressorMixin, BaseEstimator):
@@ -119,6 +124,7 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         self
         """
         self._check_params()
+        started = time.perf_counter()  # max_time counts from here
         long, self.spec_ = to_long(frames.with_target(df, y, target_col), id_col, time_col, target_col)
         long, freqs = frames.validate(long, self._columns(), self.fill, where="fit data", names=self.spec_.names)
         self.layout_ = self._layout(freqs)
@@ -129,8 +135,8 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         self.ids_, self.freqs_ = panel.ids, dict(zip(panel.ids, panel.freqs))
         self.device_ = self._device()
         self._fit_scalers(panel, val_size)
-        gatherer = Gatherer(inference.scale(self, panel.data, panel.series_of_rows()),
-                            self.static_scaler_.transform(panel.static),
+        scaled = inference.scale(self, panel.data, panel.series_of_rows())
+        gatherer = Gatherer(scaled, self.static_scaler_.transform(panel.static),
                             self.lookback_, self.horizon, self.layout_.future_slice, self.device_)
         train_idx, val_idx = split_index(panel.lengths, panel.offsets, self.lookback_, self.horizon,
                                          val_size, self.stride, self.device_)
@@ -140,11 +146,12 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         self.module_ = self._init_network(getattr(self, "module_", None) if warm_start else None)
         generator = torch.Generator().manual_seed(self.seed)
         cbs = self._callbacks(callbacks)
+        config, loss_fn = self._train_config(started), self._loss(scaled[:, 0], panel, val_size)
         if self.tbptt_steps:
             self.history_ = train_tbptt(self.module_, gatherer, panel.offsets, panel.lengths - val_size, val_idx,
-                                        self._train_config(), self.tbptt_steps, self.carry_state, cbs, generator)
+                                        config, self.tbptt_steps, self.carry_state, cbs, generator, loss_fn)
         else:
-            self.history_ = train(self.module_, gatherer, train_idx, val_idx, self._train_config(), cbs, generator)
+            self.history_ = train(self.module_, gatherer, train_idx, val_idx, config, cbs, generator, loss_fn)
         self.module_.eval()
         self.tail_ = inference.Tail.from_panel(panel, self.lookback_)
         self.n_train_windows_ = train_idx.n_windows
@@ -294,21 +301,34 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
     def _fit_scalers(self, panel, val_size):
         fit_len = np.maximum(panel.lengths - val_size, 1)
         n_cov = 1 + len(self.layout_.past) + len(self.layout_.future)
-        self.target_scaler_ = SeriesScaler(self.scaler).fit(panel.data[:, :1], panel.offsets, fit_len)
+        y = transform_target(panel.data[:, 0], self.target_transform, self.ids_[panel.series_of_rows()], "fit data")
+        self.target_scaler_ = SeriesScaler(self.scaler).fit(y[:, None], panel.offsets, fit_len)
         self.cov_scaler_ = SeriesScaler(self.scaler).fit(panel.data[:, 1:n_cov], panel.offsets, fit_len)
         self.static_scaler_ = ColumnScaler().fit(panel.static)
         self.static_ = panel.static
 
     def _network(self):
         return build_network(self.layout_.n_features, self.layout_.n_future, len(self.layout_.static),
-                             self.horizon, self.cell, self.hidden_size, self.num_layers, self.dropout,
-                             self.bidirectional, self.merge, self.nonlinearity, self.head, self.attention,
-                             self.residual, self.layer_norm, self.window_norm)
+                             self.horizon, cell=self.cell, hidden_size=self.hidden_size, num_layers=self.num_layers,
+                             dropout=self.dropout, bidirectional=self.bidirectional, merge=self.merge,
+                             nonlinearity=self.nonlinearity, head=self.head, attention=self.attention,
+                             residual=self.residual, layer_norm=self.layer_norm, window_norm=self.window_norm,
+                             skip_period=self.season_length_ if self.skip == "seasonal" else None,
+                             n_models=self.n_models)
 
-    def _train_config(self):
+    def _train_config(self, started=None):
         return TrainConfig(self.loss, self.optimizer, self.learning_rate, self.weight_decay, self.batch_size,
                            self.max_epochs, self.max_steps, self.windows_per_epoch, self.clip, self.clip_value,
-                           self.lr_scheduler, progress_enabled(self.verbose))
+                           self.lr_scheduler, progress_enabled(self.verbose), _seconds(self.max_time), started)
+
+    def _loss(self, scaled_y, panel, val_size):
+        """The training loss, with the per-series statistics the scale-free losses need."""
+        fit_len = np.maximum(panel.lengths - val_size, 1)
+        if self.loss == "mase":
+            return ForecastLoss("mase", series_scale=seasonal_mae(scaled_y, panel.offsets, fit_len, self.season_length_))
+        if self.loss == "smape":
+            return ForecastLoss("smape", loc=self.target_scaler_.loc_[:, 0], spread=self.target_scaler_.scale_[:, 0])
+        return ForecastLoss(self.loss)
 
     def _check_fitted(self):
         if not hasattr(self, "module_"):
@@ -326,7 +346,8 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         choices = {"cell": tuple(CELLS), "merge": MERGES, "nonlinearity": ("tanh", "relu"), "head": tuple(HEADS),
                    "scaler": METHODS, "loss": tuple(LOSSES), "optimizer": tuple(OPTIMIZERS), "clip": CLIPS,
                    "lr_scheduler": SCHEDULERS, "fill": frames.FILL_METHODS, "verbose": ("auto", True, False),
-                   "attention": (None, "dot", "additive"), "window_norm": WINDOW_NORMS}
+                   "attention": (None, "dot", "additive"), "window_norm": WINDOW_NORMS, "skip": SKIPS,
+                   "target_transform": TARGET_TRANSFORMS, "short_series": SHORT_SERIES}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
@@ -349,6 +370,10 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         if not (_is_number(self.weight_decay) and self.weight_decay >= 0):
             raise ValueError(f"weight_decay must be a number >= 0, got {self.weight_decay!r}")
         _check_int("seed", self.seed, 0)
+        if self.max_time is not None and not (
+                (_is_number(self.max_time) or isinstance(self.max_time, datetime.timedelta)) and _seconds(self.max_time) > 0):
+            raise ValueError(f"max_time must be a positive number of seconds or a timedelta (or None), "
+                             f"got {self.max_time!r}")
         if not (_is_number(self.dropout) and 0.0 <= self.dropout < 1.0):
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
         for name in ("bidirectional", "residual", "layer_norm", "carry_state", "calendar"):
@@ -380,9 +405,19 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         if self.window_norm == "standard" and isinstance(self.lookback, int) and self.lookback < 3:
             raise ValueError(f"window_norm='standard' scales each window by its own spread, which lookback="
                              f"{self.lookback} cannot estimate: use lookback >= 3 or window_norm='last'")
+        if self.skip is not None and self.head == "recursive":
+            raise ValueError(f"skip={self.skip!r} adds the seasonal-naive forecast to a direct or seq2seq head's "
+                             "output; head='recursive' predicts one step at a time: use skip=None")
         if self.head == "recursive" and self.bidirectional:
             raise ValueError("head='recursive' generates step by step and cannot be bidirectional: "
                              "set bidirectional=False")
+
+
+def _seconds(max_time):
+    """``max_time`` in seconds (a number or a ``timedelta``), or None."""
+    if isinstance(max_time, datetime.timedelta):
+        return max_time.total_seconds()
+    return None if max_time is None else float(max_time)
 
 
 def _is_number(value):

@@ -17,6 +17,7 @@ import torch
 from . import frames
 from .frames import ID, TARGET, TIME
 from .panel import Layout, build_panel, future_block
+from .scaling import inverse_target, transform_target
 from .windows import Gatherer
 
 CHUNK = 8192  # windows per forward pass at inference
@@ -56,6 +57,7 @@ def scale(est, data, positions, chunk=1 << 20):
     for a in range(0, len(data), chunk):
         part = np.array(data[a : a + chunk], dtype=np.float64, copy=True)
         pos = positions[a : a + chunk]
+        part[:, 0] = transform_target(part[:, 0], est.target_transform, est.ids_[pos])
         part[:, :1] = est.target_scaler_.transform(part[:, :1], pos)
         if n_cov > 1:
             part[:, 1:n_cov] = est.cov_scaler_.transform(part[:, 1:n_cov], pos)
@@ -110,6 +112,7 @@ def forecast_tail(est, tail, x_future=None):
     L, H = est.lookback_, est.horizon
     pos = positions_of(est, tail.ids, "predict")
     block, dates = future_block(tail, est.layout_, H, x_future)
+    block[:, 0] = np.nan  # the unknown targets: never read, and never mistaken for a value (log of 0)
     data = np.concatenate([tail.data, block.reshape(tail.n_series, H, -1)], axis=1)  # (S, L+H, F)
     data = data.reshape(tail.n_series * (L + H), -1)
     scaled = scale(est, data, np.repeat(pos, L + H))
@@ -176,7 +179,7 @@ def _run(est, scaled, fitted_pos, first_rows):
             with torch.autocast(est.device_.type, dtype=torch.bfloat16, enabled=est.device_.type == "cuda"):
                 out.append(module(batch.x, batch.x_future, batch.static).float())
     pred = torch.cat(out).cpu().numpy().astype(np.float64)  # (n, H) scaled
-    return est.target_scaler_.inverse(pred, fitted_pos)
+    return inverse_target(est.target_scaler_.inverse(pred, fitted_pos), est.target_transform)
 
 
 @contextmanager

@@ -8,7 +8,33 @@ from __future__ import annotations
 import numpy as np
 
 METHODS = ("standard", "robust", "none")
+TARGET_TRANSFORMS = (None, "log")
 _EPS = 1e-8
+
+
+def transform_target(y, kind, ids=None, where="data"):
+    """Apply ``target_transform`` to target values ``y`` (N,) (a copy); ``ids`` (N,) names series in errors.
+
+    "log" makes multiplicative structure (seasonality proportional to the level, exponential
+    trend) additive, as ES-RNN does; it needs every value > 0.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    if kind is None:
+        return y
+    bad = ~(y > 0) & np.isfinite(y)
+    if bad.any():
+        i = int(np.argmax(bad))
+        who = f" of series {ids[i]!r}" if ids is not None else ""
+        raise ValueError(f"{where}: target_transform='log' needs positive targets, but value {y[i]!r}{who} is not "
+                         f"({int(bad.sum())} such value(s)); use target_transform=None for data with zeros or negatives")
+    return np.log(y)
+
+
+def inverse_target(y, kind):
+    """Exact inverse of :func:`transform_target` (values far above the data are capped, not inf)."""
+    if kind is None:
+        return y
+    return np.exp(np.minimum(y, 700.0))
 
 
 class SeriesScaler:

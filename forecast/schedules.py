@@ -26,8 +26,7 @@ class TeacherForcing(Callback):
         return self.start * max(self.max_epochs - epoch, 0) / (self.max_epochs - 1)
 
     def _set(self, module, epoch):
-        head = getattr(module, "head", None)
-        if hasattr(head, "teacher_forcing"):
+        for head in _heads(module):
             head.teacher_forcing = self.ratio(epoch)
             head.generator = self.generator
 
@@ -38,6 +37,11 @@ class TeacherForcing(Callback):
         self._set(state.module, state.epoch + 1)
 
     def on_train_end(self, state, history):
-        head = getattr(state.module, "head", None)
-        if hasattr(head, "teacher_forcing"):
+        for head in _heads(state.module):
             head.teacher_forcing, head.generator = 0.0, None  # the fitted module never forces
+
+
+def _heads(module):
+    """The seq2seq heads of a network or of every member of an ensemble."""
+    heads = [getattr(m, "head", None) for m in getattr(module, "members", [module])]
+    return [h for h in heads if hasattr(h, "teacher_forcing")]

@@ -29,8 +29,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .training import (LOSSES, OPTIMIZERS, EpochStats, History, TrainState, _scheduler, end_epoch, evaluate,
-                       gradient_step)
+from .losses import ForecastLoss
+from .training import (OPTIMIZERS, EpochStats, History, TrainState, _scheduler, end_epoch, evaluate,
+                       gradient_step, out_of_time)
 
 
 def series_chunks(module, gatherer, offsets, lengths, k):
@@ -54,7 +55,7 @@ def series_chunks(module, gatherer, offsets, lengths, k):
 
 
 def train_tbptt(module, gatherer, offsets, lengths, val_index, config, k, carry_state=True, callbacks=(),
-                generator=None):
+                generator=None, loss_fn=None):
     """Fit a :class:`~forecast.networks.model.RecursiveNetwork` by ``k``-step truncated BPTT.
 
     Parameters
@@ -73,7 +74,7 @@ def train_tbptt(module, gatherer, offsets, lengths, val_index, config, k, carry_
     X, T, mask = series_chunks(module, gatherer, offsets, lengths, k)
     if X.shape[1] == 0:
         raise ValueError(f"tbptt_steps={k}: no series has more than {k} training points")
-    loss_fn, val_loss_fn = LOSSES[config.loss](reduction="none"), LOSSES[config.loss]()
+    val_loss_fn = (loss_fn or ForecastLoss(config.loss)).to(device)
     optimizer = OPTIMIZERS[config.optimizer](module.parameters(), lr=config.learning_rate,
                                             weight_decay=config.weight_decay)
     n_series, C = mask.shape
@@ -95,12 +96,13 @@ def train_tbptt(module, gatherer, offsets, lengths, val_index, config, k, carry_
             for c in range(int(first[group].min()), C):
                 m = mask[group.to(device), c]  # (b,)
                 pred, h = module.unroll(X[group, c], h if carry_state else None)  # (b, k)
-                loss = (loss_fn(pred.float(), T[group, c]).mean(1) * m).sum() / m.sum()
-                done = gradient_step(loss, module, state, scheduler, config, max_norm, stats)
+                terms = val_loss_fn.pointwise(pred.float(), T[group, c], group.to(device))  # (b, k)
+                loss = (terms.mean(1) * m).sum() / m.sum()
+                done = gradient_step(loss, module, state, scheduler, config, max_norm, stats) or out_of_time(config)
                 h = _detach(h, m)  # the truncation: no gradient crosses this border
                 if done:
                     break
-            if config.max_steps is not None and state.step >= config.max_steps:
+            if (config.max_steps is not None and state.step >= config.max_steps) or out_of_time(config):
                 break
         last_good = end_epoch(state, history, stats, t0, last_good, config, scheduler, callbacks,
                               lambda: evaluate(module, gatherer, val_index, val_loss_fn, config.batch_size * 4))

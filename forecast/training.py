@@ -17,7 +17,8 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
-LOSSES = {"mse": nn.MSELoss, "mae": nn.L1Loss, "huber": nn.HuberLoss}
+from .losses import LOSSES, ForecastLoss, horizon_mask
+
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 CLIPS = ("norm", "value", None)
 SCHEDULERS = (None, "cosine", "plateau")
@@ -37,6 +38,8 @@ class TrainConfig:
     clip_value: float = 1.0
     lr_scheduler: str | None = None
     progress: bool = False
+    max_time: float | None = None  # seconds after ``started`` (time.perf_counter()) at which training stops
+    started: float | None = None
 
 
 @dataclass
@@ -128,15 +131,19 @@ def progress_enabled(verbose):
     return sys.stderr.isatty() and not os.environ.get("CI")
 
 
-def train(module, gatherer, train_index, val_index, config, callbacks=(), generator=None):
+def train(module, gatherer, train_index, val_index, config, callbacks=(), generator=None, loss_fn=None):
     """Fit ``module`` on the windows of ``train_index``; validate on ``val_index`` after each epoch.
+
+    ``loss_fn``: a :class:`~forecast.losses.ForecastLoss` (None: ``ForecastLoss(config.loss)``,
+    which the scale-free losses cannot use: they need per-series statistics from the estimator).
+    ``config.max_time`` (seconds from ``config.started``) ends training at the first step past it.
 
     Returns a :class:`History`. A non-finite training loss rolls the weights back to the last
     finite epoch and stops (``History.rolled_back`` says why); with no finite epoch it raises
     ``FloatingPointError`` rather than return a model that forecasts NaN.
     """
     device = gatherer.data.device
-    loss_fn = LOSSES[config.loss]()
+    loss_fn = (loss_fn or ForecastLoss(config.loss)).to(device)
     optimizer = OPTIMIZERS[config.optimizer](module.parameters(), lr=config.learning_rate,
                                             weight_decay=config.weight_decay)
     steps_per_epoch = math.ceil(min(train_index.n_windows, config.windows_per_epoch or math.inf) / config.batch_size)
@@ -158,7 +165,7 @@ def train(module, gatherer, train_index, val_index, config, callbacks=(), genera
         for batch in gatherer.batches(train_index, config.batch_size, generator, limit=config.windows_per_epoch):
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
                 loss = batch_loss(module, batch, loss_fn)
-            if gradient_step(loss, module, state, scheduler, config, max_norm, stats):
+            if gradient_step(loss, module, state, scheduler, config, max_norm, stats) or out_of_time(config):
                 break
         last_good = end_epoch(state, history, stats, t0, last_good, config, scheduler, callbacks,
                               lambda: evaluate(module, gatherer, val_index, loss_fn, config.batch_size * 4))
@@ -173,14 +180,25 @@ def clip_gradients(module, config, max_norm):
     """Clip in place; return the pre-clip global L2 norm and whether this step was clipped.
 
     ``max_norm`` is ``config.clip_value`` for clip="norm", else infinite: the norm is then only measured.
+    An ensemble (``module.members``) trains on the mean of its members' losses, so each member
+    holds 1/k of its own gradient: it is clipped at 1/k of the bound (as if it trained alone),
+    and the norm reported is the largest member's own.
     """
-    norm = nn.utils.clip_grad_norm_(module.parameters(), max_norm)
-    if config.clip != "value":
-        return norm, norm > max_norm
-    grads = [p.grad for p in module.parameters() if p.grad is not None]
-    clipped = torch.stack([g.abs().max() for g in grads]).max() > config.clip_value
-    nn.utils.clip_grad_value_(module.parameters(), config.clip_value)
-    return norm, clipped
+    members = list(getattr(module, "members", [module]))
+    k = len(members)
+    norms, clipped = [], []
+    for member in members:
+        params = [p for p in member.parameters() if p.grad is not None]
+        norm = nn.utils.clip_grad_norm_(params, max_norm / k) * k
+        if config.clip == "value":
+            clipped.append(torch.stack([p.grad.abs().max() for p in params]).max() * k > config.clip_value)
+            nn.utils.clip_grad_value_(params, config.clip_value / k)
+        else:
+            clipped.append(norm > max_norm)
+        norms.append(norm)
+    if k == 1:
+        return norms[0], clipped[0]
+    return torch.stack(norms).max(), torch.stack(clipped).any()
 
 
 def batch_loss(module, batch, loss_fn):
@@ -189,7 +207,12 @@ def batch_loss(module, batch, loss_fn):
     hook = getattr(module, "training_loss", None)
     if hook is not None:
         return hook(batch, loss_fn)
-    return loss_fn(module(batch.x, batch.x_future, batch.static).float(), batch.y)
+    return loss_fn(module(batch.x, batch.x_future, batch.static).float(), batch.y, batch.series, horizon_mask(batch))
+
+
+def out_of_time(config):
+    """True once ``config.max_time`` seconds have passed since ``config.started``."""
+    return config.max_time is not None and time.perf_counter() - config.started >= config.max_time
 
 
 class EpochStats:
@@ -247,7 +270,7 @@ def end_epoch(state, history, stats, t0, last_good, config, scheduler, callbacks
     last_good = copy.deepcopy(module.state_dict())
     for cb in callbacks:
         cb.on_epoch_end(state, record)
-    if state.stop or (config.max_steps is not None and state.step >= config.max_steps):
+    if state.stop or (config.max_steps is not None and state.step >= config.max_steps) or out_of_time(config):
         return None
     return last_good
 
@@ -273,10 +296,12 @@ def evaluate(module, gatherer, index, loss_fn, batch_size):
     for batch in gatherer.batches(index, batch_size, shuffle=False):
         with torch.autocast(gatherer.data.device.type, dtype=torch.bfloat16, enabled=gatherer.data.device.type == "cuda"):
             pred = module(batch.x, batch.x_future, batch.static)
-        total += loss_fn(pred.float(), batch.y) * len(batch.y)
-        count += len(batch.y)
+        mask = horizon_mask(batch)
+        n = len(batch.y) if mask is None else mask.sum()
+        total += loss_fn(pred.float(), batch.y, batch.series, mask) * n
+        count += n
     module.train()
-    return (total / count).item()
+    return (total / count).item() if count else None
 
 
 def _scheduler(optimizer, config, steps_per_epoch):

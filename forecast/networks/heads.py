@@ -22,6 +22,12 @@ class DirectHead(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(in_size, hidden), nn.ReLU(), nn.Linear(hidden, horizon * n_targets))
         self.skip = nn.Linear(in_size, horizon * n_targets)  # linear path keeps simple structure easy to learn
 
+    def zero_output(self):
+        """Start at a zero forecast (the seasonal skip connection then starts at seasonal naive)."""
+        for layer in (self.mlp[-1], self.skip):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
     def forward(self, enc_out, summary, x_future, static):
         # enc_out: (B, L, E) unused by the direct head; summary: (B, E); x_future: (B, H, K); static: (B, S)
         z = torch.cat([summary, x_future.flatten(1), static], dim=1)  # (B, E + H*K + S)
@@ -82,6 +88,11 @@ class Seq2SeqHead(nn.Module):
         self.teacher_forcing = 0.0
         self.generator = None  # a CPU torch.Generator for the forcing draws (None: torch's global one)
         self.attention_weights = None
+
+    def zero_output(self):
+        """Start at a zero forecast (the seasonal skip connection then starts at seasonal naive)."""
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
 
     def forward(self, enc_out, summary, x_future, static, y=None):
         # enc_out: (B, L, E); summary: (B, E); x_future: (B, H, K); static: (B, S); y: (B, H) or None

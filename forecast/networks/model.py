@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..losses import horizon_mask
 from .encoders import RNNEncoder
 from .heads import HEADS, OneStepHead, Seq2SeqHead
 
@@ -59,13 +60,29 @@ class WindowNorm(nn.Module):
         return v if stats is None else v * stats[1] + stats[0]
 
 
-class ForecastNetwork(nn.Module):
-    """Encoder over the lookback + a head over the horizon ("direct" or "seq2seq")."""
+def seasonal_base(y, horizon, period):
+    """Seasonal-naive forecast of each window: y (B, L) -> (B, H), repeating its last ``period``
+    values (the last value when ``period`` is 1 or longer than the window)."""
+    period = period if 1 <= period <= y.shape[1] else 1
+    idx = y.shape[1] - period + torch.arange(horizon, device=y.device) % period  # (H,)
+    return y[:, idx]
 
-    def __init__(self, encoder, head, window_norm=None):
+
+class ForecastNetwork(nn.Module):
+    """Encoder over the lookback + a head over the horizon ("direct" or "seq2seq").
+
+    With ``skip_period`` (the seasonal skip connection) the head forecasts a correction to the
+    window's seasonal-naive forecast, and its output layers start at zero: an untrained network
+    is exactly seasonal naive, and training can only move away from it where that pays.
+    """
+
+    def __init__(self, encoder, head, window_norm=None, skip_period=None):
         super().__init__()
         self.encoder, self.head = encoder, head
         self.norm = WindowNorm(window_norm)
+        self.skip_period = skip_period
+        if skip_period:
+            head.zero_output()
 
     def forward(self, x, x_future, static, y=None):  # x: (B, L, F); x_future: (B, H, K); static: (B, S)
         x, stats = self.norm.inputs(x)
@@ -73,11 +90,31 @@ class ForecastNetwork(nn.Module):
         # only the seq2seq head reads targets (teacher forcing), in the normalised frame
         teacher = {} if y is None else {"y": self.norm.forward_values(y, stats)}
         out = self.head(enc_out, summary, x_future, static, **teacher)[..., 0]  # (B, H): single target
+        if self.skip_period:
+            out = out + seasonal_base(x[..., 0], out.shape[1], self.skip_period)  # the correction's base
         return self.norm.inverse(out, stats)
 
     def training_loss(self, batch, loss_fn):
         y = batch.y if isinstance(self.head, Seq2SeqHead) else None
-        return loss_fn(self(batch.x, batch.x_future, batch.static, y).float(), batch.y)
+        return loss_fn(self(batch.x, batch.x_future, batch.static, y).float(), batch.y, batch.series,
+                       horizon_mask(batch))
+
+
+class Ensemble(nn.Module):
+    """``n`` member networks trained side by side (one optimizer, one loop) and combined by the
+    median of their forecasts. Each member's loss is its own; the training loss is their mean,
+    and :func:`forecast.training.clip_gradients` clips each member as if it trained alone."""
+
+    def __init__(self, members):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x, x_future, static):
+        outs = torch.stack([m(x, x_future, static) for m in self.members])  # (M, B, H)
+        return outs.float().quantile(0.5, dim=0).to(outs.dtype) if len(self.members) > 1 else outs[0]
+
+    def training_loss(self, batch, loss_fn):
+        return torch.stack([m.training_loss(batch, loss_fn) for m in self.members]).mean()
 
 
 class RecursiveNetwork(nn.Module):
@@ -133,14 +170,24 @@ class RecursiveNetwork(nn.Module):
         y_future = self.norm.forward_values(batch.y, stats)
         inputs, targets = self.teacher_sequence(x, batch.x_future, y_future, batch.static)
         pred, _ = self.unroll(inputs)  # (B, L+H-1)
+        mask = None if getattr(batch, "mask", None) is None else batch.mask[:, 1:]  # targets y_1 .. y_{L+H-1}
         # scored in the series' scale, like the other heads
-        return loss_fn(self.norm.inverse(pred, stats).float(), self.norm.inverse(targets, stats).float())
+        return loss_fn(self.norm.inverse(pred, stats).float(), self.norm.inverse(targets, stats).float(),
+                       batch.series, mask)
 
 
 def build_network(n_features, n_future, n_static, horizon, cell="lstm", hidden_size=64, num_layers=1,
                   dropout=0.0, bidirectional=False, merge="concat", nonlinearity="tanh", head="direct",
-                  attention=None, residual=False, layer_norm=False, window_norm=None):
-    """Build encoder + head from plain values (the estimator's parameters)."""
+                  attention=None, residual=False, layer_norm=False, window_norm=None, skip_period=None,
+                  n_models=1):
+    """Build encoder + head from plain values (the estimator's parameters); an :class:`Ensemble`
+    of ``n_models`` such networks (each initialised from the generator's next draws) when > 1."""
+    if n_models > 1:
+        kwargs = dict(cell=cell, hidden_size=hidden_size, num_layers=num_layers, dropout=dropout,
+                      bidirectional=bidirectional, merge=merge, nonlinearity=nonlinearity, head=head,
+                      attention=attention, residual=residual, layer_norm=layer_norm, window_norm=window_norm,
+                      skip_period=skip_period)
+        return Ensemble([build_network(n_features, n_future, n_static, horizon, **kwargs) for _ in range(n_models)])
     if head == "recursive":
         n_past = n_features - 1 - n_future
         encoder = RNNEncoder(1 + n_past + n_future + n_static, hidden_size, cell, num_layers, dropout, False,
@@ -150,5 +197,6 @@ def build_network(n_features, n_future, n_static, horizon, cell="lstm", hidden_s
                          residual, layer_norm)
     if head == "seq2seq":
         return ForecastNetwork(encoder, Seq2SeqHead(encoder.out_size, horizon, n_future, n_static, 1, hidden_size,
-                                                    cell, num_layers, attention), window_norm)
-    return ForecastNetwork(encoder, HEADS[head](encoder.out_size, horizon, n_future, n_static), window_norm)
+                                                    cell, num_layers, attention), window_norm, skip_period)
+    return ForecastNetwork(encoder, HEADS[head](encoder.out_size, horizon, n_future, n_static), window_norm,
+                           skip_period)

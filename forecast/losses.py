@@ -1,0 +1,90 @@
+"""Training losses over (B, T) forecasts, with per-series weights and a mask for padded rows.
+
+``mse`` / ``mae`` / ``huber`` score the values the network sees (each series scaled by the
+target scaler). The scale-free losses score what forecasts are judged by:
+
+* ``mase``: absolute error divided by the series' in-sample seasonal-naive MAE
+  (mean |y_t - y_{t-m}| over its training part), so every series weighs the same whatever its
+  scale or noise level: the M4 MASE, as a loss;
+* ``smape``: 2|y - ŷ| / (|y| + |ŷ|), on the target's own scale (the target scaler undone).
+
+Both are invariant to the per-series scaler (the MASE denominators are computed in the scaled
+space, where an affine scaler divides error and denominator alike).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+LOSSES = ("mse", "mae", "huber", "mase", "smape")
+_EPS = 1e-8
+
+
+def horizon_mask(batch):
+    """(B, H) observed-target mask of a batch, or None when its panel has no padded rows."""
+    mask = getattr(batch, "mask", None)
+    return None if mask is None else mask[:, -batch.y.shape[1] :]
+
+
+def seasonal_mae(values, offsets, fit_lengths, season_length):
+    """(S,) in-sample seasonal-naive MAE of each series' first ``fit_lengths[s]`` rows.
+
+    A series too short for one seasonal difference falls back to lag 1; a series with no
+    variation (or a single point) takes the median of the others (1.0 when none has any).
+    """
+    values = np.asarray(values, dtype=np.float64).ravel()
+    out = np.full(len(offsets) - 1, np.nan)
+    for s in range(len(out)):
+        part = values[offsets[s] : offsets[s] + int(fit_lengths[s])]
+        part = part[np.isfinite(part)]
+        m = season_length if len(part) > season_length else 1
+        if len(part) > m:
+            out[s] = np.abs(part[m:] - part[:-m]).mean()
+    good = out > _EPS
+    out[~good] = np.median(out[good]) if good.any() else 1.0
+    return out
+
+
+class ForecastLoss(nn.Module):
+    """``loss(pred, y, series=None, mask=None)`` -> scalar mean over observed points.
+
+    Parameters
+    ----------
+    kind : one of :data:`LOSSES`.
+    series_scale : (S,) MASE denominators per fitted series (``mase`` only).
+    loc, spread : (S,) the target scaler's location and scale per series (``smape`` only).
+    """
+
+    def __init__(self, kind="mse", series_scale=None, loc=None, spread=None):
+        super().__init__()
+        if kind not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {kind!r}")
+        self.kind = kind
+        for name, value in (("series_scale", series_scale), ("loc", loc), ("spread", spread)):
+            self.register_buffer(name, None if value is None else torch.as_tensor(value, dtype=torch.float32),
+                                 persistent=False)
+        if kind == "mase" and series_scale is None:
+            raise ValueError("loss='mase' needs each series' in-sample seasonal-naive MAE (series_scale)")
+
+    def pointwise(self, pred, y, series=None):  # pred, y: (B, T); series: (B,) -> (B, T)
+        pred, y = pred.float(), y.float()
+        if self.kind == "mse":
+            return (pred - y) ** 2
+        if self.kind == "huber":
+            return nn.functional.huber_loss(pred, y, reduction="none")
+        if self.kind == "mae":
+            return (pred - y).abs()
+        if self.kind == "mase":
+            return (pred - y).abs() / self.series_scale.to(pred.device)[series][:, None]
+        loc, spread = (t.to(pred.device)[series][:, None] if t is not None else 0.0 for t in (self.loc, self.spread))
+        spread = 1.0 if self.spread is None else spread
+        raw_pred, raw_y = pred * spread + loc, y * spread + loc
+        return 2.0 * (raw_pred - raw_y).abs() / (raw_pred.abs() + raw_y.abs()).clamp_min(_EPS)
+
+    def forward(self, pred, y, series=None, mask=None):
+        terms = self.pointwise(pred, y, series)
+        if mask is None:
+            return terms.mean()
+        mask = mask.to(terms.dtype)
+        return (terms * mask).sum() / mask.sum().clamp_min(1.0)
