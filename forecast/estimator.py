@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import threading
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,7 @@ from sklearn.exceptions import NotFittedError
 from . import frames, inference, persistence
 from .frames import to_long
 from .networks import CELLS, HEADS, MERGES, WINDOW_NORMS, build_network
-from .panel import Layout, build_panel
+from .panel import Layout, build_panel, left_pad
 from .seasonality import default_lookback, resolve_season_length
 from .scaling import METHODS, TARGET_TRANSFORMS, ColumnScaler, SeriesScaler, transform_target
 from .schedules import TeacherForcing
@@ -60,13 +61,22 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
     past_covariates : columns observed only up to the forecast origin.
     future_covariates : columns known ahead; ``predict`` then needs ``X_future``.
     static_covariates : columns constant within each series.
-    calendar : add sin/cos calendar features of ``ds`` (hour, weekday, month as suits the frequency).
+    calendar : add sin/cos calendar features of ``ds`` (hour, weekday, month as suits the frequency);
+        timestamps only (integer time steps have no calendar).
     scaler : "standard" | "robust" | "none" — per series, fitted on the training part only.
     window_norm : None | "last" | "standard" — also normalise each input window's target inside
         the network and map the forecast back (``forecast.networks.model.WindowNorm``): by its
         last value, or by its own mean and std (RevIN-style). Helps trending or level-shifting
         series; can cost accuracy on stationary ones (benchmarks/RESULTS-window-norm.md).
     fill : None (NaN in y is an error) | "ffill" | "interpolate" | "zero".
+    short_series : "pad" | "drop" | "error" — series shorter than one training window
+        (``lookback + horizon + val_size`` points). "pad" (default) trains on them left-padded with
+        their first value, the padded rows masked out of the loss (as NeuralForecast's start
+        padding), and warns once; "drop" leaves them out of training with a warning; "error"
+        refuses the fit. Under "pad" and "drop" every series is forecast, a short input window
+        (at fit, in ``predict(df)``, or an origin of ``predict_at`` near a series' start) being
+        left-padded the same way; "error" refuses those too. A series needs at least one point
+        outside the validation part.
     loss, optimizer, learning_rate, weight_decay, batch_size : training settings.
     max_epochs, max_steps : stop after whichever comes first (max_steps None: no step limit).
     windows_per_epoch : cap on windows sampled per epoch (None: all); stride : step between windows.
@@ -113,7 +123,9 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         Parameters
         ----------
         df : long DataFrame [id_col, time_col, target_col, <covariates>], wide DataFrame
-            (DatetimeIndex, one column per series) or Series with a DatetimeIndex.
+            (DatetimeIndex, one column per series) or Series with a DatetimeIndex. ``ds`` may hold
+            integer time steps instead of timestamps (consecutive per series; an integer index for
+            wide frames and Series): forecasts then continue them, ``last + 1 .. last + horizon``.
         callbacks : sequence of ``forecast.training.Callback`` (e.g. an MLflow logger).
         warm_start : when True and this model is already fitted, training starts from its current
             weights instead of a fresh initialisation (scalers are still refitted on ``df``); the
@@ -131,24 +143,27 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         panel = build_panel(long, freqs, self.layout_)
         self._resolve_windows(panel)
         val_size = self._val_size()
-        self._check_lengths(panel, val_size)
+        keep, pads = self._short_series(panel, val_size)
         self.ids_, self.freqs_ = panel.ids, dict(zip(panel.ids, panel.freqs))
         self.device_ = self._device()
         self._fit_scalers(panel, val_size)
         scaled = inference.scale(self, panel.data, panel.series_of_rows())
-        gatherer = Gatherer(scaled, self.static_scaler_.transform(panel.static),
-                            self.lookback_, self.horizon, self.layout_.future_slice, self.device_)
-        train_idx, val_idx = split_index(panel.lengths, panel.offsets, self.lookback_, self.horizon,
+        rows, offsets, observed = left_pad(panel.offsets, pads)  # short series: padded rows, masked in the loss
+        gatherer = Gatherer(scaled[rows], self.static_scaler_.transform(panel.static),
+                            self.lookback_, self.horizon, self.layout_.future_slice, self.device_, observed)
+        train_idx, val_idx = split_index(np.where(keep, np.diff(offsets), 0), offsets, self.lookback_, self.horizon,
                                          val_size, self.stride, self.device_)
         if train_idx.n_windows == 0:
             raise ValueError(f"no training windows: every series is shorter than lookback + horizon + val_size "
-                             f"= {self.lookback_} + {self.horizon} + {val_size}; lower val_size or lookback")
+                             f"= {self.lookback_} + {self.horizon} + {val_size}; lower val_size or lookback, or "
+                             f"use short_series='pad'")
         self.module_ = self._init_network(getattr(self, "module_", None) if warm_start else None)
         generator = torch.Generator().manual_seed(self.seed)
         cbs = self._callbacks(callbacks)
         config, loss_fn = self._train_config(started), self._loss(scaled[:, 0], panel, val_size)
         if self.tbptt_steps:
-            self.history_ = train_tbptt(self.module_, gatherer, panel.offsets, panel.lengths - val_size, val_idx,
+            self.history_ = train_tbptt(self.module_, gatherer, offsets + np.append(pads, 0),  # observed rows only
+                                        np.where(keep, panel.lengths - val_size, 0), val_idx,
                                         config, self.tbptt_steps, self.carry_state, cbs, generator, loss_fn)
         else:
             self.history_ = train(self.module_, gatherer, train_idx, val_idx, config, cbs, generator, loss_fn)
@@ -248,7 +263,8 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
             raise ValueError(f"attention_weights needs head='seq2seq' and attention set, got head={self.head!r}, "
                              f"attention={self.attention!r}")
         self.predict(df, X_future)
-        return self.module_.head.attention_weights.float().cpu().numpy()
+        heads = [m.head for m in getattr(self.module_, "members", [self.module_])]  # an ensemble: their mean
+        return torch.stack([h.attention_weights.float() for h in heads]).mean(0).cpu().numpy()
 
     def score(self, df, y=None):
         """Negative mean absolute error of ``predict_at`` over the last horizon of each series in ``df``."""
@@ -269,6 +285,9 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ pieces
     def _layout(self, freqs):
+        if self.calendar and any(frames.is_integer_freq(f) for f in freqs.values()):
+            raise ValueError(f"calendar=True needs timestamps, but column {self.spec_.names[frames.TIME]!r} holds integer "
+                             f"time steps, which have no calendar: use calendar=False")
         cal = pd.Series(list(freqs.values())).mode().iloc[0] if self.calendar else None  # the panel's main frequency
         return Layout(self._cols("past_covariates"), self._cols("future_covariates"), self._cols("static_covariates"),
                       cal, frames.n_calendar_features(cal) if cal else 0)
@@ -314,7 +333,7 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
                              nonlinearity=self.nonlinearity, head=self.head, attention=self.attention,
                              residual=self.residual, layer_norm=self.layer_norm, window_norm=self.window_norm,
                              skip_period=self.season_length_ if self.skip == "seasonal" else None,
-                             n_models=self.n_models)
+                             n_models=self.n_models, n_series=len(self.ids_), season_length=self.season_length_)
 
     def _train_config(self, started=None):
         return TrainConfig(self.loss, self.optimizer, self.learning_rate, self.weight_decay, self.batch_size,
@@ -334,13 +353,38 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         if not hasattr(self, "module_"):
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit(df) first")
 
-    def _check_lengths(self, panel, val_size):
-        need = self.lookback_ + self.horizon
-        short = np.flatnonzero(panel.lengths < need)
-        if len(short):
-            s = short[0]
-            raise ValueError(f"series {panel.ids[s]!r} has {panel.lengths[s]} points, fewer than lookback + horizon "
-                             f"= {self.lookback_} + {self.horizon} = {need} ({len(short)} such series)")
+    def _short_series(self, panel, val_size):
+        """Series shorter than one training window (``lookback_ + horizon + val_size`` points), handled
+        as ``short_series`` says ("pad" and "drop" warn once, "error" raises).
+
+        Returns (keep, pads): (S,) series that give training windows, (S,) rows of left padding.
+        """
+        lengths, need = panel.lengths, self.lookback_ + self.horizon + val_size
+        short, pads = lengths < need, np.zeros(len(lengths), dtype=np.int64)
+        if not short.any():
+            return ~short, pads
+        s = int(np.argmin(np.where(short, lengths, need)))
+        terms = f"{self.lookback_} + {self.horizon}" + (f" + {val_size}" if val_size else "")
+        what = (f"{int(short.sum())} of {len(lengths)} series have fewer than lookback + horizon"
+                f"{' + val_size' if val_size else ''} = {terms} = {need} points (the shortest, {panel.ids[s]!r}, "
+                f"has {lengths[s]} points)")
+        if self.short_series == "error":
+            raise ValueError(f"{what}; short_series='error' refuses them ('pad' trains on them left-padded, "
+                             f"'drop' leaves them out of training)")
+        if self.short_series == "drop":
+            warnings.warn(f"{what}: left out of training (short_series='drop'); they are still forecast, from an "
+                          f"input window left-padded with their first value", UserWarning, stacklevel=3)
+            return ~short, pads
+        empty = np.flatnonzero(lengths <= val_size)
+        if len(empty):
+            raise ValueError(f"series {panel.ids[empty[0]]!r} has {lengths[empty[0]]} points and val_size={val_size} "
+                             f"holds them all out, leaving none to train on ({len(empty)} such series): lower val_size "
+                             f"or use short_series='drop'")
+        pads[short] = need - lengths[short]
+        warnings.warn(f"{what}: left-padded with their first value and trained with the padded rows masked out of "
+                      f"the loss (short_series='pad'; 'drop' leaves them out of training, 'error' refuses them)",
+                      UserWarning, stacklevel=3)
+        return np.ones(len(lengths), dtype=bool), pads
 
     def _check_params(self):
         choices = {"cell": tuple(CELLS), "merge": MERGES, "nonlinearity": ("tanh", "relu"), "head": tuple(HEADS),
@@ -405,6 +449,9 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         if self.window_norm == "standard" and isinstance(self.lookback, int) and self.lookback < 3:
             raise ValueError(f"window_norm='standard' scales each window by its own spread, which lookback="
                              f"{self.lookback} cannot estimate: use lookback >= 3 or window_norm='last'")
+        if self.window_norm == "es" and (self.head == "recursive" or self.skip is not None):
+            raise ValueError(f"window_norm='es' forecasts a correction to its exponential-smoothing forecast with a "
+                             f"direct or seq2seq head and no other skip: got head={self.head!r}, skip={self.skip!r}")
         if self.skip is not None and self.head == "recursive":
             raise ValueError(f"skip={self.skip!r} adds the seasonal-naive forecast to a direct or seq2seq head's "
                              "output; head='recursive' predicts one step at a time: use skip=None")

@@ -16,7 +16,7 @@ import torch
 
 from . import frames
 from .frames import ID, TARGET, TIME
-from .panel import Layout, build_panel, future_block
+from .panel import Layout, build_panel, future_block, left_pad
 from .scaling import inverse_target, transform_target
 from .windows import Gatherer
 
@@ -40,7 +40,9 @@ class Tail:
 
     @classmethod
     def from_panel(cls, panel, lookback):
+        """The last ``lookback`` rows of each series; a shorter series is left-padded with its first row."""
         rows = panel.offsets[1:, None] - lookback + np.arange(lookback)  # (S, L)
+        rows = np.maximum(rows, panel.offsets[:-1, None])  # edge padding, as left_pad does in training
         return cls(panel.ids, panel.data[rows], list(panel.last_ds), list(panel.freqs))
 
 
@@ -87,20 +89,23 @@ def history_panel(est, long, where, causal=False):
     long, freqs = frames.validate(long, [*layout.past, *layout.future], fill, where=where, names=est.spec_.names)
     for uid, freq in freqs.items():
         fitted = est.freqs_.get(uid)
-        if fitted is not None and _offset(fitted) != _offset(freq):
-            raise ValueError(f"{where}: series {uid!r} has frequency {freq!r} but the model was fitted at {fitted!r}")
+        if fitted is not None and not frames.same_frequency(fitted, freq):
+            raise ValueError(f"{where}: series {uid!r} has frequency {_freq_name(freq)} but the model was fitted at "
+                             f"{_freq_name(fitted)}")
     panel = build_panel(long, freqs, Layout(layout.past, layout.future, (), layout.calendar, layout.n_calendar))
     return panel, long, positions_of(est, panel.ids, where)
 
 
-def _offset(freq):
-    return pd.tseries.frequencies.to_offset(freq)
+def _freq_name(freq):
+    return "integer time steps" if frames.is_integer_freq(freq) else repr(freq)
 
 
 def tail_from_history(est, long):
+    """The input windows of new history; a series shorter than ``lookback_`` is left-padded with
+    its first value unless ``short_series="error"``."""
     panel, _, _ = history_panel(est, long, "predict data")
     short = np.flatnonzero(panel.lengths < est.lookback_)
-    if len(short):
+    if len(short) and est.short_series == "error":
         s = short[0]
         raise ValueError(f"predict data: series {panel.ids[s]!r} has {panel.lengths[s]} points, "
                          f"fewer than lookback={est.lookback_}")
@@ -123,21 +128,26 @@ def forecast_tail(est, tail, x_future=None):
 
 
 def forecast_origins(est, long, origins):
-    """Forecast from every (unique_id, cutoff) of ``origins`` in batched forward passes."""
+    """Forecast from every (unique_id, cutoff) of ``origins`` in batched forward passes.
+
+    An origin with fewer than ``lookback_`` points up to its cutoff is forecast from an input
+    window left-padded with the series' first value (``short_series="error"`` refuses it).
+    """
     L, H = est.lookback_, est.horizon
     panel, long, pos = history_panel(est, long, "backtest data", causal=True)
-    series, cut_pos = _origin_rows(panel, long, origins, L, H)
-    first_rows = panel.offsets[series] + cut_pos - L + 1
-    scaled = scale(est, panel.data, np.repeat(pos, panel.lengths))
-    pred = _run(est, scaled, pos[series], first_rows)
-    target_rows = (first_rows + L)[:, None] + np.arange(H)  # (n_origins, H)
+    series, cut_pos = _origin_rows(panel, long, origins, L, H, pad=est.short_series != "error")
+    pads = np.zeros(panel.n_series, dtype=np.int64)
+    np.maximum.at(pads, series, L - 1 - cut_pos)  # rows missing before each series' earliest window
+    rows, offsets, _ = left_pad(panel.offsets, pads)
+    scaled = scale(est, panel.data, np.repeat(pos, panel.lengths))[rows]
+    pred = _run(est, scaled, pos[series], offsets[series] + pads[series] + cut_pos - L + 1)
+    cut_rows = panel.offsets[series] + cut_pos  # rows of the unpadded frame
     ds = long[TIME].to_numpy()
-    return pd.DataFrame({ID: np.repeat(panel.ids[series], H),
-                         "cutoff": np.repeat(ds[first_rows + L - 1], H),
-                         TIME: ds[target_rows].ravel(), "y_pred": pred.ravel()})
+    return pd.DataFrame({ID: np.repeat(panel.ids[series], H), "cutoff": np.repeat(ds[cut_rows], H),
+                         TIME: ds[cut_rows[:, None] + 1 + np.arange(H)].ravel(), "y_pred": pred.ravel()})
 
 
-def _origin_rows(panel, long, origins, L, H):
+def _origin_rows(panel, long, origins, L, H, pad=False):
     if not isinstance(origins, pd.DataFrame):
         raise TypeError(f"origins must be a DataFrame with columns [unique_id, cutoff], got {type(origins).__name__}")
     missing = [c for c in (ID, "cutoff") if c not in origins.columns]
@@ -150,17 +160,18 @@ def _origin_rows(panel, long, origins, L, H):
         raise ValueError(f"origins name series not in the data: {unknown[:5]}")
     series = np.array([index[u] for u in ids], dtype=np.int64)
     key = pd.MultiIndex.from_arrays([long[ID].to_numpy(), long[TIME].to_numpy()])
-    rows = key.get_indexer(pd.MultiIndex.from_arrays([ids, pd.to_datetime(origins["cutoff"]).to_numpy()]))
+    rows = key.get_indexer(pd.MultiIndex.from_arrays([ids, frames.as_times(origins["cutoff"]).to_numpy()]))
     if (rows < 0).any():
         bad = origins.iloc[int(np.argmax(rows < 0))]
         raise ValueError(f"origin cutoff {bad['cutoff']} is not a timestamp of series {bad[ID]!r}")
     cut_pos = rows - panel.offsets[series]
     lengths = panel.lengths[series]
-    bad = (cut_pos < L - 1) | (cut_pos + H > lengths - 1)
+    bad = ((cut_pos < L - 1) & (not pad)) | (cut_pos + H > lengths - 1)
     if bad.any():
         i = int(np.argmax(bad))
-        raise ValueError(f"origin ({ids[i]!r}, {origins['cutoff'].iloc[i]}) needs {L} points up to the cutoff and "
-                         f"{H} after it; the series has {cut_pos[i] + 1} and {lengths[i] - cut_pos[i] - 1}")
+        need = f"{H} points after the cutoff" if pad else f"{L} points up to the cutoff and {H} after it"
+        raise ValueError(f"origin ({ids[i]!r}, {origins['cutoff'].iloc[i]}) needs {need}; the series has "
+                         f"{cut_pos[i] + 1} up to it and {lengths[i] - cut_pos[i] - 1} after it")
     return series, cut_pos
 
 
@@ -177,7 +188,7 @@ def _run(est, scaled, fitted_pos, first_rows):
         for i in range(0, len(rows), CHUNK):
             batch = gatherer.gather(fitted[i : i + CHUNK], rows[i : i + CHUNK])
             with torch.autocast(est.device_.type, dtype=torch.bfloat16, enabled=est.device_.type == "cuda"):
-                out.append(module(batch.x, batch.x_future, batch.static).float())
+                out.append(module(batch.x, batch.x_future, batch.static, series=batch.series).float())
     pred = torch.cat(out).cpu().numpy().astype(np.float64)  # (n, H) scaled
     return inverse_target(est.target_scaler_.inverse(pred, fitted_pos), est.target_transform)
 
@@ -207,7 +218,7 @@ def _cpu_threads(n):
 def holdout_score(est, df):
     """Any fitted estimator with ``predict_at``: negative MAE of forecasts from the origin ``horizon`` steps before each series' end."""
     long, _ = frames.to_long(df, est.spec_.id_col, est.spec_.time_col, est.spec_.target_col)
-    long = long.assign(**{ID: long[ID].astype(str), TIME: pd.to_datetime(long[TIME])}).sort_values([ID, TIME])
+    long = long.assign(**{ID: long[ID].astype(str), TIME: frames.as_times(long[TIME])}).sort_values([ID, TIME])
     long = long.reset_index(drop=True)
     last = long.groupby(ID, sort=False)[TIME].nth(-est.horizon - 1)
     origins = pd.DataFrame({ID: long.loc[last.index, ID].to_numpy(), "cutoff": last.to_numpy()})

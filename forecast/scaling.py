@@ -25,7 +25,7 @@ def transform_target(y, kind, ids=None, where="data"):
     if bad.any():
         i = int(np.argmax(bad))
         who = f" of series {ids[i]!r}" if ids is not None else ""
-        raise ValueError(f"{where}: target_transform='log' needs positive targets, but value {y[i]!r}{who} is not "
+        raise ValueError(f"{where}: target_transform='log' needs positive targets, but value {float(y[i])!r}{who} is not "
                          f"({int(bad.sum())} such value(s)); use target_transform=None for data with zeros or negatives")
     return np.log(y)
 

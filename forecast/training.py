@@ -207,7 +207,8 @@ def batch_loss(module, batch, loss_fn):
     hook = getattr(module, "training_loss", None)
     if hook is not None:
         return hook(batch, loss_fn)
-    return loss_fn(module(batch.x, batch.x_future, batch.static).float(), batch.y, batch.series, horizon_mask(batch))
+    return loss_fn(module(batch.x, batch.x_future, batch.static, series=batch.series).float(), batch.y, batch.series,
+                   horizon_mask(batch))
 
 
 def out_of_time(config):
@@ -295,7 +296,7 @@ def evaluate(module, gatherer, index, loss_fn, batch_size):
     total, count = torch.zeros((), device=gatherer.data.device), 0
     for batch in gatherer.batches(index, batch_size, shuffle=False):
         with torch.autocast(gatherer.data.device.type, dtype=torch.bfloat16, enabled=gatherer.data.device.type == "cuda"):
-            pred = module(batch.x, batch.x_future, batch.static)
+            pred = module(batch.x, batch.x_future, batch.static, series=batch.series)
         mask = horizon_mask(batch)
         n = len(batch.y) if mask is None else mask.sum()
         total += loss_fn(pred.float(), batch.y, batch.series, mask) * n

@@ -11,9 +11,10 @@ from torch import nn
 
 from ..losses import horizon_mask
 from .encoders import RNNEncoder
+from .smoothing import ExpSmoothing
 from .heads import HEADS, OneStepHead, Seq2SeqHead
 
-WINDOW_NORMS = (None, "last", "standard")
+WINDOW_NORMS = (None, "last", "standard", "es")
 
 
 class WindowNorm(nn.Module):
@@ -32,7 +33,7 @@ class WindowNorm(nn.Module):
 
     def __init__(self, mode=None):
         super().__init__()
-        if mode not in WINDOW_NORMS:
+        if mode not in WINDOW_NORMS or mode == "es":
             raise ValueError(f"window_norm must be one of {WINDOW_NORMS}, got {mode!r}")
         self.mode = mode
 
@@ -45,7 +46,7 @@ class WindowNorm(nn.Module):
         var = y.var(dim=1, keepdim=True, unbiased=False)
         return y.mean(dim=1, keepdim=True), (var + self.EPS).sqrt()
 
-    def inputs(self, x):  # x: (B, L, F) -> x with its target channel normalised, and the stats
+    def inputs(self, x, series=None):  # x: (B, L, F) -> x with its target channel normalised, and the stats
         if self.mode is None:
             return x, None
         shift, scale = self.stats(x[..., 0])
@@ -73,19 +74,22 @@ class ForecastNetwork(nn.Module):
 
     With ``skip_period`` (the seasonal skip connection) the head forecasts a correction to the
     window's seasonal-naive forecast, and its output layers start at zero: an untrained network
-    is exactly seasonal naive, and training can only move away from it where that pays.
+    is exactly seasonal naive, and training can only move away from it where that pays. With
+    ``norm`` an :class:`~forecast.networks.smoothing.ExpSmoothing` (``window_norm="es"``) the
+    same holds for the exponential-smoothing forecast.
+    ``series`` (B,): the fitted series of each window (read by per-series smoothing only).
     """
 
-    def __init__(self, encoder, head, window_norm=None, skip_period=None):
+    def __init__(self, encoder, head, norm=None, skip_period=None):
         super().__init__()
         self.encoder, self.head = encoder, head
-        self.norm = WindowNorm(window_norm)
+        self.norm = norm if isinstance(norm, nn.Module) else WindowNorm(norm)
         self.skip_period = skip_period
-        if skip_period:
+        if skip_period or isinstance(self.norm, ExpSmoothing):
             head.zero_output()
 
-    def forward(self, x, x_future, static, y=None):  # x: (B, L, F); x_future: (B, H, K); static: (B, S)
-        x, stats = self.norm.inputs(x)
+    def forward(self, x, x_future, static, y=None, series=None):  # x: (B, L, F); x_future: (B, H, K); static: (B, S)
+        x, stats = self.norm.inputs(x, series)
         enc_out, summary = self.encoder(x)  # (B, L, E), (B, E)
         # only the seq2seq head reads targets (teacher forcing), in the normalised frame
         teacher = {} if y is None else {"y": self.norm.forward_values(y, stats)}
@@ -96,7 +100,7 @@ class ForecastNetwork(nn.Module):
 
     def training_loss(self, batch, loss_fn):
         y = batch.y if isinstance(self.head, Seq2SeqHead) else None
-        return loss_fn(self(batch.x, batch.x_future, batch.static, y).float(), batch.y, batch.series,
+        return loss_fn(self(batch.x, batch.x_future, batch.static, y, batch.series).float(), batch.y, batch.series,
                        horizon_mask(batch))
 
 
@@ -109,8 +113,8 @@ class Ensemble(nn.Module):
         super().__init__()
         self.members = nn.ModuleList(members)
 
-    def forward(self, x, x_future, static):
-        outs = torch.stack([m(x, x_future, static) for m in self.members])  # (M, B, H)
+    def forward(self, x, x_future, static, series=None):
+        outs = torch.stack([m(x, x_future, static, series=series) for m in self.members])  # (M, B, H)
         return outs.float().quantile(0.5, dim=0).to(outs.dtype) if len(self.members) > 1 else outs[0]
 
     def training_loss(self, batch, loss_fn):
@@ -145,7 +149,7 @@ class RecursiveNetwork(nn.Module):
         P = self.n_past
         return x[..., 0], x[..., 1 : 1 + P], x[..., 1 + P : 1 + P + self.n_known]
 
-    def forward(self, x, x_future, static):  # x: (B, L, F); x_future: (B, H, K); static: (B, S)
+    def forward(self, x, x_future, static, series=None):  # x: (B, L, F); x_future: (B, H, K); static: (B, S)
         x, stats = self.norm.inputs(x)
         y, past, known = self.split(x)
         known_next = torch.cat([known[:, 1:], x_future[:, :1]], dim=1)  # (B, L, K): known_t for t = 1..L
@@ -179,14 +183,15 @@ class RecursiveNetwork(nn.Module):
 def build_network(n_features, n_future, n_static, horizon, cell="lstm", hidden_size=64, num_layers=1,
                   dropout=0.0, bidirectional=False, merge="concat", nonlinearity="tanh", head="direct",
                   attention=None, residual=False, layer_norm=False, window_norm=None, skip_period=None,
-                  n_models=1):
+                  n_models=1, n_series=1, season_length=1):
     """Build encoder + head from plain values (the estimator's parameters); an :class:`Ensemble`
-    of ``n_models`` such networks (each initialised from the generator's next draws) when > 1."""
+    of ``n_models`` such networks (each initialised from the generator's next draws) when > 1.
+    ``n_series`` and ``season_length`` size the per-series smoothing of ``window_norm="es"``."""
     if n_models > 1:
         kwargs = dict(cell=cell, hidden_size=hidden_size, num_layers=num_layers, dropout=dropout,
                       bidirectional=bidirectional, merge=merge, nonlinearity=nonlinearity, head=head,
                       attention=attention, residual=residual, layer_norm=layer_norm, window_norm=window_norm,
-                      skip_period=skip_period)
+                      skip_period=skip_period, n_series=n_series, season_length=season_length)
         return Ensemble([build_network(n_features, n_future, n_static, horizon, **kwargs) for _ in range(n_models)])
     if head == "recursive":
         n_past = n_features - 1 - n_future
@@ -195,6 +200,8 @@ def build_network(n_features, n_future, n_static, horizon, cell="lstm", hidden_s
         return RecursiveNetwork(encoder, OneStepHead(encoder.out_size), n_past, n_future, window_norm)
     encoder = RNNEncoder(n_features, hidden_size, cell, num_layers, dropout, bidirectional, merge, nonlinearity,
                          residual, layer_norm)
+    if window_norm == "es":
+        window_norm = ExpSmoothing(n_series, season_length)
     if head == "seq2seq":
         return ForecastNetwork(encoder, Seq2SeqHead(encoder.out_size, horizon, n_future, n_static, 1, hidden_size,
                                                     cell, num_layers, attention), window_norm, skip_period)
