@@ -117,3 +117,62 @@ class Naive(SeasonalNaive):
 
     def get_params(self, deep=True):
         return {"horizon": self.horizon, "fill": self.fill}
+
+
+# ---------------------------------------------------------------------------------------------
+# Naive2 (the M3/M4 benchmark): naive on classically deseasonalised data, on plain arrays
+# ---------------------------------------------------------------------------------------------
+
+def seasonality_test(y, season_length, threshold=1.645):
+    """The M4 benchmarks' 90 % autocorrelation test for seasonality at lag ``m = season_length``.
+
+    Seasonal when ``|acf_m| > threshold * sqrt((1 + 2 * sum_{k<m} acf_k^2) / n)``; never for
+    ``m <= 1``, for series shorter than ``3 m`` or for a constant series (as the M4 code does).
+    ``y`` : (n,) values.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    n, m = len(y), int(season_length)
+    if m <= 1 or n < 3 * m:
+        return False
+    d = y - y.mean()
+    denom = d @ d
+    if denom == 0:
+        return False
+    acf = np.array([d[k:] @ d[:n - k] for k in range(1, m + 1)]) / denom  # acf_1 .. acf_m
+    limit = threshold * np.sqrt((1 + 2 * np.sum(acf[:-1] ** 2)) / n)
+    return bool(abs(acf[-1]) > limit)
+
+
+def seasonal_indices(y, season_length):
+    """Seasonal figure of a classical multiplicative decomposition (R's ``decompose``).
+
+    The trend is the centred moving average (a 2 x m average for even m); index ``j`` is the mean
+    ratio ``y / trend`` over positions ``j, j + m, j + 2m, ...`` counted from the first point,
+    normalised to average 1. Returns (m,) indices; ones when ``m <= 1``. ``y`` : (n,), n >= m + 1.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    m = int(season_length)
+    if m <= 1:
+        return np.ones(max(m, 1))
+    weights = np.r_[0.5, np.ones(m - 1), 0.5] / m if m % 2 == 0 else np.ones(m) / m
+    trend = np.convolve(y, weights, mode="valid")  # trend of y[off : off + len(trend)]
+    off = len(weights) // 2
+    ratio = y[off:off + len(trend)] / trend
+    pos = (off + np.arange(len(trend))) % m
+    figure = np.array([ratio[pos == j].mean() for j in range(m)])
+    return figure / figure.mean()
+
+
+def naive2(y, horizon, season_length):
+    """Naive2 forecast of one series: the last value of the seasonally adjusted series, re-seasonalised.
+
+    Seasonal adjustment (:func:`seasonal_indices`) applies only when :func:`seasonality_test`
+    finds seasonality; otherwise this is the naive forecast. ``y`` : (n,) positive values.
+    Returns (horizon,) forecasts.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    m, n = int(season_length), len(y)
+    if not seasonality_test(y, m):
+        return np.full(horizon, y[-1])
+    index = seasonal_indices(y, m)
+    return y[-1] / index[(n - 1) % m] * index[(n + np.arange(horizon)) % m]

@@ -331,3 +331,17 @@ def owa_frame(forecasts, reference, train_df, season_length=1):
     ours = aggregate(forecasts, train_df, ("smape", "mase"), season_length)
     ref = aggregate(reference, train_df, ("smape", "mase"), season_length)
     return owa(ours["smape"], ours["mase"], ref["smape"], ref["mase"])
+
+
+def smape_m3(y, y_pred, axis=None):
+    """sMAPE as the M3 competition scores it, in percent: mean of ``200 |y - y_hat| / (y + y_hat)``.
+
+    No absolute values in the denominator (M3 holds only positive values): the figure the M3
+    literature reports (Makridakis & Hibon 2000; Theta, N-BEATS). Equal to :func:`smape` when
+    ``y`` and ``y_pred`` are positive; a non-positive forecast makes its term negative or
+    unbounded, as in the original definition.
+    """
+    y, y_pred = _pair(y, y_pred)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = 200.0 * np.abs(y - y_pred) / (y + y_pred)
+    return _reduce("smape_m3", terms, axis)
