@@ -149,7 +149,7 @@ def _is_int(value, low):
 
 def _long(df):
     long, _ = frames.to_long(df)
-    long = long.assign(**{ID: long[ID].astype(str), TIME: pd.to_datetime(long[TIME])})
+    long = long.assign(**{ID: long[ID].astype(str), TIME: frames.as_times(long[TIME])})
     return long.sort_values([ID, TIME], kind="stable").reset_index(drop=True)
 
 
@@ -184,7 +184,8 @@ def _run_groups(estimator, long, folds, refit, window, train_length, warm_fracti
 def _fit(estimator, previous, train, warm, fraction):
     if not (warm and "warm_start" in inspect.signature(previous.fit).parameters):
         return clone(estimator).fit(train)
-    shorter = {"max_epochs": max(1, math.ceil(estimator.max_epochs * fraction))}
+    epochs = estimator.max_epochs if estimator.max_epochs is not None else previous.max_epochs_
+    shorter = {"max_epochs": max(1, math.ceil(epochs * fraction))}
     if getattr(estimator, "max_steps", None) is not None:
         shorter["max_steps"] = max(1, math.ceil(estimator.max_steps * fraction))
     return previous.set_params(**shorter).fit(train, warm_start=True)

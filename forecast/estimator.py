@@ -26,7 +26,7 @@ from .scaling import METHODS, TARGET_TRANSFORMS, ColumnScaler, SeriesScaler, tra
 from .schedules import TeacherForcing
 from .tbptt import train_tbptt
 from .losses import LOSSES, ForecastLoss, seasonal_mae
-from .training import CLIPS, OPTIMIZERS, SCHEDULERS, EarlyStopping, TrainConfig, progress_enabled, train
+from .training import CLIPS, OPTIMIZERS, plan, SCHEDULERS, EarlyStopping, TrainConfig, progress_enabled, train
 from .windows import Gatherer, split_index
 
 
@@ -77,9 +77,13 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         (at fit, in ``predict(df)``, or an origin of ``predict_at`` near a series' start) being
         left-padded the same way; "error" refuses those too. A series needs at least one point
         outside the validation part.
-    loss, optimizer, learning_rate, weight_decay, batch_size : training settings.
-    max_epochs, max_steps : stop after whichever comes first (max_steps None: no step limit).
-    windows_per_epoch : cap on windows sampled per epoch (None: all); stride : step between windows.
+    loss, optimizer, learning_rate, weight_decay : training settings.
+    batch_size : windows per step (None: a power of two near n_windows / 32 within [16, 256]).
+    max_epochs, max_steps : stop after whichever comes first (max_steps None: no step limit;
+        max_epochs None: enough epochs for about 2,000 steps, ``forecast.training.plan``).
+    windows_per_epoch : cap on windows sampled per epoch (None: 50 batches, or all windows when
+        fewer); stride : step between windows. Resolved values: ``batch_size_``,
+        ``windows_per_epoch_``, ``max_epochs_``.
     val_size : points at the end of each series held out for validation (None: horizon when
         ``early_stopping`` is set, else 0).
     early_stopping : patience in epochs on validation loss, with best-weights restore (None: off).
@@ -96,7 +100,7 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
                  season_length=None, skip=None, past_covariates=(), future_covariates=(), static_covariates=(),
                  calendar=False, scaler="standard", window_norm=None, target_transform=None, fill=None,
                  short_series="pad", loss="mse", optimizer="adam", learning_rate=1e-3,
-                 weight_decay=0.0, batch_size=256, max_epochs=20, max_steps=None, windows_per_epoch=None,
+                 weight_decay=0.0, batch_size=None, max_epochs=None, max_steps=None, windows_per_epoch=None,
                  stride=1, val_size=None, early_stopping=None, lr_scheduler=None, clip="norm",
                  clip_value=1.0, n_models=1, max_time=None, device="auto", seed=0, verbose="auto"):
         self.cell, self.hidden_size, self.num_layers = cell, hidden_size, num_layers
@@ -157,6 +161,9 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
             raise ValueError(f"no training windows: every series is shorter than lookback + horizon + val_size "
                              f"= {self.lookback_} + {self.horizon} + {val_size}; lower val_size or lookback, or "
                              f"use short_series='pad'")
+        self.batch_size_, self.windows_per_epoch_, self.max_epochs_ = plan(
+            train_idx.n_windows if not self.tbptt_steps else panel.n_series, self.batch_size, self.windows_per_epoch,
+            self.max_epochs)
         self.module_ = self._init_network(getattr(self, "module_", None) if warm_start else None)
         generator = torch.Generator().manual_seed(self.seed)
         cbs = self._callbacks(callbacks)
@@ -204,7 +211,7 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         if self.early_stopping:
             cbs.insert(0, EarlyStopping(self.early_stopping))
         if self.teacher_forcing:
-            cbs.insert(0, TeacherForcing(self.teacher_forcing, self.max_epochs, self.seed))
+            cbs.insert(0, TeacherForcing(self.teacher_forcing, self.max_epochs_, self.seed))
         return cbs
 
     # ------------------------------------------------------------------ predict
@@ -336,8 +343,8 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
                              n_models=self.n_models, n_series=len(self.ids_), season_length=self.season_length_)
 
     def _train_config(self, started=None):
-        return TrainConfig(self.loss, self.optimizer, self.learning_rate, self.weight_decay, self.batch_size,
-                           self.max_epochs, self.max_steps, self.windows_per_epoch, self.clip, self.clip_value,
+        return TrainConfig(self.loss, self.optimizer, self.learning_rate, self.weight_decay, self.batch_size_,
+                           self.max_epochs_, self.max_steps, self.windows_per_epoch_, self.clip, self.clip_value,
                            self.lr_scheduler, progress_enabled(self.verbose), _seconds(self.max_time), started)
 
     def _loss(self, scaled_y, panel, val_size):
@@ -395,11 +402,11 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        positive = {"hidden_size": 1, "num_layers": 1, "horizon": 1, "batch_size": 1,
-                    "max_epochs": 1, "stride": 1, "n_models": 1}
+        positive = {"hidden_size": 1, "num_layers": 1, "horizon": 1, "stride": 1, "n_models": 1}
         for name, low in positive.items():
             _check_int(name, getattr(self, name), low)
-        for name in ("lookback", "season_length", "max_steps", "windows_per_epoch", "early_stopping"):
+        for name in ("lookback", "season_length", "batch_size", "max_epochs", "max_steps", "windows_per_epoch",
+                     "early_stopping"):
             if getattr(self, name) is not None:
                 _check_int(name, getattr(self, name), 1)
         if self.val_size is not None:

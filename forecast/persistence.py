@@ -76,7 +76,7 @@ def _config(est):
         "layout": vars(est.layout_),
         "ids": [str(i) for i in est.ids_],
         "freqs": est.freqs_,
-        "tail_last_ds": [pd.Timestamp(t).isoformat() for t in est.tail_.last_ds],
+        "tail_last_ds": [_time(t) for t in est.tail_.last_ds],
         "tail_freqs": list(est.tail_.freqs),
         "tail_ids": [str(i) for i in est.tail_.ids],
         "target_scaler": est.target_scaler_.to_dict(),
@@ -84,9 +84,15 @@ def _config(est):
         "static_scaler": est.static_scaler_.to_dict(),
         "history": est.history_.to_dict(),
         "n_train_windows": est.n_train_windows_,
-        "resolved": {"lookback": est.lookback_, "season_length": est.season_length_},
+        "resolved": {"lookback": est.lookback_, "season_length": est.season_length_, "batch_size": est.batch_size_,
+                     "windows_per_epoch": est.windows_per_epoch_, "max_epochs": est.max_epochs_},
         "trained_on": str(est.device_),
     }
+
+
+def _time(t):
+    """A last timestamp for JSON: ISO text, or an int for integer time steps (read back as such)."""
+    return int(t) if isinstance(t, (int, np.integer)) else pd.Timestamp(t).isoformat()
 
 
 def _name(name):
@@ -113,11 +119,13 @@ def load(cls, path, device="cpu"):
     est.static_scaler_ = ColumnScaler.from_dict(cfg["static_scaler"])
     est.history_ = History.from_dict(cfg["history"])
     est.n_train_windows_ = cfg["n_train_windows"]
-    est.lookback_, est.season_length_ = cfg["resolved"]["lookback"], cfg["resolved"]["season_length"]
+    for name, value in cfg["resolved"].items():
+        setattr(est, f"{name}_", value)
     arrays = np.load(path / "tail.npz", allow_pickle=False)
     est.static_ = arrays["static"]
     est.tail_ = Tail(np.array(cfg["tail_ids"], dtype=object), arrays["data"],
-                     [pd.Timestamp(t).as_unit("ns") for t in cfg["tail_last_ds"]], cfg["tail_freqs"])
+                     [t if isinstance(t, int) else pd.Timestamp(t).as_unit("ns") for t in cfg["tail_last_ds"]],
+                     cfg["tail_freqs"])
     est.device_ = torch.device(device)
     est.module_ = est._network()
     est.module_.load_state_dict(torch.load(path / "weights.pt", map_location=device, weights_only=True))

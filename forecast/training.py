@@ -14,6 +14,7 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -40,6 +41,30 @@ class TrainConfig:
     progress: bool = False
     max_time: float | None = None  # seconds after ``started`` (time.perf_counter()) at which training stops
     started: float | None = None
+
+
+DEFAULT_STEPS = 2000  # optimizer steps a default fit aims at (max_epochs=None)
+STEPS_PER_EPOCH = 50  # batches per epoch by default (windows_per_epoch=None): frequent checks and records
+
+
+def plan(n_windows, batch_size=None, windows_per_epoch=None, max_epochs=None, steps=DEFAULT_STEPS):
+    """Resolve the training-size parameters left at None from the number of training windows.
+
+    * ``batch_size``: a power of two near n_windows / 32, within [16, 256] (small data sets get
+      many small steps, large ones full batches);
+    * ``windows_per_epoch``: at most ``STEPS_PER_EPOCH`` batches (all windows when fewer);
+    * ``max_epochs``: enough epochs for about ``steps`` optimizer steps in all, within [10, 2000].
+
+    Returns (batch_size, windows_per_epoch, max_epochs); explicit values pass through unchanged.
+    """
+    if batch_size is None:
+        batch_size = int(2 ** np.clip(np.floor(np.log2(max(n_windows, 1) / 32)), 4, 8))
+    if windows_per_epoch is None:
+        windows_per_epoch = min(n_windows, STEPS_PER_EPOCH * batch_size)
+    if max_epochs is None:
+        per_epoch = max(math.ceil(min(n_windows, windows_per_epoch) / batch_size), 1)
+        max_epochs = int(np.clip(math.ceil(steps / per_epoch), 10, 2000))
+    return int(batch_size), int(windows_per_epoch), int(max_epochs)
 
 
 @dataclass
