@@ -84,7 +84,7 @@ class SeasonalNaive(RegressorMixin, BaseEstimator):
                                   names=self.spec_.names)
         key = pd.MultiIndex.from_arrays([long[ID].to_numpy(), long[TIME].to_numpy()])
         ids = origins[ID].astype(str).to_numpy()
-        rows = key.get_indexer(pd.MultiIndex.from_arrays([ids, pd.to_datetime(origins["cutoff"]).to_numpy()]))
+        rows = key.get_indexer(pd.MultiIndex.from_arrays([ids, frames.as_times(origins["cutoff"]).to_numpy()]))
         if (rows < 0).any():
             bad = origins.iloc[int(np.argmax(rows < 0))]
             raise ValueError(f"origin cutoff {bad['cutoff']} is not a timestamp of series {bad[ID]!r}")

@@ -293,8 +293,8 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
     # ------------------------------------------------------------------ pieces
     def _layout(self, freqs):
         if self.calendar and any(frames.is_integer_freq(f) for f in freqs.values()):
-            raise ValueError(f"calendar=True needs timestamps, but column {self.spec_.names[frames.TIME]!r} holds integer "
-                             f"time steps, which have no calendar: use calendar=False")
+            raise ValueError(f"calendar=True needs timestamps, but column {self.spec_.names[frames.TIME]!r} holds "
+                             f"integer time steps, which have no calendar: use calendar=False")
         cal = pd.Series(list(freqs.values())).mode().iloc[0] if self.calendar else None  # the panel's main frequency
         return Layout(self._cols("past_covariates"), self._cols("future_covariates"), self._cols("static_covariates"),
                       cal, frames.n_calendar_features(cal) if cal else 0)

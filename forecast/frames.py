@@ -3,6 +3,11 @@
 Every public entry point converts what the user passed (a long frame, a wide frame or a Series)
 into the internal long frame ``[unique_id, ds, y, <covariates>]``, sorted, with one validated
 frequency per series. Errors are ``ValueError`` naming the column, series and value at fault.
+
+Time is either timestamps (a pandas offset alias per series: ``"D"``, ``"MS"``, ...) or integer
+time steps: positions 0, 1, 2, ... without dates (M3, M4), consecutive within each series, whose
+frequency is the int :data:`INTEGER_FREQ` (1, as Nixtla's libraries spell it) and whose forecasts
+continue the positions (``last + 1 .. last + horizon``).
 """
 from __future__ import annotations
 
@@ -13,6 +18,40 @@ import pandas as pd
 
 ID, TIME, TARGET = "unique_id", "ds", "y"
 FILL_METHODS = (None, "ffill", "interpolate", "zero")
+INTEGER_FREQ = 1  # the frequency of integer time steps: one position per step
+
+
+def is_integer_freq(freq):
+    """True for the frequency of integer time steps (:data:`INTEGER_FREQ`), False for offset aliases."""
+    return isinstance(freq, (int, np.integer)) and not isinstance(freq, bool)
+
+
+def same_frequency(a, b):
+    """Whether two per-series frequencies (offset aliases or :data:`INTEGER_FREQ`) are the same."""
+    if is_integer_freq(a) or is_integer_freq(b):
+        return is_integer_freq(a) and is_integer_freq(b) and int(a) == int(b)
+    return pd.tseries.frequencies.to_offset(a) == pd.tseries.frequencies.to_offset(b)
+
+
+def as_times(values):
+    """Time values for ordering and lookups: int64 steps when they are integers, else datetimes.
+
+    Lenient (``pd.to_datetime`` for anything else): it does not validate, :func:`parse_times` does.
+    """
+    values = values if isinstance(values, pd.Series) else pd.Series(values)
+    if _integer_values(values):
+        return values.astype("int64")
+    return pd.to_datetime(values)
+
+
+def _integer_values(values):
+    """An integer dtype, or objects that are all integers (not booleans)."""
+    dtype = values.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return False
+    if pd.api.types.is_integer_dtype(dtype):
+        return True
+    return dtype == object and len(values) > 0 and pd.api.types.infer_dtype(values, skipna=True) == "integer"
 
 
 @dataclass(frozen=True)
@@ -72,7 +111,10 @@ def to_long(data, id_col=ID, time_col=TIME, target_col=TARGET):
     Parameters
     ----------
     data : DataFrame [id_col, time_col, target_col, ...] (long), DataFrame with a
-        DatetimeIndex and one column per series (wide), or Series with a DatetimeIndex.
+        DatetimeIndex and one column per series (wide), or Series with a DatetimeIndex. An
+        integer index (e.g. a RangeIndex) stands for integer time steps: always for a Series; for
+        a frame when it has none of the id, time and target columns and only numeric columns
+        (otherwise it is read as a long frame).
 
     Returns
     -------
@@ -85,7 +127,8 @@ def to_long(data, id_col=ID, time_col=TIME, target_col=TARGET):
         return df, FrameSpec(id_col, time_col, target_col, "series", data.name)
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"expected a pandas DataFrame or Series, got {type(data).__name__}")
-    if isinstance(data.index, pd.DatetimeIndex) and id_col not in data.columns:
+    if (isinstance(data.index, pd.DatetimeIndex) and id_col not in data.columns) or _integer_wide(
+            data, (id_col, time_col, target_col)):
         return _melt(data), FrameSpec(id_col, time_col, target_col, "wide", columns=tuple(map(str, data.columns)))
     if id_col in data.columns or time_col in data.columns:
         missing = [c for c in (id_col, time_col, target_col) if c not in data.columns]
@@ -96,8 +139,21 @@ def to_long(data, id_col=ID, time_col=TIME, target_col=TARGET):
         return df, FrameSpec(id_col, time_col, target_col, "long", id_kind=id_kind)
     raise ValueError(
         f"cannot read the frame: a long frame needs columns [{id_col!r}, {time_col!r}, {target_col!r}] "
-        f"(it has {list(data.columns)[:10]}), a wide frame needs a DatetimeIndex"
+        f"(it has {list(data.columns)[:10]}), a wide frame needs a DatetimeIndex (or an integer index of "
+        f"time steps and numeric columns only)"
     )
+
+
+def _integer_wide(data, names):
+    """A frame with an integer index (time steps), numeric columns only and no long-frame column names."""
+    if not _integer_index(data.index) or len(data.columns) == 0 or any(c in data.columns for c in names):
+        return False
+    dtypes = data.dtypes
+    return all(pd.api.types.is_numeric_dtype(d) and not pd.api.types.is_bool_dtype(d) for d in dtypes)
+
+
+def _integer_index(index):
+    return pd.api.types.is_integer_dtype(index.dtype) and not pd.api.types.is_bool_dtype(index.dtype)
 
 
 def _melt(wide):
@@ -121,8 +177,9 @@ def _melt(wide):
 
 
 def _require_datetime_index(index, what):
-    if not isinstance(index, pd.DatetimeIndex):
-        raise ValueError(f"{what} input needs a DatetimeIndex, got {type(index).__name__}")
+    if not isinstance(index, pd.DatetimeIndex) and not _integer_index(index):
+        raise ValueError(f"{what} input needs a DatetimeIndex or an integer index (time steps), got "
+                         f"{type(index).__name__} of {index.dtype}")
 
 
 def from_long(fc, spec, value_col="y_pred"):
@@ -244,24 +301,32 @@ def _check_present(df, col, where, names):
 
 
 def parse_times(ds, where, name=TIME):
-    """Timestamps at nanosecond resolution (pandas 3 parses strings at other units), one zone.
+    """Timestamps at nanosecond resolution (pandas 3 parses strings at other units), one zone; or
+    int64 time steps when the column holds integers.
 
-    Numbers are refused: pandas would read 1949 or step 60 as nanoseconds after 1970 and every
-    forecast would be silently dated 1970-01-01.
+    Other numbers are refused, never read as timestamps: pandas would read 1949 or step 60 as
+    nanoseconds after 1970 and every forecast would be silently dated 1970-01-01. Floats (even
+    whole ones), booleans and integers mixed with timestamps are ambiguous and refused too.
     """
     if pd.api.types.is_datetime64_any_dtype(ds.dtype):
         return ds if ds.dt.unit == "ns" else ds.dt.as_unit("ns")  # no copy when already ns
     if isinstance(ds.dtype, pd.CategoricalDtype):
         ds = ds.astype(ds.cat.categories.dtype)
-    numbers = pd.api.types.is_numeric_dtype(ds.dtype) or pd.api.types.is_bool_dtype(ds.dtype) or (
-        ds.dtype == object and pd.api.types.infer_dtype(ds, skipna=True) in ("integer", "floating",
-                                                                             "mixed-integer-float", "decimal"))
-    if numbers:
-        sample = ds.iloc[:3].tolist()
+    if _integer_values(ds):
+        return ds if ds.isna().any() else ds.astype("int64")  # missing values: validate names them
+    kind = pd.api.types.infer_dtype(ds, skipna=True) if ds.dtype == object else None
+    sample = ds.iloc[:3].tolist()
+    if pd.api.types.is_bool_dtype(ds.dtype) or kind == "boolean":
+        raise ValueError(f"{where}: column {name!r} holds booleans (e.g. {sample}), neither timestamps nor "
+                         f"integer time steps")
+    if pd.api.types.is_numeric_dtype(ds.dtype) or kind in ("floating", "mixed-integer-float", "decimal"):
         raise ValueError(
-            f"{where}: column {name!r} holds numbers ({ds.dtype}, e.g. {sample}), not timestamps; convert it "
-            f"first, e.g. pd.to_datetime(df[{name!r}].astype(str), format='%Y') for years, or "
-            f"pd.Timestamp('2000-01-01') + pd.to_timedelta(df[{name!r}], unit='D') for step numbers")
+            f"{where}: column {name!r} holds non-integer numbers ({ds.dtype}, e.g. {sample}), neither timestamps "
+            f"nor integer time steps; for time steps (positions 0, 1, 2, ...) cast whole numbers with "
+            f"df[{name!r}].astype('int64'); convert dates to timestamps first")
+    if kind == "mixed-integer":
+        raise ValueError(f"{where}: column {name!r} mixes integers with other values (e.g. {sample}); use "
+                         f"either timestamps or integer time steps throughout")
     if ds.dtype == object:
         zones = {getattr(v, "tzinfo", None) is not None for v in ds if isinstance(v, pd.Timestamp)}
         if len(zones) > 1:
@@ -324,9 +389,12 @@ def _fill(df, how):
 def infer_frequencies(df, where="data"):
     """Infer each series' frequency from ``ds`` and reject gaps or irregular steps.
 
-    Returns dict unique_id -> offset alias. A series with a single row cannot show a frequency;
-    it takes the frequency shared by the others (an error if there are none).
+    Returns dict unique_id -> offset alias (:data:`INTEGER_FREQ` for integer time steps). A series
+    with a single row cannot show a frequency; it takes the frequency shared by the others (an
+    error if there are none).
     """
+    if df[TIME].dtype == np.int64:
+        return _integer_steps(df, where)
     fast = _regular_frequencies(df, where)
     if fast is not None:
         return fast
@@ -338,6 +406,26 @@ def infer_frequencies(df, where="data"):
             continue
         freqs[uid] = _series_freq(uid, idx, where)
     return _share_frequency(freqs, undecided, where)
+
+
+def _integer_steps(df, where):
+    """Integer time steps must step by exactly 1 within each series (frame sorted by id, then ds)."""
+    steps = df[TIME].groupby(df[ID], sort=False).diff()
+    bad = (steps.notna() & (steps != 1)).to_numpy()
+    if bad.any():
+        i = int(np.argmax(bad))
+        uid, ds = df[ID].iloc[i], df[TIME].to_numpy()
+        own = steps[df[ID] == uid].dropna()
+        if own.nunique() == 1:
+            raise ValueError(f"{where}: series {uid!r} steps by {int(own.iloc[0])} in its integer time column; integer "
+                             f"time steps are positions that step by 1: divide them by {int(own.iloc[0])}, or use "
+                             f"timestamps")
+        raise ValueError(
+            f"{where}: series {uid!r} has a gap or irregular integer time step at {int(ds[i])} (expected "
+            f"{int(ds[i - 1]) + 1}, the next position after {int(ds[i - 1])}); integer time steps must be consecutive: "
+            f"for missing observations add their rows with an empty target and choose fill='ffill'|'interpolate'|"
+            f"'zero'; if the integers are years or dates, convert them to timestamps")
+    return dict.fromkeys(pd.unique(df[ID].to_numpy()), INTEGER_FREQ)
 
 
 def _share_frequency(freqs, undecided, where):
@@ -399,11 +487,11 @@ def series_runs(df):
 
 def _sorted_runs(df, strict=True):
     """(starts, ends) of each series' rows when ``df`` is sorted by string id (ascending, contiguous)
-    and, with ``strict``, by strictly increasing naive ``ds`` within each series; else None."""
+    and, with ``strict``, by strictly increasing naive (or integer) ``ds`` within each series; else None."""
     ids, ds = df[ID], df[TIME]
     if len(df) == 0 or not pd.api.types.is_string_dtype(ids.dtype) or ids.isna().any():
         return None
-    if strict and (not pd.api.types.is_datetime64_dtype(ds.dtype) or ds.isna().any()):
+    if strict and (not (pd.api.types.is_datetime64_dtype(ds.dtype) or ds.dtype == np.int64) or ds.isna().any()):
         return None
     new_run = np.zeros(len(df), dtype=bool)
     new_run[0] = True
@@ -488,8 +576,17 @@ def _series_freq(uid, idx, where):
 
 
 def future_dates(last, freq, horizon):
-    """The ``horizon`` timestamps after ``last`` at ``freq``."""
+    """The ``horizon`` timestamps after ``last`` at ``freq`` (int64 steps ``last + 1 ..`` for integer time)."""
+    if is_integer_freq(freq):
+        return pd.Index(np.arange(int(last) + 1, int(last) + horizon + 1, dtype=np.int64))
     return pd.date_range(last, periods=horizon + 1, freq=freq)[1:].as_unit("ns")
+
+
+def past_dates(last, freq, n):
+    """The ``n`` timestamps ending at ``last`` at ``freq`` (int64 steps for integer time)."""
+    if is_integer_freq(freq):
+        return pd.Index(np.arange(int(last) - n + 1, int(last) + 1, dtype=np.int64))
+    return pd.date_range(end=last, periods=n, freq=freq)
 
 
 def calendar_features(ds, freq):

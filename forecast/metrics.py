@@ -27,7 +27,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from .frames import ID, TARGET, TIME
+from .frames import ID, TARGET, TIME, as_times
 
 METRICS = ("mae", "rmse", "mape", "smape", "mase")
 DEFAULT_METRICS = ("mae", "rmse", "smape", "mase")
@@ -229,7 +229,7 @@ def _last_rows(forecasts, train):
     ids = forecasts[ID].astype(str).to_numpy()
     if "cutoff" in forecasts.columns:
         key = pd.MultiIndex.from_arrays([train[ID].to_numpy(), train[TIME].to_numpy()])
-        rows = key.get_indexer(pd.MultiIndex.from_arrays([ids, pd.to_datetime(forecasts["cutoff"]).to_numpy()]))
+        rows = key.get_indexer(pd.MultiIndex.from_arrays([ids, as_times(forecasts["cutoff"]).to_numpy()]))
         what = "cutoff"
     else:
         last = pd.Series(np.arange(len(train)), index=train[ID].to_numpy()).groupby(level=0).max()
@@ -246,7 +246,7 @@ def _normal(df, columns, where):
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise ValueError(f"{where} is missing column(s) {missing}; it has {list(df.columns)}")
-    out = df.assign(**{ID: df[ID].astype(str), TIME: pd.to_datetime(df[TIME])})
+    out = df.assign(**{ID: df[ID].astype(str), TIME: as_times(df[TIME])})
     return out.sort_values([ID, TIME], kind="stable").reset_index(drop=True)
 
 

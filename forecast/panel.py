@@ -88,6 +88,35 @@ def build_panel(df, freqs, layout):
     return Panel(ids, offsets, data, static, first, last, [freqs[i] for i in ids])
 
 
+def left_pad(offsets, pads):
+    """Rows of a panel whose series ``s`` gains ``pads[s]`` copies of its first row in front.
+
+    Short series are trained and forecast from windows padded this way (edge padding keeps a
+    window's level and spread sane for the scalers and window normalisation), with the padded
+    rows masked out of every loss.
+
+    Parameters
+    ----------
+    offsets : (S+1,) row offsets of the unpadded panel.
+    pads : (S,) rows to add in front of each series (>= 0).
+
+    Returns
+    -------
+    (rows, offsets, observed): ``data[rows]`` is the padded data (a slice, no copy, when nothing
+    is padded); new (S+1,) offsets; (N',) float32 observed flags (1 observed, 0 padded), or None
+    when nothing is padded.
+    """
+    offsets, pads = np.asarray(offsets, dtype=np.int64), np.asarray(pads, dtype=np.int64)
+    if not pads.any():
+        return slice(None), offsets, None
+    lengths = np.diff(offsets) + pads
+    new_offsets = np.append(0, np.cumsum(lengths)).astype(np.int64)
+    series = np.repeat(np.arange(len(pads)), lengths)  # (N',)
+    j = np.arange(new_offsets[-1]) - new_offsets[series] - pads[series]  # position in the unpadded series
+    rows = offsets[series] + np.maximum(j, 0)
+    return rows, new_offsets, (j >= 0).astype(np.float32)
+
+
 def _calendar(ds, offsets, freq):
     return calendar_features(ds.to_numpy(), freq).astype(np.float64)
 

@@ -20,6 +20,7 @@ class Batch:
     static: torch.Tensor  # (B, S)
     y: torch.Tensor  # (B, H) scaled target over the horizon
     series: torch.Tensor  # (B,) series position
+    mask: torch.Tensor | None = None  # (B, L+H) 1.0 observed row, 0.0 left padding; None: the panel has no padding
 
 
 class WindowIndex:
@@ -67,10 +68,16 @@ def split_index(lengths, offsets, lookback, horizon, val_size, stride=1, device=
 
 
 class Gatherer:
-    """Holds the scaled panel on the device and cuts batches out of it."""
+    """Holds the scaled panel on the device and cuts batches out of it.
 
-    def __init__(self, data, static, lookback, horizon, future_slice, device="cpu"):
+    ``observed`` : optional (N,) flags of a left-padded panel (``forecast.panel.left_pad``), 1.0 for
+    an observed row and 0.0 for padding; batches then carry them as ``Batch.mask``.
+    """
+
+    def __init__(self, data, static, lookback, horizon, future_slice, device="cpu", observed=None):
         self.data = torch.as_tensor(np.asarray(data, dtype=np.float32), device=device)  # (N, F)
+        self.observed = None if observed is None else torch.as_tensor(np.asarray(observed, dtype=np.float32),
+                                                                       device=device)  # (N,)
         self.static = torch.as_tensor(np.asarray(static, dtype=np.float32), device=device)  # (S, Q)
         self.lookback, self.horizon = lookback, horizon
         self.future_slice = future_slice
@@ -87,6 +94,7 @@ class Gatherer:
             static=self.static[series],
             y=win[:, L:, 0],
             series=series,
+            mask=None if self.observed is None else self.observed[rows],  # (B, L+H)
         )
 
     def batches(self, index, batch_size, generator=None, shuffle=True, limit=None):

@@ -191,7 +191,7 @@ def check_matches_model(df, ids, freqs):
     data_freqs = frames.infer_frequencies(df, where="forecast data")
     for uid, freq in data_freqs.items():
         want = freqs.get(uid)
-        if want is not None and pd.tseries.frequencies.to_offset(want) != pd.tseries.frequencies.to_offset(freq):
+        if want is not None and not frames.same_frequency(want, freq):
             raise ValueError(f"data does not match the model: series {uid!r} has frequency {freq!r}, "
                              f"the model was fitted at {want!r}")
 

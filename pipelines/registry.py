@@ -92,13 +92,13 @@ def split_pyfunc_input(estimator, frame):
 
 def example_history(estimator, n_series=3):
     """A small history frame rebuilt from the fitted tail (last ``lookback`` rows of a few series)."""
-    from forecast.frames import ID, TARGET, TIME
+    from forecast.frames import ID, TARGET, TIME, future_dates, past_dates
 
     tail, layout = estimator.tail_, estimator.layout_
     cols = [TARGET, *layout.past, *layout.future]
     parts = []
     for s in range(min(n_series, tail.n_series)):
-        ds = pd.date_range(end=tail.last_ds[s], periods=estimator.lookback_, freq=tail.freqs[s])
+        ds = past_dates(tail.last_ds[s], tail.freqs[s], estimator.lookback_)
         part = pd.DataFrame(tail.data[s, :, :len(cols)].astype("float64"), columns=cols)
         parts.append(part.assign(**{ID: str(tail.ids[s]), TIME: ds})[[ID, TIME, *cols]])
     frame = pd.concat(parts, ignore_index=True)
@@ -108,8 +108,9 @@ def example_history(estimator, n_series=3):
         return frame
     # Placeholder horizon rows so the example shows the shape; callers should pass real X_future.
     last = frame.groupby(spec.id_col, sort=False)[spec.time_col].max()
-    xf = pd.concat([pd.DataFrame({spec.id_col: uid, spec.time_col: pd.date_range(t, periods=estimator.horizon + 1,
-                                  freq=estimator.freqs_[uid])[1:]}) for uid, t in last.items()], ignore_index=True)
+    xf = pd.concat([pd.DataFrame({spec.id_col: uid,
+                                  spec.time_col: future_dates(t, estimator.freqs_[uid], estimator.horizon)})
+                    for uid, t in last.items()], ignore_index=True)
     return pyfunc_input(frame, xf.assign(**{c: 0.0 for c in layout.future}))
 
 

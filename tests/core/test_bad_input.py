@@ -67,7 +67,7 @@ def test_gap_names_series_and_first_bad_timestamp():
 
 def test_short_series_named_with_lengths():
     df = pd.concat([good(1), good(1, 8).assign(unique_id="tiny")])
-    msg = fit_error(df)
+    msg = fit_error(df, short_series="error")
     assert "'tiny'" in msg and "8 points" in msg and "10 + 3 = 13" in msg
 
 
@@ -182,13 +182,16 @@ def test_predict_at_and_select_model_reject_wrong_container_types():
         select_model([RNNForecaster(**TINY)], good())
 
 
-def test_numeric_time_column_is_refused_not_read_as_1970_nanoseconds():
-    df = good().assign(ds=lambda d: d.groupby("unique_id").cumcount())
+def test_non_integer_time_column_is_refused_not_read_as_1970_nanoseconds():
+    df = good().assign(ds=lambda d: d.groupby("unique_id").cumcount() + 0.5)
     msg = fit_error(df)
-    assert "column 'ds' holds numbers" in msg and "pd.to_datetime" in msg
-    years = good().rename(columns={"ds": "year"}).assign(year=lambda d: 1900 + d.groupby("unique_id").cumcount())
-    with pytest.raises(ValueError, match="column 'year' holds numbers"):
+    assert "column 'ds' holds non-integer numbers" in msg and "astype('int64')" in msg
+    years = good().rename(columns={"ds": "year"}).assign(year=lambda d: 1900.0 + d.groupby("unique_id").cumcount())
+    with pytest.raises(ValueError, match="column 'year' holds non-integer numbers"):
         RNNForecaster(**TINY).fit(years, time_col="year")
+    # integers are time steps (positions), not nanoseconds: forecasts continue them
+    steps = good().assign(ds=lambda d: d.groupby("unique_id").cumcount())
+    assert RNNForecaster(**TINY).fit(steps).predict()["ds"].tolist() == [40, 41, 42] * 2
 
 
 def test_messages_use_the_users_column_names():
@@ -279,8 +282,8 @@ def test_review_edge_cases_of_frames():
         RNNForecaster(**TINY).fit(pd.DataFrame({1: np.arange(20.0), "1": np.arange(20.0)}, index=w.index))
     # numbers stored as objects are refused like numeric columns
     df = good().astype({"ds": object})
-    df["ds"] = [2000 + i for i in range(len(df))]
-    assert "holds numbers" in fit_error(df.astype({"ds": object}))
+    df["ds"] = [2000.5 + i for i in range(len(df))]
+    assert "holds non-integer numbers" in fit_error(df.astype({"ds": object}))
     # string dates are ordered as dates when splitting off the future rows
     s = pd.DataFrame({"unique_id": "a", "ds": ["1/8/2020", "1/9/2020", "1/10/2020", "1/11/2020"],
                       "y": [1.0, 2.0, 3.0, np.nan]})

@@ -85,7 +85,7 @@ def test_evaluate_candidate_is_one_job(sines):
 
 
 def test_a_failing_candidate_is_reported_and_ranked_last(sines):
-    broken = RNNForecaster(lookback=500, horizon=H, max_epochs=1, verbose=False)
+    broken = RNNForecaster(lookback=500, horizon=H, max_epochs=1, short_series="error", verbose=False)
     with pytest.warns(RuntimeWarning, match="candidate 'broken' failed"):
         result = select_model({"broken": broken, "daily": SeasonalNaive(horizon=H, season_length=12)}, sines,
                               refit_best=False)
