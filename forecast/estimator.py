@@ -25,6 +25,7 @@ from .seasonality import default_lookback, resolve_season_length
 from .scaling import METHODS, TARGET_TRANSFORMS, ColumnScaler, SeriesScaler, transform_target
 from .schedules import TeacherForcing
 from .tbptt import train_tbptt
+from .baselines import seasonality_test
 from .losses import LOSSES, ForecastLoss, seasonal_mae
 from .training import CLIPS, OPTIMIZERS, plan, SCHEDULERS, EarlyStopping, TrainConfig, progress_enabled, train
 from .windows import Gatherer, split_index
@@ -165,6 +166,8 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
             train_idx.n_windows if not self.tbptt_steps else panel.n_series, self.batch_size, self.windows_per_epoch,
             self.max_epochs)
         self.module_ = self._init_network(getattr(self, "module_", None) if warm_start else None)
+        if not warm_start:
+            self._init_smoothing(panel, val_size)
         generator = torch.Generator().manual_seed(self.seed)
         cbs = self._callbacks(callbacks)
         config, loss_fn = self._train_config(started), self._loss(scaled[:, 0], panel, val_size)
@@ -205,6 +208,18 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         if previous is not None:
             _load_weights(module, previous)
         return module
+
+    def _init_smoothing(self, panel, val_size):
+        """window_norm="es": each series' initial seasonal strength from the M4 seasonality test
+        (90 % autocorrelation at lag season_length_) on its training part."""
+        if self.window_norm != "es":
+            return
+        y, fit_len = panel.data[:, 0], np.maximum(panel.lengths - val_size, 1)
+        seasonal = np.array([seasonality_test(y[a : a + n][np.isfinite(y[a : a + n])], self.season_length_)
+                             for a, n in zip(panel.offsets[:-1], fit_len)])
+        prior = np.where(seasonal, 0.8, 0.2)
+        for member in getattr(self.module_, "members", [self.module_]):
+            member.norm.set_strength(prior)
 
     def _callbacks(self, callbacks):
         cbs = list(callbacks or [])

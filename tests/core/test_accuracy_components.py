@@ -111,17 +111,29 @@ def test_exponential_smoothing_is_equivariant_and_starts_at_its_own_forecast():
     z = (torch.zeros(3, 8, 0), torch.zeros(3, 0))
     out = net(x, *z, series=series)
     assert torch.allclose(net(3 * x + 7, *z, series=series), 3 * out + 7, atol=1e-4)
-    # untrained (zero output layer): the forecast is level + seasonal profile, a pure seasonal
-    # pattern continues exactly
+    # untrained (zero output layer): the forecast is level + seasonal profile; at full seasonal
+    # strength a pure seasonal pattern continues exactly
+    net.norm.set_strength(torch.ones(2))
     pattern = torch.tensor([1.0, 5.0, 2.0, 0.0]).repeat(4)[None, :, None]
     flat = net(pattern + 10, torch.zeros(1, 8, 0), torch.zeros(1, 0), series=torch.tensor([1]))
-    assert torch.allclose(flat[0], torch.tensor([1.0, 5.0, 2.0, 0.0]).repeat(2) + 10, atol=1e-4)
+    assert torch.allclose(flat[0], torch.tensor([1.0, 5.0, 2.0, 0.0]).repeat(2) + 10, atol=1e-2)
+
+
+def test_seasonal_strength_starts_from_the_seasonality_test():
+    t = np.arange(240)
+    seasonal = pd.DataFrame({"unique_id": "s", "ds": pd.date_range("2020", periods=240, freq="h"),
+                             "y": np.sin(2 * np.pi * t / 24) + 0.1 * np.random.default_rng(0).normal(size=240)})
+    noise = seasonal.assign(unique_id="n", y=np.random.default_rng(1).normal(size=240))
+    est = RNNForecaster(lookback=48, horizon=6, window_norm="es", max_steps=1, **{**TINY, "max_epochs": 1})
+    est.fit(pd.concat([seasonal, noise]))
+    beta = dict(zip(est.ids_, est.module_.norm.coefficients()[:, 2].detach().numpy()))
+    assert beta["s"] > 0.7 and beta["n"] < 0.3
 
 
 def test_exponential_smoothing_learns_per_series_coefficients(hourly, tmp_path):
     est = RNNForecaster(lookback=48, horizon=6, window_norm="es", learning_rate=5e-2, **TINY).fit(hourly)
     coef = est.module_.norm.coefficients().detach().numpy()
-    assert coef.shape == (3, 2) and ((coef > 0) & (coef < 1)).all()
+    assert coef.shape == (3, 3) and ((coef > 0) & (coef < 1)).all()
     assert not np.allclose(coef, coef[0])  # moved, per series
     again = RNNForecaster.load(est.save(tmp_path / "es"))
     pd.testing.assert_frame_equal(est.predict(), again.predict())
