@@ -31,9 +31,9 @@ from .training import CLIPS, OPTIMIZERS, plan, SCHEDULERS, EarlyStopping, TrainC
 from .windows import Gatherer, split_index
 
 
-_INIT_LOCK = threading.Lock()
+_INIT_LOCK = threading.Lock()  # torch's global generator is shared by threads
 SKIPS = (None, "seasonal")
-SHORT_SERIES = ("pad", "drop", "error")  # torch's global generator is shared by threads
+SHORT_SERIES = ("pad", "drop", "error")
 
 
 class RNNForecaster(RegressorMixin, BaseEstimator):
@@ -58,17 +58,32 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
     tbptt_steps : None | int — recursive only: train by truncated BPTT, walking whole series in
         chunks of this many steps (see ``forecast.tbptt``); ``batch_size`` then counts series.
     carry_state : with ``tbptt_steps``: carry the hidden state across chunks (True) or reset it.
-    lookback, horizon : input window and forecast length, in steps.
+    lookback, horizon : input window and forecast length, in steps. ``lookback=None`` (default):
+        two horizons or two seasons, whichever is longer, within what the data allows
+        (``forecast.seasonality.default_lookback``; the value used is ``lookback_``).
+    season_length : the seasonal period in steps (None: from the frequency — 24 hourly, 7 daily,
+        52 weekly, 12 monthly, 4 quarterly, else 1 — or 1 when the median series is shorter than
+        two seasons plus a horizon); used by ``window_norm="es"``, ``skip`` and ``loss="mase"``.
+        The value used is ``season_length_``.
+    skip : None | "seasonal" — the seasonal skip connection: the network forecasts a correction
+        to the window's seasonal-naive forecast, its output layer starting at zero (an untrained
+        network is seasonal naive). Direct and seq2seq heads.
     past_covariates : columns observed only up to the forecast origin.
     future_covariates : columns known ahead; ``predict`` then needs ``X_future``.
     static_covariates : columns constant within each series.
     calendar : add sin/cos calendar features of ``ds`` (hour, weekday, month as suits the frequency);
         timestamps only (integer time steps have no calendar).
     scaler : "standard" | "robust" | "none" — per series, fitted on the training part only.
-    window_norm : None | "last" | "standard" — also normalise each input window's target inside
-        the network and map the forecast back (``forecast.networks.model.WindowNorm``): by its
-        last value, or by its own mean and std (RevIN-style). Helps trending or level-shifting
-        series; can cost accuracy on stationary ones (benchmarks/RESULTS-window-norm.md).
+    window_norm : "auto" | None | "last" | "standard" | "es" — also normalise each input window's
+        target inside the network and map the forecast back: by its last value, by its own mean
+        and std (RevIN-style, ``forecast.networks.model.WindowNorm``), or ``"es"``: the ES-RNN-style
+        hybrid (``forecast.networks.smoothing.ExpSmoothing``) — per-series learned exponential
+        smoothing of level and seasonal profile over the window, the network forecasting a
+        correction to the smoothing forecast. "auto" (default): "es" for the direct and seq2seq
+        heads, "standard" with ``skip``, None for the recursive head (the value used is
+        ``window_norm_``; measured in benchmarks/RESULTS-accuracy.md).
+    target_transform : None | "log" — model log(y) (positive targets): multiplicative
+        seasonality and exponential trends become additive; forecasts are mapped back by exp.
     fill : None (NaN in y is an error) | "ffill" | "interpolate" | "zero".
     short_series : "pad" | "drop" | "error" — series shorter than one training window
         (``lookback + horizon + val_size`` points). "pad" (default) trains on them left-padded with
@@ -78,7 +93,10 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         (at fit, in ``predict(df)``, or an origin of ``predict_at`` near a series' start) being
         left-padded the same way; "error" refuses those too. A series needs at least one point
         outside the validation part.
-    loss, optimizer, learning_rate, weight_decay : training settings.
+    loss : "mae" (default) | "mse" | "huber" | "mase" | "smape" — "mase" divides each series'
+        error by its in-sample seasonal-naive MAE (every series weighs the same), "smape" scores
+        on the target's own scale (``forecast.losses``).
+    optimizer, learning_rate, weight_decay : training settings.
     batch_size : windows per step (None: a power of two near n_windows / 32 within [16, 256]).
     max_epochs, max_steps : stop after whichever comes first (max_steps None: no step limit;
         max_epochs None: enough epochs for about 2,000 steps, ``forecast.training.plan``).
@@ -90,6 +108,10 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
     early_stopping : patience in epochs on validation loss, with best-weights restore (None: off).
     lr_scheduler : None | "cosine" | "plateau".
     clip : "norm" (global L2 norm) | "value" | None; clip_value : its threshold.
+    n_models : ensemble size: members differing in initialisation, trained side by side in one
+        loop and combined by the median of their forecasts (each clipped as if alone).
+    max_time : None | seconds | timedelta — stop training at the first step past this time
+        after ``fit`` began (the whole ensemble); the last finished epoch is recorded.
     device : "auto" (CUDA when present) | "cpu" | "cuda" | "cuda:N".
     seed : same seed, same machine -> identical forecasts.
     verbose : "auto" (progress bar on interactive terminals outside CI) | True | False.
@@ -97,10 +119,10 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
 
     def __init__(self, cell="lstm", hidden_size=64, num_layers=1, bidirectional=False, merge="concat",
                  nonlinearity="tanh", dropout=0.0, head="direct", attention=None, teacher_forcing=0.0,
-                 residual=False, layer_norm=False, tbptt_steps=None, carry_state=True, lookback=48, horizon=12,
+                 residual=False, layer_norm=False, tbptt_steps=None, carry_state=True, lookback=None, horizon=12,
                  season_length=None, skip=None, past_covariates=(), future_covariates=(), static_covariates=(),
-                 calendar=False, scaler="standard", window_norm=None, target_transform=None, fill=None,
-                 short_series="pad", loss="mse", optimizer="adam", learning_rate=1e-3,
+                 calendar=False, scaler="standard", window_norm="auto", target_transform=None, fill=None,
+                 short_series="pad", loss="mae", optimizer="adam", learning_rate=3e-3,
                  weight_decay=0.0, batch_size=None, max_epochs=None, max_steps=None, windows_per_epoch=None,
                  stride=1, val_size=None, early_stopping=None, lr_scheduler=None, clip="norm",
                  clip_value=1.0, n_models=1, max_time=None, device="auto", seed=0, verbose="auto"):
@@ -187,6 +209,14 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         self.season_length_ = resolve_season_length(self.season_length, panel.freqs, panel.lengths, self.horizon)
         self.lookback_ = (default_lookback(self.season_length_, self.horizon, panel.lengths)
                           if self.lookback is None else int(self.lookback))
+        self.window_norm_ = self._window_norm()
+
+    def _window_norm(self):
+        if self.window_norm != "auto":
+            return self.window_norm
+        if self.head == "recursive":
+            return None
+        return "standard" if self.skip is not None else "es"
 
     def _init_network(self, previous=None):
         """A freshly initialised network (seeded), or one carrying ``previous``'s weights (warm start).
@@ -212,7 +242,7 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
     def _init_smoothing(self, panel, val_size):
         """window_norm="es": each series' initial seasonal strength from the M4 seasonality test
         (90 % autocorrelation at lag season_length_) on its training part."""
-        if self.window_norm != "es":
+        if self.window_norm_ != "es":
             return
         y, fit_len = panel.data[:, 0], np.maximum(panel.lengths - val_size, 1)
         seasonal = np.array([seasonality_test(y[a : a + n][np.isfinite(y[a : a + n])], self.season_length_)
@@ -353,7 +383,7 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
                              self.horizon, cell=self.cell, hidden_size=self.hidden_size, num_layers=self.num_layers,
                              dropout=self.dropout, bidirectional=self.bidirectional, merge=self.merge,
                              nonlinearity=self.nonlinearity, head=self.head, attention=self.attention,
-                             residual=self.residual, layer_norm=self.layer_norm, window_norm=self.window_norm,
+                             residual=self.residual, layer_norm=self.layer_norm, window_norm=self.window_norm_,
                              skip_period=self.season_length_ if self.skip == "seasonal" else None,
                              n_models=self.n_models, n_series=len(self.ids_), season_length=self.season_length_)
 
@@ -412,7 +442,7 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         choices = {"cell": tuple(CELLS), "merge": MERGES, "nonlinearity": ("tanh", "relu"), "head": tuple(HEADS),
                    "scaler": METHODS, "loss": tuple(LOSSES), "optimizer": tuple(OPTIMIZERS), "clip": CLIPS,
                    "lr_scheduler": SCHEDULERS, "fill": frames.FILL_METHODS, "verbose": ("auto", True, False),
-                   "attention": (None, "dot", "additive"), "window_norm": WINDOW_NORMS, "skip": SKIPS,
+                   "attention": (None, "dot", "additive"), "window_norm": ("auto", *WINDOW_NORMS), "skip": SKIPS,
                    "target_transform": TARGET_TRANSFORMS, "short_series": SHORT_SERIES}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
@@ -465,7 +495,7 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
             _check_int("tbptt_steps", self.tbptt_steps, 1)
             if self.head != "recursive":
                 raise ValueError(f"tbptt_steps={self.tbptt_steps!r} needs head='recursive', got head={self.head!r}")
-            if self.window_norm is not None:
+            if self.window_norm not in (None, "auto"):
                 raise ValueError(f"window_norm={self.window_norm!r} normalises fixed windows; truncated BPTT walks "
                                  f"whole series (tbptt_steps={self.tbptt_steps!r}): use one or the other")
         if self.window_norm == "standard" and isinstance(self.lookback, int) and self.lookback < 3:

@@ -85,7 +85,8 @@ def _config(est):
         "history": est.history_.to_dict(),
         "n_train_windows": est.n_train_windows_,
         "resolved": {"lookback": est.lookback_, "season_length": est.season_length_, "batch_size": est.batch_size_,
-                     "windows_per_epoch": est.windows_per_epoch_, "max_epochs": est.max_epochs_},
+                     "windows_per_epoch": est.windows_per_epoch_, "max_epochs": est.max_epochs_,
+                     "window_norm": est.window_norm_},
         "trained_on": str(est.device_),
     }
 

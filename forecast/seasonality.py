@@ -62,11 +62,11 @@ def resolve_season_length(season_length, freqs, lengths, horizon):
 
 def default_lookback(season_length, horizon, lengths):
     """Input window for ``lookback=None``: two horizons or two seasons, whichever is longer (at
-    least 8 steps, at most 3 horizons or 720 steps), shortened to what the median series can
-    fill with at least one training window (never below one season or a horizon, where possible).
+    least 8 steps); beyond 192 steps only one horizon or two seasons (a recurrent pass over a
+    long window is slow on a CPU). Shortened to what the median series can fill with at least one
+    training window, but never below one season where the data allows it.
     """
-    want = max(2 * horizon, 2 * season_length, 8)
-    want = min(want, max(3 * horizon, 2 * season_length if season_length <= 168 else 0, 8), 720)
+    want = min(max(2 * horizon, 2 * season_length, 8), max(horizon, 2 * season_length, 192))
     room = int(np.median(np.asarray(lengths))) - horizon
     floor = max(min(season_length, room), 1)
     return int(max(min(want, room), floor))

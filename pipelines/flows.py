@@ -91,7 +91,7 @@ def train(
                                  past_covariates=tuple(past_covariates), future_covariates=tuple(future_covariates),
                                  static_covariates=tuple(static_covariates),
                                  calendar=calendar, fill=fill, scaler=scaler, clip="norm", device=device, seed=seed,
-                                 verbose=False)
+                                 season_length=season_length, verbose=False)
     tasks.warn_if_slow(seen, lookback, horizon, batch_size, max_epochs, len(grid), n_windows)
     selection = tasks.select(grid, seen, n_windows, season_length, metric)  # one task per candidate
     best, estimator = tasks.best_candidate(selection, grid)

@@ -44,7 +44,9 @@ def test_default_lookback_grows_with_horizon_and_season_and_fits_the_data():
     assert default_lookback(12, 18, [120]) == 36
     assert default_lookback(1, 6, [20]) == 12  # 2 horizons; the median series (20) leaves room for 14
     assert default_lookback(1, 6, [14]) == 8
-    assert default_lookback(24, 96, [20000]) <= 3 * 96
+    assert default_lookback(24, 96, [20000]) == 192
+    assert default_lookback(24, 336, [20000]) == 336  # long horizons: one horizon back
+    assert default_lookback(52, 13, [900]) == 104
 
 
 def test_fit_resolves_lookback_and_season_length_and_save_load_keeps_them(hourly, tmp_path):

@@ -157,7 +157,7 @@ def test_tbptt_carried_state_learns_a_dependency_longer_than_the_chunk():
     mse = {}
     for carry in (True, False):
         est = RNNForecaster(cell="lstm", hidden_size=32, head="recursive", tbptt_steps=3, carry_state=carry,
-                            lookback=16, horizon=1, future_covariates=("probe",), scaler="none", max_epochs=8,
+                            lookback=16, horizon=1, future_covariates=("probe",), scaler="none", max_epochs=8, loss="mse",
                             batch_size=4, learning_rate=1e-2, verbose=False, seed=0)
         fc = est.fit(train).predict_at(test, origins).merge(test, on=["unique_id", "ds"])
         mse[carry] = float(np.mean((fc["y_pred"] - fc["y"]) ** 2))
@@ -184,7 +184,7 @@ def test_tbptt_right_aligns_ragged_series_and_masks_their_padding():
 # ---------------------------------------------------------------- gradient through time
 def _weak_memory_model(cell, routine):
     est = RNNForecaster(cell=cell, hidden_size=16, lookback=30, horizon=1, max_epochs=1, learning_rate=1e-6,
-                        batch_size=256, verbose=False, seed=0)
+                        batch_size=256, window_norm=None, verbose=False, seed=0)
     est.fit(routine[["unique_id", "ds", "y"]])
     with torch.no_grad():  # small recurrent weights: the constructed case where a tanh RNN forgets fast
         est.module_.encoder.rnn.weight_hh_l0.mul_(0.5)
@@ -235,7 +235,8 @@ def test_without_window_norm_the_forecast_is_not_shift_equivariant():
     from forecast.datasets import make_panel
 
     df = make_panel(n_series=2, length=120, seed=0)[["unique_id", "ds", "y"]]
-    model = RNNForecaster(scaler="none", lookback=24, horizon=6, hidden_size=8, max_epochs=2, verbose=False).fit(df)
+    model = RNNForecaster(scaler="none", window_norm=None, lookback=24, horizon=6, hidden_size=8, max_epochs=2,
+                          verbose=False).fit(df)
     base = model.predict(df).y_pred.to_numpy()
     assert np.abs(model.predict(df.assign(y=df.y + 1000.0)).y_pred.to_numpy() - (base + 1000.0)).max() > 1.0
 
