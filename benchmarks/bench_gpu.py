@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
-CONFIG = dict(lookback=168, horizon=24, hidden_size=64, num_layers=2)
+CONFIG = dict(lookback=168, horizon=24, hidden_size=64, num_layers=2, window_norm=None, loss="mse")  # the plain network, as bare PyTorch
 
 
 def library_run(df, cell, batch, steps, seed=0):

@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
-CONFIG = dict(cell="lstm", hidden_size=64, num_layers=2, lookback=168, horizon=24, batch_size=256)
+CONFIG = dict(cell="lstm", hidden_size=64, num_layers=2, lookback=168, horizon=24, batch_size=256, window_norm=None, loss="mse")  # the plain network, as bare PyTorch
 
 
 def child(a):

@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
-CONFIG = dict(lookback=168, horizon=24, hidden_size=64, num_layers=2, batch_size=256)
+CONFIG = dict(lookback=168, horizon=24, hidden_size=64, num_layers=2, batch_size=256, window_norm=None, loss="mse")  # the plain network, as bare PyTorch
 PANEL = dict(n_series=100, length=2000)
 
 

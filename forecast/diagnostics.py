@@ -36,14 +36,14 @@ def gradient_through_time(estimator, df=None, n_windows=256):
     the last entry is the step just before the forecast origin.
     """
     estimator._check_fitted()
-    x, x_future, static, y = _windows(estimator, df, n_windows)
+    x, x_future, static, y, series = _windows(estimator, df, n_windows)
     module = estimator.module_
     x = x.clone().requires_grad_(True)
     was_training = module.training
     module.eval()  # no dropout; cuDNN's RNN backward needs training mode, so it is switched off instead
     try:
         with torch.backends.cudnn.flags(enabled=False):
-            pred = module(x, x_future, static).float()  # (B, H)
+            pred = module(x, x_future, static, series=series).float()  # (B, H)
             objective = pred.sum() if y is None else torch.nn.functional.mse_loss(pred, y)
             (grad,) = torch.autograd.grad(objective, x)  # (B, L, F)
     finally:
@@ -62,7 +62,8 @@ def _windows(est, df, n_windows):
         x = inference.scale(est, rows, np.repeat(pos, est.lookback_)).reshape(tail.data.shape)[:n_windows]
         x = torch.as_tensor(x, dtype=torch.float32, device=est.device_)
         x_future = x.new_zeros(len(x), est.horizon, est.layout_.n_future)  # calendar unused without future dates
-        return x, x_future, static[torch.as_tensor(pos[:n_windows], device=est.device_)], None
+        fitted = torch.as_tensor(pos[:n_windows], device=est.device_)
+        return x, x_future, static[fitted], None, fitted
     long, _ = frames.to_long(df, est.spec_.id_col, est.spec_.time_col, est.spec_.target_col)
     panel, _, pos = inference.history_panel(est, long, "gradient_through_time data")
     span = est.lookback_ + est.horizon
@@ -77,7 +78,7 @@ def _windows(est, df, n_windows):
     pick = torch.randperm(index.n_windows, generator=g)[:n_windows].to(est.device_)
     series, first = index.locate(pick)
     batch = gatherer.gather(torch.as_tensor(pos, device=est.device_)[series], first)
-    return batch.x, batch.x_future, batch.static, batch.y
+    return batch.x, batch.x_future, batch.static, batch.y, batch.series
 
 
 def plot_gradient_through_time(arrays, path, title="Gradient norm through time"):

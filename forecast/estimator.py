@@ -187,8 +187,9 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         self.batch_size_, self.windows_per_epoch_, self.max_epochs_ = plan(
             train_idx.n_windows if not self.tbptt_steps else panel.n_series, self.batch_size, self.windows_per_epoch,
             self.max_epochs)
-        self.module_ = self._init_network(getattr(self, "module_", None) if warm_start else None)
-        if not warm_start:
+        previous = getattr(self, "module_", None) if warm_start else None
+        self.module_ = self._init_network(previous)
+        if previous is None:
             self._init_smoothing(panel, val_size)
         generator = torch.Generator().manual_seed(self.seed)
         cbs = self._callbacks(callbacks)
@@ -210,6 +211,13 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         self.lookback_ = (default_lookback(self.season_length_, self.horizon, panel.lengths)
                           if self.lookback is None else int(self.lookback))
         self.window_norm_ = self._window_norm()
+        self.target_transform_ = self.target_transform
+        m, L = self.season_length_, self.lookback_
+        short = (self.skip is not None and m > L) or (self.window_norm_ == "es" and 1 < m and L < 2 * m)
+        if short:
+            warnings.warn(f"lookback={L} is too short for season_length={m} (skip needs one season, "
+                          f"window_norm='es' two): the forecast base carries no seasonality; raise lookback "
+                          f"to {2 * m} or set season_length", UserWarning, stacklevel=3)
 
     def _window_norm(self):
         if self.window_norm != "auto":
@@ -372,7 +380,7 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
     def _fit_scalers(self, panel, val_size):
         fit_len = np.maximum(panel.lengths - val_size, 1)
         n_cov = 1 + len(self.layout_.past) + len(self.layout_.future)
-        y = transform_target(panel.data[:, 0], self.target_transform, self.ids_[panel.series_of_rows()], "fit data")
+        y = transform_target(panel.data[:, 0], self.target_transform_, self.ids_[panel.series_of_rows()], "fit data")
         self.target_scaler_ = SeriesScaler(self.scaler).fit(y[:, None], panel.offsets, fit_len)
         self.cov_scaler_ = SeriesScaler(self.scaler).fit(panel.data[:, 1:n_cov], panel.offsets, fit_len)
         self.static_scaler_ = ColumnScaler().fit(panel.static)
@@ -398,7 +406,8 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         if self.loss == "mase":
             return ForecastLoss("mase", series_scale=seasonal_mae(scaled_y, panel.offsets, fit_len, self.season_length_))
         if self.loss == "smape":
-            return ForecastLoss("smape", loc=self.target_scaler_.loc_[:, 0], spread=self.target_scaler_.scale_[:, 0])
+            return ForecastLoss("smape", loc=self.target_scaler_.loc_[:, 0], spread=self.target_scaler_.scale_[:, 0],
+                                log=self.target_transform_ == "log")
         return ForecastLoss(self.loss)
 
     def _check_fitted(self):
@@ -504,6 +513,9 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         if self.window_norm == "es" and (self.head == "recursive" or self.skip is not None):
             raise ValueError(f"window_norm='es' forecasts a correction to its exponential-smoothing forecast with a "
                              f"direct or seq2seq head and no other skip: got head={self.head!r}, skip={self.skip!r}")
+        if self.tbptt_steps is not None and self.n_models != 1:
+            raise ValueError(f"tbptt_steps={self.tbptt_steps!r} walks whole series with one network; "
+                             f"n_models={self.n_models!r} ensembles need windowed training: use one or the other")
         if self.skip is not None and self.head == "recursive":
             raise ValueError(f"skip={self.skip!r} adds the seasonal-naive forecast to a direct or seq2seq head's "
                              "output; head='recursive' predicts one step at a time: use skip=None")

@@ -59,7 +59,7 @@ def scale(est, data, positions, chunk=1 << 20):
     for a in range(0, len(data), chunk):
         part = np.array(data[a : a + chunk], dtype=np.float64, copy=True)
         pos = positions[a : a + chunk]
-        part[:, 0] = transform_target(part[:, 0], est.target_transform, est.ids_[pos])
+        part[:, 0] = transform_target(part[:, 0], est.target_transform_, est.ids_[pos])
         part[:, :1] = est.target_scaler_.transform(part[:, :1], pos)
         if n_cov > 1:
             part[:, 1:n_cov] = est.cov_scaler_.transform(part[:, 1:n_cov], pos)
@@ -190,7 +190,7 @@ def _run(est, scaled, fitted_pos, first_rows):
             with torch.autocast(est.device_.type, dtype=torch.bfloat16, enabled=est.device_.type == "cuda"):
                 out.append(module(batch.x, batch.x_future, batch.static, series=batch.series).float())
     pred = torch.cat(out).cpu().numpy().astype(np.float64)  # (n, H) scaled
-    return inverse_target(est.target_scaler_.inverse(pred, fitted_pos), est.target_transform)
+    return inverse_target(est.target_scaler_.inverse(pred, fitted_pos), est.target_transform_)
 
 
 @contextmanager

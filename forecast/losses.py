@@ -6,7 +6,8 @@ target scaler). The scale-free losses score what forecasts are judged by:
 * ``mase``: absolute error divided by the series' in-sample seasonal-naive MAE
   (mean |y_t - y_{t-m}| over its training part), so every series weighs the same whatever its
   scale or noise level: the M4 MASE, as a loss;
-* ``smape``: 2|y - ŷ| / (|y| + |ŷ|), on the target's own scale (the target scaler undone).
+* ``smape``: 2|y - ŷ| / (|y| + |ŷ|), on the target's own scale (the target scaler and a log
+  transform undone).
 
 Both are invariant to the per-series scaler (the MASE denominators are computed in the scaled
 space, where an affine scaler divides error and denominator alike).
@@ -56,8 +57,9 @@ class ForecastLoss(nn.Module):
     loc, spread : (S,) the target scaler's location and scale per series (``smape`` only).
     """
 
-    def __init__(self, kind="mse", series_scale=None, loc=None, spread=None):
+    def __init__(self, kind="mse", series_scale=None, loc=None, spread=None, log=False):
         super().__init__()
+        self.log = log  # smape: the target was log-transformed before scaling (exp after unscaling)
         if kind not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {kind!r}")
         self.kind = kind
@@ -80,6 +82,8 @@ class ForecastLoss(nn.Module):
         loc, spread = (t.to(pred.device)[series][:, None] if t is not None else 0.0 for t in (self.loc, self.spread))
         spread = 1.0 if self.spread is None else spread
         raw_pred, raw_y = pred * spread + loc, y * spread + loc
+        if self.log:
+            raw_pred, raw_y = raw_pred.clamp(max=80.0).exp(), raw_y.clamp(max=80.0).exp()
         return 2.0 * (raw_pred - raw_y).abs() / (raw_pred.abs() + raw_y.abs()).clamp_min(_EPS)
 
     def forward(self, pred, y, series=None, mask=None):

@@ -7,6 +7,7 @@ folder and renamed into place, so an interrupted save never leaves a half-writte
 """
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import shutil
@@ -60,6 +61,8 @@ def _plain(value):
         return float(value)
     if isinstance(value, (pd.Timestamp,)):
         return value.isoformat()
+    if isinstance(value, datetime.timedelta):  # max_time: kept as seconds
+        return value.total_seconds()
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
@@ -86,7 +89,7 @@ def _config(est):
         "n_train_windows": est.n_train_windows_,
         "resolved": {"lookback": est.lookback_, "season_length": est.season_length_, "batch_size": est.batch_size_,
                      "windows_per_epoch": est.windows_per_epoch_, "max_epochs": est.max_epochs_,
-                     "window_norm": est.window_norm_},
+                     "window_norm": est.window_norm_, "target_transform": est.target_transform_},
         "trained_on": str(est.device_),
     }
 
@@ -94,6 +97,18 @@ def _config(est):
 def _time(t):
     """A last timestamp for JSON: ISO text, or an int for integer time steps (read back as such)."""
     return int(t) if isinstance(t, (int, np.integer)) else pd.Timestamp(t).isoformat()
+
+
+def _resolved(cfg):
+    """Values resolved at fit; models saved before they were recorded used their parameters as given
+    (then lookback 48, no window normalisation beyond the parameter, no inferred season)."""
+    if "resolved" in cfg:
+        return cfg["resolved"]
+    p = cfg["params"]
+    return {"lookback": p.get("lookback", 48), "season_length": p.get("season_length") or 1,
+            "batch_size": p.get("batch_size", 256), "windows_per_epoch": p.get("windows_per_epoch"),
+            "max_epochs": p.get("max_epochs", 20), "window_norm": p.get("window_norm"),
+            "target_transform": p.get("target_transform")}
 
 
 def _name(name):
@@ -120,7 +135,7 @@ def load(cls, path, device="cpu"):
     est.static_scaler_ = ColumnScaler.from_dict(cfg["static_scaler"])
     est.history_ = History.from_dict(cfg["history"])
     est.n_train_windows_ = cfg["n_train_windows"]
-    for name, value in cfg["resolved"].items():
+    for name, value in _resolved(cfg).items():
         setattr(est, f"{name}_", value)
     arrays = np.load(path / "tail.npz", allow_pickle=False)
     est.static_ = arrays["static"]

@@ -144,9 +144,9 @@ def build_parser():
                    help="uni, bi or uni,bi (one candidate per direction)")
     p.add_argument("--hidden-sizes", type=_csv(_positive), metavar="SIZES", help="comma-separated hidden sizes")
     p.add_argument("--heads", type=_csv(str, HEADS), metavar="HEADS", help="comma-separated from direct,seq2seq,recursive")
-    p.add_argument("--window-norms", type=_csv(str, ("none", "last", "standard")), metavar="NORMS",
-                   help="comma-separated from none,last,standard: per-window target normalisation, one "
-                        "candidate each (last/standard help trending series)")
+    p.add_argument("--window-norms", type=_csv(str, ("none", "last", "standard", "es")), metavar="NORMS",
+                   help="comma-separated from none,last,standard,es: per-window target normalisation, one "
+                        "candidate each (last/standard help trending series; es: the ES-RNN-style hybrid)")
     p.add_argument("--past-covariates", type=_csv(str), help="comma-separated data columns known up to each origin")
     p.add_argument("--future-covariates", type=_csv(str),
                    help="comma-separated data columns known ahead (the forecast takes their horizon values from "
@@ -157,6 +157,9 @@ def build_parser():
                    help="fill NaN targets per series (default: a NaN target is an error)")
     p.add_argument("--scaler", choices=("standard", "robust", "none"), help="per-series scaling")
     p.add_argument("--max-epochs", type=_positive, help="epochs per fit")
+    p.add_argument("--max-time", type=_positive_float, metavar="SECONDS",
+                   help="training time budget of the whole job, split evenly over its fits (candidates x windows + 2)")
+    p.add_argument("--loss", choices=("mae", "mse", "huber", "mase", "smape"), help="training loss")
     p.add_argument("--learning-rate", type=_positive_float, help="Adam learning rate")
     p.add_argument("--batch-size", type=_positive, help="windows per training batch")
     p.add_argument("--n-windows", type=_positive, help="backtest windows per candidate")

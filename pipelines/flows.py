@@ -28,7 +28,8 @@ Metric = Literal["mae", "rmse", "smape", "mase", "owa"]
 Format = Literal["parquet", "csv"]
 Fill = Literal["ffill", "interpolate", "zero"]
 Scaler = Literal["standard", "robust", "none"]
-WindowNorm = Literal["none", "last", "standard"]  # "none": TOML has no null
+WindowNorm = Literal["none", "last", "standard", "es"]  # "none": TOML has no null
+Loss = Literal["mae", "mse", "huber", "mase", "smape"]
 Positive = Annotated[int, Field(ge=1)]
 PositiveFloat = Annotated[float, Field(gt=0)]
 Name = Annotated[str, Field(min_length=1)]
@@ -43,20 +44,22 @@ def train(
     target_col: Name = "y",
     lookback: Positive = 36,
     horizon: Positive = 12,
-    cells: Annotated[list[Cell], Field(min_length=1)] = ["rnn", "lstm", "gru"],  # noqa: B006 - Prefect copies parameters
+    cells: Annotated[list[Cell], Field(min_length=1)] = ["lstm", "gru"],  # noqa: B006 - Prefect copies parameters
     bidirectional: Annotated[list[bool], Field(min_length=1)] = [False, True],  # noqa: B006
     hidden_sizes: Annotated[list[Positive], Field(min_length=1)] = [16],  # noqa: B006
     heads: Annotated[list[Head], Field(min_length=1)] = ["direct"],  # noqa: B006
-    window_norms: Annotated[list[WindowNorm], Field(min_length=1)] = ["none", "last"],  # noqa: B006
+    window_norms: Annotated[list[WindowNorm], Field(min_length=1)] = ["last", "es"],  # noqa: B006
     past_covariates: list[str] = [],  # noqa: B006 - columns of the data known up to each origin
     future_covariates: list[str] = [],  # noqa: B006 - columns known ahead (prices, promotions, holidays)
     static_covariates: list[str] = [],  # noqa: B006 - columns constant within each series
     calendar: bool = False,
     fill: Fill | None = None,  # NaN targets: an error unless filled per series
     scaler: Scaler = "standard",
-    max_epochs: Positive = 100,
-    learning_rate: PositiveFloat = 0.005,
-    batch_size: Positive = 16,
+    max_epochs: Positive | None = None,  # None: scaled to the data (about 2,000 steps a fit)
+    max_time: PositiveFloat | None = None,  # seconds for the whole job's training, split evenly over its fits
+    loss: Loss = "mae",
+    learning_rate: PositiveFloat | None = None,  # None: the estimator's default
+    batch_size: Positive | None = None,  # None: scaled to the data (16 to 256)
     n_windows: Positive = 2,
     season_length: Positive = 12,
     metric: Metric = "mase",
@@ -85,9 +88,11 @@ def train(
     df = tasks.validate_data(history, lookback + horizon * (n_windows + 1), covariates,
                              tasks.column_names(id_col, time_col, target_col), fill)
     seen = tasks.split_holdout(df, horizon)  # the last horizon of each series stays unseen by selection
+    n_fits = len(cells) * len(bidirectional) * len(hidden_sizes) * len(heads) * len(window_norms) * n_windows + 2
     grid = tasks.make_candidates(cells, bidirectional, hidden_sizes, heads, window_norms, lookback=lookback,
-                                 horizon=horizon,
-                                 max_epochs=max_epochs, learning_rate=learning_rate, batch_size=batch_size,
+                                 horizon=horizon, loss=loss, max_time=tasks.time_per_fit(max_time, n_fits),
+                                 **tasks.given(max_epochs=max_epochs, learning_rate=learning_rate,
+                                               batch_size=batch_size),
                                  past_covariates=tuple(past_covariates), future_covariates=tuple(future_covariates),
                                  static_covariates=tuple(static_covariates),
                                  calendar=calendar, fill=fill, scaler=scaler, clip="norm", device=device, seed=seed,
@@ -96,7 +101,7 @@ def train(
     selection = tasks.select(grid, seen, n_windows, season_length, metric)  # one task per candidate
     best, estimator = tasks.best_candidate(selection, grid)
     params = {"data": data, "lookback": lookback, "horizon": horizon, "n_windows": n_windows, "heads": heads,
-              "window_norms": window_norms,
+              "window_norms": window_norms, "max_time": max_time,
               "past_covariates": past_covariates, "future_covariates": future_covariates,
               "static_covariates": static_covariates, "calendar": calendar, "fill": fill, "scaler": scaler,
               "season_length": season_length, "metric": metric, "best": best}
@@ -231,7 +236,7 @@ def backtest(
         model_bt = tasks.backtest(tasks.unfitted(model, max_epochs=max_epochs), df, n_windows, season_length)
         naive_bt = tasks.backtest(tasks.seasonal_naive(model.horizon, season_length), df, n_windows, season_length)
         tasks.log_params({"data": data, "model_name": model_name, "model_version": used,
-                          "n_windows": n_windows, "max_epochs": max_epochs or model.max_epochs}, run.run_id)
+                          "n_windows": n_windows, "max_epochs": max_epochs or model.max_epochs_}, run.run_id)
         tasks.log_backtest(model_bt, "backtest", run.run_id)
         tasks.log_backtest(naive_bt, "naive_backtest", run.run_id)
     out = {"version": used, "metric": metric, "model": tasks.holdout_score(model_bt, naive_bt, metric),

@@ -134,25 +134,40 @@ def split_holdout(df, horizon):
     return df.loc[keep].reset_index(drop=True)
 
 
+def given(**params):
+    """The keyword arguments that are not None (None leaves the estimator's default)."""
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def time_per_fit(max_time, n_fits):
+    """Seconds of training each fit gets when ``max_time`` is split evenly over ``n_fits`` fits
+    (candidates x selection windows + hold-out + final fit); None when there is no budget."""
+    return None if max_time is None else max(float(max_time) / max(int(n_fits), 1), 1e-3)
+
+
 SLOW_STEPS = 20_000  # gradient steps above which train warns (AirPassengers with the defaults: ~8,400)
 
 
 def warn_if_slow(df, lookback, horizon, batch_size, max_epochs, n_candidates, n_windows):
     """Log a warning with the number of gradient steps when the training work is large; return it.
 
-    Steps = ceil(windows / batch_size) x max_epochs x fits, with fits = candidates x selection
-    windows + hold-out + final fit (an upper bound: early stopping may end fits sooner).
+    Steps = ceil(windows per epoch / batch_size) x max_epochs x fits, with fits = candidates x
+    selection windows + hold-out + final fit (an upper bound: early stopping or --max-time may end
+    fits sooner). None for batch_size / max_epochs: what the estimator resolves them to.
     """
+    from forecast.training import plan
+
     sizes = df.groupby(frames.ID, sort=False).size()
-    windows = int((sizes - lookback - horizon + 1).clip(lower=0).sum())
+    windows = int((sizes - (lookback or 2 * horizon) - horizon + 1).clip(lower=1).sum())
+    batch_size, per_epoch, max_epochs = plan(windows, batch_size, None, max_epochs)  # as each candidate will
     fits = n_candidates * n_windows + 2
-    steps = -(-windows // batch_size) * max_epochs * fits
+    steps = -(-min(windows, per_epoch) // batch_size) * max_epochs * fits
     if steps > SLOW_STEPS:
         _logger().warning(
             "large training job: about %s gradient steps (%s windows / batch %d x %d epochs x %d fits = "
             "%d candidates x %d selection windows + hold-out + final fit); this can take hours on a CPU. "
-            "Reduce it with a larger --batch-size, fewer --max-epochs or fewer candidates "
-            "(--cells, --directions, --hidden-sizes).",
+            "Bound it with --max-time SECONDS (split over the fits), or reduce it with a larger --batch-size, "
+            "fewer --max-epochs or fewer candidates (--cells, --directions, --hidden-sizes).",
             f"{steps:,}", f"{windows:,}", batch_size, max_epochs, fits, n_candidates, n_windows)
     return steps
 

@@ -368,7 +368,7 @@ def log_training(estimator, data_name, df, run_id=None):
     params = {k: v for k, v in estimator.get_params().items()}
     # parameters left to the data (None): the values the fit resolved them to
     params |= {f"resolved.{k}": getattr(estimator, f"{k}_") for k, v in params.items()
-               if v is None and hasattr(estimator, f"{k}_")}
+               if v in (None, "auto") and hasattr(estimator, f"{k}_")}
     params |= {f"data.{k}": v for k, v in data_summary(df, estimator, data_name).items()}
     params |= {f"version.{k}": v for k, v in versions().items()}
     params["device"] = str(getattr(estimator, "device_", "n/a"))

@@ -201,3 +201,30 @@ def test_max_time_stops_training_within_an_epoch(hourly):
 def test_bad_accuracy_parameters_are_named(hourly, kw, match):
     with pytest.raises(ValueError, match=match):
         RNNForecaster(**{**TINY, "lookback": 24, "horizon": 6, **kw}).fit(hourly)
+
+
+def test_models_saved_before_resolved_values_were_recorded_still_load(hourly, tmp_path):
+    import json
+
+    est = RNNForecaster(lookback=24, horizon=6, window_norm=None, **TINY).fit(hourly)
+    path = est.save(tmp_path / "old")
+    cfg = json.loads((path / "config.json").read_text())
+    del cfg["resolved"]
+    (path / "config.json").write_text(json.dumps(cfg))
+    pd.testing.assert_frame_equal(RNNForecaster.load(path).predict(), est.predict())
+
+
+def test_a_timedelta_budget_saves_as_seconds(hourly, tmp_path):
+    est = RNNForecaster(lookback=24, horizon=6, max_time=datetime.timedelta(seconds=30), **TINY).fit(hourly)
+    assert RNNForecaster.load(est.save(tmp_path / "td")).max_time == 30.0
+
+
+def test_smape_loss_on_log_targets_is_scored_on_the_original_scale():
+    loss = ForecastLoss("smape", loc=np.array([0.0]), spread=np.array([1.0]), log=True)
+    pred, y = torch.log(torch.tensor([[1.05]])), torch.log(torch.tensor([[0.95]]))
+    assert loss(pred, y, torch.tensor([0])).item() == pytest.approx(0.1, rel=1e-4)
+
+
+def test_tbptt_and_ensembles_are_refused_together(hourly):
+    with pytest.raises(ValueError, match="tbptt_steps=4.*n_models=2"):
+        RNNForecaster(head="recursive", tbptt_steps=4, n_models=2, lookback=24, horizon=6, **TINY).fit(hourly)

@@ -98,8 +98,9 @@ def test_large_training_jobs_warn_with_the_step_count(caplog):
     assert small < tasks.SLOW_STEPS and not caplog.records
     long = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2016", periods=17420, freq="h"), "y": 0.0})
     steps = tasks.warn_if_slow(long, 36, 12, 16, 100, 6, 2)
-    assert steps == 1086 * 100 * 14
-    assert "1,520,400 gradient steps" in caplog.text and "--batch-size" in caplog.text
+    assert steps == 50 * 100 * 14  # epochs of 50 batches (the estimator's windows_per_epoch=None)
+    assert "70,000 gradient steps" in caplog.text and "--max-time" in caplog.text
+    assert tasks.warn_if_slow(long, 36, 12, None, None, 6, 2) == 2000 * 14  # sizes left to the data
 
 
 def test_data_cache_key_follows_the_content(tmp_path):
@@ -194,7 +195,7 @@ def test_user_config_overlays_defaults_and_rejects_unknown_keys(tmp_path):
     path.write_text('[common]\ndata = "etth1"\n[train]\nhorizon = 24\n')
     cfg = config.load(path)
     params = config.flow_parameters(flows.train, cfg, "train", {"lookback": 48, "cells": None})
-    assert (params["data"], params["horizon"], params["lookback"], params["cells"]) == ("etth1", 24, 48, ["rnn", "lstm", "gru"])
+    assert (params["data"], params["horizon"], params["lookback"], params["cells"]) == ("etth1", 24, 48, ["lstm", "gru"])
     path.write_text("[train]\nhorizn = 24\n")
     with pytest.raises(config.ConfigError, match=r"unknown key\(s\) \['horizn'\]"):
         config.flow_parameters(flows.train, config.load(path), "train")
@@ -655,3 +656,21 @@ def test_train_flow_on_a_two_worker_dask_cluster(prefect_server, tmp_path):
         assert f"Task run '{name}' - Finished in state Completed()" in log
     assert f"forecasts (v1) written to {out}" in done.stdout
     assert len(list(out.rglob("forecasts.parquet"))) == 1
+
+
+# ---------------------------------------------------------------- time budget (issue 11)
+def test_max_time_is_split_evenly_over_the_fits_and_reaches_every_candidate():
+    assert tasks.time_per_fit(None, 10) is None
+    assert tasks.time_per_fit(600, 10) == 60.0
+    grid = tasks.make_candidates.fn(["gru", "lstm"], [False], [8], ["direct"], ["last", "es"], lookback=24, horizon=12,
+                                    loss="mase", max_time=tasks.time_per_fit(90, 9))
+    assert len(grid) == 4
+    assert {(est.max_time, est.loss) for est in grid.values()} == {(10.0, "mase")}
+    assert {est.window_norm for est in grid.values()} == {"last", "es"}
+
+
+def test_cli_takes_max_time_loss_and_the_es_norm():
+    args = cli.build_parser().parse_args(["train", "--max-time", "120", "--loss", "mase", "--window-norms", "es,none"])
+    assert (args.max_time, args.loss, args.window_norms) == (120.0, "mase", ["es", "none"])
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["train", "--max-time", "-5"])
