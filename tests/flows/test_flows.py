@@ -95,9 +95,9 @@ def test_load_data_maps_custom_column_names(tmp_path):
 
 def test_large_training_jobs_warn_with_the_step_count(caplog):
     small = tasks.warn_if_slow(air(), 36, 12, 16, 100, 6, 2)
-    assert small < tasks.SLOW_STEPS and not caplog.records
+    assert small * 16 < tasks.SLOW_WINDOWS and not caplog.records
     long = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2016", periods=17420, freq="h"), "y": 0.0})
-    steps = tasks.warn_if_slow(long, 36, 12, 16, 100, 6, 2)
+    steps = tasks.warn_if_slow(long, 36, 12, 256, 100, 6, 2)
     assert steps == 50 * 100 * 14  # epochs of 50 batches (the estimator's windows_per_epoch=None)
     assert "70,000 gradient steps" in caplog.text and "--max-time" in caplog.text
     assert tasks.warn_if_slow(long, 36, 12, None, None, 6, 2) == 2000 * 14  # sizes left to the data
