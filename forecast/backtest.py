@@ -25,10 +25,12 @@ import pandas as pd
 from sklearn.base import clone
 
 from . import frames
+from .checks import check_int, is_int
+from .choices import BACKTEST_WINDOWS, DEFAULT_METRICS, METRICS
 from .frames import ID, TARGET, TIME
-from .metrics import DEFAULT_METRICS, METRICS, PRED, evaluate_groups
+from .metrics import PRED, evaluate_groups
 
-WINDOWS = ("expanding", "sliding")
+WINDOWS = BACKTEST_WINDOWS
 
 
 @dataclass
@@ -113,7 +115,7 @@ def backtest(estimator, df, n_windows=3, step=None, refit=True, window="expandin
     horizon = int(estimator.horizon)
     step = horizon if step is None else step
     _check_args(n_windows, step, refit, window, train_length, metrics, warm_fraction)
-    long = _long(df)
+    long = frames.sorted_long(frames.to_long(df)[0])
     folds = make_folds(long, horizon, n_windows, step)
     runs, n_fits, fit_s, predict_s, histories = _run_groups(estimator, long, folds, refit, window, train_length,
                                                             warm_fraction)
@@ -128,29 +130,18 @@ def backtest(estimator, df, n_windows=3, step=None, refit=True, window="expandin
 
 def _check_args(n_windows, step, refit, window, train_length, metrics, warm_fraction):
     for name, value in (("n_windows", n_windows), ("step", step)):
-        if not _is_int(value, 1):
-            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    if not (refit in (True, False, "warm") or _is_int(refit, 1)):
+        check_int(name, value, 1)
+    if not (refit in (True, False, "warm") or is_int(refit, 1)):
         raise ValueError(f"refit must be True, False, 'warm' or an integer >= 1, got {refit!r}")
     if window not in WINDOWS:
         raise ValueError(f"window must be one of {WINDOWS}, got {window!r}")
-    if window == "sliding" and not _is_int(train_length, 1):
+    if window == "sliding" and not is_int(train_length, 1):
         raise ValueError(f"window='sliding' needs train_length, an integer >= 1, got {train_length!r}")
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
         raise ValueError(f"unknown metric(s) {unknown}; choose from {METRICS}")
     if not 0 < warm_fraction <= 1:
         raise ValueError(f"warm_fraction must be in (0, 1], got {warm_fraction!r}")
-
-
-def _is_int(value, low):
-    return not isinstance(value, bool) and isinstance(value, (int, np.integer)) and value >= low
-
-
-def _long(df):
-    long, _ = frames.to_long(df)
-    long = long.assign(**{ID: long[ID].astype(str), TIME: frames.as_times(long[TIME])})
-    return long.sort_values([ID, TIME], kind="stable").reset_index(drop=True)
 
 
 def fit_groups(n_windows, refit):

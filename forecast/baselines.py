@@ -11,6 +11,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import NotFittedError
 
 from . import frames
+from .checks import check_int
 from .frames import ID, TARGET, TIME
 
 
@@ -34,9 +35,7 @@ class SeasonalNaive(RegressorMixin, BaseEstimator):
     def fit(self, df, y=None, *, id_col="unique_id", time_col="ds", target_col="y", callbacks=None):
         """Remember the last season of every series. ``df``: long, wide or Series (as ``RNNForecaster``)."""
         for name in ("horizon", "season_length"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+            check_int(name, getattr(self, name), 1)
         long, self.spec_ = frames.to_long(frames.with_target(df, y, target_col), id_col, time_col, target_col)
         long, self.freqs_ = frames.validate(long, (), self.fill, where="fit data", names=self.spec_.names)
         self._check_length(long)
@@ -82,12 +81,7 @@ class SeasonalNaive(RegressorMixin, BaseEstimator):
         long, _ = frames.to_long(df, self.spec_.id_col, self.spec_.time_col, self.spec_.target_col)
         long, _ = frames.validate(long, (), frames.causal_fill(self.fill), where="backtest data",
                                   names=self.spec_.names)
-        key = pd.MultiIndex.from_arrays([long[ID].to_numpy(), long[TIME].to_numpy()])
-        ids = origins[ID].astype(str).to_numpy()
-        rows = key.get_indexer(pd.MultiIndex.from_arrays([ids, frames.as_times(origins["cutoff"]).to_numpy()]))
-        if (rows < 0).any():
-            bad = origins.iloc[int(np.argmax(rows < 0))]
-            raise ValueError(f"origin cutoff {bad['cutoff']} is not a timestamp of series {bad[ID]!r}")
+        ids, rows = frames.origin_rows(long, origins)
         m, H = self.season_length, self.horizon
         starts = long.groupby(ID, sort=False).cumcount().to_numpy()[rows]
         ends = rows + (long.groupby(ID, sort=False)[TIME].transform("size").to_numpy()[rows] - starts - 1)

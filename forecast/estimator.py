@@ -6,7 +6,6 @@ save/load live in ``forecast.inference`` and ``forecast.persistence``; this clas
 """
 from __future__ import annotations
 
-import datetime
 import threading
 import time
 import warnings
@@ -19,21 +18,20 @@ from sklearn.exceptions import NotFittedError
 
 from . import frames, inference, persistence
 from .frames import to_long
-from .networks import CELLS, HEADS, MERGES, WINDOW_NORMS, build_network
+from .checks import check_params, resolve_device, seconds
+from .networks import build_network
 from .panel import Layout, build_panel, left_pad
 from .seasonality import default_lookback, resolve_season_length
-from .scaling import METHODS, TARGET_TRANSFORMS, ColumnScaler, SeriesScaler, transform_target
+from .scaling import ColumnScaler, SeriesScaler, transform_target
 from .schedules import TeacherForcing
 from .tbptt import train_tbptt
 from .baselines import seasonality_test
-from .losses import LOSSES, ForecastLoss, seasonal_mae
-from .training import CLIPS, OPTIMIZERS, plan, SCHEDULERS, EarlyStopping, TrainConfig, progress_enabled, train
+from .losses import ForecastLoss, seasonal_mae
+from .training import EarlyStopping, TrainConfig, plan, progress_enabled, train
 from .windows import Gatherer, split_index
 
 
 _INIT_LOCK = threading.Lock()  # torch's global generator is shared by threads
-SKIPS = (None, "seasonal")
-SHORT_SERIES = ("pad", "drop", "error")
 
 
 class RNNForecaster(RegressorMixin, BaseEstimator):
@@ -162,7 +160,7 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         -------
         self
         """
-        self._check_params()
+        check_params(self)
         started = time.perf_counter()  # max_time counts from here
         long, self.spec_ = to_long(frames.with_target(df, y, target_col), id_col, time_col, target_col)
         long, freqs = frames.validate(long, self._columns(), self.fill, where="fit data", names=self.spec_.names)
@@ -172,7 +170,7 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         val_size = self._val_size()
         keep, pads = self._short_series(panel, val_size)
         self.ids_, self.freqs_ = panel.ids, dict(zip(panel.ids, panel.freqs))
-        self.device_ = self._device()
+        self.device_ = resolve_device(self.device)
         self._fit_scalers(panel, val_size)
         scaled = inference.scale(self, panel.data, panel.series_of_rows())
         rows, offsets, observed = left_pad(panel.offsets, pads)  # short series: padded rows, masked in the loss
@@ -364,19 +362,6 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
             return self.horizon if self.early_stopping else 0
         return int(self.val_size)
 
-    def _device(self):
-        if self.device == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        try:
-            device = torch.device(self.device)
-        except (RuntimeError, TypeError):
-            raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}") from None
-        if device.type not in ("cpu", "cuda"):
-            raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device={self.device!r} but CUDA is not available here (use device='auto' or 'cpu')")
-        return device
-
     def _fit_scalers(self, panel, val_size):
         fit_len = np.maximum(panel.lengths - val_size, 1)
         n_cov = 1 + len(self.layout_.past) + len(self.layout_.future)
@@ -398,7 +383,7 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
     def _train_config(self, started=None):
         return TrainConfig(self.loss, self.optimizer, self.learning_rate, self.weight_decay, self.batch_size_,
                            self.max_epochs_, self.max_steps, self.windows_per_epoch_, self.clip, self.clip_value,
-                           self.lr_scheduler, progress_enabled(self.verbose), _seconds(self.max_time), started)
+                           self.lr_scheduler, progress_enabled(self.verbose), seconds(self.max_time), started)
 
     def _loss(self, scaled_y, panel, val_size):
         """The training loss, with the per-series statistics the scale-free losses need."""
@@ -446,98 +431,6 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
                       f"the loss (short_series='pad'; 'drop' leaves them out of training, 'error' refuses them)",
                       UserWarning, stacklevel=3)
         return np.ones(len(lengths), dtype=bool), pads
-
-    def _check_params(self):
-        choices = {"cell": tuple(CELLS), "merge": MERGES, "nonlinearity": ("tanh", "relu"), "head": tuple(HEADS),
-                   "scaler": METHODS, "loss": tuple(LOSSES), "optimizer": tuple(OPTIMIZERS), "clip": CLIPS,
-                   "lr_scheduler": SCHEDULERS, "fill": frames.FILL_METHODS, "verbose": ("auto", True, False),
-                   "attention": (None, "dot", "additive"), "window_norm": ("auto", *WINDOW_NORMS), "skip": SKIPS,
-                   "target_transform": TARGET_TRANSFORMS, "short_series": SHORT_SERIES}
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        positive = {"hidden_size": 1, "num_layers": 1, "horizon": 1, "stride": 1, "n_models": 1}
-        for name, low in positive.items():
-            _check_int(name, getattr(self, name), low)
-        for name in ("lookback", "season_length", "batch_size", "max_epochs", "max_steps", "windows_per_epoch",
-                     "early_stopping"):
-            if getattr(self, name) is not None:
-                _check_int(name, getattr(self, name), 1)
-        if self.val_size is not None:
-            _check_int("val_size", self.val_size, 0)
-            if 0 < self.val_size < self.horizon:
-                raise ValueError(f"val_size must be 0 or at least horizon={self.horizon}, got {self.val_size}")
-        if self.early_stopping and self.val_size == 0:
-            raise ValueError("early_stopping needs validation data: set val_size > 0 (or leave it None)")
-        for name in ("learning_rate", "clip_value"):
-            if not (_is_number(getattr(self, name)) and getattr(self, name) > 0):
-                raise ValueError(f"{name} must be a positive number, got {getattr(self, name)!r}")
-        if not (_is_number(self.weight_decay) and self.weight_decay >= 0):
-            raise ValueError(f"weight_decay must be a number >= 0, got {self.weight_decay!r}")
-        _check_int("seed", self.seed, 0)
-        if self.max_time is not None and not (
-                (_is_number(self.max_time) or isinstance(self.max_time, datetime.timedelta)) and _seconds(self.max_time) > 0):
-            raise ValueError(f"max_time must be a positive number of seconds or a timedelta (or None), "
-                             f"got {self.max_time!r}")
-        if not (_is_number(self.dropout) and 0.0 <= self.dropout < 1.0):
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
-        for name in ("bidirectional", "residual", "layer_norm", "carry_state", "calendar"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
-        self._check_head_params()
-        self._device()  # an unknown or unavailable device fails here, before any data work
-        for name in ("past_covariates", "future_covariates", "static_covariates"):
-            cols = getattr(self, name)
-            if cols is None:
-                continue
-            if isinstance(cols, str) or not isinstance(cols, (list, tuple)) or not all(isinstance(c, str) for c in cols):
-                raise ValueError(f"{name} must be a tuple of column names (or None), got {cols!r}")
-
-    def _check_head_params(self):
-        if self.attention is not None and self.head != "seq2seq":
-            raise ValueError(f"attention={self.attention!r} needs head='seq2seq', got head={self.head!r}")
-        if not (_is_number(self.teacher_forcing) and 0.0 <= self.teacher_forcing <= 1.0):
-            raise ValueError(f"teacher_forcing must be a number in [0, 1], got {self.teacher_forcing!r}")
-        if self.teacher_forcing and self.head != "seq2seq":
-            raise ValueError(f"teacher_forcing={self.teacher_forcing!r} needs head='seq2seq', got head={self.head!r}")
-        if self.tbptt_steps is not None:
-            _check_int("tbptt_steps", self.tbptt_steps, 1)
-            if self.head != "recursive":
-                raise ValueError(f"tbptt_steps={self.tbptt_steps!r} needs head='recursive', got head={self.head!r}")
-            if self.window_norm not in (None, "auto"):
-                raise ValueError(f"window_norm={self.window_norm!r} normalises fixed windows; truncated BPTT walks "
-                                 f"whole series (tbptt_steps={self.tbptt_steps!r}): use one or the other")
-        if self.window_norm == "standard" and isinstance(self.lookback, int) and self.lookback < 3:
-            raise ValueError(f"window_norm='standard' scales each window by its own spread, which lookback="
-                             f"{self.lookback} cannot estimate: use lookback >= 3 or window_norm='last'")
-        if self.window_norm == "es" and (self.head == "recursive" or self.skip is not None):
-            raise ValueError(f"window_norm='es' forecasts a correction to its exponential-smoothing forecast with a "
-                             f"direct or seq2seq head and no other skip: got head={self.head!r}, skip={self.skip!r}")
-        if self.tbptt_steps is not None and self.n_models != 1:
-            raise ValueError(f"tbptt_steps={self.tbptt_steps!r} walks whole series with one network; "
-                             f"n_models={self.n_models!r} ensembles need windowed training: use one or the other")
-        if self.skip is not None and self.head == "recursive":
-            raise ValueError(f"skip={self.skip!r} adds the seasonal-naive forecast to a direct or seq2seq head's "
-                             "output; head='recursive' predicts one step at a time: use skip=None")
-        if self.head == "recursive" and self.bidirectional:
-            raise ValueError("head='recursive' generates step by step and cannot be bidirectional: "
-                             "set bidirectional=False")
-
-
-def _seconds(max_time):
-    """``max_time`` in seconds (a number or a ``timedelta``), or None."""
-    if isinstance(max_time, datetime.timedelta):
-        return max_time.total_seconds()
-    return None if max_time is None else float(max_time)
-
-
-def _is_number(value):
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-
-
-def _check_int(name, value, low):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
 
 
 def _load_weights(module, previous):

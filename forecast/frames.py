@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .choices import FILLS
+
 ID, TIME, TARGET = "unique_id", "ds", "y"
-FILL_METHODS = (None, "ffill", "interpolate", "zero")
 INTEGER_FREQ = 1  # the frequency of integer time steps: one position per step
 
 
@@ -42,6 +43,48 @@ def as_times(values):
     if _integer_values(values):
         return values.astype("int64")
     return pd.to_datetime(values)
+
+
+def sorted_long(df, columns=(), where="frame"):
+    """``df`` with str ids and :func:`as_times` times, sorted by (unique_id, ds) on a fresh index.
+
+    The light normalisation of frames that are read, not validated (forecasts, actuals, backtest
+    data); an error names ``columns`` the frame lacks.
+    """
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"{where} is missing column(s) {missing}; it has {list(df.columns)}")
+    out = df.assign(**{ID: df[ID].astype(str), TIME: as_times(df[TIME])})
+    return out.sort_values([ID, TIME], kind="stable").reset_index(drop=True)
+
+
+def rows_at(long, ids, times):
+    """(n,) row of ``long`` at each (id, time) pair, -1 where it has none."""
+    key = pd.MultiIndex.from_arrays([long[ID].to_numpy(), long[TIME].to_numpy()])
+    return key.get_indexer(pd.MultiIndex.from_arrays([ids, as_times(times).to_numpy()]))
+
+
+def origin_rows(long, origins, known=None):
+    """The row of ``long`` at each forecast origin: origins [unique_id, cutoff] -> (ids (n,), rows (n,)).
+
+    Errors name the origin at fault: a cutoff that is not a timestamp of its series, or (with
+    ``known``, the ids the data holds) a series that is not in the data.
+    """
+    if not isinstance(origins, pd.DataFrame):
+        raise TypeError(f"origins must be a DataFrame with columns [unique_id, cutoff], got {type(origins).__name__}")
+    missing = [c for c in (ID, "cutoff") if c not in origins.columns]
+    if missing:
+        raise ValueError(f"origins is missing column(s) {missing}")
+    ids = origins[ID].astype(str).to_numpy()
+    if known is not None:
+        unknown = sorted(set(ids) - set(known))
+        if unknown:
+            raise ValueError(f"origins name series not in the data: {unknown[:5]}")
+    rows = rows_at(long, ids, origins["cutoff"])
+    if (rows < 0).any():
+        bad = origins.iloc[int(np.argmax(rows < 0))]
+        raise ValueError(f"origin cutoff {bad['cutoff']} is not a timestamp of series {bad[ID]!r}")
+    return ids, rows
 
 
 def _integer_values(values):
@@ -256,8 +299,8 @@ def validate(df, columns=(), fill=None, where="data", names=None):
     -------
     (DataFrame sorted by [unique_id, ds], dict unique_id -> pandas offset alias)
     """
-    if fill not in FILL_METHODS:
-        raise ValueError(f"fill must be one of {FILL_METHODS}, got {fill!r}")
+    if fill not in FILLS:
+        raise ValueError(f"fill must be one of {FILLS}, got {fill!r}")
     if len(df) == 0:
         raise ValueError(f"{where}: the frame is empty")
     names = names or {}

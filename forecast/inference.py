@@ -148,22 +148,9 @@ def forecast_origins(est, long, origins):
 
 
 def _origin_rows(panel, long, origins, L, H, pad=False):
-    if not isinstance(origins, pd.DataFrame):
-        raise TypeError(f"origins must be a DataFrame with columns [unique_id, cutoff], got {type(origins).__name__}")
-    missing = [c for c in (ID, "cutoff") if c not in origins.columns]
-    if missing:
-        raise ValueError(f"origins is missing column(s) {missing}")
+    ids, rows = frames.origin_rows(long, origins, known=panel.ids)
     index = {uid: s for s, uid in enumerate(panel.ids)}
-    ids = origins[ID].astype(str).to_numpy()
-    unknown = sorted({u for u in ids if u not in index})
-    if unknown:
-        raise ValueError(f"origins name series not in the data: {unknown[:5]}")
     series = np.array([index[u] for u in ids], dtype=np.int64)
-    key = pd.MultiIndex.from_arrays([long[ID].to_numpy(), long[TIME].to_numpy()])
-    rows = key.get_indexer(pd.MultiIndex.from_arrays([ids, frames.as_times(origins["cutoff"]).to_numpy()]))
-    if (rows < 0).any():
-        bad = origins.iloc[int(np.argmax(rows < 0))]
-        raise ValueError(f"origin cutoff {bad['cutoff']} is not a timestamp of series {bad[ID]!r}")
     cut_pos = rows - panel.offsets[series]
     lengths = panel.lengths[series]
     bad = ((cut_pos < L - 1) & (not pad)) | (cut_pos + H > lengths - 1)
@@ -217,9 +204,7 @@ def _cpu_threads(n):
 
 def holdout_score(est, df):
     """Any fitted estimator with ``predict_at``: negative MAE of forecasts from the origin ``horizon`` steps before each series' end."""
-    long, _ = frames.to_long(df, est.spec_.id_col, est.spec_.time_col, est.spec_.target_col)
-    long = long.assign(**{ID: long[ID].astype(str), TIME: frames.as_times(long[TIME])}).sort_values([ID, TIME])
-    long = long.reset_index(drop=True)
+    long = frames.sorted_long(frames.to_long(df, est.spec_.id_col, est.spec_.time_col, est.spec_.target_col)[0])
     last = long.groupby(ID, sort=False)[TIME].nth(-est.horizon - 1)
     origins = pd.DataFrame({ID: long.loc[last.index, ID].to_numpy(), "cutoff": last.to_numpy()})
     spec = est.spec_  # predict_at reads the user's column names

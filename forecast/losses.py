@@ -18,7 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
-LOSSES = ("mse", "mae", "huber", "mase", "smape")
+from .choices import LOSSES
+
 _EPS = 1e-8
 
 

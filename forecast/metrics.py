@@ -27,10 +27,10 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from .frames import ID, TARGET, TIME, as_times
+from .checks import check_int
+from .choices import DEFAULT_METRICS, METRICS
+from .frames import ID, TARGET, TIME, rows_at, sorted_long
 
-METRICS = ("mae", "rmse", "mape", "smape", "mase")
-DEFAULT_METRICS = ("mae", "rmse", "smape", "mase")
 PRED = "y_pred"
 
 
@@ -183,8 +183,7 @@ def relative(metric, scores, reference):
 
 
 def _check_season(season_length):
-    if isinstance(season_length, bool) or not isinstance(season_length, (int, np.integer)) or season_length < 1:
-        raise ValueError(f"season_length must be an integer >= 1, got {season_length!r}")
+    check_int("season_length", season_length, 1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -202,7 +201,7 @@ def scales(forecasts, train_df, season_length=1):
     (len(forecasts),) float64 array.
     """
     _check_season(season_length)
-    train = _normal(train_df, (ID, TIME, TARGET), "train_df")
+    train = sorted_long(train_df, (ID, TIME, TARGET), "train_df")
     pos = train.groupby(ID, sort=False).cumcount().to_numpy()
     cum, cnt = {}, {}
     for m in {season_length, 1}:
@@ -228,8 +227,7 @@ def _last_rows(forecasts, train):
     """Row of ``train`` holding each forecast row's last training point (its cutoff or series end)."""
     ids = forecasts[ID].astype(str).to_numpy()
     if "cutoff" in forecasts.columns:
-        key = pd.MultiIndex.from_arrays([train[ID].to_numpy(), train[TIME].to_numpy()])
-        rows = key.get_indexer(pd.MultiIndex.from_arrays([ids, as_times(forecasts["cutoff"]).to_numpy()]))
+        rows = rows_at(train, ids, forecasts["cutoff"])
         what = "cutoff"
     else:
         last = pd.Series(np.arange(len(train)), index=train[ID].to_numpy()).groupby(level=0).max()
@@ -240,14 +238,6 @@ def _last_rows(forecasts, train):
         raise ValueError(f"train_df has no row for forecast {what} of series {ids[i]!r}"
                          + (f" at {forecasts['cutoff'].iloc[i]}" if what == "cutoff" else ""))
     return rows
-
-
-def _normal(df, columns, where):
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise ValueError(f"{where} is missing column(s) {missing}; it has {list(df.columns)}")
-    out = df.assign(**{ID: df[ID].astype(str), TIME: as_times(df[TIME])})
-    return out.sort_values([ID, TIME], kind="stable").reset_index(drop=True)
 
 
 def evaluate(forecasts, train_df=None, metrics=DEFAULT_METRICS, season_length=1, by=(ID,)):
@@ -309,7 +299,7 @@ def aggregate(forecasts, train_df=None, metrics=DEFAULT_METRICS, season_length=1
 
 
 def _with_terms(forecasts, train_df, metrics, season_length, by):
-    fc = _normal(forecasts, (ID, TIME, TARGET, PRED), "forecasts")
+    fc = sorted_long(forecasts, (ID, TIME, TARGET, PRED), "forecasts")
     if "step" in by and "step" not in fc.columns:
         fc["step"] = fc.groupby([ID, "cutoff"] if "cutoff" in fc.columns else [ID], sort=False).cumcount() + 1
     missing = [c for c in by if c not in fc.columns]

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-METHODS = ("standard", "robust", "none")
-TARGET_TRANSFORMS = (None, "log")
+from .choices import SCALERS
+
 _EPS = 1e-8
 
 
@@ -47,8 +47,8 @@ class SeriesScaler:
     """
 
     def __init__(self, method="standard"):
-        if method not in METHODS:
-            raise ValueError(f"scaler must be one of {METHODS}, got {method!r}")
+        if method not in SCALERS:
+            raise ValueError(f"scaler must be one of {SCALERS}, got {method!r}")
         self.method = method
 
     def fit(self, values, offsets, fit_lengths):

@@ -27,9 +27,10 @@ from sklearn.base import clone
 from .backtest import BacktestResult, backtest
 from .baselines import SeasonalNaive
 from .estimator import RNNForecaster
+from .checks import check_int, is_int
+from .choices import CELLS, DEFAULT_METRICS, HEADS, RANKING_METRICS, WINDOW_NORMS, from_name, names
 from .frames import ID, TIME
-from .metrics import DEFAULT_METRICS, METRICS, relative
-from .networks import CELLS, HEADS, WINDOW_NORMS
+from .metrics import relative
 
 REFERENCE = "seasonal_naive"
 
@@ -47,13 +48,13 @@ def candidate_grid(cells=("rnn", "lstm", "gru"), bidirectional=(False, True), hi
     clash = [k for k in common_params if k in swept]
     if clash:
         raise ValueError(f"candidate_grid: {clash[0]!r} is swept by the grid: pass {swept[clash[0]]}=(...) instead")
-    window_norms = tuple(None if n == "none" else n for n in _values("window_norms", window_norms, WINDOW_NORMS))
-    cells, heads = _values("cells", cells, CELLS), _values("heads", heads, tuple(HEADS))
+    window_norms = tuple(map(from_name, _values("window_norms", window_norms, WINDOW_NORMS)))
+    cells, heads = _values("cells", cells, CELLS), _values("heads", heads, HEADS)
     bidirectional = _values("bidirectional", bidirectional)
     if not all(isinstance(b, bool) for b in bidirectional):
         raise ValueError(f"candidate_grid: bidirectional must hold True/False, got {bidirectional!r}")
     hidden_sizes = _values("hidden_sizes", hidden_sizes)
-    if not all(isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in hidden_sizes):
+    if not all(is_int(h, 1) for h in hidden_sizes):
         raise ValueError(f"candidate_grid: hidden_sizes must hold integers >= 1, got {hidden_sizes!r}")
     grid = {}
     for cell, bi, hidden, head, norm in product(cells, bidirectional, hidden_sizes, heads, window_norms):
@@ -73,7 +74,7 @@ def _values(name, values, allowed=None):
     if not values:
         raise ValueError(f"candidate_grid: {name} is empty")
     if allowed is not None:
-        bad = [v for v in values if v not in allowed and not (name == "window_norms" and v == "none")]
+        bad = [v for v in values if v not in allowed and not (name == "window_norms" and v in names(allowed))]
         if bad:
             raise ValueError(f"candidate_grid: {name} has unknown value(s) {bad}; choose from {list(allowed)}")
     return tuple(values)
@@ -168,8 +169,8 @@ def _common_horizon(candidates, metric):
         raise ValueError("candidates is empty: pass a dict name -> estimator (e.g. candidate_grid(...))")
     if REFERENCE in candidates:
         raise ValueError(f"candidate name {REFERENCE!r} is reserved for the reference row")
-    if metric not in (*METRICS, "owa"):
-        raise ValueError(f"metric must be one of {(*METRICS, 'owa')}, got {metric!r}")
+    if metric not in RANKING_METRICS:
+        raise ValueError(f"metric must be one of {RANKING_METRICS}, got {metric!r}")
     horizons = {name: est.horizon for name, est in candidates.items()}
     if len(set(horizons.values())) > 1:
         raise ValueError(f"candidates must share one horizon to be compared on the same folds, got {horizons}")
@@ -236,9 +237,7 @@ class TemporalSplit:
     def split(self, X, y=None, groups=None):
         """Yield (train_idx, test_idx) for each split; X : long DataFrame [unique_id, ds, ...]."""
         for name in ("n_splits", "horizon") + (("step",) if self.step is not None else ()):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"TemporalSplit: {name} must be an integer >= 1, got {value!r}")
+            check_int(name, getattr(self, name), 1, prefix="TemporalSplit: ")
         step = self.horizon if self.step is None else self.step
         missing = [c for c in (ID, TIME) if c not in X.columns]
         if missing:

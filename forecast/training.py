@@ -18,11 +18,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .losses import LOSSES, ForecastLoss, horizon_mask
+from . import choices
+from .losses import ForecastLoss, horizon_mask
 
-OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
-CLIPS = ("norm", "value", None)
-SCHEDULERS = (None, "cosine", "plateau")
+OPTIMIZERS = dict(zip(choices.OPTIMIZERS, (torch.optim.Adam, torch.optim.AdamW), strict=True))
 
 
 @dataclass

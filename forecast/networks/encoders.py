@@ -4,8 +4,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}  # explicit table, not getattr(nn, name)
-MERGES = ("concat", "sum")
+from .. import choices
+
+CELLS = dict(zip(choices.CELLS, (nn.RNN, nn.LSTM, nn.GRU), strict=True))  # explicit table, not getattr(nn, name)
 
 
 def make_rnn(cell, input_size, hidden_size, num_layers=1, dropout=0.0, bidirectional=False, nonlinearity="tanh"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .. import choices
 from .encoders import make_rnn
 
 
@@ -59,7 +60,7 @@ class AdditiveAttention(nn.Module):
         return scores.softmax(dim=1)
 
 
-ATTENTIONS = {"dot": DotAttention, "additive": AdditiveAttention}
+ATTENTIONS = dict(zip(choices.ATTENTIONS[1:], (DotAttention, AdditiveAttention), strict=True))  # [0] is None
 
 
 class Seq2SeqHead(nn.Module):
@@ -137,4 +138,4 @@ class OneStepHead(nn.Module):
         return self.out(out)  # (B, T, n_targets)
 
 
-HEADS = {"direct": DirectHead, "seq2seq": Seq2SeqHead, "recursive": OneStepHead}
+HEADS = dict(zip(choices.HEADS, (DirectHead, Seq2SeqHead, OneStepHead), strict=True))

@@ -9,12 +9,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..choices import WINDOW_NORMS
 from ..losses import horizon_mask
 from .encoders import RNNEncoder
 from .smoothing import ExpSmoothing
 from .heads import HEADS, OneStepHead, Seq2SeqHead
-
-WINDOW_NORMS = (None, "last", "standard", "es")
 
 
 class WindowNorm(nn.Module):
