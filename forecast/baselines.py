@@ -13,6 +13,7 @@ from sklearn.exceptions import NotFittedError
 from . import frames
 from .checks import check_int
 from .frames import ID, TARGET, TIME
+from .frequencies import future_dates
 
 
 class SeasonalNaive(RegressorMixin, BaseEstimator):
@@ -68,7 +69,7 @@ class SeasonalNaive(RegressorMixin, BaseEstimator):
         rows = []
         for uid, part in last.groupby(ID, sort=False):
             values = part[TARGET].to_numpy()
-            dates = frames.future_dates(part[TIME].iloc[-1], self.freqs_[uid], self.horizon)
+            dates = future_dates(part[TIME].iloc[-1], self.freqs_[uid], self.horizon)
             rows.append(pd.DataFrame({ID: uid, TIME: dates, "y_pred": self._repeat(values[None])[0]}))
         return frames.from_long(pd.concat(rows, ignore_index=True), spec)
 

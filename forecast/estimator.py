@@ -18,6 +18,7 @@ from sklearn.exceptions import NotFittedError
 
 from . import frames, inference, persistence
 from .frames import to_long
+from .frequencies import is_integer_freq, n_calendar_features
 from .checks import check_params, resolve_device, seconds
 from .networks import build_network
 from .panel import Layout, build_panel, left_pad
@@ -343,12 +344,12 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ pieces
     def _layout(self, freqs):
-        if self.calendar and any(frames.is_integer_freq(f) for f in freqs.values()):
+        if self.calendar and any(is_integer_freq(f) for f in freqs.values()):
             raise ValueError(f"calendar=True needs timestamps, but column {self.spec_.names[frames.TIME]!r} holds "
                              f"integer time steps, which have no calendar: use calendar=False")
         cal = pd.Series(list(freqs.values())).mode().iloc[0] if self.calendar else None  # the panel's main frequency
         return Layout(self._cols("past_covariates"), self._cols("future_covariates"), self._cols("static_covariates"),
-                      cal, frames.n_calendar_features(cal) if cal else 0)
+                      cal, n_calendar_features(cal) if cal else 0)
 
     def _columns(self):
         return [*self._cols("past_covariates"), *self._cols("future_covariates"), *self._cols("static_covariates")]

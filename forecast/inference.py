@@ -16,6 +16,7 @@ import torch
 
 from . import frames
 from .frames import ID, TARGET, TIME
+from .frequencies import is_integer_freq, same_frequency
 from .panel import Layout, build_panel, future_block, left_pad
 from .scaling import inverse_target, transform_target
 from .windows import Gatherer
@@ -89,7 +90,7 @@ def history_panel(est, long, where, causal=False):
     long, freqs = frames.validate(long, [*layout.past, *layout.future], fill, where=where, names=est.spec_.names)
     for uid, freq in freqs.items():
         fitted = est.freqs_.get(uid)
-        if fitted is not None and not frames.same_frequency(fitted, freq):
+        if fitted is not None and not same_frequency(fitted, freq):
             raise ValueError(f"{where}: series {uid!r} has frequency {_freq_name(freq)} but the model was fitted at "
                              f"{_freq_name(fitted)}")
     panel = build_panel(long, freqs, Layout(layout.past, layout.future, (), layout.calendar, layout.n_calendar))
@@ -97,7 +98,7 @@ def history_panel(est, long, where, causal=False):
 
 
 def _freq_name(freq):
-    return "integer time steps" if frames.is_integer_freq(freq) else repr(freq)
+    return "integer time steps" if is_integer_freq(freq) else repr(freq)
 
 
 def tail_from_history(est, long):

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .frames import ID, TARGET, TIME, calendar_features, future_dates, parse_times, series_runs
+from .frames import ID, TARGET, TIME, parse_times
+from .frequencies import calendar_features, future_dates, series_runs
 
 
 @dataclass

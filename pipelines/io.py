@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from forecast import datasets, frames
+from forecast import datasets, frames, frequencies
 
 FORMATS = ("parquet", "csv")
 _SUFFIXES = {".csv": "csv", ".csv.gz": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -188,10 +188,10 @@ def check_matches_model(df, ids, freqs):
     if unknown or absent:
         raise ValueError(f"data does not match the model: series not seen in training {unknown[:5]}, "
                          f"series of the model missing from the data {absent[:5]}")
-    data_freqs = frames.infer_frequencies(df, where="forecast data")
+    data_freqs = frequencies.infer_frequencies(df, where="forecast data")
     for uid, freq in data_freqs.items():
         want = freqs.get(uid)
-        if want is not None and not frames.same_frequency(want, freq):
+        if want is not None and not frequencies.same_frequency(want, freq):
             raise ValueError(f"data does not match the model: series {uid!r} has frequency {freq!r}, "
                              f"the model was fitted at {want!r}")
 

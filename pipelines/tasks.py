@@ -22,6 +22,7 @@ from prefect.tasks import exponential_backoff
 from forecast import SeasonalNaive, frames
 from forecast.backtest import backtest as run_backtest
 
+from .future import split_future as split_off_future
 from . import io, tracking
 
 # Errors that no retry can fix: bad input, a missing file, a missing registered model.
@@ -81,8 +82,8 @@ def load_data(source: str, table: str | None = None, id_col: str = frames.ID, ti
 @task(name="split-future", **_compute())
 def split_future(df, future_columns=()):
     """(history, future): the trailing rows of each series whose target is still missing are the
-    future, carrying the future covariates' values for the horizon (``forecast.frames.split_future``)."""
-    history, future = frames.split_future(df, list(future_columns))
+    future, carrying the future covariates' values for the horizon (``pipelines.future.split_future``)."""
+    history, future = split_off_future(df, list(future_columns))
     if len(future) and not future_columns:
         _logger().warning("%d trailing row(s) of %d series have no target yet and the model reads no future "
                           "covariates: ignored; forecasts start after each series' last observed value",

@@ -269,7 +269,7 @@ def test_nan_in_x_future_is_named_apart_from_a_missing_row():
 
 
 def test_review_edge_cases_of_frames():
-    from forecast.frames import split_future
+    from pipelines.future import split_future
 
     # a shuffled wide frame with NaN padding trims by time, not by row position
     w = pd.DataFrame({"a": np.arange(20.0), "b": [np.nan, np.nan, *np.arange(18.0)]},

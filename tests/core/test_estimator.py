@@ -295,7 +295,7 @@ def test_stride_keeps_the_most_recent_window():
 
 
 def test_split_future_sets_aside_trailing_rows_without_a_target():
-    from forecast.frames import split_future
+    from pipelines.future import split_future
 
     df = pd.DataFrame({"unique_id": ["a"] * 5 + ["b"] * 3,
                        "ds": [*pd.date_range("2024", periods=5), *pd.date_range("2024", periods=3)],
@@ -310,7 +310,7 @@ def test_split_future_sets_aside_trailing_rows_without_a_target():
 
 
 def test_split_future_rows_feed_predict_like_x_future():
-    from forecast.frames import split_future
+    from pipelines.future import split_future
 
     df = panel()
     model = RNNForecaster(future_covariates=("promo",), **TINY).fit(df)
