@@ -21,7 +21,7 @@ import torch
 import forecast
 from forecast import RNNForecaster
 from forecast.backtest import backtest, make_folds, _long, _origins
-from forecast.datasets import make_panel
+from forecast.synthetic import make_panel
 
 
 def timed(fn, repeats):

@@ -1,6 +1,6 @@
 """The memory experiment: how long a rainy spell can each recurrent cell remember across?
 
-On ``forecast.datasets.make_routine`` a person cycles run (0) -> bike (1) -> swim (2) and sleeps
+On ``forecast.synthetic.make_routine`` a person cycles run (0) -> bike (1) -> swim (2) and sleeps
 (3) on rainy days; the cycle pauses during a spell, so the first dry day after a spell repeats
 the cycle from *before* it. Rain is a future-known covariate, so sleep days are easy; the
 first dry day after a spell needs memory across the whole spell. We sweep the spell length
@@ -118,7 +118,7 @@ class Snapshots(Callback):
 
 
 def run_accuracy(job):
-    from forecast.datasets import make_routine
+    from forecast.synthetic import make_routine
 
     torch.set_num_threads(1)
     spell, cell, bidir, head, init, seed, cfg = job
@@ -155,7 +155,7 @@ def run_accuracy(job):
 
 
 def run_clipping(job):
-    from forecast.datasets import make_routine
+    from forecast.synthetic import make_routine
 
     torch.set_num_threads(1)
     cell, clip, lr, seed, cfg = job

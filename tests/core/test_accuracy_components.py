@@ -12,7 +12,7 @@ import torch
 from sklearn.base import clone
 
 from forecast import RNNForecaster, SeasonalNaive
-from forecast.datasets import make_panel
+from forecast.synthetic import make_panel
 from forecast.losses import ForecastLoss, seasonal_mae
 from forecast.networks import build_network
 from forecast.networks.model import Ensemble, seasonal_base

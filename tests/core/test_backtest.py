@@ -7,7 +7,7 @@ import torch
 
 from forecast import RNNForecaster, SeasonalNaive
 from forecast.backtest import backtest, fit_groups
-from forecast.datasets import make_panel
+from forecast.synthetic import make_panel
 
 H, L = 4, 12
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from forecast import RNNForecaster
-from forecast.datasets import make_routine
+from forecast.synthetic import make_routine
 from forecast.diagnostics import gradient_through_time
 from forecast.schedules import TeacherForcing
 
@@ -213,7 +213,7 @@ def test_gradient_through_time_from_the_stored_tail(fitted, routine):
 @pytest.mark.parametrize("head", ["direct", "seq2seq", "recursive"])
 @pytest.mark.parametrize("norm", ["last", "standard"])
 def test_window_norm_makes_forecasts_shift_and_scale_equivariant(head, norm, tmp_path):
-    from forecast.datasets import make_panel
+    from forecast.synthetic import make_panel
 
     df = make_panel(n_series=3, length=150, seed=0, future_covariates=1)
     last = df.groupby("unique_id").cumcount(ascending=False) < 6
@@ -232,7 +232,7 @@ def test_window_norm_makes_forecasts_shift_and_scale_equivariant(head, norm, tmp
 
 
 def test_without_window_norm_the_forecast_is_not_shift_equivariant():
-    from forecast.datasets import make_panel
+    from forecast.synthetic import make_panel
 
     df = make_panel(n_series=2, length=120, seed=0)[["unique_id", "ds", "y"]]
     model = RNNForecaster(scaler="none", window_norm=None, lookback=24, horizon=6, hidden_size=8, max_epochs=2,

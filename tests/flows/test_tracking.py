@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 from forecast import RNNForecaster
-from forecast.datasets import make_panel
+from forecast.synthetic import make_panel
 from pipelines import tracking
 
 TINY = dict(hidden_size=8, lookback=24, horizon=6, max_epochs=2, batch_size=64, windows_per_epoch=128, val_size=6,
