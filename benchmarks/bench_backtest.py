@@ -20,7 +20,8 @@ import torch
 
 import forecast
 from forecast import RNNForecaster
-from forecast.backtest import backtest, make_folds, _long, _origins
+from forecast import frames
+from forecast.backtesting import backtest, fold_origins, make_folds
 from forecast.synthetic import make_panel
 
 
@@ -48,9 +49,9 @@ def main():
     est = RNNForecaster(cell="gru", hidden_size=32, lookback=L, horizon=H, max_epochs=1, max_steps=20,
                         batch_size=512, verbose=False, device="cpu", seed=0)
 
-    long = _long(df)
+    long = frames.sorted_long(frames.to_long(df)[0])
     folds = make_folds(long, H, W, H)
-    origins = _origins(long, folds, list(range(W)))
+    origins = fold_origins(long, folds, list(range(W)))
     first = long.groupby("unique_id")["ds"].transform(lambda s: s.iloc[folds.cutoffs[0, 0]])
     model = RNNForecaster(**est.get_params()).fit(long[long["ds"] <= first])
 

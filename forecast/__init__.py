@@ -4,7 +4,7 @@ The core imports only numpy, pandas, torch and scikit-learn (never prefect or ml
 """
 from .baselines import Naive, SeasonalNaive
 from .estimator import RNNForecaster
-from .backtest import BacktestResult, backtest
+from .backtesting import BacktestResult, backtest
 from .selection import SelectionResult, TemporalSplit, select_model
 
 __version__ = "0.1.0"

@@ -24,11 +24,11 @@ from .networks import build_network
 from .panel import Layout, build_panel, left_pad
 from .seasonality import default_lookback, resolve_season_length
 from .scaling import ColumnScaler, SeriesScaler, transform_target
-from .schedules import TeacherForcing
+from .callbacks import EarlyStopping, TeacherForcing
 from .tbptt import train_tbptt
 from .baselines import seasonality_test
 from .losses import ForecastLoss, seasonal_mae
-from .training import EarlyStopping, TrainConfig, plan, progress_enabled, train
+from .training import TrainConfig, plan, progress_enabled, train
 from .windows import Gatherer, split_index
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from .backtest import BacktestResult, backtest
+from .backtesting import BacktestResult, backtest
 from .baselines import SeasonalNaive
 from .estimator import RNNForecaster
 from .checks import check_int, is_int
@@ -100,7 +100,7 @@ def params_json(estimator):
 
 def evaluate_candidate(name, estimator, df, n_windows=2, step=None, refit=False, season_length=1,
                        metrics=DEFAULT_METRICS, window="expanding", train_length=None):
-    """Backtest one candidate (a job of :func:`select_model`); arguments as in :func:`forecast.backtest.backtest`."""
+    """Backtest one candidate (a job of :func:`select_model`); arguments as in :func:`forecast.backtesting.backtest`."""
     t0 = time.perf_counter()
     result = backtest(estimator, df, n_windows=n_windows, step=step, refit=refit, window=window,
                       train_length=train_length, season_length=season_length, metrics=metrics)

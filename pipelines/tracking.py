@@ -441,7 +441,7 @@ def log_figure(fig, artifact_file, run_id=None):
 def log_backtest(result, prefix="backtest", run_id=None):
     """Aggregate metrics as ``<prefix>_<metric>``; per-series/window/step CSVs; error-by-horizon PNG.
 
-    ``result`` is a ``forecast.backtest.BacktestResult``, read by attribute: ``aggregate``,
+    ``result`` is a ``forecast.backtesting.BacktestResult``, read by attribute: ``aggregate``,
     ``per_series``, ``per_window``, ``by_step``, ``forecasts`` [unique_id, cutoff, ds, y, y_pred],
     ``n_fits``, ``fit_seconds``, ``predict_seconds``, ``params`` (absent ones are skipped).
     Returns the metrics logged.

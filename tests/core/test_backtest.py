@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from forecast import RNNForecaster, SeasonalNaive
-from forecast.backtest import backtest, fit_groups
+from forecast.backtesting import backtest, fit_groups
 from forecast.synthetic import make_panel
 
 H, L = 4, 12

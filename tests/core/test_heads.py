@@ -9,7 +9,7 @@ import torch
 from forecast import RNNForecaster
 from forecast.synthetic import make_routine
 from forecast.diagnostics import gradient_through_time
-from forecast.schedules import TeacherForcing
+from forecast.callbacks import TeacherForcing
 
 L, H = 10, 4
 HEAD_CASES = {

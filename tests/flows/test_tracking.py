@@ -163,7 +163,7 @@ def test_pyfunc_takes_future_covariates_as_flagged_rows(tracked):
 # ----------------------------------------------------------------------------- backtests and selection
 @dataclass
 class StandInBacktest:
-    """Duck-typed forecast.backtest.BacktestResult (tracking reads attributes only)."""
+    """Duck-typed forecast.backtesting.BacktestResult (tracking reads attributes only)."""
 
     forecasts: pd.DataFrame
     per_series: pd.DataFrame
@@ -277,7 +277,7 @@ def test_a_champion_of_other_series_is_never_compared(tracked, trained, panel):
 
 def test_champion_is_rescored_only_on_the_same_points(tracked, trained, panel):
     from forecast import SeasonalNaive
-    from forecast.backtest import backtest
+    from forecast.backtesting import backtest
     from pipelines import tasks
 
     name = "rescore-test"

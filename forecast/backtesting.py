@@ -162,7 +162,7 @@ def _run_groups(estimator, long, folds, refit, window, train_length, warm_fracti
         est = _fit(estimator, est, long.loc[train_rows], warm=refit == "warm" and g > 0, fraction=warm_fraction)
         t1 = time.perf_counter()
         frame = _visible(long, pos, folds.row_cutoffs(group[-1]), folds.horizon, est)
-        origins = _origins(long, folds, group)
+        origins = fold_origins(long, folds, group)
         fc = est.predict_at(frame, origins)
         predict_s += time.perf_counter() - t1
         fit_s += t1 - t0
@@ -194,7 +194,8 @@ def _visible(long, pos, last_cut, horizon, est):
     return frame
 
 
-def _origins(long, folds, group):
+def fold_origins(long, folds, group):
+    """Origins [unique_id, cutoff] of the windows ``group`` of every series, series-major."""
     ds = long[TIME].to_numpy()
     rows = folds.offsets[:-1, None] + folds.cutoffs[:, group]  # (S, g)
     return pd.DataFrame({ID: np.repeat(folds.ids, len(group)), "cutoff": ds[rows.ravel()]})

@@ -1,9 +1,41 @@
-"""Training-time schedules that act on a network through the callback protocol."""
+"""The callbacks the estimator adds to a fit: early stopping and the teacher-forcing schedule.
+
+Both join the training loop through its :class:`~forecast.training.Callback` protocol.
+"""
 from __future__ import annotations
+
+import copy
+import math
 
 import torch
 
 from .training import Callback
+
+
+class EarlyStopping(Callback):
+    """Stop when the validation loss has not improved for ``patience`` epochs; restore the best weights."""
+
+    def __init__(self, patience=5, min_delta=0.0):
+        self.patience, self.min_delta = patience, min_delta
+
+    def on_train_begin(self, state):
+        self.best, self.best_epoch, self.best_state, self.bad = math.inf, None, None, 0
+
+    def on_epoch_end(self, state, record):
+        if record.val_loss is None or not math.isfinite(record.val_loss):
+            return
+        if record.val_loss < self.best - self.min_delta:
+            self.best, self.best_epoch, self.bad = record.val_loss, record.epoch, 0
+            self.best_state = copy.deepcopy(state.module.state_dict())
+        else:
+            self.bad += 1
+            state.stop = self.bad >= self.patience
+
+    def on_train_end(self, state, history):
+        if self.best_state is not None:
+            state.module.load_state_dict(self.best_state)
+            history.best_epoch = self.best_epoch
+            history.stopped_early = self.bad >= self.patience
 
 
 class TeacherForcing(Callback):
