@@ -195,10 +195,12 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         config, loss_fn = self._train_config(started), self._loss(scaled[:, 0], panel, val_size)
         if self.tbptt_steps:
             self.history_ = train_tbptt(self.module_, gatherer, offsets + np.append(pads, 0),  # observed rows only
-                                        np.where(keep, panel.lengths - val_size, 0), val_idx,
-                                        config, self.tbptt_steps, self.carry_state, cbs, generator, loss_fn)
+                                        np.where(keep, panel.lengths - val_size, 0), val_idx, config,
+                                        k=self.tbptt_steps, carry_state=self.carry_state, callbacks=cbs,
+                                        generator=generator, loss_fn=loss_fn)
         else:
-            self.history_ = train(self.module_, gatherer, train_idx, val_idx, config, cbs, generator, loss_fn)
+            self.history_ = train(self.module_, gatherer, train_idx, val_idx, config, callbacks=cbs,
+                                  generator=generator, loss_fn=loss_fn)
         self.module_.eval()
         self.tail_ = inference.Tail.from_panel(panel, self.lookback_)
         self.n_train_windows_ = train_idx.n_windows
@@ -382,9 +384,11 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
                              n_models=self.n_models, n_series=len(self.ids_), season_length=self.season_length_)
 
     def _train_config(self, started=None):
-        return TrainConfig(self.loss, self.optimizer, self.learning_rate, self.weight_decay, self.batch_size_,
-                           self.max_epochs_, self.max_steps, self.windows_per_epoch_, self.clip, self.clip_value,
-                           self.lr_scheduler, progress_enabled(self.verbose), seconds(self.max_time), started)
+        return TrainConfig(loss=self.loss, optimizer=self.optimizer, learning_rate=self.learning_rate,
+                           weight_decay=self.weight_decay, batch_size=self.batch_size_, max_epochs=self.max_epochs_,
+                           max_steps=self.max_steps, windows_per_epoch=self.windows_per_epoch_, clip=self.clip,
+                           clip_value=self.clip_value, lr_scheduler=self.lr_scheduler,
+                           progress=progress_enabled(self.verbose), max_time=seconds(self.max_time), started=started)
 
     def _loss(self, scaled_y, panel, val_size):
         """The training loss, with the per-series statistics the scale-free losses need."""

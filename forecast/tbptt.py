@@ -21,17 +21,14 @@ covariates, prefer the windowed recursive training (``tbptt_steps=None``), which
 """
 from __future__ import annotations
 
-import copy
 import math
-import time
 
 import numpy as np
 import torch
 from torch import nn
 
 from .losses import ForecastLoss
-from .training import (OPTIMIZERS, EpochStats, History, TrainState, _scheduler, end_epoch, evaluate,
-                       gradient_step, out_of_time)
+from .training import evaluate, run_epochs
 
 
 def series_chunks(module, gatherer, offsets, lengths, k):
@@ -54,7 +51,7 @@ def series_chunks(module, gatherer, offsets, lengths, k):
     return X, T, mask
 
 
-def train_tbptt(module, gatherer, offsets, lengths, val_index, config, k, carry_state=True, callbacks=(),
+def train_tbptt(module, gatherer, offsets, lengths, val_index, config, *, k, carry_state=True, callbacks=(),
                 generator=None, loss_fn=None):
     """Fit a :class:`~forecast.networks.model.RecursiveNetwork` by ``k``-step truncated BPTT.
 
@@ -74,21 +71,11 @@ def train_tbptt(module, gatherer, offsets, lengths, val_index, config, k, carry_
     X, T, mask = series_chunks(module, gatherer, offsets, lengths, k)
     if X.shape[1] == 0:
         raise ValueError(f"tbptt_steps={k}: no series has more than {k} training points")
-    val_loss_fn = (loss_fn or ForecastLoss(config.loss)).to(device)
-    optimizer = OPTIMIZERS[config.optimizer](module.parameters(), lr=config.learning_rate,
-                                            weight_decay=config.weight_decay)
+    loss_fn = (loss_fn or ForecastLoss(config.loss)).to(device)
     n_series, C = mask.shape
-    scheduler = _scheduler(optimizer, config, math.ceil(n_series / config.batch_size) * C)
     first = (C - mask.sum(1)).cpu()  # (S,) first real chunk of each series
-    state, history = TrainState(module, optimizer), History()
-    max_norm = config.clip_value if config.clip == "norm" else math.inf
-    last_good = copy.deepcopy(module.state_dict())
-    for cb in callbacks:
-        cb.on_train_begin(state)
-    for epoch in range(1, config.max_epochs + 1):
-        state.epoch, t0 = epoch, time.perf_counter()
-        module.train()
-        stats = EpochStats(device)
+
+    def epoch(step):
         order = torch.randperm(n_series, generator=generator)
         for i in range(0, n_series, config.batch_size):
             group = order[i : i + config.batch_size]
@@ -96,21 +83,17 @@ def train_tbptt(module, gatherer, offsets, lengths, val_index, config, k, carry_
             for c in range(int(first[group].min()), C):
                 m = mask[group.to(device), c]  # (b,)
                 pred, h = module.unroll(X[group, c], h if carry_state else None)  # (b, k)
-                terms = val_loss_fn.pointwise(pred.float(), T[group, c], group.to(device))  # (b, k)
-                loss = (terms.mean(1) * m).sum() / m.sum()
-                done = gradient_step(loss, module, state, scheduler, config, max_norm, stats) or out_of_time(config)
+                terms = loss_fn.pointwise(pred.float(), T[group, c], group.to(device))  # (b, k)
+                done = step((terms.mean(1) * m).sum() / m.sum())
                 h = _detach(h, m)  # the truncation: no gradient crosses this border
                 if done:
                     break
-            if (config.max_steps is not None and state.step >= config.max_steps) or out_of_time(config):
-                break
-        last_good = end_epoch(state, history, stats, t0, last_good, config, scheduler, callbacks,
-                              lambda: evaluate(module, gatherer, val_index, val_loss_fn, config.batch_size * 4))
-        if last_good is None:
-            break
-    for cb in callbacks:
-        cb.on_train_end(state, history)
-    return history
+            if step.spent():
+                return
+
+    return run_epochs(module, config, epoch, steps_per_epoch=math.ceil(n_series / config.batch_size) * C,
+                      callbacks=callbacks,
+                      validate=lambda: evaluate(module, gatherer, val_index, loss_fn, config.batch_size * 4))
 
 
 def _detach(h, active):  # zero the state of rows still padding: a series starts from a zero state

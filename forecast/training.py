@@ -129,7 +129,7 @@ def progress_enabled(verbose):
     return sys.stderr.isatty() and not os.environ.get("CI")
 
 
-def train(module, gatherer, train_index, val_index, config, callbacks=(), generator=None, loss_fn=None):
+def train(module, gatherer, train_index, val_index, config, *, callbacks=(), generator=None, loss_fn=None):
     """Fit ``module`` on the windows of ``train_index``; validate on ``val_index`` after each epoch.
 
     ``loss_fn``: a :class:`~forecast.losses.ForecastLoss` (None: ``ForecastLoss(config.loss)``,
@@ -142,36 +142,103 @@ def train(module, gatherer, train_index, val_index, config, callbacks=(), genera
     """
     device = gatherer.data.device
     loss_fn = (loss_fn or ForecastLoss(config.loss)).to(device)
-    optimizer = OPTIMIZERS[config.optimizer](module.parameters(), lr=config.learning_rate,
-                                            weight_decay=config.weight_decay)
+
+    def epoch(step):
+        for batch in gatherer.batches(train_index, config.batch_size, generator, limit=config.windows_per_epoch):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                loss = batch_loss(module, batch, loss_fn)
+            if step(loss):
+                return
+
     steps_per_epoch = math.ceil(min(train_index.n_windows, config.windows_per_epoch or math.inf) / config.batch_size)
-    scheduler = _scheduler(optimizer, config, steps_per_epoch)
-    state, history = TrainState(module, optimizer), History()
-    max_norm = config.clip_value if config.clip == "norm" else math.inf
-    last_good = copy.deepcopy(module.state_dict())
+    return run_epochs(module, config, epoch, steps_per_epoch=steps_per_epoch, callbacks=callbacks,
+                      validate=lambda: evaluate(module, gatherer, val_index, loss_fn, config.batch_size * 4))
+
+
+def run_epochs(module, config, epoch, *, steps_per_epoch, validate, callbacks=()):
+    """The epoch loop both training loops share (``train`` and ``tbptt.train_tbptt``); they differ
+    only in ``epoch(step)``, which produces one epoch's losses and hands each to ``step`` (a
+    :class:`Run`), stopping when it returns True. ``validate()``: the validation loss, or None.
+
+    Returns the :class:`History`.
+    """
+    run = Run(module, config, steps_per_epoch)
     for cb in callbacks:
-        cb.on_train_begin(state)
+        cb.on_train_begin(run.state)
     epochs = range(1, config.max_epochs + 1)
     if config.progress:
         from tqdm.auto import tqdm
 
         epochs = tqdm(epochs, desc="training", unit="epoch", leave=False)
-    for epoch in epochs:
-        state.epoch, t0 = epoch, time.perf_counter()
-        module.train()
-        stats = EpochStats(device)
-        for batch in gatherer.batches(train_index, config.batch_size, generator, limit=config.windows_per_epoch):
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-                loss = batch_loss(module, batch, loss_fn)
-            if gradient_step(loss, module, state, scheduler, config, max_norm, stats) or out_of_time(config):
-                break
-        last_good = end_epoch(state, history, stats, t0, last_good, config, scheduler, callbacks,
-                              lambda: evaluate(module, gatherer, val_index, loss_fn, config.batch_size * 4))
-        if last_good is None:
+    for number in epochs:
+        run.begin_epoch(number)
+        epoch(run)
+        if not run.end_epoch(validate, callbacks):
             break
     for cb in callbacks:
-        cb.on_train_end(state, history)
-    return history
+        cb.on_train_end(run.state, run.history)
+    return run.history
+
+
+class Run:
+    """One training run's moving parts: optimizer, scheduler, state, history, the last finite weights.
+
+    ``run(loss)`` is one optimizer step: backward, clip (recording the pre-clip norm), step, zero
+    grads; it returns True once training must end (``max_steps`` reached or ``max_time`` passed).
+    Per-step statistics stay on the device and are read once per epoch, in :meth:`end_epoch`.
+    """
+
+    def __init__(self, module, config, steps_per_epoch):
+        self.module, self.config = module, config
+        self.optimizer = OPTIMIZERS[config.optimizer](module.parameters(), lr=config.learning_rate,
+                                                      weight_decay=config.weight_decay)
+        self.scheduler = _scheduler(self.optimizer, config, steps_per_epoch)
+        self.state, self.history = TrainState(module, self.optimizer), History()
+        self.max_norm = config.clip_value if config.clip == "norm" else math.inf
+        self.last_good = copy.deepcopy(module.state_dict())
+        self.device = next(module.parameters()).device
+
+    def begin_epoch(self, number):
+        self.state.epoch, self.t0 = number, time.perf_counter()
+        self.module.train()
+        self.stats = EpochStats(self.device)
+
+    def __call__(self, loss):
+        loss.backward()
+        norm, clipped = clip_gradients(self.module, self.config, self.max_norm)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.scheduler is not None and self.config.lr_scheduler == "cosine":
+            self.scheduler.step()
+        self.state.step += 1
+        self.stats.add(loss, norm, clipped)
+        return self.spent()
+
+    def spent(self):
+        """True once ``max_steps`` steps are taken or ``max_time`` has passed."""
+        max_steps = self.config.max_steps
+        return (max_steps is not None and self.state.step >= max_steps) or out_of_time(self.config)
+
+    def end_epoch(self, validate, callbacks):
+        """Close an epoch: the one host sync of its statistics, rollback on a non-finite loss,
+        validation, the record and the callbacks. False when training stops here."""
+        module, state, config = self.module, self.state, self.config
+        loss_sum, norm_sum, n_clipped, n = self.stats.sums.tolist()  # the one host sync of the epoch
+        n = max(n, 1)
+        finite = torch.stack([p.detach().isfinite().all() for p in module.parameters()]).all().item()
+        if not (math.isfinite(loss_sum) and finite):
+            _roll_back(module, self.last_good, self.history, state.epoch)
+            return False
+        val_loss = validate()
+        if self.scheduler is not None and config.lr_scheduler == "plateau":
+            self.scheduler.step(val_loss if val_loss is not None else loss_sum / n)
+        record = EpochRecord(state.epoch, int(n), loss_sum / n, val_loss, norm_sum / n, self.stats.norm_max.item(),
+                             n_clipped / n, self.optimizer.param_groups[0]["lr"], time.perf_counter() - self.t0)
+        self.history.records.append(record)
+        self.last_good = copy.deepcopy(module.state_dict())
+        for cb in callbacks:
+            cb.on_epoch_end(state, record)
+        return not (state.stop or self.spent())
 
 
 def clip_gradients(module, config, max_norm):
@@ -225,53 +292,6 @@ class EpochStats:
     def add(self, loss, norm, clipped):
         self.sums += torch.stack([loss.detach().float(), norm.detach(), clipped.float(), self._one])
         self.norm_max = torch.maximum(self.norm_max, norm.detach())
-
-
-def gradient_step(loss, module, state, scheduler, config, max_norm, stats):
-    """One step of both training loops (``train`` and ``tbptt.train_tbptt``): backward, clip,
-    optimizer step, record into ``stats``; True once ``max_steps`` is reached."""
-    loss.backward()
-    norm, clipped = clip_gradients(module, config, max_norm)
-    done = optimizer_step(state, scheduler, config)
-    stats.add(loss, norm, clipped)
-    return done
-
-
-def optimizer_step(state, scheduler, config):
-    """Step the optimizer (and a per-step scheduler), zero the grads; True once ``max_steps`` is reached."""
-    state.optimizer.step()
-    state.optimizer.zero_grad(set_to_none=True)
-    if scheduler is not None and config.lr_scheduler == "cosine":
-        scheduler.step()
-    state.step += 1
-    return config.max_steps is not None and state.step >= config.max_steps
-
-
-def end_epoch(state, history, stats, t0, last_good, config, scheduler, callbacks, validate):
-    """Close an epoch (shared by ``train`` and ``tbptt.train_tbptt``): the one host sync of its
-    statistics, rollback on a non-finite loss, validation, the record and the callbacks.
-
-    Returns the new last-good state dict, or None when training stops here.
-    """
-    module = state.module
-    loss_sum, norm_sum, n_clipped, n = stats.sums.tolist()  # the one host sync of the epoch
-    n = max(n, 1)
-    finite = torch.stack([p.detach().isfinite().all() for p in module.parameters()]).all().item()
-    if not (math.isfinite(loss_sum) and finite):
-        _roll_back(module, last_good, history, state.epoch)
-        return None
-    val_loss = validate()
-    if scheduler is not None and config.lr_scheduler == "plateau":
-        scheduler.step(val_loss if val_loss is not None else loss_sum / n)
-    record = EpochRecord(state.epoch, int(n), loss_sum / n, val_loss, norm_sum / n, stats.norm_max.item(), n_clipped / n,
-                         state.optimizer.param_groups[0]["lr"], time.perf_counter() - t0)
-    history.records.append(record)
-    last_good = copy.deepcopy(module.state_dict())
-    for cb in callbacks:
-        cb.on_epoch_end(state, record)
-    if state.stop or (config.max_steps is not None and state.step >= config.max_steps) or out_of_time(config):
-        return None
-    return last_good
 
 
 def _roll_back(module, last_good, history, epoch):

@@ -179,7 +179,7 @@ class RecursiveNetwork(nn.Module):
                        batch.series, mask)
 
 
-def build_network(n_features, n_future, n_static, horizon, cell="lstm", hidden_size=64, num_layers=1,
+def build_network(n_features, n_future, n_static, horizon, *, cell="lstm", hidden_size=64, num_layers=1,
                   dropout=0.0, bidirectional=False, merge="concat", nonlinearity="tanh", head="direct",
                   attention=None, residual=False, layer_norm=False, window_norm=None, skip_period=None,
                   n_models=1, n_series=1, season_length=1):
@@ -192,17 +192,18 @@ def build_network(n_features, n_future, n_static, horizon, cell="lstm", hidden_s
                       attention=attention, residual=residual, layer_norm=layer_norm, window_norm=window_norm,
                       skip_period=skip_period, n_series=n_series, season_length=season_length)
         return Ensemble([build_network(n_features, n_future, n_static, horizon, **kwargs) for _ in range(n_models)])
+    rnn = dict(hidden_size=hidden_size, cell=cell, num_layers=num_layers, dropout=dropout, merge=merge,
+               nonlinearity=nonlinearity, residual=residual, layer_norm=layer_norm)
     if head == "recursive":
         n_past = n_features - 1 - n_future
-        encoder = RNNEncoder(1 + n_past + n_future + n_static, hidden_size, cell, num_layers, dropout, False,
-                             merge, nonlinearity, residual, layer_norm)
+        encoder = RNNEncoder(1 + n_past + n_future + n_static, bidirectional=False, **rnn)
         return RecursiveNetwork(encoder, OneStepHead(encoder.out_size), n_past, n_future, window_norm)
-    encoder = RNNEncoder(n_features, hidden_size, cell, num_layers, dropout, bidirectional, merge, nonlinearity,
-                         residual, layer_norm)
+    encoder = RNNEncoder(n_features, bidirectional=bidirectional, **rnn)
     if window_norm == "es":
         window_norm = ExpSmoothing(n_series, season_length)
     if head == "seq2seq":
-        return ForecastNetwork(encoder, Seq2SeqHead(encoder.out_size, horizon, n_future, n_static, 1, hidden_size,
-                                                    cell, num_layers, attention), window_norm, skip_period)
+        decoder = Seq2SeqHead(encoder.out_size, horizon, n_future, n_static, hidden=hidden_size, cell=cell,
+                              num_layers=num_layers, attention=attention)
+        return ForecastNetwork(encoder, decoder, window_norm, skip_period)
     return ForecastNetwork(encoder, HEADS[head](encoder.out_size, horizon, n_future, n_static), window_norm,
                            skip_period)
