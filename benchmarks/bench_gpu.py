@@ -85,7 +85,7 @@ def check_gather_on_device(df, batch):
     import torch
     from torch.profiler import ProfilerActivity, profile
 
-    from forecast import RNNForecaster, inference
+    from forecast import RNNForecaster
     from forecast.windows import Gatherer, split_index
 
     est = RNNForecaster(cell="lstm", batch_size=batch, max_steps=2, device="cuda", verbose=False, **CONFIG).fit(df)
@@ -94,7 +94,7 @@ def check_gather_on_device(df, batch):
 
     long, freqs = frames.validate(df)
     panel = build_panel(long, freqs, est.layout_)
-    g = Gatherer(inference.scale(est, panel.data, panel.series_of_rows()), est.static_scaler_.transform(panel.static),
+    g = Gatherer(est.state_.scale(panel.data, panel.series_of_rows()), est.static_scaler_.transform(panel.static),
                  est.lookback, est.horizon, est.layout_.future_slice, est.device_)
     idx, _ = split_index(panel.lengths, panel.offsets, est.lookback, est.horizon, 0, 1, est.device_)
     gen = torch.Generator().manual_seed(0)

@@ -69,8 +69,8 @@ def _bidir(text):
 class TorchInitForecaster(RNNForecaster):
     """RNNForecaster whose recurrent modules get PyTorch's default init instead of the library's."""
 
-    def _network(self):
-        net = super()._network()  # built under the estimator's seeded generator (see _init_network)
+    def _network(self, state):
+        net = super()._network(state)  # built under the estimator's seeded generator (see _init_network)
         for m in net.modules():
             if isinstance(m, nn.RNNBase):
                 m.reset_parameters()

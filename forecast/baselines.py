@@ -14,6 +14,7 @@ from . import frames
 from .checks import check_int
 from .frames import ID, TARGET, TIME
 from .frequencies import future_dates
+from .seasonality import seasonality_test
 
 
 class SeasonalNaive(RegressorMixin, BaseEstimator):
@@ -117,26 +118,6 @@ class Naive(SeasonalNaive):
 # ---------------------------------------------------------------------------------------------
 # Naive2 (the M3/M4 benchmark): naive on classically deseasonalised data, on plain arrays
 # ---------------------------------------------------------------------------------------------
-
-def seasonality_test(y, season_length, threshold=1.645):
-    """The M4 benchmarks' 90 % autocorrelation test for seasonality at lag ``m = season_length``.
-
-    Seasonal when ``|acf_m| > threshold * sqrt((1 + 2 * sum_{k<m} acf_k^2) / n)``; never for
-    ``m <= 1``, for series shorter than ``3 m`` or for a constant series (as the M4 code does).
-    ``y`` : (n,) values.
-    """
-    y = np.asarray(y, dtype=np.float64)
-    n, m = len(y), int(season_length)
-    if m <= 1 or n < 3 * m:
-        return False
-    d = y - y.mean()
-    denom = d @ d
-    if denom == 0:
-        return False
-    acf = np.array([d[k:] @ d[:n - k] for k in range(1, m + 1)]) / denom  # acf_1 .. acf_m
-    limit = threshold * np.sqrt((1 + 2 * np.sum(acf[:-1] ** 2)) / n)
-    return bool(abs(acf[-1]) > limit)
-
 
 def seasonal_indices(y, season_length):
     """Seasonal figure of a classical multiplicative decomposition (R's ``decompose``).

@@ -35,9 +35,12 @@ def gradient_through_time(estimator, df=None, n_windows=256):
     ndarray (lookback,): entry ``t`` is the L2 norm over windows and features of ``d loss / d x_t``;
     the last entry is the step just before the forecast origin.
     """
-    estimator._check_fitted()
-    x, x_future, static, y, series = _windows(estimator, df, n_windows)
-    module = estimator.module_
+    return input_gradients(estimator.state_, estimator.module_, df, n_windows, estimator.seed)
+
+
+def input_gradients(state, module, df=None, n_windows=256, seed=0):
+    """:func:`gradient_through_time` of a fitted state and network; ``seed`` draws the windows."""
+    x, x_future, static, y, series = _windows(state, df, n_windows, seed)
     x = x.clone().requires_grad_(True)
     was_training = module.training
     module.eval()  # no dropout; cuDNN's RNN backward needs training mode, so it is switched off instead
@@ -51,33 +54,33 @@ def gradient_through_time(estimator, df=None, n_windows=256):
     return torch.linalg.vector_norm(grad.float(), dim=(0, 2)).cpu().numpy().astype(np.float64)
 
 
-def _windows(est, df, n_windows):
-    static = torch.as_tensor(est.static_scaler_.transform(est.static_), dtype=torch.float32, device=est.device_)
+def _windows(state, df, n_windows, seed):
+    device = state.device
+    static = torch.as_tensor(state.scaled_static(), dtype=torch.float32, device=device)
     if df is None:
-        if est.layout_.future:
+        if state.layout.future:
             raise ValueError("gradient_through_time(df=None) cannot supply future covariates: pass df")
-        tail = est.tail_
-        pos = inference.positions_of(est, tail.ids, "gradient_through_time")
+        tail = state.tail
+        pos = inference.positions_of(state, tail.ids, "gradient_through_time")
         rows = tail.data.reshape(-1, tail.data.shape[-1])
-        x = inference.scale(est, rows, np.repeat(pos, est.lookback_)).reshape(tail.data.shape)[:n_windows]
-        x = torch.as_tensor(x, dtype=torch.float32, device=est.device_)
-        x_future = x.new_zeros(len(x), est.horizon, est.layout_.n_future)  # calendar unused without future dates
-        fitted = torch.as_tensor(pos[:n_windows], device=est.device_)
+        x = state.scale(rows, np.repeat(pos, state.lookback)).reshape(tail.data.shape)[:n_windows]
+        x = torch.as_tensor(x, dtype=torch.float32, device=device)
+        x_future = x.new_zeros(len(x), state.horizon, state.layout.n_future)  # calendar unused without future dates
+        fitted = torch.as_tensor(pos[:n_windows], device=device)
         return x, x_future, static[fitted], None, fitted
-    long, _ = frames.to_long(df, est.spec_.id_col, est.spec_.time_col, est.spec_.target_col)
-    panel, _, pos = inference.history_panel(est, long, "gradient_through_time data")
-    span = est.lookback_ + est.horizon
-    index = WindowIndex(panel.offsets, np.zeros(panel.n_series, dtype=np.int64), panel.lengths - span,
-                        device=est.device_)
+    long, _ = frames.to_long(df, state.spec.id_col, state.spec.time_col, state.spec.target_col)
+    panel, _, pos = inference.history_panel(state, long, "gradient_through_time data")
+    span = state.lookback + state.horizon
+    index = WindowIndex(panel.offsets, np.zeros(panel.n_series, dtype=np.int64), panel.lengths - span, device=device)
     if index.n_windows == 0:
         raise ValueError(f"gradient_through_time: every series is shorter than lookback + horizon = {span}")
-    scaled = inference.scale(est, panel.data, np.repeat(pos, panel.lengths))
-    gatherer = Gatherer(scaled, est.static_scaler_.transform(est.static_), est.lookback_, est.horizon,
-                        est.layout_.future_slice, est.device_)
-    g = torch.Generator().manual_seed(est.seed)
-    pick = torch.randperm(index.n_windows, generator=g)[:n_windows].to(est.device_)
+    scaled = state.scale(panel.data, np.repeat(pos, panel.lengths))
+    gatherer = Gatherer(scaled, state.scaled_static(), state.lookback, state.horizon, state.layout.future_slice,
+                        device)
+    g = torch.Generator().manual_seed(seed)
+    pick = torch.randperm(index.n_windows, generator=g)[:n_windows].to(device)
     series, first = index.locate(pick)
-    batch = gatherer.gather(torch.as_tensor(pos, device=est.device_)[series], first)
+    batch = gatherer.gather(torch.as_tensor(pos, device=device)[series], first)
     return batch.x, batch.x_future, batch.static, batch.y, batch.series
 
 

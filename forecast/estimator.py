@@ -1,14 +1,14 @@
 """RNNForecaster: the scikit-learn-style face of the library.
 
-``fit`` reads like a recipe: frame -> panel -> scale -> windows -> network -> train. Forecasting
-(from the training data, from new history, or from many historical origins at once) and
-save/load live in ``forecast.inference`` and ``forecast.persistence``; this class composes them.
+``fit`` reads like a recipe: frame -> panel -> scale -> windows -> network -> train, and leaves a
+:class:`~forecast.state.FittedState` and the trained network. Forecasting (from the training data,
+from new history, or from many historical origins at once) and save/load live in
+``forecast.inference`` and ``forecast.persistence``, which take that state; this class composes them.
 """
 from __future__ import annotations
 
 import threading
 import time
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -17,22 +17,25 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import NotFittedError
 
 from . import frames, inference, persistence
+from .callbacks import EarlyStopping, TeacherForcing
+from .checks import check_params, seconds
 from .frames import to_long
 from .frequencies import is_integer_freq, n_calendar_features
-from .checks import check_params, resolve_device, seconds
-from .networks import build_network
-from .panel import Layout, build_panel, left_pad
-from .seasonality import default_lookback, resolve_season_length
-from .scaling import ColumnScaler, SeriesScaler, transform_target
-from .callbacks import EarlyStopping, TeacherForcing
+from .losses import fit_loss
+from .networks.model import copy_weights
+from .panel import Layout, build_panel, left_pad, short_series
+from .seasonality import seasonal_strength_prior
+from .state import FittedState, Tail
 from .tbptt import train_tbptt
-from .baselines import seasonality_test
-from .losses import ForecastLoss, seasonal_mae
 from .training import TrainConfig, plan, progress_enabled, train
 from .windows import Gatherer, split_index
 
-
 _INIT_LOCK = threading.Lock()  # torch's global generator is shared by threads
+
+
+def _fitted(name, doc):
+    """A read-only fitted attribute that reads ``state_.<name>``."""
+    return property(lambda self: getattr(self.state_, name), doc=doc)
 
 
 class RNNForecaster(RegressorMixin, BaseEstimator):
@@ -40,6 +43,8 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
 
     Parameters
     ----------
+    scikit-learn wants them flat; they fall in five groups. **Network:**
+
     cell : "rnn" | "lstm" | "gru"
     hidden_size, num_layers, dropout : size of the recurrent encoder.
     bidirectional : encode the lookback in both directions (safe: it lies wholly in the past).
@@ -54,25 +59,9 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         training, decaying linearly from this value in epoch 1 to 0 in the last (never at eval).
     residual, layer_norm : stack the recurrent layers as separate modules with skip connections
         ``x + layer(x)`` and/or layer normalisation of each layer's output.
-    tbptt_steps : None | int — recursive only: train by truncated BPTT, walking whole series in
-        chunks of this many steps (see ``forecast.tbptt``); ``batch_size`` then counts series.
-    carry_state : with ``tbptt_steps``: carry the hidden state across chunks (True) or reset it.
-    lookback, horizon : input window and forecast length, in steps. ``lookback=None`` (default):
-        two horizons or two seasons, whichever is longer, within what the data allows
-        (``forecast.seasonality.default_lookback``; the value used is ``lookback_``).
-    season_length : the seasonal period in steps (None: from the frequency — 24 hourly, 7 daily,
-        52 weekly, 12 monthly, 4 quarterly, else 1 — or 1 when the median series is shorter than
-        two seasons plus a horizon); used by ``window_norm="es"``, ``skip`` and ``loss="mase"``.
-        The value used is ``season_length_``.
     skip : None | "seasonal" — the seasonal skip connection: the network forecasts a correction
         to the window's seasonal-naive forecast, its output layer starting at zero (an untrained
         network is seasonal naive). Direct and seq2seq heads.
-    past_covariates : columns observed only up to the forecast origin.
-    future_covariates : columns known ahead; ``predict`` then needs ``X_future``.
-    static_covariates : columns constant within each series.
-    calendar : add sin/cos calendar features of ``ds`` (hour, weekday, month as suits the frequency);
-        timestamps only (integer time steps have no calendar).
-    scaler : "standard" | "robust" | "none" — per series, fitted on the training part only.
     window_norm : "auto" | None | "last" | "standard" | "es" — also normalise each input window's
         target inside the network and map the forecast back: by its last value, by its own mean
         and std (RevIN-style, ``forecast.networks.model.WindowNorm``), or ``"es"``: the ES-RNN-style
@@ -81,6 +70,30 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         correction to the smoothing forecast. "auto" (default): "es" for the direct and seq2seq
         heads, "standard" with ``skip``, None for the recursive head (the value used is
         ``window_norm_``; measured in benchmarks/RESULTS-accuracy.md).
+    n_models : ensemble size: members differing in initialisation, trained side by side in one
+        loop and combined by the median of their forecasts (each clipped as if alone).
+
+    **Windows:**
+
+    lookback, horizon : input window and forecast length, in steps. ``lookback=None`` (default):
+        two horizons or two seasons, whichever is longer, within what the data allows
+        (``forecast.seasonality.default_lookback``; the value used is ``lookback_``).
+    season_length : the seasonal period in steps (None: from the frequency — 24 hourly, 7 daily,
+        52 weekly, 12 monthly, 4 quarterly, else 1 — or 1 when the median series is shorter than
+        two seasons plus a horizon); used by ``window_norm="es"``, ``skip`` and ``loss="mase"``.
+        The value used is ``season_length_``.
+    stride : step between training windows.
+    val_size : points at the end of each series held out for validation (None: horizon when
+        ``early_stopping`` is set, else 0).
+
+    **Data:**
+
+    past_covariates : columns observed only up to the forecast origin.
+    future_covariates : columns known ahead; ``predict`` then needs ``X_future``.
+    static_covariates : columns constant within each series.
+    calendar : add sin/cos calendar features of ``ds`` (hour, weekday, month as suits the frequency);
+        timestamps only (integer time steps have no calendar).
+    scaler : "standard" | "robust" | "none" — per series, fitted on the training part only.
     target_transform : None | "log" — model log(y) (positive targets): multiplicative
         seasonality and exponential trends become additive; forecasts are mapped back by exp.
     fill : None (NaN in y is an error) | "ffill" | "interpolate" | "zero".
@@ -92,6 +105,9 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         (at fit, in ``predict(df)``, or an origin of ``predict_at`` near a series' start) being
         left-padded the same way; "error" refuses those too. A series needs at least one point
         outside the validation part.
+
+    **Training:**
+
     loss : "mae" (default) | "mse" | "huber" | "mase" | "smape" — "mase" divides each series'
         error by its in-sample seasonal-naive MAE (every series weighs the same), "smape" scores
         on the target's own scale (``forecast.losses``).
@@ -100,20 +116,26 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
     max_epochs, max_steps : stop after whichever comes first (max_steps None: no step limit;
         max_epochs None: enough epochs for about 2,000 steps, ``forecast.training.plan``).
     windows_per_epoch : cap on windows sampled per epoch (None: 50 batches, or all windows when
-        fewer); stride : step between windows. Resolved values: ``batch_size_``,
-        ``windows_per_epoch_``, ``max_epochs_``.
-    val_size : points at the end of each series held out for validation (None: horizon when
-        ``early_stopping`` is set, else 0).
+        fewer). Resolved values: ``batch_size_``, ``windows_per_epoch_``, ``max_epochs_``.
     early_stopping : patience in epochs on validation loss, with best-weights restore (None: off).
     lr_scheduler : None | "cosine" | "plateau".
     clip : "norm" (global L2 norm) | "value" | None; clip_value : its threshold.
-    n_models : ensemble size: members differing in initialisation, trained side by side in one
-        loop and combined by the median of their forecasts (each clipped as if alone).
     max_time : None | seconds | timedelta — stop training at the first step past this time
         after ``fit`` began (the whole ensemble); the last finished epoch is recorded.
+    tbptt_steps : None | int — recursive only: train by truncated BPTT, walking whole series in
+        chunks of this many steps (see ``forecast.tbptt``); ``batch_size`` then counts series.
+    carry_state : with ``tbptt_steps``: carry the hidden state across chunks (True) or reset it.
+
+    **Runtime:**
+
     device : "auto" (CUDA when present) | "cpu" | "cuda" | "cuda:N".
     seed : same seed, same machine -> identical forecasts.
     verbose : "auto" (progress bar on interactive terminals outside CI) | True | False.
+
+    Attributes
+    ----------
+    module_ : the trained network. state_ : the :class:`~forecast.state.FittedState`, which the
+    read-only ``spec_``, ``layout_``, ``ids_``, ``freqs_``, ``tail_``, ``history_``, ``lookback_``, ... read.
     """
 
     def __init__(self, cell="lstm", hidden_size=64, num_layers=1, bidirectional=False, merge="concat",
@@ -163,71 +185,78 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         """
         check_params(self)
         started = time.perf_counter()  # max_time counts from here
-        long, self.spec_ = to_long(frames.with_target(df, y, target_col), id_col, time_col, target_col)
-        long, freqs = frames.validate(long, self._columns(), self.fill, where="fit data", names=self.spec_.names)
-        self.layout_ = self._layout(freqs)
-        panel = build_panel(long, freqs, self.layout_)
-        self._resolve_windows(panel)
+        long, spec = to_long(frames.with_target(df, y, target_col), id_col, time_col, target_col)
+        long, freqs = frames.validate(long, self._columns(), self.fill, where="fit data", names=spec.names)
+        layout = self._layout(freqs, spec)
+        panel = build_panel(long, freqs, layout)
+        state = FittedState.resolve(self.get_params(), spec, layout, panel)
         val_size = self._val_size()
-        keep, pads = self._short_series(panel, val_size)
-        self.ids_, self.freqs_ = panel.ids, dict(zip(panel.ids, panel.freqs))
-        self.device_ = resolve_device(self.device)
-        self._fit_scalers(panel, val_size)
-        scaled = inference.scale(self, panel.data, panel.series_of_rows())
+        keep, pads = short_series(panel, state.lookback, self.horizon, val_size, self.short_series)
+        state.fit_scalers(panel, val_size, self.scaler)
+        scaled = state.scale(panel.data, panel.series_of_rows())
         rows, offsets, observed = left_pad(panel.offsets, pads)  # short series: padded rows, masked in the loss
-        gatherer = Gatherer(scaled[rows], self.static_scaler_.transform(panel.static),
-                            self.lookback_, self.horizon, self.layout_.future_slice, self.device_, observed)
-        train_idx, val_idx = split_index(np.where(keep, np.diff(offsets), 0), offsets, self.lookback_, self.horizon,
-                                         val_size, self.stride, self.device_)
+        gatherer = Gatherer(scaled[rows], state.scaled_static(), state.lookback, self.horizon, layout.future_slice,
+                            state.device, observed)
+        train_idx, val_idx = split_index(np.where(keep, np.diff(offsets), 0), offsets, state.lookback, self.horizon,
+                                         val_size, self.stride, state.device)
         if train_idx.n_windows == 0:
             raise ValueError(f"no training windows: every series is shorter than lookback + horizon + val_size "
-                             f"= {self.lookback_} + {self.horizon} + {val_size}; lower val_size or lookback, or "
+                             f"= {state.lookback} + {self.horizon} + {val_size}; lower val_size or lookback, or "
                              f"use short_series='pad'")
-        self.batch_size_, self.windows_per_epoch_, self.max_epochs_ = plan(
+        state.batch_size, state.windows_per_epoch, state.max_epochs = plan(
             train_idx.n_windows if not self.tbptt_steps else panel.n_series, self.batch_size, self.windows_per_epoch,
             self.max_epochs)
         previous = getattr(self, "module_", None) if warm_start else None
-        self.module_ = self._init_network(previous)
-        if previous is None:
-            self._init_smoothing(panel, val_size)
+        module = self._init_network(state, previous)
+        if previous is None and state.window_norm == "es":  # each series' seasonal strength from the M4 test
+            prior = seasonal_strength_prior(panel.data[:, 0], panel.offsets, panel.lengths - val_size,
+                                            state.season_length)
+            for member in getattr(module, "members", [module]):
+                member.norm.set_strength(prior)
         generator = torch.Generator().manual_seed(self.seed)
-        cbs = self._callbacks(callbacks)
-        config, loss_fn = self._train_config(started), self._loss(scaled[:, 0], panel, val_size)
+        cbs = self._callbacks(callbacks, state.max_epochs)
+        config = self._train_config(state, started)
+        loss_fn = fit_loss(self.loss, state, scaled[:, 0], panel.offsets, panel.lengths - val_size)
         if self.tbptt_steps:
-            self.history_ = train_tbptt(self.module_, gatherer, offsets + np.append(pads, 0),  # observed rows only
+            state.history = train_tbptt(module, gatherer, offsets + np.append(pads, 0),  # observed rows only
                                         np.where(keep, panel.lengths - val_size, 0), val_idx, config,
                                         k=self.tbptt_steps, carry_state=self.carry_state, callbacks=cbs,
                                         generator=generator, loss_fn=loss_fn)
         else:
-            self.history_ = train(self.module_, gatherer, train_idx, val_idx, config, callbacks=cbs,
-                                  generator=generator, loss_fn=loss_fn)
-        self.module_.eval()
-        self.tail_ = inference.Tail.from_panel(panel, self.lookback_)
-        self.n_train_windows_ = train_idx.n_windows
+            state.history = train(module, gatherer, train_idx, val_idx, config, callbacks=cbs, generator=generator,
+                                  loss_fn=loss_fn)
+        state.tail, state.n_train_windows = Tail.from_panel(panel, state.lookback), train_idx.n_windows
+        self._state, self.module_ = state, module.eval()
         return self
 
-    def _resolve_windows(self, panel):
-        """``season_length_`` and ``lookback_``: the parameters, or what the data says when they are None."""
-        self.season_length_ = resolve_season_length(self.season_length, panel.freqs, panel.lengths, self.horizon)
-        self.lookback_ = (default_lookback(self.season_length_, self.horizon, panel.lengths)
-                          if self.lookback is None else int(self.lookback))
-        self.window_norm_ = self._window_norm()
-        self.target_transform_ = self.target_transform
-        m, L = self.season_length_, self.lookback_
-        short = (self.skip is not None and m > L) or (self.window_norm_ == "es" and 1 < m and L < 2 * m)
-        if short:
-            warnings.warn(f"lookback={L} is too short for season_length={m} (skip needs one season, "
-                          f"window_norm='es' two): the forecast base carries no seasonality; raise lookback "
-                          f"to {2 * m} or set season_length", UserWarning, stacklevel=3)
+    @property
+    def state_(self):
+        """The :class:`~forecast.state.FittedState` of the last fit (``NotFittedError`` before one)."""
+        if not hasattr(self, "module_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit(df) first")
+        return self._state
 
-    def _window_norm(self):
-        if self.window_norm != "auto":
-            return self.window_norm
-        if self.head == "recursive":
-            return None
-        return "standard" if self.skip is not None else "es"
+    spec_ = _fitted("spec", "How the fit frame named its columns and which kind it was (``FrameSpec``).")
+    layout_ = _fitted("layout", "Which columns play which role (``forecast.panel.Layout``).")
+    ids_ = _fitted("ids", "(S,) the fitted series.")
+    freqs_ = _fitted("freqs", "{series: frequency} of the fitted series.")
+    tail_ = _fitted("tail", "The last ``lookback_`` rows of every series (``forecast.state.Tail``).")
+    history_ = _fitted("history", "The training ``History``: one record per epoch.")
+    lookback_ = _fitted("lookback", "The input window used (``lookback``, or its default).")
+    season_length_ = _fitted("season_length", "The season length used.")
+    window_norm_ = _fitted("window_norm", "The window normalisation used (``window_norm='auto'`` resolved).")
+    target_transform_ = _fitted("target_transform", "The target transform of the fit.")
+    batch_size_ = _fitted("batch_size", "Windows (or series, with ``tbptt_steps``) per step.")
+    windows_per_epoch_ = _fitted("windows_per_epoch", "Windows sampled per epoch.")
+    max_epochs_ = _fitted("max_epochs", "The epoch limit used.")
+    n_train_windows_ = _fitted("n_train_windows", "Training windows of the fit.")
+    device_ = _fitted("device", "The ``torch.device`` the model runs on.")
+    target_scaler_ = _fitted("target_scaler", "Per-series scaler of the target.")
+    cov_scaler_ = _fitted("cov_scaler", "Per-series scaler of the past and future covariates.")
+    static_scaler_ = _fitted("static_scaler", "Scaler of the static covariates.")
+    static_ = _fitted("static", "(S, n_static) static covariates of the fitted series.")
 
-    def _init_network(self, previous=None):
+    def _init_network(self, state, previous=None):
         """A freshly initialised network (seeded), or one carrying ``previous``'s weights (warm start).
 
         Initialisation draws from a forked copy of torch's global generator under a lock, so
@@ -236,36 +265,26 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         with _INIT_LOCK:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(self.seed)
-                module = self._network()
+                module = self._network(state)
             # Dropout draws use the global generator: reproducible per seed when fits do not run
-            # concurrently in threads (processes, e.g. Dask workers, always are). Batch order and
-            # teacher forcing use the fit's own generators.
-            # Reseeding it stays under the lock: a reseed from another thread in the middle of an
-            # initialisation would change that network's weights.
+            # concurrently in threads (batch order and teacher forcing use the fit's own generators).
+            # Reseeded under the lock: a reseed amid another thread's initialisation would change it.
             torch.manual_seed(self.seed)
-        module = module.to(self.device_)
+        module = module.to(state.device)
         if previous is not None:
-            _load_weights(module, previous)
+            copy_weights(module, previous)
         return module
 
-    def _init_smoothing(self, panel, val_size):
-        """window_norm="es": each series' initial seasonal strength from the M4 seasonality test
-        (90 % autocorrelation at lag season_length_) on its training part."""
-        if self.window_norm_ != "es":
-            return
-        y, fit_len = panel.data[:, 0], np.maximum(panel.lengths - val_size, 1)
-        seasonal = np.array([seasonality_test(y[a : a + n][np.isfinite(y[a : a + n])], self.season_length_)
-                             for a, n in zip(panel.offsets[:-1], fit_len)])
-        prior = np.where(seasonal, 0.8, 0.2)
-        for member in getattr(self.module_, "members", [self.module_]):
-            member.norm.set_strength(prior)
+    def _network(self, state):
+        """The untrained network of a fit (a subclass may change its initialisation here)."""
+        return state.build_network()
 
-    def _callbacks(self, callbacks):
+    def _callbacks(self, callbacks, max_epochs):
         cbs = list(callbacks or [])
         if self.early_stopping:
             cbs.insert(0, EarlyStopping(self.early_stopping))
         if self.teacher_forcing:
-            cbs.insert(0, TeacherForcing(self.teacher_forcing, self.max_epochs_, self.seed))
+            cbs.insert(0, TeacherForcing(self.teacher_forcing, max_epochs, self.seed))
         return cbs
 
     # ------------------------------------------------------------------ predict
@@ -284,13 +303,13 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         Same kind as the input: long DataFrame [unique_id, ds, y_pred] with ``horizon`` rows per
         series (user's column names), wide DataFrame, or Series.
         """
-        self._check_fitted()
+        state = self.state_
         if df is None:
-            tail, spec = self.tail_, self.spec_
+            tail, spec = state.tail, state.spec
         else:
-            long, spec = to_long(df, self.spec_.id_col, self.spec_.time_col, self.spec_.target_col)
-            tail = inference.tail_from_history(self, long)
-        fc = inference.forecast_tail(self, tail, frames.internal_names(X_future, self.spec_))
+            long, spec = to_long(df, state.spec.id_col, state.spec.time_col, state.spec.target_col)
+            tail = inference.tail_from_history(state, long)
+        fc = inference.forecast_tail(state, self.module_, tail, frames.internal_names(X_future, state.spec))
         return frames.from_long(fc, spec)
 
     def predict_at(self, df, origins):
@@ -309,9 +328,9 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         -------
         long DataFrame [unique_id, cutoff, ds, y_pred], ``horizon`` rows per origin.
         """
-        self._check_fitted()
-        long, _ = to_long(df, self.spec_.id_col, self.spec_.time_col, self.spec_.target_col)
-        return inference.forecast_origins(self, long, origins)
+        spec = self.state_.spec
+        long, _ = to_long(df, spec.id_col, spec.time_col, spec.target_col)
+        return inference.forecast_origins(self.state_, self.module_, long, origins)
 
     def attention_weights(self, df=None, X_future=None):
         """Seq2seq with attention: the weights of ``predict(df, X_future)``'s decoder over the lookback.
@@ -329,25 +348,26 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
 
     def score(self, df, y=None):
         """Negative mean absolute error of ``predict_at`` over the last horizon of each series in ``df``."""
-        self._check_fitted()
-        return inference.holdout_score(self, frames.with_target(df, y, self.spec_.target_col))
+        return inference.holdout_score(self, frames.with_target(df, y, self.state_.spec.target_col))
 
     # ------------------------------------------------------------------ persistence
     def save(self, path):
         """Write the fitted model to the folder ``path`` (atomically): JSON config + state dict, no pickle."""
-        self._check_fitted()
-        persistence.save(self, path)
+        persistence.save(path, self.get_params(), self.state_, self.module_, type(self).__name__)
         return path
 
     @classmethod
     def load(cls, path, device="cpu"):
         """Load a model saved by :meth:`save`; a model trained on GPU loads on CPU."""
-        return persistence.load(cls, path, device)
+        params, state, module = persistence.load(path, device, defaults=cls().get_params())
+        est = cls(**params)
+        est._state, est.module_ = state, module
+        return est
 
     # ------------------------------------------------------------------ pieces
-    def _layout(self, freqs):
+    def _layout(self, freqs, spec):
         if self.calendar and any(is_integer_freq(f) for f in freqs.values()):
-            raise ValueError(f"calendar=True needs timestamps, but column {self.spec_.names[frames.TIME]!r} holds "
+            raise ValueError(f"calendar=True needs timestamps, but column {spec.names[frames.TIME]!r} holds "
                              f"integer time steps, which have no calendar: use calendar=False")
         cal = pd.Series(list(freqs.values())).mode().iloc[0] if self.calendar else None  # the panel's main frequency
         return Layout(self._cols("past_covariates"), self._cols("future_covariates"), self._cols("static_covariates"),
@@ -365,84 +385,9 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
             return self.horizon if self.early_stopping else 0
         return int(self.val_size)
 
-    def _fit_scalers(self, panel, val_size):
-        fit_len = np.maximum(panel.lengths - val_size, 1)
-        n_cov = 1 + len(self.layout_.past) + len(self.layout_.future)
-        y = transform_target(panel.data[:, 0], self.target_transform_, self.ids_[panel.series_of_rows()], "fit data")
-        self.target_scaler_ = SeriesScaler(self.scaler).fit(y[:, None], panel.offsets, fit_len)
-        self.cov_scaler_ = SeriesScaler(self.scaler).fit(panel.data[:, 1:n_cov], panel.offsets, fit_len)
-        self.static_scaler_ = ColumnScaler().fit(panel.static)
-        self.static_ = panel.static
-
-    def _network(self):
-        return build_network(self.layout_.n_features, self.layout_.n_future, len(self.layout_.static),
-                             self.horizon, cell=self.cell, hidden_size=self.hidden_size, num_layers=self.num_layers,
-                             dropout=self.dropout, bidirectional=self.bidirectional, merge=self.merge,
-                             nonlinearity=self.nonlinearity, head=self.head, attention=self.attention,
-                             residual=self.residual, layer_norm=self.layer_norm, window_norm=self.window_norm_,
-                             skip_period=self.season_length_ if self.skip == "seasonal" else None,
-                             n_models=self.n_models, n_series=len(self.ids_), season_length=self.season_length_)
-
-    def _train_config(self, started=None):
+    def _train_config(self, state, started=None):
         return TrainConfig(loss=self.loss, optimizer=self.optimizer, learning_rate=self.learning_rate,
-                           weight_decay=self.weight_decay, batch_size=self.batch_size_, max_epochs=self.max_epochs_,
-                           max_steps=self.max_steps, windows_per_epoch=self.windows_per_epoch_, clip=self.clip,
+                           weight_decay=self.weight_decay, batch_size=state.batch_size, max_epochs=state.max_epochs,
+                           max_steps=self.max_steps, windows_per_epoch=state.windows_per_epoch, clip=self.clip,
                            clip_value=self.clip_value, lr_scheduler=self.lr_scheduler,
                            progress=progress_enabled(self.verbose), max_time=seconds(self.max_time), started=started)
-
-    def _loss(self, scaled_y, panel, val_size):
-        """The training loss, with the per-series statistics the scale-free losses need."""
-        fit_len = np.maximum(panel.lengths - val_size, 1)
-        if self.loss == "mase":
-            return ForecastLoss("mase", series_scale=seasonal_mae(scaled_y, panel.offsets, fit_len, self.season_length_))
-        if self.loss == "smape":
-            return ForecastLoss("smape", loc=self.target_scaler_.loc_[:, 0], spread=self.target_scaler_.scale_[:, 0],
-                                log=self.target_transform_ == "log")
-        return ForecastLoss(self.loss)
-
-    def _check_fitted(self):
-        if not hasattr(self, "module_"):
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit(df) first")
-
-    def _short_series(self, panel, val_size):
-        """Series shorter than one training window (``lookback_ + horizon + val_size`` points), handled
-        as ``short_series`` says ("pad" and "drop" warn once, "error" raises).
-
-        Returns (keep, pads): (S,) series that give training windows, (S,) rows of left padding.
-        """
-        lengths, need = panel.lengths, self.lookback_ + self.horizon + val_size
-        short, pads = lengths < need, np.zeros(len(lengths), dtype=np.int64)
-        if not short.any():
-            return ~short, pads
-        s = int(np.argmin(np.where(short, lengths, need)))
-        terms = f"{self.lookback_} + {self.horizon}" + (f" + {val_size}" if val_size else "")
-        what = (f"{int(short.sum())} of {len(lengths)} series have fewer than lookback + horizon"
-                f"{' + val_size' if val_size else ''} = {terms} = {need} points (the shortest, {panel.ids[s]!r}, "
-                f"has {lengths[s]} points)")
-        if self.short_series == "error":
-            raise ValueError(f"{what}; short_series='error' refuses them ('pad' trains on them left-padded, "
-                             f"'drop' leaves them out of training)")
-        if self.short_series == "drop":
-            warnings.warn(f"{what}: left out of training (short_series='drop'); they are still forecast, from an "
-                          f"input window left-padded with their first value", UserWarning, stacklevel=3)
-            return ~short, pads
-        empty = np.flatnonzero(lengths <= val_size)
-        if len(empty):
-            raise ValueError(f"series {panel.ids[empty[0]]!r} has {lengths[empty[0]]} points and val_size={val_size} "
-                             f"holds them all out, leaving none to train on ({len(empty)} such series): lower val_size "
-                             f"or use short_series='drop'")
-        pads[short] = need - lengths[short]
-        warnings.warn(f"{what}: left-padded with their first value and trained with the padded rows masked out of "
-                      f"the loss (short_series='pad'; 'drop' leaves them out of training, 'error' refuses them)",
-                      UserWarning, stacklevel=3)
-        return np.ones(len(lengths), dtype=bool), pads
-
-
-def _load_weights(module, previous):
-    """Warm start: copy ``previous``'s weights into the fresh network, which must have the same shapes."""
-    state, new = previous.state_dict(), module.state_dict()
-    changed = [k for k in new if k not in state or state[k].shape != new[k].shape]
-    if changed:
-        raise ValueError(f"warm_start: the network's shape changed (e.g. {changed[0]!r}: parameters or "
-                         "covariates differ from the previous fit); fit with warm_start=False")
-    module.load_state_dict(state)

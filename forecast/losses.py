@@ -48,6 +48,19 @@ def seasonal_mae(values, offsets, fit_lengths, season_length):
     return out
 
 
+def fit_loss(kind, state, scaled_y, offsets, fit_lengths):
+    """The training loss ``kind`` of a fit, with the per-series statistics the scale-free losses
+    need: the seasonal-naive MAE of each series' first ``fit_lengths`` rows of ``scaled_y`` (mase)
+    or the target scaler of the fit's ``state`` (smape)."""
+    fit_len = np.maximum(fit_lengths, 1)
+    if kind == "mase":
+        return ForecastLoss("mase", series_scale=seasonal_mae(scaled_y, offsets, fit_len, state.season_length))
+    if kind == "smape":
+        return ForecastLoss("smape", loc=state.target_scaler.loc_[:, 0], spread=state.target_scaler.scale_[:, 0],
+                            log=state.target_transform == "log")
+    return ForecastLoss(kind)
+
+
 class ForecastLoss(nn.Module):
     """``loss(pred, y, series=None, mask=None)`` -> scalar mean over observed points.
 

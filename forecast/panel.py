@@ -7,6 +7,7 @@ of points; windows are never materialised (see ``windows.py``).
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -116,6 +117,40 @@ def left_pad(offsets, pads):
     j = np.arange(new_offsets[-1]) - new_offsets[series] - pads[series]  # position in the unpadded series
     rows = offsets[series] + np.maximum(j, 0)
     return rows, new_offsets, (j >= 0).astype(np.float32)
+
+
+def short_series(panel, lookback, horizon, val_size, policy):
+    """Series shorter than one training window (``lookback + horizon + val_size`` points), handled
+    as the ``short_series`` policy says ("pad" and "drop" warn once, "error" raises).
+
+    Returns (keep, pads): (S,) series that give training windows, (S,) rows of left padding.
+    """
+    lengths, need = panel.lengths, lookback + horizon + val_size
+    short, pads = lengths < need, np.zeros(len(lengths), dtype=np.int64)
+    if not short.any():
+        return ~short, pads
+    s = int(np.argmin(np.where(short, lengths, need)))
+    terms = f"{lookback} + {horizon}" + (f" + {val_size}" if val_size else "")
+    what = (f"{int(short.sum())} of {len(lengths)} series have fewer than lookback + horizon"
+            f"{' + val_size' if val_size else ''} = {terms} = {need} points (the shortest, {panel.ids[s]!r}, "
+            f"has {lengths[s]} points)")
+    if policy == "error":
+        raise ValueError(f"{what}; short_series='error' refuses them ('pad' trains on them left-padded, "
+                         f"'drop' leaves them out of training)")
+    if policy == "drop":
+        warnings.warn(f"{what}: left out of training (short_series='drop'); they are still forecast, from an "
+                      f"input window left-padded with their first value", UserWarning, stacklevel=3)
+        return ~short, pads
+    empty = np.flatnonzero(lengths <= val_size)
+    if len(empty):
+        raise ValueError(f"series {panel.ids[empty[0]]!r} has {lengths[empty[0]]} points and val_size={val_size} "
+                         f"holds them all out, leaving none to train on ({len(empty)} such series): lower val_size "
+                         f"or use short_series='drop'")
+    pads[short] = need - lengths[short]
+    warnings.warn(f"{what}: left-padded with their first value and trained with the padded rows masked out of "
+                  f"the loss (short_series='pad'; 'drop' leaves them out of training, 'error' refuses them)",
+                  UserWarning, stacklevel=3)
+    return np.ones(len(lengths), dtype=bool), pads
 
 
 def _calendar(ds, offsets, freq):

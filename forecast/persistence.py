@@ -1,4 +1,5 @@
-"""Save and load a fitted RNNForecaster: JSON config + a torch state dict, never a pickle.
+"""Save and load a fitted model (parameters, :class:`~forecast.state.FittedState`, network):
+JSON config + a torch state dict, never a pickle.
 
 The folder holds ``config.json`` (parameters, layout, series, frequencies, scalers, history),
 ``weights.pt`` (loaded with ``weights_only=True``) and ``tail.npz`` (the last ``lookback`` rows
@@ -21,12 +22,16 @@ import torch
 from .frames import FrameSpec
 from .panel import Layout
 from .scaling import ColumnScaler, SeriesScaler
+from .state import FittedState, Tail, network_config
 from .training import History
 
 FORMAT = 1
+RESOLVED = ("lookback", "season_length", "batch_size", "windows_per_epoch", "max_epochs", "window_norm",
+            "target_transform")  # values fixed at fit, saved under "resolved"
 
 
-def save(est, path):
+def save(path, params, state, module, class_name):
+    """Write the model to the folder ``path``; ``params``: the estimator's ``get_params()``."""
     path = Path(path)
     if path.exists() and not (path / "config.json").is_file() and (not path.is_dir() or any(path.iterdir())):
         raise FileExistsError(f"{path} exists and is not a saved model: refusing to replace it "
@@ -34,10 +39,9 @@ def save(est, path):
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
-        (tmp / "config.json").write_text(json.dumps(_config(est), indent=1, default=_plain))
-        state = {k: v.detach().cpu() for k, v in est.module_.state_dict().items()}
-        torch.save(state, tmp / "weights.pt")
-        np.savez(tmp / "tail.npz", data=est.tail_.data, static=est.static_)
+        (tmp / "config.json").write_text(json.dumps(_config(params, state, class_name), indent=1, default=_plain))
+        torch.save({k: v.detach().cpu() for k, v in module.state_dict().items()}, tmp / "weights.pt")
+        np.savez(tmp / "tail.npz", data=state.tail.data, static=state.static)
         _replace_dir(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -66,31 +70,29 @@ def _plain(value):
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
-def _config(est):
+def _config(params, state, class_name):
     from . import __version__
 
     return {
         "format": FORMAT,
         "library_version": __version__,
         "torch_version": torch.__version__,
-        "class": type(est).__name__,
-        "params": {k: list(v) if isinstance(v, tuple) else v for k, v in est.get_params().items()},
-        "spec": vars(est.spec_) | {"series_name": _name(est.spec_.series_name)},
-        "layout": vars(est.layout_),
-        "ids": [str(i) for i in est.ids_],
-        "freqs": est.freqs_,
-        "tail_last_ds": [_time(t) for t in est.tail_.last_ds],
-        "tail_freqs": list(est.tail_.freqs),
-        "tail_ids": [str(i) for i in est.tail_.ids],
-        "target_scaler": est.target_scaler_.to_dict(),
-        "cov_scaler": est.cov_scaler_.to_dict(),
-        "static_scaler": est.static_scaler_.to_dict(),
-        "history": est.history_.to_dict(),
-        "n_train_windows": est.n_train_windows_,
-        "resolved": {"lookback": est.lookback_, "season_length": est.season_length_, "batch_size": est.batch_size_,
-                     "windows_per_epoch": est.windows_per_epoch_, "max_epochs": est.max_epochs_,
-                     "window_norm": est.window_norm_, "target_transform": est.target_transform_},
-        "trained_on": str(est.device_),
+        "class": class_name,
+        "params": {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()},
+        "spec": vars(state.spec) | {"series_name": _name(state.spec.series_name)},
+        "layout": vars(state.layout),
+        "ids": [str(i) for i in state.ids],
+        "freqs": state.freqs,
+        "tail_last_ds": [_time(t) for t in state.tail.last_ds],
+        "tail_freqs": list(state.tail.freqs),
+        "tail_ids": [str(i) for i in state.tail.ids],
+        "target_scaler": state.target_scaler.to_dict(),
+        "cov_scaler": state.cov_scaler.to_dict(),
+        "static_scaler": state.static_scaler.to_dict(),
+        "history": state.history.to_dict(),
+        "n_train_windows": state.n_train_windows,
+        "resolved": {name: getattr(state, name) for name in RESOLVED},
+        "trained_on": str(state.device),
     }
 
 
@@ -115,9 +117,12 @@ def _name(name):
     return name if name is None or isinstance(name, (str, int, float)) else str(name)
 
 
-def load(cls, path, device="cpu"):
-    from .inference import Tail
+def load(path, device="cpu", defaults=None):
+    """Read a model written by :func:`save` onto ``device``.
 
+    Returns (params, state, module): ``params`` are the saved parameters over ``defaults`` (the
+    class's defaults, for parameters a model saved by an older version lacks).
+    """
     path = Path(path)
     if not (path / "config.json").is_file():
         raise FileNotFoundError(f"no saved model at {path} (config.json missing)")
@@ -125,25 +130,28 @@ def load(cls, path, device="cpu"):
     if cfg.get("format") != FORMAT:
         raise ValueError(f"{path}: unsupported model format {cfg.get('format')!r} (this library reads {FORMAT})")
     params = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg["params"].items()}
-    est = cls(**params)
-    est.spec_ = FrameSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg["spec"].items()})
-    est.layout_ = Layout(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg["layout"].items()})
-    est.ids_ = np.array(cfg["ids"], dtype=object)
-    est.freqs_ = cfg["freqs"]
-    est.target_scaler_ = SeriesScaler.from_dict(cfg["target_scaler"])
-    est.cov_scaler_ = SeriesScaler.from_dict(cfg["cov_scaler"])
-    est.static_scaler_ = ColumnScaler.from_dict(cfg["static_scaler"])
-    est.history_ = History.from_dict(cfg["history"])
-    est.n_train_windows_ = cfg["n_train_windows"]
-    for name, value in _resolved(cfg).items():
-        setattr(est, f"{name}_", value)
-    arrays = np.load(path / "tail.npz", allow_pickle=False)
-    est.static_ = arrays["static"]
-    est.tail_ = Tail(np.array(cfg["tail_ids"], dtype=object), arrays["data"],
-                     [t if isinstance(t, int) else pd.Timestamp(t).as_unit("ns") for t in cfg["tail_last_ds"]],
-                     cfg["tail_freqs"])
-    est.device_ = torch.device(device)
-    est.module_ = est._network()
-    est.module_.load_state_dict(torch.load(path / "weights.pt", map_location=device, weights_only=True))
-    est.module_.to(est.device_).eval()
-    return est
+    state = _state(cfg, {**(defaults or {}), **params}, np.load(path / "tail.npz", allow_pickle=False), device)
+    module = state.build_network()
+    module.load_state_dict(torch.load(path / "weights.pt", map_location=device, weights_only=True))
+    return params, state, module.to(state.device).eval()
+
+
+def _state(cfg, params, arrays, device):
+    layout = Layout(**_tuples(cfg["layout"]))
+    resolved = _resolved(cfg)
+    tail = Tail(np.array(cfg["tail_ids"], dtype=object), arrays["data"],
+                [t if isinstance(t, int) else pd.Timestamp(t).as_unit("ns") for t in cfg["tail_last_ds"]],
+                cfg["tail_freqs"])
+    ids = np.array(cfg["ids"], dtype=object)
+    network = network_config(params, layout, len(ids), resolved["window_norm"], resolved["season_length"])
+    return FittedState(
+        spec=FrameSpec(**_tuples(cfg["spec"])), layout=layout, ids=ids, freqs=cfg["freqs"], horizon=params["horizon"],
+        fill=params["fill"], short_series=params["short_series"], device=torch.device(device), network=network,
+        **{name: resolved[name] for name in RESOLVED},
+        target_scaler=SeriesScaler.from_dict(cfg["target_scaler"]), cov_scaler=SeriesScaler.from_dict(cfg["cov_scaler"]),
+        static_scaler=ColumnScaler.from_dict(cfg["static_scaler"]), static=arrays["static"], tail=tail,
+        history=History.from_dict(cfg["history"]), n_train_windows=cfg["n_train_windows"])
+
+
+def _tuples(d):
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}

@@ -4,7 +4,8 @@
 (a day for sub-daily data, a week for daily, a year for weekly/monthly/quarterly; 1 when there
 is none: yearly data, integer time steps, unknown aliases). ``resolve_season_length`` applies
 it to a panel and falls back to 1 when the series are too short to show two full seasons.
-``default_lookback`` is the input window used when ``lookback=None``.
+``default_lookback`` is the input window used when ``lookback=None``. ``seasonality_test`` is the
+M4 benchmarks' test for seasonality, which starts ``window_norm="es"`` off (and Naive2).
 """
 from __future__ import annotations
 
@@ -70,3 +71,33 @@ def default_lookback(season_length, horizon, lengths):
     room = int(np.median(np.asarray(lengths))) - horizon
     floor = max(min(season_length, room), 1)
     return int(max(min(want, room), floor))
+
+
+def seasonality_test(y, season_length, threshold=1.645):
+    """The M4 benchmarks' 90 % autocorrelation test for seasonality at lag ``m = season_length``.
+
+    Seasonal when ``|acf_m| > threshold * sqrt((1 + 2 * sum_{k<m} acf_k^2) / n)``; never for
+    ``m <= 1``, for series shorter than ``3 m`` or for a constant series (as the M4 code does).
+    ``y`` : (n,) values.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    n, m = len(y), int(season_length)
+    if m <= 1 or n < 3 * m:
+        return False
+    d = y - y.mean()
+    denom = d @ d
+    if denom == 0:
+        return False
+    acf = np.array([d[k:] @ d[:n - k] for k in range(1, m + 1)]) / denom  # acf_1 .. acf_m
+    limit = threshold * np.sqrt((1 + 2 * np.sum(acf[:-1] ** 2)) / n)
+    return bool(abs(acf[-1]) > limit)
+
+
+def seasonal_strength_prior(y, offsets, fit_lengths, season_length):
+    """(S,) initial seasonal strength of ``window_norm="es"``: 0.8 for a series whose training part
+    (its first ``max(fit_lengths[s], 1)`` rows of ``y``) passes the M4 90 % seasonality test at lag
+    ``season_length``, else 0.2."""
+    fit_len = np.maximum(fit_lengths, 1)
+    seasonal = np.array([seasonality_test(y[a : a + n][np.isfinite(y[a : a + n])], season_length)
+                         for a, n in zip(offsets[:-1], fit_len)])
+    return np.where(seasonal, 0.8, 0.2)

@@ -179,6 +179,16 @@ class RecursiveNetwork(nn.Module):
                        batch.series, mask)
 
 
+def copy_weights(module, previous):
+    """Warm start: copy ``previous``'s weights into the fresh network, which must have the same shapes."""
+    state, new = previous.state_dict(), module.state_dict()
+    changed = [k for k in new if k not in state or state[k].shape != new[k].shape]
+    if changed:
+        raise ValueError(f"warm_start: the network's shape changed (e.g. {changed[0]!r}: parameters or "
+                         "covariates differ from the previous fit); fit with warm_start=False")
+    module.load_state_dict(state)
+
+
 def build_network(n_features, n_future, n_static, horizon, *, cell="lstm", hidden_size=64, num_layers=1,
                   dropout=0.0, bidirectional=False, merge="concat", nonlinearity="tanh", head="direct",
                   attention=None, residual=False, layer_norm=False, window_norm=None, skip_period=None,
