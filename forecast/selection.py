@@ -118,6 +118,15 @@ class SelectionResult:
     best_estimator: object
     results: dict = field(default_factory=dict)  # name -> CandidateResult
 
+    @property
+    def best(self):
+        """The best candidate other than the seasonal-naive reference: the first leaderboard row
+        that is not the reference and ran without error (None when none did). It is ``best_name``
+        unless the reference won; a pipeline that must train a candidate trains this one."""
+        board = self.leaderboard
+        ok = board[~board["reference"].astype(bool) & board["error"].isna()]
+        return None if ok.empty else str(ok["candidate"].iloc[0])
+
 
 def select_model(candidates, df, n_windows=2, step=None, metric="mase", season_length=1, refit=False,
                  n_jobs=1, executor=None, refit_best=True, metrics=DEFAULT_METRICS, window="expanding",

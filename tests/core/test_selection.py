@@ -52,6 +52,15 @@ def test_select_model_ranks_the_trained_gru_above_naive_and_a_bad_candidate(sine
     assert result.results["good"].backtest.forecasts["cutoff"].nunique() == 2
 
 
+def test_best_is_the_best_candidate_other_than_the_reference(sines):
+    candidates = {"last": SeasonalNaive(horizon=H), "noisy": SeasonalNaive(horizon=H, season_length=5)}
+    result = select_model(candidates, sines, n_windows=2, metric="mae", season_length=12, refit_best=False)
+    assert result.best_name == "seasonal_naive"  # the period-12 reference beats both
+    assert result.best == result.leaderboard["candidate"].iloc[1] and result.best != "seasonal_naive"
+    result = select_model({"good": good()}, sines, n_windows=2, season_length=1, refit_best=False)
+    assert result.best == result.best_name == "good"
+
+
 def test_owa_column_and_ranking_against_the_reference_row(sines):
     candidates = {"daily": SeasonalNaive(horizon=H, season_length=12), "last": SeasonalNaive(horizon=H)}
     board = select_model(candidates, sines, n_windows=2, metric="owa", season_length=1, refit_best=False).leaderboard
