@@ -208,7 +208,7 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
             self.max_epochs)
         previous = getattr(self, "module_", None) if warm_start else None
         module = self._init_network(state, previous)
-        if previous is None and state.window_norm == "es":  # each series' seasonal strength from the M4 test
+        if previous is None and state.window_norm == "es":  # each series' seasonal strength from its regularity
             prior = seasonal_strength_prior(panel.data[:, 0], panel.offsets, panel.lengths - val_size,
                                             state.season_length)
             for member in getattr(module, "members", [module]):

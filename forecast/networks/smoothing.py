@@ -10,8 +10,9 @@ For each input window y (B, L) of series s, with season length m:
   (weights α_s (1 - α_s)^i for step i back from the origin; the oldest step takes the rest),
   giving the level l at the origin;
 * the profile is scaled by a per-series seasonal strength β_s in (0, 1), learned too, and
-  initialised from the M4 90 % autocorrelation test on the series' training part (0.8 where it
-  finds seasonality, 0.2 where not): noisy profiles (weekly data, two cycles) are shrunk;
+  initialised from how regular the series' season is (0.5 + 0.4 x the lag-m autocorrelation of
+  its detrended training part, ``forecast.seasonality.seasonal_strength_prior``): noisy profiles
+  (weekly data, two cycles) start shrunk, regular ones nearly whole;
 * the network reads (u_t - l) / σ (σ: the spread of u, detached) and forecasts in that frame;
   its forecast maps back as l + p[h mod m] + σ · out_h. At zero network output the forecast is
   the exponential-smoothing forecast itself (level + seasonal profile), so the recurrent network
@@ -42,8 +43,7 @@ class ExpSmoothing(nn.Module):
     @torch.no_grad()
     def set_strength(self, prior):
         """Initial seasonal strength per series, in (0, 1): how much of the seasonal profile the
-        smoothing forecast carries before training (see ``forecast.estimator``: from the M4
-        seasonality test)."""
+        smoothing forecast carries before training (``forecast.seasonality.seasonal_strength_prior``)."""
         prior = torch.as_tensor(prior, dtype=self.logits.weight.dtype).clamp(1e-3, 1 - 1e-3)
         self.logits.weight[:, 2] = torch.logit(prior)
 
