@@ -4,33 +4,22 @@ Exit codes a scheduler can act on: 0 success; 2 bad arguments, configuration or 
 (nothing ran); 1 the flow ran and failed — the cause is printed on one line (``error: ...``),
 with the traceback only under ``--debug``.
 
-Offline settings are set (unless already set) before prefect or mlflow is imported: no
-telemetry, a project-local Prefect home, a patient ephemeral-server start.
+Offline settings (``pipelines.environment``) are set, unless already set, before prefect or
+mlflow is imported; the checks before a flow runs are in ``pipelines.preflight``.
 """
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import shutil
 import sys
 import traceback
 from pathlib import Path
 
+from . import environment
+from .store import UI_PORT
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_FORECAST = 0, 1, 2, 3  # 3: trained and registered, no forecasts
-
-
-def _root():
-    here = Path(__file__).resolve().parents[1]
-    return here if (here / "pyproject.toml").is_file() else Path.cwd()
-
-
-def offline_defaults():
-    """Environment defaults that keep prefect and mlflow offline and patient (call before importing them)."""
-    for key, value in {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true",
-                       "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_HOME": str(_root() / ".prefect"),
-                       "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120"}.items():
-        os.environ.setdefault(key, value)
 
 
 class UsageError(Exception):
@@ -40,6 +29,8 @@ class UsageError(Exception):
 # ---------------------------------------------------------------------------------- parser
 # Checked here so that a bad value exits 2 at once, not after the Prefect server has started.
 CELLS, HEADS, METRICS = ("rnn", "lstm", "gru"), ("direct", "seq2seq", "recursive"), ("mae", "rmse", "smape", "mase", "owa")
+WINDOW_NORMS, FILLS, SCALERS = ("none", "last", "standard", "es"), ("ffill", "interpolate", "zero"), ("standard", "robust", "none")
+LOSSES = ("mae", "mse", "huber", "mase", "smape")
 
 
 def _positive(text):
@@ -100,52 +91,72 @@ def _common(p, data=True, output=False):
     if output:
         p.add_argument("--output-dir", help="forecast folder")
         p.add_argument("--format", dest="output_format", choices=("parquet", "csv"), help="forecast file format")
+    _debug(p)
+
+
+def _debug(p):
     p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="print tracebacks on failure")
 
 
-def _runner(p):
-    p.add_argument("--runner", dest="kind", choices=("threads", "dask"), help="task runner")
-    p.add_argument("--workers", type=_positive, help="threads, or local Dask worker processes")
-    p.add_argument("--dask-address", dest="address", help="address of an existing Dask scheduler")
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose options' help ends with their configured default (``defaults``:
+    option dest -> value, from the sections of default.toml the command reads)."""
 
+    def __init__(self, *args, defaults=None, **kwargs):
+        self.defaults = defaults or {}  # before argparse adds -h through add_argument
+        super().__init__(*args, **kwargs)
 
-def _show_defaults(p, *sections):
-    """Append the configured default (from default.toml) to each option's help."""
-    from . import config
-
-    cfg, values = config.load(), {}
-    for name in sections:
-        values.update(cfg.get(name, {}))
-    for action in p._actions:
-        if action.help and action.dest in values:
-            shown = values[action.dest]
+    def add_argument(self, *args, **kwargs):
+        action = super().add_argument(*args, **kwargs)
+        if action.help and action.dest in self.defaults:
+            shown = self.defaults[action.dest]
             if action.dest == "bidirectional":
                 shown = [("bi" if b else "uni") for b in shown]
             shown = ",".join(map(str, shown)) if isinstance(shown, list) else shown
             action.help += f" (default: {shown})"
+        return action
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="forecast", description=(
+    from . import config
+
+    cfg = config.load()
+
+    def defaults(*sections):
+        return {k: v for name in sections for k, v in cfg.get(name, {}).items()}
+
+    parser = _Parser(prog="forecast", description=(
         "Recurrent forecasting pipelines (Prefect flows, MLflow tracking). "
         "Start with `forecast train`; see `forecast <command> --help`."))
     parser.add_argument("--debug", action="store_true", help="print tracebacks on failure")
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+    _train_command(sub, defaults("common", "train", "runner"))
+    _forecast_command(sub, defaults("common", "forecast"))
+    _backtest_command(sub, defaults("common", "backtest"))
+    _serve_commands(sub, defaults("serve"))
+    p = sub.add_parser("ui", help="start the MLflow UI over the local store (mlflow/store)")
+    p.add_argument("--port", type=_positive, default=UI_PORT, help="port of the MLflow UI (default: %(default)s)")
+    _debug(p)
+    _debug(sub.add_parser("datasets", help="list the bundled data sets"))
+    return parser
 
-    p = sub.add_parser("train", help="select, train, register and promote a model; forecast with the champion",
+
+def _train_command(sub, defaults):
+    p = sub.add_parser("train", defaults=defaults,
+                       help="select, train, register and promote a model; forecast with the champion",
                        description="Model selection over the candidate grid, hold-out score against seasonal "
                                    "naive, final fit on all data, MLflow logging, registration and promotion, "
                                    "then the forecast flow with the champion.")
     _common(p, output=True)
     p.add_argument("--lookback", type=_positive, help="input window, in steps")
     p.add_argument("--horizon", type=_positive, help="forecast length, in steps")
-    p.add_argument("--cells", type=_csv(str, CELLS), metavar="CELLS", help="comma-separated from rnn,lstm,gru")
+    p.add_argument("--cells", type=_csv(str, CELLS), metavar="CELLS", help=f"comma-separated from {','.join(CELLS)}")
     p.add_argument("--directions", dest="bidirectional", type=_directions, metavar="uni,bi",
                    help="uni, bi or uni,bi (one candidate per direction)")
     p.add_argument("--hidden-sizes", type=_csv(_positive), metavar="SIZES", help="comma-separated hidden sizes")
-    p.add_argument("--heads", type=_csv(str, HEADS), metavar="HEADS", help="comma-separated from direct,seq2seq,recursive")
-    p.add_argument("--window-norms", type=_csv(str, ("none", "last", "standard", "es")), metavar="NORMS",
-                   help="comma-separated from none,last,standard,es: per-window target normalisation, one "
+    p.add_argument("--heads", type=_csv(str, HEADS), metavar="HEADS", help=f"comma-separated from {','.join(HEADS)}")
+    p.add_argument("--window-norms", type=_csv(str, WINDOW_NORMS), metavar="NORMS",
+                   help=f"comma-separated from {','.join(WINDOW_NORMS)}: per-window target normalisation, one "
                         "candidate each (last/standard help trending series; es: the ES-RNN-style hybrid)")
     p.add_argument("--past-covariates", type=_csv(str), help="comma-separated data columns known up to each origin")
     p.add_argument("--future-covariates", type=_csv(str),
@@ -153,13 +164,12 @@ def build_parser():
                         "rows with an empty target after each series' end, or --future-data)")
     p.add_argument("--static-covariates", type=_csv(str), help="comma-separated data columns constant per series")
     p.add_argument("--calendar", action=argparse.BooleanOptionalAction, help="sin/cos calendar features of ds")
-    p.add_argument("--fill", choices=("ffill", "interpolate", "zero"),
-                   help="fill NaN targets per series (default: a NaN target is an error)")
-    p.add_argument("--scaler", choices=("standard", "robust", "none"), help="per-series scaling")
+    p.add_argument("--fill", choices=FILLS, help="fill NaN targets per series (default: a NaN target is an error)")
+    p.add_argument("--scaler", choices=SCALERS, help="per-series scaling")
     p.add_argument("--max-epochs", type=_positive, help="epochs per fit")
     p.add_argument("--max-time", type=_positive_float, metavar="SECONDS",
                    help="training time budget of the whole job, split evenly over its fits (candidates x windows + 2)")
-    p.add_argument("--loss", choices=("mae", "mse", "huber", "mase", "smape"), help="training loss")
+    p.add_argument("--loss", choices=LOSSES, help="training loss")
     p.add_argument("--learning-rate", type=_positive_float, help="Adam learning rate")
     p.add_argument("--batch-size", type=_positive, help="windows per training batch")
     p.add_argument("--n-windows", type=_positive, help="backtest windows per candidate")
@@ -167,10 +177,13 @@ def build_parser():
     p.add_argument("--metric", choices=METRICS, help="selection metric")
     p.add_argument("--device", help="auto | cpu | cuda")
     p.add_argument("--seed", type=int, help="random seed of weight initialisation and batch order")
-    _runner(p)
-    _show_defaults(p, "common", "train", "runner")
+    p.add_argument("--runner", dest="kind", choices=("threads", "dask"), help="task runner")
+    p.add_argument("--workers", type=_positive, help="threads, or local Dask worker processes")
+    p.add_argument("--dask-address", dest="address", help="address of an existing Dask scheduler")
 
-    p = sub.add_parser("forecast", help="forecast the next horizon with the registered champion",
+
+def _forecast_command(sub, defaults):
+    p = sub.add_parser("forecast", defaults=defaults, help="forecast the next horizon with the registered champion",
                        description="Load the latest data and the champion (or --version), check they match, "
                                    "predict every series and write the forecasts atomically.")
     _common(p, output=True)
@@ -180,9 +193,11 @@ def build_parser():
     p.add_argument("--future-data", help="CSV/Parquet file [id, time, future covariates] for the horizon, for "
                                          "a model with future covariates (default: the data's rows after each "
                                          "series' end whose target is empty)")
-    _show_defaults(p, "common", "forecast")
 
-    p = sub.add_parser("backtest", help="rolling-origin backtest of the champion's settings vs seasonal naive",
+
+def _backtest_command(sub, defaults):
+    p = sub.add_parser("backtest", defaults=defaults,
+                       help="rolling-origin backtest of the champion's settings vs seasonal naive",
                        description="Refit the champion's settings (or --version's) at each of --n-windows forecast "
                                    "origins at the end of every series, score each window against seasonal naive, "
                                    "and log the metrics and per-window tables to MLflow. The registry is unchanged.")
@@ -192,9 +207,10 @@ def build_parser():
     p.add_argument("--max-epochs", type=_positive, help="epochs per refit (default: the champion's)")
     p.add_argument("--season-length", type=_positive, help="season of seasonal naive and MASE")
     p.add_argument("--metric", choices=METRICS, help="ranking metric")
-    _show_defaults(p, "common", "backtest")
 
-    p = sub.add_parser("serve", help="serve the train and forecast flows as scheduled deployments",
+
+def _serve_commands(sub, defaults):
+    p = sub.add_parser("serve", defaults=defaults, help="serve the train and forecast flows as scheduled deployments",
                        description="Needs a Prefect server: start one with `forecast server` (or "
                                    "scripts/prefect-server.sh) and export PREFECT_API_URL it prints.")
     _common(p, data=False)
@@ -202,19 +218,9 @@ def build_parser():
     p.add_argument("--forecast-cron", help="cron of the forecast deployment (instead of the interval)")
     p.add_argument("--forecast-interval", dest="forecast_interval_seconds", type=_positive,
                    help="seconds between forecasts")
-    _show_defaults(p, "serve")
-
     p = sub.add_parser("server", help="start a local Prefect server on 127.0.0.1 (for `forecast serve`)")
     p.add_argument("--port", type=_positive, default=4200, help="port of the server and its UI (default: %(default)s)")
     _common(p, data=False)
-
-    p = sub.add_parser("ui", help="start the MLflow UI over the local store (mlflow/store)")
-    p.add_argument("--port", type=_positive, default=5000, help="port of the MLflow UI (default: %(default)s)")
-    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="print tracebacks on failure")
-
-    p = sub.add_parser("datasets", help="list the bundled data sets")
-    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="print tracebacks on failure")
-    return parser
 
 
 # ---------------------------------------------------------------------------------- commands
@@ -246,59 +252,14 @@ def _flow_params(flow_obj, cfg, section, args):
         raise UsageError(f"invalid parameters for the {section} flow: {_one_line(exc)}") from None
 
 
-def _check_data_path(args, cfg, section):
-    """A missing local data file fails at once (exit 1), before Prefect starts (~15 s)."""
-    data = getattr(args, "data", None) or cfg.get(section, {}).get("data") or cfg.get("common", {}).get("data")
-    future = getattr(args, "future_data", None) or cfg.get(section, {}).get("future_data")
-    if data or future:
-        from . import io
-
-        if data:
-            io.check_source(data)
-        if future:
-            io.check_file(future, "future data")
-
-
-def _check_training_file(p):
-    """Bad training data in a local file (NaN, gaps, short series, missing columns) fails in seconds,
-    before Prefect's ephemeral server starts (~15 s): the train flow's own first steps, run directly.
-    Bundled sets are known good; SQL tables are left to the flow (one read, with retries)."""
-    from . import io, tasks
-
-    if io.source_kind(p["data"]) != "file":
-        return
-    raw = tasks.load_data.fn(p["data"], p.get("table"), p["id_col"], p["time_col"], p["target_col"])
-    history, _ = tasks.split_future.fn(raw, p["future_covariates"])
-    tasks.validate_data.fn(history, p["lookback"] + p["horizon"] * (p["n_windows"] + 1),
-                           [*p["past_covariates"], *p["future_covariates"], *p["static_covariates"]],
-                           tasks.column_names(p["id_col"], p["time_col"], p["target_col"]), p["fill"])
-
-
-class _NoTracebacks(logging.Filter):
-    """Drop the tracebacks Prefect logs for failed task and flow runs (the CLI prints one line)."""
-
-    def filter(self, record):
-        if record.exc_info or record.levelno >= logging.ERROR:
-            return False
-        return True
-
-
-def quiet_prefect_errors(debug):
-    """Unless ``debug``, keep Prefect's INFO progress lines but not its failure tracebacks."""
-    for name in ("prefect.flow_runs", "prefect.task_runs"):
-        logger = logging.getLogger(name)
-        for f in [f for f in logger.filters if isinstance(f, _NoTracebacks)]:
-            logger.removeFilter(f)
-        if not debug:
-            logger.addFilter(_NoTracebacks())
-
-
 def _run_flow(name, args):
+    from . import preflight
+
     cfg = _load_config(args)
-    _check_data_path(args, cfg, FLOW_SECTIONS[name])
+    preflight.check_sources(args, cfg, FLOW_SECTIONS[name])
     from . import config, flows
 
-    quiet_prefect_errors(getattr(args, "debug", False))
+    environment.quiet_prefect_errors(getattr(args, "debug", False))
     runner = config.section(cfg, "runner", {k: getattr(args, k, None) for k in ("kind", "workers", "address")})
     try:
         flow_obj = flows.with_runner(flows.FLOWS[name], **runner)
@@ -306,7 +267,7 @@ def _run_flow(name, args):
         raise UsageError(f"[runner]: {exc}") from None
     params = _flow_params(flow_obj, cfg, FLOW_SECTIONS[name], args)
     if name == "train":
-        _check_training_file(params)
+        preflight.check_training_data(params)
     print(f"[forecast] running the {name} flow: " + ", ".join(f"{k}={v}" for k, v in params.items()), flush=True)
     state = flow_obj(**params, return_state=True)
     if not state.is_completed():
@@ -409,13 +370,13 @@ def cmd_server(args):
 
 
 def cmd_ui(args):
-    from . import config, tracking
+    from . import config, server, store
 
-    argv, env = tracking.ui_command(args.port)
-    (tracking.store_dir() / "artifacts").mkdir(parents=True, exist_ok=True)
+    argv, env = server.ui_command(args.port)
+    (store.store_dir() / "artifacts").mkdir(parents=True, exist_ok=True)
     experiment = config.load().get("common", {}).get("experiment", "forecast")
-    url = tracking.runs_url(tracking.local_experiment_id(experiment), port=args.port)
-    print(f"[forecast] MLflow UI on http://127.0.0.1:{args.port} over {tracking.store_dir()} (Ctrl-C stops it); "
+    url = store.runs_url(store.local_experiment_id(experiment), port=args.port)
+    print(f"[forecast] MLflow UI on http://127.0.0.1:{args.port} over {store.store_dir()} (Ctrl-C stops it); "
           f"runs: {url}", flush=True)
     os.execvpe(argv[0], argv, env)
 
@@ -440,7 +401,7 @@ def _one_line(exc):
 
 def main(argv=None):
     """Entry point of the ``forecast`` console script; returns the exit code."""
-    offline_defaults()
+    environment.set_defaults()
     args = build_parser().parse_args(argv)  # exits 2 on bad arguments
     debug = getattr(args, "debug", False)
     try:

@@ -20,7 +20,9 @@ from typing import Annotated, Literal
 from prefect import flow
 from pydantic import Field
 
-from . import io, tasks, tracking
+from forecast.selection import REFERENCE
+
+from . import io, registry, runs, store, tasks
 
 Cell = Literal["rnn", "lstm", "gru"]
 Head = Literal["direct", "seq2seq", "recursive"]
@@ -81,12 +83,9 @@ def train(
     {candidate, <metric>}), holdout ({model, seasonal_naive} by metric), forecast_path (None, with
     forecast_error saying why, when the forecast step failed after registration).
     """
+    parameters = dict(locals())  # the flow's parameters, before any other name is bound
     uri = tasks.configure_tracking(tracking_uri, experiment)  # first: an unreachable server fails in seconds
-    raw = tasks.load_data(data, table, id_col, time_col, target_col)
-    history, _ = tasks.split_future(raw, future_covariates)  # rows with no target yet: for the forecast flow
-    covariates = [*past_covariates, *future_covariates, *static_covariates]
-    df = tasks.validate_data(history, lookback + horizon * (n_windows + 1), covariates,
-                             tasks.column_names(id_col, time_col, target_col), fill)
+    df = training_history(parameters)
     seen = tasks.split_holdout(df, horizon)  # the last horizon of each series stays unseen by selection
     n_fits = len(cells) * len(bidirectional) * len(hidden_sizes) * len(heads) * len(window_norms) * n_windows + 2
     grid = tasks.make_candidates(cells, bidirectional, hidden_sizes, heads, window_norms, lookback=lookback,
@@ -105,11 +104,12 @@ def train(
               "past_covariates": past_covariates, "future_covariates": future_covariates,
               "static_covariates": static_covariates, "calendar": calendar, "fill": fill, "scaler": scaler,
               "season_length": season_length, "metric": metric, "best": best}
-    with tracking.run("train", tags={"forecast.flow": "train", "forecast.data": data}) as run:
+    with runs.run("train", tags={"forecast.flow": "train", "forecast.data": data}) as run:
         tasks.log_params(params | {"candidates": list(grid)}, run.run_id)
         tasks.log_selection(selection, run.run_id)
-        model_bt = tasks.backtest(estimator, df, 1, season_length)
-        naive_bt = tasks.backtest(tasks.seasonal_naive(horizon, season_length), df, 1, season_length)
+        model_bt = tasks.run_backtest(estimator, df, 1, season_length, name=best)
+        naive_bt = tasks.run_backtest(tasks.seasonal_naive(horizon, season_length), df, 1, season_length,
+                                      name=REFERENCE)
         tasks.log_backtest(model_bt, "holdout", run.run_id)
         tasks.log_backtest(naive_bt, "naive_holdout", run.run_id)
         tasks.log_forecast_plot(seen, model_bt.forecasts, run.run_id, actuals=df, artifact_file="holdout_forecast.png")
@@ -133,14 +133,28 @@ def train(
     if not state.is_completed():
         print(f"forecast step failed (the model is registered): {state.message}")
     return {"run_id": run.run_id, "version": promotion.version, "promoted": promotion.promoted,
-            "reason": promotion.reason, "champion_version": tracking.champion_version(model_name),
-            "champion_run_id": tracking.version_run_id(model_name), "forecast_version": fc["version"],
+            "reason": promotion.reason, "champion_version": registry.champion_version(model_name),
+            "champion_run_id": registry.version_run_id(model_name), "forecast_version": fc["version"],
             "forecast_error": fc.get("error"),
-            "runs_url": tracking.runs_url(tracking.experiment_id(), uri), "best": best,
+            "runs_url": store.runs_url(store.experiment_id(), uri), "best": best,
             "metric": metric, "leaderboard": _board(selection.leaderboard, metric),
             "holdout": {"model": score,
                         "seasonal_naive": tasks.holdout_score(naive_bt, naive_bt, metric)},
             "forecast_path": fc["path"]}
+
+
+def training_history(params, direct=False):
+    """The train flow's opening on its parameters: load the data, set aside the rows without a target
+    yet (they are for the forecast flow), and validate the history: long enough for selection and
+    hold-out, with its covariates. ``direct``: call the tasks' own functions in this process, without
+    Prefect (the CLI's pre-flight, which fails in seconds instead of after the server starts)."""
+    p = params
+    step = (lambda t: t.fn) if direct else (lambda t: t)
+    raw = step(tasks.load_data)(p["data"], p.get("table"), p["id_col"], p["time_col"], p["target_col"])
+    history, _ = step(tasks.split_future)(raw, p["future_covariates"])
+    covariates = [*p["past_covariates"], *p["future_covariates"], *p["static_covariates"]]
+    return step(tasks.validate_data)(history, p["lookback"] + p["horizon"] * (p["n_windows"] + 1), covariates,
+                                     tasks.column_names(p["id_col"], p["time_col"], p["target_col"]), p["fill"])
 
 
 def _board(leaderboard, metric):
@@ -185,7 +199,7 @@ def forecast(
     path = tasks.write_forecasts(fc, output_dir, stamp, output_format, names)
     if sql_url:
         tasks.write_sql(fc.assign(run=stamp, model_version=used), sql_url, sql_table, names)
-    with tracking.run("forecast", tags={"forecast.flow": "forecast", "forecast.data": data}) as run:
+    with runs.run("forecast", tags={"forecast.flow": "forecast", "forecast.data": data}) as run:
         tasks.log_params({"data": data, "model_name": model_name, "model_version": used, "path": path,
                           "rows": len(fc)}, run.run_id)
         tasks.log_forecast_plot(df, fc, run.run_id)
@@ -232,9 +246,11 @@ def backtest(
     """
     tasks.configure_tracking(tracking_uri, experiment)
     model, used, df, _, _ = _registered_model_and_data(data, table, id_col, time_col, target_col, model_name, version)
-    with tracking.run("backtest", tags={"forecast.flow": "backtest", "forecast.data": data}) as run:
-        model_bt = tasks.backtest(tasks.unfitted(model, max_epochs=max_epochs), df, n_windows, season_length)
-        naive_bt = tasks.backtest(tasks.seasonal_naive(model.horizon, season_length), df, n_windows, season_length)
+    with runs.run("backtest", tags={"forecast.flow": "backtest", "forecast.data": data}) as run:
+        model_bt = tasks.run_backtest(tasks.unfitted(model, max_epochs=max_epochs), df, n_windows, season_length,
+                                      name=f"{model_name}-v{used}")
+        naive_bt = tasks.run_backtest(tasks.seasonal_naive(model.horizon, season_length), df, n_windows,
+                                      season_length, name=REFERENCE)
         tasks.log_params({"data": data, "model_name": model_name, "model_version": used,
                           "n_windows": n_windows, "max_epochs": max_epochs or model.max_epochs_}, run.run_id)
         tasks.log_backtest(model_bt, "backtest", run.run_id)

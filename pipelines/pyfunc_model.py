@@ -1,8 +1,8 @@
 """The MLflow pyfunc face of a fitted RNNForecaster ("models from code": no pickle).
 
-MLflow executes this file when the model is logged and loaded (``tracking.log_model`` passes
+MLflow executes this file when the model is logged and loaded (``registry.log_model`` passes
 its path); the library never imports it. The model reads the estimator folder logged as the
-artifact ``estimator`` and forecasts from the frame built by ``tracking.pyfunc_input``:
+artifact ``estimator`` and forecasts from the frame built by ``registry.pyfunc_input``:
 history rows [unique_id, ds, y, covariates...] plus, for models with future covariates,
 the horizon rows flagged ``is_future``. Output: [unique_id, ds, y_pred], ``horizon`` rows per
 series — exactly ``RNNForecaster.predict(history, X_future)``.

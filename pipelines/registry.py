@@ -1,7 +1,7 @@
 """The logged model and the model registry: pyfunc logging, champion promotion, loading.
 
-Part of the tracking adapter (its names are re-exported by ``pipelines.tracking``); split out
-to keep each module readable. mlflow is imported inside the functions.
+Built on :mod:`pipelines.store` (where MLflow tracks) and :mod:`pipelines.runs` (run basics).
+mlflow is imported inside the functions.
 """
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import tracking
-from .tracking import _client, _config, _finite, _run_id, versions
+from . import store
+from .runs import current_run_id, finite, versions
 
 CHAMPION = "champion"
 FUTURE_FLAG = "is_future"  # pyfunc input: True on the horizon rows that carry future covariates
@@ -80,7 +80,7 @@ def split_pyfunc_input(estimator, frame):
     if FUTURE_FLAG not in frame.columns:
         if estimator.layout_.future:
             raise ValueError(f"the model uses future covariates {list(estimator.layout_.future)}: add the horizon "
-                             f"rows with a boolean {FUTURE_FLAG!r} column (see pipelines.tracking.pyfunc_input)")
+                             f"rows with a boolean {FUTURE_FLAG!r} column (see pipelines.registry.pyfunc_input)")
         return frame, None
     flag = frame[FUTURE_FLAG].astype(bool).to_numpy()
     history = frame.loc[~flag].drop(columns=FUTURE_FLAG).reset_index(drop=True)
@@ -141,7 +141,7 @@ def log_model(estimator, name="model", registered_model_name=None, input_example
     -------
     ModelRef(model_uri, run_id, model_id, version) or None when tracking is off.
     """
-    run_id = _run_id(run_id)
+    run_id = current_run_id(run_id)
     if run_id is None:
         return None
     import mlflow
@@ -156,20 +156,20 @@ def log_model(estimator, name="model", registered_model_name=None, input_example
         # Model.log takes run_id (mlflow.pyfunc.log_model only logs into this thread's active run).
         info = mlflow.models.Model.log(
             artifact_path=None, name=name, flavor=mlflow.pyfunc, run_id=run_id,
-            python_model=str(Path(tracking.__file__).with_name("pyfunc_model.py")),
+            python_model=str(Path(__file__).with_name("pyfunc_model.py")),
             artifacts={"estimator": str(folder)}, signature=signature, input_example=example,
             pip_requirements=_pip_requirements(), registered_model_name=registered_model_name,
         )
-    _client().set_tag(run_id, MODEL_URI_TAG, info.model_uri)
+    store.client().set_tag(run_id, MODEL_URI_TAG, info.model_uri)
     version = None
     if registered_model_name:
-        version = _client().get_model_version(registered_model_name, str(info.registered_model_version))
+        version = store.client().get_model_version(registered_model_name, str(info.registered_model_version))
     return ModelRef(info.model_uri, run_id, getattr(info, "model_id", None), version)
 
 
 def _model_uri(run_id_or_uri):
     """(model_uri, run_id) from a run id (its logged model) or a models:/ or runs:/ URI."""
-    client = _client()
+    client = store.client()
     if run_id_or_uri.startswith("models:/m-"):
         model = client.get_logged_model(run_id_or_uri[len("models:/"):].split("/")[0])
         return run_id_or_uri, model.source_run_id
@@ -203,11 +203,11 @@ def register_and_promote(run_id_or_uri, model_name, metric_name, metric_value=No
     -------
     PromotionResult(version, promoted, reason) or None when tracking is off.
     """
-    if not _config():
+    if not store.active_config():
         return None
     from mlflow.exceptions import MlflowException
 
-    client = _client()
+    client = store.client()
     model_uri, run_id = _model_uri(run_id_or_uri)
     if metric_value is None:
         metric_value = client.get_run(run_id).data.metrics.get(metric_name)
@@ -251,11 +251,11 @@ def _register(client, model_uri, model_name, run_id):
 
 
 def _decide(client, champion, metric_name, value, lower_is_better, rescored=None):
-    if value is None or not _finite(value):
+    if value is None or not finite(value):
         return False, f"not promoted: candidate has no finite {metric_name} ({value})"
     if champion is None:
         return True, f"promoted: first champion ({metric_name}={value:.6g})"
-    fresh = rescored is not None and _finite(rescored)
+    fresh = rescored is not None and finite(rescored)
     champ = rescored if fresh else _champion_metric(client, champion, metric_name)
     where = " (its settings re-scored on this hold-out)" if fresh else ""
     if champ is None:
@@ -293,36 +293,36 @@ def load_champion(model_name, version=None, alias=CHAMPION):
 
     from forecast import RNNForecaster
 
-    _config()
-    client = _client()
+    store.active_config()
+    client = store.client()
     mv = client.get_model_version(model_name, str(version)) if version is not None \
         else client.get_model_version_by_alias(model_name, alias)
     with tempfile.TemporaryDirectory() as tmp:
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=_registry_uri(model_name, mv.version),
-                                                         dst_path=tmp, tracking_uri=_config().uri))
+                                                         dst_path=tmp, tracking_uri=store.active_config().uri))
         folder = next(p.parent for p in local.glob("artifacts/**/config.json"))
         return RNNForecaster.load(folder), str(mv.version)
 
 
 def champion_version(model_name, alias=CHAMPION):
     """The version string the alias points at (None when tracking is off or there is none)."""
-    if not _config():
+    if not store.active_config():
         return None
     from mlflow.exceptions import MlflowException
 
     try:
-        return str(_client().get_model_version_by_alias(model_name, alias).version)
+        return str(store.client().get_model_version_by_alias(model_name, alias).version)
     except MlflowException:
         return None
 
 
 def version_run_id(model_name, version=None, alias=CHAMPION):
     """The run that logged a registered version (the ``alias`` one when ``version`` is None)."""
-    if not _config():
+    if not store.active_config():
         return None
     from mlflow.exceptions import MlflowException
 
-    client = _client()
+    client = store.client()
     try:
         mv = client.get_model_version(model_name, str(version)) if version is not None \
             else client.get_model_version_by_alias(model_name, alias)
@@ -335,6 +335,6 @@ def load_pyfunc(model_name_or_uri, version=None, alias=CHAMPION):
     """The logged pyfunc model: a registered name (champion or ``version``) or any model URI."""
     import mlflow
 
-    _config()
+    store.active_config()
     uri = model_name_or_uri if ":/" in model_name_or_uri else _registry_uri(model_name_or_uri, version, alias)
     return mlflow.pyfunc.load_model(uri)

@@ -1,7 +1,6 @@
 """The MLflow tracking server and UI on 127.0.0.1 over the local store (``forecast ui``).
 
-Part of :mod:`pipelines.tracking`'s API (re-exported there); it starts mlflow as a subprocess
-and never imports it.
+It starts mlflow as a subprocess and never imports it.
 """
 from __future__ import annotations
 
@@ -13,21 +12,21 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .tracking import TrackingUnavailable, home, store_dir
+from . import environment
+from .store import UI_PORT, TrackingUnavailable, home, store_dir
 
 
 def server_script():
     return home() / "mlflow" / "server.sh"
 
 
-def ui_command(port=5000, store=None):
+def ui_command(port=UI_PORT, store=None):
     """(argv, env) that start the tracking server + UI on 127.0.0.1:``port`` over the local store.
 
     Same flags as ``mlflow/server.sh``: one worker, job execution off, loopback only.
     """
     store = Path(store) if store is not None else store_dir()
-    env = dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false", MLFLOW_DISABLE_TELEMETRY="true",
-               DO_NOT_TRACK="true")
+    env = dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false", **environment.TELEMETRY_OFF)
     argv = [sys.executable, "-m", "mlflow", "server",
             "--backend-store-uri", f"sqlite:///{store / 'mlflow.db'}",
             "--artifacts-destination", str(store / "artifacts"),
@@ -35,7 +34,7 @@ def ui_command(port=5000, store=None):
     return argv, env
 
 
-def start_ui(port=5000, store=None, wait=60.0):
+def start_ui(port=UI_PORT, store=None, wait=60.0):
     """Start the server in its own process group; wait until /health answers (``wait`` seconds).
 
     Its output goes to ``<store>/server.log``. Stop it with ``os.killpg(proc.pid, signal.SIGTERM)``.

@@ -1,4 +1,5 @@
-"""Prefect tasks: each one call into ``forecast``, ``pipelines.io`` or ``pipelines.tracking``.
+"""Prefect tasks: each one call into ``forecast``, ``pipelines.io`` or the MLflow adapter (``store``,
+``runs``, ``tracking``, ``registry``).
 
 Retries with exponential backoff sit on I/O (reading data, writing forecasts, talking to MLflow)
 and only for errors that can pass (connection and OS errors, not a missing file or bad data).
@@ -19,11 +20,10 @@ from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import MissingContextError
 from prefect.tasks import exponential_backoff
 
-from forecast import SeasonalNaive, frames
-from forecast.backtest import backtest as run_backtest
+from forecast import SeasonalNaive, backtest, frames
 
 from .future import split_future as split_off_future
-from . import io, tracking
+from . import io, registry, runs, store, tracking
 
 # Errors that no retry can fix: bad input, a missing file, a missing registered model.
 _PERMANENT = (ValueError, TypeError, LookupError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
@@ -250,11 +250,10 @@ def best_candidate(selection, candidates):
     return name, clone(candidates[name])
 
 
-@task(name="backtest", **_compute())
-def backtest(estimator, df, n_windows, season_length, step=None, refit=True):
-    """``forecast.backtest.backtest`` -> BacktestResult."""
-    return run_backtest(estimator, df, n_windows=n_windows, step=step, refit=refit,
-                                season_length=season_length)
+@task(name="run-backtest", task_run_name="backtest-{name}", **_compute())
+def run_backtest(estimator, df, n_windows, season_length, name="model", step=None, refit=True):
+    """``forecast.backtest`` -> BacktestResult; ``name`` says which model in the task run's name."""
+    return backtest(estimator, df, n_windows=n_windows, step=step, refit=refit, season_length=season_length)
 
 
 def holdout_score(result, reference, metric):
@@ -301,7 +300,7 @@ def predict(estimator, df, future=None):
 @task(name="configure-tracking", **_io())
 def configure_tracking(uri, experiment):
     """Point MLflow at ``uri`` (None: the local store); fails fast naming the URI when unreachable."""
-    cfg = tracking.configure(uri, experiment=experiment, required=True)
+    cfg = store.configure(uri, experiment=experiment, required=True)
     _logger().info("MLflow tracking at %s, experiment %r", cfg.uri, experiment)
     return cfg.uri
 
@@ -310,22 +309,22 @@ def configure_tracking(uri, experiment):
 def load_model(model_name, version=None):
     """The registered champion (or ``version``): (RNNForecaster, version)."""
     try:
-        return tracking.load_champion(model_name, version)
+        return registry.load_champion(model_name, version)
     except Exception as exc:  # MLflow's "not found" errors carry no useful type: say what was asked
         if "RESOURCE_DOES_NOT_EXIST" in str(exc) or "not found" in str(exc).lower():
-            what = f"version {version}" if version is not None else f"alias {tracking.CHAMPION!r}"
+            what = f"version {version}" if version is not None else f"alias {registry.CHAMPION!r}"
             raise LookupError(f"registered model {model_name!r} has no {what}; run `forecast train` first") from exc
         raise
 
 
 @task(name="log-params", **_io())
 def log_params(params, run_id):
-    tracking.log_params(params, run_id)
+    runs.log_params(params, run_id)
 
 
 @task(name="log-metrics", **_io())
 def log_metrics(metrics, run_id):
-    tracking.log_metrics(metrics, run_id=run_id)
+    runs.log_metrics(metrics, run_id=run_id)
 
 
 @task(name="log-selection", **_io())
@@ -356,15 +355,15 @@ def log_gradient_through_time(estimator, df, run_id):
 
 @task(name="log-model", **_io())
 def log_model(estimator, run_id):
-    return tracking.log_model(estimator, run_id=run_id).model_uri
+    return registry.log_model(estimator, run_id=run_id).model_uri
 
 
 @task(name="register-and-promote", **_io())
 def register_and_promote(run_id, model_name, metric_name, metric_value, estimator=None, champion_score=None):
     """Register the run's model; promote it only past a champion of the same series (``series_scope``),
     compared on ``champion_score`` (see :func:`rescore_champion`) when there is one."""
-    scope = tracking.series_scope(estimator) if estimator is not None else None
-    return tracking.register_and_promote(run_id, model_name, metric_name, metric_value, scope=scope,
+    scope = registry.series_scope(estimator) if estimator is not None else None
+    return registry.register_and_promote(run_id, model_name, metric_name, metric_value, scope=scope,
                                          champion_score=champion_score)
 
 
@@ -377,18 +376,18 @@ def rescore_champion(model_name, candidate, df, reference, metric, season_length
     Promotion then compares like with like: the same hold-out points, the same metric (OWA
     included), whatever data the champion was first scored on.
     """
-    version = tracking.champion_version(model_name)
+    version = registry.champion_version(model_name)
     if version is None:
         return None
-    champion, version = tracking.load_champion(model_name)
-    if tracking.series_scope(champion) != tracking.series_scope(candidate):
+    champion, version = registry.load_champion(model_name)
+    if registry.series_scope(champion) != registry.series_scope(candidate):
         return None  # other series: register_and_promote's scope check says so
     if champion.horizon != candidate.horizon:
         _logger().warning("champion v%s forecasts %d steps, this run %d: not re-scored (other points); "
                           "comparing logged metrics", version, champion.horizon, candidate.horizon)
         return None
     try:
-        result = run_backtest(clone(champion), df, n_windows=1, season_length=season_length)
+        result = backtest(clone(champion), df, n_windows=1, season_length=season_length)
     except ValueError as exc:  # e.g. the champion reads covariates this data lacks
         _logger().warning("champion v%s cannot be re-scored on this data (%s); comparing logged metrics", version, exc)
         return None

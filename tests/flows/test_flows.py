@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 from forecast.datasets import load
-from pipelines import cli, config, flows, io, schedules, tasks, tracking
+from pipelines import cli, config, environment, flows, io, schedules, store, tasks
 
 from .conftest import free_port, stop
 
@@ -387,7 +387,7 @@ def test_train_flow_selects_registers_promotes_and_forecasts(trained):
     exp_id = run.info.experiment_id
     assert r["runs_url"] == f"http://127.0.0.1:5000/#/experiments/{exp_id}/runs"
     assert client.get_experiment(exp_id).tags["mlflow.experimentKind"] == "custom_model_development"
-    assert tracking.local_experiment_id("forecast", trained.root / "mlruns") == exp_id  # what `forecast ui` links
+    assert store.local_experiment_id("forecast", trained.root / "mlruns") == exp_id  # what `forecast ui` links
 
 
 def test_readme_pyfunc_snippet_runs_in_a_fresh_process(trained):
@@ -582,7 +582,7 @@ def test_cli_flow_failure_exits_1_with_one_line(trained, tmp_path, capsys):
     assert code == 1
     assert err[-1].startswith(f"forecast forecast: error: ValueError: data file {path}: missing column(s) ['y']")
     assert not any(line.startswith("Traceback") for line in err)
-    cli.quiet_prefect_errors(debug=True)  # leave Prefect's loggers as other tests expect them
+    environment.quiet_prefect_errors(debug=True)  # leave Prefect's loggers as other tests expect them
 
 
 # ---------------------------------------------------------------------------------- a real server: serve, Dask

@@ -21,7 +21,9 @@ import pytest
 
 from forecast import RNNForecaster
 from forecast.synthetic import make_panel
-from pipelines import tracking
+from pipelines import registry, server, tracking
+from pipelines import runs as run_log  # `runs` and `store` are names of this module's own
+from pipelines import store as tracking_store
 
 TINY = dict(hidden_size=8, lookback=24, horizon=6, max_epochs=2, batch_size=64, windows_per_epoch=128, val_size=6,
             seed=0, verbose=False)
@@ -40,14 +42,14 @@ ENV_KEYS = ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_HTTP_REQUES
 def isolated_tracking_state():
     """configure() sets process-wide env and module state: give other test modules theirs back."""
     saved_env = {k: os.environ.get(k) for k in ENV_KEYS}
-    saved_state = tracking._state
+    saved_state = tracking_store.ACTIVE.config
     yield
     for key, value in saved_env.items():
         if value is None:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
-    tracking._state = saved_state
+    tracking_store.ACTIVE.config = saved_state
     if saved_state is not None and saved_state.enabled:
         import mlflow
 
@@ -62,15 +64,15 @@ def store(tmp_path_factory):
 @pytest.fixture
 def tracked(store, request):
     """Tracking configured on the module's store, one experiment per test."""
-    cfg = tracking.configure(sqlite_uri(store), experiment=request.node.name[:60])
+    cfg = tracking_store.configure(sqlite_uri(store), experiment=request.node.name[:60])
     yield cfg
-    tracking.configure(sqlite_uri(store), experiment="default-after-test")  # undo a test's reconfiguration
+    tracking_store.configure(sqlite_uri(store), experiment="default-after-test")  # undo a test's reconfiguration
 
 
 def client():
     from mlflow.tracking import MlflowClient
 
-    return MlflowClient(tracking._config().uri)
+    return MlflowClient(tracking_store.active_config().uri)
 
 
 @pytest.fixture(scope="module")
@@ -81,13 +83,13 @@ def panel():
 @pytest.fixture(scope="module")
 def trained(store, panel):
     """One tracked training run: streamed epochs, training log, forecast plot, logged model."""
-    tracking.configure(sqlite_uri(store), experiment="trained")
+    tracking_store.configure(sqlite_uri(store), experiment="trained")
     est = RNNForecaster(**TINY)
-    with tracking.run("train", params={"flow": "test"}, tags={"purpose": "test"}) as handle:
+    with run_log.run("train", params={"flow": "test"}, tags={"purpose": "test"}) as handle:
         est.fit(panel, callbacks=[tracking.MlflowCallback()])
         tracking.log_training(est, "make_panel", panel)
         tracking.log_forecast_plot(panel, est.predict(), n_series=2)
-        ref = tracking.log_model(est)
+        ref = registry.log_model(est)
     return est, handle.run_id, ref
 
 
@@ -121,7 +123,7 @@ def test_training_run_has_params_step_metrics_and_artifacts(tracked, trained, pa
 
 def test_log_training_without_callback_logs_the_history(tracked, trained, panel):
     est = trained[0]  # its epochs were streamed into another run, not this one
-    with tracking.run("no-callback") as handle:
+    with run_log.run("no-callback") as handle:
         tracking.log_training(est, "make_panel", panel)
     steps = [m.step for m in client().get_metric_history(handle.run_id, "val_loss")]
     assert steps == [1, 2]
@@ -139,9 +141,9 @@ def test_pyfunc_round_trip_equals_estimator_forecasts(tracked, trained, panel):
 
     est, _, ref = trained
     model = mlflow.pyfunc.load_model(ref.model_uri)
-    pd.testing.assert_frame_equal(model.predict(tracking.pyfunc_input(panel)), est.predict())
+    pd.testing.assert_frame_equal(model.predict(registry.pyfunc_input(panel)), est.predict())
     recent = panel.groupby("unique_id").tail(40).reset_index(drop=True)
-    pd.testing.assert_frame_equal(model.predict(tracking.pyfunc_input(recent)), est.predict(recent))
+    pd.testing.assert_frame_equal(model.predict(registry.pyfunc_input(recent)), est.predict(recent))
     inputs = {c.name: c.type.name for c in model.metadata.get_input_schema().inputs}
     assert inputs == {"unique_id": "string", "ds": "datetime", "y": "double"}
 
@@ -151,13 +153,13 @@ def test_pyfunc_takes_future_covariates_as_flagged_rows(tracked):
     hist = df.groupby("unique_id").head(110).reset_index(drop=True)
     future = df.groupby("unique_id").nth(list(range(110, 116)))[["unique_id", "ds", "future_0"]].reset_index(drop=True)
     est = RNNForecaster(**TINY, future_covariates=("future_0",)).fit(hist)
-    with tracking.run("future-covariates"):
-        ref = tracking.log_model(est, input_example=tracking.pyfunc_input(hist, future))
-    model = tracking.load_pyfunc(ref.model_uri)
-    got = model.predict(tracking.pyfunc_input(hist, future))
+    with run_log.run("future-covariates"):
+        ref = registry.log_model(est, input_example=registry.pyfunc_input(hist, future))
+    model = registry.load_pyfunc(ref.model_uri)
+    got = model.predict(registry.pyfunc_input(hist, future))
     pd.testing.assert_frame_equal(got, est.predict(hist, X_future=future))
     with pytest.raises(Exception, match="is_future"):
-        model.predict(tracking.pyfunc_input(hist).assign(future_0=0.0))
+        model.predict(registry.pyfunc_input(hist).assign(future_0=0.0))
 
 
 # ----------------------------------------------------------------------------- backtests and selection
@@ -190,7 +192,7 @@ def stand_in_backtest(seed=0, history=None):
 
 def test_log_backtest_metrics_tables_and_horizon_plot(tracked):
     result = stand_in_backtest()
-    with tracking.run("backtest") as handle:
+    with run_log.run("backtest") as handle:
         logged = tracking.log_backtest(result)
     run = client().get_run(handle.run_id)
     assert run.data.metrics["backtest_mae"] == pytest.approx(result.aggregate["mae"])
@@ -216,7 +218,7 @@ def test_log_selection_nests_one_run_per_candidate(tracked, trained):
                           "mae": [1.0, 1.5], "rmse": [1.2, 1.9], "fit_seconds": [0.5, 0.6], "rank": [1, 2]})
     result = StandInSelection(board, "gru-8", {"cell": "gru", "hidden_size": 8},
                               {"gru-8": stand_in_backtest(1, est.history_), "lstm-8": stand_in_backtest(2)})
-    with tracking.run("selection") as parent:
+    with run_log.run("selection") as parent:
         children = tracking.log_selection(result)
     runs = client().search_runs([tracked.experiment_id], f"tags.mlflow.parentRunId = '{parent.run_id}'")
     assert {r.info.run_id for r in runs} == set(children.values()) and len(runs) == 2
@@ -238,10 +240,10 @@ def test_champion_alias_moves_only_to_a_better_model(tracked, trained):
     name = "champion-test"
     outcomes = []
     for mae in (2.0, 1.0, 1.5):
-        with tracking.run(f"candidate-{mae}") as handle:
-            tracking.log_metrics({"backtest_mae": mae})
-            tracking.log_model(est)
-        outcomes.append((handle.run_id, tracking.register_and_promote(handle.run_id, name, "backtest_mae")))
+        with run_log.run(f"candidate-{mae}") as handle:
+            run_log.log_metrics({"backtest_mae": mae})
+            registry.log_model(est)
+        outcomes.append((handle.run_id, registry.register_and_promote(handle.run_id, name, "backtest_mae")))
     (_, first), (_, second), (third_run, third) = outcomes
     assert first.promoted and "first champion" in first.reason
     assert second.promoted and second.version == "2"
@@ -251,7 +253,7 @@ def test_champion_alias_moves_only_to_a_better_model(tracked, trained):
     tags = client().get_run(third_run).data.tags
     assert tags["forecast.promoted"] == "false" and "does not beat" in tags["forecast.promotion_reason"]
     assert "promotion.txt" in artifacts(third_run)
-    loaded, version = tracking.load_champion(name)
+    loaded, version = registry.load_champion(name)
     assert version == "2"
     np.testing.assert_array_equal(loaded.predict()["y_pred"], est.predict()["y_pred"])
 
@@ -259,20 +261,20 @@ def test_champion_alias_moves_only_to_a_better_model(tracked, trained):
 def test_a_champion_of_other_series_is_never_compared(tracked, trained, panel):
     est = trained[0]
     other = RNNForecaster(**TINY).fit(panel.assign(unique_id=panel.unique_id + "-other"))
-    assert tracking.series_scope(est) == tracking.series_scope(RNNForecaster(**TINY).fit(panel))
-    assert tracking.series_scope(other) != tracking.series_scope(est)
+    assert registry.series_scope(est) == registry.series_scope(RNNForecaster(**TINY).fit(panel))
+    assert registry.series_scope(other) != registry.series_scope(est)
     name, results = "scope-test", []
     for model, mae in ((est, 2.0), (other, 1.0), (est, 1.5)):
-        with tracking.run(f"scope-{mae}") as handle:
-            tracking.log_model(model)
-        results.append(tracking.register_and_promote(handle.run_id, name, "backtest_mae", mae,
-                                                     scope=tracking.series_scope(model)))
+        with run_log.run(f"scope-{mae}") as handle:
+            registry.log_model(model)
+        results.append(registry.register_and_promote(handle.run_id, name, "backtest_mae", mae,
+                                                     scope=registry.series_scope(model)))
     first, lower_elsewhere, better_here = results
     assert first.promoted and first.comparable
     assert not lower_elsewhere.promoted and not lower_elsewhere.comparable
     assert "covers other series" in lower_elsewhere.reason and "set_registered_model_alias" in lower_elsewhere.reason
     assert better_here.promoted and better_here.comparable  # compared with v1, its own series
-    assert tracking.champion_version(name) == "3"
+    assert registry.champion_version(name) == "3"
 
 
 def test_champion_is_rescored_only_on_the_same_points(tracked, trained, panel):
@@ -281,11 +283,11 @@ def test_champion_is_rescored_only_on_the_same_points(tracked, trained, panel):
     from pipelines import tasks
 
     name = "rescore-test"
-    assert tracking.champion_version(name) is None and tracking.version_run_id(name) is None  # no champion yet
+    assert registry.champion_version(name) is None and registry.version_run_id(name) is None  # no champion yet
     assert tasks.rescore_champion.fn(name, trained[0], panel, None, "mae", 1) is None
-    with tracking.run("rescore") as handle:
-        tracking.log_model(trained[0])
-    tracking.register_and_promote(handle.run_id, name, "holdout_mae", 1.0, scope=tracking.series_scope(trained[0]))
+    with run_log.run("rescore") as handle:
+        registry.log_model(trained[0])
+    registry.register_and_promote(handle.run_id, name, "holdout_mae", 1.0, scope=registry.series_scope(trained[0]))
     reference = backtest(SeasonalNaive(horizon=6), panel, n_windows=1)
     version, score = tasks.rescore_champion.fn(name, trained[0], panel, reference, "mae", 1)
     assert version == "1" and np.isfinite(score) and score > 0
@@ -294,10 +296,10 @@ def test_champion_is_rescored_only_on_the_same_points(tracked, trained, panel):
 
 
 def test_higher_is_better_metric_and_repeat_registration(tracked, trained):
-    with tracking.run("r2") as handle:
-        tracking.log_model(trained[0])
-    first = tracking.register_and_promote(handle.run_id, "higher-test", "r2", 0.5, lower_is_better=False)
-    again = tracking.register_and_promote(handle.run_id, "higher-test", "r2", 0.5, lower_is_better=False)
+    with run_log.run("r2") as handle:
+        registry.log_model(trained[0])
+    first = registry.register_and_promote(handle.run_id, "higher-test", "r2", 0.5, lower_is_better=False)
+    again = registry.register_and_promote(handle.run_id, "higher-test", "r2", 0.5, lower_is_better=False)
     assert first.promoted and not again.promoted and again.version == first.version  # same source, same version
 
 
@@ -311,19 +313,19 @@ def free_port():
 def test_unreachable_server_fails_fast_naming_the_uri(tracked):
     uri = f"http://127.0.0.1:{free_port()}"
     start = time.monotonic()
-    with pytest.raises(tracking.TrackingUnavailable, match=uri.replace(".", r"\.")):
-        tracking.configure(uri)
+    with pytest.raises(tracking_store.TrackingUnavailable, match=uri.replace(".", r"\.")):
+        tracking_store.configure(uri)
     assert time.monotonic() - start < 5
 
 
 def test_optional_tracking_skips_logging_and_training_completes(tracked, panel):
     uri = f"http://127.0.0.1:{free_port()}"
-    cfg = tracking.configure(uri, required=False)
+    cfg = tracking_store.configure(uri, required=False)
     assert not cfg and uri in cfg.reason and cfg.reason.startswith("tracking skipped")
     est = RNNForecaster(**TINY)
-    with tracking.run("skipped", params={"a": 1}) as handle:
+    with run_log.run("skipped", params={"a": 1}) as handle:
         est.fit(panel, callbacks=[tracking.MlflowCallback()])
-        assert tracking.log_training(est, "p", panel) is None and tracking.log_model(est) is None
+        assert tracking.log_training(est, "p", panel) is None and registry.log_model(est) is None
         assert tracking.log_backtest(stand_in_backtest()) == {}
     assert handle.skipped and handle.run_id is None and uri in handle.reason
     assert len(est.history_.records) == 2
@@ -331,8 +333,8 @@ def test_optional_tracking_skips_logging_and_training_completes(tracked, panel):
 
 def test_exception_inside_run_ends_it_failed(tracked):
     with pytest.raises(RuntimeError, match="boom"):
-        with tracking.run("crash") as handle:
-            tracking.log_metrics({"x": 1.0})
+        with run_log.run("crash") as handle:
+            run_log.log_metrics({"x": 1.0})
             raise RuntimeError("boom")
     run = client().get_run(handle.run_id)
     assert run.info.status == "FAILED" and "boom" in run.data.tags["forecast.error"]
@@ -343,10 +345,10 @@ def test_exception_inside_run_ends_it_failed(tracked):
 
 def test_default_store_follows_forecast_home(monkeypatch, tmp_path):
     monkeypatch.setenv("FORECAST_HOME", str(tmp_path))
-    assert tracking.default_uri() == f"sqlite:///{tmp_path.resolve()}/mlflow/store/mlflow.db"
+    assert tracking_store.default_uri() == f"sqlite:///{tmp_path.resolve()}/mlflow/store/mlflow.db"
     monkeypatch.delenv("FORECAST_HOME")
-    assert tracking.home() == REPO
-    argv, env = tracking.ui_command(5055, store=tmp_path)
+    assert tracking_store.home() == REPO
+    argv, env = server.ui_command(5055, store=tmp_path)
     assert argv[-6:] == ["--host", "127.0.0.1", "--port", "5055", "--workers", "1"]
     assert env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false" and f"sqlite:///{tmp_path}/mlflow.db" in argv
 
@@ -355,9 +357,9 @@ def test_default_store_follows_forecast_home(monkeypatch, tmp_path):
 @pytest.mark.slow
 def test_server_script_serves_logged_runs_over_rest(tmp_path, panel):
     server_store = tmp_path / "store"
-    tracking.configure(sqlite_uri(server_store), experiment="served")
-    with tracking.run("before-server", params={"lookback": 24}) as handle:
-        tracking.log_metrics({"backtest_mae": 0.25})
+    tracking_store.configure(sqlite_uri(server_store), experiment="served")
+    with run_log.run("before-server", params={"lookback": 24}) as handle:
+        run_log.log_metrics({"backtest_mae": 0.25})
     port = free_port()
     env = dict(os.environ, PORT=str(port), MLFLOW_STORE=str(server_store), PYTHON=sys.executable)
     log = tmp_path / "server.log"
@@ -366,15 +368,15 @@ def test_server_script_serves_logged_runs_over_rest(tmp_path, panel):
                                 stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        tracking.wait_healthy(url, timeout=90, proc=proc, log=log)
+        server.wait_healthy(url, timeout=90, proc=proc, log=log)
         with urllib.request.urlopen(f"{url}/api/2.0/mlflow/runs/get?run_id={handle.run_id}", timeout=10) as resp:
             run = json.load(resp)["run"]
         assert run["info"]["status"] == "FINISHED"
         assert {"key": "lookback", "value": "24"} in run["data"]["params"]
         assert any(m["key"] == "backtest_mae" and m["value"] == 0.25 for m in run["data"]["metrics"])
-        cfg = tracking.configure(url, experiment="through-server")  # logging through the server works too
-        with tracking.run("via-http") as via:
-            tracking.log_metrics({"m": 2.0})
+        cfg = tracking_store.configure(url, experiment="through-server")  # logging through the server works too
+        with run_log.run("via-http") as via:
+            run_log.log_metrics({"m": 2.0})
         assert client().get_run(via.run_id).data.metrics["m"] == 2.0 and cfg.uri == url
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -383,4 +385,4 @@ def test_server_script_serves_logged_runs_over_rest(tmp_path, panel):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
-        tracking.configure(sqlite_uri(tmp_path / "after"), experiment="after-server")
+        tracking_store.configure(sqlite_uri(tmp_path / "after"), experiment="after-server")
