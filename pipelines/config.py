@@ -1,7 +1,9 @@
 """One configuration file (TOML) as an alternative to command-line flags.
 
-``pipelines/default.toml`` holds every default. A user file given with ``--config`` is laid over
-it section by section, and flags given on the command line are laid over the result. Values stay
+``pipelines/default.toml`` lists every default: it mirrors the code's (the flows' signatures,
+``schedules.SERVE``, ``flows.task_runner``), and tests check that they agree. A user file given
+with ``--config`` is laid over it section by section, and flags given on the command line are
+laid over the result. Values stay
 plain (str, int, float, bool, lists of them) because they become Prefect flow parameters, which
 Prefect validates against the flows' type hints at the flow boundary.
 """
@@ -13,6 +15,7 @@ from pathlib import Path
 
 DEFAULT_PATH = Path(__file__).with_name("default.toml")
 SECTIONS = ("common", "train", "forecast", "backtest", "serve", "runner")
+RUNNERS = ("threads", "dask")  # [runner] kind: Prefect's thread pool, or Dask (prefect-dask)
 
 
 class ConfigError(ValueError):

@@ -1,4 +1,5 @@
-"""What an entry point sets up in its own process: offline environment defaults and Prefect's log filter.
+"""What an entry point sets up in its own process: offline environment defaults; and logging: the
+Prefect log filter of the CLI, the logger that tasks and flows write to.
 
 The defaults are set (unless already set) before prefect or mlflow is imported: no telemetry,
 http calls that fail fast, a project-local Prefect home, a patient ephemeral-server start. The
@@ -50,3 +51,14 @@ def quiet_prefect_errors(debug):
             logger.removeFilter(f)
         if not debug:
             logger.addFilter(_NoTracebacks())
+
+
+def run_logger():
+    """The run logger inside a flow or task run, a plain logger when called outside one (``task.fn`` in tests)."""
+    from prefect import get_run_logger
+    from prefect.exceptions import MissingContextError
+
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger("pipelines")

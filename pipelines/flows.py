@@ -20,18 +20,20 @@ from typing import Annotated, Literal
 from prefect import flow
 from pydantic import Field
 
+from forecast import choices
 from forecast.selection import REFERENCE
 
-from . import io, registry, runs, store, tasks
+from . import budget, config, io, registry, runs, store, tasks
 
-Cell = Literal["rnn", "lstm", "gru"]
-Head = Literal["direct", "seq2seq", "recursive"]
-Metric = Literal["mae", "rmse", "smape", "mase", "owa"]
-Format = Literal["parquet", "csv"]
-Fill = Literal["ffill", "interpolate", "zero"]
-Scaler = Literal["standard", "robust", "none"]
-WindowNorm = Literal["none", "last", "standard", "es"]  # "none": TOML has no null
-Loss = Literal["mae", "mse", "huber", "mase", "smape"]
+# The choice lists are the library's own (forecast.choices), so a bad name fails here, at the flow boundary.
+Cell = Literal[choices.CELLS]
+Head = Literal[choices.HEADS]
+Metric = Literal[choices.RANKING_METRICS]
+Format = Literal[io.FORMATS]
+Fill = Literal[choices.FILLS]  # None: a NaN target is an error
+Scaler = Literal[choices.SCALERS]
+WindowNorm = Literal[choices.names(choices.WINDOW_NORMS)]  # "none": TOML has no null
+Loss = Literal[choices.LOSSES]
 Positive = Annotated[int, Field(ge=1)]
 PositiveFloat = Annotated[float, Field(gt=0)]
 Name = Annotated[str, Field(min_length=1)]
@@ -55,7 +57,7 @@ def train(
     future_covariates: list[str] = [],  # noqa: B006 - columns known ahead (prices, promotions, holidays)
     static_covariates: list[str] = [],  # noqa: B006 - columns constant within each series
     calendar: bool = False,
-    fill: Fill | None = None,  # NaN targets: an error unless filled per series
+    fill: Fill = None,  # NaN targets: an error unless filled per series
     scaler: Scaler = "standard",
     max_epochs: Positive | None = None,  # None: scaled to the data (about 2,000 steps a fit)
     max_time: PositiveFloat | None = None,  # seconds for the whole job's training, split evenly over its fits
@@ -87,16 +89,16 @@ def train(
     uri = tasks.configure_tracking(tracking_uri, experiment)  # first: an unreachable server fails in seconds
     df = training_history(parameters)
     seen = tasks.split_holdout(df, horizon)  # the last horizon of each series stays unseen by selection
-    n_fits = len(cells) * len(bidirectional) * len(hidden_sizes) * len(heads) * len(window_norms) * n_windows + 2
+    n_fits = budget.n_fits(len(cells) * len(bidirectional) * len(hidden_sizes) * len(heads) * len(window_norms),
+                           n_windows)
     grid = tasks.make_candidates(cells, bidirectional, hidden_sizes, heads, window_norms, lookback=lookback,
-                                 horizon=horizon, loss=loss, max_time=tasks.time_per_fit(max_time, n_fits),
-                                 **tasks.given(max_epochs=max_epochs, learning_rate=learning_rate,
-                                               batch_size=batch_size),
+                                 horizon=horizon, loss=loss, max_time=budget.time_per_fit(max_time, n_fits),
+                                 **_given(max_epochs=max_epochs, learning_rate=learning_rate, batch_size=batch_size),
                                  past_covariates=tuple(past_covariates), future_covariates=tuple(future_covariates),
                                  static_covariates=tuple(static_covariates),
                                  calendar=calendar, fill=fill, scaler=scaler, clip="norm", device=device, seed=seed,
                                  season_length=season_length, verbose=False)
-    tasks.warn_if_slow(seen, lookback, horizon, batch_size, max_epochs, len(grid), n_windows)
+    budget.warn_if_slow(seen, lookback, horizon, batch_size, max_epochs, len(grid), n_windows)
     selection = tasks.select(grid, seen, n_windows, season_length, metric)  # one task per candidate
     best, estimator = tasks.best_candidate(selection, grid)
     params = {"data": data, "lookback": lookback, "horizon": horizon, "n_windows": n_windows, "heads": heads,
@@ -107,8 +109,8 @@ def train(
     with runs.run("train", tags={"forecast.flow": "train", "forecast.data": data}) as run:
         tasks.log_params(params | {"candidates": list(grid)}, run.run_id)
         tasks.log_selection(selection, run.run_id)
-        model_bt = tasks.run_backtest(estimator, df, 1, season_length, name=best)
-        naive_bt = tasks.run_backtest(tasks.seasonal_naive(horizon, season_length), df, 1, season_length,
+        model_bt = tasks.run_backtest(estimator, df, 1, season_length, metric, name=best)
+        naive_bt = tasks.run_backtest(tasks.seasonal_naive(horizon, season_length), df, 1, season_length, metric,
                                       name=REFERENCE)
         tasks.log_backtest(model_bt, "holdout", run.run_id)
         tasks.log_backtest(naive_bt, "naive_holdout", run.run_id)
@@ -155,6 +157,11 @@ def training_history(params, direct=False):
     covariates = [*p["past_covariates"], *p["future_covariates"], *p["static_covariates"]]
     return step(tasks.validate_data)(history, p["lookback"] + p["horizon"] * (p["n_windows"] + 1), covariates,
                                      tasks.column_names(p["id_col"], p["time_col"], p["target_col"]), p["fill"])
+
+
+def _given(**params):
+    """The keyword arguments that are not None (None leaves the estimator's default)."""
+    return {k: v for k, v in params.items() if v is not None}
 
 
 def _board(leaderboard, metric):
@@ -248,9 +255,9 @@ def backtest(
     model, used, df, _, _ = _registered_model_and_data(data, table, id_col, time_col, target_col, model_name, version)
     with runs.run("backtest", tags={"forecast.flow": "backtest", "forecast.data": data}) as run:
         model_bt = tasks.run_backtest(tasks.unfitted(model, max_epochs=max_epochs), df, n_windows, season_length,
-                                      name=f"{model_name}-v{used}")
+                                      metric, name=f"{model_name}-v{used}")
         naive_bt = tasks.run_backtest(tasks.seasonal_naive(model.horizon, season_length), df, n_windows,
-                                      season_length, name=REFERENCE)
+                                      season_length, metric, name=REFERENCE)
         tasks.log_params({"data": data, "model_name": model_name, "model_version": used,
                           "n_windows": n_windows, "max_epochs": max_epochs or model.max_epochs_}, run.run_id)
         tasks.log_backtest(model_bt, "backtest", run.run_id)
@@ -284,9 +291,9 @@ def task_runner(kind="threads", workers=2, address=None):
         return DaskTaskRunner(cluster_class="distributed.LocalCluster",
                               cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True,
                                               "dashboard_address": ":0"})  # any free port
-    raise ValueError(f"task runner must be 'threads' or 'dask', got {kind!r}")
+    raise ValueError(f"task runner must be {' or '.join(map(repr, config.RUNNERS))}, got {kind!r}")
 
 
-def with_runner(flow_obj, kind="threads", workers=2, address=None):
-    """``flow_obj`` with the task runner of :func:`task_runner`."""
-    return flow_obj.with_options(task_runner=task_runner(kind, workers, address))
+def with_runner(flow_obj, *args, **kwargs):
+    """``flow_obj`` with the task runner of :func:`task_runner` (the arguments are that function's)."""
+    return flow_obj.with_options(task_runner=task_runner(*args, **kwargs))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from forecast import datasets, frames, frequencies
+from forecast import datasets, frames
 
 FORMATS = ("parquet", "csv")
 _SUFFIXES = {".csv": "csv", ".csv.gz": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -172,28 +172,6 @@ def content_key(source, table=None):
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return f"file:{digest.hexdigest()}"
-
-
-def check_matches_model(df, ids, freqs):
-    """Refuse data whose series or frequency differ from those a model was fitted on.
-
-    Parameters
-    ----------
-    df : validated long frame [unique_id, ds, y, ...]
-    ids : the model's series ids; freqs : dict id -> offset alias the model was fitted at.
-    """
-    ids = [str(i) for i in ids]
-    have = set(df[frames.ID].astype(str).unique())
-    unknown, absent = sorted(have - set(ids)), sorted(set(ids) - have)
-    if unknown or absent:
-        raise ValueError(f"data does not match the model: series not seen in training {unknown[:5]}, "
-                         f"series of the model missing from the data {absent[:5]}")
-    data_freqs = frequencies.infer_frequencies(df, where="forecast data")
-    for uid, freq in data_freqs.items():
-        want = freqs.get(uid)
-        if want is not None and not frequencies.same_frequency(want, freq):
-            raise ValueError(f"data does not match the model: series {uid!r} has frequency {freq!r}, "
-                             f"the model was fitted at {want!r}")
 
 
 def run_stamp(when=None):

@@ -1,7 +1,8 @@
 """Every schedule of the project, in one place, and how the flows are served with them.
 
-Defaults (``[serve]`` in ``pipelines/default.toml``): retrain weekly (cron ``0 3 * * 1``, Monday
-03:00 UTC) and forecast hourly (an interval of 3600 s, or a cron given with ``forecast_cron``).
+Defaults (:data:`SERVE`, mirrored by ``[serve]`` in ``pipelines/default.toml``): retrain weekly
+(cron ``0 3 * * 1``, Monday 03:00 UTC) and forecast hourly (an interval of 3600 s, or a cron given
+with ``forecast_cron``).
 
 Schedules need a real Prefect server (the ephemeral one only warns "Cannot schedule flows on an
 ephemeral server"). Start one on loopback with ``forecast server`` (or
@@ -14,8 +15,9 @@ import os
 import sys
 from datetime import timedelta
 
-from . import config, flows
+from . import config, environment, flows
 
+SERVE = {"train_cron": "0 3 * * 1", "forecast_interval_seconds": 3600, "timezone": "UTC"}  # the defaults
 TRAIN_DEPLOYMENT = "weekly-retrain"
 FORECAST_DEPLOYMENT = "hourly-forecast"
 TAGS = ["recurrent-forecast"]
@@ -25,17 +27,19 @@ def train_schedule(serve_cfg):
     """The retraining schedule: a cron."""
     from prefect.schedules import Cron
 
-    return Cron(serve_cfg.get("train_cron", "0 3 * * 1"), timezone=serve_cfg.get("timezone", "UTC"))
+    serve_cfg = SERVE | serve_cfg
+    return Cron(serve_cfg["train_cron"], timezone=serve_cfg["timezone"])
 
 
 def forecast_schedule(serve_cfg):
     """The forecasting schedule: ``forecast_cron`` when set, else every ``forecast_interval_seconds``."""
     from prefect.schedules import Cron, Interval
 
-    tz = serve_cfg.get("timezone", "UTC")
+    serve_cfg = SERVE | serve_cfg
+    tz = serve_cfg["timezone"]
     if serve_cfg.get("forecast_cron"):
         return Cron(serve_cfg["forecast_cron"], timezone=tz)
-    seconds = int(serve_cfg.get("forecast_interval_seconds", 3600))
+    seconds = int(serve_cfg["forecast_interval_seconds"])
     if seconds < 1:
         raise ValueError(f"forecast_interval_seconds must be >= 1, got {seconds}")
     return Interval(timedelta(seconds=seconds), timezone=tz)
@@ -70,7 +74,7 @@ def serve(deployments_, limit=None):
 
 def server_command(port=4200):
     """(argv, env) of a local Prefect server on 127.0.0.1:``port`` without analytics."""
-    env = dict(os.environ, PREFECT_SERVER_ANALYTICS_ENABLED="false",
+    env = dict(os.environ, **environment.PREFECT_ANALYTICS_OFF,
                PREFECT_SERVER_UI_API_URL=f"http://127.0.0.1:{port}/api")
     env.pop("PREFECT_API_URL", None)  # the server must not try to talk to another API
     argv = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port),

@@ -10,20 +10,20 @@ not worth persisting in Prefect's result store (MLflow holds it).
 """
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 
 import pandas as pd
 from sklearn.base import clone
-from prefect import get_run_logger, task
+from prefect import task
 from prefect.cache_policies import NO_CACHE
-from prefect.exceptions import MissingContextError
 from prefect.tasks import exponential_backoff
 
-from forecast import SeasonalNaive, backtest, frames
+from forecast import SeasonalNaive, backtest, frames, frequencies
+from forecast.choices import DEFAULT_METRICS, METRICS
 
 from .future import split_future as split_off_future
 from . import io, registry, runs, store, tracking
+from .environment import run_logger
 
 # Errors that no retry can fix: bad input, a missing file, a missing registered model.
 _PERMANENT = (ValueError, TypeError, LookupError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
@@ -41,14 +41,6 @@ def transient(task, task_run, state):
     except Exception:  # noqa: BLE001 - anything else (connection, timeout, server error) may pass
         return True
     return True
-
-
-def _logger():
-    """The run logger inside a task run, a plain logger when called as ``task.fn`` (tests)."""
-    try:
-        return get_run_logger()
-    except MissingContextError:
-        return logging.getLogger("pipelines")
 
 
 def _io(**kwargs):
@@ -75,7 +67,7 @@ def load_data(source: str, table: str | None = None, id_col: str = frames.ID, ti
               target_col: str = frames.TARGET) -> pd.DataFrame:
     """Read a bundled set, a CSV/Parquet file or a SQL table as a long frame [unique_id, ds, y, ...]."""
     df = io.load_frame(source, table, id_col, time_col, target_col)
-    _logger().info("loaded %s: %d rows, %d series", source, len(df), df[frames.ID].nunique())
+    run_logger().info("loaded %s: %d rows, %d series", source, len(df), df[frames.ID].nunique())
     return df
 
 
@@ -85,11 +77,11 @@ def split_future(df, future_columns=()):
     future, carrying the future covariates' values for the horizon (``pipelines.future.split_future``)."""
     history, future = split_off_future(df, list(future_columns))
     if len(future) and not future_columns:
-        _logger().warning("%d trailing row(s) of %d series have no target yet and the model reads no future "
+        run_logger().warning("%d trailing row(s) of %d series have no target yet and the model reads no future "
                           "covariates: ignored; forecasts start after each series' last observed value",
                           len(future), future[frames.ID].nunique())
     elif len(future):
-        _logger().info("%d future row(s) of %d series (target not yet observed) set aside from the history",
+        run_logger().info("%d future row(s) of %d series (target not yet observed) set aside from the history",
                        len(future), future[frames.ID].nunique())
     return history, future
 
@@ -135,49 +127,21 @@ def split_holdout(df, horizon):
     return df.loc[keep].reset_index(drop=True)
 
 
-def given(**params):
-    """The keyword arguments that are not None (None leaves the estimator's default)."""
-    return {k: v for k, v in params.items() if v is not None}
-
-
-def time_per_fit(max_time, n_fits):
-    """Seconds of training each fit gets when ``max_time`` is split evenly over ``n_fits`` fits
-    (candidates x selection windows + hold-out + final fit); None when there is no budget."""
-    return None if max_time is None else max(float(max_time) / max(int(n_fits), 1), 1e-3)
-
-
-SLOW_WINDOWS = 5_000_000  # windows passed through training (steps x batch) above which train warns
-# (the main job on AirPassengers: ~580,000; 400 hourly series with the defaults: ~9 million)
-
-
-def warn_if_slow(df, lookback, horizon, batch_size, max_epochs, n_candidates, n_windows):
-    """Log a warning with the number of gradient steps when the training work (steps x batch) is large; return it.
-
-    Steps = ceil(windows per epoch / batch_size) x max_epochs x fits, with fits = candidates x
-    selection windows + hold-out + final fit (an upper bound: early stopping or --max-time may end
-    fits sooner). None for batch_size / max_epochs: what the estimator resolves them to.
-    """
-    from forecast.training import plan
-
-    sizes = df.groupby(frames.ID, sort=False).size()
-    windows = int((sizes - (lookback or 2 * horizon) - horizon + 1).clip(lower=1).sum())
-    batch_size, per_epoch, max_epochs = plan(windows, batch_size, None, max_epochs)  # as each candidate will
-    fits = n_candidates * n_windows + 2
-    steps = -(-min(windows, per_epoch) // batch_size) * max_epochs * fits
-    if steps * batch_size > SLOW_WINDOWS:
-        _logger().warning(
-            "large training job: about %s gradient steps (%s windows / batch %d x %d epochs x %d fits = "
-            "%d candidates x %d selection windows + hold-out + final fit); this can take hours on a CPU. "
-            "Bound it with --max-time SECONDS (split over the fits), or reduce it with a larger --batch-size, "
-            "fewer --max-epochs or fewer candidates (--cells, --directions, --hidden-sizes).",
-            f"{steps:,}", f"{windows:,}", batch_size, max_epochs, fits, n_candidates, n_windows)
-    return steps
-
-
 @task(name="check-matches-model", **_compute())
 def check_matches_model(df, estimator):
-    """Refuse data whose series or frequency differ from the model's."""
-    io.check_matches_model(df, estimator.ids_, estimator.freqs_)
+    """Refuse data whose series or frequency differ from the model's (``FittedState.mismatch``), before
+    anything is written. ``df``: a validated long frame [unique_id, ds, y, ...]."""
+    state = estimator.state_
+    series = state.mismatch(dict.fromkeys(df[frames.ID].unique()))
+    if series.unknown or series.missing:
+        raise ValueError(f"data does not match the model: series not seen in training "
+                         f"{sorted(map(str, series.unknown))[:5]}, series of the model missing from the data "
+                         f"{sorted(map(str, series.missing))[:5]}")
+    other = state.mismatch(frequencies.infer_frequencies(df, where="forecast data")).frequencies
+    if other:
+        uid, freq, want = other[0]
+        raise ValueError(f"data does not match the model: series {uid!r} has frequency {freq!r}, "
+                         f"the model was fitted at {want!r}")
 
 
 @task(name="write-forecasts", **_io())
@@ -202,13 +166,12 @@ def _renamed(fc, names):
 # ---------------------------------------------------------------------------------- models
 @task(name="candidates", **_compute())
 def make_candidates(cells, bidirectional, hidden_sizes, heads=("direct",), window_norms=("none",), **common):
-    """The candidate grid: ``forecast.selection.candidate_grid`` -> {name: estimator} ("none" norm: None)."""
+    """The candidate grid: ``forecast.selection.candidate_grid`` -> {name: estimator}."""
     from forecast import selection
 
-    norms = tuple(None if n == "none" else n for n in window_norms)
     return selection.candidate_grid(cells=tuple(cells), bidirectional=tuple(bidirectional),
-                                    hidden_sizes=tuple(hidden_sizes), heads=tuple(heads), window_norms=norms,
-                                    **common)
+                                    hidden_sizes=tuple(hidden_sizes), heads=tuple(heads),
+                                    window_norms=tuple(window_norms), **common)
 
 
 @task(name="evaluate-candidate", task_run_name="evaluate-{name}", **_compute())
@@ -238,22 +201,29 @@ def select(candidates, df, n_windows, season_length, metric):
 
 @task(name="best-candidate", **_compute())
 def best_candidate(selection, candidates):
-    """(name, unfitted estimator) of the best recurrent candidate (the seasonal-naive reference row skipped)."""
-    board = selection.leaderboard
-    ok = board[~board["reference"].astype(bool) & board["error"].isna()] if "reference" in board else board
-    if ok.empty:
+    """(name, unfitted estimator) of the best recurrent candidate (``SelectionResult.best``: the
+    seasonal-naive reference row skipped)."""
+    name = selection.best
+    if name is None:
+        board = selection.leaderboard
         raise ValueError(f"no candidate could be evaluated; errors: {dict(zip(board.candidate, board.error))}")
-    name = str(ok["candidate"].iloc[0])
     if name != selection.best_name:
-        _logger().warning("no candidate beat %s in model selection; training the best candidate, %s",
-                                 selection.best_name, name)
+        run_logger().warning("no candidate beat %s in model selection; training the best candidate, %s",
+                          selection.best_name, name)
     return name, clone(candidates[name])
 
 
 @task(name="run-backtest", task_run_name="backtest-{name}", **_compute())
-def run_backtest(estimator, df, n_windows, season_length, name="model", step=None, refit=True):
-    """``forecast.backtest`` -> BacktestResult; ``name`` says which model in the task run's name."""
-    return backtest(estimator, df, n_windows=n_windows, step=step, refit=refit, season_length=season_length)
+def run_backtest(estimator, df, n_windows, season_length, metric, name="model"):
+    """``forecast.backtest`` -> BacktestResult, scored on :func:`scored_on` ``metric``; ``name`` says
+    which model in the task run's name."""
+    return backtest(estimator, df, n_windows=n_windows, season_length=season_length, metrics=scored_on(metric))
+
+
+def scored_on(metric):
+    """The metrics a backtest reports: the library's defaults, and the ranking ``metric`` when it is
+    not one of them (OWA is computed from two of them, against a reference backtest)."""
+    return tuple(dict.fromkeys([*DEFAULT_METRICS, *([metric] if metric in METRICS else [])]))
 
 
 def holdout_score(result, reference, metric):
@@ -301,7 +271,7 @@ def predict(estimator, df, future=None):
 def configure_tracking(uri, experiment):
     """Point MLflow at ``uri`` (None: the local store); fails fast naming the URI when unreachable."""
     cfg = store.configure(uri, experiment=experiment, required=True)
-    _logger().info("MLflow tracking at %s, experiment %r", cfg.uri, experiment)
+    run_logger().info("MLflow tracking at %s, experiment %r", cfg.uri, experiment)
     return cfg.uri
 
 
@@ -383,14 +353,14 @@ def rescore_champion(model_name, candidate, df, reference, metric, season_length
     if registry.series_scope(champion) != registry.series_scope(candidate):
         return None  # other series: register_and_promote's scope check says so
     if champion.horizon != candidate.horizon:
-        _logger().warning("champion v%s forecasts %d steps, this run %d: not re-scored (other points); "
+        run_logger().warning("champion v%s forecasts %d steps, this run %d: not re-scored (other points); "
                           "comparing logged metrics", version, champion.horizon, candidate.horizon)
         return None
     try:
-        result = backtest(clone(champion), df, n_windows=1, season_length=season_length)
+        result = backtest(clone(champion), df, n_windows=1, season_length=season_length, metrics=scored_on(metric))
     except ValueError as exc:  # e.g. the champion reads covariates this data lacks
-        _logger().warning("champion v%s cannot be re-scored on this data (%s); comparing logged metrics", version, exc)
+        run_logger().warning("champion v%s cannot be re-scored on this data (%s); comparing logged metrics", version, exc)
         return None
     score = holdout_score(result, reference, metric)
-    _logger().info("champion v%s re-scored on this hold-out: %s %.6g", version, metric, score)
+    run_logger().info("champion v%s re-scored on this hold-out: %s %.6g", version, metric, score)
     return version, score

@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 from forecast.datasets import load
-from pipelines import cli, config, environment, flows, io, schedules, store, tasks
+from pipelines import budget, cli, config, environment, flows, io, schedules, store, tasks
 
 from .conftest import free_port, stop
 
@@ -94,13 +94,13 @@ def test_load_data_maps_custom_column_names(tmp_path):
 
 
 def test_large_training_jobs_warn_with_the_step_count(caplog):
-    small = tasks.warn_if_slow(air(), 36, 12, 16, 100, 6, 2)
-    assert small * 16 < tasks.SLOW_WINDOWS and not caplog.records
+    small = budget.warn_if_slow(air(), 36, 12, 16, 100, 6, 2)
+    assert small * 16 < budget.SLOW_WINDOWS and not caplog.records
     long = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2016", periods=17420, freq="h"), "y": 0.0})
-    steps = tasks.warn_if_slow(long, 36, 12, 256, 100, 6, 2)
+    steps = budget.warn_if_slow(long, 36, 12, 256, 100, 6, 2)
     assert steps == 50 * 100 * 14  # epochs of 50 batches (the estimator's windows_per_epoch=None)
     assert "70,000 gradient steps" in caplog.text and "--max-time" in caplog.text
-    assert tasks.warn_if_slow(long, 36, 12, None, None, 6, 2) == 2000 * 14  # sizes left to the data
+    assert budget.warn_if_slow(long, 36, 12, None, None, 6, 2) == 2000 * 14  # sizes left to the data
 
 
 def test_data_cache_key_follows_the_content(tmp_path):
@@ -146,7 +146,9 @@ def test_split_holdout_keeps_all_but_the_last_horizon():
 
 
 def test_check_matches_model_refuses_other_series_and_frequency():
-    model = SimpleNamespace(ids_=["AirPassengers"], freqs_={"AirPassengers": "MS"})
+    from forecast import RNNForecaster
+
+    model = RNNForecaster(lookback=12, horizon=12, hidden_size=4, max_epochs=1, device="cpu").fit(air())
     tasks.check_matches_model.fn(air(), model)
     with pytest.raises(ValueError, match=r"series not seen in training \['B'\]"):
         tasks.check_matches_model.fn(air().assign(unique_id="B"), model)
@@ -188,6 +190,15 @@ def test_default_toml_matches_the_flow_defaults():
         defaults = {k: p.default for k, p in inspect.signature(flow_obj.fn).parameters.items()}
         params = config.flow_parameters(flow_obj, cfg, section)
         assert {k: defaults[k] for k in params} == params, section
+
+
+def test_default_toml_matches_the_serve_and_runner_defaults():
+    import inspect
+
+    cfg = config.load()
+    assert cfg["serve"] == schedules.SERVE
+    runner = inspect.signature(flows.task_runner).parameters
+    assert cfg["runner"] == {k: p.default for k, p in runner.items() if p.default is not None}
 
 
 def test_user_config_overlays_defaults_and_rejects_unknown_keys(tmp_path):
@@ -660,10 +671,10 @@ def test_train_flow_on_a_two_worker_dask_cluster(prefect_server, tmp_path):
 
 # ---------------------------------------------------------------- time budget (issue 11)
 def test_max_time_is_split_evenly_over_the_fits_and_reaches_every_candidate():
-    assert tasks.time_per_fit(None, 10) is None
-    assert tasks.time_per_fit(600, 10) == 60.0
+    assert budget.time_per_fit(None, 10) is None
+    assert budget.time_per_fit(600, 10) == 60.0
     grid = tasks.make_candidates.fn(["gru", "lstm"], [False], [8], ["direct"], ["last", "es"], lookback=24, horizon=12,
-                                    loss="mase", max_time=tasks.time_per_fit(90, 9))
+                                    loss="mase", max_time=budget.time_per_fit(90, 9))
     assert len(grid) == 4
     assert {(est.max_time, est.loss) for est in grid.values()} == {(10.0, "mase")}
     assert {est.window_norm for est in grid.values()} == {"last", "es"}
