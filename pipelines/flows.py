@@ -153,7 +153,7 @@ def training_history(params, direct=False):
     p = params
     step = (lambda t: t.fn) if direct else (lambda t: t)
     raw = step(tasks.load_data)(p["data"], p.get("table"), p["id_col"], p["time_col"], p["target_col"])
-    history, _ = step(tasks.split_future)(raw, p["future_covariates"])
+    history, _ = step(tasks.set_future_aside)(raw, p["future_covariates"])
     covariates = [*p["past_covariates"], *p["future_covariates"], *p["static_covariates"]]
     return step(tasks.validate_data)(history, p["lookback"] + p["horizon"] * (p["n_windows"] + 1), covariates,
                                      tasks.column_names(p["id_col"], p["time_col"], p["target_col"]), p["fill"])
@@ -220,7 +220,7 @@ def _registered_model_and_data(data, table, id_col, time_col, target_col, model_
     frequency differ (before anything is written). Returns (model, version, history, future, names)."""
     raw = tasks.load_data(data, table, id_col, time_col, target_col)
     model, used = tasks.load_model(model_name, version)
-    history, future = tasks.split_future(raw, model.layout_.future)
+    history, future = tasks.set_future_aside(raw, model.layout_.future)
     names = tasks.column_names(id_col, time_col, target_col)
     df = tasks.validate_data(history, columns=tasks.model_columns(model), names=names, fill=model.fill)
     tasks.check_matches_model(df, model)

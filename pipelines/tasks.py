@@ -21,9 +21,9 @@ from prefect.tasks import exponential_backoff
 from forecast import SeasonalNaive, backtest, frames, frequencies
 from forecast.choices import DEFAULT_METRICS, METRICS
 
-from .future import split_future as split_off_future
 from . import io, registry, runs, store, tracking
 from .environment import run_logger
+from .future import split_future
 
 # Errors that no retry can fix: bad input, a missing file, a missing registered model.
 _PERMANENT = (ValueError, TypeError, LookupError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
@@ -72,10 +72,10 @@ def load_data(source: str, table: str | None = None, id_col: str = frames.ID, ti
 
 
 @task(name="split-future", **_compute())
-def split_future(df, future_columns=()):
+def set_future_aside(df, future_columns=()):
     """(history, future): the trailing rows of each series whose target is still missing are the
     future, carrying the future covariates' values for the horizon (``pipelines.future.split_future``)."""
-    history, future = split_off_future(df, list(future_columns))
+    history, future = split_future(df, list(future_columns))
     if len(future) and not future_columns:
         run_logger().warning("%d trailing row(s) of %d series have no target yet and the model reads no future "
                           "covariates: ignored; forecasts start after each series' last observed value",
