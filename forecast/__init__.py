@@ -1,12 +1,25 @@
 """Recurrent time-series forecasting: a scikit-learn-style estimator over pandas panels.
 
-The core imports only numpy, pandas, torch and scikit-learn (never prefect or mlflow).
+The core imports only numpy, pandas, torch and scikit-learn (never prefect or mlflow). The names
+below load on first use (PEP 562), so ``import forecast.choices`` (the CLI's choice lists) does
+not pay for importing torch.
 """
-from .baselines import Naive, SeasonalNaive
-from .estimator import RNNForecaster
-from .backtesting import BacktestResult, backtest
-from .selection import SelectionResult, TemporalSplit, select_model
+from importlib import import_module
 
 __version__ = "0.1.0"
-__all__ = ["RNNForecaster", "Naive", "SeasonalNaive", "backtest", "BacktestResult", "select_model",
-           "SelectionResult", "TemporalSplit", "__version__"]
+_EXPORTS = {"RNNForecaster": "estimator", "Naive": "baselines", "SeasonalNaive": "baselines",
+            "backtest": "backtesting", "BacktestResult": "backtesting", "select_model": "selection",
+            "SelectionResult": "selection", "TemporalSplit": "selection"}
+__all__ = [*_EXPORTS, "__version__"]
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'forecast' has no attribute {name!r}")
+    value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__():
+    return sorted([*globals(), *_EXPORTS])
