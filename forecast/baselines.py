@@ -14,7 +14,7 @@ from . import frames
 from .checks import check_int
 from .frames import ID, TARGET, TIME
 from .frequencies import future_dates
-from .seasonality import seasonality_test
+from .seasonality import centred_trend, seasonality_test
 
 
 class SeasonalNaive(RegressorMixin, BaseEstimator):
@@ -130,9 +130,7 @@ def seasonal_indices(y, season_length):
     m = int(season_length)
     if m <= 1:
         return np.ones(max(m, 1))
-    weights = np.r_[0.5, np.ones(m - 1), 0.5] / m if m % 2 == 0 else np.ones(m) / m
-    trend = np.convolve(y, weights, mode="valid")  # trend of y[off : off + len(trend)]
-    off = len(weights) // 2
+    trend, off = centred_trend(y, m)  # trend of y[off : off + len(trend)]
     ratio = y[off:off + len(trend)] / trend
     pos = (off + np.arange(len(trend))) % m
     figure = np.array([ratio[pos == j].mean() for j in range(m)])

@@ -14,11 +14,14 @@ space, where an affine scaler divides error and denominator alike).
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from torch import nn
 
 from .choices import LOSSES
+from .metrics import seasonal_scale
 
 _EPS = 1e-8
 
@@ -36,13 +39,10 @@ def seasonal_mae(values, offsets, fit_lengths, season_length):
     variation (or a single point) takes the median of the others (1.0 when none has any).
     """
     values = np.asarray(values, dtype=np.float64).ravel()
-    out = np.full(len(offsets) - 1, np.nan)
-    for s in range(len(out)):
-        part = values[offsets[s] : offsets[s] + int(fit_lengths[s])]
-        part = part[np.isfinite(part)]
-        m = season_length if len(part) > season_length else 1
-        if len(part) > m:
-            out[s] = np.abs(part[m:] - part[:-m]).mean()
+    with warnings.catch_warnings():  # short series: the lag-1 fallback or NaN, handled below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out = np.array([seasonal_scale(values[a : a + int(n)], season_length)
+                        for a, n in zip(offsets[:-1], fit_lengths)], dtype=np.float64)
     good = out > _EPS
     out[~good] = np.median(out[good]) if good.any() else 1.0
     return out

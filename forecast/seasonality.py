@@ -93,6 +93,15 @@ def seasonality_test(y, season_length, threshold=1.645):
     return bool(abs(acf[-1]) > limit)
 
 
+def centred_trend(y, season_length):
+    """The classical decomposition's trend: the centred moving average of ``y`` (n,) over one
+    season (a 2 x m average for even m). Returns (trend, offset): ``trend[i]`` is the trend of
+    ``y[offset + i]`` (no values for the first and last ``offset`` points)."""
+    m = int(season_length)
+    weights = np.r_[0.5, np.ones(m - 1), 0.5] / m if m % 2 == 0 else np.ones(m) / m
+    return np.convolve(y, weights, mode="valid"), len(weights) // 2
+
+
 def seasonal_regularity(y, season_length):
     """Lag-``m`` autocorrelation of ``y`` after removing its centred moving average (the classical
     decomposition's trend): near 1 for a regular seasonal pattern, near 0 for none; NaN when the
@@ -101,12 +110,8 @@ def seasonal_regularity(y, season_length):
     m = int(season_length)
     if m <= 1 or len(y) < 3 * m:
         return np.nan
-    kernel = np.ones(m + 1 - m % 2)  # m odd: m points; m even: a 2 x m average over m + 1 points
-    if m % 2 == 0:
-        kernel[[0, -1]] = 0.5
-    trend = np.convolve(y, kernel / kernel.sum(), mode="valid")
-    half = (len(kernel) - 1) // 2
-    d = y[half : half + len(trend)] - trend
+    trend, off = centred_trend(y, m)
+    d = y[off : off + len(trend)] - trend
     d = d - d.mean()
     denom = d @ d
     return float(d[m:] @ d[:-m] / denom) if denom > 0 else np.nan

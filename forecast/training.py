@@ -254,9 +254,11 @@ def clip_gradients(module, config, max_norm):
     norms, clipped = [], []
     for member in members:
         params = [p for p in member.parameters() if p.grad is not None]
-        norm = nn.utils.clip_grad_norm_(params, max_norm / k) * k
+        norm = nn.utils.clip_grad_norm_(params, max_norm / k)
+        norm = norm * k if k > 1 else norm  # one network: no extra work on the step
         if config.clip == "value":
-            clipped.append(torch.stack([p.grad.abs().max() for p in params]).max() * k > config.clip_value)
+            top = torch.stack([p.grad.abs().max() for p in params]).max()
+            clipped.append((top * k if k > 1 else top) > config.clip_value)
             nn.utils.clip_grad_value_(params, config.clip_value / k)
         else:
             clipped.append(norm > max_norm)

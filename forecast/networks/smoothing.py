@@ -69,13 +69,14 @@ class ExpSmoothing(nn.Module):
         return p - p.mean(dim=1, keepdim=True)
 
     def stats(self, y, series=None):
-        """y (B, L) -> (seasonal over the window (B, L), level + seasonal over a horizon (callable), spread)."""
+        """y (B, L) -> seasonal component over the window (B, L), level at the origin (B, 1),
+        seasonal profile (B, m) (or (B, 1) zeros) and spread (B, 1)."""
         coef = self.coefficients(series) if series is not None else self.coefficients().mean(0, keepdim=True)
         coef = coef.to(y.dtype).expand(y.shape[0], 3)
         alpha, gamma, strength = coef[:, :1], coef[:, 1:2], coef[:, 2:]
         L, m = y.shape[1], self.season_length
         p = self.profile(y, gamma) * strength  # (B, m) or (B, 1) zeros
-        phase = (torch.arange(L, device=y.device) - (L - (L // m) * m)) % p.shape[1]  # window step -> cycle position
+        phase = (torch.arange(L, device=y.device) - L % m) % p.shape[1]  # window step -> cycle position
         season_in = p[:, phase]  # (B, L)
         u = y - season_in
         i = torch.arange(L - 1, -1, -1, device=y.device, dtype=y.dtype)  # steps back from the origin
