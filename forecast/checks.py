@@ -54,7 +54,8 @@ CHOICES = {"cell": choices.CELLS, "merge": choices.MERGES, "nonlinearity": choic
            "head": choices.HEADS, "scaler": choices.SCALERS, "loss": choices.LOSSES, "optimizer": choices.OPTIMIZERS,
            "clip": choices.CLIPS, "lr_scheduler": choices.LR_SCHEDULERS, "fill": choices.FILLS,
            "verbose": choices.VERBOSE, "attention": choices.ATTENTIONS, "window_norm": ("auto", *choices.WINDOW_NORMS),
-           "skip": choices.SKIPS, "target_transform": choices.TARGET_TRANSFORMS, "short_series": choices.SHORT_SERIES}
+           "skip": choices.SKIPS, "target_transform": choices.TARGET_TRANSFORMS, "short_series": choices.SHORT_SERIES,
+           "distribution": choices.DISTRIBUTIONS, "interval": choices.INTERVALS}
 
 
 def check_params(est):
@@ -68,6 +69,7 @@ def check_params(est):
         if not isinstance(getattr(est, name), bool):
             raise ValueError(f"{name} must be True or False, got {getattr(est, name)!r}")
     _check_head(est)
+    _check_probabilistic(est)
     resolve_device(est.device)  # an unknown or unavailable device fails here, before any data work
     for name in ("past_covariates", "future_covariates", "static_covariates"):
         cols = getattr(est, name)
@@ -138,3 +140,46 @@ def _check_head(est):
     if head == "recursive" and est.bidirectional:
         raise ValueError("head='recursive' generates step by step and cannot be bidirectional: "
                          "set bidirectional=False")
+
+
+def check_quantiles(name, values, bounds=(0.0, 1.0)):
+    """A non-empty sequence of distinct numbers strictly inside ``bounds`` (quantiles or levels), as a tuple."""
+    lo, hi = bounds
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise ValueError(f"{name} must be a sequence of numbers in ({lo:g}, {hi:g}), got {values!r}")
+    values = tuple(values)
+    bad = [v for v in values if not (is_number(v) and lo < v < hi)]
+    if not values or bad:
+        raise ValueError(f"{name} must be a non-empty sequence of numbers in ({lo:g}, {hi:g}), got {values!r}"
+                         + (f" ({bad[0]!r} is not)" if bad else ""))
+    if len(set(values)) < len(values):
+        raise ValueError(f"{name} has repeated values: {values!r}")
+    return values
+
+
+def _check_probabilistic(est):
+    """quantiles / distribution / interval / level / calibration_size, and what they combine with."""
+    if est.quantiles is not None:
+        check_quantiles("quantiles", est.quantiles)
+        if est.distribution is not None:
+            raise ValueError(f"set quantiles or distribution, not both (got quantiles={est.quantiles!r}, "
+                             f"distribution={est.distribution!r})")
+    if est.level is not None:
+        check_quantiles("level", est.level, (0.0, 100.0))
+    probabilistic = est.quantiles is not None or est.distribution is not None
+    if probabilistic and est.tbptt_steps is not None:
+        raise ValueError("tbptt_steps trains point forecasts only: set tbptt_steps=None for quantiles/distribution")
+    if est.distribution is not None and est.n_models > 1:
+        raise ValueError(f"distribution={est.distribution!r} needs n_models=1 (an ensemble of distributions is not "
+                         f"supported; quantiles=... ensembles), got n_models={est.n_models}")
+    if est.distribution == "negative_binomial" and est.target_transform is not None:
+        raise ValueError("distribution='negative_binomial' models counts: set target_transform=None")
+    if est.interval is not None and est.distribution == "negative_binomial":
+        raise ValueError("interval=... calibrates point, quantile, normal and student_t models; the negative "
+                         "binomial head gives its own intervals: set interval=None")
+    if est.interval == "cqr" and est.quantiles is None:
+        raise ValueError("interval='cqr' conformalises the quantile head: set quantiles=(...) too")
+    if est.calibration_size is not None:
+        check_int("calibration_size", est.calibration_size, est.horizon)
+        if est.interval is None:
+            raise ValueError("calibration_size is read by interval='conformal' or 'cqr'; set interval too")

@@ -26,6 +26,8 @@ SHORT_SERIES = ("pad", "drop", "error")
 
 # training
 LOSSES = ("mse", "mae", "huber", "mase", "smape")
+DISTRIBUTIONS = (None, "normal", "student_t", "negative_binomial")  # the distribution heads' families
+INTERVALS = (None, "conformal", "cqr")  # conformal intervals: absolute residuals, or around the quantile head
 OPTIMIZERS = ("adam", "adamw")
 CLIPS = ("norm", "value", None)
 LR_SCHEDULERS = (None, "cosine", "plateau")

@@ -11,19 +11,19 @@ import threading
 import time
 
 import numpy as np
-import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.exceptions import NotFittedError
 
-from . import frames, inference, persistence
+from . import conformal, frames, inference, persistence
 from .callbacks import EarlyStopping, TeacherForcing
-from .checks import check_params, seconds
+from .checkpoint import for_fit
+from .checks import check_int, check_params, check_quantiles, seconds
 from .frames import to_long
-from .frequencies import is_integer_freq, n_calendar_features
+from .fitted import FittedAttributes
 from .losses import fit_loss
+from .probabilistic import check_target
 from .networks.model import copy_weights
-from .panel import Layout, build_panel, left_pad, short_series
+from .panel import build_panel, covariate_columns, fit_layout, left_pad, short_series
 from .seasonality import seasonal_strength_prior
 from .state import FittedState, Tail
 from .tbptt import train_tbptt
@@ -33,12 +33,7 @@ from .windows import Gatherer, split_index
 _INIT_LOCK = threading.Lock()  # torch's global generator is shared by threads
 
 
-def _fitted(name, doc):
-    """A read-only fitted attribute that reads ``state_.<name>``."""
-    return property(lambda self: getattr(self.state_, name), doc=doc)
-
-
-class RNNForecaster(RegressorMixin, BaseEstimator):
+class RNNForecaster(FittedAttributes, RegressorMixin, BaseEstimator):
     """Global recurrent forecaster: one network over all series, direct multi-horizon output.
 
     Parameters
@@ -126,6 +121,20 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         chunks of this many steps (see ``forecast.tbptt``); ``batch_size`` then counts series.
     carry_state : with ``tbptt_steps``: carry the hidden state across chunks (True) or reset it.
 
+    **Probabilistic** (``forecast.probabilistic``; columns ``y_q<p>``, ``y_lo<l>``, ``y_hi<l>``):
+
+    quantiles : None | levels in (0, 1), e.g. (0.1, 0.5, 0.9) — a quantile head trained by the
+        pinball loss over all levels at once (``loss`` is then unused); monotone by construction;
+        the median is ``y_pred``.
+    distribution : None | "normal" | "student_t" | "negative_binomial" (counts) — a distribution
+        head trained by negative log-likelihood; ``predict(n_samples=k)`` draws paths.
+    interval : None | "conformal" | "cqr" — split-conformal intervals calibrated per horizon step
+        on the last ``calibration_size`` points of each series, held out of training
+        (``forecast.conformal``); "cqr" conformalises the quantile head's interval.
+    level : interval levels in percent (None: (80, 95) for conformal and distribution models).
+    calibration_size : points held back per series for ``interval`` (None: a horizon plus
+        enough origins for 20 scores per step).
+
     **Runtime:**
 
     device : "auto" (CUDA when present) | "cpu" | "cuda" | "cuda:N".
@@ -146,7 +155,8 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
                  short_series="pad", loss="mae", optimizer="adam", learning_rate=3e-3,
                  weight_decay=0.0, batch_size=None, max_epochs=None, max_steps=None, windows_per_epoch=None,
                  stride=1, val_size=None, early_stopping=None, lr_scheduler=None, clip="norm",
-                 clip_value=1.0, n_models=1, max_time=None, device="auto", seed=0, verbose="auto"):
+                 clip_value=1.0, n_models=1, max_time=None, quantiles=None, distribution=None, interval=None,
+                 level=None, calibration_size=None, device="auto", seed=0, verbose="auto"):
         self.cell, self.hidden_size, self.num_layers = cell, hidden_size, num_layers
         self.bidirectional, self.merge, self.nonlinearity, self.dropout = bidirectional, merge, nonlinearity, dropout
         self.head, self.attention, self.teacher_forcing = head, attention, teacher_forcing
@@ -161,11 +171,13 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         self.stride, self.val_size, self.early_stopping = stride, val_size, early_stopping
         self.lr_scheduler, self.clip, self.clip_value = lr_scheduler, clip, clip_value
         self.n_models, self.max_time = n_models, max_time
+        self.quantiles, self.distribution, self.interval = quantiles, distribution, interval
+        self.level, self.calibration_size = level, calibration_size
         self.device, self.seed, self.verbose = device, seed, verbose
 
     # ------------------------------------------------------------------ fit
     def fit(self, df, y=None, *, id_col="unique_id", time_col="ds", target_col="y", callbacks=None,
-            warm_start=False):
+            warm_start=False, checkpoint_dir=None):
         """Train one network on every series of ``df``.
 
         Parameters
@@ -178,6 +190,9 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         warm_start : when True and this model is already fitted, training starts from its current
             weights instead of a fresh initialisation (scalers are still refitted on ``df``); the
             network's shape must not change. Backtests use it to refit cheaply window after window.
+        checkpoint_dir : folder for a checkpoint at every epoch end; a checkpoint of this same fit
+            (parameters and data) found there is resumed (``forecast.checkpoint``). A stop request
+            (SIGINT/SIGTERM, ``forecast.stopping``) ends the fit at its next step; the checkpoint stays.
 
         Returns
         -------
@@ -186,18 +201,20 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         check_params(self)
         started = time.perf_counter()  # max_time counts from here
         long, spec = to_long(frames.with_target(df, y, target_col), id_col, time_col, target_col)
-        long, freqs = frames.validate(long, self._columns(), self.fill, where="fit data", names=spec.names)
-        layout = self._layout(freqs, spec)
+        long, freqs = frames.validate(long, covariate_columns(self), self.fill, where="fit data", names=spec.names)
+        layout = fit_layout(self, freqs, spec.names[frames.TIME])
         panel = build_panel(long, freqs, layout)
         state = FittedState.resolve(self.get_params(), spec, layout, panel)
-        val_size = self._val_size()
-        keep, pads = short_series(panel, state.lookback, self.horizon, val_size, self.short_series)
-        state.fit_scalers(panel, val_size, self.scaler)
+        val_size, cal = self._val_size(), conformal.calibration_size(self, panel.n_series)
+        held = val_size + cal  # the calibration tail is never trained on, validated on or scaled by
+        keep, pads = short_series(panel, state.lookback, self.horizon, held, self.short_series)
+        state.fit_scalers(panel, held, self.scaler)
+        check_target(self.distribution, panel)
         scaled = state.scale(panel.data, panel.series_of_rows())
         rows, offsets, observed = left_pad(panel.offsets, pads)  # short series: padded rows, masked in the loss
         gatherer = Gatherer(scaled[rows], state.scaled_static(), state.lookback, self.horizon, layout.future_slice,
                             state.device, observed)
-        train_idx, val_idx = split_index(np.where(keep, np.diff(offsets), 0), offsets, state.lookback, self.horizon,
+        train_idx, val_idx = split_index(np.where(keep, np.diff(offsets) - cal, 0), offsets, state.lookback, self.horizon,
                                          val_size, self.stride, state.device)
         if train_idx.n_windows == 0:
             raise ValueError(f"no training windows: every series is shorter than lookback + horizon + val_size "
@@ -209,52 +226,29 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         previous = getattr(self, "module_", None) if warm_start else None
         module = self._init_network(state, previous)
         if previous is None and state.window_norm == "es":  # each series' seasonal strength from its regularity
-            prior = seasonal_strength_prior(panel.data[:, 0], panel.offsets, panel.lengths - val_size,
+            prior = seasonal_strength_prior(panel.data[:, 0], panel.offsets, panel.lengths - held,
                                             state.season_length)
             for member in getattr(module, "members", [module]):
                 member.norm.set_strength(prior)
         generator = torch.Generator().manual_seed(self.seed)
         cbs = self._callbacks(callbacks, state.max_epochs)
         config = self._train_config(state, started)
-        loss_fn = fit_loss(self.loss, state, scaled[:, 0], panel.offsets, panel.lengths - val_size)
+        ckpt = for_fit(checkpoint_dir, self.get_params(), [scaled], [generator])
+        loss_fn = fit_loss(self.loss, state, scaled[:, 0], panel.offsets, panel.lengths - held)
         if self.tbptt_steps:
             state.history = train_tbptt(module, gatherer, offsets + np.append(pads, 0),  # observed rows only
-                                        np.where(keep, panel.lengths - val_size, 0), val_idx, config,
+                                        np.where(keep, panel.lengths - held, 0), val_idx, config,
                                         k=self.tbptt_steps, carry_state=self.carry_state, callbacks=cbs,
-                                        generator=generator, loss_fn=loss_fn)
+                                        generator=generator, loss_fn=loss_fn, checkpoint=ckpt)
         else:
             state.history = train(module, gatherer, train_idx, val_idx, config, callbacks=cbs, generator=generator,
-                                  loss_fn=loss_fn)
+                                  loss_fn=loss_fn, checkpoint=ckpt)
         state.tail, state.n_train_windows = Tail.from_panel(panel, state.lookback), train_idx.n_windows
+        if cal:
+            state.conformal = conformal.calibrate(state, module, gatherer, offsets, cal, self.interval, self.level,
+                                                  inference.run_windows)
         self._state, self.module_ = state, module.eval()
         return self
-
-    @property
-    def state_(self):
-        """The :class:`~forecast.state.FittedState` of the last fit (``NotFittedError`` before one)."""
-        if not hasattr(self, "module_"):
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit(df) first")
-        return self._state
-
-    spec_ = _fitted("spec", "How the fit frame named its columns and which kind it was (``FrameSpec``).")
-    layout_ = _fitted("layout", "Which columns play which role (``forecast.panel.Layout``).")
-    ids_ = _fitted("ids", "(S,) the fitted series.")
-    freqs_ = _fitted("freqs", "{series: frequency} of the fitted series.")
-    tail_ = _fitted("tail", "The last ``lookback_`` rows of every series (``forecast.state.Tail``).")
-    history_ = _fitted("history", "The training ``History``: one record per epoch.")
-    lookback_ = _fitted("lookback", "The input window used (``lookback``, or its default).")
-    season_length_ = _fitted("season_length", "The season length used.")
-    window_norm_ = _fitted("window_norm", "The window normalisation used (``window_norm='auto'`` resolved).")
-    target_transform_ = _fitted("target_transform", "The target transform of the fit.")
-    batch_size_ = _fitted("batch_size", "Windows (or series, with ``tbptt_steps``) per step.")
-    windows_per_epoch_ = _fitted("windows_per_epoch", "Windows sampled per epoch.")
-    max_epochs_ = _fitted("max_epochs", "The epoch limit used.")
-    n_train_windows_ = _fitted("n_train_windows", "Training windows of the fit.")
-    device_ = _fitted("device", "The ``torch.device`` the model runs on.")
-    target_scaler_ = _fitted("target_scaler", "Per-series scaler of the target.")
-    cov_scaler_ = _fitted("cov_scaler", "Per-series scaler of the past and future covariates.")
-    static_scaler_ = _fitted("static_scaler", "Scaler of the static covariates.")
-    static_ = _fitted("static", "(S, n_static) static covariates of the fitted series.")
 
     def _init_network(self, state, previous=None):
         """A freshly initialised network (seeded), or one carrying ``previous``'s weights (warm start).
@@ -288,7 +282,7 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         return cbs
 
     # ------------------------------------------------------------------ predict
-    def predict(self, df=None, X_future=None):
+    def predict(self, df=None, X_future=None, level=None, n_samples=None):
         """Forecast ``horizon`` steps after the end of the training data, or of new history ``df``.
 
         Parameters
@@ -297,11 +291,16 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         X_future : long DataFrame [unique_id, ds, *future_covariates] (or your id/time column names
             from ``fit``) covering the horizon of every series (required when the model has future
             covariates).
+        level : interval levels in percent (None: the model's; see ``forecast.probabilistic``).
+        n_samples : draw this many sample paths instead (quantile and distribution models).
 
         Returns
         -------
-        Same kind as the input: long DataFrame [unique_id, ds, y_pred] with ``horizon`` rows per
-        series (user's column names), wide DataFrame, or Series.
+        Same kind as the input: long DataFrame [unique_id, ds, y_pred, <y_q.., y_lo.., y_hi..>]
+        with ``horizon`` rows per series (user's column names), wide DataFrame (with interval
+        columns: columns (column, series), so ``out["y_pred"]`` is the usual wide frame), or
+        Series (a DataFrame with interval columns). With ``n_samples``: long [unique_id, ds,
+        sample, y_pred], ``horizon * n_samples`` rows per series.
         """
         state = self.state_
         if df is None:
@@ -309,10 +308,15 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         else:
             long, spec = to_long(df, state.spec.id_col, state.spec.time_col, state.spec.target_col)
             tail = inference.tail_from_history(state, long)
-        fc = inference.forecast_tail(state, self.module_, tail, frames.internal_names(X_future, state.spec))
+        x_future = frames.internal_names(X_future, state.spec)
+        if n_samples is not None:
+            check_int("n_samples", n_samples, 1)
+            fc = inference.sample_tail(state, self.module_, tail, x_future, n_samples, self.seed)
+            return frames.from_long(fc, spec if spec.kind == "long" else None)
+        fc = inference.forecast_tail(state, self.module_, tail, x_future, _level(level))
         return frames.from_long(fc, spec)
 
-    def predict_at(self, df, origins):
+    def predict_at(self, df, origins, level=None):
         """Forecast from many historical origins at once (backtesting without refit).
 
         Parameters
@@ -326,11 +330,12 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
 
         Returns
         -------
-        long DataFrame [unique_id, cutoff, ds, y_pred], ``horizon`` rows per origin.
+        long DataFrame [unique_id, cutoff, ds, y_pred, <interval columns as in ``predict``>],
+        ``horizon`` rows per origin.
         """
         spec = self.state_.spec
         long, _ = to_long(df, spec.id_col, spec.time_col, spec.target_col)
-        return inference.forecast_origins(self.state_, self.module_, long, origins)
+        return inference.forecast_origins(self.state_, self.module_, long, origins, _level(level))
 
     def attention_weights(self, df=None, X_future=None):
         """Seq2seq with attention: the weights of ``predict(df, X_future)``'s decoder over the lookback.
@@ -365,21 +370,6 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
         return est
 
     # ------------------------------------------------------------------ pieces
-    def _layout(self, freqs, spec):
-        if self.calendar and any(is_integer_freq(f) for f in freqs.values()):
-            raise ValueError(f"calendar=True needs timestamps, but column {spec.names[frames.TIME]!r} holds "
-                             f"integer time steps, which have no calendar: use calendar=False")
-        cal = pd.Series(list(freqs.values())).mode().iloc[0] if self.calendar else None  # the panel's main frequency
-        return Layout(self._cols("past_covariates"), self._cols("future_covariates"), self._cols("static_covariates"),
-                      cal, n_calendar_features(cal) if cal else 0)
-
-    def _columns(self):
-        return [*self._cols("past_covariates"), *self._cols("future_covariates"), *self._cols("static_covariates")]
-
-    def _cols(self, name):
-        """A covariate parameter as a tuple of names (None and () both mean none)."""
-        return tuple(getattr(self, name) or ())
-
     def _val_size(self):
         if self.val_size is None:
             return self.horizon if self.early_stopping else 0
@@ -391,3 +381,7 @@ class RNNForecaster(RegressorMixin, BaseEstimator):
                            max_steps=self.max_steps, windows_per_epoch=state.windows_per_epoch, clip=self.clip,
                            clip_value=self.clip_value, lr_scheduler=self.lr_scheduler,
                            progress=progress_enabled(self.verbose), max_time=seconds(self.max_time), started=started)
+
+
+def _level(level):
+    return None if level is None else check_quantiles("level", level, (0.0, 100.0))

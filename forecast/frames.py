@@ -58,6 +58,8 @@ def origin_rows(long, origins, known=None):
     missing = [c for c in (ID, "cutoff") if c not in origins.columns]
     if missing:
         raise ValueError(f"origins is missing column(s) {missing}")
+    if len(origins) == 0:
+        raise ValueError("origins is empty: give at least one row [unique_id, cutoff] to forecast from")
     ids = origins[ID].astype(str).to_numpy()
     if known is not None:
         unknown = sorted(set(ids) - set(known))
@@ -89,7 +91,7 @@ class FrameSpec:
     target_col: str = TARGET
     kind: str = "long"
     series_name: object = None
-    id_kind: str = "str"  # "int" when the user's ids were integers: forecasts give them back as such
+    id_kind: str = "str"  # "int" ("uint") when the user's ids were (unsigned) integers: forecasts give them back as such
     columns: tuple = ()  # a wide frame's column order, kept in its forecasts
 
     @property
@@ -161,13 +163,19 @@ def to_long(data, id_col=ID, time_col=TIME, target_col=TARGET):
         if missing:
             raise ValueError(f"long frame is missing column(s) {missing}; it has {list(data.columns)}")
         df = data.rename(columns={id_col: ID, time_col: TIME, target_col: TARGET})
-        id_kind = "int" if pd.api.types.is_integer_dtype(data[id_col].dtype) else "str"
+        id_kind = _id_kind(data[id_col].dtype)
         return df, FrameSpec(id_col, time_col, target_col, "long", id_kind=id_kind)
     raise ValueError(
         f"cannot read the frame: a long frame needs columns [{id_col!r}, {time_col!r}, {target_col!r}] "
         f"(it has {list(data.columns)[:10]}), a wide frame needs a DatetimeIndex (or an integer index of "
         f"time steps and numeric columns only)"
     )
+
+
+def _id_kind(dtype):
+    if pd.api.types.is_unsigned_integer_dtype(dtype):
+        return "uint"
+    return "int" if pd.api.types.is_integer_dtype(dtype) else "str"
 
 
 def _integer_wide(data, names):
@@ -209,11 +217,29 @@ def _require_datetime_index(index, what):
 
 
 def from_long(fc, spec, value_col="y_pred"):
-    """Return forecasts in the kind the user passed: long (user's column names), wide or Series."""
+    """Return forecasts in the kind the user passed: long (user's column names), wide or Series.
+
+    With more value columns than ``value_col`` (quantiles, intervals): a wide answer has columns
+    (column, series), so ``out["y_pred"]`` is the plain wide frame; a Series answer becomes a
+    DataFrame of those columns. ``spec=None``: the long frame as it is.
+    """
+    if spec is None:
+        return fc.reset_index(drop=True)
     if spec.kind == "long":
-        if spec.id_kind == "int":
-            fc = fc.assign(**{ID: fc[ID].astype("int64")})
+        if spec.id_kind in ("int", "uint"):  # uint64 ids above 2**63 do not fit int64
+            fc = fc.assign(**{ID: fc[ID].astype("uint64" if spec.id_kind == "uint" else "int64")})
         return fc.rename(columns={ID: spec.id_col, TIME: spec.time_col}).reset_index(drop=True)
+    values = [c for c in fc.columns if c not in (ID, TIME, "cutoff")]
+    if len(values) > 1:
+        if spec.kind == "series":
+            out = fc.set_index(TIME)[values]
+            out.index.name = None
+            return out
+        wide = fc.pivot(index=TIME, columns=ID, values=values)
+        order = [c for c in spec.columns if c in wide.columns.get_level_values(1)]
+        wide = wide.reindex(columns=pd.MultiIndex.from_product([values, order]))
+        wide.index.name, wide.columns.names = None, [None, None]
+        return wide
     wide = fc.pivot(index=TIME, columns=ID, values=value_col)
     wide.columns.name = None
     order = [c for c in spec.columns if c in wide.columns]
@@ -342,18 +368,40 @@ def _check_duplicates(df, where, names):
 
 
 def _numeric(df, col, where, names):
-    if df[col].dtype == np.float64:
-        return df[col]  # nothing to convert; avoids a copy of the column
-    if pd.api.types.is_bool_dtype(df[col].dtype):
+    """The column as float64; anything that is not a real number is refused, naming it."""
+    column = df[col]
+    if column.dtype == np.float64:
+        return column  # nothing to convert; avoids a copy of the column
+    kind = pd.api.types.infer_dtype(column, skipna=True) if column.dtype == object else None
+    if pd.api.types.is_bool_dtype(column.dtype) or kind == "boolean":
         raise ValueError(f"{where}: column {_user_name(col, names)!r} holds booleans, not numbers; "
                          f"cast it with .astype(float) if 0/1 values are meant")
+    what = _not_real(column.dtype, kind)
+    if what:
+        raise ValueError(f"{where}: column {_user_name(col, names)!r} holds {what} ({column.dtype}, e.g. "
+                         f"{column.dropna().iloc[:2].tolist()}), not real numbers")
     try:
-        return pd.to_numeric(df[col]).astype("float64")
-    except (ValueError, TypeError):
-        bad = df.loc[pd.to_numeric(df[col], errors="coerce").isna() & df[col].notna()].iloc[0]
+        return pd.to_numeric(column).astype("float64")
+    except (ValueError, TypeError, OverflowError):
+        bad = df.loc[pd.to_numeric(column, errors="coerce").isna() & column.notna()].iloc[0]
         raise ValueError(
             f"{where}: column {_user_name(col, names)!r} must be numeric; series {bad[ID]!r} has {bad[col]!r} at {bad[TIME]}"
         ) from None
+
+
+def _not_real(dtype, kind):
+    """What a column holds when it is complex, a duration or a date (read as numbers they would be wrong)."""
+    if pd.api.types.is_complex_dtype(dtype) or kind == "complex":
+        return "complex numbers"
+    if pd.api.types.is_timedelta64_dtype(dtype) or kind in ("timedelta", "timedelta64"):
+        return "durations (timedeltas)"
+    if pd.api.types.is_datetime64_any_dtype(dtype) or isinstance(dtype, pd.PeriodDtype) or kind in (
+            "datetime", "datetime64", "date", "period"):
+        return "dates"
+    return None
+
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # the network computes in float32
 
 
 def _check_finite(df, col, where, names, nan_hint):
@@ -366,6 +414,12 @@ def _check_finite(df, col, where, names, nan_hint):
     if inf.any():
         row = df.loc[int(np.argmax(inf))]
         raise ValueError(f"{where}: column {_user_name(col, names)!r} has an infinite value in series {row[ID]!r} at {row[TIME]}")
+    huge = np.abs(values) > FLOAT32_MAX
+    if huge.any():  # beyond float32 the scalers' statistics and the network overflow to inf
+        row = df.loc[int(np.argmax(huge))]
+        raise ValueError(f"{where}: column {_user_name(col, names)!r} has value {row[col]!r} in series {row[ID]!r} at "
+                         f"{row[TIME]}, beyond the float32 range (+-{FLOAT32_MAX:.3g}) the network computes in: "
+                         f"rescale the column (e.g. divide it by a power of ten)")
 
 
 def _fill(df, how):

@@ -16,7 +16,9 @@ import torch
 from . import frames
 from .frames import ID, TARGET, TIME
 from .frequencies import is_integer_freq
+from .losses import nb_mean
 from .panel import Layout, build_panel, future_block, left_pad
+from .probabilistic import Decoder
 from .scaling import inverse_target
 from .state import Tail
 from .windows import Gatherer
@@ -71,8 +73,34 @@ def tail_from_history(state, long):
     return Tail.from_panel(panel, state.lookback)
 
 
-def forecast_tail(state, module, tail, x_future=None):
-    """Forecast ``horizon`` steps after each series of ``tail``: long frame [unique_id, ds, y_pred]."""
+def forecast_tail(state, module, tail, x_future=None, level=None):
+    """Forecast ``horizon`` steps after each series of ``tail``: long frame [unique_id, ds, y_pred,
+    <quantile and interval columns, forecast.probabilistic>]."""
+    scaled, pos, first_rows, dates = _tail_windows(state, tail, x_future)
+    cols = Decoder(state).decode(_run(state, module, scaled, pos, first_rows), pos, level)  # each (S, H)
+    return pd.DataFrame({ID: np.repeat(tail.ids, state.horizon), TIME: np.concatenate([np.asarray(d) for d in dates]),
+                         **{name: v.ravel() for name, v in cols.items()}})
+
+
+def sample_tail(state, module, tail, x_future=None, n_samples=100, seed=0):
+    """``n_samples`` sample paths after each series of ``tail``: long frame [unique_id, ds, sample, y_pred].
+
+    The recursive head with a distribution draws each step and feeds the draw back (coherent
+    paths); other heads draw each step from its own forecast distribution or quantiles.
+    """
+    scaled, pos, first_rows, dates = _tail_windows(state, tail, x_future)
+    decoder, H = Decoder(state), state.horizon
+    if decoder.family is not None and hasattr(module, "sample_paths"):
+        paths = _recursive_paths(state, module, scaled, pos, first_rows, n_samples, seed)  # (S, H, k)
+    else:
+        paths = decoder.sample(_run(state, module, scaled, pos, first_rows), pos, n_samples, np.random.default_rng(seed))
+    ds = np.concatenate([np.asarray(d) for d in dates])  # (S*H,)
+    return pd.DataFrame({ID: np.repeat(tail.ids, H * n_samples), TIME: np.repeat(ds, n_samples),
+                         "sample": np.tile(np.arange(n_samples), tail.n_series * H), "y_pred": paths.ravel()})
+
+
+def _tail_windows(state, tail, x_future):
+    """The scaled (rows, features) matrix of ``tail`` + the horizon, each series' position, first rows, dates."""
     L, H = state.lookback, state.horizon
     pos = positions_of(state, tail.ids, "predict")
     block, dates = future_block(tail, state.layout, H, x_future)
@@ -80,13 +108,40 @@ def forecast_tail(state, module, tail, x_future=None):
     data = np.concatenate([tail.data, block.reshape(tail.n_series, H, -1)], axis=1)  # (S, L+H, F)
     data = data.reshape(tail.n_series * (L + H), -1)
     scaled = state.scale(data, np.repeat(pos, L + H))
-    first_rows = np.arange(tail.n_series) * (L + H)
-    pred = _run(state, module, scaled, pos, first_rows)  # (S, H)
-    return pd.DataFrame({ID: np.repeat(tail.ids, H), TIME: np.concatenate([np.asarray(d) for d in dates]),
-                         "y_pred": pred.ravel()})
+    return scaled, pos, np.arange(tail.n_series) * (L + H), dates
 
 
-def forecast_origins(state, module, long, origins):
+@torch.no_grad()
+def _recursive_paths(state, module, scaled, pos, first_rows, n_samples, seed):
+    """(S, H, k) coherent paths of a recursive distribution network, in the target's scale."""
+    family, device = state.network["distribution"], state.device
+    sc = state.target_scaler
+    gatherer = Gatherer(scaled, state.scaled_static(), state.lookback, state.horizon, state.layout.future_slice, device)
+    rep = np.repeat(np.arange(len(pos)), n_samples)  # each window n_samples times
+    batch = gatherer.gather(torch.as_tensor(pos[rep], device=device), torch.as_tensor(first_rows[rep], device=device))
+    loc = torch.as_tensor(sc.loc_[pos[rep], 0], device=device, dtype=torch.float32)[:, None]
+    spread = torch.as_tensor(sc.scale_[pos[rep], 0], device=device, dtype=torch.float32)[:, None]
+
+    def draw(params):  # (B, 1, P) scaled frame -> (B, 1) draws, scaled frame
+        params = params.float()
+        if family == "normal":
+            return torch.distributions.Normal(params[..., 0], params[..., 1]).sample()
+        if family == "student_t":
+            return torch.distributions.StudentT(params[..., 2], params[..., 0], params[..., 1]).sample()
+        mu, r = nb_mean(params[..., 0], loc, spread), 1.0 / params[..., 1]
+        return (torch.distributions.NegativeBinomial(r, probs=mu / (r + mu)).sample() - loc) / spread
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        paths = module.eval().sample_paths(batch.x, batch.x_future, batch.static, draw).double().cpu().numpy()
+    if family == "negative_binomial":
+        out = paths * sc.scale_[pos[rep], 0][:, None] + sc.loc_[pos[rep], 0][:, None]
+    else:
+        out = inverse_target(sc.inverse(paths, pos[rep]), state.target_transform)
+    return out.reshape(len(pos), n_samples, -1).transpose(0, 2, 1)
+
+
+def forecast_origins(state, module, long, origins, level=None):
     """Forecast from every (unique_id, cutoff) of ``origins`` in batched forward passes.
 
     An origin with fewer than ``lookback`` points up to its cutoff is forecast from an input
@@ -99,11 +154,13 @@ def forecast_origins(state, module, long, origins):
     np.maximum.at(pads, series, L - 1 - cut_pos)  # rows missing before each series' earliest window
     rows, offsets, _ = left_pad(panel.offsets, pads)
     scaled = state.scale(panel.data, np.repeat(pos, panel.lengths))[rows]
-    pred = _run(state, module, scaled, pos[series], offsets[series] + pads[series] + cut_pos - L + 1)
+    out = _run(state, module, scaled, pos[series], offsets[series] + pads[series] + cut_pos - L + 1)
+    cols = Decoder(state).decode(out, pos[series], level)
     cut_rows = panel.offsets[series] + cut_pos  # rows of the unpadded frame
     ds = long[TIME].to_numpy()
     return pd.DataFrame({ID: np.repeat(panel.ids[series], H), "cutoff": np.repeat(ds[cut_rows], H),
-                         TIME: ds[cut_rows[:, None] + 1 + np.arange(H)].ravel(), "y_pred": pred.ravel()})
+                         TIME: ds[cut_rows[:, None] + 1 + np.arange(H)].ravel(),
+                         **{name: v.ravel() for name, v in cols.items()}})
 
 
 def _origin_rows(panel, long, origins, L, H, pad=False):
@@ -121,12 +178,17 @@ def _origin_rows(panel, long, origins, L, H, pad=False):
     return series, cut_pos
 
 
-@torch.no_grad()
 def _run(state, module, scaled, fitted_pos, first_rows):
-    """Network forward over windows starting at ``first_rows`` (chunked); returns unscaled (n, H)."""
-    device = state.device
+    """Network forward over windows of ``scaled`` starting at ``first_rows``: scaled-frame outputs."""
     gatherer = Gatherer(scaled, state.scaled_static(), state.lookback, state.horizon, state.layout.future_slice,
-                        device)
+                        state.device)
+    return run_windows(module, gatherer, fitted_pos, first_rows, state.device)
+
+
+@torch.no_grad()
+def run_windows(module, gatherer, fitted_pos, first_rows, device):
+    """Forward over the windows of ``gatherer`` starting at ``first_rows`` (chunked): the network's
+    outputs in the scaled frame, float64 (n, H) for a point model, (n, H, C) otherwise."""
     module = module.eval()
     fitted = torch.as_tensor(fitted_pos, device=device)
     rows = torch.as_tensor(first_rows, device=device)
@@ -136,8 +198,7 @@ def _run(state, module, scaled, fitted_pos, first_rows):
             batch = gatherer.gather(fitted[i : i + CHUNK], rows[i : i + CHUNK])
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
                 out.append(module(batch.x, batch.x_future, batch.static, series=batch.series).float())
-    pred = torch.cat(out).cpu().numpy().astype(np.float64)  # (n, H) scaled
-    return inverse_target(state.target_scaler.inverse(pred, fitted_pos), state.target_transform)
+    return torch.cat(out).cpu().numpy().astype(np.float64)  # (n, H) or (n, H, C), scaled
 
 
 @contextmanager

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .frames import ID, TARGET, TIME, parse_times
-from .frequencies import calendar_features, future_dates, series_runs
+from .frequencies import calendar_features, future_dates, is_integer_freq, n_calendar_features, series_runs
 
 
 @dataclass
@@ -38,6 +38,25 @@ class Layout:
     @property
     def future_slice(self):
         return slice(1 + len(self.past), self.n_features)
+
+
+def covariate_columns(est):
+    """The covariate columns an estimator's parameters name: past, future, then static."""
+    return [*_names(est.past_covariates), *_names(est.future_covariates), *_names(est.static_covariates)]
+
+
+def _names(value):
+    return tuple(value or ())  # None and () both mean none
+
+
+def fit_layout(est, freqs, time_col):
+    """The :class:`Layout` of a fit with the estimator's covariates and ``calendar`` over ``freqs``."""
+    if est.calendar and any(is_integer_freq(f) for f in freqs.values()):
+        raise ValueError(f"calendar=True needs timestamps, but column {time_col!r} holds integer time steps, "
+                         f"which have no calendar: use calendar=False")
+    cal = pd.Series(list(freqs.values())).mode().iloc[0] if est.calendar else None  # the panel's main frequency
+    return Layout(_names(est.past_covariates), _names(est.future_covariates), _names(est.static_covariates), cal,
+                  n_calendar_features(cal) if cal else 0)
 
 
 @dataclass

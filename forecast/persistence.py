@@ -84,6 +84,7 @@ def _config(params, state, class_name):
         "ids": [str(i) for i in state.ids],
         "freqs": state.freqs,
         "tail_last_ds": [_time(t) for t in state.tail.last_ds],
+        "time_zone": _zone(state.tail.last_ds),
         "tail_freqs": list(state.tail.freqs),
         "tail_ids": [str(i) for i in state.tail.ids],
         "target_scaler": state.target_scaler.to_dict(),
@@ -91,14 +92,46 @@ def _config(params, state, class_name):
         "static_scaler": state.static_scaler.to_dict(),
         "history": state.history.to_dict(),
         "n_train_windows": state.n_train_windows,
+        "conformal": state.conformal,
         "resolved": {name: getattr(state, name) for name in RESOLVED},
         "trained_on": str(state.device),
     }
 
 
 def _time(t):
-    """A last timestamp for JSON: ISO text, or an int for integer time steps (read back as such)."""
-    return int(t) if isinstance(t, (int, np.integer)) else pd.Timestamp(t).isoformat()
+    """A last timestamp for JSON: ISO text (in UTC when it has a zone: local times of 1850 carry offsets
+    in seconds that ISO parsing refuses), or an int for integer time steps (read back as such)."""
+    if isinstance(t, (int, np.integer)):
+        return int(t)
+    t = pd.Timestamp(t)
+    return (t if t.tz is None else t.tz_convert("UTC")).isoformat()
+
+
+def _zone(times):
+    """The name of the time zone of the fitted timestamps (e.g. "Europe/Berlin"), kept so that forecasts
+    after loading step across daylight-saving changes as before; None when naive or nameless."""
+    tz = next((t.tz for t in times if isinstance(t, pd.Timestamp) and t.tz is not None), None)
+    if tz is None:
+        return None
+    name = getattr(tz, "key", None) or getattr(tz, "zone", None) or str(tz)
+    try:
+        pd.Timestamp(0, tz=name)
+    except (ValueError, TypeError, KeyError):
+        return None  # a zone without a name that reads back (e.g. dateutil's): the UTC offset is kept
+    return name
+
+
+def _last_times(cfg):
+    """The saved last timestamps, in the saved zone."""
+    zone = cfg.get("time_zone")
+    out = []
+    for t in cfg["tail_last_ds"]:
+        if isinstance(t, int):
+            out.append(t)
+            continue
+        t = pd.Timestamp(t).as_unit("ns")
+        out.append(t.tz_convert(zone) if zone and t.tz is not None else t)
+    return out
 
 
 def _resolved(cfg):
@@ -114,7 +147,15 @@ def _resolved(cfg):
 
 
 def _name(name):
-    return name if name is None or isinstance(name, (str, int, float)) else str(name)
+    """A Series name for JSON: plain values and tuples of them as they are (a tuple reads back as a
+    list: see :func:`_unlisted`), anything else as text."""
+    if isinstance(name, tuple):
+        return [_name(part) for part in name]
+    return name if name is None or isinstance(name, (str, int, float, np.integer, np.floating)) else str(name)
+
+
+def _unlisted(value):
+    return tuple(_unlisted(v) for v in value) if isinstance(value, list) else value
 
 
 def load(path, device="cpu", defaults=None):
@@ -140,17 +181,19 @@ def _state(cfg, params, arrays, device):
     layout = Layout(**_tuples(cfg["layout"]))
     resolved = _resolved(cfg)
     tail = Tail(np.array(cfg["tail_ids"], dtype=object), arrays["data"],
-                [t if isinstance(t, int) else pd.Timestamp(t).as_unit("ns") for t in cfg["tail_last_ds"]],
+                _last_times(cfg),
                 cfg["tail_freqs"])
     ids = np.array(cfg["ids"], dtype=object)
     network = network_config(params, layout, len(ids), resolved["window_norm"], resolved["season_length"])
     return FittedState(
-        spec=FrameSpec(**_tuples(cfg["spec"])), layout=layout, ids=ids, freqs=cfg["freqs"], horizon=params["horizon"],
+        spec=FrameSpec(**{**_tuples(cfg["spec"]), "series_name": _unlisted(cfg["spec"].get("series_name"))}),
+        layout=layout, ids=ids, freqs=cfg["freqs"], horizon=params["horizon"],
         fill=params["fill"], short_series=params["short_series"], device=torch.device(device), network=network,
         **{name: resolved[name] for name in RESOLVED},
         target_scaler=SeriesScaler.from_dict(cfg["target_scaler"]), cov_scaler=SeriesScaler.from_dict(cfg["cov_scaler"]),
         static_scaler=ColumnScaler.from_dict(cfg["static_scaler"]), static=arrays["static"], tail=tail,
-        history=History.from_dict(cfg["history"]), n_train_windows=cfg["n_train_windows"])
+        history=History.from_dict(cfg["history"]), n_train_windows=cfg["n_train_windows"],
+        conformal=cfg.get("conformal"))
 
 
 def _tuples(d):

@@ -73,6 +73,7 @@ class FittedState:
     tail: Tail | None = None
     history: History | None = None
     n_train_windows: int | None = None
+    conformal: dict | None = None  # interval="conformal"/"cqr": the calibrated scores (forecast.conformal)
 
     @classmethod
     def resolve(cls, params, spec, layout, panel):
@@ -164,4 +165,5 @@ def network_config(params, layout, n_series, window_norm, season_length):
     return {"n_features": layout.n_features, "n_future": layout.n_future, "n_static": len(layout.static),
             **{name: params[name] for name in names}, "window_norm": window_norm,
             "skip_period": season_length if params["skip"] == "seasonal" else None, "n_series": n_series,
-            "season_length": season_length}
+            "season_length": season_length, "quantiles": params.get("quantiles"),
+            "distribution": params.get("distribution")}

@@ -14,6 +14,7 @@ from ..losses import horizon_mask
 from .encoders import RNNEncoder
 from .smoothing import ExpSmoothing
 from .heads import HEADS, OneStepHead, Seq2SeqHead
+from .outputs import Point, make_output
 
 
 class WindowNorm(nn.Module):
@@ -77,11 +78,14 @@ class ForecastNetwork(nn.Module):
     ``norm`` an :class:`~forecast.networks.smoothing.ExpSmoothing` (``window_norm="es"``) the
     same holds for the exponential-smoothing forecast.
     ``series`` (B,): the fitted series of each window (read by per-series smoothing only).
+    ``output`` (``forecast.networks.outputs``): what the head emits per step — a point (B, H),
+    monotone quantiles (B, H, Q) or a distribution's parameters (B, H, P), in the scaled frame.
     """
 
-    def __init__(self, encoder, head, norm=None, skip_period=None):
+    def __init__(self, encoder, head, norm=None, skip_period=None, output=None):
         super().__init__()
         self.encoder, self.head = encoder, head
+        self.output = output or Point()
         self.norm = norm if isinstance(norm, nn.Module) else WindowNorm(norm)
         self.skip_period = skip_period
         if skip_period or isinstance(self.norm, ExpSmoothing):
@@ -92,10 +96,11 @@ class ForecastNetwork(nn.Module):
         enc_out, summary = self.encoder(x)  # (B, L, E), (B, E)
         # only the seq2seq head reads targets (teacher forcing), in the normalised frame
         teacher = {} if y is None else {"y": self.norm.forward_values(y, stats)}
-        out = self.head(enc_out, summary, x_future, static, **teacher)[..., 0]  # (B, H): single target
-        if self.skip_period:
-            out = out + seasonal_base(x[..., 0], out.shape[1], self.skip_period)  # the correction's base
-        return self.norm.inverse(out, stats)
+        raw = self.head(enc_out, summary, x_future, static, **teacher)  # (B, H, C): the output's channels
+        if self.skip_period:  # the correction's base, added to the location channel
+            base = seasonal_base(x[..., 0], raw.shape[1], self.skip_period)[..., None]
+            raw = raw + base if raw.shape[-1] == 1 else torch.cat([raw[..., :1] + base, raw[..., 1:]], dim=-1)
+        return self.output.project(raw, self.norm, stats)
 
     def training_loss(self, batch, loss_fn):
         y = batch.y if isinstance(self.head, Seq2SeqHead) else None
@@ -130,15 +135,20 @@ class RecursiveNetwork(nn.Module):
     each prediction back for ``horizon`` steps while carrying the hidden state.
     """
 
-    def __init__(self, encoder, head, n_past, n_known, window_norm=None):
+    def __init__(self, encoder, head, n_past, n_known, window_norm=None, output=None):
         super().__init__()
         self.encoder, self.head = encoder, head
+        self.output = output or Point()
         self.n_past, self.n_known = n_past, n_known
         self.norm = WindowNorm(window_norm)  # stats of the lookback; generation runs in its frame
 
-    def unroll(self, inputs, state=None):  # inputs: (B, T, D)
+    def unroll(self, inputs, state=None):  # inputs: (B, T, D) -> location channel (B, T), state
+        raw, state = self.unroll_raw(inputs, state)
+        return raw[..., 0], state
+
+    def unroll_raw(self, inputs, state=None):  # inputs: (B, T, D) -> every output channel (B, T, C), state
         out, state = self.encoder.run(inputs, state)  # (B, T, E)
-        return self.head(out)[..., 0], state  # (B, T)
+        return self.head(out), state
 
     def step_inputs(self, y_prev, past_prev, known, static):
         # y_prev: (B, T); past_prev: (B, T, P); known: (B, T, K); static: (B, S) -> (B, T, 1 + P + K + S)
@@ -152,13 +162,34 @@ class RecursiveNetwork(nn.Module):
         x, stats = self.norm.inputs(x)
         y, past, known = self.split(x)
         known_next = torch.cat([known[:, 1:], x_future[:, :1]], dim=1)  # (B, L, K): known_t for t = 1..L
-        pred, state = self.unroll(self.step_inputs(y, past, known_next, static))  # (B, L)
-        preds = [pred[:, -1:]]  # (B, 1): y_L, the first horizon step
+        raw, state = self.unroll_raw(self.step_inputs(y, past, known_next, static))  # (B, L, C)
+        raws = [raw[:, -1:]]  # (B, 1, C): y_L, the first horizon step
         no_past = past.new_zeros(past.shape[0], 1, self.n_past)
-        for t in range(1, x_future.shape[1]):
-            step, state = self.unroll(self.step_inputs(preds[-1], no_past, x_future[:, t : t + 1], static), state)
-            preds.append(step)
-        return self.norm.inverse(torch.cat(preds, dim=1), stats)  # (B, H)
+        for t in range(1, x_future.shape[1]):  # the location (median, loc) is fed back
+            step, state = self.unroll_raw(self.step_inputs(raws[-1][..., 0], no_past, x_future[:, t : t + 1], static),
+                                          state)
+            raws.append(step)
+        return self.output.project(torch.cat(raws, dim=1), self.norm, stats)  # (B, H) or (B, H, C)
+
+    def sample_paths(self, x, x_future, static, draw):
+        """Coherent sample paths (B, H) in the scaled frame: each step's draw is fed back.
+
+        ``draw(params)`` samples one value per row from the projected step parameters (B, 1, P).
+        """
+        x, stats = self.norm.inputs(x)
+        y, past, known = self.split(x)
+        known_next = torch.cat([known[:, 1:], x_future[:, :1]], dim=1)
+        raw, state = self.unroll_raw(self.step_inputs(y, past, known_next, static))
+        paths, raw = [], raw[:, -1:]
+        no_past = past.new_zeros(past.shape[0], 1, self.n_past)
+        for t in range(x_future.shape[1]):
+            value = draw(self.output.project(raw, self.norm, stats))  # (B, 1) scaled frame
+            paths.append(value)
+            if t + 1 < x_future.shape[1]:
+                fed = self.norm.forward_values(value, stats)  # back into the normalised frame
+                raw, state = self.unroll_raw(self.step_inputs(fed, no_past, x_future[:, t + 1 : t + 2], static),
+                                             state)
+        return torch.cat(paths, dim=1)
 
     def teacher_sequence(self, x, x_future, y_future, static):
         """Inputs (B, L+H-1, D) and one-step targets (B, L+H-1) over the whole window."""
@@ -172,10 +203,10 @@ class RecursiveNetwork(nn.Module):
         x, stats = self.norm.inputs(batch.x)
         y_future = self.norm.forward_values(batch.y, stats)
         inputs, targets = self.teacher_sequence(x, batch.x_future, y_future, batch.static)
-        pred, _ = self.unroll(inputs)  # (B, L+H-1)
+        raw, _ = self.unroll_raw(inputs)  # (B, L+H-1, C)
         mask = None if getattr(batch, "mask", None) is None else batch.mask[:, 1:]  # targets y_1 .. y_{L+H-1}
         # scored in the series' scale, like the other heads
-        return loss_fn(self.norm.inverse(pred, stats).float(), self.norm.inverse(targets, stats).float(),
+        return loss_fn(self.output.project(raw, self.norm, stats).float(), self.norm.inverse(targets, stats).float(),
                        batch.series, mask)
 
 
@@ -192,28 +223,32 @@ def copy_weights(module, previous):
 def build_network(n_features, n_future, n_static, horizon, *, cell="lstm", hidden_size=64, num_layers=1,
                   dropout=0.0, bidirectional=False, merge="concat", nonlinearity="tanh", head="direct",
                   attention=None, residual=False, layer_norm=False, window_norm=None, skip_period=None,
-                  n_models=1, n_series=1, season_length=1):
+                  n_models=1, n_series=1, season_length=1, quantiles=None, distribution=None):
     """Build encoder + head from plain values (the estimator's parameters); an :class:`Ensemble`
     of ``n_models`` such networks (each initialised from the generator's next draws) when > 1.
-    ``n_series`` and ``season_length`` size the per-series smoothing of ``window_norm="es"``."""
+    ``n_series`` and ``season_length`` size the per-series smoothing of ``window_norm="es"``;
+    ``quantiles`` / ``distribution`` choose the output (``forecast.networks.outputs``)."""
     if n_models > 1:
         kwargs = dict(cell=cell, hidden_size=hidden_size, num_layers=num_layers, dropout=dropout,
                       bidirectional=bidirectional, merge=merge, nonlinearity=nonlinearity, head=head,
                       attention=attention, residual=residual, layer_norm=layer_norm, window_norm=window_norm,
-                      skip_period=skip_period, n_series=n_series, season_length=season_length)
+                      skip_period=skip_period, n_series=n_series, season_length=season_length,
+                      quantiles=quantiles, distribution=distribution)
         return Ensemble([build_network(n_features, n_future, n_static, horizon, **kwargs) for _ in range(n_models)])
+    output = make_output(quantiles, distribution)
+    C = output.n_channels
     rnn = dict(hidden_size=hidden_size, cell=cell, num_layers=num_layers, dropout=dropout, merge=merge,
                nonlinearity=nonlinearity, residual=residual, layer_norm=layer_norm)
     if head == "recursive":
         n_past = n_features - 1 - n_future
         encoder = RNNEncoder(1 + n_past + n_future + n_static, bidirectional=False, **rnn)
-        return RecursiveNetwork(encoder, OneStepHead(encoder.out_size), n_past, n_future, window_norm)
+        return RecursiveNetwork(encoder, OneStepHead(encoder.out_size, C), n_past, n_future, window_norm, output)
     encoder = RNNEncoder(n_features, bidirectional=bidirectional, **rnn)
     if window_norm == "es":
         window_norm = ExpSmoothing(n_series, season_length)
     if head == "seq2seq":
-        decoder = Seq2SeqHead(encoder.out_size, horizon, n_future, n_static, hidden=hidden_size, cell=cell,
+        decoder = Seq2SeqHead(encoder.out_size, horizon, n_future, n_static, C, hidden=hidden_size, cell=cell,
                               num_layers=num_layers, attention=attention)
-        return ForecastNetwork(encoder, decoder, window_norm, skip_period)
-    return ForecastNetwork(encoder, HEADS[head](encoder.out_size, horizon, n_future, n_static), window_norm,
-                           skip_period)
+        return ForecastNetwork(encoder, decoder, window_norm, skip_period, output)
+    return ForecastNetwork(encoder, HEADS[head](encoder.out_size, horizon, n_future, n_static, C), window_norm,
+                           skip_period, output)
