@@ -26,9 +26,10 @@ from sklearn.base import clone
 
 from . import frames
 from .checks import check_int, is_int
-from .choices import BACKTEST_WINDOWS, DEFAULT_METRICS, METRICS
+from .choices import BACKTEST_WINDOWS, DEFAULT_METRICS
 from .frames import ID, TARGET, TIME
-from .metrics import PRED, evaluate_groups
+from .interval_metrics import quantile_columns
+from .metrics import PRED, check_metrics, evaluate_groups
 
 WINDOWS = BACKTEST_WINDOWS
 
@@ -106,7 +107,8 @@ def backtest(estimator, df, n_windows=3, step=None, refit=True, window="expandin
         the first cutoff) | "warm" (fit every window, each from the previous window's weights for
         ``warm_fraction`` of the epochs/steps; estimators without warm start fit cold).
     window : "expanding" (all history up to the cutoff) | "sliding" (its last ``train_length`` points).
-    season_length : m of the MASE scale; metrics : names from ``forecast.metrics.METRICS``.
+    season_length : m of the MASE scale; metrics : names from ``forecast.metrics.METRICS`` or
+        probabilistic ones (``forecast.interval_metrics``: pinball, crps, coverage80, width80, msis95).
 
     Returns
     -------
@@ -115,7 +117,7 @@ def backtest(estimator, df, n_windows=3, step=None, refit=True, window="expandin
     horizon = int(estimator.horizon)
     step = horizon if step is None else step
     _check_args(n_windows, step, refit, window, train_length, metrics, warm_fraction)
-    long = frames.sorted_long(frames.to_long(df)[0])
+    long = _validated(estimator, df)
     folds = make_folds(long, horizon, n_windows, step)
     runs, n_fits, fit_s, predict_s, histories = _run_groups(estimator, long, folds, refit, window, train_length,
                                                             warm_fraction)
@@ -128,6 +130,17 @@ def backtest(estimator, df, n_windows=3, step=None, refit=True, window="expandin
                           n_fits, fit_s, predict_s, params, histories)
 
 
+def _validated(estimator, df):
+    """``df`` as the internal long frame, validated the way ``fit`` validates (the estimator's covariates
+    and ``fill``, forward-only), so that no fault reaches the folds: the actuals after every cutoff, which
+    no fit sees, are checked too."""
+    raw, spec = frames.to_long(df)
+    columns = [c for name in ("past_covariates", "future_covariates", "static_covariates")
+               for c in (getattr(estimator, name, None) or ())]
+    fill = frames.causal_fill(getattr(estimator, "fill", None))
+    return frames.validate(raw, columns, fill, where="backtest data", names=spec.names)[0]
+
+
 def _check_args(n_windows, step, refit, window, train_length, metrics, warm_fraction):
     for name, value in (("n_windows", n_windows), ("step", step)):
         check_int(name, value, 1)
@@ -137,9 +150,7 @@ def _check_args(n_windows, step, refit, window, train_length, metrics, warm_frac
         raise ValueError(f"window must be one of {WINDOWS}, got {window!r}")
     if window == "sliding" and not is_int(train_length, 1):
         raise ValueError(f"window='sliding' needs train_length, an integer >= 1, got {train_length!r}")
-    unknown = [m for m in metrics if m not in METRICS]
-    if unknown:
-        raise ValueError(f"unknown metric(s) {unknown}; choose from {METRICS}")
+    check_metrics(metrics)
     if not 0 < warm_fraction <= 1:
         raise ValueError(f"warm_fraction must be in (0, 1], got {warm_fraction!r}")
 
@@ -213,6 +224,7 @@ def _assemble(long, folds, runs):
         parts.append(pd.DataFrame({ID: fc[ID].to_numpy(), "window": np.repeat(windows, H),
                                    "cutoff": fc["cutoff"].to_numpy(), "step": np.tile(np.arange(1, H + 1), len(windows)),
                                    TIME: fc[TIME].to_numpy(), TARGET: y[target.ravel()],
-                                   PRED: fc[PRED].to_numpy()}))
+                                   PRED: fc[PRED].to_numpy(),
+                                   **{c: fc[c].to_numpy() for c in quantile_columns(fc.columns) if c != PRED}}))
     out = pd.concat(parts, ignore_index=True)
     return out.sort_values([ID, "window", "step"], kind="stable").reset_index(drop=True)

@@ -1,4 +1,5 @@
-"""The internal long frame: its column names, and the frame itself from arrays.
+"""The internal long frame: its column names, and the frame itself from arrays; the names of the
+probabilistic forecast columns (``forecast.probabilistic``).
 
 Every input becomes ``[unique_id, ds, y, <covariates>]``: ``unique_id`` str, ``ds`` timestamps or
 integer time steps, ``y`` and covariates float64.
@@ -18,3 +19,26 @@ def long_frame(uid, ds, y, **covariates):
     for col, values in covariates.items():
         df[col] = np.asarray(values, dtype=np.float64)
     return df
+
+
+def percent(p):
+    """A level in percent as a column suffix: 10, 2.5, 97.5 (no trailing zeros)."""
+    return f"{round(float(p), 6):g}"
+
+
+def quantile_column(q):
+    return f"y_q{percent(100 * q)}"
+
+
+def interval_columns(level):
+    return f"y_lo{percent(level)}", f"y_hi{percent(level)}"
+
+
+def interval_columns_of(levels):
+    return [c for level in levels for c in interval_columns(level)]
+
+
+def bounds(level):
+    """The quantile levels (lo, hi) of a central ``level`` percent interval."""
+    a = (1.0 - level / 100.0) / 2.0
+    return a, 1.0 - a

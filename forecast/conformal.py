@@ -23,7 +23,8 @@ import warnings
 
 import numpy as np
 
-from .probabilistic import DEFAULT_LEVEL, Decoder, bounds
+from .columns import bounds
+from .probabilistic import DEFAULT_LEVEL, Decoder
 
 MIN_RESIDUALS = 20  # per horizon step: a 95 % interval needs at least 19
 

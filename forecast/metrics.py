@@ -30,8 +30,23 @@ import pandas as pd
 from .checks import check_int
 from .choices import DEFAULT_METRICS, METRICS
 from .frames import ID, TARGET, TIME, rows_at, sorted_long
+from .interval_metrics import NAMES as INTERVAL_NAMES
+from .interval_metrics import is_interval_metric, needs_scale
+from .interval_metrics import terms as interval_terms
 
 PRED = "y_pred"
+
+
+def is_metric(name):
+    """A point metric of ``METRICS`` or a probabilistic one (``forecast.interval_metrics``)."""
+    return name in METRICS or is_interval_metric(name)
+
+
+def check_metrics(metrics):
+    unknown = [m for m in metrics if not is_metric(m)]
+    if unknown:
+        raise ValueError(f"unknown metric(s) {unknown}; choose from {METRICS} or {INTERVAL_NAMES} "
+                         f"(e.g. coverage80, msis95)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -259,9 +274,7 @@ def evaluate(forecasts, train_df=None, metrics=DEFAULT_METRICS, season_length=1,
     DataFrame [*by, *metrics], one row per group (one row when ``by`` is empty).
     """
     by, metrics = list(by), list(metrics)
-    unknown = [m for m in metrics if m not in METRICS]
-    if unknown:
-        raise ValueError(f"unknown metric(s) {unknown}; choose from {METRICS}")
+    check_metrics(metrics)
     fc = _with_terms(forecasts, train_df, metrics, season_length, by)
     if not by:
         return pd.DataFrame({m: [_reduce(m, fc[f"_{m}"].to_numpy())] for m in metrics})
@@ -306,13 +319,14 @@ def _with_terms(forecasts, train_df, metrics, season_length, by):
     if missing:
         raise ValueError(f"cannot group by {missing}: forecasts has columns {list(fc.columns)}")
     scale = None
-    if "mase" in metrics:
+    scaled = [m for m in metrics if m == "mase" or needs_scale(m)]
+    if scaled:
         if train_df is None:
-            raise ValueError("metric 'mase' needs train_df (the in-sample data that scales the errors)")
+            raise ValueError(f"metric {scaled[0]!r} needs train_df (the in-sample data that scales the errors)")
         scale = scales(fc, train_df, season_length)
     y, y_pred, who = fc[TARGET].to_numpy(np.float64), fc[PRED].to_numpy(np.float64), fc[ID].to_numpy()
     for m in metrics:
-        fc[f"_{m}"] = _terms(m, y, y_pred, scale, who)
+        fc[f"_{m}"] = interval_terms(m, fc, y, scale) if is_interval_metric(m) else _terms(m, y, y_pred, scale, who)
     return fc
 
 

@@ -18,33 +18,11 @@ from __future__ import annotations
 import numpy as np
 from scipy import special, stats
 
+from .columns import bounds, interval_columns, interval_columns_of, quantile_column
 from .losses import quantile_levels
 from .scaling import inverse_target
 
 DEFAULT_LEVEL = (80, 95)
-
-
-def percent(p):
-    """A level in percent as a column suffix: 10, 2.5, 97.5 (no trailing zeros)."""
-    return f"{round(float(p), 6):g}"
-
-
-def quantile_column(q):
-    return f"y_q{percent(100 * q)}"
-
-
-def interval_columns(level):
-    return f"y_lo{percent(level)}", f"y_hi{percent(level)}"
-
-
-def interval_columns_of(levels):
-    return [c for level in levels for c in interval_columns(level)]
-
-
-def bounds(level):
-    """The quantile levels (lo, hi) of a central ``level`` percent interval."""
-    a = (1.0 - level / 100.0) / 2.0
-    return a, 1.0 - a
 
 
 class Decoder:

@@ -30,7 +30,9 @@ from .estimator import RNNForecaster
 from .checks import check_int, is_int
 from .choices import CELLS, DEFAULT_METRICS, HEADS, RANKING_METRICS, WINDOW_NORMS, from_name, names
 from .frames import ID, TIME
+from .interval_metrics import is_interval_metric
 from .metrics import relative
+from .stopping import on_signals
 
 REFERENCE = "seasonal_naive"
 
@@ -155,7 +157,8 @@ def select_model(candidates, df, n_windows=2, step=None, metric="mase", season_l
     metrics = list(dict.fromkeys([*([metric] if metric != "owa" else []), *metrics, "smape", "mase"]))
     jobs = {**candidates, REFERENCE: SeasonalNaive(horizon=horizon, season_length=season_length)}
     args = (n_windows, step, refit, season_length, tuple(metrics), window, train_length)
-    results = _run_jobs(jobs, df, args, n_jobs, executor)
+    with on_signals():  # SIGINT/SIGTERM stop the candidates' fits in their threads too
+        results = _run_jobs(jobs, df, args, n_jobs, executor)
     board = _leaderboard(results, jobs, metric, metrics)
     best = board["candidate"].iloc[0]
     if not np.isfinite(board[metric].iloc[0]):
@@ -178,8 +181,9 @@ def _common_horizon(candidates, metric):
         raise ValueError("candidates is empty: pass a dict name -> estimator (e.g. candidate_grid(...))")
     if REFERENCE in candidates:
         raise ValueError(f"candidate name {REFERENCE!r} is reserved for the reference row")
-    if metric not in RANKING_METRICS:
-        raise ValueError(f"metric must be one of {RANKING_METRICS}, got {metric!r}")
+    if metric not in RANKING_METRICS and not (is_interval_metric(metric) and not metric.startswith("coverage")):
+        raise ValueError(f"metric must be one of {RANKING_METRICS}, 'pinball', 'crps', 'msis<level>' or "
+                         f"'width<level>', got {metric!r}")
     horizons = {name: est.horizon for name, est in candidates.items()}
     if len(set(horizons.values())) > 1:
         raise ValueError(f"candidates must share one horizon to be compared on the same folds, got {horizons}")
@@ -200,6 +204,8 @@ def _run_jobs(jobs, df, args, n_jobs, executor):
 
 
 def _safe(name, estimator, df, args):
+    if name == REFERENCE:  # seasonal naive has point forecasts only: its interval metrics stay NaN
+        args = (*args[:4], tuple(m for m in args[4] if not is_interval_metric(m)), *args[5:])
     try:
         return evaluate_candidate(name, estimator, df, *args)
     except Exception as exc:  # one broken candidate must not sink the search; it is reported
