@@ -21,9 +21,8 @@ from prefect import flow
 from pydantic import Field
 
 from forecast import choices
-from forecast.selection import REFERENCE
 
-from . import budget, config, io, registry, runs, store, tasks
+from . import budget, config, describe, io, publish, registry, runs, store, tasks
 
 # The choice lists are the library's own (forecast.choices), so a bad name fails here, at the flow boundary.
 Cell = Literal[choices.CELLS]
@@ -39,7 +38,7 @@ PositiveFloat = Annotated[float, Field(gt=0)]
 Name = Annotated[str, Field(min_length=1)]
 
 
-@flow(name="train", log_prints=True)
+@flow(name="train", flow_run_name=publish.flow_run_name_train, log_prints=True)
 def train(
     data: Name = "airpassengers",
     table: str | None = None,
@@ -65,6 +64,7 @@ def train(
     learning_rate: PositiveFloat | None = None,  # None: the estimator's default
     batch_size: Positive | None = None,  # None: scaled to the data (16 to 256)
     n_windows: Positive = 2,
+    val_size: Annotated[int, Field(ge=0)] | None = None,  # candidates' validation tail (None: horizon; 0: none)
     season_length: Positive = 12,
     metric: Metric = "mase",
     device: str = "auto",
@@ -77,6 +77,10 @@ def train(
 ) -> dict:
     """Select, train, evaluate, register and promote a recurrent forecaster; forecast with the champion.
 
+    Every candidate fit holds back the last ``val_size`` points of each series (default: the
+    horizon) to log a validation loss per epoch; the hold-out fit and the final fit of the chosen
+    settings train on all the data they are given (``val_size=0``), as the registered model does.
+
     Returns
     -------
     dict: run_id, version, promoted, reason, champion_version, champion_run_id (the run that
@@ -88,6 +92,7 @@ def train(
     parameters = dict(locals())  # the flow's parameters, before any other name is bound
     uri = tasks.configure_tracking(tracking_uri, experiment)  # first: an unreachable server fails in seconds
     df = training_history(parameters)
+    val_size = horizon if val_size is None else val_size
     seen = tasks.split_holdout(df, horizon)  # the last horizon of each series stays unseen by selection
     n_fits = budget.n_fits(len(cells) * len(bidirectional) * len(hidden_sizes) * len(heads) * len(window_norms),
                            n_windows)
@@ -97,32 +102,41 @@ def train(
                                  past_covariates=tuple(past_covariates), future_covariates=tuple(future_covariates),
                                  static_covariates=tuple(static_covariates),
                                  calendar=calendar, fill=fill, scaler=scaler, clip="norm", device=device, seed=seed,
-                                 season_length=season_length, verbose=False)
+                                 season_length=season_length, verbose=False, val_size=val_size)
     budget.warn_if_slow(seen, lookback, horizon, batch_size, max_epochs, len(grid), n_windows)
-    selection = tasks.select(grid, seen, n_windows, season_length, metric)  # one task per candidate
-    best, estimator = tasks.best_candidate(selection, grid)
     params = {"data": data, "lookback": lookback, "horizon": horizon, "n_windows": n_windows, "heads": heads,
-              "window_norms": window_norms, "max_time": max_time,
+              "window_norms": window_norms, "max_time": max_time, "candidate_val_size": val_size,
               "past_covariates": past_covariates, "future_covariates": future_covariates,
               "static_covariates": static_covariates, "calendar": calendar, "fill": fill, "scaler": scaler,
-              "season_length": season_length, "metric": metric, "best": best}
-    with runs.run("train", tags={"forecast.flow": "train", "forecast.data": data}) as run:
+              "season_length": season_length, "metric": metric}
+    name = describe.run_name("train", data, horizon)
+    with runs.run(name, tags={"forecast.flow": "train", "forecast.data": data}) as run:
+        publish.link_runs(run.run_id)
         tasks.log_params(params | {"candidates": list(grid)}, run.run_id)
-        tasks.log_selection(selection, run.run_id)
-        model_bt = tasks.run_backtest(estimator, df, 1, season_length, metric, name=best)
+        selection = tasks.select(grid, seen, n_windows, season_length, metric, run.run_id)  # a task per candidate
+        best, estimator = tasks.best_candidate(selection, grid)
+        estimator = tasks.unfitted(estimator, val_size=0)  # the hold-out and final fits use all their data
+        tasks.log_params({"best": best}, run.run_id)
+        children = tasks.log_selection(selection, run.run_id, metric)
+        model_bt = tasks.run_backtest(estimator, df, 1, season_length, metric, name=f"holdout-{best}")
         naive_bt = tasks.run_backtest(tasks.seasonal_naive(horizon, season_length), df, 1, season_length, metric,
-                                      name=REFERENCE)
+                                      name="holdout-seasonal-naive")
         tasks.log_backtest(model_bt, "holdout", run.run_id)
         tasks.log_backtest(naive_bt, "naive_holdout", run.run_id)
         tasks.log_forecast_plot(seen, model_bt.forecasts, run.run_id, actuals=df, artifact_file="holdout_forecast.png")
         model = tasks.fit(estimator, df, run.run_id)
         tasks.log_training(model, data, df, run.run_id)
-        tasks.log_gradient_through_time(model, df, run.run_id)
+        grad = tasks.log_gradient_through_time(model, df, run.run_id)
         tasks.log_model(model, run.run_id)
         score = tasks.holdout_score(model_bt, naive_bt, metric)
         tasks.log_metrics({f"holdout_{metric}": score}, run.run_id)  # OWA too, for the UI's compare view
         champion = tasks.rescore_champion(model_name, model, df, naive_bt, metric, season_length)
         promotion = tasks.register_and_promote(run.run_id, model_name, f"holdout_{metric}", score, model, champion)
+        facts = {"data": data, "n_series": int(df["unique_id"].nunique()), "horizon": horizon, "metric": metric,
+                 "best": best, "val_size": val_size, "n_windows": n_windows,
+                 "frequency": ",".join(sorted({str(f) for f in model.freqs_.values()}))}
+        publish.describe_train(run.run_id, facts, selection, children, model_bt, naive_bt, model, promotion, grad,
+                               seen, df, model_name)
     print(promotion.reason)
     # the champion forecasts, unless it covers other series: then this run's own version does. The
     # model is trained and registered by now: a forecast that cannot be made (e.g. no future
@@ -169,7 +183,7 @@ def _board(leaderboard, metric):
     return leaderboard[cols].to_dict("records")
 
 
-@flow(name="forecast", log_prints=True)
+@flow(name="forecast", flow_run_name=publish.flow_run_name_forecast, log_prints=True)
 def forecast(
     data: Name = "airpassengers",
     table: str | None = None,
@@ -206,10 +220,13 @@ def forecast(
     path = tasks.write_forecasts(fc, output_dir, stamp, output_format, names)
     if sql_url:
         tasks.write_sql(fc.assign(run=stamp, model_version=used), sql_url, sql_table, names)
-    with runs.run("forecast", tags={"forecast.flow": "forecast", "forecast.data": data}) as run:
+    name = describe.run_name("forecast", data, version=used)
+    with runs.run(name, tags={"forecast.flow": "forecast", "forecast.data": data}) as run:
+        publish.link_runs(run.run_id)
         tasks.log_params({"data": data, "model_name": model_name, "model_version": used, "path": path,
                           "rows": len(fc)}, run.run_id)
         tasks.log_forecast_plot(df, fc, run.run_id)
+        publish.describe_forecast(run.run_id, model_name, used, data, fc, path)
     print(f"forecast with {model_name} v{used}: {len(fc)} rows -> {path}")
     return {"version": used, "path": path, "rows": len(fc), "run_id": run.run_id}
 
@@ -227,7 +244,7 @@ def _registered_model_and_data(data, table, id_col, time_col, target_col, model_
     return model, used, df, future, names
 
 
-@flow(name="backtest", log_prints=True)
+@flow(name="backtest", flow_run_name=publish.flow_run_name_backtest, log_prints=True)
 def backtest(
     data: Name = "airpassengers",
     table: str | None = None,
@@ -253,18 +270,22 @@ def backtest(
     """
     tasks.configure_tracking(tracking_uri, experiment)
     model, used, df, _, _ = _registered_model_and_data(data, table, id_col, time_col, target_col, model_name, version)
-    with runs.run("backtest", tags={"forecast.flow": "backtest", "forecast.data": data}) as run:
+    name = describe.run_name("backtest", data, version=used)
+    with runs.run(name, tags={"forecast.flow": "backtest", "forecast.data": data}) as run:
+        publish.link_runs(run.run_id)
         model_bt = tasks.run_backtest(tasks.unfitted(model, max_epochs=max_epochs), df, n_windows, season_length,
-                                      metric, name=f"{model_name}-v{used}")
+                                      metric, name=f"champion-{model_name}-v{used}")
         naive_bt = tasks.run_backtest(tasks.seasonal_naive(model.horizon, season_length), df, n_windows,
-                                      season_length, metric, name=REFERENCE)
+                                      season_length, metric, name="seasonal-naive")
         tasks.log_params({"data": data, "model_name": model_name, "model_version": used,
                           "n_windows": n_windows, "max_epochs": max_epochs or model.max_epochs_}, run.run_id)
         tasks.log_backtest(model_bt, "backtest", run.run_id)
         tasks.log_backtest(naive_bt, "naive_backtest", run.run_id)
-    out = {"version": used, "metric": metric, "model": tasks.holdout_score(model_bt, naive_bt, metric),
-           "seasonal_naive": tasks.holdout_score(naive_bt, naive_bt, metric), "n_windows": n_windows,
-           "run_id": run.run_id}
+        out = {"version": used, "metric": metric, "model": tasks.holdout_score(model_bt, naive_bt, metric),
+               "seasonal_naive": tasks.holdout_score(naive_bt, naive_bt, metric), "n_windows": n_windows,
+               "run_id": run.run_id}
+        publish.describe_backtest(run.run_id, model_name, used, data, n_windows, metric, out["model"],
+                                  out["seasonal_naive"])
     print(f"backtest of {model_name} v{used} over {n_windows} windows: {metric} {out['model']:.4g} "
           f"(seasonal naive {out['seasonal_naive']:.4g})")
     return out

@@ -26,6 +26,16 @@ def _positive(text):
     return value
 
 
+def _non_negative(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
 def _positive_float(text):
     try:
         value = float(text)
@@ -171,6 +181,9 @@ def _train_options(p):
     p.add_argument("--learning-rate", type=_positive_float, help="Adam learning rate")
     p.add_argument("--batch-size", type=_positive, help="windows per training batch")
     p.add_argument("--n-windows", type=_positive, help="backtest windows per candidate")
+    p.add_argument("--val-size", type=_non_negative, metavar="POINTS",
+                   help="validation tail of each candidate fit, for its val_loss curve (default: the horizon; "
+                        "0: none); the final fit of the chosen settings always trains on all data")
     p.add_argument("--season-length", type=_positive, help="season of seasonal naive and MASE")
     p.add_argument("--metric", choices=choices.RANKING_METRICS, help="selection metric")
     p.add_argument("--device", help="auto | cpu | cuda")

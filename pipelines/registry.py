@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import store
+from .describe import wrap
 from .runs import current_run_id, finite, versions
 
 CHAMPION = "champion"
@@ -236,7 +237,7 @@ def register_and_promote(run_id_or_uri, model_name, metric_name, metric_value=No
     if run_id:
         client.set_tag(run_id, "forecast.promoted", str(promoted).lower())
         client.set_tag(run_id, "forecast.promotion_reason", reason)
-        client.log_text(run_id, reason + "\n", "promotion.txt")
+        client.log_text(run_id, wrap(reason), "promotion.txt")  # wrapped: the UI's text view does not
     return PromotionResult(version, promoted, reason, comparable)
 
 
@@ -276,6 +277,26 @@ def _champion_metric(client, champion, metric_name):
             return value
     tag = (champion.tags or {}).get(metric_name)
     return float(tag) if tag not in (None, "None") else None
+
+
+def scope_tags(estimator, data_name=None):
+    """Readable companions of the ``forecast.scope`` hash on a version: the data set's name, how many
+    series and at which frequencies, and the horizon."""
+    freqs = sorted({str(f) for f in estimator.freqs_.values()})
+    tags = {"forecast.n_series": str(len(estimator.freqs_)), "forecast.frequency": ",".join(freqs),
+            "forecast.horizon": str(estimator.horizon)}
+    return tags | ({"forecast.data": str(data_name)} if data_name is not None else {})
+
+
+def describe(model_name, version, model_description, version_description, tags=None):
+    """Set the registered model's and a version's descriptions (markdown in the UI) and version tags."""
+    if not store.active_config():
+        return
+    client = store.client()
+    client.update_registered_model(model_name, description=model_description)
+    client.update_model_version(model_name, str(version), description=version_description)
+    for key, value in (tags or {}).items():
+        client.set_model_version_tag(model_name, str(version), key, str(value))
 
 
 def _registry_uri(model_name, version=None, alias=CHAMPION):

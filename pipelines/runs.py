@@ -4,7 +4,7 @@
     yielding ``RunHandle(run_id, skipped, reason)``; the run ends FINISHED, or FAILED (KILLED on
     Ctrl-C) on any exception (tag ``forecast.error``), never left RUNNING. With tracking off
     (``store.configure(required=False)`` on an unreachable store) it yields ``skipped=True``.
-``log_params``, ``log_metrics``, ``log_frame``, ``log_figure``, ``log_file``: each takes
+``log_params``, ``log_metrics``, ``log_frame``, ``log_figure``, ``log_file``, ``set_note``: each takes
     ``run_id=None`` (the active run of this thread) so that Prefect tasks running in worker
     threads, where MLflow's thread-local active run is not visible, can log into the flow's run
     by id; each logs nothing when tracking is off.
@@ -81,14 +81,15 @@ def log_params(params, run_id=None):
         client.log_batch(run_id, params=items[i:i + 100])
 
 
-def log_metrics(metrics, step=0, run_id=None):
-    """Log a dict name -> number at ``step`` (non-finite and None values are skipped)."""
+def log_metrics(metrics, step=0, run_id=None, timestamp=None):
+    """Log a dict name -> number at ``step`` (non-finite and None values are skipped); ``timestamp``
+    in ms since the epoch (None: now), for values measured earlier than they are logged."""
     from mlflow.entities import Metric
 
     run_id = current_run_id(run_id)
     if run_id is None:
         return
-    now = int(time.time() * 1000)
+    now = int(time.time() * 1000) if timestamp is None else int(timestamp)
     items = [Metric(k, float(v), now, int(step)) for k, v in metrics.items() if finite(v)]
     client = store.client()
     for i in range(0, len(items), 1000):
@@ -101,6 +102,19 @@ def finite(v):
         return v is not None and math.isfinite(float(v))
     except (TypeError, ValueError):
         return False
+
+
+def set_note(run_id, markdown):
+    """The run's description in the MLflow UI (the ``mlflow.note.content`` tag, rendered as markdown)."""
+    run_id = current_run_id(run_id)
+    if run_id is not None:
+        from mlflow.utils.mlflow_tags import MLFLOW_RUN_NOTE
+
+        store.client().set_tag(run_id, MLFLOW_RUN_NOTE, markdown)
+
+
+def now_ms():
+    return int(time.time() * 1000)
 
 
 def _plain(v):

@@ -6,8 +6,8 @@
     server within ~3 s. Unreachable -> ``TrackingUnavailable`` naming the URI, or, with
     ``required=False``, a disabled config (falsy, ``.reason`` says why): nothing is logged then.
 ``active_config()``, ``client()``: what the logging modules (``runs``, ``tracking``, ``registry``) use.
-``experiment_id()``, ``runs_url(experiment_id=None, uri=None, port=5000)``, ``local_experiment_id(name)``,
-``home()``, ``store_dir()``, ``default_uri()``.
+``experiment_id()``, ``runs_url(experiment_id=None, uri=None, port=5000)``, ``ui_base(uri=None)``,
+``local_experiment_id(name)``, ``home()``, ``store_dir()``, ``default_uri()``.
 
 mlflow is imported inside the functions that need it (MLflow 3 otherwise writes ``mlflow.db``
 into the current directory: the URI is never left implicit).
@@ -182,8 +182,13 @@ def runs_url(experiment_id=None, uri=None, port=UI_PORT):
 
     ``uri`` an http(s) tracking server: its own UI; anything else: ``forecast ui`` on ``port``.
     """
-    base = uri.rstrip("/") if uri and uri.startswith(("http://", "https://")) else f"http://127.0.0.1:{port}"
+    base = ui_base(uri, port)
     return f"{base}/#/experiments/{experiment_id}/runs" if experiment_id is not None else base
+
+
+def ui_base(uri=None, port=UI_PORT):
+    """The MLflow UI's address: an http(s) tracking server's own, else ``forecast ui``'s on ``port``."""
+    return uri.rstrip("/") if uri and uri.startswith(("http://", "https://")) else f"http://127.0.0.1:{port}"
 
 
 def local_experiment_id(name, store=None):

@@ -175,28 +175,43 @@ def make_candidates(cells, bidirectional, hidden_sizes, heads=("direct",), windo
 
 
 @task(name="evaluate-candidate", task_run_name="evaluate-{name}", **_compute())
-def evaluate_candidate(job, name, estimator, df, args):
-    """One candidate's backtest: ``job`` is the callable ``forecast.selection.select_model`` hands out."""
-    return job(name, estimator, df, args)
+def evaluate_candidate(job, name, estimator, df, args, parent_run_id=None):
+    """One candidate's backtest: ``job`` is the callable ``forecast.selection.select_model`` hands out.
+
+    With ``parent_run_id`` the candidate's MLflow run is open while it runs (timed over its fit and
+    backtest) and holds its parameters, backtest and training curves when it ends."""
+    child = tracking.start_candidate(parent_run_id, name) if parent_run_id else None
+    try:
+        result = job(name, estimator, df, args)
+    except BaseException:
+        if child:
+            store.client().set_terminated(child, "FAILED")
+        raise
+    tracking.finish_candidate(result, child)
+    return result
 
 
 class TaskExecutor:
     """The ``executor`` of ``select_model``: every ``submit`` becomes a Prefect task on the flow's runner.
 
-    So candidates run concurrently on threads or Dask workers, each visible as its own task run.
+    So candidates run concurrently on threads or Dask workers, each visible as its own task run
+    (and, with ``parent_run_id``, as its own MLflow run under the flow's).
     """
 
+    def __init__(self, parent_run_id=None):
+        self.parent_run_id = parent_run_id
+
     def submit(self, fn, name, estimator, df, args):
-        return evaluate_candidate.submit(fn, name, estimator, df, args)
+        return evaluate_candidate.submit(fn, name, estimator, df, args, self.parent_run_id)
 
 
 @task(name="select-model", **_compute())
-def select(candidates, df, n_windows, season_length, metric):
+def select(candidates, df, n_windows, season_length, metric, parent_run_id=None):
     """``forecast.selection.select_model`` with one task per candidate; the winner is not refitted here."""
     from forecast import selection
 
     return selection.select_model(candidates, df, n_windows=n_windows, metric=metric, season_length=season_length,
-                                  executor=TaskExecutor(), refit_best=False)
+                                  executor=TaskExecutor(parent_run_id), refit_best=False)
 
 
 @task(name="best-candidate", **_compute())
@@ -298,11 +313,11 @@ def log_metrics(metrics, run_id):
 
 
 @task(name="log-selection", **_io())
-def log_selection(result, run_id):
-    return tracking.log_selection(result, run_id=run_id)
+def log_selection(result, run_id, metric=None):
+    return tracking.log_selection(result, run_id=run_id, metric=metric)
 
 
-@task(name="log-backtest", **_io())
+@task(name="log-backtest", task_run_name="log-{prefix}", **_io())
 def log_backtest(result, prefix, run_id):
     return tracking.log_backtest(result, prefix=prefix, run_id=run_id)
 

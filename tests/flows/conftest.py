@@ -13,8 +13,14 @@ import subprocess
 import time
 import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+
+# The train flow's smallest useful job: one cell, two window norms, two epochs (seconds a fit).
+TINY = dict(lookback=24, horizon=12, cells=["gru"], bidirectional=[True], window_norms=["none", "last"],
+            hidden_sizes=[8], max_epochs=2,
+            batch_size=64, n_windows=1, season_length=12, device="cpu")
 
 
 @pytest.fixture(scope="session")
@@ -23,6 +29,20 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture(scope="session")
+def trained(prefect_harness, tmp_path_factory):
+    """One train flow run (tiny models) into a temporary MLflow store; its result and folders
+    (shared by the flow tests and the UI tests)."""
+    from pipelines import flows
+
+    root = tmp_path_factory.mktemp("trained")
+    uri, out = f"sqlite:///{root / 'mlruns' / 'mlflow.db'}", root / "forecasts"
+    t0 = time.perf_counter()
+    state = flows.train(**TINY, tracking_uri=uri, output_dir=str(out), return_state=True)
+    assert state.is_completed(), state.message
+    return SimpleNamespace(result=state.result(), uri=uri, out=out, root=root, seconds=time.perf_counter() - t0)
 
 
 @pytest.fixture

@@ -23,12 +23,9 @@ import pytest
 from forecast.datasets import load
 from pipelines import budget, cli, config, environment, flows, io, schedules, store, tasks
 
-from .conftest import free_port, stop
+from .conftest import TINY, free_port, stop
 
 REPO = Path(__file__).resolve().parents[2]
-TINY = dict(lookback=24, horizon=12, cells=["gru"], bidirectional=[True], window_norms=["none", "last"],
-            hidden_sizes=[8], max_epochs=2,
-            batch_size=64, n_windows=1, season_length=12, device="cpu")
 
 
 def air():
@@ -359,17 +356,6 @@ def test_cli_datasets_lists_the_bundled_sets(capsys):
 
 
 # ---------------------------------------------------------------------------------- flows end to end
-@pytest.fixture(scope="session")
-def trained(prefect_harness, tmp_path_factory):
-    """One train flow run (tiny models) into a temporary MLflow store; its result and folders."""
-    root = tmp_path_factory.mktemp("trained")
-    uri, out = f"sqlite:///{root / 'mlruns' / 'mlflow.db'}", root / "forecasts"
-    t0 = time.perf_counter()
-    state = flows.train(**TINY, tracking_uri=uri, output_dir=str(out), return_state=True)
-    assert state.is_completed(), state.message
-    return SimpleNamespace(result=state.result(), uri=uri, out=out, root=root, seconds=time.perf_counter() - t0)
-
-
 def test_train_flow_selects_registers_promotes_and_forecasts(trained):
     from mlflow.tracking import MlflowClient
 

@@ -1,0 +1,184 @@
+"""What a user reads of a run in the MLflow and Prefect UIs: names, descriptions, the HTML report,
+links both ways. Prefect tasks, each one call into :mod:`pipelines.describe` (words and tables),
+:mod:`pipelines.report` (the HTML file), :mod:`pipelines.links` and the MLflow adapter.
+
+``flow_run_name_*``: the flows' ``flow_run_name`` callables (``train-airpassengers-h12``).
+``link_runs``: tag each side with the other as soon as the MLflow run opens.
+``describe_train``, ``describe_forecast``, ``describe_backtest``: the run's description (MLflow note),
+the train run's ``report.html``, registry descriptions, and a Prefect markdown artifact.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from forecast.metrics import relative
+from forecast.selection import REFERENCE
+
+from . import describe, links, plots, registry, report, runs, store
+
+REPORT = "report.html"
+
+
+# ---------------------------------------------------------------------------------- Prefect names
+def _parameters():
+    from prefect.runtime import flow_run
+
+    return flow_run.get_parameters() or {}
+
+
+def flow_run_name_train():
+    p = _parameters()
+    return f"train-{describe.data_label(p.get('data', 'data'))}-h{p.get('horizon', '?')}"
+
+
+def flow_run_name_forecast():
+    p = _parameters()
+    version = p.get("version")
+    return f"forecast-{describe.data_label(p.get('data', 'data'))}" + (f"-v{version}" if version else "")
+
+
+def flow_run_name_backtest():
+    p = _parameters()
+    return f"backtest-{describe.data_label(p.get('data', 'data'))}-{p.get('n_windows', '?')}w"
+
+
+# ---------------------------------------------------------------------------------- tasks
+@task(name="link-runs", cache_policy=NO_CACHE)
+def link_runs(run_id):
+    """The MLflow run tagged with its Prefect flow run, the flow run with ``mlflow-run:<id>``."""
+    return links.link_runs(run_id)
+
+
+@task(name="describe-train-run", cache_policy=NO_CACHE)
+def describe_train(run_id, facts, selection, children, model_bt, naive_bt, model, promotion, grad, seen, df,
+                   model_name):
+    """The train run's description, ``report.html``, the hold-out figures on the chosen candidate's and
+    the reference's runs, the registry's descriptions and a Prefect artifact. Returns the markdown.
+
+    ``facts``: data, n_series, horizon, metric, best, val_size, n_windows; ``children``: {candidate:
+    run id} from ``log_selection``; ``promotion``: ``registry.PromotionResult``.
+    """
+    if run_id is None:
+        return None
+    best, metric = facts["best"], facts["metric"]
+    model_scores, naive_scores = _scores(model_bt, naive_bt), _scores(naive_bt, naive_bt)
+    for name, scores in ((best, model_scores), (REFERENCE, naive_scores)):
+        if name in children:
+            runs.log_metrics({f"holdout_{k}": v for k, v in scores.items()}, run_id=children[name])
+    board = describe.leaderboard_table(selection.leaderboard, metric)
+    holdout = describe.holdout_table(best, model_scores, naive_scores)
+    where = _links(run_id, model_name, promotion.version if promotion else None)
+    reason = promotion.reason if promotion else "not registered (tracking off)"
+    figures = _train_figures(selection, model_bt, naive_bt, model, grad, seen, df, best)
+    html = report.train_report(runs_run_name(run_id), facts, board, holdout, reason, figures, where)
+    store.client().log_text(run_id, html, REPORT)
+    note = describe.train_description(facts, board, holdout, reason, where)
+    runs.set_note(run_id, note)
+    if promotion is not None:
+        registry.describe(model_name, promotion.version,
+                          describe.registry_description(model_name, metric, CHAMPION_RULE),
+                          describe.version_description(facts, {"model": model_scores.get(metric),
+                                                               "seasonal_naive": naive_scores.get(metric)}, reason),
+                          registry.scope_tags(model, facts["data"]))
+    _artifact("train-summary", f"## {runs_run_name(run_id)}\n\n{note}", f"train run of {facts['data']}")
+    return note
+
+
+CHAMPION_RULE = ("moves to a new version only when its hold-out metric beats the champion's, re-scored on the "
+                 "same hold-out, and only between models of the same series")
+
+
+@task(name="describe-forecast-run", cache_policy=NO_CACHE)
+def describe_forecast(run_id, model_name, version, data, fc, path):
+    if run_id is None:
+        return None
+    from forecast.frames import ID
+
+    n_series = int(fc[ID].nunique())
+    where = {"MLflow run": links.run_url(run_id), f"{model_name} v{version}": links.version_url(model_name, version)}
+    note = describe.forecast_description(model_name, version, data, len(fc), path, n_series,
+                                         len(fc) // max(n_series, 1), where)
+    runs.set_note(run_id, note)
+    _artifact("forecast-summary", f"## {runs_run_name(run_id)}\n\n{note}", f"forecast of {data}")
+    return note
+
+
+@task(name="describe-backtest-run", cache_policy=NO_CACHE)
+def describe_backtest(run_id, model_name, version, data, n_windows, metric, model_score, naive_score):
+    if run_id is None:
+        return None
+    where = {"MLflow run": links.run_url(run_id), f"{model_name} v{version}": links.version_url(model_name, version)}
+    note = describe.backtest_description(model_name, version, data, n_windows, metric, model_score, naive_score,
+                                         where)
+    runs.set_note(run_id, note)
+    _artifact("backtest-summary", f"## {runs_run_name(run_id)}\n\n{note}", f"backtest of {data}")
+    return note
+
+
+# ---------------------------------------------------------------------------------- helpers
+def runs_run_name(run_id):
+    return store.client().get_run(run_id).info.run_name
+
+
+def _scores(result, reference):
+    """The aggregate metrics of a backtest, OWA against ``reference`` included."""
+    scores = {k: float(v) for k, v in result.aggregate.items()}
+    try:
+        scores["owa"] = float(relative("owa", result.aggregate, reference.aggregate))
+    except KeyError:  # sMAPE or MASE not scored
+        pass
+    return scores
+
+
+def _links(run_id, model_name, version):
+    out = {"report": links.artifact_url(run_id, REPORT), "MLflow run": links.run_url(run_id)}
+    if version is not None:
+        out[f"{model_name} v{version}"] = links.version_url(model_name, version)
+    prefect = links.prefect_run()
+    if prefect and prefect.get("url"):
+        out[f"Prefect flow run {prefect['name']}"] = prefect["url"]
+    return out
+
+
+def _train_figures(selection, model_bt, naive_bt, model, grad, seen, df, best):
+    """{caption: figure} of the report, in the order shown."""
+    comparison = plots.by_step_table(model_bt.by_step, model_bt.forecasts)
+    naive_steps = plots.by_step_table(naive_bt.by_step, naive_bt.forecasts)
+    if comparison is not None and naive_steps is not None:
+        comparison = comparison[["step", "mae"]].rename(columns={"mae": f"{best} MAE"}).merge(
+            naive_steps[["step", "mae"]].rename(columns={"mae": "seasonal naive MAE"}), on="step")
+    curves = {name: r.backtest.histories[-1].to_frame() for name, r in selection.results.items()
+              if r.backtest is not None and r.backtest.histories}
+    if getattr(model, "history_", None) is not None:
+        curves[f"{best} (final, all data)"] = model.history_.to_frame()
+    return {
+        "Hold-out forecast (history, actual, forecast)": plots.forecast_figure(seen, model_bt.forecasts, df),
+        "Hold-out error by horizon: the model's MAE beside seasonal naive's":
+            plots.horizon_figure(comparison, title="hold-out", metrics=(f"{best} MAE", "seasonal naive MAE"))
+            if comparison is not None else None,
+        "Training curves by epoch (solid: train loss, dashed: validation loss)": plots.curves_figure(curves),
+        "Gradient through time (vanishing gradients fall toward early steps)": _gradient_png(grad, model),
+    }
+
+
+def _gradient_png(grad, model):
+    if grad is None:
+        return None
+    from forecast.diagnostics import plot_gradient_through_time
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = plot_gradient_through_time({model.cell: grad}, Path(tmp) / "g.png", title="gradient through time")
+        return Path(path).read_bytes()
+
+
+def _artifact(key, markdown, description):
+    """A Prefect markdown artifact on the current flow run (none outside Prefect)."""
+    if links.prefect_run() is None:
+        return None
+    from prefect.artifacts import create_markdown_artifact
+
+    return create_markdown_artifact(markdown=markdown, key=key, description=description)
