@@ -62,7 +62,7 @@ class Decoder:
             else:
                 lo, hi = (self.quantile(out, b, fitted_pos, lv) for b in bounds(lv))
             cols[lo_name], cols[hi_name] = self._inverse(lo, fitted_pos), self._inverse(hi, fitted_pos)
-        return cols
+        return nest(cols, levels)
 
     def quantile(self, out, q, pos, level=None):
         """(n, H) quantile ``q`` in the scaled frame (counts for the negative binomial)."""
@@ -115,6 +115,18 @@ class Decoder:
             return z
         inv = self._inverse(z.transpose(0, 2, 1).reshape(-1, out.shape[1]), np.repeat(pos, n_samples))
         return inv.reshape(out.shape[0], n_samples, out.shape[1]).transpose(0, 2, 1)
+
+
+def nest(cols, levels):
+    """Make intervals nest: ``y_lo`` of a wider level never above a narrower one's, nor above
+    ``y_pred`` (likewise ``y_hi``). Independent conformal corrections per level (``"cqr"``) can
+    otherwise cross; only widening is applied, so no interval covers less than calibrated."""
+    lo, hi = cols["y_pred"], cols["y_pred"]
+    for lv in sorted(levels):
+        lo_name, hi_name = interval_columns(lv)
+        lo, hi = np.minimum(cols[lo_name], lo), np.maximum(cols[hi_name], hi)
+        cols[lo_name], cols[hi_name] = lo, hi
+    return cols
 
 
 def parametric_quantile(family, params, q, loc=None, spread=None):
