@@ -66,6 +66,8 @@ def train(
     n_windows: Positive = 2,
     val_size: Annotated[int, Field(ge=0)] | None = None,  # candidates' validation tail (None: horizon; 0: none)
     season_length: Positive = 12,
+    quantiles: list[Annotated[float, Field(gt=0, lt=1)]] = [],  # noqa: B006 - quantile heads (pinball loss)
+    level: list[Annotated[float, Field(gt=0, lt=100)]] = [],  # noqa: B006 - conformal interval levels, percent
     metric: Metric = "mase",
     device: str = "auto",
     seed: Annotated[int, Field(ge=0)] = 0,
@@ -102,7 +104,9 @@ def train(
                                  past_covariates=tuple(past_covariates), future_covariates=tuple(future_covariates),
                                  static_covariates=tuple(static_covariates),
                                  calendar=calendar, fill=fill, scaler=scaler, clip="norm", device=device, seed=seed,
-                                 season_length=season_length, verbose=False, val_size=val_size)
+                                 season_length=season_length, verbose=False, val_size=val_size,
+                                 quantiles=tuple(quantiles) or None, level=tuple(level) or None,
+                                 interval="conformal" if level else None)
     budget.warn_if_slow(seen, lookback, horizon, batch_size, max_epochs, len(grid), n_windows)
     params = {"data": data, "lookback": lookback, "horizon": horizon, "n_windows": n_windows, "heads": heads,
               "window_norms": window_norms, "max_time": max_time, "candidate_val_size": val_size,
@@ -135,8 +139,8 @@ def train(
         facts = {"data": data, "n_series": int(df["unique_id"].nunique()), "horizon": horizon, "metric": metric,
                  "best": best, "val_size": val_size, "n_windows": n_windows,
                  "frequency": ",".join(sorted({str(f) for f in model.freqs_.values()}))}
-        publish.describe_train(run.run_id, facts, selection, children, model_bt, naive_bt, model, promotion, grad,
-                               seen, df, model_name)
+        where = publish.describe_train(run.run_id, facts, selection, children, model_bt, naive_bt, model, promotion,
+                                       grad, seen, df, model_name) or {}
     print(promotion.reason)
     # the champion forecasts, unless it covers other series: then this run's own version does. The
     # model is trained and registered by now: a forecast that cannot be made (e.g. no future
@@ -153,6 +157,7 @@ def train(
             "champion_run_id": registry.version_run_id(model_name), "forecast_version": fc["version"],
             "forecast_error": fc.get("error"),
             "runs_url": store.runs_url(store.experiment_id(), uri), "best": best,
+            "leaderboard_url": where.get(publish.LEADERBOARD),
             "metric": metric, "leaderboard": _board(selection.leaderboard, metric),
             "holdout": {"model": score,
                         "seasonal_naive": tasks.holdout_score(naive_bt, naive_bt, metric)},

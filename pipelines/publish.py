@@ -21,6 +21,7 @@ from forecast.selection import REFERENCE
 from . import describe, links, plots, registry, report, runs, store
 
 REPORT = "report.html"
+LEADERBOARD = "leaderboard (runs table)"
 
 
 # ---------------------------------------------------------------------------------- Prefect names
@@ -72,6 +73,7 @@ def describe_train(run_id, facts, selection, children, model_bt, naive_bt, model
     board = describe.leaderboard_table(selection.leaderboard, metric)
     holdout = describe.holdout_table(best, model_scores, naive_scores)
     where = _links(run_id, model_name, promotion.version if promotion else None)
+    where[LEADERBOARD] = store.leaderboard_view(metric, expand=[run_id])
     reason = promotion.reason if promotion else "not registered (tracking off)"
     figures = _train_figures(selection, model_bt, naive_bt, model, grad, seen, df, best)
     html = report.train_report(runs_run_name(run_id), facts, board, holdout, reason, figures, where)
@@ -85,7 +87,7 @@ def describe_train(run_id, facts, selection, children, model_bt, naive_bt, model
                                                                "seasonal_naive": naive_scores.get(metric)}, reason),
                           registry.scope_tags(model, facts["data"]))
     _artifact("train-summary", f"## {runs_run_name(run_id)}\n\n{note}", f"train run of {facts['data']}")
-    return note
+    return where
 
 
 CHAMPION_RULE = ("moves to a new version only when its hold-out metric beats the champion's, re-scored on the "

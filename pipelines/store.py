@@ -7,6 +7,7 @@
     ``required=False``, a disabled config (falsy, ``.reason`` says why): nothing is logged then.
 ``active_config()``, ``client()``: what the logging modules (``runs``, ``tracking``, ``registry``) use.
 ``experiment_id()``, ``runs_url(experiment_id=None, uri=None, port=5000)``, ``ui_base(uri=None)``,
+``leaderboard_view(metric, expand=())``,
 ``local_experiment_id(name)``, ``home()``, ``store_dir()``, ``default_uri()``.
 
 mlflow is imported inside the functions that need it (MLflow 3 otherwise writes ``mlflow.db``
@@ -15,6 +16,7 @@ into the current directory: the URI is never left implicit).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import urllib.error
@@ -189,6 +191,24 @@ def runs_url(experiment_id=None, uri=None, port=UI_PORT):
 def ui_base(uri=None, port=UI_PORT):
     """The MLflow UI's address: an http(s) tracking server's own, else ``forecast ui``'s on ``port``."""
     return uri.rstrip("/") if uri and uri.startswith(("http://", "https://")) else f"http://127.0.0.1:{port}"
+
+
+VIEW_TAG = "mlflow.sharedViewState."  # the UI's "share view" state, stored as an experiment tag
+
+
+def leaderboard_view(metric, expand=(), experiment=None, uri=None):
+    """Set up the runs table as a leaderboard and return its link: runs sorted by
+    ``backtest_<metric>``, with the columns a comparison needs (backtest and hold-out metric, rank,
+    last validation loss, fit seconds) and the runs of ``expand`` (train runs) opened on their
+    candidates. It is the UI's own shared view (``?viewStateShareKey=``), stored as an experiment tag,
+    so the link works in any browser without choosing columns by hand."""
+    exp = experiment if experiment is not None else experiment_id()
+    columns = [f"backtest_{metric}", f"holdout_{metric}", "rank", "val_loss", "train_loss", "fit_seconds"]
+    state = {"orderByKey": f"metrics.`backtest_{metric}`", "orderByAsc": True,
+             "selectedColumns": [f"metrics.`{c}`" for c in columns], "runsExpanded": dict.fromkeys(expand, True)}
+    key = f"leaderboard-{metric}"
+    client().set_experiment_tag(exp, VIEW_TAG + key, json.dumps(state))
+    return f"{runs_url(exp, uri or active_config().uri)}?viewStateShareKey={key}"
 
 
 def local_experiment_id(name, store=None):
