@@ -15,6 +15,7 @@ import pandas as pd
 from .choices import FILLS
 from .columns import ID, TARGET, TIME
 from .frequencies import infer_frequencies, sorted_runs
+from .values import check_finite, integer_values, numeric, parse_times
 
 
 def as_times(values):
@@ -23,7 +24,7 @@ def as_times(values):
     Lenient (``pd.to_datetime`` for anything else): it does not validate, :func:`parse_times` does.
     """
     values = values if isinstance(values, pd.Series) else pd.Series(values)
-    if _integer_values(values):
+    if integer_values(values):
         return values.astype("int64")
     return pd.to_datetime(values)
 
@@ -70,16 +71,6 @@ def origin_rows(long, origins, known=None):
         bad = origins.iloc[int(np.argmax(rows < 0))]
         raise ValueError(f"origin cutoff {bad['cutoff']} is not a timestamp of series {bad[ID]!r}")
     return ids, rows
-
-
-def _integer_values(values):
-    """An integer dtype, or objects that are all integers (not booleans)."""
-    dtype = values.dtype
-    if pd.api.types.is_bool_dtype(dtype):
-        return False
-    if pd.api.types.is_integer_dtype(dtype):
-        return True
-    return dtype == object and len(values) > 0 and pd.api.types.infer_dtype(values, skipna=True) == "integer"
 
 
 @dataclass(frozen=True)
@@ -294,13 +285,13 @@ def validate(df, columns=(), fill=None, where="data", names=None):
         _check_duplicates(df, where, names)
     else:  # already sorted with strictly increasing ds in each series: no sort, and no duplicate can exist
         df = df.reset_index(drop=True)
-    df[TARGET] = _numeric(df, TARGET, where, names)
+    df[TARGET] = numeric(df, TARGET, where, names)
     if fill is not None:
         df[TARGET] = _fill(df, fill)
-    _check_finite(df, TARGET, where, names, nan_hint=fill is None)
+    check_finite(df, TARGET, where, names, nan_hint=fill is None)
     for col in columns:
-        df[col] = _numeric(df, col, where, names)
-        _check_finite(df, col, where, names, nan_hint=False)
+        df[col] = numeric(df, col, where, names)
+        check_finite(df, col, where, names, nan_hint=False)
     return df, infer_frequencies(df, where)
 
 
@@ -317,46 +308,6 @@ def _check_present(df, col, where, names):
                          f"({int(missing.sum())} such row(s))")
 
 
-def parse_times(ds, where, name=TIME):
-    """Timestamps at nanosecond resolution (pandas 3 parses strings at other units), one zone; or
-    int64 time steps when the column holds integers.
-
-    Other numbers are refused, never read as timestamps: pandas would read 1949 or step 60 as
-    nanoseconds after 1970 and every forecast would be silently dated 1970-01-01. Floats (even
-    whole ones), booleans and integers mixed with timestamps are ambiguous and refused too.
-    """
-    if pd.api.types.is_datetime64_any_dtype(ds.dtype):
-        return ds if ds.dt.unit == "ns" else ds.dt.as_unit("ns")  # no copy when already ns
-    if isinstance(ds.dtype, pd.CategoricalDtype):
-        ds = ds.astype(ds.cat.categories.dtype)
-    if _integer_values(ds):
-        return ds if ds.isna().any() else ds.astype("int64")  # missing values: validate names them
-    kind = pd.api.types.infer_dtype(ds, skipna=True) if ds.dtype == object else None
-    sample = ds.iloc[:3].tolist()
-    if pd.api.types.is_bool_dtype(ds.dtype) or kind == "boolean":
-        raise ValueError(f"{where}: column {name!r} holds booleans (e.g. {sample}), neither timestamps nor "
-                         f"integer time steps")
-    if pd.api.types.is_numeric_dtype(ds.dtype) or kind in ("floating", "mixed-integer-float", "decimal"):
-        raise ValueError(
-            f"{where}: column {name!r} holds non-integer numbers ({ds.dtype}, e.g. {sample}), neither timestamps "
-            f"nor integer time steps; for time steps (positions 0, 1, 2, ...) cast whole numbers with "
-            f"df[{name!r}].astype('int64'); convert dates to timestamps first")
-    if kind == "mixed-integer":
-        raise ValueError(f"{where}: column {name!r} mixes integers with other values (e.g. {sample}); use "
-                         f"either timestamps or integer time steps throughout")
-    if ds.dtype == object:
-        zones = {getattr(v, "tzinfo", None) is not None for v in ds if isinstance(v, pd.Timestamp)}
-        if len(zones) > 1:
-            raise ValueError(f"{where}: column {name!r} mixes time-zone-aware and naive timestamps")
-        tzs = {str(v.tzinfo) for v in ds if isinstance(v, pd.Timestamp) and v.tzinfo is not None}
-        if len(tzs) > 1:
-            raise ValueError(f"{where}: column {name!r} mixes time zones {sorted(tzs)}; convert to one zone")
-    try:
-        return pd.to_datetime(ds).dt.as_unit("ns")
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"{where}: column {name!r} cannot be read as timestamps ({exc})") from None
-
-
 def _check_duplicates(df, where, names):
     dup = df.duplicated([ID, TIME])
     if dup.any():
@@ -365,61 +316,6 @@ def _check_duplicates(df, where, names):
             f"{where}: duplicate ({_user_name(ID, names)}, {_user_name(TIME, names)}) = ({row[ID]!r}, {row[TIME]}); "
             f"{int(dup.sum())} duplicate row(s) in all"
         )
-
-
-def _numeric(df, col, where, names):
-    """The column as float64; anything that is not a real number is refused, naming it."""
-    column = df[col]
-    if column.dtype == np.float64:
-        return column  # nothing to convert; avoids a copy of the column
-    kind = pd.api.types.infer_dtype(column, skipna=True) if column.dtype == object else None
-    if pd.api.types.is_bool_dtype(column.dtype) or kind == "boolean":
-        raise ValueError(f"{where}: column {_user_name(col, names)!r} holds booleans, not numbers; "
-                         f"cast it with .astype(float) if 0/1 values are meant")
-    what = _not_real(column.dtype, kind)
-    if what:
-        raise ValueError(f"{where}: column {_user_name(col, names)!r} holds {what} ({column.dtype}, e.g. "
-                         f"{column.dropna().iloc[:2].tolist()}), not real numbers")
-    try:
-        return pd.to_numeric(column).astype("float64")
-    except (ValueError, TypeError, OverflowError):
-        bad = df.loc[pd.to_numeric(column, errors="coerce").isna() & column.notna()].iloc[0]
-        raise ValueError(
-            f"{where}: column {_user_name(col, names)!r} must be numeric; series {bad[ID]!r} has {bad[col]!r} at {bad[TIME]}"
-        ) from None
-
-
-def _not_real(dtype, kind):
-    """What a column holds when it is complex, a duration or a date (read as numbers they would be wrong)."""
-    if pd.api.types.is_complex_dtype(dtype) or kind == "complex":
-        return "complex numbers"
-    if pd.api.types.is_timedelta64_dtype(dtype) or kind in ("timedelta", "timedelta64"):
-        return "durations (timedeltas)"
-    if pd.api.types.is_datetime64_any_dtype(dtype) or isinstance(dtype, pd.PeriodDtype) or kind in (
-            "datetime", "datetime64", "date", "period"):
-        return "dates"
-    return None
-
-
-FLOAT32_MAX = float(np.finfo(np.float32).max)  # the network computes in float32
-
-
-def _check_finite(df, col, where, names, nan_hint):
-    values = df[col].to_numpy()
-    nan, inf = np.isnan(values), np.isinf(values)
-    if nan.any():
-        row = df.loc[int(np.argmax(nan))]
-        hint = " (pass fill='ffill'|'interpolate'|'zero' to fill target gaps)" if nan_hint else ""
-        raise ValueError(f"{where}: column {_user_name(col, names)!r} has NaN in series {row[ID]!r} at {row[TIME]}{hint}")
-    if inf.any():
-        row = df.loc[int(np.argmax(inf))]
-        raise ValueError(f"{where}: column {_user_name(col, names)!r} has an infinite value in series {row[ID]!r} at {row[TIME]}")
-    huge = np.abs(values) > FLOAT32_MAX
-    if huge.any():  # beyond float32 the scalers' statistics and the network overflow to inf
-        row = df.loc[int(np.argmax(huge))]
-        raise ValueError(f"{where}: column {_user_name(col, names)!r} has value {row[col]!r} in series {row[ID]!r} at "
-                         f"{row[TIME]}, beyond the float32 range (+-{FLOAT32_MAX:.3g}) the network computes in: "
-                         f"rescale the column (e.g. divide it by a power of ten)")
 
 
 def _fill(df, how):

@@ -47,7 +47,7 @@ def infer_frequencies(df, where="data"):
     for uid, ds in df.groupby(ID, sort=False)[TIME]:
         idx = pd.DatetimeIndex(ds.to_numpy() if ds.dt.tz is None else ds)
         if len(idx) < 3:
-            undecided.append(uid)
+            undecided.append((uid, idx))
             continue
         freqs[uid] = _series_freq(uid, idx, where)
     return _share_frequency(freqs, undecided, where)
@@ -74,12 +74,17 @@ def _integer_steps(df, where):
 
 
 def _share_frequency(freqs, undecided, where):
-    """Series too short to show a frequency take the one all others share (an error otherwise)."""
+    """Series too short to show a frequency take the one all others share (an error otherwise); a
+    two-row series must step by it. ``undecided``: [(id, DatetimeIndex)]."""
     common = set(freqs.values())
-    for uid in undecided:
+    for uid, idx in undecided:
         if len(common) != 1:
             raise ValueError(f"{where}: series {uid!r} has fewer than 3 rows; its frequency cannot be inferred")
-        freqs[uid] = next(iter(common))
+        freq = next(iter(common))
+        if len(idx) == 2 and pd.date_range(idx[0], periods=2, freq=freq)[1] != idx[1]:
+            raise ValueError(f"{where}: series {uid!r} has 2 rows, {idx[0]} and {idx[1]}, that do not step by the "
+                             f"frequency {freq!r} of the other series")
+        freqs[uid] = freq
     return freqs
 
 
@@ -105,7 +110,7 @@ def _regular_frequencies(df, where):
     freqs, undecided, seen = {}, [], {}
     for s, uid in enumerate(ids):
         if lengths[s] < 3:
-            undecided.append(uid)
+            undecided.append((uid, pd.DatetimeIndex(t[starts[s] : ends[s]])))
             continue
         key = (ticks[starts[s]], step_lo[s], lengths[s]) if step_lo[s] == step_hi[s] > 0 else None
         if key is None or key not in seen:
@@ -224,7 +229,11 @@ def future_dates(last, freq, horizon):
     """The ``horizon`` timestamps after ``last`` at ``freq`` (int64 steps ``last + 1 ..`` for integer time)."""
     if is_integer_freq(freq):
         return pd.Index(np.arange(int(last) + 1, int(last) + horizon + 1, dtype=np.int64))
-    return pd.date_range(last, periods=horizon + 1, freq=freq)[1:].as_unit("ns")
+    try:
+        return pd.date_range(last, periods=horizon + 1, freq=freq)[1:].as_unit("ns")
+    except (OverflowError, pd.errors.OutOfBoundsDatetime):
+        raise ValueError(f"the horizon of {horizon} step(s) at {freq!r} after {last} runs past {pd.Timestamp.max}, "
+                         f"the last timestamp pandas represents") from None
 
 
 def past_dates(last, freq, n):

@@ -27,6 +27,11 @@ def split_future(df, future_columns=(), id_col=ID, time_col=TIME, target_col=TAR
     cols = [id_col, time_col, *future_columns]
     if df[target_col].notna().all():  # the usual case: no row can be a future row, and no sort is needed
         return df.reset_index(drop=True), df.iloc[:0][cols].reset_index(drop=True)
+    for col in (id_col, time_col):  # rows are ordered by them: a missing one cannot be placed
+        absent = df[col].isna().to_numpy()
+        if absent.any():
+            raise ValueError(f"{where}: column {col!r} has a missing value (None/NaN/NaT) at row {int(np.argmax(absent))} "
+                             f"({int(absent.sum())} such row(s))")
     times = df[time_col]
     if not pd.api.types.is_datetime64_any_dtype(times) and not pd.api.types.is_numeric_dtype(times):
         times = pd.to_datetime(times, errors="coerce")  # order strings by time, not alphabetically

@@ -1,0 +1,170 @@
+"""Generated-input fuzzing (issue 15): every generated input either forecasts correctly or is
+refused with a ValueError/TypeError naming what is wrong; and one regression test for each fault
+the fuzzing found (benchmarks/RESULTS-reliability.md lists them).
+
+The generated inputs and the property live in fuzz_inputs.py and fuzz_oracle.py beside this file
+(benchmarks/fuzz.py runs the same at scale). Under CI=true the examples are bounded and derandomized.
+"""
+import os
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the fuzz modules beside this file (importlib mode)
+import fuzz_inputs  # noqa: E402
+import fuzz_oracle  # noqa: E402
+
+from forecast import RNNForecaster, backtest  # noqa: E402
+
+settings.register_profile("fuzz-ci", max_examples=150, derandomize=True, deadline=None, database=None,
+                          suppress_health_check=list(HealthCheck))
+settings.register_profile("fuzz-dev", max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+FUZZ = settings(parent=settings.get_profile("fuzz-ci" if os.environ.get("CI") == "true" else "fuzz-dev"))
+TINY = dict(hidden_size=4, lookback=4, horizon=2, max_epochs=1, windows_per_epoch=8, batch_size=8, verbose=False,
+            device="cpu")
+
+
+def _faults(recipe):
+    return [(o.kind, o.detail) for o in fuzz_oracle.run_case(fuzz_inputs.build(recipe)) if o.status == "fault"]
+
+
+@FUZZ
+@given(fuzz_inputs.recipes(kinds=("long",)))
+def test_generated_long_frames_forecast_or_are_refused_by_name(recipe):
+    assert _faults(recipe) == []
+
+
+@settings(FUZZ, max_examples=max(FUZZ.max_examples // 2, 1))
+@given(fuzz_inputs.recipes(kinds=("wide", "series")))
+def test_generated_wide_frames_and_series_forecast_or_are_refused_by_name(recipe):
+    assert _faults(recipe) == []
+
+
+def panel(n=2, length=20, freq="D", start="2024-01-01", tz=None):
+    return pd.concat([pd.DataFrame({"unique_id": f"s{i}", "ds": pd.date_range(start, periods=length, freq=freq, tz=tz),
+                                    "y": np.arange(length, dtype=float) + i}) for i in range(n)], ignore_index=True)
+
+
+def refusal(fn, *args, **kwargs):
+    with warnings.catch_warnings(), pytest.raises(ValueError) as info:
+        warnings.simplefilter("ignore")
+        fn(*args, **kwargs)
+    return str(info.value)
+
+
+def fit(df, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return RNNForecaster(**TINY).fit(df, **kwargs)
+
+
+# ------------------------------------------------------------------ backtest validates its whole frame
+def test_backtest_drops_text_columns_it_does_not_read_and_refuses_text_covariates_by_name():
+    df = panel().assign(note="ünïcode", c=lambda d: pd.Series(["a", "b"] * 20, dtype="category"))
+    assert len(backtest(RNNForecaster(**TINY), df.drop(columns="c"), n_windows=1).forecasts) == 4
+    msg = refusal(backtest, RNNForecaster(**TINY, past_covariates=("c",)), df, n_windows=1)
+    assert "'c'" in msg and "backtest data" in msg
+
+
+@pytest.mark.parametrize("bad, said", [(np.nan, "NaN"), (np.inf, "infinite"), ("n/a", "'n/a'")])
+def test_backtest_refuses_a_bad_actual_after_the_last_cutoff(bad, said):
+    df = panel().astype({"y": object})
+    df.loc[39, "y"] = bad  # the last point of series s1: an actual no fit ever sees
+    msg = refusal(backtest, RNNForecaster(**TINY), df, n_windows=1)
+    assert said in msg and "'s1'" in msg and "2024-01-20" in msg
+
+
+def test_backtest_refuses_a_missing_series_id_and_reads_times_once():
+    df = panel()
+    df.loc[3, "unique_id"] = np.nan
+    assert "'unique_id'" in refusal(backtest, RNNForecaster(**TINY), df, n_windows=1)
+    df = panel().assign(ds=lambda d: d.ds.dt.to_period("D"))
+    assert "'ds'" in refusal(backtest, RNNForecaster(**TINY), df, n_windows=1)
+
+
+def test_backtest_on_integer_time_steps_dates_nothing_1970():
+    df = panel().assign(ds=np.tile(np.arange(100, 120), 2))
+    fc = backtest(RNNForecaster(**TINY), df, n_windows=1).forecasts
+    assert fc["ds"].dtype == np.int64 and sorted(set(fc["ds"])) == [118, 119]
+
+
+# ------------------------------------------------------------------ fit: targets that are not real numbers
+@pytest.mark.parametrize("values, said", [
+    (lambda y: y + 1j, "complex"), (lambda y: pd.to_timedelta(y, unit="D"), "durations"),
+    (lambda y: (y % 2 == 0).astype(object), "booleans"), (lambda y: pd.Series(pd.to_datetime(y, unit="D")), "dates")])
+def test_fit_refuses_targets_that_are_not_real_numbers(values, said):
+    df = panel().assign(y=lambda d: values(d.y))
+    msg = refusal(fit, df)
+    assert said in msg and "'y'" in msg
+
+
+def test_values_beyond_float32_are_refused_naming_series_and_value():
+    df = panel()
+    df.loc[23, "y"] = 1e300  # overflowed to -inf forecasts before
+    msg = refusal(fit, df)
+    assert "1e+300" in msg and "'s1'" in msg and "2024-01-04" in msg and "float32" in msg
+
+
+def test_string_times_with_renamed_columns_and_ids_at_the_integer_limits():
+    df = panel().rename(columns={"unique_id": "id", "ds": "when", "y": "sales"}).assign(when=lambda d: d.when.astype(str))
+    fc = fit(df, id_col="id", time_col="when", target_col="sales").predict()
+    assert list(fc.columns[:2]) == ["id", "when"] and fc["when"].iloc[0] == pd.Timestamp("2024-01-21")
+    top = np.iinfo(np.uint64).max
+    df = panel().assign(unique_id=lambda d: np.where(d.unique_id == "s0", top, 1).astype(np.uint64))
+    fc = fit(df).predict()
+    assert fc["unique_id"].dtype == np.uint64 and set(fc["unique_id"]) == {top, 1}
+
+
+def test_dates_past_2262_are_refused_naming_the_column_or_the_horizon():
+    late = panel(start="2262-03-23")  # the data fit; a horizon after 2262-04-11 does not
+    assert "horizon" in refusal(fit(late).predict)
+    beyond = panel().assign(ds=lambda d: pd.Series(pd.date_range("2262-04-01", periods=20, freq="D", unit="s")).tolist() * 2)
+    beyond["ds"] = beyond["ds"].astype("datetime64[s]")
+    assert "'ds'" in refusal(fit, beyond)
+
+
+def test_a_two_row_series_must_step_by_the_frequency_of_the_others():
+    df = pd.concat([panel(n=1), pd.DataFrame({"unique_id": "short", "ds": pd.to_datetime(["2024-01-01 00:00",
+                                                                                       "2024-01-01 05:00"]), "y": 1.0})])
+    msg = refusal(fit, df)
+    assert "'short'" in msg and "'D'" in msg
+
+
+# ------------------------------------------------------------------ save / load
+def test_save_load_keeps_the_zone_name_and_steps_across_daylight_saving(tmp_path):
+    df = panel(length=30, freq="h", start="2024-03-30 20:00", tz="Europe/Berlin")  # forecasts cross 31 March 02:00
+    model = fit(df)
+    model.save(tmp_path / "m")
+    before, after = model.predict(), RNNForecaster.load(tmp_path / "m").predict()
+    assert str(after["ds"].dt.tz) == "Europe/Berlin"
+    pd.testing.assert_frame_equal(before, after)
+    later = pd.date_range("2024-03-30 20:00", periods=32, freq="h", tz="Europe/Berlin")[30:]
+    assert list(after["ds"].iloc[:2]) == list(later)
+
+
+def test_save_load_keeps_a_tuple_series_name_and_1850_dates_in_a_named_zone(tmp_path):
+    s = pd.Series(np.arange(20.0), index=pd.date_range("2024-01-01", periods=20, freq="D"), name=("store", 7))
+    fit(s).save(tmp_path / "s")
+    assert RNNForecaster.load(tmp_path / "s").predict().name == ("store", 7)
+    old = fit(panel(start="1850-01-01", tz="Europe/Berlin"))
+    old.save(tmp_path / "old")
+    pd.testing.assert_frame_equal(RNNForecaster.load(tmp_path / "old").predict(), old.predict())
+
+
+# ------------------------------------------------------------------ predict_at, the flow's validation
+def test_predict_at_with_no_origins_is_refused_by_name():
+    model = fit(panel())
+    assert "origins is empty" in refusal(model.predict_at, panel(), pd.DataFrame({"unique_id": [], "cutoff": []}))
+
+
+def test_the_forecast_flows_split_refuses_a_missing_series_id_by_name():
+    from pipelines.future import split_future
+
+    df = panel()
+    df.loc[[3, 39], ["unique_id", "y"]] = [np.nan, np.nan]
+    assert "'unique_id'" in refusal(split_future, df)
