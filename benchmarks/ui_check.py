@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,18 +35,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait(url, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"{url} did not answer within {timeout} s")
 
 
 def start(argv, env, log):
@@ -110,7 +97,7 @@ def main(argv=None):
     env_p["PREFECT_HOME"] = str(home / "prefect")
     procs = [start(argv_p, env_p, home / "prefect.log"), server.start_ui(mport, home / "mlflow", wait=0)]
     try:
-        wait(f"http://127.0.0.1:{pport}/api/health")
+        server.wait_healthy(f"http://127.0.0.1:{pport}/api", 120)  # polls <url>/health
         server.wait_healthy(f"http://127.0.0.1:{mport}", 120)
         env = dict(os.environ, PREFECT_API_URL=f"http://127.0.0.1:{pport}/api", PREFECT_UI_URL=f"http://127.0.0.1:{pport}",
                    PREFECT_HOME=str(home / "prefect-client"), FORECAST_HOME=str(home), OMP_NUM_THREADS="1")
@@ -139,23 +126,28 @@ def check_pages(browser, mlflow_url, prefect_url, out, summary):
                               order_by=["metrics.rank ASC"])
     chosen = next(k for k in kids if k.data.tags.get("forecast.best") == "true")
     flow_run = parent.data.tags["forecast.prefect.flow_run_id"]
-    board = f"{mlflow_url}/#/experiments/{exp.experiment_id}/runs?viewStateShareKey=leaderboard-mase"
+    from pipelines import links
+
+    board = f"{mlflow_url}/#/experiments/{exp.experiment_id}/runs?viewStateShareKey=leaderboard-{parent.info.run_id}"
     run = f"{mlflow_url}/#/experiments/{exp.experiment_id}/runs/{parent.info.run_id}"
+    recurrent = [k.info.run_id for k in kids if k.info.run_name != "seasonal_naive"]
     pages = {  # name: (url, texts the page must show, screenshot size)
-        "mlflow-runs": (board, [parent.info.run_name, trains[1].info.run_name, chosen.info.run_name,
-                                "backtest_mase", "holdout_mase", "val_loss"], (1600, 900)),
+        "mlflow-runs": (board, [chosen.info.run_name, "seasonal_naive", "backtest_mase", "holdout_mase", "val_loss",
+                                "rank"], (1800, 800)),
         "mlflow-train-run": (run, [parent.info.run_name, "Leaderboard", "Hold-out", "Promotion", "report"],
-                             (1400, 1400)),
-        "mlflow-candidate-curves": (f"{mlflow_url}/#/experiments/{exp.experiment_id}/runs/{chosen.info.run_id}"
-                                    "/model-metrics", ["val_loss", "train_loss"], (1400, 1000)),
+                             (1400, 1500)),
+        "mlflow-candidate-curves": (links.curves_url([chosen.info.run_id], experiment_id=exp.experiment_id,
+                                                     uri=mlflow_url), ["train_loss", "val_loss"], (1400, 800)),
+        "mlflow-all-val-curves": (links.curves_url(recurrent, ("val_loss",), exp.experiment_id, mlflow_url),
+                                  ["val_loss", chosen.info.run_name], (1400, 800)),
         "mlflow-report": (f"{run}/artifacts/report.html", ["report.html"], (1400, 1200)),
         "mlflow-model-version": (f"{mlflow_url}/#/models/forecaster/versions/2", ["forecast.n_series", "Hold-out"],
                                  (1400, 900)),
         "prefect-flow-run": (f"{prefect_url}/runs/flow-run/{flow_run}", ["train-airpassengers-h12",
                                                                         f"mlflow-run:{parent.info.run_id}"],
                              (1400, 1000)),
-        "prefect-artifacts": (f"{prefect_url}/runs/flow-run/{flow_run}?tab=Artifacts", ["train-summary"],
-                              (1400, 900)),
+        "prefect-artifact": (f"{prefect_url}/artifacts/key/train-summary", ["train-summary", "Leaderboard",
+                                                                            parent.info.run_id], (1400, 1300)),
     }
     report = Path(client.download_artifacts(parent.info.run_id, "report.html"))
     pages["report"] = (report.as_uri(), ["Leaderboard", "Hold-out", chosen.info.run_name, "Training curves"],

@@ -129,19 +129,22 @@ def train_description(facts, board, holdout, promotion, links):
     return "\n".join(lines)
 
 
-def candidate_description(name, row, metric, best, parent_name=None):
-    """A candidate run's note: its rank and backtest figures, and whether it was chosen."""
+def candidate_description(name, row, metric, best, parent_name=None, curves_url=None):
+    """A candidate run's note: its rank and backtest figures, whether it was chosen, and a link to
+    its train and validation curves on one chart."""
     rank = row.get("rank")
     head = (f"**{name}**: rank {rank} by backtest `{metric}` = {number(row.get(metric))}"
             + (" — **chosen**" if name == best else ""))
     figures = ", ".join(f"{m} {number(row[m])}" for m in METRIC_COLUMNS if m in row and m != metric)
     parts = [head, "", f"Backtest: {figures}." if figures else "",
              f"Fit took {number(row.get('fit_seconds'), 3)} s." if "fit_seconds" in row else ""]
+    if curves_url:
+        parts.append(f"[Train and validation loss by epoch]({curves_url})")
     if parent_name:
         parts.append(f"Part of `{parent_name}`.")
     if row.get("error"):
         parts.append(f"Failed: `{row['error']}`")
-    return "\n".join(p for p in parts if p is not None).strip() + "\n"
+    return "\n\n".join(p for p in parts if p) + "\n"
 
 
 def forecast_description(model_name, version, data, rows, path, n_series, horizon, links=None):

@@ -7,7 +7,8 @@ Outside a Prefect flow run (a script, a test calling ``task.fn``) the Prefect si
 """
 from __future__ import annotations
 
-from urllib.parse import quote
+import json
+from urllib.parse import quote, urlencode
 from uuid import UUID
 
 from . import store
@@ -26,6 +27,16 @@ def run_url(run_id, experiment_id=None, uri=None):
 def artifact_url(run_id, path, experiment_id=None, uri=None):
     """The run's artifact ``path`` shown in the MLflow UI (an HTML file renders there)."""
     return f"{run_url(run_id, experiment_id, uri)}/artifacts/{quote(path)}"
+
+
+def curves_url(run_ids, keys=("train_loss", "val_loss"), experiment_id=None, uri=None):
+    """MLflow's metric page: ``keys`` of ``run_ids`` against step (= epoch), one chart."""
+    exp = experiment_id if experiment_id is not None else store.experiment_id()
+    query = {"runs": json.dumps(list(run_ids)), "metric": json.dumps(keys[0]), "experiments": json.dumps([str(exp)]),
+             "plot_metric_keys": json.dumps(list(keys)), "plot_layout": "{}", "x_axis": "step",
+             "y_axis_scale": "linear", "line_smoothness": "1", "show_point": "true", "deselected_curves": "[]",
+             "last_linear_y_axis_range": "[]"}
+    return f"{store.ui_base(uri or store.active_config().uri)}/#/metric?{urlencode(query, quote_via=quote)}"
 
 
 def version_url(model_name, version, uri=None):

@@ -7,7 +7,7 @@
     ``required=False``, a disabled config (falsy, ``.reason`` says why): nothing is logged then.
 ``active_config()``, ``client()``: what the logging modules (``runs``, ``tracking``, ``registry``) use.
 ``experiment_id()``, ``runs_url(experiment_id=None, uri=None, port=5000)``, ``ui_base(uri=None)``,
-``leaderboard_view(metric, expand=())``,
+``leaderboard_view(metric, run_id)``,
 ``local_experiment_id(name)``, ``home()``, ``store_dir()``, ``default_uri()``.
 
 mlflow is imported inside the functions that need it (MLflow 3 otherwise writes ``mlflow.db``
@@ -196,17 +196,17 @@ def ui_base(uri=None, port=UI_PORT):
 VIEW_TAG = "mlflow.sharedViewState."  # the UI's "share view" state, stored as an experiment tag
 
 
-def leaderboard_view(metric, expand=(), experiment=None, uri=None):
-    """Set up the runs table as a leaderboard and return its link: runs sorted by
-    ``backtest_<metric>``, with the columns a comparison needs (backtest and hold-out metric, rank,
-    last validation loss, fit seconds) and the runs of ``expand`` (train runs) opened on their
-    candidates. It is the UI's own shared view (``?viewStateShareKey=``), stored as an experiment tag,
-    so the link works in any browser without choosing columns by hand."""
+def leaderboard_view(metric, run_id, experiment=None, uri=None):
+    """Set up the runs table as the leaderboard of train run ``run_id`` and return its link: that
+    run's candidates sorted by ``backtest_<metric>``, with the columns a comparison needs (backtest
+    and hold-out metric, last validation and train loss, rank, fit seconds). It is the UI's own
+    shared view (``?viewStateShareKey=``, stored as an experiment tag), so the link works in any
+    browser without choosing columns by hand."""
     exp = experiment if experiment is not None else experiment_id()
-    columns = [f"backtest_{metric}", f"holdout_{metric}", "rank", "val_loss", "train_loss", "fit_seconds"]
-    state = {"orderByKey": f"metrics.`backtest_{metric}`", "orderByAsc": True,
-             "selectedColumns": [f"metrics.`{c}`" for c in columns], "runsExpanded": dict.fromkeys(expand, True)}
-    key = f"leaderboard-{metric}"
+    columns = [f"backtest_{metric}", f"holdout_{metric}", "val_loss", "train_loss", "rank", "fit_seconds"]
+    state = {"searchFilter": f"tags.mlflow.parentRunId = '{run_id}'", "orderByKey": f"metrics.`backtest_{metric}`",
+             "orderByAsc": True, "selectedColumns": [f"metrics.`{c}`" for c in columns]}
+    key = f"leaderboard-{run_id}"
     client().set_experiment_tag(exp, VIEW_TAG + key, json.dumps(state))
     return f"{runs_url(exp, uri or active_config().uri)}?viewStateShareKey={key}"
 

@@ -167,6 +167,8 @@ def _log_backtest_files(result, prefix, run_id):
     by_step = plots.by_step_table(getattr(result, "by_step", None), getattr(result, "forecasts", None))
     if by_step is not None:
         log_figure(plots.horizon_figure(by_step, title=prefix), f"{prefix}/error_by_horizon.png", run_id)
+        if any(str(c).startswith("coverage") for c in by_step.columns):
+            log_figure(plots.coverage_figure(by_step, title=prefix), f"{prefix}/coverage_by_horizon.png", run_id)
 
 
 def _named_index(frame):
@@ -274,7 +276,7 @@ def log_selection(result, run_id=None, prefix="backtest", metric=None):
     parent = current_run_id(run_id)
     if parent is None:
         return {}
-    from . import describe
+    from . import describe, links
 
     client = store.client()
     board = result.leaderboard.reset_index(drop=True)
@@ -282,7 +284,7 @@ def log_selection(result, run_id=None, prefix="backtest", metric=None):
     metric_cols = [c for c in board.columns if c not in NOT_METRICS and pd.api.types.is_numeric_dtype(board[c])]
     metric = metric or (metric_cols[0] if metric_cols else None)
     existing = candidate_runs(parent)
-    parent_name = client.get_run(parent).info.run_name
+    parent_name, experiment_id = client.get_run(parent).info.run_name, client.get_run(parent).info.experiment_id
     chosen = str(getattr(result, "best", None) or result.best_name)  # the reference row is never trained
     children = {}
     for row in board.to_dict("records"):
@@ -295,7 +297,8 @@ def log_selection(result, run_id=None, prefix="backtest", metric=None):
                     | {"rank": row.get("rank")}, run_id=child_id)
         client.set_tag(child_id, "forecast.rank", str(row.get("rank")))
         client.set_tag(child_id, "forecast.best", str(name == chosen).lower())
-        set_note(child_id, describe.candidate_description(name, row, metric, chosen, parent_name))
+        curves = None if row.get("reference") else links.curves_url([child_id], experiment_id=experiment_id)
+        set_note(child_id, describe.candidate_description(name, row, metric, chosen, parent_name, curves))
         children[name] = child_id
     _log_leaderboard(board, describe.leaderboard_table(board, metric), parent)
     client.set_tag(parent, "forecast.best_candidate", chosen)
