@@ -1,6 +1,7 @@
 """The callbacks the estimator adds to a fit: early stopping and the teacher-forcing schedule.
 
-Both join the training loop through its :class:`~forecast.training.Callback` protocol.
+Both join the training loop through its :class:`~forecast.training.Callback` protocol, and keep
+their state in a checkpoint through ``state_dict`` / ``load_state_dict`` (``forecast.checkpoint``).
 """
 from __future__ import annotations
 
@@ -30,6 +31,12 @@ class EarlyStopping(Callback):
         else:
             self.bad += 1
             state.stop = self.bad >= self.patience
+
+    def state_dict(self):
+        return {"best": self.best, "best_epoch": self.best_epoch, "best_state": self.best_state, "bad": self.bad}
+
+    def load_state_dict(self, d):
+        self.best, self.best_epoch, self.best_state, self.bad = d["best"], d["best_epoch"], d["best_state"], d["bad"]
 
     def on_train_end(self, state, history):
         if self.best_state is not None:
@@ -63,7 +70,14 @@ class TeacherForcing(Callback):
             head.generator = self.generator
 
     def on_train_begin(self, state):
-        self._set(state.module, 1)
+        self._set(state.module, state.epoch + 1)  # epoch 1, or the first after a resumed checkpoint
+
+    def state_dict(self):
+        return {"generator": None if self.generator is None else self.generator.get_state()}
+
+    def load_state_dict(self, d):
+        if self.generator is not None and d["generator"] is not None:
+            self.generator.set_state(d["generator"])
 
     def on_epoch_end(self, state, record):
         self._set(state.module, state.epoch + 1)

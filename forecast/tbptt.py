@@ -52,7 +52,7 @@ def series_chunks(module, gatherer, offsets, lengths, k):
 
 
 def train_tbptt(module, gatherer, offsets, lengths, val_index, config, *, k, carry_state=True, callbacks=(),
-                generator=None, loss_fn=None):
+                generator=None, loss_fn=None, checkpoint=None):
     """Fit a :class:`~forecast.networks.model.RecursiveNetwork` by ``k``-step truncated BPTT.
 
     Parameters
@@ -62,6 +62,7 @@ def train_tbptt(module, gatherer, offsets, lengths, val_index, config, *, k, car
     val_index : validation windows, scored by the free-running forecast after each epoch.
     config : :class:`~forecast.training.TrainConfig`; ``batch_size`` counts *series* walked side by side.
     k : chunk length in steps. carry_state : carry the (detached) state across chunks, or reset it.
+    checkpoint : resume from it and write it every epoch (:mod:`forecast.checkpoint`).
 
     Returns
     -------
@@ -93,7 +94,8 @@ def train_tbptt(module, gatherer, offsets, lengths, val_index, config, *, k, car
 
     return run_epochs(module, config, epoch, steps_per_epoch=math.ceil(n_series / config.batch_size) * C,
                       callbacks=callbacks,
-                      validate=lambda: evaluate(module, gatherer, val_index, loss_fn, config.batch_size * 4))
+                      validate=lambda: evaluate(module, gatherer, val_index, loss_fn, config.batch_size * 4),
+                      checkpoint=checkpoint)
 
 
 def _detach(h, active):  # zero the state of rows still padding: a series starts from a zero state

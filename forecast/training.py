@@ -20,6 +20,7 @@ from torch import nn
 
 from . import choices
 from .losses import ForecastLoss, horizon_mask
+from .stopping import STOP
 
 OPTIMIZERS = dict(zip(choices.OPTIMIZERS, (torch.optim.Adam, torch.optim.AdamW), strict=True))
 
@@ -129,12 +130,14 @@ def progress_enabled(verbose):
     return sys.stderr.isatty() and not os.environ.get("CI")
 
 
-def train(module, gatherer, train_index, val_index, config, *, callbacks=(), generator=None, loss_fn=None):
+def train(module, gatherer, train_index, val_index, config, *, callbacks=(), generator=None, loss_fn=None,
+          checkpoint=None):
     """Fit ``module`` on the windows of ``train_index``; validate on ``val_index`` after each epoch.
 
     ``loss_fn``: a :class:`~forecast.losses.ForecastLoss` (None: ``ForecastLoss(config.loss)``,
     which the scale-free losses cannot use: they need per-series statistics from the estimator).
     ``config.max_time`` (seconds from ``config.started``) ends training at the first step past it.
+    ``checkpoint``: a :class:`~forecast.checkpoint.Checkpoint` to resume from and write every epoch.
 
     Returns a :class:`History`. A non-finite training loss rolls the weights back to the last
     finite epoch and stops (``History.rolled_back`` says why); with no finite epoch it raises
@@ -152,20 +155,25 @@ def train(module, gatherer, train_index, val_index, config, *, callbacks=(), gen
 
     steps_per_epoch = math.ceil(min(train_index.n_windows, config.windows_per_epoch or math.inf) / config.batch_size)
     return run_epochs(module, config, epoch, steps_per_epoch=steps_per_epoch, callbacks=callbacks,
-                      validate=lambda: evaluate(module, gatherer, val_index, loss_fn, config.batch_size * 4))
+                      validate=lambda: evaluate(module, gatherer, val_index, loss_fn, config.batch_size * 4),
+                      checkpoint=checkpoint)
 
 
-def run_epochs(module, config, epoch, *, steps_per_epoch, validate, callbacks=()):
+def run_epochs(module, config, epoch, *, steps_per_epoch, validate, callbacks=(), checkpoint=None):
     """The epoch loop both training loops share (``train`` and ``tbptt.train_tbptt``); they differ
     only in ``epoch(step)``, which produces one epoch's losses and hands each to ``step`` (a
     :class:`Run`), stopping when it returns True. ``validate()``: the validation loss, or None.
+    ``checkpoint`` (:mod:`forecast.checkpoint`): resume from its latest epoch, save after each epoch.
 
     Returns the :class:`History`.
     """
     run = Run(module, config, steps_per_epoch)
+    done = checkpoint is not None and checkpoint.restore(run)
     for cb in callbacks:
         cb.on_train_begin(run.state)
-    epochs = range(1, config.max_epochs + 1)
+    if checkpoint is not None:
+        checkpoint.restore_callbacks(callbacks)
+    epochs = range(run.state.epoch + 1, 1 if done else config.max_epochs + 1)
     if config.progress:
         from tqdm.auto import tqdm
 
@@ -173,7 +181,10 @@ def run_epochs(module, config, epoch, *, steps_per_epoch, validate, callbacks=()
     for number in epochs:
         run.begin_epoch(number)
         epoch(run)
-        if not run.end_epoch(validate, callbacks):
+        going = run.end_epoch(validate, callbacks)
+        if checkpoint is not None:
+            checkpoint.save(run, callbacks, done=not going)
+        if not going:
             break
     for cb in callbacks:
         cb.on_train_end(run.state, run.history)
@@ -185,6 +196,8 @@ class Run:
 
     ``run(loss)`` is one optimizer step: backward, clip (recording the pre-clip norm), step, zero
     grads; it returns True once training must end (``max_steps`` reached or ``max_time`` passed).
+    A stop request (:data:`forecast.stopping.STOP`, set by SIGINT/SIGTERM) raises
+    :class:`~forecast.stopping.Interrupted` before the step, in whichever thread trains.
     Per-step statistics stay on the device and are read once per epoch, in :meth:`end_epoch`.
     """
 
@@ -204,6 +217,8 @@ class Run:
         self.stats = EpochStats(self.device)
 
     def __call__(self, loss):
+        if STOP.signum:  # a plain attribute read per step
+            STOP.check()
         loss.backward()
         norm, clipped = clip_gradients(self.module, self.config, self.max_norm)
         self.optimizer.step()

@@ -2,7 +2,7 @@
 
 Exit codes a scheduler can act on: 0 success; 2 bad arguments, configuration or parameters
 (nothing ran); 1 the flow ran and failed — the cause is printed on one line (``error: ...``),
-with the traceback only under ``--debug``.
+with the traceback only under ``--debug``; 130 / 143 stopped by SIGINT / SIGTERM (``pipelines.signals``).
 
 The options are in ``pipelines.options``, the checks before a flow runs in ``pipelines.preflight``;
 offline settings (``pipelines.environment``) are set, unless already set, before prefect or
@@ -16,7 +16,9 @@ import sys
 import traceback
 from pathlib import Path
 
-from . import config, environment, preflight
+from forecast.stopping import Interrupted
+
+from . import config, environment, io, preflight, signals
 from .options import build_parser
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_FORECAST = 0, 1, 2, 3  # 3: trained and registered, no forecasts
@@ -64,8 +66,10 @@ def _run_flow(name, args):
     params = _flow_params(flow_obj, cfg, FLOW_SECTIONS[name], args)
     if name == "train":
         preflight.check_training_data(params)
-    print(f"[forecast] running the {name} flow: " + ", ".join(f"{k}={v}" for k, v in params.items()), flush=True)
-    state = flow_obj(**params, return_state=True)
+    shown = {k: io.redact(v) if isinstance(v, str) and "://" in v else v for k, v in params.items()}
+    print(f"[forecast] running the {name} flow: " + ", ".join(f"{k}={v}" for k, v in shown.items()), flush=True)
+    with signals.prefect_api():  # a temporary server that dies with this command, unless one is set
+        state = signals.run_stoppable(lambda: flow_obj(**params, return_state=True))
     if not state.is_completed():
         exc = state.result(raise_on_failure=False)
         if isinstance(exc, BaseException):
@@ -205,6 +209,9 @@ def main(argv=None):
     except UsageError as exc:
         print(f"forecast {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except Interrupted as exc:  # SIGINT/SIGTERM: fits stopped, flow run crashed, MLflow runs KILLED
+        print(f"forecast {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         print(f"forecast {args.command}: interrupted", file=sys.stderr)
         return 130

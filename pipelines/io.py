@@ -45,7 +45,7 @@ def load_frame(source, table=None, id_col=frames.ID, time_col=frames.TIME, targe
         return datasets.load(source)
     if kind == "sql":
         df = _read_sql(source, table)
-        where, series = f"table {table!r} at {_redact(source)}", table
+        where, series = f"table {table!r} at {redact(source)}", table
     else:
         path = Path(source).expanduser()
         df = _read_file(path)
@@ -127,7 +127,7 @@ def _format_of(path):
 
 def _read_sql(url, table):
     if not table:
-        raise ValueError(f"SQL source {_redact(url)} needs a table name (--table)")
+        raise ValueError(f"SQL source {redact(url)} needs a table name (--table)")
     import sqlalchemy  # installed with the pipelines extra (Prefect depends on it)
 
     engine = sqlalchemy.create_engine(url)
@@ -137,7 +137,7 @@ def _read_sql(url, table):
         engine.dispose()
 
 
-def _redact(url):
+def redact(url):
     """A SQLAlchemy URL with any password hidden, for messages and logs."""
     try:
         import sqlalchemy
