@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from . import integrity
 from .frames import FrameSpec
 from .panel import Layout
 from .scaling import ColumnScaler, SeriesScaler
@@ -165,15 +166,11 @@ def load(path, device="cpu", defaults=None):
     class's defaults, for parameters a model saved by an older version lacks).
     """
     path = Path(path)
-    if not (path / "config.json").is_file():
-        raise FileNotFoundError(f"no saved model at {path} (config.json missing)")
-    cfg = json.loads((path / "config.json").read_text())
-    if cfg.get("format") != FORMAT:
-        raise ValueError(f"{path}: unsupported model format {cfg.get('format')!r} (this library reads {FORMAT})")
+    cfg = integrity.read_config(path, FORMAT)  # a missing, extra or corrupt file: a refusal naming it
     params = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg["params"].items()}
-    state = _state(cfg, {**(defaults or {}), **params}, np.load(path / "tail.npz", allow_pickle=False), device)
+    state = _state(cfg, {**(defaults or {}), **params}, integrity.read_tail(path, len(cfg["ids"])), device)
     module = state.build_network()
-    module.load_state_dict(torch.load(path / "weights.pt", map_location=device, weights_only=True))
+    integrity.load_weights(module, path, device)
     return params, state, module.to(state.device).eval()
 
 

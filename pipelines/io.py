@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 
 from forecast import datasets, frames
+
+from . import secrets
 
 FORMATS = ("parquet", "csv")
 _SUFFIXES = {".csv": "csv", ".csv.gz": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -138,13 +141,8 @@ def _read_sql(url, table):
 
 
 def redact(url):
-    """A SQLAlchemy URL with any password hidden, for messages and logs."""
-    try:
-        import sqlalchemy
-
-        return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - a malformed URL is reported by the loader itself
-        return url.split("@")[-1]
+    """A URL (or any text holding URLs) with its passwords hidden, for messages and logs."""
+    return secrets.redact(url)
 
 
 def content_key(source, table=None):
@@ -186,17 +184,21 @@ def write_forecasts(fc, out_dir, stamp, fmt="parquet"):
     if fmt not in FORMATS:
         raise ValueError(f"output format must be one of {FORMATS}, got {fmt!r}")
     folder = Path(out_dir).expanduser().resolve() / stamp
+    created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"forecasts.{fmt}"
-    tmp = folder / f".{final.name}.{os.getpid()}.tmp"
+    tmp = folder / f".{final.name}.{os.getpid()}.{threading.get_ident()}.tmp"
     try:
         if fmt == "parquet":
             fc.to_parquet(tmp, index=False)
         else:
             fc.to_csv(tmp, index=False)
         os.replace(tmp, final)
-    finally:
+    except BaseException:
         tmp.unlink(missing_ok=True)
+        if created and not any(folder.iterdir()):  # e.g. a full disk: leave no empty partition behind
+            folder.rmdir()
+        raise
     return final
 
 

@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass
 
 from . import store
+from .orphans import owner_tags
+from .secrets import redact
 
 
 @dataclass(frozen=True)
@@ -54,15 +56,18 @@ def run(name, params=None, tags=None, nested=False, parent_run_id=None):
     import mlflow
 
     active = mlflow.start_run(run_name=name, nested=nested, parent_run_id=parent_run_id,
-                              experiment_id=cfg.experiment_id, tags=_strings(tags or {}))
+                              experiment_id=cfg.experiment_id, tags=_strings({**owner_tags(), **(tags or {})}))
     run_id = active.info.run_id
     try:
         if params:
             log_params(params, run_id)
         yield RunHandle(run_id)
     except BaseException as exc:
-        store.client().set_tag(run_id, "forecast.error", f"{type(exc).__name__}: {exc}"[:5000])
-        mlflow.end_run("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+        try:
+            store.client().set_tag(run_id, "forecast.error", redact(f"{type(exc).__name__}: {exc}")[:5000])
+            mlflow.end_run("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+        except Exception:  # noqa: BLE001 - the store is down too: raise the cause; the next flow ends it (orphans)
+            pass
         raise
     else:
         mlflow.end_run("FINISHED")
@@ -117,14 +122,14 @@ def now_ms():
     return int(time.time() * 1000)
 
 
-def _plain(v):
+def _plain(v):  # passwords of database URLs never reach MLflow (pipelines.secrets)
     if isinstance(v, tuple):
         v = list(v)
-    return v if isinstance(v, str) else json.dumps(v, default=str)
+    return redact(v if isinstance(v, str) else json.dumps(v, default=str))
 
 
 def _strings(d):
-    return {str(k): str(v) for k, v in d.items()}
+    return {str(k): redact(str(v)) for k, v in d.items()}
 
 
 def log_frame(frame, artifact_file, run_id=None):

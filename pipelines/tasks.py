@@ -21,7 +21,7 @@ from prefect.tasks import exponential_backoff
 from forecast import SeasonalNaive, backtest, frames, frequencies
 from forecast.choices import DEFAULT_METRICS, METRICS
 
-from . import io, registry, runs, store, tracking
+from . import io, orphans, registry, resume, runs, store, tracking
 from .environment import run_logger
 from .future import split_future
 
@@ -183,9 +183,9 @@ def evaluate_candidate(job, name, estimator, df, args, parent_run_id=None):
     child = tracking.start_candidate(parent_run_id, name) if parent_run_id else None
     try:
         result = job(name, estimator, df, args)
-    except BaseException:
-        if child:
-            store.client().set_terminated(child, "FAILED")
+    except BaseException as exc:
+        if child:  # KILLED when stopped by a signal (``forecast.stopping.Interrupted``)
+            store.client().set_terminated(child, "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
         raise
     tracking.finish_candidate(result, child)
     return result
@@ -259,9 +259,10 @@ def unfitted(estimator, **overrides):
 
 @task(name="fit-final", **_compute())
 def fit(estimator, df, run_id=None):
-    """Fit ``estimator`` on all of ``df``, streaming epochs into the MLflow run ``run_id``."""
+    """Fit ``estimator`` on all of ``df``, streaming epochs into the MLflow run ``run_id``; a retry
+    of the flow run resumes the fit from its last finished epoch (``pipelines.resume``)."""
     callbacks = [tracking.MlflowCallback(run_id)] if run_id else []
-    return estimator.fit(df, callbacks=callbacks)
+    return resume.resumable_fit(estimator, df, callbacks)
 
 
 @task(name="predict", **_compute())
@@ -284,8 +285,10 @@ def predict(estimator, df, future=None):
 # ---------------------------------------------------------------------------------- tracking
 @task(name="configure-tracking", **_io())
 def configure_tracking(uri, experiment):
-    """Point MLflow at ``uri`` (None: the local store); fails fast naming the URI when unreachable."""
+    """Point MLflow at ``uri`` (None: the local store); fails fast naming the URI when unreachable.
+    Runs left RUNNING there by dead processes of this host are ended FAILED (``pipelines.orphans``)."""
     cfg = store.configure(uri, experiment=experiment, required=True)
+    orphans.close_orphans(store.client(), cfg.experiment_id)
     run_logger().info("MLflow tracking at %s, experiment %r", cfg.uri, experiment)
     return cfg.uri
 
