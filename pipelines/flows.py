@@ -157,7 +157,7 @@ def train(
             "champion_run_id": registry.version_run_id(model_name), "forecast_version": fc["version"],
             "forecast_error": fc.get("error"),
             "runs_url": store.runs_url(store.experiment_id(), uri), "best": best,
-            "leaderboard_url": where.get(publish.LEADERBOARD),
+            "leaderboard_url": where.get(describe.LEADERBOARD),
             "metric": metric, "leaderboard": _board(selection.leaderboard, metric),
             "holdout": {"model": score,
                         "seasonal_naive": tasks.holdout_score(naive_bt, naive_bt, metric)},

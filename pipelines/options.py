@@ -46,6 +46,20 @@ def _positive_float(text):
     return value
 
 
+def _quantile(text):
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"a quantile level must be in (0, 1), got {text}")
+    return value
+
+
+def _percent(text):
+    value = float(text)
+    if not 0 < value < 100:
+        raise argparse.ArgumentTypeError(f"an interval level must be in (0, 100) percent, got {text}")
+    return value
+
+
 def _csv(kind, choices=None):
     def parse(text):
         try:
@@ -185,6 +199,12 @@ def _train_options(p):
                    help="validation tail of each candidate fit, for its val_loss curve (default: the horizon; "
                         "0: none); the final fit of the chosen settings always trains on all data")
     p.add_argument("--season-length", type=_positive, help="season of seasonal naive and MASE")
+    p.add_argument("--quantiles", type=_csv(_quantile), metavar="Q",
+                   help="comma-separated quantile levels in (0, 1), e.g. 0.1,0.5,0.9: quantile heads (pinball loss); "
+                        "forecast files get y_q10, y_q90, ... columns")
+    p.add_argument("--level", type=_csv(_percent), metavar="L",
+                   help="comma-separated interval levels in percent, e.g. 80,95: split-conformal intervals "
+                        "(y_lo80, y_hi80, ...) calibrated on each series' last points, held out of training")
     p.add_argument("--metric", choices=choices.RANKING_METRICS, help="selection metric")
     p.add_argument("--device", help="auto | cpu | cuda")
     p.add_argument("--seed", type=int, help="random seed of weight initialisation and batch order")

@@ -87,10 +87,45 @@ def forecast_figure(history, forecast, actuals=None, n_series=4, history_points=
             act = actuals[actuals[ID].astype(str) == uid].sort_values(TIME)
             act = act[(act[TIME] >= start) & (act[TIME] <= fc[TIME].max())]
             ax.plot(act[TIME], act[TARGET], color="black", ls="--", lw=1.2, marker="x", ms=4, label="actual")
+        for (label, lo, hi), alpha in zip(bands(fc.columns), (0.15, 0.3, 0.45)):  # widest first: a fan
+            ax.fill_between(fc[TIME], fc[lo], fc[hi], color="tab:blue", alpha=alpha, lw=0, label=label)
         ax.plot(fc[TIME], fc["y_pred"], color="tab:blue", lw=1.5, marker=".", label="forecast")
         ax.set_title(uid, fontsize=9, loc="left")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8, loc="upper left")
+    return fig
+
+
+def bands(columns):
+    """[(label, lo column, hi column)] of a forecast's intervals, widest first: ``y_lo<l>``/``y_hi<l>``
+    pairs, else symmetric quantile pairs ``y_q<p>``/``y_q<100-p>`` (``forecast.probabilistic``)."""
+    from forecast.interval_metrics import quantile_columns
+
+    q = quantile_columns([c for c in columns if c != "y_pred"])
+    lows = sorted((level, c) for c, level in q.items() if level < 0.5)
+    out = []
+    for level, lo in lows:
+        hi = next((c for c, v in q.items() if abs(v - (1 - level)) < 1e-9), None)
+        if hi is not None:
+            out.append((f"{100 * (1 - 2 * level):g}% interval", lo, hi))
+    return out
+
+
+def coverage_figure(by_step, title="hold-out"):
+    """Empirical coverage of each interval level by horizon step, with its nominal level dashed."""
+    from matplotlib.figure import Figure
+
+    cols = [c for c in by_step.columns if str(c).startswith("coverage")]
+    fig = Figure(figsize=(6, 3.5), layout="constrained")
+    ax = fig.add_subplot()
+    for i, col in enumerate(cols):
+        nominal = float(col[len("coverage"):])
+        ax.plot(by_step["step"], by_step[col], color=f"C{i}", marker="o", ms=4, label=f"{nominal:g}% interval")
+        ax.axhline(nominal, color=f"C{i}", ls="--", lw=1, label=f"nominal {nominal:g}%")
+    ax.set(xlabel="horizon step", ylabel="coverage (%)", title=f"{title}: interval coverage by horizon",
+           ylim=(0, 102))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     return fig
 
 

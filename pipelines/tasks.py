@@ -210,8 +210,10 @@ def select(candidates, df, n_windows, season_length, metric, parent_run_id=None)
     """``forecast.selection.select_model`` with one task per candidate; the winner is not refitted here."""
     from forecast import selection
 
+    first = next(iter(candidates.values()), None)
     return selection.select_model(candidates, df, n_windows=n_windows, metric=metric, season_length=season_length,
-                                  executor=TaskExecutor(parent_run_id), refit_best=False)
+                                  executor=TaskExecutor(parent_run_id), refit_best=False,
+                                  metrics=scored_on(metric, first))
 
 
 @task(name="best-candidate", **_compute())
@@ -232,13 +234,23 @@ def best_candidate(selection, candidates):
 def run_backtest(estimator, df, n_windows, season_length, metric, name="model"):
     """``forecast.backtest`` -> BacktestResult, scored on :func:`scored_on` ``metric``; ``name`` says
     which model in the task run's name."""
-    return backtest(estimator, df, n_windows=n_windows, season_length=season_length, metrics=scored_on(metric))
+    return backtest(estimator, df, n_windows=n_windows, season_length=season_length,
+                    metrics=scored_on(metric, estimator))
 
 
-def scored_on(metric):
+def scored_on(metric, estimator=None):
     """The metrics a backtest reports: the library's defaults, and the ranking ``metric`` when it is
-    not one of them (OWA is computed from two of them, against a reference backtest)."""
-    return tuple(dict.fromkeys([*DEFAULT_METRICS, *([metric] if metric in METRICS else [])]))
+    not one of them (OWA is computed from two of them, against a reference backtest); for an
+    estimator with intervals or quantiles also coverage, width and MSIS per level, pinball and CRPS."""
+    from forecast.interval_metrics import is_interval_metric
+
+    names = [*DEFAULT_METRICS, *([metric] if metric in METRICS or is_interval_metric(metric) else [])]
+    levels = [] if estimator is None or getattr(estimator, "interval", None) is None and \
+        getattr(estimator, "distribution", None) is None else list(getattr(estimator, "level", None) or (80, 95))
+    names += [f"{kind}{lv:g}" for lv in levels for kind in ("coverage", "width", "msis")]
+    if levels or getattr(estimator, "quantiles", None):
+        names += ["pinball", "crps"]
+    return tuple(dict.fromkeys(names))
 
 
 def holdout_score(result, reference, metric):

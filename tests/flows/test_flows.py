@@ -367,16 +367,20 @@ def test_train_flow_selects_registers_promotes_and_forecasts(trained):
     assert r["holdout"]["model"] > 0 and r["holdout"]["seasonal_naive"] > 0
     fc = pd.read_parquet(r["forecast_path"])
     assert Path(r["forecast_path"]).parent.parent == trained.out
-    assert len(fc) == 12 and list(fc.columns) == ["unique_id", "ds", "y_pred"]
+    assert len(fc) == 12 and list(fc.columns) == ["unique_id", "ds", "y_pred", "y_lo80", "y_hi80", "y_lo95", "y_hi95"]
+    assert ((fc.y_lo95 <= fc.y_lo80) & (fc.y_lo80 <= fc.y_pred) & (fc.y_pred <= fc.y_hi80)
+            & (fc.y_hi80 <= fc.y_hi95)).all()  # level=[80, 95]: conformal intervals in the forecast file
     assert fc["ds"].min() == pd.Timestamp("1961-01-01")
     client = MlflowClient(trained.uri)
     run = client.get_run(r["run_id"])
     assert run.info.status == "FINISHED"
-    assert {"holdout_mase", "naive_holdout_mase", "train_loss"} <= set(run.data.metrics)
+    assert {"holdout_mase", "naive_holdout_mase", "train_loss", "holdout_coverage80", "holdout_msis95",
+            "holdout_crps"} <= set(run.data.metrics)
     assert str(client.get_model_version_by_alias("forecaster", "champion").version) == "1"
     arts = {a.path for a in client.list_artifacts(r["run_id"])}
     arts |= {a.path for a in client.list_artifacts(r["run_id"], "diagnostics")}
-    assert {"holdout_forecast.png", "diagnostics/gradient_through_time.png",
+    arts |= {a.path for a in client.list_artifacts(r["run_id"], "holdout")}
+    assert {"holdout_forecast.png", "holdout/coverage_by_horizon.png", "diagnostics/gradient_through_time.png",
             "diagnostics/gradient_through_time.csv"} <= arts
     assert "grad_ratio_first_to_last" in run.data.metrics
     champion = client.get_model_version_by_alias("forecaster", "champion")
@@ -399,7 +403,8 @@ def test_readme_pyfunc_snippet_runs_in_a_fresh_process(trained):
     out = subprocess.run([sys.executable, "-c", code, trained.uri], capture_output=True, text=True, timeout=300,
                          cwd=trained.root)
     assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.split("\n")[-2] == "12 1961-01-01 ['unique_id', 'ds', 'y_pred']"
+    assert out.stdout.split("\n")[-2] == ("12 1961-01-01 ['unique_id', 'ds', 'y_pred', 'y_lo80', 'y_hi80', "
+                                          "'y_lo95', 'y_hi95']")  # the intervals travel with the pyfunc model
 
 
 def test_validate_data_keeps_the_model_covariates():
