@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,8 +61,8 @@ class Browser:
                 f"--virtual-time-budget={self.budget}", *extra, url]
         return subprocess.run(argv, capture_output=True, text=True, timeout=180)
 
-    def dom(self, url):
-        return self._run(url, "--dump-dom").stdout
+    def dom(self, url, size=(1400, 1000)):
+        return self._run(url, "--dump-dom", size=size).stdout  # wide enough that the grids render every column
 
     def screenshot(self, url, path, size=(1400, 1000)):
         self._run(url, f"--screenshot={path}", size=size)
@@ -115,6 +116,14 @@ def main(argv=None):
     return 1 if failures else 0
 
 
+def artifact_id(prefect_url, flow_run, key="train-summary"):
+    """Id of the flow run's artifact ``key``, through Prefect's REST API."""
+    body = json.dumps({"artifacts": {"key": {"any_": [key]}}, "flow_runs": {"id": {"any_": [flow_run]}}}).encode()
+    request = urllib.request.Request(f"{prefect_url}/api/artifacts/filter", body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        return json.loads(resp.read())[0]["id"]
+
+
 def check_pages(browser, mlflow_url, prefect_url, out, summary):
     from mlflow.tracking import MlflowClient
 
@@ -134,7 +143,7 @@ def check_pages(browser, mlflow_url, prefect_url, out, summary):
     pages = {  # name: (url, texts the page must show, screenshot size)
         "mlflow-runs": (board, [chosen.info.run_name, "seasonal_naive", "backtest_mase", "holdout_mase", "val_loss",
                                 "rank"], (1800, 800)),
-        "mlflow-train-run": (run, [parent.info.run_name, "Leaderboard", "Hold-out", "Promotion", "report"],
+        "mlflow-train-run": (run, [parent.info.run_name, "hold-out", "promoted", "report", "leaderboard"],
                              (1400, 1500)),
         "mlflow-candidate-curves": (links.curves_url([chosen.info.run_id], experiment_id=exp.experiment_id,
                                                      uri=mlflow_url), ["train_loss", "val_loss"], (1400, 800)),
@@ -146,15 +155,15 @@ def check_pages(browser, mlflow_url, prefect_url, out, summary):
         "prefect-flow-run": (f"{prefect_url}/runs/flow-run/{flow_run}", ["train-airpassengers-h12",
                                                                         f"mlflow-run:{parent.info.run_id}"],
                              (1400, 1000)),
-        "prefect-artifact": (f"{prefect_url}/artifacts/key/train-summary", ["train-summary", "Leaderboard",
-                                                                            parent.info.run_id], (1400, 1300)),
+        "prefect-artifact": (f"{prefect_url}/artifacts/artifact/{artifact_id(prefect_url, flow_run)}",
+                             ["train-summary", "Leaderboard", "Promotion", parent.info.run_id], (1400, 1300)),
     }
     report = Path(client.download_artifacts(parent.info.run_id, "report.html"))
     pages["report"] = (report.as_uri(), ["Leaderboard", "Hold-out", chosen.info.run_name, "Training curves"],
                        (1100, 3000))
     failures, found = [], {}
     for name, (url, texts, size) in pages.items():
-        dom = browser.dom(url)
+        dom = browser.dom(url, size)
         missing = [t for t in texts if t not in dom]
         found[name] = {"url": url, "missing": missing, "dom_chars": len(dom)}
         if missing:

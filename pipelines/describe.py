@@ -16,6 +16,7 @@ import pandas as pd
 # Settings every candidate names (the grid's swept ones) before those that vary across the grid.
 SWEPT = ("cell", "bidirectional", "hidden_size", "head", "window_norm")
 METRIC_COLUMNS = ("mae", "rmse", "smape", "mase", "owa")
+LEADERBOARD = "leaderboard (runs table)"  # the label of the link to a train run's leaderboard view
 
 
 def data_label(data):
@@ -108,22 +109,29 @@ def holdout_table(model_name, model_scores, naive_scores):
 
 # ---------------------------------------------------------------------------------- descriptions
 def train_description(facts, board, holdout, promotion, links):
-    """The train run's note: what ran, the leaderboard's top rows, the hold-out against seasonal
-    naive, the promotion decision and links (report, Prefect flow run, registered version).
+    """The train run's note. Its first paragraph says it all (the UI shows only that much before
+    "Show more"): the chosen model, its hold-out figure beside seasonal naive, the promotion
+    decision, links to the report and the leaderboard; then the leaderboard's top rows, the
+    hold-out table and every link (report, leaderboard, curves, registered version, Prefect run).
 
     ``facts``: dict data, n_series, horizon, metric, best, val_size (0: no validation tail);
     ``board``: :func:`leaderboard_table`; ``holdout``: :func:`holdout_table`; ``links``: {label: url}.
     """
     f = facts
-    val = (f"each candidate held back the last {f['val_size']} points of every series for validation "
-           f"(its run has `val_loss` per epoch); the final fit trained on all data, so this run's curve is "
-           f"`train_loss` only and the chosen candidate's run holds its validation curve"
-           if f.get("val_size") else "no validation tail (val_size 0): the curves are `train_loss` only")
-    lines = [f"**{f['best']}** chosen for `{f['data']}` ({f['n_series']} series, horizon {f['horizon']}) "
-             f"by backtest `{f['metric']}` over {f.get('n_windows', '?')} window(s); {val}.", "",
+    row = holdout[holdout["metric"] == f["metric"]]
+    vs = (f": hold-out `{f['metric']}` {number(row.iloc[0, 1])} vs seasonal naive {number(row.iloc[0, 2])}"
+          if len(row) else "")
+    quick = " · ".join(f"[{label}]({url})" for label, url in (links or {}).items()
+                       if url and label in ("report", LEADERBOARD))
+    val = (f"Each candidate held back the last {f['val_size']} points of every series for validation (its run "
+           f"has `val_loss` per epoch); the final fit trained on all data, so this run's curve is `train_loss` "
+           f"only and the chosen candidate's run holds its validation curve."
+           if f.get("val_size") else "No validation tail (val_size 0): the curves are `train_loss` only.")
+    lines = [f"**{f['best']}** for `{f['data']}` ({f['n_series']} series, horizon {f['horizon']}){vs}. "
+             f"{promotion}" + (f" {quick}" if quick else ""), "",
              "### Leaderboard (selection backtest)", "", markdown_table(board, max_rows=5), "",
-             "### Hold-out (last horizon of every series, unseen by selection)", "", markdown_table(holdout), "",
-             "### Promotion", "", str(promotion), ""]
+             f"Ranked by backtest `{f['metric']}` over {f.get('n_windows', '?')} window(s). {val}", "",
+             "### Hold-out (last horizon of every series, unseen by selection)", "", markdown_table(holdout), ""]
     if links:
         lines += ["### Links", "", *[f"- [{label}]({url})" for label, url in links.items() if url], ""]
     return "\n".join(lines)

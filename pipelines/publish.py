@@ -21,7 +21,6 @@ from forecast.selection import REFERENCE
 from . import describe, links, plots, registry, report, runs, store
 
 REPORT = "report.html"
-LEADERBOARD = "leaderboard (runs table)"
 
 
 # ---------------------------------------------------------------------------------- Prefect names
@@ -73,7 +72,7 @@ def describe_train(run_id, facts, selection, children, model_bt, naive_bt, model
     board = describe.leaderboard_table(selection.leaderboard, metric)
     holdout = describe.holdout_table(best, model_scores, naive_scores)
     where = _links(run_id, model_name, promotion.version if promotion else None)
-    where[LEADERBOARD] = store.leaderboard_view(metric, run_id)
+    where[describe.LEADERBOARD] = store.leaderboard_view(metric, run_id)
     where["validation curves of every candidate"] = links.curves_url(list(children.values()), ("val_loss",))
     reason = promotion.reason if promotion else "not registered (tracking off)"
     figures = _train_figures(selection, model_bt, naive_bt, model, grad, seen, df, best)

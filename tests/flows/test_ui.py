@@ -104,7 +104,10 @@ def test_train_description_has_leaderboard_holdout_decision_and_the_validation_n
     facts = {"data": "airpassengers", "n_series": 1, "horizon": 12, "metric": "mase", "best": "gru-bi-h8-wlast",
              "val_size": 12, "n_windows": 2}
     text = describe.train_description(facts, table, holdout, "forecaster v2: promoted: ...", {"report": "http://x/r"})
-    assert "**gru-bi-h8-wlast** chosen" in text and "last 12 points" in text and "chosen candidate's run" in text
+    first = text.split("\n\n")[0]  # what the UI shows before "Show more"
+    assert first.startswith("**gru-bi-h8-wlast** for `airpassengers` (1 series, horizon 12): hold-out `mase` 0.8 vs "
+                            "seasonal naive 1. forecaster v2: promoted") and "[report](http://x/r)" in first
+    assert "last 12 points" in text and "chosen candidate's run" in text
     assert "| 1 | gru-bi-h8-wlast |" in text and "| mase | 0.8 | 1 | 0.8 |" in text
     assert "forecaster v2: promoted" in text and "- [report](http://x/r)" in text
     assert "val_size 0" in describe.train_description(facts | {"val_size": 0}, table, holdout, "p", {})
@@ -157,7 +160,8 @@ def test_train_run_is_named_described_and_links_its_report(trained):
     client, parent, _ = mlflow_view(trained)
     assert re.fullmatch(r"train airpassengers h12 · \d{4}-\d\d-\d\d \d\d:\d\d", parent.info.run_name)
     note = parent.data.tags["mlflow.note.content"]
-    assert f"**{trained.result['best']}** chosen" in note and "### Leaderboard" in note and "### Hold-out" in note
+    assert note.startswith(f"**{trained.result['best']}** for `airpassengers`") and "### Hold-out" in note
+    assert "### Leaderboard" in note and "viewStateShareKey=leaderboard-" in note
     assert trained.result["reason"] in note and "/artifacts/report.html" in note
     html = client.download_artifacts(parent.info.run_id, "report.html")
     page = open(html, encoding="utf-8").read()
