@@ -19,6 +19,7 @@ from forecast.metrics import relative
 from forecast.selection import REFERENCE
 
 from . import describe, links, plots, registry, report, runs, store
+from .secrets import redact
 
 REPORT = "report.html"
 
@@ -183,4 +184,4 @@ def _artifact(key, markdown, description):
         return None
     from prefect.artifacts import create_markdown_artifact
 
-    return create_markdown_artifact(markdown=markdown, key=key, description=description)
+    return create_markdown_artifact(markdown=redact(markdown), key=key, description=description)

@@ -14,6 +14,7 @@ import pandas as pd
 from . import store
 from .describe import wrap
 from .runs import current_run_id, finite, versions
+from .secrets import redact
 
 CHAMPION = "champion"
 FUTURE_FLAG = "is_future"  # pyfunc input: True on the horizon rows that carry future covariates
@@ -293,10 +294,10 @@ def describe(model_name, version, model_description, version_description, tags=N
     if not store.active_config():
         return
     client = store.client()
-    client.update_registered_model(model_name, description=model_description)
-    client.update_model_version(model_name, str(version), description=version_description)
+    client.update_registered_model(model_name, description=redact(model_description))
+    client.update_model_version(model_name, str(version), description=redact(version_description))
     for key, value in (tags or {}).items():
-        client.set_model_version_tag(model_name, str(version), key, str(value))
+        client.set_model_version_tag(model_name, str(version), key, redact(str(value)))
 
 
 def _registry_uri(model_name, version=None, alias=CHAMPION):

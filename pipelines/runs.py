@@ -115,7 +115,7 @@ def set_note(run_id, markdown):
     if run_id is not None:
         from mlflow.utils.mlflow_tags import MLFLOW_RUN_NOTE
 
-        store.client().set_tag(run_id, MLFLOW_RUN_NOTE, markdown)
+        store.client().set_tag(run_id, MLFLOW_RUN_NOTE, redact(markdown))
 
 
 def now_ms():

@@ -67,7 +67,7 @@ def load_data(source: str, table: str | None = None, id_col: str = frames.ID, ti
               target_col: str = frames.TARGET) -> pd.DataFrame:
     """Read a bundled set, a CSV/Parquet file or a SQL table as a long frame [unique_id, ds, y, ...]."""
     df = io.load_frame(source, table, id_col, time_col, target_col)
-    run_logger().info("loaded %s: %d rows, %d series", source, len(df), df[frames.ID].nunique())
+    run_logger().info("loaded %s: %d rows, %d series", io.redact(source), len(df), df[frames.ID].nunique())
     return df
 
 
