@@ -145,6 +145,10 @@ def test_wide_series_and_save_load_keep_the_columns(panel, tmp_path):
     assert list(series.columns) == ["y_pred", "y_q10", "y_q90"]
     loaded = RNNForecaster.load(model.save(tmp_path / "m"))
     pd.testing.assert_frame_equal(loaded.predict(), out)
+    dist = RNNForecaster(distribution="student_t", head="recursive", **TINY).fit(panel)
+    again = RNNForecaster.load(dist.save(tmp_path / "d"))
+    pd.testing.assert_frame_equal(again.predict(), dist.predict())
+    pd.testing.assert_frame_equal(again.predict(n_samples=5), dist.predict(n_samples=5))
 
 
 @pytest.mark.parametrize("kw,match", [
