@@ -15,7 +15,7 @@ import pandas as pd
 from .choices import FILLS
 from .columns import ID, TARGET, TIME
 from .frequencies import infer_frequencies, sorted_runs
-from .values import check_finite, integer_values, numeric, parse_times
+from .values import check_finite, check_ids, integer_values, numeric, parse_times
 
 
 def as_times(values):
@@ -277,6 +277,7 @@ def validate(df, columns=(), fill=None, where="data", names=None):
     # (copy-on-write) instead of duplicated -- on a 10^7-row panel that copy was the largest cost of fit.
     df = df[[ID, TIME, TARGET, *columns]].copy(deep=False)
     _check_present(df, ID, where, names)
+    check_ids(df[ID], where, _user_name(ID, names))
     df[ID] = df[ID].astype(str)
     df[TIME] = parse_times(df[TIME], where, names.get(TIME, TIME))
     _check_present(df, TIME, where, names)

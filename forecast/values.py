@@ -90,21 +90,30 @@ def numeric(df, col, where, names):
     if pd.api.types.is_bool_dtype(column.dtype) or kind == "boolean":
         raise ValueError(f"{where}: column {names.get(col, col)!r} holds booleans, not numbers; "
                          f"cast it with .astype(float) if 0/1 values are meant")
-    what = _not_real(column.dtype, kind)
+    what, converted = _not_real(column.dtype, kind), None
+    if not what:
+        try:
+            converted = pd.to_numeric(column)
+        except (ValueError, TypeError, OverflowError):
+            _refuse_value(df, col, where, names)
+        what = _not_real(converted.dtype, None)  # e.g. complex numbers among floats in an object column
     if what:
         raise ValueError(f"{where}: column {names.get(col, col)!r} holds {what} ({column.dtype}, e.g. "
                          f"{column.dropna().iloc[:2].tolist()}), not real numbers")
-    try:
-        return pd.to_numeric(column).astype("float64")
-    except (ValueError, TypeError, OverflowError):
-        rows = np.flatnonzero((pd.to_numeric(column, errors="coerce").isna() & column.notna()).to_numpy())
-        if len(rows) == 0:  # no single value to blame (e.g. complex numbers among text)
-            raise ValueError(f"{where}: column {names.get(col, col)!r} must hold real numbers; it holds e.g. "
-                             f"{column.dropna().iloc[:3].tolist()}") from None
-        bad = df.iloc[rows[0]]
-        raise ValueError(
-            f"{where}: column {names.get(col, col)!r} must be numeric; series {bad[ID]!r} has {bad[col]!r} at {bad[TIME]}"
-        ) from None
+    return converted.astype("float64")
+
+
+def _refuse_value(df, col, where, names):
+    """Raise the error naming the first value of ``df[col]`` that is not a number (series, time, value)."""
+    column = df[col]
+    rows = np.flatnonzero((pd.to_numeric(column, errors="coerce").isna() & column.notna()).to_numpy())
+    if len(rows) == 0:  # no single value to blame (e.g. complex numbers among text)
+        raise ValueError(f"{where}: column {names.get(col, col)!r} must hold real numbers; it holds e.g. "
+                         f"{column.dropna().iloc[:3].tolist()}") from None
+    bad = df.iloc[rows[0]]
+    raise ValueError(
+        f"{where}: column {names.get(col, col)!r} must be numeric; series {bad[ID]!r} has {bad[col]!r} at {bad[TIME]}"
+    ) from None
 
 
 def _not_real(dtype, kind):
@@ -117,6 +126,18 @@ def _not_real(dtype, kind):
             "datetime", "datetime64", "date", "period"):
         return "dates"
     return None
+
+
+def check_ids(ids, where, name):
+    """Ids of mixed types must stay apart once read as text (1 and "1" would merge into one series)."""
+    if ids.dtype != object or pd.api.types.infer_dtype(ids, skipna=True) in ("string", "integer"):
+        return
+    raw = pd.unique(ids.dropna())
+    text = pd.Series(raw, dtype=object).astype(str)
+    same = text.duplicated(keep=False).to_numpy()
+    if same.any():
+        raise ValueError(f"{where}: column {name!r} holds ids that are equal as text, {list(raw[same][:4])}: "
+                         f"series are told apart by their ids as text; make each id distinct")
 
 
 def check_finite(df, col, where, names, nan_hint):

@@ -12,7 +12,7 @@ ValueError/TypeError naming it), ``accept`` (a finite forecast at the right time
 """
 from __future__ import annotations
 
-import datetime
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -159,7 +159,13 @@ def _params(draw):
 
 # ---------------------------------------------------------------------------------------------- build
 def build(r):
-    """The :class:`Case` of recipe ``r``."""
+    """The :class:`Case` of recipe ``r`` (pandas' warnings about the odd inputs it makes are silenced)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _build(r)
+
+
+def _build(r):
     rng = np.random.default_rng(r.seed)
     design = _design(r, rng)
     n_rows = sum(design.lengths)
@@ -191,8 +197,8 @@ def _design(r, rng):
     tz = "Europe/Berlin" if r.time_kind == "string_offsets" and r.tz is None else r.tz
     starts = []
     for s in range(r.n_series):
-        if integer:
-            starts.append(int(rng.integers(-5, 50)))
+        if integer:  # ragged starts; in a wide frame or Series, close together as its rows are shared
+            starts.append(int(rng.integers(-5, 50)) if r.kind == "long" or not starts else starts[0] + int(rng.integers(0, 3)))
         else:
             shift = int(rng.integers(0, 3))  # ragged starts
             starts.append(pd.date_range(r.start, periods=shift + 1, freq=_freq(r), tz=tz)[-1])
@@ -218,7 +224,7 @@ def _ids(r, rng):
              "int": list(range(n)), "negative": [-i - 1 for i in range(n)],
              "empty_string": ["", *[f"s{i}" for i in range(1, n)]],
              "uint64": [np.iinfo(np.uint64).max - i for i in range(n)], "float": [i + 0.5 for i in range(n)],
-             "bool": [bool(i % 2) for i in range(n)], "mixed": [1, "1", 2, "x"][:n], "nan": [f"s{i}" for i in range(n)]}
+             "bool": [False, True, "s2", "s3"][:n], "mixed": [1, "1", 2, "x"][:n], "nan": [f"s{i}" for i in range(n)]}
     if r.kind == "wide" and r.id_kind == "unicode":
         kind = "unicode"
     return table[kind]
@@ -297,7 +303,9 @@ def _long(r, design, y, rng, notes):
     elif r.id_kind == "uint64":
         ids = ids.astype(np.uint64)
     df = pd.DataFrame({"unique_id": ids, "ds": _time_values(r, design), "y": _target(y, r.target_dtype)})
-    notes += [TIME_KINDS[r.time_kind], TARGET_DTYPES[r.target_dtype], ID_KINDS[r.id_kind]]
+    steps = max(design.lengths, default=0) >= 2  # a step of 2 shows only in a series of 2+ rows
+    notes += [TIME_KINDS[r.time_kind] if r.time_kind != "int_step2" or steps else "either",
+              TARGET_DTYPES[r.target_dtype], ID_KINDS[r.id_kind]]
     if r.freq == "irregular" and not design.integer and max(design.lengths, default=0) >= 2:
         notes.append("refuse")
     x_future = None
@@ -508,23 +516,15 @@ def _wide_fault(frame, fault, rng, notes, params, kind):
         frame = pd.concat([frame, frame.iloc[[i]]])
     elif fault == "shuffle":
         frame = frame.sample(frac=1.0, random_state=i)
-    elif fault == "gap":
-        if n < 4:
+    elif fault == "gap":  # a row inside the longest column's values
+        col = frame.count().idxmax()
+        inside = frame[col].dropna().index
+        if len(inside) < 4:
             notes[-1] = "either"
             return frame
-        frame = frame.drop(index=frame.index[n // 2])
+        frame = frame.drop(index=inside[len(inside) // 2])
     elif fault == "one_row":
         frame = frame.iloc[:1]
     elif fault == "empty":
         frame = frame.iloc[:0]
     return frame
-
-
-def expected_index(design, horizon):
-    """{str(series id): the times its forecasts must have}."""
-    return {str(u): design.future(s, horizon) for s, u in enumerate(design.uids) if design.lengths[s] > 0}
-
-
-def as_datetime(value):
-    """A ``datetime.datetime``/``Timestamp`` as a Timestamp (for comparisons in the oracle)."""
-    return pd.Timestamp(value) if isinstance(value, (datetime.datetime, pd.Timestamp)) else value

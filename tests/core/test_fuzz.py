@@ -23,7 +23,8 @@ from forecast import RNNForecaster, backtest  # noqa: E402
 
 settings.register_profile("fuzz-ci", max_examples=150, derandomize=True, deadline=None, database=None,
                           suppress_health_check=list(HealthCheck))
-settings.register_profile("fuzz-dev", max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+settings.register_profile("fuzz-dev", max_examples=60, deadline=None, database=None,
+                          suppress_health_check=list(HealthCheck))
 FUZZ = settings(parent=settings.get_profile("fuzz-ci" if os.environ.get("CI") == "true" else "fuzz-dev"))
 TINY = dict(hidden_size=4, lookback=4, horizon=2, max_epochs=1, windows_per_epoch=8, batch_size=8, verbose=False,
             device="cpu")
@@ -101,6 +102,16 @@ def test_fit_refuses_targets_that_are_not_real_numbers(values, said):
     df = panel().assign(y=lambda d: values(d.y))
     msg = refusal(fit, df)
     assert said in msg and "'y'" in msg
+
+
+def test_complex_numbers_among_floats_and_ids_equal_as_text_are_refused():
+    df = panel().assign(y=lambda d: d.y.astype(object))
+    df.loc[5, "y"] = 1 + 1j  # to_numeric made the column complex; astype(float) dropped the imaginary parts
+    assert "complex" in refusal(fit, df)
+    df = panel().assign(unique_id=[1] * 20 + ["1"] * 20)
+    df["ds"] = list(pd.date_range("2024-01-01", periods=40, freq="D"))  # 1 and "1" would merge into one series
+    msg = refusal(fit, df)
+    assert "'unique_id'" in msg and "[1, '1']" in msg
 
 
 def test_values_beyond_float32_are_refused_naming_series_and_value():
