@@ -11,8 +11,8 @@ interrupt (Prefect: a crashed run; the MLflow adapter: a KILLED run). Leaving th
 :func:`on_signals`, a SIGTERM's becomes ``SystemExit(143)`` and a SIGINT's a plain
 ``KeyboardInterrupt``, so an uncaught one ends the script with the status a scheduler expects.
 
-A second signal while the first is being handled ends the process at once (``os._exit``) with
-128 + the signal number, after calling the hooks of :func:`at_forced_exit`.
+A second signal while the first is being handled ends the process at once, killed by that signal
+(status 128 + its number, no clean-up), after calling the hooks of :func:`at_forced_exit`.
 """
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ _DEPTH = threading.local()  # n = 1 inside the main thread's outermost on_signal
 
 
 def at_forced_exit(hook):
-    """Call ``hook()`` before a second signal ends the process with ``os._exit`` (e.g. stop servers)."""
+    """Call ``hook()`` before a second signal ends the process at once (e.g. stop servers)."""
     STOP.forced_exit_hooks.append(hook)
     return hook
 
@@ -70,7 +70,8 @@ def _handler(signum, frame):
         for hook in STOP.forced_exit_hooks:
             with contextlib.suppress(Exception):
                 hook()
-        os._exit(128 + signum)
+        signal.signal(signum, signal.SIG_DFL)  # die of the signal itself: status 128 + signum, no cleanup
+        os.kill(os.getpid(), signum)
     STOP.request(signum)
     raise Interrupted(signum)
 

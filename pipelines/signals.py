@@ -110,7 +110,7 @@ def prefect_api(timeout=None):
     proc = subprocess.Popen(server_command(port), env=dict(os.environ, PREFECT_UI_ENABLED="0",
                                                            PREFECT__SERVER_EPHEMERAL="1", PREFECT__SERVER_FINAL="1"),
                             preexec_fn=die_with_parent(), stdout=log, stderr=subprocess.STDOUT)
-    at_forced_exit(proc.kill)  # a second signal: os._exit, no atexit
+    at_forced_exit(proc.kill)  # a second signal: the process dies at once, no atexit
     # Stopped at exit, after Prefect's log and event workers have drained into it (they flush
     # from threading's exit hooks, which run before atexit's).
     atexit.register(_stop, proc)
@@ -138,7 +138,7 @@ def die_with_parent():
     def arm():
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
         if os.getppid() != parent:  # the parent died before the line above
-            os._exit(1)
+            os.kill(os.getpid(), signal.SIGKILL)
 
     return arm
 

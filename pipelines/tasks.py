@@ -21,7 +21,7 @@ from prefect.tasks import exponential_backoff
 from forecast import SeasonalNaive, backtest, frames, frequencies
 from forecast.choices import DEFAULT_METRICS, METRICS
 
-from . import io, orphans, registry, resume, runs, store, tracking
+from . import io, locks, orphans, registry, resume, runs, store, tracking
 from .environment import run_logger
 from .future import split_future
 
@@ -363,8 +363,9 @@ def register_and_promote(run_id, model_name, metric_name, metric_value, estimato
     """Register the run's model; promote it only past a champion of the same series (``series_scope``),
     compared on ``champion_score`` (see :func:`rescore_champion`) when there is one."""
     scope = registry.series_scope(estimator) if estimator is not None else None
-    return registry.register_and_promote(run_id, model_name, metric_name, metric_value, scope=scope,
-                                         champion_score=champion_score)
+    with locks.held(store.active_config().uri, model_name):  # one promotion at a time per model (pipelines.locks)
+        return registry.register_and_promote(run_id, model_name, metric_name, metric_value, scope=scope,
+                                             champion_score=champion_score)
 
 
 @task(name="rescore-champion", **_compute())

@@ -26,8 +26,8 @@ from forecast.training import Callback
 
 CHILD = Path(__file__).with_name("resume_child.py")
 REPO = Path(__file__).resolve().parents[2]
-SMALL = dict(cell="gru", hidden_size=8, lookback=24, season_length=12, horizon=6, batch_size=16, windows_per_epoch=96, max_epochs=5,
-             early_stopping=2, lr_scheduler="plateau", device="cpu", seed=0, verbose=False)
+SMALL = dict(cell="gru", hidden_size=8, lookback=24, season_length=12, horizon=6, batch_size=16, windows_per_epoch=96,
+             max_epochs=5, early_stopping=2, lr_scheduler="plateau", device="cpu", seed=0, verbose=False)
 
 
 def panel():
@@ -115,6 +115,7 @@ def _child(folder, out, *kill, timeout=120):
                           capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.mark.slow
 def test_sigkilled_fits_resume_to_bit_identical_weights(tmp_path):
     """One fit of 6 epochs x 10 steps, SIGKILLed four times: inside step 5 (epoch 1, before any
     checkpoint), inside step 23 of the restarted process (epoch 3), inside the second checkpoint
@@ -201,3 +202,20 @@ def test_nan_injected_into_a_batch_mid_training_rolls_back_and_forecasts_stay_fi
             model.fit(panel())
         assert model.history_.rolled_back.startswith("non-finite loss in epoch 3")
         assert np.isfinite(model.predict()["y_pred"]).all()
+
+
+def test_a_second_signal_ends_a_process_that_does_not_stop(tmp_path):
+    """Code that swallows the first stop request (here: a loop that catches it) still ends at once
+    on the second signal, killed by it (-15: the shell's 143)."""
+    script = tmp_path / "stubborn.py"
+    script.write_text("import time\nfrom forecast.stopping import Interrupted, on_signals\n"
+                      "with on_signals():\n    print('ready', flush=True)\n    while True:\n        try:\n"
+                      "            time.sleep(60)\n"
+                      "        except Interrupted:\n            print('ignored', flush=True)\n")
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=REPO, stdout=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert proc.stdout.readline().strip() == "ready"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.stdout.readline().strip() == "ignored"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=10) == -signal.SIGTERM
