@@ -46,7 +46,7 @@ def input_gradients(state, module, df=None, n_windows=256, seed=0):
     module.eval()  # no dropout; cuDNN's RNN backward needs training mode, so it is switched off instead
     try:
         with torch.backends.cudnn.flags(enabled=False):
-            pred = module(x, x_future, static, series=series).float()  # (B, H)
+            pred = module.output.point(module(x, x_future, static, series=series)).float()  # (B, H): the median
             objective = pred.sum() if y is None else torch.nn.functional.mse_loss(pred, y)
             (grad,) = torch.autograd.grad(objective, x)  # (B, L, F)
     finally:

@@ -117,6 +117,10 @@ class Ensemble(nn.Module):
         super().__init__()
         self.members = nn.ModuleList(members)
 
+    @property
+    def output(self):  # the members share one output kind (forecast.networks.outputs)
+        return self.members[0].output
+
     def forward(self, x, x_future, static, series=None):
         outs = torch.stack([m(x, x_future, static, series=series) for m in self.members])  # (M, B, H)
         return outs.float().quantile(0.5, dim=0).to(outs.dtype) if len(self.members) > 1 else outs[0]

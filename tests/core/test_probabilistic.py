@@ -176,3 +176,12 @@ def test_interval_metrics_known_values_and_backtest_columns(panel):
                       metrics=("mae", "pinball", "crps"))
     assert {"y_q10", "y_q90"} <= set(result.forecasts.columns) and result.aggregate["crps"] > 0
     assert list(result.by_step["step"]) == list(range(1, 7))
+
+
+def test_diagnostics_and_validation_read_the_point_of_probabilistic_outputs(panel):
+    from forecast.diagnostics import gradient_through_time
+
+    model = RNNForecaster(quantiles=(0.1, 0.9), n_models=2, early_stopping=2, **TINY).fit(panel)
+    assert model.history_.records[-1].val_loss > 0  # the pinball loss on the validation windows
+    grad = gradient_through_time(model, panel)
+    assert grad.shape == (14,) and np.isfinite(grad).all()
