@@ -63,11 +63,11 @@ def run(name, params=None, tags=None, nested=False, parent_run_id=None):
             log_params(params, run_id)
         yield RunHandle(run_id)
     except BaseException as exc:
-        try:
+        # The store may be down too: raise the cause all the same; the next flow ends the run (orphans).
+        with contextlib.suppress(Exception):
             store.client().set_tag(run_id, "forecast.error", redact(f"{type(exc).__name__}: {exc}")[:5000])
+        with contextlib.suppress(Exception):  # end_run drops the run from this thread first: never left active
             mlflow.end_run("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
-        except Exception:  # noqa: BLE001 - the store is down too: raise the cause; the next flow ends it (orphans)
-            pass
         raise
     else:
         mlflow.end_run("FINISHED")
