@@ -343,6 +343,24 @@ def test_exception_inside_run_ends_it_failed(tracked):
     assert mlflow.active_run() is None
 
 
+def test_a_failed_run_is_never_left_active_even_when_the_store_fails_too(tracked, monkeypatch):
+    import mlflow
+
+    class Down:
+        def set_tag(self, *args):
+            raise ConnectionError("store down")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        with run_log.run("crash") as handle:
+            monkeypatch.setattr(tracking_store, "client", Down)  # the error tag cannot be written
+            raise RuntimeError("boom")
+    monkeypatch.undo()
+    assert mlflow.active_run() is None and client().get_run(handle.run_id).info.status == "FAILED"
+    with run_log.run("next") as after:  # the next run in this process starts
+        pass
+    assert client().get_run(after.run_id).info.status == "FINISHED"
+
+
 def test_default_store_follows_forecast_home(monkeypatch, tmp_path):
     monkeypatch.setenv("FORECAST_HOME", str(tmp_path))
     assert tracking_store.default_uri() == f"sqlite:///{tmp_path.resolve()}/mlflow/store/mlflow.db"
