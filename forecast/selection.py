@@ -139,7 +139,10 @@ def select_model(candidates, df, n_windows=2, step=None, metric="mase", season_l
     ----------
     candidates : dict name -> unfitted estimator, all with the same ``horizon``.
     df : training data (long frame, as for ``fit``); the folds are its last ``n_windows`` origins.
-    metric : ranking metric, one of ``metrics`` or ``"owa"``; a ``SeasonalNaive(season_length)``
+    metric : ranking metric, one of ``metrics``, ``"owa"``, or a probabilistic one (``"crps"``,
+        ``"pinball"``, ``"msis95"``, ``"width80"``: candidates need quantiles, a distribution or
+        ``interval``; the reference row has point forecasts only, so it is ranked last by these,
+        NaN); a ``SeasonalNaive(season_length)``
         reference row named ``"seasonal_naive"`` is ranked with the candidates (it wins when nothing
         beats it). The leaderboard also has an ``owa`` column: M4's ½(sMAPE/sMAPE_ref + MASE/MASE_ref)
         against that reference row (1.0 on the reference itself).
