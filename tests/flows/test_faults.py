@@ -142,3 +142,68 @@ def _dead_pid():
     child = subprocess.Popen(["true"])
     child.wait()
     return child.pid
+
+
+@pytest.mark.slow
+def test_a_served_deployment_survives_a_prefect_server_restart(tmp_path):
+    """``forecast serve`` waits on a Prefect server; the server is stopped and started again on the
+    same port and database; a run then triggered on the deployment completes, and serve is still up."""
+    import os
+    import sys
+    from pathlib import Path
+
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from pipelines import registry, schedules, signals, store
+
+    from .test_flows import _wait_for_deployment, _wait_for_final_state
+
+    uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+    store.configure(uri)
+    model = RNNForecaster(cell="gru", hidden_size=8, lookback=24, horizon=12, max_epochs=1, device="cpu",
+                          verbose=False).fit(__import__("forecast.datasets", fromlist=["load"]).load("airpassengers"))
+    with runs.run("seed") as run:
+        registry.log_model(model, run_id=run.run_id)
+        registry.register_and_promote(run.run_id, "forecaster", "holdout_mase", 1.0)
+    home, port, out = tmp_path / "prefect", free_port(), tmp_path / "served"
+    home.mkdir()
+    api = f"http://127.0.0.1:{port}/api"
+    env = dict(os.environ, PREFECT_HOME=str(home), PREFECT_UI_ENABLED="0")
+    env.pop("PREFECT_API_URL", None)
+
+    def start_server():
+        log = open(home / "server.log", "ab")
+        proc = subprocess.Popen(signals.server_command(port), env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        from .conftest import wait_for
+
+        wait_for(f"{api}/health", 120, proc, home / "server.log")
+        return proc
+
+    cfg = tmp_path / "serve.toml"
+    cfg.write_text(f'[common]\ntracking_uri = "{uri}"\noutput_dir = "{out}"\n'
+                   '[serve]\ntrain_cron = "0 3 * * 1"\nforecast_interval_seconds = 3600\n')
+    server_proc = start_server()
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as fh:
+        serve = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "serve", "--config", str(cfg)],
+                                 cwd=Path(__file__).resolve().parents[2], env=dict(env, PREFECT_API_URL=api),
+                                 stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: api}), get_client(sync_client=True) as client:
+            dep = _wait_for_deployment(client, f"forecast/{schedules.FORECAST_DEPLOYMENT}", serve, log)
+        stop(server_proc)
+        import time
+
+        time.sleep(5)  # serve polls a server that is down
+        server_proc = start_server()
+        with temporary_settings(updates={PREFECT_API_URL: api}), get_client(sync_client=True) as client:
+            run = client.create_flow_run_from_deployment(dep.id)
+            state = _wait_for_final_state(client, run.id, 240, serve, log)
+        assert state.is_completed(), f"{state.type}: {state.message}\n{log.read_text()[-3000:]}"
+        assert serve.poll() is None
+        assert len(list(out.rglob("forecasts.parquet"))) == 1
+    finally:
+        stop(serve)
+        stop(server_proc)
