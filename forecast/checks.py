@@ -70,6 +70,7 @@ def check_params(est):
             raise ValueError(f"{name} must be True or False, got {getattr(est, name)!r}")
     _check_head(est)
     _check_probabilistic(est)
+    _check_members(est)
     resolve_device(est.device)  # an unknown or unavailable device fails here, before any data work
     for name in ("past_covariates", "future_covariates", "static_covariates"):
         cols = getattr(est, name)
@@ -183,3 +184,28 @@ def _check_probabilistic(est):
         check_int("calibration_size", est.calibration_size, est.horizon)
         if est.interval is None:
             raise ValueError("calibration_size is read by interval='conformal' or 'cqr'; set interval too")
+
+
+def _check_members(est):
+    """member_lookbacks / member_losses: one value per ensemble member."""
+    for name in ("member_lookbacks", "member_losses"):
+        values = getattr(est, name)
+        if values is None:
+            continue
+        if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)) or len(values) != est.n_models:
+            raise ValueError(f"{name} must hold one value per member (n_models={est.n_models}), got {values!r}")
+    if est.member_lookbacks is not None:
+        for v in est.member_lookbacks:
+            check_int("member_lookbacks[i]", v, 1)
+        if est.lookback is not None and max(est.member_lookbacks) > est.lookback:
+            raise ValueError(f"member_lookbacks {tuple(est.member_lookbacks)} exceed lookback={est.lookback}")
+        if est.head == "recursive":
+            raise ValueError("member_lookbacks needs head='direct' or 'seq2seq' (the recursive head reads whole windows)")
+    if est.member_losses is not None:
+        bad = [v for v in est.member_losses if v not in choices.LOSSES]
+        if bad:
+            raise ValueError(f"member_losses must hold names from {choices.LOSSES}, got {bad[0]!r}")
+        if est.quantiles is not None or est.distribution is not None:
+            raise ValueError("member_losses: quantile and distribution heads train on their own loss; leave it None")
+        if est.tbptt_steps is not None:
+            raise ValueError("member_losses needs tbptt_steps=None")

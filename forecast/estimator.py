@@ -67,6 +67,10 @@ class RNNForecaster(FittedAttributes, RegressorMixin, BaseEstimator):
         ``window_norm_``; measured in benchmarks/RESULTS-accuracy.md).
     n_models : ensemble size: members differing in initialisation, trained side by side in one
         loop and combined by the median of their forecasts (each clipped as if alone).
+    member_lookbacks, member_losses : None, or one value per member: each member reads only the
+        last ``member_lookbacks[i]`` steps of the window (``lookback`` None: their maximum) and
+        trains on ``member_losses[i]`` (as N-BEATS ensembles vary both); ``history_`` records
+        each member's training loss (``member_train_loss``).
 
     **Windows:**
 
@@ -155,7 +159,7 @@ class RNNForecaster(FittedAttributes, RegressorMixin, BaseEstimator):
                  short_series="pad", loss="mae", optimizer="adam", learning_rate=3e-3,
                  weight_decay=0.0, batch_size=None, max_epochs=None, max_steps=None, windows_per_epoch=None,
                  stride=1, val_size=None, early_stopping=None, lr_scheduler=None, clip="norm",
-                 clip_value=1.0, n_models=1, max_time=None, quantiles=None, distribution=None, interval=None,
+                 clip_value=1.0, n_models=1, member_lookbacks=None, member_losses=None, max_time=None, quantiles=None, distribution=None, interval=None,
                  level=None, calibration_size=None, device="auto", seed=0, verbose="auto"):
         self.cell, self.hidden_size, self.num_layers = cell, hidden_size, num_layers
         self.bidirectional, self.merge, self.nonlinearity, self.dropout = bidirectional, merge, nonlinearity, dropout
@@ -171,6 +175,7 @@ class RNNForecaster(FittedAttributes, RegressorMixin, BaseEstimator):
         self.stride, self.val_size, self.early_stopping = stride, val_size, early_stopping
         self.lr_scheduler, self.clip, self.clip_value = lr_scheduler, clip, clip_value
         self.n_models, self.max_time = n_models, max_time
+        self.member_lookbacks, self.member_losses = member_lookbacks, member_losses
         self.quantiles, self.distribution, self.interval = quantiles, distribution, interval
         self.level, self.calibration_size = level, calibration_size
         self.device, self.seed, self.verbose = device, seed, verbose
@@ -234,7 +239,7 @@ class RNNForecaster(FittedAttributes, RegressorMixin, BaseEstimator):
         cbs = self._callbacks(callbacks, state.max_epochs)
         config = self._train_config(state, started)
         ckpt = for_fit(checkpoint_dir, self.get_params(), [scaled], [generator])
-        loss_fn = fit_loss(self.loss, state, scaled[:, 0], panel.offsets, panel.lengths - held)
+        loss_fn = fit_loss(self.member_losses or self.loss, state, scaled[:, 0], panel.offsets, panel.lengths - held)
         if self.tbptt_steps:
             state.history = train_tbptt(module, gatherer, offsets + np.append(pads, 0),  # observed rows only
                                         np.where(keep, panel.lengths - held, 0), val_idx, config,

@@ -59,6 +59,8 @@ def fit_loss(kind, state, scaled_y, offsets, fit_lengths):
     need: the seasonal-naive MAE of each series' first ``fit_lengths`` rows of ``scaled_y`` (mase)
     or the target scaler of the fit's ``state`` (smape). A probabilistic output replaces ``kind``:
     the pinball loss over all its quantile levels, or the distribution's negative log-likelihood."""
+    if isinstance(kind, (tuple, list)):  # member_losses: one kind per ensemble member
+        return MemberLosses([fit_loss(k, state, scaled_y, offsets, fit_lengths) for k in kind])
     fit_len = np.maximum(fit_lengths, 1)
     if state.network.get("quantiles"):
         return PinballLoss(quantile_levels(state.network["quantiles"]))
@@ -121,6 +123,18 @@ def _masked_mean(terms, mask):
         return terms.mean()
     mask = mask.to(terms.dtype)
     return (terms * mask).sum() / mask.sum().clamp_min(1.0)
+
+
+class MemberLosses(nn.Module):
+    """One loss per ensemble member (``forecast.networks.model.Ensemble`` reads ``losses``); on a
+    combined forecast (validation) the mean of them all."""
+
+    def __init__(self, losses):
+        super().__init__()
+        self.losses = nn.ModuleList(losses)
+
+    def forward(self, pred, y, series=None, mask=None):
+        return torch.stack([fn(pred, y, series, mask) for fn in self.losses]).mean()
 
 
 class PinballLoss(nn.Module):

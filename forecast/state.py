@@ -80,7 +80,12 @@ class FittedState:
         """The state a fit starts from: ``params`` (``get_params()``) with the values left to the
         data resolved on ``panel`` (season length, lookback, window normalisation, device)."""
         m = resolve_season_length(params["season_length"], panel.freqs, panel.lengths, params["horizon"])
-        L = default_lookback(m, params["horizon"], panel.lengths) if params["lookback"] is None else int(params["lookback"])
+        if params["lookback"] is not None:
+            L = int(params["lookback"])
+        elif params.get("member_lookbacks"):  # the window holds every member's
+            L = max(params["member_lookbacks"])
+        else:
+            L = default_lookback(m, params["horizon"], panel.lengths)
         norm = auto_window_norm(params["window_norm"], params["head"], params["skip"])
         if (params["skip"] is not None and m > L) or (norm == "es" and 1 < m and L < 2 * m):
             warnings.warn(f"lookback={L} is too short for season_length={m} (skip needs one season, "
@@ -166,4 +171,4 @@ def network_config(params, layout, n_series, window_norm, season_length):
             **{name: params[name] for name in names}, "window_norm": window_norm,
             "skip_period": season_length if params["skip"] == "seasonal" else None, "n_series": n_series,
             "season_length": season_length, "quantiles": params.get("quantiles"),
-            "distribution": params.get("distribution")}
+            "distribution": params.get("distribution"), "member_lookbacks": params.get("member_lookbacks")}

@@ -78,6 +78,7 @@ class EpochRecord:
     clipped_fraction: float  # share of steps whose gradients were rescaled / clipped
     learning_rate: float
     seconds: float
+    member_train_loss: list | None = None  # an ensemble's: each member's own mean training loss
 
 
 @dataclass
@@ -226,7 +227,7 @@ class Run:
         if self.scheduler is not None and self.config.lr_scheduler == "cosine":
             self.scheduler.step()
         self.state.step += 1
-        self.stats.add(loss, norm, clipped)
+        self.stats.add(loss, norm, clipped, getattr(self.module, "member_losses", None))
         return self.spent()
 
     def spent(self):
@@ -247,8 +248,10 @@ class Run:
         val_loss = validate()
         if self.scheduler is not None and config.lr_scheduler == "plateau":
             self.scheduler.step(val_loss if val_loss is not None else loss_sum / n)
+        members = None if self.stats.members is None else (self.stats.members / n).tolist()
         record = EpochRecord(state.epoch, int(n), loss_sum / n, val_loss, norm_sum / n, self.stats.norm_max.item(),
-                             n_clipped / n, self.optimizer.param_groups[0]["lr"], time.perf_counter() - self.t0)
+                             n_clipped / n, self.optimizer.param_groups[0]["lr"], time.perf_counter() - self.t0,
+                             members)
         self.history.records.append(record)
         self.last_good = copy.deepcopy(module.state_dict())
         for cb in callbacks:
@@ -305,10 +308,13 @@ class EpochStats:
         self.sums = torch.zeros(4, device=device)  # loss, pre-clip norm, clipped steps, steps
         self.norm_max = torch.zeros((), device=device)
         self._one = torch.ones((), device=device)  # the step count's increment, allocated once
+        self.members = None  # an ensemble's per-member loss sums
 
-    def add(self, loss, norm, clipped):
+    def add(self, loss, norm, clipped, members=None):
         self.sums += torch.stack([loss.detach().float(), norm.detach(), clipped.float(), self._one])
         self.norm_max = torch.maximum(self.norm_max, norm.detach())
+        if members is not None:
+            self.members = members.float() if self.members is None else self.members + members.float()
 
 
 def _roll_back(module, last_good, history, epoch):

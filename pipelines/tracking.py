@@ -60,6 +60,8 @@ class MlflowCallback(Callback):
 def epoch_metrics(record):
     out = {k: getattr(record, k) for k in EPOCH_METRICS}
     out["epoch_seconds"] = record.seconds
+    for i, loss in enumerate(getattr(record, "member_train_loss", None) or ()):  # an ensemble's members
+        out[f"train_loss_member{i}"] = loss
     return out
 
 

@@ -82,16 +82,19 @@ class ForecastNetwork(nn.Module):
     monotone quantiles (B, H, Q) or a distribution's parameters (B, H, P), in the scaled frame.
     """
 
-    def __init__(self, encoder, head, norm=None, skip_period=None, output=None):
+    def __init__(self, encoder, head, norm=None, skip_period=None, output=None, input_steps=None):
         super().__init__()
         self.encoder, self.head = encoder, head
         self.output = output or Point()
+        self.input_steps = input_steps  # read only the window's last steps (an ensemble member's lookback)
         self.norm = norm if isinstance(norm, nn.Module) else WindowNorm(norm)
         self.skip_period = skip_period
         if skip_period or isinstance(self.norm, ExpSmoothing):
             head.zero_output()
 
     def forward(self, x, x_future, static, y=None, series=None):  # x: (B, L, F); x_future: (B, H, K); static: (B, S)
+        if self.input_steps:
+            x = x[:, -self.input_steps :]
         x, stats = self.norm.inputs(x, series)
         enc_out, summary = self.encoder(x)  # (B, L, E), (B, E)
         # only the seq2seq head reads targets (teacher forcing), in the normalised frame
@@ -110,12 +113,16 @@ class ForecastNetwork(nn.Module):
 
 class Ensemble(nn.Module):
     """``n`` member networks trained side by side (one optimizer, one loop) and combined by the
-    median of their forecasts. Each member's loss is its own; the training loss is their mean,
-    and :func:`forecast.training.clip_gradients` clips each member as if it trained alone."""
+    median of their forecasts. Each member's loss is its own (a :class:`~forecast.losses.MemberLosses`
+    gives each member its own kind); the training loss is their mean, and
+    :func:`forecast.training.clip_gradients` clips each member as if it trained alone. A member
+    may read only the last ``input_steps`` of the window (``member_lookbacks``).
+    ``member_losses`` holds the last step's per-member losses (detached) for the history."""
 
     def __init__(self, members):
         super().__init__()
         self.members = nn.ModuleList(members)
+        self.member_losses = None
 
     @property
     def output(self):  # the members share one output kind (forecast.networks.outputs)
@@ -126,7 +133,10 @@ class Ensemble(nn.Module):
         return outs.float().quantile(0.5, dim=0).to(outs.dtype) if len(self.members) > 1 else outs[0]
 
     def training_loss(self, batch, loss_fn):
-        return torch.stack([m.training_loss(batch, loss_fn) for m in self.members]).mean()
+        fns = getattr(loss_fn, "losses", None) or [loss_fn] * len(self.members)
+        losses = torch.stack([m.training_loss(batch, fn) for m, fn in zip(self.members, fns)])
+        self.member_losses = losses.detach()
+        return losses.mean()
 
 
 class RecursiveNetwork(nn.Module):
@@ -227,7 +237,8 @@ def copy_weights(module, previous):
 def build_network(n_features, n_future, n_static, horizon, *, cell="lstm", hidden_size=64, num_layers=1,
                   dropout=0.0, bidirectional=False, merge="concat", nonlinearity="tanh", head="direct",
                   attention=None, residual=False, layer_norm=False, window_norm=None, skip_period=None,
-                  n_models=1, n_series=1, season_length=1, quantiles=None, distribution=None):
+                  n_models=1, n_series=1, season_length=1, quantiles=None, distribution=None, member_lookbacks=None,
+                  input_steps=None):
     """Build encoder + head from plain values (the estimator's parameters); an :class:`Ensemble`
     of ``n_models`` such networks (each initialised from the generator's next draws) when > 1.
     ``n_series`` and ``season_length`` size the per-series smoothing of ``window_norm="es"``;
@@ -238,7 +249,8 @@ def build_network(n_features, n_future, n_static, horizon, *, cell="lstm", hidde
                       attention=attention, residual=residual, layer_norm=layer_norm, window_norm=window_norm,
                       skip_period=skip_period, n_series=n_series, season_length=season_length,
                       quantiles=quantiles, distribution=distribution)
-        return Ensemble([build_network(n_features, n_future, n_static, horizon, **kwargs) for _ in range(n_models)])
+        steps = member_lookbacks or [None] * n_models
+        return Ensemble([build_network(n_features, n_future, n_static, horizon, input_steps=s, **kwargs) for s in steps])
     output = make_output(quantiles, distribution)
     C = output.n_channels
     rnn = dict(hidden_size=hidden_size, cell=cell, num_layers=num_layers, dropout=dropout, merge=merge,
@@ -253,6 +265,6 @@ def build_network(n_features, n_future, n_static, horizon, *, cell="lstm", hidde
     if head == "seq2seq":
         decoder = Seq2SeqHead(encoder.out_size, horizon, n_future, n_static, C, hidden=hidden_size, cell=cell,
                               num_layers=num_layers, attention=attention)
-        return ForecastNetwork(encoder, decoder, window_norm, skip_period, output)
+        return ForecastNetwork(encoder, decoder, window_norm, skip_period, output, input_steps)
     return ForecastNetwork(encoder, HEADS[head](encoder.out_size, horizon, n_future, n_static, C), window_norm,
-                           skip_period, output)
+                           skip_period, output, input_steps)

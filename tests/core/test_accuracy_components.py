@@ -238,3 +238,29 @@ def test_smape_loss_on_log_targets_is_scored_on_the_original_scale():
 def test_tbptt_and_ensembles_are_refused_together(hourly):
     with pytest.raises(ValueError, match="tbptt_steps=4.*n_models=2"):
         RNNForecaster(head="recursive", tbptt_steps=4, n_models=2, lookback=24, horizon=6, **TINY).fit(hourly)
+
+
+def test_ensemble_members_vary_lookback_and_loss_and_keep_their_own_history(hourly):
+    model = RNNForecaster(horizon=6, n_models=3, member_lookbacks=(12, 24, 48), member_losses=("mae", "mase", "smape"),
+                          **TINY).fit(hourly)
+    assert model.lookback_ == 48  # the window holds every member's
+    assert [m.input_steps for m in model.module_.members] == [12, 24, 48]
+    for record in model.history_.records:
+        assert len(record.member_train_loss) == 3 and all(np.isfinite(record.member_train_loss))
+    # each member's loss is its own kind: mae, mase (scale-free) and smape (bounded by 2) differ
+    assert len(set(np.round(model.history_.records[-1].member_train_loss, 6))) == 3
+    assert np.isfinite(model.predict().y_pred).all()
+    short = model.module_.members[0]
+    x = torch.randn(2, 48, 1)
+    same_tail = torch.cat([torch.randn(2, 36, 1), x[:, -12:]], dim=1)  # only the last 12 steps reach member 0
+    args = (torch.zeros(2, 6, 0), torch.zeros(2, 0))
+    assert torch.allclose(short(x, *args, series=torch.tensor([0, 1])), short(same_tail, *args, series=torch.tensor([0, 1])))
+
+
+@pytest.mark.parametrize("kw,match", [(dict(n_models=2, member_lookbacks=(12,)), "one value per member"),
+                                      (dict(n_models=2, member_losses=("mae", "l1")), "member_losses"),
+                                      (dict(n_models=2, lookback=12, member_lookbacks=(12, 24)), "exceed"),
+                                      (dict(n_models=2, member_losses=("mae", "mse"), quantiles=(0.1,)), "own loss")])
+def test_bad_member_settings_are_named(hourly, kw, match):
+    with pytest.raises(ValueError, match=match):
+        RNNForecaster(horizon=6, **{**TINY, **kw}).fit(hourly)
