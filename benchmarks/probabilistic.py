@@ -170,7 +170,7 @@ def run(args):
         common.save_json(f"probabilistic-baselines-{name}", {"dataset": name, "baselines": base, **meta})
         print(name, {k: {m: round(v, 3) for m, v in s.items()} for k, s in base.items()}, flush=True)
         for seed in args.seeds:
-            for kind in MODELS:
+            for kind in args.models:
                 scores, facts = run_model(kind, data, args.budget, seed)
                 common.save_json(f"probabilistic-{name}-{kind.replace(' ', '_').replace('+', 'and')}-b{args.budget:g}-s{seed}",
                                  {"dataset": name, "model": kind, "seed": seed, "budget_s": args.budget,
@@ -229,7 +229,12 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--data-dir", type=Path, default=common.HERE.parent.parent / "shared" / "data")
     ap.add_argument("--markdown-only", action="store_true")
+    ap.add_argument("--models", default=",".join(MODELS), help="comma-separated subset of: " + ",".join(MODELS))
     args = ap.parse_args(argv)
+    args.models = [m for m in args.models.split(",") if m]
+    unknown = sorted(set(args.models) - set(MODELS))
+    if unknown:
+        ap.error(f"unknown model(s) {unknown}; choose from {list(MODELS)}")
     args.datasets = [d for d in args.datasets.split(",") if d]
     if not args.markdown_only:
         run(args)

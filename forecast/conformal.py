@@ -4,12 +4,14 @@ With ``interval="conformal"`` (or ``"cqr"``) the fit holds back the last ``calib
 points of every series: the network, the scalers and the validation part never see them. After
 training, a no-refit backtest forecasts every origin whose horizon lies wholly inside that tail
 (``calibration_size - horizon + 1`` origins per series) and scores each forecast in the scaled
-frame (each series' own scale, so series of any size pool together):
+frame, divided by the series' noise level — the mean absolute one-step change of its training
+part, scaled — so series of any size and any noise pool together (a locally weighted split
+conformal score, Lei et al. 2018, section 5.2) and each series' interval is as wide as its noise:
 
-* ``"conformal"``: ``|y - median|``; the interval is ``median ± q_h``;
+* ``"conformal"``: ``|y - median| / noise``; the interval is ``median ± q_h noise``;
 * ``"cqr"`` (conformalised quantile regression, Romano et al. 2019, on the quantile head):
-  ``max(q_lo - y, y - q_hi)``; the interval is ``[q_lo - q_h, q_hi + q_h]`` — adaptive: as wide as
-  the quantile head says, corrected by the calibration.
+  ``max(q_lo - y, y - q_hi) / noise``; the interval is ``[q_lo - q_h noise, q_hi + q_h noise]`` —
+  adaptive: as wide as the quantile head says, corrected by the calibration.
 
 ``q_h`` is, for each horizon step ``h`` and level ``l``, the ``ceil((n + 1) l / 100)``-th smallest of
 the ``n`` scores at that step (Vovk et al.; Lei et al. 2018): under exchangeability the interval
@@ -40,7 +42,8 @@ def calibration_size(est, n_series):
 
 
 def calibrate(state, module, gatherer, offsets, size, interval, level, run_windows):
-    """The calibrated scores of a fitted network: {"interval", "levels", "scores" (H, levels), "n"}.
+    """The calibrated scores of a fitted network: {"interval", "levels", "scores" (H, levels), "n",
+    "noise" (S,): each fitted series' noise level, the unit of its widths}.
 
     ``gatherer`` holds the fit's scaled rows (padded series at ``offsets``, with the observed
     mask); ``run_windows`` is ``forecast.inference.run_windows``.
@@ -61,6 +64,7 @@ def calibrate(state, module, gatherer, offsets, size, interval, level, run_windo
     observed = np.ones_like(y, dtype=bool) if gatherer.observed is None else \
         gatherer.observed.cpu().numpy()[target_rows].astype(bool)
     decoder = Decoder(state)
+    noise = series_noise(gatherer, offsets, size)
     table = np.empty((H, len(levels)))
     for j, lv in enumerate(levels):
         if interval == "cqr":
@@ -68,8 +72,26 @@ def calibrate(state, module, gatherer, offsets, size, interval, level, run_windo
             scores = np.maximum(lo - y, y - hi)
         else:
             scores = np.abs(y - decoder.quantile(out, 0.5, series))
+        scores = scores / noise[series][:, None]
         table[:, j] = [_rank_quantile(scores[observed[:, h], h], lv) for h in range(H)]
-    return {"interval": interval, "levels": list(levels), "scores": table.tolist(), "n": int(len(first))}
+    return {"interval": interval, "levels": list(levels), "scores": table.tolist(), "n": int(len(first)),
+            "noise": noise.tolist()}
+
+
+def series_noise(gatherer, offsets, size):
+    """(S,) mean absolute one-step change of each series' scaled training part (observed rows only,
+    the calibration tail left out); a series without one takes the median of the others (1 if none)."""
+    y = gatherer.data[:, 0].cpu().numpy().astype(np.float64)
+    seen = np.ones_like(y, dtype=bool) if gatherer.observed is None else gatherer.observed.cpu().numpy().astype(bool)
+    noise = np.full(len(offsets) - 1, np.nan)
+    for s in range(len(offsets) - 1):
+        a, b = offsets[s], offsets[s + 1] - size
+        ok = seen[a + 1 : b] & seen[a : b - 1]
+        if ok.any():
+            noise[s] = np.mean(np.abs(np.diff(y[a:b]))[ok])
+    good = np.isfinite(noise) & (noise > 1e-8)
+    noise[~good] = np.median(noise[good]) if good.any() else 1.0
+    return noise
 
 
 def _rank_quantile(scores, level):

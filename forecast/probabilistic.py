@@ -83,7 +83,8 @@ class Decoder:
         if level not in cal["levels"]:
             raise ValueError(f"level={level!r} was not calibrated: interval={cal['interval']!r} was calibrated at fit "
                              f"for level={tuple(cal['levels'])}; set level=... before fit")
-        width = np.asarray(cal["scores"], dtype=np.float64)[:, list(cal["levels"]).index(level)]  # (H,)
+        width = np.asarray(cal["scores"], dtype=np.float64)[:, list(cal["levels"]).index(level)]  # (H,) in noise units
+        width = width * np.asarray(cal.get("noise") or np.ones(len(self.state.ids)), dtype=np.float64)[pos][:, None]
         if cal["interval"] == "cqr":
             lo, hi = (self.quantile(out, b, pos, level) for b in bounds(level))
             return lo - width, hi + width
