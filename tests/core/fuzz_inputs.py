@@ -325,15 +325,17 @@ def _covariates(r, design, df, rng, params, notes):
         name = f"c{j}"
         roles[role].append(name)
         full = [rng.normal(0, 3, n + h) if role != "static" else np.full(n + h, rng.normal()) for n in design.lengths]
-        if role == "static" and fault == "varying" and full and len(full[0]) > 1:
-            full[0][0] += 1.0
+        longest = int(np.argmax(design.lengths)) if design.lengths else 0
+        varies = role == "static" and fault == "varying" and bool(design.lengths) and design.lengths[longest] > 1
+        if varies:  # only a series of 2+ rows can vary
+            full[longest][0] += 1.0
         values = np.concatenate([f[:n] for f, n in zip(full, design.lengths)]) if full else np.zeros(0)
         if fault in ("nan", "inf", "huge") and len(values):
             values[int(rng.integers(len(values)))] = {"nan": np.nan, "inf": np.inf, "huge": 1e300}[fault]
         df[name] = _cov_dtype(values, dtype)
         future_rows.append(np.concatenate([f[n:] for f, n in zip(full, design.lengths)]) if full else np.zeros(0))
         lost = dtype in ("int64", "Int64") and fault in ("inf", "huge") or (dtype == "int64" and fault == "nan")
-        notes += [COV_DTYPES[dtype], "accept" if lost or (fault == "varying" and role != "static") else COV_FAULTS[fault]]
+        notes += [COV_DTYPES[dtype], "accept" if lost or (fault == "varying" and not varies) else COV_FAULTS[fault]]
         if dtype == "Int64" and fault == "nan":
             notes.append("refuse")
     params.update(past_covariates=tuple(roles["past"]), future_covariates=tuple(roles["future"]),
