@@ -212,7 +212,8 @@ class RNNForecaster(FittedAttributes, RegressorMixin, BaseEstimator):
         state = FittedState.resolve(self.get_params(), spec, layout, panel)
         val_size, cal = self._val_size(), conformal.calibration_size(self, panel.n_series)
         held = val_size + cal  # the calibration tail is never trained on, validated on or scaled by
-        keep, pads = short_series(panel, state.lookback, self.horizon, held, self.short_series)
+        keep, pads = short_series(panel, state.lookback, self.horizon, held, self.short_series,
+                                  "val_size + calibration_size" if cal else "val_size")
         state.fit_scalers(panel, held, self.scaler)
         check_target(self.distribution, panel)
         scaled = state.scale(panel.data, panel.series_of_rows())

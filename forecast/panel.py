@@ -138,9 +138,10 @@ def left_pad(offsets, pads):
     return rows, new_offsets, (j >= 0).astype(np.float32)
 
 
-def short_series(panel, lookback, horizon, val_size, policy):
+def short_series(panel, lookback, horizon, val_size, policy, held="val_size"):
     """Series shorter than one training window (``lookback + horizon + val_size`` points), handled
-    as the ``short_series`` policy says ("pad" and "drop" warn once, "error" raises).
+    as the ``short_series`` policy says ("pad" and "drop" warn once, "error" raises). ``held``
+    names what ``val_size`` counts in messages (e.g. "val_size + calibration_size").
 
     Returns (keep, pads): (S,) series that give training windows, (S,) rows of left padding.
     """
@@ -151,7 +152,7 @@ def short_series(panel, lookback, horizon, val_size, policy):
     s = int(np.argmin(np.where(short, lengths, need)))
     terms = f"{lookback} + {horizon}" + (f" + {val_size}" if val_size else "")
     what = (f"{int(short.sum())} of {len(lengths)} series have fewer than lookback + horizon"
-            f"{' + val_size' if val_size else ''} = {terms} = {need} points (the shortest, {panel.ids[s]!r}, "
+            f"{' + ' + held if val_size else ''} = {terms} = {need} points (the shortest, {panel.ids[s]!r}, "
             f"has {lengths[s]} points)")
     if policy == "error":
         raise ValueError(f"{what}; short_series='error' refuses them ('pad' trains on them left-padded, "
@@ -162,8 +163,8 @@ def short_series(panel, lookback, horizon, val_size, policy):
         return ~short, pads
     empty = np.flatnonzero(lengths <= val_size)
     if len(empty):
-        raise ValueError(f"series {panel.ids[empty[0]]!r} has {lengths[empty[0]]} points and val_size={val_size} "
-                         f"holds them all out, leaving none to train on ({len(empty)} such series): lower val_size "
+        raise ValueError(f"series {panel.ids[empty[0]]!r} has {lengths[empty[0]]} points and {held}={val_size} "
+                         f"holds them all out, leaving none to train on ({len(empty)} such series): lower {held} "
                          f"or use short_series='drop'")
     pads[short] = need - lengths[short]
     warnings.warn(f"{what}: left-padded with their first value and trained with the padded rows masked out of "
