@@ -149,7 +149,7 @@ def test_val_size_option_reaches_the_flow_and_zero_turns_it_off():
 def mlflow_view(trained):
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(trained.uri)
+    client = MlflowClient(trained.uri, registry_uri=trained.uri)  # other tests move the process's registry URI
     parent = client.get_run(trained.result["run_id"])
     children = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
                                   order_by=["metrics.backtest_mase ASC"])
