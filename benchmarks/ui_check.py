@@ -112,6 +112,7 @@ def main(argv=None):
     finally:
         for proc in procs:
             stop(proc)
+        shutil.rmtree(home, ignore_errors=True)
     print("\n".join(failures) if failures else "all UI checks passed")
     return 1 if failures else 0
 
@@ -156,7 +157,7 @@ def check_pages(browser, mlflow_url, prefect_url, out, summary):
                                                                         f"mlflow-run:{parent.info.run_id}"],
                              (1400, 1000)),
         "prefect-artifact": (f"{prefect_url}/artifacts/artifact/{artifact_id(prefect_url, flow_run)}",
-                             ["train-summary", "Leaderboard", "Promotion", parent.info.run_id], (1400, 1300)),
+                             ["train-summary", "Leaderboard", "promoted", parent.info.run_id], (1400, 1300)),
     }
     report = Path(client.download_artifacts(parent.info.run_id, "report.html"))
     pages["report"] = (report.as_uri(), ["Leaderboard", "Hold-out", chosen.info.run_name, "Training curves"],
