@@ -58,7 +58,8 @@ def link_runs(run_id):
 def describe_train(run_id, facts, selection, children, model_bt, naive_bt, model, promotion, grad, seen, df,
                    model_name):
     """The train run's description, ``report.html``, the hold-out figures on the chosen candidate's and
-    the reference's runs, the registry's descriptions and a Prefect artifact. Returns the markdown.
+    the reference's runs, the registry's descriptions and a Prefect artifact. Returns the links
+    ({label: url}; the runs table set up as a leaderboard under ``describe.LEADERBOARD``).
 
     ``facts``: data, n_series, horizon, metric, best, val_size, n_windows; ``children``: {candidate:
     run id} from ``log_selection``; ``promotion``: ``registry.PromotionResult``.
@@ -74,7 +75,9 @@ def describe_train(run_id, facts, selection, children, model_bt, naive_bt, model
     holdout = describe.holdout_table(best, model_scores, naive_scores)
     where = _links(run_id, model_name, promotion.version if promotion else None)
     where[describe.LEADERBOARD] = store.leaderboard_view(metric, run_id)
-    where["validation curves of every candidate"] = links.curves_url(list(children.values()), ("val_loss",))
+    if facts.get("val_size"):
+        recurrent = [rid for name, rid in children.items() if name != REFERENCE]
+        where["validation curves of every candidate"] = links.curves_url(recurrent, ("val_loss",))
     reason = promotion.reason if promotion else "not registered (tracking off)"
     figures = _train_figures(selection, model_bt, naive_bt, model, grad, seen, df, best)
     html = report.train_report(runs_run_name(run_id), facts, board, holdout, reason, figures, where)
