@@ -21,7 +21,7 @@ import fuzz_oracle  # noqa: E402
 
 from forecast import RNNForecaster, backtest  # noqa: E402
 
-settings.register_profile("fuzz-ci", max_examples=60, derandomize=True, deadline=None, database=None,
+settings.register_profile("fuzz-ci", max_examples=100, derandomize=True, deadline=None, database=None,
                           suppress_health_check=list(HealthCheck))
 settings.register_profile("fuzz-dev", max_examples=60, deadline=None, database=None,
                           suppress_health_check=list(HealthCheck))
