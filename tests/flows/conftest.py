@@ -107,3 +107,23 @@ def prefect_server(tmp_path_factory):
     finally:
         stop(proc)
 
+
+
+@pytest.fixture
+def restore_tracking():
+    """Put MLflow's process-wide tracking and registry URIs back after a test that moves them."""
+    import mlflow
+
+    from pipelines import store
+
+    saved = (mlflow.get_tracking_uri(), mlflow.get_registry_uri(), store.ACTIVE.config,
+             {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME")})
+    yield
+    mlflow.set_tracking_uri(saved[0])
+    mlflow.set_registry_uri(saved[1])
+    store.ACTIVE.config = saved[2]
+    for key, value in saved[3].items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value

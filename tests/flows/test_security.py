@@ -17,6 +17,8 @@ from forecast import RNNForecaster
 from forecast.datasets import load
 from pipelines import flows, io, registry, runs, schedules, server, signals, store
 
+pytestmark = pytest.mark.usefixtures("restore_tracking")  # tests here point MLflow at their own stores
+
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "s3cretPassw0rd"
 URL = f"postgresql://forecaster:{SECRET}@db.example.com:5432/sales"
@@ -58,6 +60,7 @@ def test_the_mlflow_pyfunc_model_logs_no_pickle_and_loads_without_one(tmp_path, 
     assert len(fc) == 12 and np.isfinite(fc["y_pred"]).all()
 
 
+@pytest.mark.slow
 def test_hostile_ids_names_and_a_database_password_stay_where_they_belong(prefect_harness, tmp_path, monkeypatch,
                                                                          capsys, caplog):
     """A train flow whose data is a database URL with a password (the rows are served from memory)
