@@ -40,6 +40,8 @@ FIXED = [
      "backtest(m, df.assign(ds=df.ds.dt.to_period('D')))", "validated as fit validates: ValueError naming 'ds'"),
     ("backtest wrote 0.0 into text/categorical columns after the cutoff (TypeError)",
      "backtest(m, df.assign(note='x'))", "unread columns dropped; text covariates refused by name"),
+    ("backtest with target_transform='log' always failed: the 0.0 written after the cutoff is no log target",
+     "backtest(RNNForecaster(target_transform='log'), positive_df)", "each series' cutoff value is repeated instead"),
     ("backtest never checked targets after the last cutoff (NaN dropped from metrics, inf -> mae inf, text)",
      "df.loc[last, 'y'] = np.nan; backtest(m, df)", "ValueError naming the series and timestamp"),
     ("backtest failed in numpy on a NaN series id", "df.loc[0, 'unique_id'] = np.nan; backtest(m, df)",

@@ -11,7 +11,7 @@ cutoff of the group's *first* window only, so scalers and covariate statistics n
 future, and then forecasts every origin of the group in one batched ``predict_at`` call. The
 frame handed to ``predict_at`` ends ``horizon`` points after the group's last cutoff, and after
 that cutoff it keeps only the future-known and static covariates: targets and past covariates
-there are zeroed, so no look-ahead is possible by construction.
+there are replaced by the series' value at the cutoff, so no look-ahead is possible by construction.
 """
 from __future__ import annotations
 
@@ -194,14 +194,16 @@ def _fit(estimator, previous, train, warm, fraction):
 
 
 def _visible(long, pos, last_cut, horizon, est):
-    """Rows up to ``horizon`` after the last cutoff; after it only future-known and static columns survive."""
+    """Rows up to ``horizon`` after the last cutoff; after it only future-known and static columns survive,
+    the others repeating each series' value at the cutoff (a value valid wherever the cutoff's is: a
+    constant such as 0 would fail ``target_transform="log"``)."""
     keep = pos <= last_cut + horizon
     frame = long.loc[keep].copy()
     after = (pos > last_cut)[keep]
     known = {ID, TIME, *(getattr(est, "future_covariates", ()) or ()), *(getattr(est, "static_covariates", ()) or ())}
-    for col in frame.columns:
-        if col not in known:
-            frame.loc[after, col] = 0.0
+    hidden = [col for col in frame.columns if col not in known]
+    frame.loc[after, hidden] = np.nan
+    frame[hidden] = frame.groupby(ID, sort=False)[hidden].ffill()
     return frame
 
 

@@ -335,7 +335,10 @@ def _covariates(r, design, df, rng, params, notes):
         df[name] = _cov_dtype(values, dtype)
         future_rows.append(np.concatenate([f[n:] for f, n in zip(full, design.lengths)]) if full else np.zeros(0))
         lost = dtype in ("int64", "Int64") and fault in ("inf", "huge") or (dtype == "int64" and fault == "nan")
-        notes += [COV_DTYPES[dtype], "accept" if lost or (fault == "varying" and not varies) else COV_FAULTS[fault]]
+        # a static column's cast value (0, or a wrapped integer) may differ from the rest of its series
+        note = "either" if lost and role == "static" else "accept" if lost or (fault == "varying" and not varies) \
+            else COV_FAULTS[fault]
+        notes += [COV_DTYPES[dtype], note]
         if dtype == "Int64" and fault == "nan":
             notes.append("refuse")
     params.update(past_covariates=tuple(roles["past"]), future_covariates=tuple(roles["future"]),
@@ -405,9 +408,9 @@ def _faults(r, design, df, rng, notes, params):
 
 
 def _fault_order(fault):
-    """Rows are dropped first (so no bad value is dropped with them), columns renamed after the values are
-    set, rows shuffled last (the others pick rows by position)."""
-    return {"one_row": 0, "empty": 0, "renamed": 2, "shuffle": 3}.get(fault, 1)
+    """Rows are dropped first (so no bad value is dropped with them), columns dropped or renamed after the
+    values are set, rows shuffled last (the others pick rows by position)."""
+    return {"one_row": 0, "empty": 0, "missing_column": 2, "renamed": 3, "shuffle": 4}.get(fault, 1)
 
 
 def _bad_value(df, fault, rng, notes, params, used):

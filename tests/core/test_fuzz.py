@@ -88,6 +88,12 @@ def test_backtest_refuses_a_missing_series_id_and_reads_times_once():
     assert "'ds'" in refusal(backtest, RNNForecaster(**TINY), df, n_windows=1)
 
 
+def test_backtest_with_a_log_target_hides_the_future_with_valid_values():
+    df = panel().assign(y=lambda d: d.y + 1.0)  # the 0.0 written after the cutoff failed the log transform
+    result = backtest(RNNForecaster(**TINY, target_transform="log"), df, n_windows=2, refit=False)
+    assert len(result.forecasts) == 8 and np.isfinite(result.forecasts["y_pred"]).all()
+
+
 def test_backtest_on_integer_time_steps_dates_nothing_1970():
     df = panel().assign(ds=np.tile(np.arange(100, 120), 2))
     fc = backtest(RNNForecaster(**TINY), df, n_windows=1).forecasts
