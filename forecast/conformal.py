@@ -4,9 +4,10 @@ With ``interval="conformal"`` (or ``"cqr"``) the fit holds back the last ``calib
 points of every series: the network, the scalers and the validation part never see them. After
 training, a no-refit backtest forecasts every origin whose horizon lies wholly inside that tail
 (``calibration_size - horizon + 1`` origins per series) and scores each forecast in the scaled
-frame, divided by the series' noise level — the mean absolute one-step change of its training
-part, scaled — so series of any size and any noise pool together (a locally weighted split
-conformal score, Lei et al. 2018, section 5.2) and each series' interval is as wide as its noise:
+frame, divided by the series' difficulty — the model's own mean absolute error over the last
+``horizon`` origins of its training part (in-sample, fixed before calibration) — so series of any
+size and any predictability pool together (a locally weighted split conformal score, Lei et al.
+2018, section 5.2) and each series' interval is as wide as the model finds it hard:
 
 * ``"conformal"``: ``|y - median| / noise``; the interval is ``median ± q_h noise``;
 * ``"cqr"`` (conformalised quantile regression, Romano et al. 2019, on the quantile head):
@@ -64,7 +65,7 @@ def calibrate(state, module, gatherer, offsets, size, interval, level, run_windo
     observed = np.ones_like(y, dtype=bool) if gatherer.observed is None else \
         gatherer.observed.cpu().numpy()[target_rows].astype(bool)
     decoder = Decoder(state)
-    noise = series_noise(gatherer, offsets, size)
+    noise = series_difficulty(state, module, gatherer, offsets, size, run_windows)
     table = np.empty((H, len(levels)))
     for j, lv in enumerate(levels):
         if interval == "cqr":
@@ -78,20 +79,30 @@ def calibrate(state, module, gatherer, offsets, size, interval, level, run_windo
             "noise": noise.tolist()}
 
 
-def series_noise(gatherer, offsets, size):
-    """(S,) mean absolute one-step change of each series' scaled training part (observed rows only,
-    the calibration tail left out); a series without one takes the median of the others (1 if none)."""
-    y = gatherer.data[:, 0].cpu().numpy().astype(np.float64)
-    seen = np.ones_like(y, dtype=bool) if gatherer.observed is None else gatherer.observed.cpu().numpy().astype(bool)
-    noise = np.full(len(offsets) - 1, np.nan)
-    for s in range(len(offsets) - 1):
-        a, b = offsets[s], offsets[s + 1] - size
-        ok = seen[a + 1 : b] & seen[a : b - 1]
-        if ok.any():
-            noise[s] = np.mean(np.abs(np.diff(y[a:b]))[ok])
-    good = np.isfinite(noise) & (noise > 1e-8)
-    noise[~good] = np.median(noise[good]) if good.any() else 1.0
-    return noise
+def series_difficulty(state, module, gatherer, offsets, size, run_windows):
+    """(S,) each series' in-sample mean absolute error of the point forecast (scaled frame) over the
+    last ``horizon`` origins before the calibration tail (observed targets only); a series without
+    one takes the median of the others (1 if none)."""
+    L, H, S = state.lookback, state.horizon, len(offsets) - 1
+    k = np.arange(H)
+    first = (offsets[1:, None] - size - (L + H) - k[None]).ravel()
+    series = np.repeat(np.arange(S), H)
+    ok = first >= offsets[:-1][series]
+    first, series = first[ok], series[ok]
+    out = np.full(S, np.nan)
+    if len(first):
+        pred = Decoder(state).quantile(run_windows(module, gatherer, series, first, state.device), 0.5, series)
+        rows = first[:, None] + L + np.arange(H)
+        err = np.abs(gatherer.data[:, 0].cpu().numpy()[rows] - pred)
+        if gatherer.observed is not None:
+            err = np.where(gatherer.observed.cpu().numpy()[rows] > 0, err, np.nan)
+        sums, counts = np.zeros(S), np.zeros(S)
+        np.add.at(sums, series, np.nansum(err, axis=1))
+        np.add.at(counts, series, np.isfinite(err).sum(axis=1))
+        out = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    good = np.isfinite(out) & (out > 1e-8)
+    out[~good] = np.median(out[good]) if good.any() else 1.0
+    return out
 
 
 def _rank_quantile(scores, level):
