@@ -4,15 +4,17 @@ With ``interval="conformal"`` (or ``"cqr"``) the fit holds back the last ``calib
 points of every series: the network, the scalers and the validation part never see them. After
 training, a no-refit backtest forecasts every origin whose horizon lies wholly inside that tail
 (``calibration_size - horizon + 1`` origins per series) and scores each forecast in the scaled
-frame, divided by the series' difficulty — the model's own mean absolute error over the last
-``horizon`` origins of its training part (in-sample, fixed before calibration) — so series of any
-size and any predictability pool together (a locally weighted split conformal score, Lei et al.
-2018, section 5.2) and each series' interval is as wide as the model finds it hard:
+frame (each series' own scale, so series of any size pool together):
 
-* ``"conformal"``: ``|y - median| / noise``; the interval is ``median ± q_h noise``;
+* ``"conformal"``: ``|y - median| / d``, ``d`` the series' difficulty — the model's own mean
+  absolute error over the last ``horizon`` origins of its training part (in-sample, fixed before
+  calibration: a locally weighted split-conformal score, Lei et al. 2018, section 5.2); the
+  interval is ``median ± q_h d``, as wide as the model finds the series hard (stored as
+  ``"noise"``);
 * ``"cqr"`` (conformalised quantile regression, Romano et al. 2019, on the quantile head):
-  ``max(q_lo - y, y - q_hi) / noise``; the interval is ``[q_lo - q_h noise, q_hi + q_h noise]`` —
-  adaptive: as wide as the quantile head says, corrected by the calibration.
+  ``max(q_lo - y, y - q_hi)`` (not divided: the head's width already follows each series'
+  difficulty); the interval is ``[q_lo - q_h, q_hi + q_h]`` — as wide as the quantile head says,
+  corrected by the calibration.
 
 ``q_h`` is, for each horizon step ``h`` and level ``l``, the ``ceil((n + 1) l / 100)``-th smallest of
 the ``n`` scores at that step (Vovk et al.; Lei et al. 2018): under exchangeability the interval
@@ -65,7 +67,8 @@ def calibrate(state, module, gatherer, offsets, size, interval, level, run_windo
     observed = np.ones_like(y, dtype=bool) if gatherer.observed is None else \
         gatherer.observed.cpu().numpy()[target_rows].astype(bool)
     decoder = Decoder(state)
-    noise = series_difficulty(state, module, gatherer, offsets, size, run_windows)
+    S = len(offsets) - 1  # cqr: the quantile head's width already follows each series' difficulty
+    noise = np.ones(S) if interval == "cqr" else series_difficulty(state, module, gatherer, offsets, size, run_windows)
     table = np.empty((H, len(levels)))
     for j, lv in enumerate(levels):
         if interval == "cqr":
