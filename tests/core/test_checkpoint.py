@@ -209,13 +209,14 @@ def test_a_second_signal_ends_a_process_that_does_not_stop(tmp_path):
     on the second signal, killed by it (-15: the shell's 143)."""
     script = tmp_path / "stubborn.py"
     script.write_text("import time\nfrom forecast.stopping import Interrupted, on_signals\n"
-                      "with on_signals():\n    print('ready', flush=True)\n    while True:\n        try:\n"
+                      "with on_signals():\n    while True:\n        try:\n            print('ready', flush=True)\n"
                       "            time.sleep(60)\n"
                       "        except Interrupted:\n            print('ignored', flush=True)\n")
     proc = subprocess.Popen([sys.executable, str(script)], cwd=REPO, stdout=subprocess.PIPE, text=True,
                             env=dict(os.environ, PYTHONPATH=str(REPO)))
-    assert proc.stdout.readline().strip() == "ready"
+    assert proc.stdout.readline().strip() == "ready"  # inside the try: the signal cannot land outside it
     proc.send_signal(signal.SIGTERM)
     assert proc.stdout.readline().strip() == "ignored"
+    assert proc.stdout.readline().strip() == "ready"
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=10) == -signal.SIGTERM
