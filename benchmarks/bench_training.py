@@ -34,12 +34,12 @@ PANEL = dict(n_series=100, length=2000)
 
 
 # ------------------------------------------------------------------ the two implementations
-def library_fit(df, cell, bidirectional, steps, seed=0, threads=None):
+def library_fit(df, cell, bidirectional, steps, seed=0, threads=None, **extra):
     """Fit RNNForecaster for ``steps`` gradient steps; returns (loop seconds, steps done, fit wall seconds)."""
     from forecast import RNNForecaster
 
     est = RNNForecaster(cell=cell, bidirectional=bidirectional, max_steps=steps, max_epochs=10_000,
-                        device="cpu", seed=seed, verbose=False, **CONFIG)
+                        device="cpu", seed=seed, verbose=False, **{**CONFIG, **extra})
     t0 = time.perf_counter()
     est.fit(df)
     wall = time.perf_counter() - t0
@@ -111,6 +111,24 @@ def child_throughput(a):
     return out
 
 
+def child_quantiles(a):
+    """The point model against ``quantiles=(0.1, 0.5, 0.9)`` (pinball loss), interleaved, same data."""
+    import torch
+
+    if a.get("threads"):
+        torch.set_num_threads(a["threads"])
+    df = common.make_data(**PANEL)
+    out = {"point": [], "quantiles": []}
+    for rep in range(a["repeats"]):
+        for who in (("point", "quantiles") if rep % 2 == 0 else ("quantiles", "point")):
+            extra = {"quantiles": (0.1, 0.5, 0.9)} if who == "quantiles" else {}
+            secs, steps, _ = library_fit(df, a["cell"], a["bidirectional"], a["steps"], seed=rep, **extra)
+            out[who].append(steps / secs)
+    out["ratio_per_rep"] = [q / p for p, q in zip(out["point"], out["quantiles"])]
+    out["threads"] = torch.get_num_threads()
+    return out
+
+
 def child_cold(a):
     """Fresh process: time to first step and peak RSS of a short fit."""
     import torch
@@ -137,11 +155,15 @@ def main(argv=None):
     p.add_argument("--bidirectional", default="0,1", help="comma list of 0/1")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads in the children")
     p.add_argument("--no-memory", action="store_true")
+    p.add_argument("--quantiles", action="store_true",
+                   help="instead: steps/s of quantiles=(0.1, 0.5, 0.9) against the point model (issue 13)")
     args = p.parse_args(argv)
     if args.quick:
         args.steps, args.repeats, args.no_memory = 8, 2, True
     configs = [(c, bool(int(b))) for c in args.cells.split(",") for b in args.bidirectional.split(",")]
     me = Path(__file__).resolve()
+    if args.quantiles:
+        return quantile_overhead(me, configs, args)
     rows, raw = [], {"machine": common.machine_info(), "args": vars(args), "config": CONFIG, "panel": PANEL}
     for cell, bi in configs:
         base = {"cell": cell, "bidirectional": bi, "steps": args.steps, "threads": args.threads}
@@ -168,8 +190,28 @@ def main(argv=None):
     print(f"\nraw figures: {path}")
 
 
+def quantile_overhead(me, configs, args):
+    rows, raw = [], {"machine": common.machine_info(), "args": vars(args), "config": CONFIG, "panel": PANEL}
+    for cell, bi in configs:
+        t = common.run_child(me, {"cell": cell, "bidirectional": bi, "steps": args.steps, "threads": args.threads,
+                                  "mode": "quantiles", "repeats": args.repeats})
+        raw[f"{cell}{'-bi' if bi else ''}"] = t
+        if "error" in t:
+            print(f"{cell} bi={bi}: {t['error']}", file=sys.stderr)
+            continue
+        rows.append([f"{cell}{' bi' if bi else ''}", common.median(t["point"]), common.median(t["quantiles"]),
+                     common.median(t["ratio_per_rep"]), min(t["ratio_per_rep"])])
+        print(common.table(Q_HEADERS, rows[-1:]).splitlines()[-1], flush=True)
+    print()
+    print(common.table(Q_HEADERS, rows))
+    name = f"training_quantiles_threads-{args.threads or 'default'}"
+    print(f"\nraw figures: {common.save_json(name, raw)}")
+
+
+Q_HEADERS = ["cell", "point steps/s", "quantiles (0.1, 0.5, 0.9) steps/s", "ratio (median)", "ratio min"]
 HEADERS = ["cell", "lib steps/s", "lib windows/s", "ref steps/s", "ratio lib/ref (median)", "ratio min",
            "lib fit wall s", "ref wall s", "lib 1st step s", "lib peak MB", "ref 1st step s", "ref peak MB"]
 
 if __name__ == "__main__":
-    common.main_or_child(main, lambda a: child_throughput(a) if a["mode"] == "throughput" else child_cold(a))
+    common.main_or_child(main, lambda a: {"throughput": child_throughput, "quantiles": child_quantiles,
+                                          "cold": child_cold}[a["mode"]](a))
