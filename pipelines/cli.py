@@ -99,6 +99,8 @@ def train_summary(result):
               f"{result['forecast_path']}" if result.get("forecast_path") else
               f"forecasts NOT written: {result.get('forecast_error')}",
               f"open the MLflow UI: {self_command()} ui   then {result['runs_url']}"]
+    if result.get("leaderboard_url"):
+        lines.append(f"this run's leaderboard (candidates ranked, curves and hold-out columns): {result['leaderboard_url']}")
     return lines
 
 

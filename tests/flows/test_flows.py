@@ -319,6 +319,8 @@ def test_train_summary_names_the_champions_own_run():
     assert "champion: v1  (MLflow run champion-run)" in lines
     assert "forecaster v2: not promoted: ...  (MLflow run new-run)" in lines
     assert lines[-1].endswith("ui   then http://127.0.0.1:5000/#/experiments/1/runs")
+    with_board = cli.train_summary({**result, "leaderboard_url": "http://127.0.0.1:5000/#/board"})
+    assert with_board[-1].endswith("http://127.0.0.1:5000/#/board")
 
 
 def test_self_command_is_runnable_from_the_users_shell(monkeypatch, tmp_path):
