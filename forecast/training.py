@@ -44,6 +44,8 @@ class TrainConfig:
 
 
 DEFAULT_STEPS = 2000  # optimizer steps a default fit aims at (max_epochs=None)
+MAX_PASSES = 20  # ... but no more than this many passes over the training windows (small panels overfit)
+MIN_STEPS = 500  # ... and no fewer steps than this
 STEPS_PER_EPOCH = 50  # batches per epoch by default (windows_per_epoch=None): frequent checks and records
 
 
@@ -53,7 +55,11 @@ def plan(n_windows, batch_size=None, windows_per_epoch=None, max_epochs=None, st
     * ``batch_size``: a power of two near n_windows / 32, within [16, 256] (small data sets get
       many small steps, large ones full batches);
     * ``windows_per_epoch``: at most ``STEPS_PER_EPOCH`` batches (all windows when fewer);
-    * ``max_epochs``: enough epochs for about ``steps`` optimizer steps in all, within [10, 2000].
+    * ``max_epochs``: enough epochs for about ``steps`` optimizer steps in all, but no more than
+      ``MAX_PASSES`` passes over the windows (nor fewer than ``MIN_STEPS`` steps), within [10, 2000]
+      epochs. On the accuracy suite's small panels (M3 yearly: 645 series of 14-41 points)
+      2,000 steps (60 passes) overfitted: at a 300 s budget, 3 seeds, M3 yearly sMAPE 18.3 -> 16.1
+      and M3 overall 13.34 -> 13.07 with the cap (AirPassengers MASE 0.39 -> 0.47, 1 series).
 
     Returns (batch_size, windows_per_epoch, max_epochs); explicit values pass through unchanged.
     """
@@ -63,6 +69,7 @@ def plan(n_windows, batch_size=None, windows_per_epoch=None, max_epochs=None, st
         windows_per_epoch = min(n_windows, STEPS_PER_EPOCH * batch_size)
     if max_epochs is None:
         per_epoch = max(math.ceil(min(n_windows, windows_per_epoch) / batch_size), 1)
+        steps = min(steps, max(MIN_STEPS, MAX_PASSES * math.ceil(max(n_windows, 1) / batch_size)))
         max_epochs = int(np.clip(math.ceil(steps / per_epoch), 10, 2000))
     return int(batch_size), int(windows_per_epoch), int(max_epochs)
 

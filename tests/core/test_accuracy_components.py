@@ -3,6 +3,7 @@ connection, exponential smoothing (window_norm="es"), log targets, ensembles and
 from __future__ import annotations
 
 import datetime
+import math
 import time
 
 import numpy as np
@@ -264,3 +265,14 @@ def test_ensemble_members_vary_lookback_and_loss_and_keep_their_own_history(hour
 def test_bad_member_settings_are_named(hourly, kw, match):
     with pytest.raises(ValueError, match=match):
         RNNForecaster(horizon=6, **{**TINY, **kw}).fit(hourly)
+
+
+def test_default_plan_caps_passes_over_small_panels():
+    from forecast.training import plan
+
+    assert plan(327673) == (256, 12800, 40)  # large: about 2,000 steps (40 epochs of 50 batches)
+    batch, per_epoch, epochs = plan(4351)  # M3-yearly-sized: 20 passes, not 60
+    assert (batch, per_epoch) == (128, 4351) and epochs == 20
+    batch, per_epoch, epochs = plan(97)  # tiny: no fewer than 500 steps
+    assert epochs * math.ceil(97 / batch) >= 500 and epochs <= 2000
+    assert plan(4351, max_epochs=7)[2] == 7  # an explicit value passes through
