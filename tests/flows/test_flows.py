@@ -97,7 +97,9 @@ def test_large_training_jobs_warn_with_the_step_count(caplog):
     steps = budget.warn_if_slow(long, 36, 12, 256, 100, 6, 2)
     assert steps == 50 * 100 * 14  # epochs of 50 batches (the estimator's windows_per_epoch=None)
     assert "70,000 gradient steps" in caplog.text and "--max-time" in caplog.text
-    assert budget.warn_if_slow(long, 36, 12, None, None, 6, 2) == 2000 * 14  # sizes left to the data
+    # sizes left to the data: 20 passes over the 17,373 windows (68 batches of 256 a pass), in epochs
+    # of 50 batches: 28 epochs, 1,400 steps a fit (not the 2,000 of a large panel; forecast.training.plan)
+    assert budget.warn_if_slow(long, 36, 12, None, None, 6, 2) == 28 * 50 * 14
 
 
 def test_data_cache_key_follows_the_content(tmp_path):
@@ -499,7 +501,7 @@ def test_future_covariates_flow_from_training_to_forecast(prefect_harness, tmp_p
     assert state.is_completed(), state.message
     r = state.result()
     assert r["forecast_path"] is None and "future covariates ['promo']" in r["forecast_error"]
-    assert cli.train_summary(r)[-2].startswith("forecasts NOT written: ")
+    assert any(line.startswith("forecasts NOT written: ") for line in cli.train_summary(r))
     champion = r["champion_version"]
     # other series under the same model name: registered, never promoted on an incomparable metric,
     # and the run forecasts its data with its own version
