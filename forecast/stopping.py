@@ -59,6 +59,35 @@ STOP = StopFlag()
 _DEPTH = threading.local()  # n = 1 inside the main thread's outermost on_signals
 
 
+def stop_fits_on(signum=signal.SIGTERM):
+    """Make ``signum`` also request a stop, then run the handler that was there before.
+
+    For code that does not own the process's signals: a flow run that an orchestrator's runner
+    cancels with SIGTERM (Prefect serves each run in a process whose SIGTERM handler is its own).
+    The fits in every thread then end at their next step (:class:`Interrupted`) instead of running
+    on until the runner's grace period kills the process; the previous handler still runs. Call it
+    from the main thread; anywhere else it does nothing (the owner of the signals handles them).
+    Idempotent. Returns True when the chained handler is in place.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    previous = signal.getsignal(signum)
+    if getattr(previous, "chains_stop", False):
+        return True
+
+    def chained(sig, frame):
+        STOP.request(sig)
+        if callable(previous):
+            previous(sig, frame)
+        elif previous == signal.SIG_DFL:  # what the signal would have done: end the process
+            signal.signal(sig, signal.SIG_DFL)
+            os.kill(os.getpid(), sig)
+
+    chained.chains_stop = True
+    signal.signal(signum, chained)
+    return True
+
+
 def at_forced_exit(hook):
     """Call ``hook()`` before a second signal ends the process at once (e.g. stop servers)."""
     STOP.forced_exit_hooks.append(hook)

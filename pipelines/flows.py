@@ -21,6 +21,7 @@ from prefect import flow
 from pydantic import Field
 
 from forecast import choices
+from forecast.stopping import stop_fits_on
 
 from . import budget, config, describe, io, publish, registry, runs, store, tasks
 
@@ -92,6 +93,7 @@ def train(
     forecast_error saying why, when the forecast step failed after registration).
     """
     parameters = dict(locals())  # the flow's parameters, before any other name is bound
+    stop_fits_on()  # a served run cancelled by Prefect (SIGTERM) stops its fits at their next step
     uri = tasks.configure_tracking(tracking_uri, experiment)  # first: an unreachable server fails in seconds
     df = training_history(parameters)
     val_size = horizon if val_size is None else val_size
@@ -215,6 +217,7 @@ def forecast(
     -------
     dict: version, path (the forecast file), rows, run_id.
     """
+    stop_fits_on()  # a served run cancelled by Prefect (SIGTERM) stops its fits at their next step
     stamp = io.run_stamp()
     tasks.configure_tracking(tracking_uri, experiment)
     model, used, df, future, names = _registered_model_and_data(data, table, id_col, time_col, target_col,
@@ -273,6 +276,7 @@ def backtest(
     -------
     dict: version, metric, model and seasonal_naive (aggregate metric), n_windows, run_id.
     """
+    stop_fits_on()  # a served run cancelled by Prefect (SIGTERM) stops its fits at their next step
     tasks.configure_tracking(tracking_uri, experiment)
     model, used, df, _, _ = _registered_model_and_data(data, table, id_col, time_col, target_col, model_name, version)
     name = describe.run_name("backtest", data, version=used)
