@@ -51,24 +51,19 @@ def calibrate(state, module, gatherer, offsets, size, interval, level, run_windo
     ``gatherer`` holds the fit's scaled rows (padded series at ``offsets``, with the observed
     mask); ``run_windows`` is ``forecast.inference.run_windows``.
     """
-    L, H = state.lookback, state.horizon
+    H = state.horizon
     levels = tuple(level or DEFAULT_LEVEL)
-    k = np.arange(size - H + 1)
-    first = (offsets[1:, None] - (L + H) - k[None]).ravel()  # window start rows, horizon inside the tail
-    series = np.repeat(np.arange(len(offsets) - 1), len(k))
-    ok = first >= offsets[:-1][series]
-    first, series = first[ok], series[ok]
-    if not len(first):
+    host = (gatherer.data[:, 0].cpu().numpy().astype(np.float64),
+            None if gatherer.observed is None else gatherer.observed.cpu().numpy() > 0)  # read once
+    windows = _tail_windows(state, module, gatherer, offsets, host, run_windows, back=0, count=size - H + 1)
+    series, out, y, observed = windows
+    if not len(series):
         raise ValueError(f"interval={interval!r}: no series is long enough to calibrate on (each needs lookback + "
-                         f"calibration_size = {L} + {size} points)")
-    out = run_windows(module, gatherer, series, first, state.device)
-    target_rows = first[:, None] + L + np.arange(H)  # (n, H)
-    y = gatherer.data[:, 0].cpu().numpy()[target_rows].astype(np.float64)
-    observed = np.ones_like(y, dtype=bool) if gatherer.observed is None else \
-        gatherer.observed.cpu().numpy()[target_rows].astype(bool)
+                         f"calibration_size = {state.lookback} + {size} points)")
     decoder = Decoder(state)
-    S = len(offsets) - 1  # cqr: the quantile head's width already follows each series' difficulty
-    noise = np.ones(S) if interval == "cqr" else series_difficulty(state, module, gatherer, offsets, size, run_windows)
+    # cqr: the quantile head's width already follows each series' difficulty
+    noise = np.ones(len(offsets) - 1) if interval == "cqr" else series_difficulty(
+        state, _tail_windows(state, module, gatherer, offsets, host, run_windows, back=size, count=H), len(offsets) - 1)
     table = np.empty((H, len(levels)))
     for j, lv in enumerate(levels):
         if interval == "cqr":
@@ -78,34 +73,39 @@ def calibrate(state, module, gatherer, offsets, size, interval, level, run_windo
             scores = np.abs(y - decoder.quantile(out, 0.5, series))
         scores = scores / noise[series][:, None]
         table[:, j] = [_rank_quantile(scores[observed[:, h], h], lv) for h in range(H)]
-    return {"interval": interval, "levels": list(levels), "scores": table.tolist(), "n": int(len(first)),
+    return {"interval": interval, "levels": list(levels), "scores": table.tolist(), "n": int(len(series)),
             "noise": noise.tolist()}
 
 
-def series_difficulty(state, module, gatherer, offsets, size, run_windows):
-    """(S,) each series' in-sample mean absolute error of the point forecast (scaled frame) over the
-    last ``horizon`` origins before the calibration tail (observed targets only); a series without
-    one takes the median of the others (1 if none)."""
-    L, H, S = state.lookback, state.horizon, len(offsets) - 1
-    k = np.arange(H)
-    first = (offsets[1:, None] - size - (L + H) - k[None]).ravel()
-    series = np.repeat(np.arange(S), H)
+def _tail_windows(state, module, gatherer, offsets, host, run_windows, back, count):
+    """The ``count`` last windows of every series whose horizon ends ``back`` rows before its end (a
+    series too short for some gives fewer): (series (n,), scaled outputs, targets (n, H), observed (n, H))."""
+    L, H = state.lookback, state.horizon
+    k = np.arange(count)
+    first = (offsets[1:, None] - back - (L + H) - k[None]).ravel()
+    series = np.repeat(np.arange(len(offsets) - 1), count)
     ok = first >= offsets[:-1][series]
     first, series = first[ok], series[ok]
-    out = np.full(S, np.nan)
-    if len(first):
-        pred = Decoder(state).quantile(run_windows(module, gatherer, series, first, state.device), 0.5, series)
-        rows = first[:, None] + L + np.arange(H)
-        err = np.abs(gatherer.data[:, 0].cpu().numpy()[rows] - pred)
-        if gatherer.observed is not None:
-            err = np.where(gatherer.observed.cpu().numpy()[rows] > 0, err, np.nan)
-        sums, counts = np.zeros(S), np.zeros(S)
-        np.add.at(sums, series, np.nansum(err, axis=1))
-        np.add.at(counts, series, np.isfinite(err).sum(axis=1))
-        out = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-    good = np.isfinite(out) & (out > 1e-8)
-    out[~good] = np.median(out[good]) if good.any() else 1.0
-    return out
+    rows = first[:, None] + L + np.arange(H)  # (n, H) target rows
+    values, seen = host
+    out = run_windows(module, gatherer, series, first, state.device) if len(first) else None
+    return series, out, values[rows], np.ones(rows.shape, dtype=bool) if seen is None else seen[rows]
+
+
+def series_difficulty(state, windows, n_series):
+    """(S,) each series' in-sample mean absolute error of the point forecast (scaled frame) over
+    ``windows`` (:func:`_tail_windows` before the calibration tail; observed targets only); a series
+    without one takes the median of the others (1 if none)."""
+    series, out, y, observed = windows
+    sums, counts = np.zeros(n_series), np.zeros(n_series)
+    if len(series):
+        err = np.where(observed, np.abs(y - Decoder(state).quantile(out, 0.5, series)), 0.0)
+        np.add.at(sums, series, err.sum(axis=1))
+        np.add.at(counts, series, observed.sum(axis=1))
+    diff = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    good = np.isfinite(diff) & (diff > 1e-8)
+    diff[~good] = np.median(diff[good]) if good.any() else 1.0
+    return diff
 
 
 def _rank_quantile(scores, level):

@@ -319,7 +319,7 @@ class RNNForecaster(FittedAttributes, RegressorMixin, BaseEstimator):
             check_int("n_samples", n_samples, 1)
             fc = inference.sample_tail(state, self.module_, tail, x_future, n_samples, self.seed)
             return frames.from_long(fc, spec if spec.kind == "long" else None)
-        fc = inference.forecast_tail(state, self.module_, tail, x_future, _level(level))
+        fc = inference.forecast_tail(state, self.module_, tail, x_future, self._level(level))
         return frames.from_long(fc, spec)
 
     def predict_at(self, df, origins, level=None):
@@ -341,7 +341,7 @@ class RNNForecaster(FittedAttributes, RegressorMixin, BaseEstimator):
         """
         spec = self.state_.spec
         long, _ = to_long(df, spec.id_col, spec.time_col, spec.target_col)
-        return inference.forecast_origins(self.state_, self.module_, long, origins, _level(level))
+        return inference.forecast_origins(self.state_, self.module_, long, origins, self._level(level))
 
     def attention_weights(self, df=None, X_future=None):
         """Seq2seq with attention: the weights of ``predict(df, X_future)``'s decoder over the lookback.
@@ -376,6 +376,11 @@ class RNNForecaster(FittedAttributes, RegressorMixin, BaseEstimator):
         return est
 
     # ------------------------------------------------------------------ pieces
+    def _level(self, level):
+        """``predict``'s levels: the argument, else the estimator's ``level`` (None: the model's default)."""
+        level = self.level if level is None else level
+        return None if level is None else check_quantiles("level", level, (0.0, 100.0))
+
     def _val_size(self):
         if self.val_size is None:
             return self.horizon if self.early_stopping else 0
@@ -388,6 +393,3 @@ class RNNForecaster(FittedAttributes, RegressorMixin, BaseEstimator):
                            clip_value=self.clip_value, lr_scheduler=self.lr_scheduler,
                            progress=progress_enabled(self.verbose), max_time=seconds(self.max_time), started=started)
 
-
-def _level(level):
-    return None if level is None else check_quantiles("level", level, (0.0, 100.0))

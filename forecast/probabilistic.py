@@ -35,6 +35,15 @@ class Decoder:
         self.requested = tuple(net.get("quantiles") or ())
         self.family = net.get("distribution")
 
+    @staticmethod
+    def default_levels(est):
+        """The interval levels an estimator's forecasts carry when ``predict`` is given none: its
+        ``level`` (or (80, 95)) with ``interval`` or ``distribution``, its ``level`` with ``quantiles``."""
+        level = getattr(est, "level", None)
+        if getattr(est, "interval", None) is not None or getattr(est, "distribution", None) is not None:
+            return tuple(level or DEFAULT_LEVEL)
+        return tuple(level or ()) if getattr(est, "quantiles", None) else ()
+
     def levels(self, level):
         """The interval levels a forecast reports: ``level`` if given, else the calibrated ones
         (conformal), else (80, 95) for a distribution head, else none."""
@@ -106,8 +115,10 @@ class Decoder:
         u = rng.random((*out.shape[:2], n_samples))
         if self.quantiles is not None:  # inverse CDF, linear between the levels, flat beyond them
             levels = np.asarray(self.quantiles)
-            z = np.stack([np.interp(u[i, h], levels, out[i, h]) for i in range(out.shape[0])
-                          for h in range(out.shape[1])]).reshape(u.shape)
+            u = np.clip(u, levels[0], levels[-1])
+            j = np.clip(np.searchsorted(levels, u, side="right"), 1, len(levels) - 1)  # (n, H, k): upper level
+            lo, hi = np.take_along_axis(out, j - 1, axis=2), np.take_along_axis(out, j, axis=2)
+            z = lo + (u - levels[j - 1]) / (levels[j] - levels[j - 1]) * (hi - lo)
         elif self.family is not None:
             z = parametric_quantile(self.family, out[..., None, :], u, *(s[..., None] for s in self._scaler(pos)))
         else:

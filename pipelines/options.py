@@ -16,48 +16,25 @@ from .store import UI_PORT
 NORMS = choices.names(choices.WINDOW_NORMS)  # "none" for None: TOML and command lines have no null
 
 
-def _positive(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def _number(kind, ok, expected):
+    """An argparse type: ``kind(text)`` that must satisfy ``ok``, else an error saying ``expected``."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    return parse
 
 
-def _non_negative(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
-
-
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def _quantile(text):
-    value = float(text)
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"a quantile level must be in (0, 1), got {text}")
-    return value
-
-
-def _percent(text):
-    value = float(text)
-    if not 0 < value < 100:
-        raise argparse.ArgumentTypeError(f"an interval level must be in (0, 100) percent, got {text}")
-    return value
+_positive = _number(int, lambda v: v >= 1, "a positive integer")
+_non_negative = _number(int, lambda v: v >= 0, "an integer >= 0")
+_positive_float = _number(float, lambda v: v > 0, "a positive number")
+_quantile = _number(float, lambda v: 0 < v < 1, "a quantile level in (0, 1)")
+_percent = _number(float, lambda v: 0 < v < 100, "an interval level in (0, 100) percent")
 
 
 def _csv(kind, choices=None):

@@ -243,10 +243,10 @@ def scored_on(metric, estimator=None):
     not one of them (OWA is computed from two of them, against a reference backtest); for an
     estimator with intervals or quantiles also coverage, width and MSIS per level, pinball and CRPS."""
     from forecast.interval_metrics import is_interval_metric
+    from forecast.probabilistic import Decoder
 
     names = [*DEFAULT_METRICS, *([metric] if metric in METRICS or is_interval_metric(metric) else [])]
-    levels = [] if estimator is None or getattr(estimator, "interval", None) is None and \
-        getattr(estimator, "distribution", None) is None else list(getattr(estimator, "level", None) or (80, 95))
+    levels = list(Decoder.default_levels(estimator))
     names += [f"{kind}{lv:g}" for lv in levels for kind in ("coverage", "width", "msis")]
     if levels or getattr(estimator, "quantiles", None):
         names += ["pinball", "crps"]

@@ -81,6 +81,8 @@ def test_distribution_heads_give_ordered_intervals_and_reproducible_samples(pane
     fc = model.predict()
     assert list(fc.columns[2:]) == ["y_pred", "y_lo80", "y_hi80", "y_lo95", "y_hi95"]
     assert (fc.y_lo95 <= fc.y_lo80).all() and (fc.y_lo80 <= fc.y_pred).all() and (fc.y_hi80 <= fc.y_hi95).all()
+    assert list(model.set_params(level=(90,)).predict().columns[2:]) == ["y_pred", "y_lo90", "y_hi90"]
+    model.set_params(level=None)
     a, b = model.predict(n_samples=50), model.predict(n_samples=50)
     assert len(a) == 3 * 6 * 50 and list(a.columns) == ["unique_id", "ds", "sample", "y_pred"]
     pd.testing.assert_frame_equal(a, b)
