@@ -30,7 +30,7 @@ DISTRIBUTIONS = (None, "normal", "student_t", "negative_binomial")  # the distri
 INTERVALS = (None, "conformal", "cqr")  # conformal intervals: absolute residuals, or around the quantile head
 OPTIMIZERS = ("adam", "adamw")
 CLIPS = ("norm", "value", None)
-LR_SCHEDULERS = (None, "cosine", "plateau")
+LR_SCHEDULERS = (None, "cosine", "cooldown", "plateau")
 VERBOSE = ("auto", True, False)
 
 # evaluation

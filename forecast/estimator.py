@@ -117,7 +117,9 @@ class RNNForecaster(FittedAttributes, RegressorMixin, BaseEstimator):
     windows_per_epoch : cap on windows sampled per epoch (None: 50 batches, or all windows when
         fewer). Resolved values: ``batch_size_``, ``windows_per_epoch_``, ``max_epochs_``.
     early_stopping : patience in epochs on validation loss, with best-weights restore (None: off).
-    lr_scheduler : None | "cosine" | "plateau".
+    lr_scheduler : "cooldown" (default: the base rate, then a cosine decay over the last 30 % of
+        the fit) | "cosine" | "plateau" | None — the first two follow the fit's progress through
+        its plan or its ``max_time``, whichever ends it (``forecast.lr_schedules``).
     clip : "norm" (global L2 norm) | "value" | None; clip_value : its threshold.
     max_time : None | seconds | timedelta — stop training at the first step past this time
         after ``fit`` began (the whole ensemble); the last finished epoch is recorded.
@@ -158,7 +160,7 @@ class RNNForecaster(FittedAttributes, RegressorMixin, BaseEstimator):
                  calendar=False, scaler="standard", window_norm="auto", target_transform=None, fill=None,
                  short_series="pad", loss="mae", optimizer="adam", learning_rate=3e-3,
                  weight_decay=0.0, batch_size=None, max_epochs=None, max_steps=None, windows_per_epoch=None,
-                 stride=1, val_size=None, early_stopping=None, lr_scheduler=None, clip="norm",
+                 stride=1, val_size=None, early_stopping=None, lr_scheduler="cooldown", clip="norm",
                  clip_value=1.0, n_models=1, member_lookbacks=None, member_losses=None, max_time=None, quantiles=None, distribution=None, interval=None,
                  level=None, calibration_size=None, device="auto", seed=0, verbose="auto"):
         self.cell, self.hidden_size, self.num_layers = cell, hidden_size, num_layers

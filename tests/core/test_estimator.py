@@ -1,5 +1,6 @@
 """RNNForecaster: shapes, covariates, scikit-learn contract, save/load, determinism, accuracy."""
 import itertools
+import time
 
 import numpy as np
 import pandas as pd
@@ -8,7 +9,7 @@ import torch
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from forecast import Naive, RNNForecaster, SeasonalNaive
+from forecast import Naive, RNNForecaster, SeasonalNaive, lr_schedules
 
 TINY = dict(hidden_size=8, lookback=24, horizon=6, max_epochs=2, batch_size=64, seed=0)
 
@@ -212,6 +213,24 @@ def test_lr_schedulers_change_learning_rate():
     h = RNNForecaster(lr_scheduler="cosine", **{**TINY, "max_epochs": 3}).fit(df).history_.to_frame()
     assert h.learning_rate.iloc[-1] < h.learning_rate.iloc[0]
     RNNForecaster(lr_scheduler="plateau", val_size=6, **TINY).fit(df)
+    # cooldown: the base rate for the first 70 % of the plan, then down to the floor at its end
+    h = RNNForecaster(lr_scheduler="cooldown", learning_rate=1e-2, **{**TINY, "max_epochs": 10}).fit(df).history_
+    rates = [r.learning_rate for r in h.records]
+    assert rates[:6] == [1e-2] * 6 and rates[7] < rates[6] and rates[-1] == pytest.approx(1e-2 * lr_schedules.FLOOR)
+
+
+def test_schedule_follows_the_time_budget_when_the_clock_ends_the_fit():
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    now = time.perf_counter()
+    half = lr_schedules.ProgressSchedule(opt, "cosine", total_steps=1000, max_time=10.0, started=now - 5.0)
+    half.step(1)  # 0.1 % of the steps but half the time: progress 0.5
+    assert opt.param_groups[0]["lr"] == pytest.approx(lr_schedules.factor("cosine", 0.5), abs=0.01)
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    late = lr_schedules.ProgressSchedule(opt, "cooldown", total_steps=1000, max_time=10.0, started=now - 20.0)
+    late.step(1)
+    assert opt.param_groups[0]["lr"] == pytest.approx(lr_schedules.FLOOR)
+    assert [lr_schedules.factor("cooldown", p) for p in (0.0, 0.69)] == [1.0, 1.0]
+    assert lr_schedules.factor("cosine", 2.0) == lr_schedules.factor("cosine", 1.0) == pytest.approx(lr_schedules.FLOOR)
 
 
 def test_exploding_training_raises_or_rolls_back_never_nan_forecast():
