@@ -75,6 +75,8 @@ def load(name, data_dir):
         frame = frame[frame["unique_id"] == "OT"].reset_index(drop=True)
         return {"frame": frame, "train": accuracy.ett_fit_frame(frame), "origins": accuracy.ett_origins(frame, ETT_H),
                 "h": ETT_H, "m": None, "snaive_m": ETT_M, "score_m": ETT_M}
+    if name != "airpassengers":
+        raise ValueError(f"unknown data set {name!r}; choose from {list(DATASETS)}")
     d = accuracy.load_data("airpassengers", data_dir)
     return {**d, "h": 12, "m": None, "snaive_m": 12, "score_m": 12}
 
@@ -222,7 +224,7 @@ def write_report():
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--datasets", default=",".join(DATASETS))
+    ap.add_argument("--datasets", default=",".join(DATASETS), help="comma-separated subset of: " + ",".join(DATASETS))
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--budget", type=float, default=60.0, help="seconds of training per fit")
     ap.add_argument("--threads", type=int, default=1)
@@ -235,6 +237,9 @@ def main(argv=None):
     if unknown:
         ap.error(f"unknown model(s) {unknown}; choose from {list(MODELS)}")
     args.datasets = [d for d in args.datasets.split(",") if d]
+    unknown = sorted(set(args.datasets) - set(DATASETS))
+    if unknown:  # an unknown name used to fall through to AirPassengers
+        ap.error(f"unknown data set(s) {unknown}; choose from {list(DATASETS)}")
     if not args.markdown_only:
         run(args)
     print(f"wrote {write_report()}")
