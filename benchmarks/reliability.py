@@ -96,9 +96,9 @@ def check_registry(uri):
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(uri)
-    versions = sorted(client.search_model_versions("name = 'forecaster'"), key=lambda v: int(v.version))
+    versions = sorted(client.search_model_versions("name = 'forecaster-airpassengers'"), key=lambda v: int(v.version))
     numbers = [int(v.version) for v in versions]
-    holders = [client.get_model_version_by_alias("forecaster", "champion").version]
+    holders = [client.get_model_version_by_alias("forecaster-airpassengers", "champion").version]
     scores = {v.version: float(v.tags.get("holdout_mase", "nan")) for v in versions}
     promoted = {v.version: client.get_run(v.run_id).data.tags.get("forecast.promoted") for v in versions}
     best = min(scores, key=scores.get)

@@ -151,7 +151,7 @@ def check_pages(browser, mlflow_url, prefect_url, out, summary):
         "mlflow-all-val-curves": (links.curves_url(recurrent, ("val_loss",), exp.experiment_id, mlflow_url),
                                   ["val_loss", chosen.info.run_name], (1400, 800)),
         "mlflow-report": (f"{run}/artifacts/report.html", ["report.html"], (1400, 1200)),
-        "mlflow-model-version": (f"{mlflow_url}/#/models/forecaster/versions/2", ["forecast.n_series", "Hold-out"],
+        "mlflow-model-version": (f"{mlflow_url}/#/models/forecaster-airpassengers/versions/2", ["forecast.n_series", "Hold-out"],
                                  (1400, 900)),
         "prefect-flow-run": (f"{prefect_url}/runs/flow-run/{flow_run}", ["train-airpassengers-h12",
                                                                         f"mlflow-run:{parent.info.run_id}"],

@@ -1,45 +1,169 @@
-"""The size of a training job: how many fits it makes, the time each fit gets, a warning when it is large."""
+"""The size of a training job, decided from the data before it starts.
+
+* :func:`windows`: the season length and the lookback a job uses, unless given: the season from
+  the panel's inferred frequency (``forecast.seasonality.resolve_season_length``), the lookback by
+  the estimator's own rule (``forecast.seasonality.default_lookback``), on the shortest fit the
+  job makes (the earliest selection window, before its validation tail).
+* :func:`plan`: its fits, the gradient steps they plan, and the clock they get. ``max_time=None``
+  picks a budget from the data and the grid: none when the planned work is small (the plan ends the
+  fits in minutes; the run stays deterministic), else :data:`DEFAULT_SECONDS` of training (more for
+  a large grid, :data:`MIN_SHARE_SECONDS` a share). ``max_time=0`` means no budget at all.
+  A budget is split in shares: one per candidate (model selection fits each candidate once, on
+  the data before its first selection window, and scores it at every window), :data:`FINAL_SHARES`
+  each for the hold-out fit and the final fit, which train the chosen settings on more data and
+  make the model that is registered.
+"""
 from __future__ import annotations
 
-from forecast import frames
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from forecast import frames, frequencies
+from forecast.seasonality import default_lookback, resolve_season_length
 
 from .environment import run_logger
 
-
-def n_fits(n_candidates, n_windows):
-    """Fits of a train flow run: every candidate at every selection window, the hold-out and the final fit."""
-    return n_candidates * n_windows + 2
-
-
-def time_per_fit(max_time, n_fits):
-    """Seconds of training each fit gets when ``max_time`` is split evenly over ``n_fits`` fits
-    (candidates x selection windows + hold-out + final fit); None when there is no budget."""
-    return None if max_time is None else max(float(max_time) / max(int(n_fits), 1), 1e-3)
+DEFAULT_SECONDS = 600.0  # a first run on a few hundred series ends in minutes on 2 CPU cores
+MIN_SHARE_SECONDS = 10.0  # a large grid gets at least this much per share
+FINAL_SHARES = 3  # shares of the hold-out fit and of the final fit (a selection fit has one)
+# Planned work (windows passed through training x lookback steps) above which a clock is set by
+# default. The main job on AirPassengers plans ~2 million; 414 hourly series at H 48 (lookback 96)
+# ~490 million. Measured on 2 CPU cores: about 0.5-1 million steps a second through a hidden-16
+# LSTM, so the mark is a few minutes of training.
+SLOW_TIMESTEPS = 180_000_000
 
 
-SLOW_WINDOWS = 5_000_000  # windows passed through training (steps x batch) above which train warns
-# (the main job on AirPassengers: ~580,000; 400 hourly series with the defaults: ~9 million)
+@dataclass(frozen=True)
+class Windows:
+    """What a train job reads from the data: frequency, season length and lookback, and whether
+    each of the two was inferred (``*_inferred``) or given."""
+
+    freq: str
+    season_length: int
+    lookback: int
+    season_inferred: bool
+    lookback_inferred: bool
+
+    def describe(self, horizon):
+        season = (f"season_length {self.season_length} (inferred from frequency {self.freq!r})"
+                  if self.season_inferred else f"season_length {self.season_length} (given)")
+        lookback = (f"lookback {self.lookback} (inferred: the estimator's rule for horizon {horizon} and that season)"
+                    if self.lookback_inferred else f"lookback {self.lookback} (given)")
+        return f"{season}, {lookback}"
 
 
-def warn_if_slow(df, lookback, horizon, batch_size, max_epochs, n_candidates, n_windows):
-    """Log a warning with the number of gradient steps when the training work (steps x batch) is large; return it.
+def windows(df, horizon, n_windows, val_size, lookback=None, season_length=None):
+    """:class:`Windows` of a validated long frame: ``lookback`` / ``season_length`` as given, or
+    inferred. The lengths the rules see are those of the earliest selection fit: each series less
+    its hold-out, its ``n_windows`` backtest horizons and its validation tail (``val_size``)."""
+    freqs = frequencies.infer_frequencies(df, where="data")
+    lengths = df.groupby(frames.ID, sort=False).size().to_numpy()
+    fit_lengths = np.maximum(lengths - horizon * (n_windows + 1) - val_size, 1)
+    main = str(_mode(freqs.values()))
+    m = resolve_season_length(season_length, list(freqs.values()), fit_lengths, horizon)
+    L = int(lookback) if lookback is not None else default_lookback(m, horizon, fit_lengths)
+    return Windows(main, int(m), L, season_length is None, lookback is None)
 
-    Steps = ceil(windows per epoch / batch_size) x max_epochs x fits, with fits = candidates x
-    selection windows + hold-out + final fit (an upper bound: early stopping or --max-time may end
-    fits sooner). None for batch_size / max_epochs: what the estimator resolves them to.
-    """
-    from forecast.training import plan
+
+def _mode(values):
+    values = [str(v) for v in values]
+    return max(sorted(set(values)), key=values.count) if values else "?"
+
+
+def check_lengths(df, min_length):
+    """Refuse a validated long frame with a series shorter than ``min_length``, naming it."""
+    sizes = df.groupby(frames.ID, sort=False).size()
+    short = sizes[sizes < min_length]
+    if len(short):
+        raise ValueError(f"data: series {short.index[0]!r} has {short.iloc[0]} points, fewer than the "
+                         f"{min_length} needed (lookback + horizon x (selection windows + hold-out)); "
+                         f"{len(short)} such series")
+
+
+def n_fits(n_candidates):
+    """Fits of a train flow run: one per candidate (``select_model`` fits once and scores every
+    selection window from that fit), the hold-out fit and the final fit."""
+    return n_candidates + 2
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A train job's size: ``steps`` gradient steps in all (an upper bound: early stopping or the
+    clock may end fits sooner) over ``fits`` fits, and its budget ``max_time`` (None: no clock),
+    ``chosen`` True when the budget was picked here rather than given."""
+
+    n_candidates: int
+    n_windows: int
+    windows: int
+    batch_size: int
+    max_epochs: int
+    steps: int
+    timesteps: int
+    max_time: float | None
+    chosen: bool
+
+    @property
+    def fits(self):
+        return n_fits(self.n_candidates)
+
+    @property
+    def shares(self):
+        return self.n_candidates + 2 * FINAL_SHARES
+
+    @property
+    def candidate_seconds(self):
+        """Seconds of training of each selection fit (None: no clock)."""
+        return None if self.max_time is None else max(self.max_time / self.shares, 1e-3)
+
+    @property
+    def final_seconds(self):
+        """Seconds of training of the hold-out fit and of the final fit (None: no clock)."""
+        return None if self.max_time is None else FINAL_SHARES * self.candidate_seconds
+
+    def describe(self):
+        head = (f"{self.n_candidates} candidates (one fit each, scored at {self.n_windows} selection windows) + "
+                f"hold-out + final fit = {self.fits} fits, about {self.steps:,} gradient steps ({self.windows:,} windows / batch "
+                f"{self.batch_size} x {self.max_epochs} epochs a fit)")
+        if self.max_time is None:
+            why = "none chosen: the plan is small" if not self.chosen else "none"
+            return f"{head}; training budget: {why} (--max-time SECONDS sets one)"
+        why = "chosen for this size of job; --max-time SECONDS to change it, 0 for none" if self.chosen else "given"
+        return (f"{head}; training budget {self.max_time:g} s ({why}): {self.candidate_seconds:.3g} s per "
+                f"candidate fit, {self.final_seconds:.3g} s for the hold-out and the final fit each")
+
+
+def plan(df, lookback, horizon, batch_size, max_epochs, n_candidates, n_windows, max_time=None):
+    """The :class:`Plan` of a train job on ``df`` (the data selection sees). ``max_time``: seconds
+    of training for the whole job; None picks one (module docstring), 0 means none. None for
+    ``batch_size`` / ``max_epochs``: what the estimator resolves them to (``forecast.training.plan``)."""
+    from forecast.training import plan as fit_plan
 
     sizes = df.groupby(frames.ID, sort=False).size()
-    windows = int((sizes - (lookback or 2 * horizon) - horizon + 1).clip(lower=1).sum())
-    batch_size, per_epoch, max_epochs = plan(windows, batch_size, None, max_epochs)  # as each candidate will
-    fits = n_fits(n_candidates, n_windows)
-    steps = -(-min(windows, per_epoch) // batch_size) * max_epochs * fits
-    if steps * batch_size > SLOW_WINDOWS:
-        run_logger().warning(
-            "large training job: about %s gradient steps (%s windows / batch %d x %d epochs x %d fits = "
-            "%d candidates x %d selection windows + hold-out + final fit); this can take hours on a CPU. "
-            "Bound it with --max-time SECONDS (split over the fits), or reduce it with a larger --batch-size, "
-            "fewer --max-epochs or fewer candidates (--cells, --directions, --hidden-sizes).",
-            f"{steps:,}", f"{windows:,}", batch_size, max_epochs, fits, n_candidates, n_windows)
-    return steps
+    n = int((sizes - lookback - horizon + 1).clip(lower=1).sum())
+    batch_size, per_epoch, max_epochs = fit_plan(n, batch_size, None, max_epochs)  # as each candidate will
+    steps = math.ceil(min(n, per_epoch) / batch_size) * max_epochs * n_fits(n_candidates)
+    timesteps = steps * batch_size * lookback
+    chosen = max_time is None
+    if chosen:
+        large = timesteps > SLOW_TIMESTEPS
+        shares = n_candidates + 2 * FINAL_SHARES
+        max_time = max(DEFAULT_SECONDS, MIN_SHARE_SECONDS * shares) if large else None
+    elif not max_time:
+        max_time = None  # 0: no budget
+    return Plan(n_candidates, n_windows, n, batch_size, max_epochs, steps, timesteps,
+                None if max_time is None else float(max_time), chosen)
+
+
+def announce(job):
+    """Log the plan; warn when a large job runs without a clock. Returns ``job``."""
+    log = run_logger()
+    if job.max_time is None and job.timesteps > SLOW_TIMESTEPS:
+        log.warning("large training job without a time budget: %s; this can take hours on a CPU. Bound it "
+                    "with --max-time SECONDS (split over the fits), or reduce it with a larger --batch-size, "
+                    "fewer --max-epochs or fewer candidates (--cells, --directions, --hidden-sizes).",
+                    job.describe())
+    else:
+        log.info("training plan: %s", job.describe())
+    return job

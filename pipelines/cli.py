@@ -65,7 +65,16 @@ def _run_flow(name, args):
         raise UsageError(f"[runner]: {exc}") from None
     params = _flow_params(flow_obj, cfg, FLOW_SECTIONS[name], args)
     if name == "train":
-        preflight.check_training_data(params)
+        found = preflight.check_training_data(params)
+        if found is not None:
+            print(f"[forecast] from the data: {found[0].describe(params['horizon'])}\n"
+                  f"[forecast] training plan: {found[1].describe()}", flush=True)
+    if not params.get("model_name"):
+        from .registry import model_name_for
+
+        params["model_name"] = model_name_for(params["data"], params.get("table"))
+        print(f"[forecast] registered model: {params['model_name']} (named after the data; --model-name "
+              f"to choose another)", flush=True)
     shown = {k: io.redact(v) if isinstance(v, str) and "://" in v else v for k, v in params.items()}
     print(f"[forecast] running the {name} flow: " + ", ".join(f"{k}={v}" for k, v in shown.items()), flush=True)
     with signals.prefect_api():  # a temporary server that dies with this command, unless one is set
@@ -92,7 +101,8 @@ def train_summary(result):
     lines += [f"  {rank:>2}. {row['candidate']:<{width}} {row.get(metric, float('nan')):.4g}"
               for rank, row in enumerate(result["leaderboard"], 1)]
     lines += [f"best candidate: {result['best']}; hold-out {metric}: {ho['model']:.4g} "
-              f"vs seasonal naive {ho['seasonal_naive']:.4g} ({_relative(ho['model'], ho['seasonal_naive'])})",
+              f"vs seasonal naive{_season(result)} {ho['seasonal_naive']:.4g} "
+              f"({_relative(ho['model'], ho['seasonal_naive'])})",
               f"{result['reason']}  (MLflow run {result['run_id']})",
               f"champion: v{result['champion_version']}  (MLflow run {result['champion_run_id']})",
               f"forecasts (v{result.get('forecast_version', result['champion_version'])}) written to "
@@ -124,6 +134,10 @@ def self_command():
     return "forecast" if found and Path(found).absolute() == exe else str(exe)
 
 
+def _season(result):
+    return f" (season {result['season_length']})" if result.get("season_length") else ""
+
+
 def _relative(model, naive):
     if not naive:
         return "n/a"
@@ -139,7 +153,7 @@ def cmd_forecast(args):
 
 def cmd_backtest(args):
     r = _run_flow("backtest", args)
-    print(f"v{r['version']}: {r['metric']} {r['model']:.4g} vs seasonal naive {r['seasonal_naive']:.4g} "
+    print(f"v{r['version']}: {r['metric']} {r['model']:.4g} vs seasonal naive{_season(r)} {r['seasonal_naive']:.4g} "
           f"over {r['n_windows']} windows ({_relative(r['model'], r['seasonal_naive'])})")
     return EXIT_OK
 

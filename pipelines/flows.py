@@ -46,7 +46,7 @@ def train(
     id_col: Name = "unique_id",
     time_col: Name = "ds",
     target_col: Name = "y",
-    lookback: Positive = 36,
+    lookback: Positive | None = None,  # None: inferred from the data (pipelines.budget.windows)
     horizon: Positive = 12,
     cells: Annotated[list[Cell], Field(min_length=1)] = ["lstm", "gru"],  # noqa: B006 - Prefect copies parameters
     bidirectional: Annotated[list[bool], Field(min_length=1)] = [False, True],  # noqa: B006
@@ -60,13 +60,13 @@ def train(
     fill: Fill = None,  # NaN targets: an error unless filled per series
     scaler: Scaler = "standard",
     max_epochs: Positive | None = None,  # None: scaled to the data (about 2,000 steps a fit)
-    max_time: PositiveFloat | None = None,  # seconds for the whole job's training, split evenly over its fits
+    max_time: Annotated[float, Field(ge=0)] | None = None,  # job's training seconds; None: picked, 0: none
     loss: Loss = "mae",
     learning_rate: PositiveFloat | None = None,  # None: the estimator's default
     batch_size: Positive | None = None,  # None: scaled to the data (16 to 256)
     n_windows: Positive = 2,
     val_size: Annotated[int, Field(ge=0)] | None = None,  # candidates' validation tail (None: horizon; 0: none)
-    season_length: Positive = 12,
+    season_length: Positive | None = None,  # None: inferred from the data's frequency
     quantiles: list[Annotated[float, Field(gt=0, lt=1)]] = [],  # noqa: B006 - quantile heads (pinball loss)
     level: list[Annotated[float, Field(gt=0, lt=100)]] = [],  # noqa: B006 - conformal interval levels, percent
     metric: Metric = "mase",
@@ -74,7 +74,7 @@ def train(
     seed: Annotated[int, Field(ge=0)] = 0,
     tracking_uri: str | None = None,
     experiment: Name = "forecast",
-    model_name: Name = "forecaster",
+    model_name: Name | None = None,  # None: forecaster-<data name> (pipelines.registry.model_name_for)
     output_dir: Name = "outputs/forecasts",
     output_format: Format = "parquet",
 ) -> dict:
@@ -95,13 +95,15 @@ def train(
     parameters = dict(locals())  # the flow's parameters, before any other name is bound
     stop_fits_on()  # a served run cancelled by Prefect (SIGTERM) stops its fits at their next step
     uri = tasks.configure_tracking(tracking_uri, experiment)  # first: an unreachable server fails in seconds
-    df = training_history(parameters)
+    model_name = model_name or registry.model_name_for(data, table)
+    df, win = training_history(parameters)
+    lookback, season_length = win.lookback, win.season_length
+    print(f"from the data: {win.describe(horizon)}")
     val_size = horizon if val_size is None else val_size
     seen = tasks.split_holdout(df, horizon)  # the last horizon of each series stays unseen by selection
-    n_fits = budget.n_fits(len(cells) * len(bidirectional) * len(hidden_sizes) * len(heads) * len(window_norms),
-                           n_windows)
+    job = budget.announce(job_plan(parameters, seen, win))
     grid = tasks.make_candidates(cells, bidirectional, hidden_sizes, heads, window_norms, lookback=lookback,
-                                 horizon=horizon, loss=loss, max_time=budget.time_per_fit(max_time, n_fits),
+                                 horizon=horizon, loss=loss, max_time=job.candidate_seconds,
                                  **_given(max_epochs=max_epochs, learning_rate=learning_rate, batch_size=batch_size),
                                  past_covariates=tuple(past_covariates), future_covariates=tuple(future_covariates),
                                  static_covariates=tuple(static_covariates),
@@ -109,20 +111,24 @@ def train(
                                  season_length=season_length, verbose=False, val_size=val_size,
                                  quantiles=tuple(quantiles) or None, level=tuple(level) or None,
                                  interval="conformal" if level else None)
-    budget.warn_if_slow(seen, lookback, horizon, batch_size, max_epochs, len(grid), n_windows)
-    params = {"data": data, "lookback": lookback, "horizon": horizon, "n_windows": n_windows, "heads": heads,
-              "window_norms": window_norms, "max_time": max_time, "candidate_val_size": val_size,
+    # The flow's own parameters live under "flow." in MLflow: the estimator's (logged by
+    # log_training into the same run) keep their bare names, so a per-fit value never clashes.
+    params = {"data": data, "lookback": lookback, "lookback_inferred": win.lookback_inferred, "horizon": horizon,
+              "frequency": win.freq, "n_windows": n_windows, "heads": heads, "window_norms": window_norms,
+              "max_time": job.max_time, "max_time_chosen": job.chosen, "candidate_val_size": val_size,
               "past_covariates": past_covariates, "future_covariates": future_covariates,
               "static_covariates": static_covariates, "calendar": calendar, "fill": fill, "scaler": scaler,
-              "season_length": season_length, "metric": metric}
+              "season_length": season_length, "season_inferred": win.season_inferred, "metric": metric,
+              "model_name": model_name}
     name = describe.run_name("train", data, horizon)
     with runs.run(name, tags={"forecast.flow": "train", "forecast.data": data}) as run:
         publish.link_runs(run.run_id)
-        tasks.log_params(params | {"candidates": list(grid)}, run.run_id)
+        tasks.log_params(_flow_keys(params | {"candidates": list(grid)}), run.run_id)
         selection = tasks.select(grid, seen, n_windows, season_length, metric, run.run_id)  # a task per candidate
         best, estimator = tasks.best_candidate(selection, grid)
-        estimator = tasks.unfitted(estimator, val_size=0)  # the hold-out and final fits use all their data
-        tasks.log_params({"best": best}, run.run_id)
+        # the hold-out and final fits use all their data, and the larger share of the budget
+        estimator = tasks.unfitted(estimator, val_size=0, max_time=job.final_seconds)
+        tasks.log_params(_flow_keys({"best": best}), run.run_id)
         children = tasks.log_selection(selection, run.run_id, metric)
         model_bt = tasks.run_backtest(estimator, df, 1, season_length, metric, name=f"holdout-{best}")
         naive_bt = tasks.run_backtest(tasks.seasonal_naive(horizon, season_length), df, 1, season_length, metric,
@@ -160,7 +166,8 @@ def train(
             "forecast_error": fc.get("error"),
             "runs_url": store.runs_url(store.experiment_id(), uri), "best": best,
             "leaderboard_url": where.get(describe.LEADERBOARD),
-            "metric": metric, "leaderboard": _board(selection.leaderboard, metric),
+            "metric": metric, "leaderboard": _board(selection.leaderboard, metric), "model_name": model_name,
+            "season_length": season_length, "lookback": lookback, "max_time": job.max_time,
             "holdout": {"model": score,
                         "seasonal_naive": tasks.holdout_score(naive_bt, naive_bt, metric)},
             "forecast_path": fc["path"]}
@@ -168,16 +175,36 @@ def train(
 
 def training_history(params, direct=False):
     """The train flow's opening on its parameters: load the data, set aside the rows without a target
-    yet (they are for the forecast flow), and validate the history: long enough for selection and
-    hold-out, with its covariates. ``direct``: call the tasks' own functions in this process, without
-    Prefect (the CLI's pre-flight, which fails in seconds instead of after the server starts)."""
+    yet (they are for the forecast flow), validate the history with its covariates, settle the
+    season length and lookback (given, or inferred: :func:`pipelines.budget.windows`) and check
+    every series is long enough for selection and hold-out. Returns (history, ``budget.Windows``).
+    ``direct``: call the tasks' own functions in this process, without Prefect (the CLI's
+    pre-flight, which fails in seconds instead of after the server starts)."""
     p = params
     step = (lambda t: t.fn) if direct else (lambda t: t)
     raw = step(tasks.load_data)(p["data"], p.get("table"), p["id_col"], p["time_col"], p["target_col"])
     history, _ = step(tasks.set_future_aside)(raw, p["future_covariates"])
     covariates = [*p["past_covariates"], *p["future_covariates"], *p["static_covariates"]]
-    return step(tasks.validate_data)(history, p["lookback"] + p["horizon"] * (p["n_windows"] + 1), covariates,
-                                     tasks.column_names(p["id_col"], p["time_col"], p["target_col"]), p["fill"])
+    names = tasks.column_names(p["id_col"], p["time_col"], p["target_col"])
+    df = step(tasks.validate_data)(history, 1, covariates, names, p["fill"])
+    horizon = p["horizon"]
+    val_size = horizon if p.get("val_size") is None else p["val_size"]
+    win = budget.windows(df, horizon, p["n_windows"], val_size, p.get("lookback"), p.get("season_length"))
+    budget.check_lengths(df, win.lookback + horizon * (p["n_windows"] + 1))
+    return df, win
+
+
+def job_plan(params, seen, win):
+    """The train job's ``budget.Plan`` on ``seen`` (the data selection sees) and its ``Windows``."""
+    p = params
+    n_candidates = len(p["cells"]) * len(p["bidirectional"]) * len(p["hidden_sizes"]) * len(p["heads"]) \
+        * len(p["window_norms"])
+    return budget.plan(seen, win.lookback, p["horizon"], p.get("batch_size"), p.get("max_epochs"), n_candidates,
+                       p["n_windows"], p.get("max_time"))
+
+
+def _flow_keys(params):
+    return {f"flow.{k}": v for k, v in params.items()}
 
 
 def _given(**params):
@@ -200,7 +227,7 @@ def forecast(
     version: Positive | None = None,
     tracking_uri: str | None = None,
     experiment: Name = "forecast",
-    model_name: Name = "forecaster",
+    model_name: Name | None = None,  # None: forecaster-<data name>, as the train flow registers
     output_dir: Name = "outputs/forecasts",
     output_format: Format = "parquet",
     sql_url: str | None = None,
@@ -220,6 +247,7 @@ def forecast(
     stop_fits_on()  # a served run cancelled by Prefect (SIGTERM) stops its fits at their next step
     stamp = io.run_stamp()
     tasks.configure_tracking(tracking_uri, experiment)
+    model_name = model_name or registry.model_name_for(data, table)
     model, used, df, future, names = _registered_model_and_data(data, table, id_col, time_col, target_col,
                                                                 model_name, version)
     if future_data:
@@ -261,12 +289,12 @@ def backtest(
     target_col: Name = "y",
     version: Positive | None = None,
     n_windows: Positive = 3,
-    season_length: Positive = 12,
+    season_length: Positive | None = None,  # None: the model's own (inferred from its data's frequency)
     metric: Metric = "mase",
     max_epochs: Positive | None = None,
     tracking_uri: str | None = None,
     experiment: Name = "forecast",
-    model_name: Name = "forecaster",
+    model_name: Name | None = None,  # None: forecaster-<data name>, as the train flow registers
 ) -> dict:
     """Rolling-origin backtest of the champion's settings (refitted per window) vs seasonal naive.
 
@@ -278,7 +306,9 @@ def backtest(
     """
     stop_fits_on()  # a served run cancelled by Prefect (SIGTERM) stops its fits at their next step
     tasks.configure_tracking(tracking_uri, experiment)
+    model_name = model_name or registry.model_name_for(data, table)
     model, used, df, _, _ = _registered_model_and_data(data, table, id_col, time_col, target_col, model_name, version)
+    season_length = season_length or model.season_length_
     name = describe.run_name("backtest", data, version=used)
     with runs.run(name, tags={"forecast.flow": "backtest", "forecast.data": data}) as run:
         publish.link_runs(run.run_id)
@@ -286,13 +316,13 @@ def backtest(
                                       metric, name=f"champion-{model_name}-v{used}")
         naive_bt = tasks.run_backtest(tasks.seasonal_naive(model.horizon, season_length), df, n_windows,
                                       season_length, metric, name="seasonal-naive")
-        tasks.log_params({"data": data, "model_name": model_name, "model_version": used,
-                          "n_windows": n_windows, "max_epochs": max_epochs or model.max_epochs_}, run.run_id)
+        tasks.log_params({"data": data, "model_name": model_name, "model_version": used, "n_windows": n_windows,
+                          "season_length": season_length, "max_epochs": max_epochs or model.max_epochs_}, run.run_id)
         tasks.log_backtest(model_bt, "backtest", run.run_id)
         tasks.log_backtest(naive_bt, "naive_backtest", run.run_id)
         out = {"version": used, "metric": metric, "model": tasks.holdout_score(model_bt, naive_bt, metric),
                "seasonal_naive": tasks.holdout_score(naive_bt, naive_bt, metric), "n_windows": n_windows,
-               "run_id": run.run_id}
+               "season_length": season_length, "run_id": run.run_id}
         publish.describe_backtest(run.run_id, model_name, used, data, n_windows, metric, out["model"],
                                   out["seasonal_naive"])
     print(f"backtest of {model_name} v{used} over {n_windows} windows: {metric} {out['model']:.4g} "

@@ -33,6 +33,7 @@ def _number(kind, ok, expected):
 _positive = _number(int, lambda v: v >= 1, "a positive integer")
 _non_negative = _number(int, lambda v: v >= 0, "an integer >= 0")
 _positive_float = _number(float, lambda v: v > 0, "a positive number")
+_non_negative_float = _number(float, lambda v: v >= 0, "a number of seconds >= 0")
 _quantile = _number(float, lambda v: 0 < v < 1, "a quantile level in (0, 1)")
 _percent = _number(float, lambda v: 0 < v < 100, "an interval level in (0, 100) percent")
 
@@ -71,7 +72,8 @@ def _common(p, data=True, output=False):
         p.add_argument("--target-col", help="target column of the data (renamed to y)")
         p.add_argument("--tracking-uri", help="MLflow tracking URI (default: the local SQLite store mlflow/store/mlflow.db)")
         p.add_argument("--experiment", help="MLflow experiment")
-        p.add_argument("--model-name", help="MLflow registered model name")
+        p.add_argument("--model-name", help="MLflow registered model name (default: forecaster-<data name>, "
+                                            "e.g. forecaster-sales for sales.csv)")
     if output:
         p.add_argument("--output-dir", help="forecast folder")
         p.add_argument("--format", dest="output_format", choices=io.FORMATS, help="forecast file format")
@@ -144,7 +146,9 @@ def build_parser():
 
 def _train_options(p):
     _common(p, output=True)
-    p.add_argument("--lookback", type=_positive, help="input window, in steps")
+    p.add_argument("--lookback", type=_positive,
+                   help="input window, in steps (default: inferred from the horizon and the season, as the "
+                        "estimator does)")
     p.add_argument("--horizon", type=_positive, help="forecast length, in steps")
     p.add_argument("--cells", type=_csv(str, choices.CELLS), metavar="CELLS",
                    help=f"comma-separated from {','.join(choices.CELLS)}")
@@ -166,8 +170,10 @@ def _train_options(p):
                    help="fill NaN targets per series (default: a NaN target is an error)")
     p.add_argument("--scaler", choices=choices.SCALERS, help="per-series scaling")
     p.add_argument("--max-epochs", type=_positive, help="epochs per fit")
-    p.add_argument("--max-time", type=_positive_float, metavar="SECONDS",
-                   help="training time budget of the whole job, split evenly over its fits (candidates x windows + 2)")
+    p.add_argument("--max-time", type=_non_negative_float, metavar="SECONDS",
+                   help="training time budget of the whole job, in shares: one per candidate (model selection fits "
+                        "each once), three each for the hold-out and the final fit; 0: none (default: none for a "
+                        "small job, else 600 s or more for a large grid; printed with the plan)")
     p.add_argument("--loss", choices=choices.LOSSES, help="training loss")
     p.add_argument("--learning-rate", type=_positive_float, help="Adam learning rate")
     p.add_argument("--batch-size", type=_positive, help="windows per training batch")
@@ -175,7 +181,9 @@ def _train_options(p):
     p.add_argument("--val-size", type=_non_negative, metavar="POINTS",
                    help="validation tail of each candidate fit, for its val_loss curve (default: the horizon; "
                         "0: none); the final fit of the chosen settings always trains on all data")
-    p.add_argument("--season-length", type=_positive, help="season of seasonal naive and MASE")
+    p.add_argument("--season-length", type=_positive,
+                   help="season of the models, seasonal naive and MASE (default: inferred from the data's "
+                        "frequency: 24 hourly, 7 daily, 12 monthly, ...)")
     p.add_argument("--quantiles", type=_csv(_quantile), metavar="Q",
                    help="comma-separated quantile levels in (0, 1), e.g. 0.1,0.5,0.9: quantile heads (pinball loss); "
                         "forecast files get y_q10, y_q90, ... columns")
@@ -205,7 +213,8 @@ def _backtest_options(p):
     p.add_argument("--version", type=_positive, help="registered model version")
     p.add_argument("--n-windows", type=_positive, help="forecast origins per series")
     p.add_argument("--max-epochs", type=_positive, help="epochs per refit (default: the champion's)")
-    p.add_argument("--season-length", type=_positive, help="season of seasonal naive and MASE")
+    p.add_argument("--season-length", type=_positive,
+                   help="season of seasonal naive and MASE (default: the model's own)")
     p.add_argument("--metric", choices=choices.RANKING_METRICS, help="ranking metric")
 
 

@@ -19,12 +19,15 @@ def check_sources(args, cfg, section):
 
 
 def check_training_data(params):
-    """Bad training data in a local file (NaN, gaps, short series, missing columns) raises, naming it.
+    """Bad training data (NaN, gaps, short series, missing columns) raises, naming it; else returns
+    (``budget.Windows``, ``budget.Plan``): what the train flow will infer and plan on this data.
 
-    Bundled sets are known good; SQL tables are left to the flow (one read, with retries).
+    Local files and bundled sets are read here; SQL tables are left to the flow (one read, with
+    retries): None.
     """
-    if io.source_kind(params["data"]) != "file":
-        return
-    from . import flows
+    if io.source_kind(params["data"]) == "sql":
+        return None
+    from . import flows, tasks
 
-    flows.training_history(params, direct=True)
+    df, win = flows.training_history(params, direct=True)
+    return win, flows.job_plan(params, tasks.split_holdout.fn(df, params["horizon"]), win)

@@ -5,13 +5,14 @@ mlflow is imported inside the functions.
 """
 from __future__ import annotations
 
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from . import store
+from . import io, store
 from .describe import wrap
 from .runs import current_run_id, finite, versions
 from .secrets import redact
@@ -38,6 +39,30 @@ class PromotionResult:
 
 
 SCOPE_TAG = "forecast.scope"
+MODEL_PREFIX = "forecaster"
+
+
+def model_name_for(data, table=None):
+    """The registered model a flow uses when none is named: ``forecaster-<data name>``.
+
+    The data name is a bundled set's name (``forecaster-airpassengers``), a file's name without
+    its suffixes (``forecaster-sales`` for ``/data/sales.csv.gz``) or a SQL table's name; characters
+    other than letters, digits, ``.``, ``_`` and ``-`` become ``-``. So ``forecast train --data X``
+    then ``forecast forecast --data X`` meet the same model for any X, and another data set never
+    competes with it for the champion alias. Two files of the same name in different folders share
+    a model name: their series differ, so the second is registered but never promoted over the first
+    (:func:`register_and_promote`); name one with ``--model-name``.
+    """
+    text = str(data)
+    kind = io.source_kind(text)
+    if kind == "sql":
+        name = str(table or "table")
+    elif kind == "dataset":
+        name = text.strip().lower().replace("-", "_")
+    else:
+        name = Path(text).name.split(".")[0] or "data"
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "data"
+    return f"{MODEL_PREFIX}-{slug[:80]}"
 
 
 def series_scope(estimator):

@@ -21,7 +21,7 @@ from prefect.tasks import exponential_backoff
 from forecast import SeasonalNaive, backtest, frames, frequencies
 from forecast.choices import DEFAULT_METRICS, METRICS
 
-from . import io, locks, orphans, registry, resume, runs, store, tracking
+from . import budget, io, locks, orphans, registry, resume, runs, store, tracking
 from .environment import run_logger
 from .future import split_future
 
@@ -100,12 +100,7 @@ def validate_data(df, min_length=1, columns=(), names=None, fill=None):
     ``fill``: how NaN targets are filled per series (None: they are an error).
     """
     long, _ = frames.validate(df, list(columns), fill=fill, where="data", names=names)
-    sizes = long.groupby(frames.ID, sort=False).size()
-    short = sizes[sizes < min_length]
-    if len(short):
-        raise ValueError(f"data: series {short.index[0]!r} has {short.iloc[0]} points, fewer than the "
-                         f"{min_length} needed (lookback + horizon x (selection windows + hold-out)); "
-                         f"{len(short)} such series")
+    budget.check_lengths(long, min_length)
     return long
 
 

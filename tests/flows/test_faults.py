@@ -133,8 +133,8 @@ def test_tracking_server_down_before_and_during_a_train_flow(prefect_harness, tm
         assert [r for r in client.search_runs([exp], "attributes.status = 'RUNNING'")]  # left by the dead process
         tasks.configure_tracking.fn(local, "forecast")  # the next flow's opening
         assert not client.search_runs([exp], "attributes.status = 'RUNNING'")
-        versions = sorted(int(v.version) for v in client.search_model_versions("name = 'forecaster'"))
-        assert versions == [1] and str(client.get_model_version_by_alias("forecaster", "champion").version) == "1"
+        versions = sorted(int(v.version) for v in client.search_model_versions("name = 'forecaster-airpassengers'"))
+        assert versions == [1] and str(client.get_model_version_by_alias("forecaster-airpassengers", "champion").version) == "1"
         assert snapshot(out) == before
     finally:
         stop(proc)
@@ -167,7 +167,7 @@ def test_a_served_deployment_survives_a_prefect_server_restart(tmp_path):
                           verbose=False).fit(__import__("forecast.datasets", fromlist=["load"]).load("airpassengers"))
     with runs.run("seed") as run:
         registry.log_model(model, run_id=run.run_id)
-        registry.register_and_promote(run.run_id, "forecaster", "holdout_mase", 1.0)
+        registry.register_and_promote(run.run_id, "forecaster-airpassengers", "holdout_mase", 1.0)
     home, port, out = tmp_path / "prefect", free_port(), tmp_path / "served"
     home.mkdir()
     api = f"http://127.0.0.1:{port}/api"

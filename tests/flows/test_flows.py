@@ -90,16 +90,42 @@ def test_load_data_maps_custom_column_names(tmp_path):
     assert tasks.data_cache_key(None, key) != tasks.data_cache_key(None, {"source": str(path)})
 
 
-def test_large_training_jobs_warn_with_the_step_count(caplog):
-    small = budget.warn_if_slow(air(), 36, 12, 16, 100, 6, 2)
-    assert small * 16 < budget.SLOW_WINDOWS and not caplog.records
+def test_a_large_job_gets_a_budget_and_a_small_one_none(caplog):
+    small = budget.plan(air(), 36, 12, 16, 100, 6, 2)
+    assert small.max_time is None and small.chosen and small.timesteps < budget.SLOW_TIMESTEPS
     long = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2016", periods=17420, freq="h"), "y": 0.0})
-    steps = budget.warn_if_slow(long, 36, 12, 256, 100, 6, 2)
-    assert steps == 50 * 100 * 14  # epochs of 50 batches (the estimator's windows_per_epoch=None)
-    assert "70,000 gradient steps" in caplog.text and "--max-time" in caplog.text
+    job = budget.plan(long, 36, 12, 256, 100, 6, 2)
+    assert job.steps == 50 * 100 * 8  # 6 candidates + hold-out + final fit, epochs of 50 batches (the estimator's windows_per_epoch=None)
+    assert job.max_time == budget.DEFAULT_SECONDS and job.chosen  # large: bounded by default
+    assert "40,000 gradient steps" in job.describe() and "--max-time SECONDS to change it, 0 for none" in job.describe()
     # sizes left to the data: 20 passes over the 17,373 windows (68 batches of 256 a pass), in epochs
     # of 50 batches: 28 epochs, 1,400 steps a fit (not the 2,000 of a large panel; forecast.training.plan)
-    assert budget.warn_if_slow(long, 36, 12, None, None, 6, 2) == 28 * 50 * 14
+    assert budget.plan(long, 36, 12, None, None, 6, 2).steps == 28 * 50 * 8
+    unbounded = budget.announce(budget.plan(long, 36, 12, 256, 100, 6, 2, max_time=0))  # 0: no clock, warned
+    assert unbounded.max_time is None and not unbounded.chosen
+    assert "without a time budget" in caplog.text and "--max-time" in caplog.text
+    big_grid = budget.plan(long, 36, 12, 256, 100, 120, 2)  # at least MIN_SHARE_SECONDS a share
+    assert big_grid.max_time == budget.MIN_SHARE_SECONDS * (120 + 2 * budget.FINAL_SHARES)
+
+
+def test_windows_follow_the_data_unless_given():
+    hourly = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2020", periods=600, freq="h"), "y": 1.0})
+    win = budget.windows(hourly, horizon=48, n_windows=2, val_size=48)
+    assert (win.freq, win.season_length, win.lookback, win.season_inferred) == ("h", 24, 96, True)
+    assert win.lookback >= 48
+    assert budget.windows(air(), 12, 2, 12) == budget.Windows("MS", 12, 24, True, True)
+    given = budget.windows(air(), 12, 2, 12, lookback=36, season_length=6)
+    assert (given.season_length, given.lookback, given.season_inferred, given.lookback_inferred) == (6, 36, False, False)
+    assert "given" in given.describe(12) and "inferred from frequency 'MS'" in win.describe(48).replace("'h'", "'MS'")
+
+
+def test_model_name_follows_the_data():
+    from pipelines.registry import model_name_for
+
+    assert model_name_for("airpassengers") == "forecaster-airpassengers"
+    assert model_name_for("/data/shop sales.csv.gz") == "forecaster-shop-sales"
+    assert model_name_for("postgresql://u:secret@db/x", "daily_sales") == "forecaster-daily_sales"
+    assert "secret" not in model_name_for("postgresql://u:secret@db/x", None)
 
 
 def test_data_cache_key_follows_the_content(tmp_path):
@@ -380,14 +406,14 @@ def test_train_flow_selects_registers_promotes_and_forecasts(trained):
     assert run.info.status == "FINISHED"
     assert {"holdout_mase", "naive_holdout_mase", "train_loss", "holdout_coverage80", "holdout_msis95",
             "holdout_crps"} <= set(run.data.metrics)
-    assert str(client.get_model_version_by_alias("forecaster", "champion").version) == "1"
+    assert str(client.get_model_version_by_alias("forecaster-airpassengers", "champion").version) == "1"
     arts = {a.path for a in client.list_artifacts(r["run_id"])}
     arts |= {a.path for a in client.list_artifacts(r["run_id"], "diagnostics")}
     arts |= {a.path for a in client.list_artifacts(r["run_id"], "holdout")}
     assert {"holdout_forecast.png", "holdout/coverage_by_horizon.png", "diagnostics/gradient_through_time.png",
             "diagnostics/gradient_through_time.csv"} <= arts
     assert "grad_ratio_first_to_last" in run.data.metrics
-    champion = client.get_model_version_by_alias("forecaster", "champion")
+    champion = client.get_model_version_by_alias("forecaster-airpassengers", "champion")
     assert r["champion_run_id"] == champion.run_id == r["run_id"]
     exp_id = run.info.experiment_id
     assert r["runs_url"] == f"http://127.0.0.1:5000/#/experiments/{exp_id}/runs"
@@ -396,12 +422,12 @@ def test_train_flow_selects_registers_promotes_and_forecasts(trained):
 
 
 def test_readme_pyfunc_snippet_runs_in_a_fresh_process(trained):
-    """The README's ``mlflow.pyfunc.load_model("models:/forecaster@champion")`` in a new interpreter
+    """The README's ``mlflow.pyfunc.load_model("models:/forecaster-airpassengers@champion")`` in a new interpreter
     (no ``pipelines`` module imported beforehand) gives the champion's forecasts."""
     code = ("import mlflow, sys\n"
             "from forecast.datasets import load\n"
             "mlflow.set_tracking_uri(sys.argv[1])\n"
-            "model = mlflow.pyfunc.load_model('models:/forecaster@champion')\n"
+            "model = mlflow.pyfunc.load_model('models:/forecaster-airpassengers@champion')\n"
             "fc = model.predict(load('airpassengers'))\n"
             "print(len(fc), fc.ds.min().date(), list(fc.columns))\n")
     out = subprocess.run([sys.executable, "-c", code, trained.uri], capture_output=True, text=True, timeout=300,
@@ -559,7 +585,8 @@ def test_mismatched_model_fails_the_run_and_keeps_earlier_forecasts(trained, tmp
     path = tmp_path / "other.csv"
     change(air()).to_csv(path, index=False)
     before = snapshot(trained.out)
-    state = flows.forecast(data=str(path), tracking_uri=trained.uri, output_dir=str(trained.out), return_state=True)
+    state = flows.forecast(data=str(path), model_name="forecaster-airpassengers", tracking_uri=trained.uri,
+                           output_dir=str(trained.out), return_state=True)
     _fails_naming(state, "does not match the model", cause)
     assert snapshot(trained.out) == before
 
@@ -649,27 +676,40 @@ def _wait_for_final_state(client, run_id, timeout, proc, log):
 def test_train_flow_on_a_two_worker_dask_cluster(prefect_server, tmp_path):
     # In a subprocess (the CLI path): the flow, its Dask workers and Prefect's log/event workers
     # all talk to the test's server and end with the process, not with the session's harness.
+    # On a user's own CSV (issue 20's matrix: the Dask runner), then `forecast` with --data alone.
+    from forecast.synthetic import make_panel
+
     uri, out = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}", tmp_path / "out"
+    make_panel(n_series=3, length=240, freq="h", seed=5)[["unique_id", "ds", "y"]].to_csv(tmp_path / "shop.csv",
+                                                                                         index=False)
     env = dict(os.environ, PREFECT_API_URL=prefect_server, PREFECT_HOME=str(tmp_path / "prefect-home"))
+    where = ["--data", str(tmp_path / "shop.csv"), "--tracking-uri", uri, "--output-dir", str(out)]
     argv = [sys.executable, "-m", "pipelines.cli", "train", "--runner", "dask", "--workers", "2", "--cells", "gru",
             "--directions", "uni", "--window-norms", "none,last", "--hidden-sizes", "8", "--max-epochs", "2", "--n-windows", "1",
-            "--device", "cpu", "--tracking-uri", uri, "--output-dir", str(out)]
+            "--device", "cpu", *where]
     done = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     log = done.stdout + done.stderr
     assert done.returncode == 0, log[-4000:]
     assert "Creating a new Dask cluster" in log and "Register worker" in log
     for name in ("evaluate-gru-h8", "evaluate-gru-h8-wlast", "evaluate-seasonal_naive"):
         assert f"Task run '{name}' - Finished in state Completed()" in log
-    assert f"forecasts (v1) written to {out}" in done.stdout
+    assert f"forecasts (v1) written to {out}" in done.stdout and "forecaster-shop v1" in done.stdout
     assert len(list(out.rglob("forecasts.parquet"))) == 1
+    done = subprocess.run([sys.executable, "-m", "pipelines.cli", "forecast", *where], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "forecasts of v1: 36 rows" in done.stdout, (done.stdout + done.stderr)[-4000:]
+    assert len(list(out.rglob("forecasts.parquet"))) == 2
 
 
 # ---------------------------------------------------------------- time budget (issue 11)
-def test_max_time_is_split_evenly_over_the_fits_and_reaches_every_candidate():
-    assert budget.time_per_fit(None, 10) is None
-    assert budget.time_per_fit(600, 10) == 60.0
+def test_max_time_is_split_in_shares_and_reaches_every_candidate():
+    job = budget.Plan(n_candidates=4, n_windows=2, windows=100, batch_size=16, max_epochs=10, steps=0, timesteps=0,
+                      max_time=100.0, chosen=False)
+    assert job.shares == 4 + 2 * budget.FINAL_SHARES  # one a candidate, three each for the hold-out and final fit
+    assert job.candidate_seconds == 10.0 and job.final_seconds == 30.0
+    assert budget.Plan(4, 2, 100, 16, 10, 0, 0, None, True).candidate_seconds is None
     grid = tasks.make_candidates.fn(["gru", "lstm"], [False], [8], ["direct"], ["last", "es"], lookback=24, horizon=12,
-                                    loss="mase", max_time=budget.time_per_fit(90, 9))
+                                    loss="mase", max_time=job.candidate_seconds)
     assert len(grid) == 4
     assert {(est.max_time, est.loss) for est in grid.values()} == {(10.0, "mase")}
     assert {est.window_norm for est in grid.values()} == {"last", "es"}
@@ -680,3 +720,4 @@ def test_cli_takes_max_time_loss_and_the_es_norm():
     assert (args.max_time, args.loss, args.window_norms) == (120.0, "mase", ["es", "none"])
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["train", "--max-time", "-5"])
+    assert cli.build_parser().parse_args(["train", "--max-time", "0"]).max_time == 0.0  # 0: no budget

@@ -168,7 +168,7 @@ def test_train_run_is_named_described_and_links_its_report(trained):
     assert page.count("data:image/png;base64,") == 4 and trained.result["best"] in page
     fc_runs = client.search_runs([parent.info.experiment_id], "tags.`forecast.flow` = 'forecast'")
     assert fc_runs and all(r.info.run_name.startswith("forecast airpassengers v1 · ") for r in fc_runs)
-    assert "forecaster v1" in fc_runs[0].data.tags["mlflow.note.content"]
+    assert "forecaster-airpassengers v1" in fc_runs[0].data.tags["mlflow.note.content"]
 
 
 def test_every_candidate_has_validation_curves_rank_and_is_timed_over_its_fit(trained):
@@ -193,11 +193,11 @@ def test_every_candidate_has_validation_curves_rank_and_is_timed_over_its_fit(tr
 
 def test_final_fit_trains_on_all_data_and_the_registry_says_what_it_holds(trained):
     client, parent, _ = mlflow_view(trained)
-    assert parent.data.params["val_size"] == "0" and parent.data.params["candidate_val_size"] == "12"
+    assert parent.data.params["val_size"] == "0" and parent.data.params["flow.candidate_val_size"] == "12"
     assert not client.get_metric_history(parent.info.run_id, "val_loss")
-    model = client.get_registered_model("forecaster")
+    model = client.get_registered_model("forecaster-airpassengers")
     assert "champion" in model.description and "holdout_mase" in model.description
-    version = client.get_model_version("forecaster", "1")
+    version = client.get_model_version("forecaster-airpassengers", "1")
     assert version.description.startswith(f"{trained.result['best']} on `airpassengers` (1 series")
     assert {"forecast.data": "airpassengers", "forecast.n_series": "1", "forecast.horizon": "12"}.items() \
         <= version.tags.items()
@@ -220,4 +220,4 @@ def test_prefect_runs_are_named_tagged_and_link_to_mlflow(trained):
             "log-naive_holdout"} <= names
     summary = [a for a in artifacts if a.key == "train-summary"]
     assert summary and summary[0].type == "markdown"
-    assert f"/runs/{parent.info.run_id}" in summary[0].data and "#/models/forecaster/versions/1" in summary[0].data
+    assert f"/runs/{parent.info.run_id}" in summary[0].data and "#/models/forecaster-airpassengers/versions/1" in summary[0].data
