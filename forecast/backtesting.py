@@ -165,12 +165,14 @@ def fit_groups(n_windows, refit):
 
 def _run_groups(estimator, long, folds, refit, window, train_length, warm_fraction):
     pos = long.groupby(ID, sort=False).cumcount().to_numpy()
-    runs, fit_s, predict_s, est, histories = [], 0.0, 0.0, None, []
+    runs, fit_s, predict_s, est, histories, budget = [], 0.0, 0.0, None, [], None
     for g, group in enumerate(fit_groups(folds.n_windows, refit)):
         cut = folds.row_cutoffs(group[0])
         train_rows = (pos <= cut) & ((pos > cut - train_length) if window == "sliding" else True)
         t0 = time.perf_counter()
-        est = _fit(estimator, est, long.loc[train_rows], warm=refit == "warm" and g > 0, fraction=warm_fraction)
+        est = _fit(estimator, est, long.loc[train_rows], warm=refit == "warm" and g > 0, fraction=warm_fraction,
+                   budget=budget)
+        budget = budget or _warm_budget(estimator, est, warm_fraction)  # from the first (cold) fit, once
         t1 = time.perf_counter()
         frame = _visible(long, pos, folds.row_cutoffs(group[-1]), folds.horizon, est)
         origins = fold_origins(long, folds, group)
@@ -183,14 +185,24 @@ def _run_groups(estimator, long, folds, refit, window, train_length, warm_fracti
     return runs, len(runs), fit_s, predict_s, histories
 
 
-def _fit(estimator, previous, train, warm, fraction):
-    if not (warm and "warm_start" in inspect.signature(previous.fit).parameters):
+def _fit(estimator, previous, train, warm, fraction, budget=None):
+    if not (warm and budget is not None and "warm_start" in inspect.signature(previous.fit).parameters):
         return clone(estimator).fit(train)
-    epochs = estimator.max_epochs if estimator.max_epochs is not None else previous.max_epochs_
-    shorter = {"max_epochs": max(1, math.ceil(epochs * fraction))}
+    return previous.set_params(**budget).fit(train, warm_start=True)
+
+
+def _warm_budget(estimator, first, fraction):
+    """Epochs (and steps) of every warm refit: ``fraction`` of the first fit's, taken once from it
+    (the estimator's own ``max_epochs``, or the value the first fit resolved it to): each refit
+    shortens the first fit's count, never the previous refit's."""
+    epochs = getattr(estimator, "max_epochs", None)
+    epochs = epochs if epochs is not None else getattr(first, "max_epochs_", None)
+    if epochs is None:
+        return None
+    budget = {"max_epochs": max(1, math.ceil(epochs * fraction))}
     if getattr(estimator, "max_steps", None) is not None:
-        shorter["max_steps"] = max(1, math.ceil(estimator.max_steps * fraction))
-    return previous.set_params(**shorter).fit(train, warm_start=True)
+        budget["max_steps"] = max(1, math.ceil(estimator.max_steps * fraction))
+    return budget
 
 
 def _visible(long, pos, last_cut, horizon, est):

@@ -169,3 +169,14 @@ def test_score_works_with_custom_column_names():
     model = RNNForecaster(hidden_size=4, lookback=8, horizon=4, max_epochs=1).fit(
         df, id_col="store", time_col="date", target_col="sales")
     assert np.isfinite(model.score(df))
+
+
+def test_warm_refits_each_train_a_fraction_of_the_first_fits_epochs_at_the_default_plan(panel):
+    # max_epochs=None (the default): the first fit resolves its epochs from the data; every warm
+    # refit then trains warm_fraction of *those* (a refit used to shorten the previous refit's count,
+    # so window g trained about E x fraction^g epochs).
+    model = rnn(max_epochs=None, windows_per_epoch=64, hidden_size=4)
+    result = backtest(model, panel, n_windows=4, refit="warm", season_length=24, warm_fraction=0.25)
+    epochs = [len(h.records) for h in result.histories]
+    first = epochs[0]
+    assert first >= 10 and epochs[1:] == [-(-first // 4)] * 3, epochs
