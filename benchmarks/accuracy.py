@@ -48,8 +48,8 @@ import pandas as pd
 import torch
 
 from forecast import RNNForecaster
-from forecast import datasets as fds
-from forecast.baselines import Naive, SeasonalNaive, naive2
+from forecast.datasets import bundled as fds
+from forecast.evaluation.baselines import Naive, SeasonalNaive, naive2
 from forecast.metrics import aggregate, owa, smape_m3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

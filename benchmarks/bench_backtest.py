@@ -20,9 +20,9 @@ import torch
 
 import forecast
 from forecast import RNNForecaster
-from forecast import frames
-from forecast.backtesting import backtest, fold_origins, make_folds
-from forecast.synthetic import make_panel
+from forecast.data import frames
+from forecast.evaluation.backtesting import backtest, fold_origins, make_folds
+from forecast.datasets.synthetic import make_panel
 
 
 def timed(fn, repeats):

@@ -86,11 +86,11 @@ def check_gather_on_device(df, batch):
     from torch.profiler import ProfilerActivity, profile
 
     from forecast import RNNForecaster
-    from forecast.windows import Gatherer, split_index
+    from forecast.data.windows import Gatherer, split_index
 
     est = RNNForecaster(cell="lstm", batch_size=batch, max_steps=2, device="cuda", verbose=False, **CONFIG).fit(df)
-    from forecast import frames
-    from forecast.panel import build_panel
+    from forecast.data import frames
+    from forecast.data.panel import build_panel
 
     long, freqs = frames.validate(df)
     panel = build_panel(long, freqs, est.layout_)

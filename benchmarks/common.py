@@ -60,11 +60,11 @@ def _cpu_model():
 def make_data(n_series, length, freq="h", seed=0):
     """Long frame [unique_id, ds, y] of ``n_series`` x ``length`` points.
 
-    Uses ``forecast.synthetic.make_panel`` when present; otherwise a numpy generator of
+    Uses ``forecast.datasets.synthetic.make_panel`` when present; otherwise a numpy generator of
     seasonal series with the same columns (so the benchmarks do not depend on it).
     """
     try:
-        from forecast.synthetic import make_panel
+        from forecast.datasets.synthetic import make_panel
     except ImportError:
         make_panel = None
     if make_panel is not None:

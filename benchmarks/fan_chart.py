@@ -10,7 +10,7 @@ from pathlib import Path
 
 from forecast import RNNForecaster
 from forecast.datasets import load
-from forecast.interval_metrics import coverage
+from forecast.metrics.interval import coverage
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipelines.plots import forecast_figure  # noqa: E402

@@ -1,6 +1,6 @@
 """The memory experiment: how long a rainy spell can each recurrent cell remember across?
 
-On ``forecast.synthetic.make_routine`` a person cycles run (0) -> bike (1) -> swim (2) and sleeps
+On ``forecast.datasets.synthetic.make_routine`` a person cycles run (0) -> bike (1) -> swim (2) and sleeps
 (3) on rainy days; the cycle pauses during a spell, so the first dry day after a spell repeats
 the cycle from *before* it. Rain is a future-known covariate, so sleep days are easy; the
 first dry day after a spell needs memory across the whole spell. We sweep the spell length
@@ -44,7 +44,7 @@ import torch
 from torch import nn
 
 from forecast import RNNForecaster
-from forecast.training import Callback
+from forecast.training.loop import Callback
 
 HORIZON = 7
 EXPLODED = 100.0  # an epoch's mean training loss above this (targets lie in 0..3) counts as exploded
@@ -118,7 +118,7 @@ class Snapshots(Callback):
 
 
 def run_accuracy(job):
-    from forecast.synthetic import make_routine
+    from forecast.datasets.synthetic import make_routine
 
     torch.set_num_threads(1)
     spell, cell, bidir, head, init, seed, cfg = job
@@ -147,7 +147,7 @@ def run_accuracy(job):
     est.module_.load_state_dict(final)
     row = rows[-1]
     if spell == max(cfg["spells"]) and not bidir and head == "direct":
-        from forecast.diagnostics import gradient_through_time
+        from forecast.evaluation.diagnostics import gradient_through_time
 
         g = gradient_through_time(est, test, n_windows=256)
         row["gtt"] = g.tolist()
@@ -155,7 +155,7 @@ def run_accuracy(job):
 
 
 def run_clipping(job):
-    from forecast.synthetic import make_routine
+    from forecast.datasets.synthetic import make_routine
 
     torch.set_num_threads(1)
     cell, clip, lr, seed, cfg = job
@@ -292,7 +292,7 @@ def report_accuracy(acc, args):
                 np.median([c[0] / c[-1] for c in curves]), np.median([c[len(c) // 2] / c[-1] for c in curves])]
         print(_md(pd.DataFrame(ratios, index=["first step", "middle step"]).map(lambda v: f"{v:.2e}")))
         if args.plot:
-            from forecast.diagnostics import plot_gradient_through_time
+            from forecast.evaluation.diagnostics import plot_gradient_through_time
 
             first = g.drop_duplicates("base")
             plot_gradient_through_time({r.base: np.asarray(r.gtt) for r in first.itertuples()}, args.plot)

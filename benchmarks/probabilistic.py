@@ -10,7 +10,7 @@ Usage (from the repository root)::
 Models (every other parameter at its default; ``max_time`` = the budget; levels 80 and 95):
 
 * ``conformal``: ``RNNForecaster(interval="conformal")``: split-conformal intervals around the
-  point forecast, calibrated per horizon step on each series' held-out tail (``forecast.conformal``);
+  point forecast, calibrated per horizon step on each series' held-out tail (``forecast.probabilistic.conformal``);
 * ``quantile head``: ``RNNForecaster(quantiles=(0.025, 0.1, 0.9, 0.975))`` (pinball loss),
   its 80/95 % intervals read from those levels; ``quantile head + cqr``: the same head
   conformalised (``interval="cqr"``);
@@ -22,7 +22,7 @@ Models (every other parameter at its default; ``max_time`` = the budget; levels 
 Data (``../shared/data``, protocols as in ``benchmarks/accuracy.py``): M4 Weekly (h 13, test part),
 M3 monthly (1,428 series, h 18, integer time steps, m 12), ETTh1 ``OT`` alone (h 96, z-scored,
 fitted on rows [0, 11520), every origin of the test rows [11520, 14400) through ``predict_at``),
-AirPassengers (last 12 months). Metrics (``forecast.interval_metrics``): coverage and mean width of
+AirPassengers (last 12 months). Metrics (``forecast.metrics.interval``): coverage and mean width of
 the 80/95 % intervals, MSIS of the 95 % interval (scaled like MASE, m of the data), pinball loss
 and CRPS on the grid (0.025, 0.1, 0.5, 0.9, 0.975), MASE of the point forecast.
 """
@@ -40,8 +40,8 @@ import pandas as pd
 import torch
 
 from forecast import RNNForecaster
-from forecast import datasets as fds
-from forecast.conformal import MIN_RESIDUALS
+from forecast.datasets import bundled as fds
+from forecast.probabilistic.conformal import MIN_RESIDUALS
 from forecast.metrics import aggregate
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -100,7 +100,7 @@ def snaive_baselines(data):
     """Seasonal naive with conformal intervals and with residual quantiles, from the calibration tail."""
     h, m, train = data["h"], data["snaive_m"], data["train"]
     groups = list(train.groupby("unique_id", sort=False))
-    C = h - 1 + max(h, math.ceil(MIN_RESIDUALS / len(groups)))  # forecast.conformal.calibration_size's rule
+    C = h - 1 + max(h, math.ceil(MIN_RESIDUALS / len(groups)))  # forecast.probabilistic.conformal.calibration_size's rule
     scores, spreads, lasts = [], {}, {}
     for uid, g in groups:
         y = g["y"].to_numpy(np.float64)

@@ -7,9 +7,10 @@ not pay for importing torch.
 from importlib import import_module
 
 __version__ = "0.1.0"
-_EXPORTS = {"RNNForecaster": "estimator", "Naive": "baselines", "SeasonalNaive": "baselines",
-            "backtest": "backtesting", "BacktestResult": "backtesting", "select_model": "selection",
-            "SelectionResult": "selection", "TemporalSplit": "selection"}
+_EXPORTS = {"RNNForecaster": "estimator", "Naive": "evaluation.baselines", "SeasonalNaive": "evaluation.baselines",
+            "backtest": "evaluation.backtesting", "BacktestResult": "evaluation.backtesting",
+            "select_model": "evaluation.selection", "SelectionResult": "evaluation.selection",
+            "TemporalSplit": "evaluation.selection"}
 __all__ = [*_EXPORTS, "__version__"]
 
 

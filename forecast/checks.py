@@ -9,7 +9,7 @@ import datetime
 import numpy as np
 import torch
 
-from . import choices
+from forecast import choices
 
 
 def is_number(value):

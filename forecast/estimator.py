@@ -1,9 +1,9 @@
 """RNNForecaster: the scikit-learn-style face of the library.
 
 ``fit`` reads like a recipe: frame -> panel -> scale -> windows -> network -> train, and leaves a
-:class:`~forecast.state.FittedState` and the trained network. Forecasting (from the training data,
+:class:`~forecast.fitted.state.FittedState` and the trained network. Forecasting (from the training data,
 from new history, or from many historical origins at once) and save/load live in
-``forecast.inference`` and ``forecast.persistence``, which take that state; this class composes them.
+``forecast.fitted.inference`` and ``forecast.fitted.persistence``, which take that state; this class composes them.
 """
 from __future__ import annotations
 
@@ -14,21 +14,23 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 
-from . import conformal, frames, inference, persistence
-from .callbacks import EarlyStopping, TeacherForcing
-from .checkpoint import for_fit
-from .checks import check_int, check_params, check_quantiles, seconds
-from .frames import to_long
-from .fitted import FittedAttributes
-from .losses import fit_loss
-from .probabilistic import check_target
-from .networks.model import copy_weights
-from .panel import build_panel, covariate_columns, fit_layout, left_pad, short_series
-from .seasonality import seasonal_strength_prior
-from .state import FittedState, Tail
-from .tbptt import train_tbptt
-from .training import TrainConfig, plan, progress_enabled, train
-from .windows import Gatherer, split_index
+from forecast.probabilistic import conformal
+from forecast.data import frames
+from forecast.fitted import inference, persistence
+from forecast.training.callbacks import EarlyStopping, TeacherForcing
+from forecast.training.checkpoint import for_fit
+from forecast.checks import check_int, check_params, check_quantiles, seconds
+from forecast.data.frames import to_long
+from forecast.fitted.attributes import FittedAttributes
+from forecast.training.losses import fit_loss
+from forecast.probabilistic.decoder import check_target
+from forecast.networks.model import copy_weights
+from forecast.data.panel import build_panel, covariate_columns, fit_layout, left_pad, short_series
+from forecast.data.seasonality import seasonal_strength_prior
+from forecast.fitted.state import FittedState, Tail
+from forecast.training.tbptt import train_tbptt
+from forecast.training.loop import TrainConfig, plan, progress_enabled, train
+from forecast.data.windows import Gatherer, split_index
 
 _INIT_LOCK = threading.Lock()  # torch's global generator is shared by threads
 
@@ -76,7 +78,7 @@ class RNNForecaster(FittedAttributes, RegressorMixin, BaseEstimator):
 
     lookback, horizon : input window and forecast length, in steps. ``lookback=None`` (default):
         two horizons or two seasons, whichever is longer, within what the data allows
-        (``forecast.seasonality.default_lookback``; the value used is ``lookback_``).
+        (``forecast.data.seasonality.default_lookback``; the value used is ``lookback_``).
     season_length : the seasonal period in steps (None: from the frequency — 24 hourly, 7 daily,
         52 weekly, 12 monthly, 4 quarterly, else 1 — or 1 when the median series is shorter than
         two seasons plus a horizon); used by ``window_norm="es"``, ``skip`` and ``loss="mase"``.
@@ -109,25 +111,25 @@ class RNNForecaster(FittedAttributes, RegressorMixin, BaseEstimator):
 
     loss : "mae" (default) | "mse" | "huber" | "mase" | "smape" — "mase" divides each series'
         error by its in-sample seasonal-naive MAE (every series weighs the same), "smape" scores
-        on the target's own scale (``forecast.losses``).
+        on the target's own scale (``forecast.training.losses``).
     optimizer, learning_rate, weight_decay : training settings.
     batch_size : windows per step (None: a power of two near n_windows / 32 within [16, 256]).
     max_epochs, max_steps : stop after whichever comes first (max_steps None: no step limit;
-        max_epochs None: enough epochs for about 2,000 steps, ``forecast.training.plan``).
+        max_epochs None: enough epochs for about 2,000 steps, ``forecast.training.loop.plan``).
     windows_per_epoch : cap on windows sampled per epoch (None: 50 batches, or all windows when
         fewer). Resolved values: ``batch_size_``, ``windows_per_epoch_``, ``max_epochs_``.
     early_stopping : patience in epochs on validation loss, with best-weights restore (None: off).
     lr_scheduler : "cooldown" (default: the base rate, then a cosine decay over the last 30 % of
         the fit) | "cosine" | "plateau" | None — the first two follow the fit's progress through
-        its plan or its ``max_time``, whichever ends it (``forecast.lr_schedules``).
+        its plan or its ``max_time``, whichever ends it (``forecast.training.schedules``).
     clip : "norm" (global L2 norm) | "value" | None; clip_value : its threshold.
     max_time : None | seconds | timedelta — stop training at the first step past this time
         after ``fit`` began (the whole ensemble); the last finished epoch is recorded.
     tbptt_steps : None | int — recursive only: train by truncated BPTT, walking whole series in
-        chunks of this many steps (see ``forecast.tbptt``); ``batch_size`` then counts series.
+        chunks of this many steps (see ``forecast.training.tbptt``); ``batch_size`` then counts series.
     carry_state : with ``tbptt_steps``: carry the hidden state across chunks (True) or reset it.
 
-    **Probabilistic** (``forecast.probabilistic``; columns ``y_q<p>``, ``y_lo<l>``, ``y_hi<l>``):
+    **Probabilistic** (``forecast.probabilistic.decoder``; columns ``y_q<p>``, ``y_lo<l>``, ``y_hi<l>``):
 
     quantiles : None | levels in (0, 1), e.g. (0.1, 0.5, 0.9) — a quantile head trained by the
         pinball loss over all levels at once (``loss`` is then unused); monotone by construction;
@@ -136,7 +138,7 @@ class RNNForecaster(FittedAttributes, RegressorMixin, BaseEstimator):
         head trained by negative log-likelihood; ``predict(n_samples=k)`` draws paths.
     interval : None | "conformal" | "cqr" — split-conformal intervals calibrated per horizon step
         on the last ``calibration_size`` points of each series, held out of training
-        (``forecast.conformal``); "cqr" conformalises the quantile head's interval.
+        (``forecast.probabilistic.conformal``); "cqr" conformalises the quantile head's interval.
     level : interval levels in percent (None: (80, 95) for conformal and distribution models).
     calibration_size : points held back per series for ``interval`` (None: a horizon plus
         enough origins for 20 scores per step).
@@ -149,7 +151,7 @@ class RNNForecaster(FittedAttributes, RegressorMixin, BaseEstimator):
 
     Attributes
     ----------
-    module_ : the trained network. state_ : the :class:`~forecast.state.FittedState`, which the
+    module_ : the trained network. state_ : the :class:`~forecast.fitted.state.FittedState`, which the
     read-only ``spec_``, ``layout_``, ``ids_``, ``freqs_``, ``tail_``, ``history_``, ``lookback_``, ... read.
     """
 
@@ -193,13 +195,13 @@ class RNNForecaster(FittedAttributes, RegressorMixin, BaseEstimator):
             (DatetimeIndex, one column per series) or Series with a DatetimeIndex. ``ds`` may hold
             integer time steps instead of timestamps (consecutive per series; an integer index for
             wide frames and Series): forecasts then continue them, ``last + 1 .. last + horizon``.
-        callbacks : sequence of ``forecast.training.Callback`` (e.g. an MLflow logger).
+        callbacks : sequence of ``forecast.training.loop.Callback`` (e.g. an MLflow logger).
         warm_start : when True and this model is already fitted, training starts from its current
             weights instead of a fresh initialisation (scalers are still refitted on ``df``); the
             network's shape must not change. Backtests use it to refit cheaply window after window.
         checkpoint_dir : folder for a checkpoint at every epoch end; a checkpoint of this same fit
-            (parameters and data) found there is resumed (``forecast.checkpoint``). A stop request
-            (SIGINT/SIGTERM, ``forecast.stopping``) ends the fit at its next step; the checkpoint stays.
+            (parameters and data) found there is resumed (``forecast.training.checkpoint``). A stop request
+            (SIGINT/SIGTERM, ``forecast.training.stopping``) ends the fit at its next step; the checkpoint stays.
 
         Returns
         -------
@@ -299,7 +301,7 @@ class RNNForecaster(FittedAttributes, RegressorMixin, BaseEstimator):
         X_future : long DataFrame [unique_id, ds, *future_covariates] (or your id/time column names
             from ``fit``) covering the horizon of every series (required when the model has future
             covariates).
-        level : interval levels in percent (None: the model's; see ``forecast.probabilistic``).
+        level : interval levels in percent (None: the model's; see ``forecast.probabilistic.decoder``).
         n_samples : draw this many sample paths instead (quantile and distribution models).
 
         Returns

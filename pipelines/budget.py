@@ -1,8 +1,8 @@
 """The size of a training job, decided from the data before it starts.
 
 * :func:`windows`: the season length and the lookback a job uses, unless given: the season from
-  the panel's inferred frequency (``forecast.seasonality.resolve_season_length``), the lookback by
-  the estimator's own rule (``forecast.seasonality.default_lookback``), on the shortest fit the
+  the panel's inferred frequency (``forecast.data.seasonality.resolve_season_length``), the lookback by
+  the estimator's own rule (``forecast.data.seasonality.default_lookback``), on the shortest fit the
   job makes (the earliest selection window, before its validation tail).
 * :func:`plan`: its fits, the gradient steps they plan, and the clock they get. ``max_time=None``
   picks a budget from the data and the grid: none when the planned work is small (the plan ends the
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forecast import frames, frequencies
-from forecast.seasonality import default_lookback, resolve_season_length
+from forecast.data import frames, frequencies
+from forecast.data.seasonality import default_lookback, resolve_season_length
 
 from .environment import run_logger
 
@@ -137,8 +137,8 @@ class Plan:
 def plan(df, lookback, horizon, batch_size, max_epochs, n_candidates, n_windows, max_time=None):
     """The :class:`Plan` of a train job on ``df`` (the data selection sees). ``max_time``: seconds
     of training for the whole job; None picks one (module docstring), 0 means none. None for
-    ``batch_size`` / ``max_epochs``: what the estimator resolves them to (``forecast.training.plan``)."""
-    from forecast.training import plan as fit_plan
+    ``batch_size`` / ``max_epochs``: what the estimator resolves them to (``forecast.training.loop.plan``)."""
+    from forecast.training.loop import plan as fit_plan
 
     sizes = df.groupby(frames.ID, sort=False).size()
     n = int((sizes - lookback - horizon + 1).clip(lower=1).sum())

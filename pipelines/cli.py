@@ -16,7 +16,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from forecast.stopping import Interrupted
+from forecast.training.stopping import Interrupted
 
 from . import config, environment, io, preflight, signals
 from .options import build_parser

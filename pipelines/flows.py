@@ -21,7 +21,7 @@ from prefect import flow
 from pydantic import Field
 
 from forecast import choices
-from forecast.stopping import stop_fits_on
+from forecast.training.stopping import stop_fits_on
 
 from . import budget, config, describe, io, publish, registry, runs, store, tasks
 

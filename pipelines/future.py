@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from forecast.frames import ID, TARGET, TIME
+from forecast.data.frames import ID, TARGET, TIME
 
 
 def split_future(df, future_columns=(), id_col=ID, time_col=TIME, target_col=TARGET, where="data"):

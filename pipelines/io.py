@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from forecast import datasets, frames
+from forecast.datasets import bundled as datasets
+from forecast.data import frames
 
 from . import secrets
 

@@ -98,8 +98,8 @@ def forecast_figure(history, forecast, actuals=None, n_series=4, history_points=
 
 def bands(columns):
     """[(label, lo column, hi column)] of a forecast's intervals, widest first: ``y_lo<l>``/``y_hi<l>``
-    pairs, else symmetric quantile pairs ``y_q<p>``/``y_q<100-p>`` (``forecast.probabilistic``)."""
-    from forecast.interval_metrics import quantile_columns
+    pairs, else symmetric quantile pairs ``y_q<p>``/``y_q<100-p>`` (``forecast.probabilistic.decoder``)."""
+    from forecast.metrics.interval import quantile_columns
 
     q = quantile_columns([c for c in columns if c != "y_pred"])
     lows = sorted((level, c) for c, level in q.items() if level < 0.5)

@@ -16,7 +16,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from forecast.metrics import relative
-from forecast.selection import REFERENCE
+from forecast.evaluation.selection import REFERENCE
 
 from . import describe, links, plots, registry, report, runs, store
 from .secrets import redact
@@ -102,7 +102,7 @@ CHAMPION_RULE = ("moves to a new version only when its hold-out metric beats the
 def describe_forecast(run_id, model_name, version, data, fc, path):
     if run_id is None:
         return None
-    from forecast.frames import ID
+    from forecast.data.frames import ID
 
     n_series = int(fc[ID].nunique())
     where = {"MLflow run": links.run_url(run_id), f"{model_name} v{version}": links.version_url(model_name, version)}
@@ -174,7 +174,7 @@ def _train_figures(selection, model_bt, naive_bt, model, grad, seen, df, best):
 def _gradient_png(grad, model):
     if grad is None:
         return None
-    from forecast.diagnostics import plot_gradient_through_time
+    from forecast.evaluation.diagnostics import plot_gradient_through_time
 
     with tempfile.TemporaryDirectory() as tmp:
         path = plot_gradient_through_time({model.cell: grad}, Path(tmp) / "g.png", title="gradient through time")

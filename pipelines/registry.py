@@ -119,8 +119,8 @@ def split_pyfunc_input(estimator, frame):
 
 def example_history(estimator, n_series=3):
     """A small history frame rebuilt from the fitted tail (last ``lookback`` rows of a few series)."""
-    from forecast.frames import ID, TARGET, TIME
-    from forecast.frequencies import future_dates, past_dates
+    from forecast.data.frames import ID, TARGET, TIME
+    from forecast.data.frequencies import future_dates, past_dates
 
     tail, layout = estimator.tail_, estimator.layout_
     cols = [TARGET, *layout.past, *layout.future]

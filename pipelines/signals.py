@@ -1,7 +1,7 @@
 """How a ``forecast`` command stops on SIGINT/SIGTERM, and the Prefect server that dies with it.
 
 :func:`run_stoppable` runs a flow in a worker thread while the main thread waits under
-``forecast.stopping.on_signals``. Prefect installs its own SIGTERM handler only in the main
+``forecast.training.stopping.on_signals``. Prefect installs its own SIGTERM handler only in the main
 thread, and would then wait for the task threads to finish their fits (over 40 s seen); here the
 signal sets the stop flag instead, every fit stops at its next step, the flow run ends Crashed
 (Prefect) with its MLflow runs KILLED (``runs.run``), and the command exits 130 (SIGINT) or 143
@@ -28,7 +28,7 @@ import threading
 import time
 import urllib.request
 
-from forecast.stopping import Interrupted, at_forced_exit, on_signals
+from forecast.training.stopping import Interrupted, at_forced_exit, on_signals
 
 GRACE = 10.0  # seconds a stopped flow has to end by itself, then again after Interrupted is raised in it
 

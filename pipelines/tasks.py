@@ -18,7 +18,8 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
-from forecast import SeasonalNaive, backtest, frames, frequencies
+from forecast import SeasonalNaive, backtest
+from forecast.data import frames, frequencies
 from forecast.choices import DEFAULT_METRICS, METRICS
 
 from . import budget, io, locks, orphans, registry, resume, runs, store, tracking
@@ -94,7 +95,7 @@ def load_future(source, estimator, id_col=frames.ID, time_col=frames.TIME):
 
 @task(name="validate-data", **_compute())
 def validate_data(df, min_length=1, columns=(), names=None, fill=None):
-    """``forecast.frames.validate`` plus a length check; returns the sorted [unique_id, ds, y, *columns] frame.
+    """``forecast.data.frames.validate`` plus a length check; returns the sorted [unique_id, ds, y, *columns] frame.
 
     ``names``: {internal: the data's own name} of the id/time/target columns, for messages;
     ``fill``: how NaN targets are filled per series (None: they are an error).
@@ -161,8 +162,8 @@ def _renamed(fc, names):
 # ---------------------------------------------------------------------------------- models
 @task(name="candidates", **_compute())
 def make_candidates(cells, bidirectional, hidden_sizes, heads=("direct",), window_norms=("none",), **common):
-    """The candidate grid: ``forecast.selection.candidate_grid`` -> {name: estimator}."""
-    from forecast import selection
+    """The candidate grid: ``forecast.evaluation.selection.candidate_grid`` -> {name: estimator}."""
+    from forecast.evaluation import selection
 
     return selection.candidate_grid(cells=tuple(cells), bidirectional=tuple(bidirectional),
                                     hidden_sizes=tuple(hidden_sizes), heads=tuple(heads),
@@ -171,7 +172,7 @@ def make_candidates(cells, bidirectional, hidden_sizes, heads=("direct",), windo
 
 @task(name="evaluate-candidate", task_run_name="evaluate-{name}", **_compute())
 def evaluate_candidate(job, name, estimator, df, args, parent_run_id=None):
-    """One candidate's backtest: ``job`` is the callable ``forecast.selection.select_model`` hands out.
+    """One candidate's backtest: ``job`` is the callable ``forecast.evaluation.selection.select_model`` hands out.
 
     With ``parent_run_id`` the candidate's MLflow run is open while it runs (timed over its fit and
     backtest) and holds its parameters, backtest and training curves when it ends."""
@@ -179,7 +180,7 @@ def evaluate_candidate(job, name, estimator, df, args, parent_run_id=None):
     try:
         result = job(name, estimator, df, args)
     except BaseException as exc:
-        if child:  # KILLED when stopped by a signal (``forecast.stopping.Interrupted``)
+        if child:  # KILLED when stopped by a signal (``forecast.training.stopping.Interrupted``)
             store.client().set_terminated(child, "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
         raise
     tracking.finish_candidate(result, child)
@@ -202,8 +203,8 @@ class TaskExecutor:
 
 @task(name="select-model", **_compute())
 def select(candidates, df, n_windows, season_length, metric, parent_run_id=None):
-    """``forecast.selection.select_model`` with one task per candidate; the winner is not refitted here."""
-    from forecast import selection
+    """``forecast.evaluation.selection.select_model`` with one task per candidate; the winner is not refitted here."""
+    from forecast.evaluation import selection
 
     first = next(iter(candidates.values()), None)
     return selection.select_model(candidates, df, n_windows=n_windows, metric=metric, season_length=season_length,
@@ -237,8 +238,8 @@ def scored_on(metric, estimator=None):
     """The metrics a backtest reports: the library's defaults, and the ranking ``metric`` when it is
     not one of them (OWA is computed from two of them, against a reference backtest); for an
     estimator with intervals or quantiles also coverage, width and MSIS per level, pinball and CRPS."""
-    from forecast.interval_metrics import is_interval_metric
-    from forecast.probabilistic import Decoder
+    from forecast.metrics.interval import is_interval_metric
+    from forecast.probabilistic.decoder import Decoder
 
     names = [*DEFAULT_METRICS, *([metric] if metric in METRICS or is_interval_metric(metric) else [])]
     levels = list(Decoder.default_levels(estimator))

@@ -7,7 +7,7 @@ The core never imports mlflow; it reaches this module through the training callb
 (:class:`MlflowCallback`). mlflow is imported lazily, inside the functions that need it.
 
 ``MlflowCallback(run_id=None)``
-    ``forecast.training.Callback`` logging per-epoch metrics as steps (step = epoch).
+    ``forecast.training.loop.Callback`` logging per-epoch metrics as steps (step = epoch).
 ``log_training(estimator, data_name, df, run_id=None)``
 ``log_backtest(result, prefix="backtest", run_id=None) -> dict of logged metrics``
 ``log_forecast_plot(history_df, forecast_df, actuals_df=None, n_series=4, run_id=None, artifact_file="forecast.png")``
@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecast.training import Callback
+from forecast.training.loop import Callback
 
 from . import store
 from .runs import (current_run_id, finite, log_figure, log_file, log_frame, log_metrics, log_params, now_ms, set_note,
@@ -122,7 +122,7 @@ def log_history(history, run_id=None, start_ms=None):
 
 def data_summary(df, estimator=None, name=None):
     """name, content hash (sha256 of pandas' row hashes), number of series and points."""
-    from forecast import frames
+    from forecast.data import frames
 
     spec = getattr(estimator, "spec_", frames.FrameSpec())
     long, _ = frames.to_long(df, spec.id_col, spec.time_col, spec.target_col)
@@ -134,7 +134,7 @@ def data_summary(df, estimator=None, name=None):
 def log_backtest(result, prefix="backtest", run_id=None):
     """Aggregate metrics as ``<prefix>_<metric>``; per-series/window/step CSVs; error-by-horizon PNG.
 
-    ``result`` is a ``forecast.backtesting.BacktestResult``, read by attribute: ``aggregate``,
+    ``result`` is a ``forecast.evaluation.backtesting.BacktestResult``, read by attribute: ``aggregate``,
     ``per_series``, ``per_window``, ``by_step``, ``forecasts`` [unique_id, cutoff, ds, y, y_pred],
     ``n_fits``, ``fit_seconds``, ``predict_seconds``, ``params`` (absent ones are skipped).
     Returns the metrics logged.
@@ -193,10 +193,10 @@ def log_forecast_plot(history_df, forecast_df, actuals_df=None, n_series=4, run_
 
 def log_gradient_through_time(estimator, df, run_id=None, n_windows=256):
     """Log the gradient-through-time diagnostic of a fitted model: the norm of d loss / d x_t per
-    lookback step as a CSV, a log-scale plot (``forecast.diagnostics.plot_gradient_through_time``:
+    lookback step as a CSV, a log-scale plot (``forecast.evaluation.diagnostics.plot_gradient_through_time``:
     vanishing gradients show as a curve falling toward early steps) and the first-to-last ratio
     as the metric ``grad_ratio_first_to_last``. Returns the (lookback,) array."""
-    from forecast.diagnostics import gradient_through_time, plot_gradient_through_time
+    from forecast.evaluation.diagnostics import gradient_through_time, plot_gradient_through_time
 
     grad = gradient_through_time(estimator, df, n_windows=n_windows)
     run_id = current_run_id(run_id)
@@ -234,7 +234,7 @@ def start_candidate(parent_run_id, name):
 
 
 def finish_candidate(result, run_id, prefix="backtest"):
-    """Log a candidate's evaluation (``forecast.selection.CandidateResult``) into its run and end it:
+    """Log a candidate's evaluation (``forecast.evaluation.selection.CandidateResult``) into its run and end it:
     parameters, backtest metrics and tables, the training curves of its fit (val_loss included when
     it held back a validation tail), FINISHED, or FAILED with the error as tag ``forecast.error``."""
     if run_id is None:
@@ -262,7 +262,7 @@ def candidate_runs(parent_run_id):
 def log_selection(result, run_id=None, prefix="backtest", metric=None):
     """Log a model selection: leaderboard on the parent run, one child run per candidate.
 
-    ``result`` is a ``forecast.selection.SelectionResult`` (read by attribute: ``leaderboard``
+    ``result`` is a ``forecast.evaluation.selection.SelectionResult`` (read by attribute: ``leaderboard``
     with columns [candidate, params (JSON), metrics..., fit_seconds, rank], ``best_name`` and,
     when present, per-candidate ``backtests`` {name: BacktestResult}). Each child run holds the
     candidate's parameters, its backtest metrics (``<prefix>_<metric>``) and its ``rank`` as
@@ -311,7 +311,7 @@ def log_selection(result, run_id=None, prefix="backtest", metric=None):
 
 def _backtests(result):
     backtests = dict(getattr(result, "backtests", None) or {})
-    for name, cand in (getattr(result, "results", None) or {}).items():  # forecast.selection.SelectionResult
+    for name, cand in (getattr(result, "results", None) or {}).items():  # forecast.evaluation.selection.SelectionResult
         if getattr(cand, "backtest", None) is not None:
             backtests.setdefault(name, cand.backtest)
     return backtests

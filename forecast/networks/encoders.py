@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .. import choices
+from forecast import choices
 
 CELLS = dict(zip(choices.CELLS, (nn.RNN, nn.LSTM, nn.GRU), strict=True))  # explicit table, not getattr(nn, name)
 

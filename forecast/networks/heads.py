@@ -4,8 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .. import choices
-from .encoders import make_rnn
+from forecast import choices
+from forecast.networks.encoders import make_rnn
 
 
 class DirectHead(nn.Module):

@@ -1,7 +1,7 @@
 """The forecasting networks: an encoder and a head composed, nothing else.
 
 Each network maps ``(x (B, L, F), x_future (B, H, K), static (B, S)) -> (B, H)``. A network may
-also define ``training_loss(batch, loss_fn)``; ``forecast.training.train`` then uses it instead
+also define ``training_loss(batch, loss_fn)``; ``forecast.training.loop.train`` then uses it instead
 of ``loss_fn(module(...), batch.y)`` (teacher forcing, many-to-many targets).
 """
 from __future__ import annotations
@@ -9,12 +9,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..choices import WINDOW_NORMS
-from ..losses import horizon_mask
-from .encoders import RNNEncoder
-from .smoothing import ExpSmoothing
-from .heads import HEADS, OneStepHead, Seq2SeqHead
-from .outputs import Point, make_output
+from forecast.choices import WINDOW_NORMS
+from forecast.training.losses import horizon_mask
+from forecast.networks.encoders import RNNEncoder
+from forecast.networks.smoothing import ExpSmoothing
+from forecast.networks.heads import HEADS, OneStepHead, Seq2SeqHead
+from forecast.networks.outputs import Point, make_output
 
 
 class WindowNorm(nn.Module):
@@ -39,7 +39,7 @@ class WindowNorm(nn.Module):
 
     def stats(self, y):  # y: (B, L) -> shift (B, 1), scale (B, 1)
         # Detached, as in RevIN: the inputs carry no parameters, so training is unchanged, and
-        # d(loss)/d(x_t) (forecast.diagnostics) then follows the recurrent path, not the statistics.
+        # d(loss)/d(x_t) (forecast.evaluation.diagnostics) then follows the recurrent path, not the statistics.
         y = y.detach()
         if self.mode == "last":
             return y[:, -1:], torch.ones_like(y[:, -1:])
@@ -113,9 +113,9 @@ class ForecastNetwork(nn.Module):
 
 class Ensemble(nn.Module):
     """``n`` member networks trained side by side (one optimizer, one loop) and combined by the
-    median of their forecasts. Each member's loss is its own (a :class:`~forecast.losses.MemberLosses`
+    median of their forecasts. Each member's loss is its own (a :class:`~forecast.training.losses.MemberLosses`
     gives each member its own kind); the training loss is their mean, and
-    :func:`forecast.training.clip_gradients` clips each member as if it trained alone. A member
+    :func:`forecast.training.loop.clip_gradients` clips each member as if it trained alone. A member
     may read only the last ``input_steps`` of the window (``member_lookbacks``).
     ``member_losses`` holds the last step's per-member losses (detached) for the history."""
 

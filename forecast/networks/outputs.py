@@ -22,8 +22,8 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from ..choices import DISTRIBUTIONS
-from ..losses import quantile_levels
+from forecast.choices import DISTRIBUTIONS
+from forecast.training.losses import quantile_levels
 
 MIN_SCALE = 1e-3  # in the normalised frame: keeps the likelihood finite on flat windows
 

@@ -13,10 +13,10 @@ import torch
 
 torch.set_num_threads(1)
 
-import forecast.checkpoint as checkpoint  # noqa: E402
-import forecast.training as training  # noqa: E402
+from forecast.training import checkpoint  # noqa: E402
+from forecast.training import loop as training  # noqa: E402
 from forecast import RNNForecaster  # noqa: E402
-from forecast.synthetic import make_panel  # noqa: E402
+from forecast.datasets.synthetic import make_panel
 
 PARAMS = dict(cell="lstm", hidden_size=8, num_layers=2, dropout=0.2, lookback=24, horizon=6, season_length=12, batch_size=16,
               windows_per_epoch=160, max_epochs=6, early_stopping=10, lr_scheduler="cosine", device="cpu",

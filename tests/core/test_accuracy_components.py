@@ -13,12 +13,12 @@ import torch
 from sklearn.base import clone
 
 from forecast import RNNForecaster, SeasonalNaive
-from forecast.synthetic import make_panel
-from forecast.losses import ForecastLoss, seasonal_mae
+from forecast.datasets.synthetic import make_panel
+from forecast.training.losses import ForecastLoss, seasonal_mae
 from forecast.networks import build_network
 from forecast.networks.model import Ensemble, seasonal_base
 from forecast.networks.smoothing import ExpSmoothing
-from forecast.seasonality import default_lookback, resolve_season_length, season_length_for
+from forecast.data.seasonality import default_lookback, resolve_season_length, season_length_for
 
 TINY = dict(hidden_size=8, max_epochs=2, batch_size=64, verbose=False, seed=0)
 
@@ -134,7 +134,7 @@ def test_seasonal_strength_starts_from_how_regular_the_season_is():
 
 
 def test_seasonal_regularity_of_a_clean_season_is_near_one_and_of_noise_near_zero():
-    from forecast.seasonality import seasonal_regularity
+    from forecast.data.seasonality import seasonal_regularity
 
     t = np.arange(120)
     trend_and_season = 0.5 * t + np.sin(2 * np.pi * t / 12)
@@ -268,7 +268,7 @@ def test_bad_member_settings_are_named(hourly, kw, match):
 
 
 def test_default_plan_caps_passes_over_small_panels():
-    from forecast.training import plan
+    from forecast.training.loop import plan
 
     assert plan(327673) == (256, 12800, 40)  # large: about 2,000 steps (40 epochs of 50 batches)
     batch, per_epoch, epochs = plan(4351)  # M3-yearly-sized: 20 passes, not 60

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from forecast import RNNForecaster, SeasonalNaive
-from forecast.backtesting import backtest, fit_groups
-from forecast.synthetic import make_panel
+from forecast.evaluation.backtesting import backtest, fit_groups
+from forecast.datasets.synthetic import make_panel
 
 H, L = 4, 12
 

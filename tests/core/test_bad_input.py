@@ -230,7 +230,7 @@ def test_sklearn_fit_x_y_and_none_covariates():
 
 
 def test_candidate_grid_names_a_swept_parameter_and_checks_its_dimensions():
-    from forecast.selection import candidate_grid
+    from forecast.evaluation.selection import candidate_grid
 
     with pytest.raises(ValueError, match="pass hidden_sizes="):
         candidate_grid(hidden_size=8)
@@ -292,7 +292,7 @@ def test_review_edge_cases_of_frames():
 
 def test_backtest_and_grid_accept_none_covariates_and_check_flags():
     from forecast import backtest
-    from forecast.selection import candidate_grid
+    from forecast.evaluation.selection import candidate_grid
 
     est = RNNForecaster(future_covariates=None, static_covariates=None, **TINY)
     assert len(backtest(est, good(), n_windows=1).forecasts) == 2 * 3

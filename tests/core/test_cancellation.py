@@ -1,5 +1,5 @@
 """A process whose SIGTERM belongs to someone else (Prefect's runner cancelling a served flow run):
-``forecast.stopping.stop_fits_on`` makes that signal stop fits in worker threads at their next step
+``forecast.training.stopping.stop_fits_on`` makes that signal stop fits in worker threads at their next step
 and still runs the owner's handler."""
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ SCRIPT = r"""
 import os, signal, threading, time
 import numpy as np, pandas as pd
 from forecast import RNNForecaster
-from forecast.stopping import Interrupted, stop_fits_on
+from forecast.training.stopping import Interrupted, stop_fits_on
 
 owner = []
 signal.signal(signal.SIGTERM, lambda s, f: owner.append(s))  # stands in for the orchestrator's own handler

@@ -19,10 +19,10 @@ import pytest
 import torch
 
 from forecast import RNNForecaster
-from forecast.checkpoint import CheckpointError
-from forecast.stopping import STOP, Interrupted
-from forecast.synthetic import make_panel
-from forecast.training import Callback
+from forecast.training.checkpoint import CheckpointError
+from forecast.training.stopping import STOP, Interrupted
+from forecast.datasets.synthetic import make_panel
+from forecast.training.loop import Callback
 
 CHILD = Path(__file__).with_name("resume_child.py")
 REPO = Path(__file__).resolve().parents[2]
@@ -151,8 +151,8 @@ def test_sigterm_stops_a_library_fit_in_a_worker_thread_promptly(tmp_path):
     script.write_text(
         "import sys, time\n"
         "from concurrent.futures import ThreadPoolExecutor\n"
-        "from forecast import RNNForecaster\nfrom forecast.stopping import on_signals\n"
-        "from forecast.synthetic import make_panel\n"
+        "from forecast import RNNForecaster\nfrom forecast.training.stopping import on_signals\n"
+        "from forecast.datasets.synthetic import make_panel\n"
         "df = make_panel(n_series=4, length=400, freq='h')\n"
         "m = RNNForecaster(hidden_size=32, lookback=48, horizon=12, max_epochs=100000, device='cpu', verbose=False)\n"
         "class Tell:\n"
@@ -179,7 +179,7 @@ def test_nan_injected_into_a_batch_mid_training_rolls_back_and_forecasts_stay_fi
     """A batch whose targets turn NaN in epoch 3 (a corrupt shard, a bad sensor): the weights roll
     back to epoch 2, the history says why, and every forecast is finite; in epoch 1 (no finite
     epoch yet) the fit refuses with a clear FloatingPointError instead of returning a NaN model."""
-    from forecast import windows
+    from forecast.data import windows
 
     batches = windows.Gatherer.batches
     for bad_epoch, value in ((3, np.nan), (3, np.inf), (1, np.nan)):
@@ -208,7 +208,7 @@ def test_a_second_signal_ends_a_process_that_does_not_stop(tmp_path):
     """Code that swallows the first stop request (here: a loop that catches it) still ends at once
     on the second signal, killed by it (-15: the shell's 143)."""
     script = tmp_path / "stubborn.py"
-    script.write_text("import time\nfrom forecast.stopping import Interrupted, on_signals\n"
+    script.write_text("import time\nfrom forecast.training.stopping import Interrupted, on_signals\n"
                       "with on_signals():\n    while True:\n        try:\n            print('ready', flush=True)\n"
                       "            time.sleep(60)\n"
                       "        except Interrupted:\n            print('ignored', flush=True)\n")

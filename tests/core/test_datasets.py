@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast import datasets
+from forecast.datasets import bundled as datasets
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = Path("/work/shared/data")

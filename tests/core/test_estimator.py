@@ -9,7 +9,8 @@ import torch
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from forecast import Naive, RNNForecaster, SeasonalNaive, lr_schedules
+from forecast import Naive, RNNForecaster, SeasonalNaive
+from forecast.training import schedules as lr_schedules
 
 TINY = dict(hidden_size=8, lookback=24, horizon=6, max_epochs=2, batch_size=64, seed=0)
 
@@ -306,7 +307,7 @@ def test_fits_in_concurrent_threads_match_fits_alone():
 
 
 def test_stride_keeps_the_most_recent_window():
-    from forecast.windows import WindowIndex
+    from forecast.data.windows import WindowIndex
 
     index = WindowIndex(np.array([0, 100]), np.array([0]), np.array([57]), stride=5)
     starts = index.locate(torch.arange(index.n_windows))[1].tolist()

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from forecast import RNNForecaster
-from forecast.synthetic import make_routine
-from forecast.diagnostics import gradient_through_time
-from forecast.callbacks import TeacherForcing
+from forecast.datasets.synthetic import make_routine
+from forecast.evaluation.diagnostics import gradient_through_time
+from forecast.training.callbacks import TeacherForcing
 
 L, H = 10, 4
 HEAD_CASES = {
@@ -167,8 +167,8 @@ def test_tbptt_carried_state_learns_a_dependency_longer_than_the_chunk():
 
 def test_tbptt_right_aligns_ragged_series_and_masks_their_padding():
     from forecast.networks.model import build_network
-    from forecast.tbptt import series_chunks
-    from forecast.windows import Gatherer
+    from forecast.training.tbptt import series_chunks
+    from forecast.data.windows import Gatherer
 
     lengths = np.array([11, 7])  # 10 and 6 one-step targets: 3 and 2 chunks of 3 (oldest 1 and 0 dropped)
     data = np.arange(18, dtype=np.float32)[:, None]
@@ -213,7 +213,7 @@ def test_gradient_through_time_from_the_stored_tail(fitted, routine):
 @pytest.mark.parametrize("head", ["direct", "seq2seq", "recursive"])
 @pytest.mark.parametrize("norm", ["last", "standard"])
 def test_window_norm_makes_forecasts_shift_and_scale_equivariant(head, norm, tmp_path):
-    from forecast.synthetic import make_panel
+    from forecast.datasets.synthetic import make_panel
 
     df = make_panel(n_series=3, length=150, seed=0, future_covariates=1)
     last = df.groupby("unique_id").cumcount(ascending=False) < 6
@@ -232,7 +232,7 @@ def test_window_norm_makes_forecasts_shift_and_scale_equivariant(head, norm, tmp
 
 
 def test_without_window_norm_the_forecast_is_not_shift_equivariant():
-    from forecast.synthetic import make_panel
+    from forecast.datasets.synthetic import make_panel
 
     df = make_panel(n_series=2, length=120, seed=0)[["unique_id", "ds", "y"]]
     model = RNNForecaster(scaler="none", window_norm=None, lookback=24, horizon=6, hidden_size=8, max_epochs=2,
@@ -257,7 +257,7 @@ def test_window_norm_tracks_a_trend_beyond_the_training_range():
 
 
 def test_window_norm_is_refused_with_truncated_bptt_and_swept_by_the_grid():
-    from forecast.selection import candidate_grid
+    from forecast.evaluation.selection import candidate_grid
 
     with pytest.raises(ValueError, match="window_norm='last' normalises fixed windows"):
         RNNForecaster(head="recursive", tbptt_steps=4, window_norm="last").fit(

@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 
 from forecast import RNNForecaster, backtest
-from forecast.baselines import SeasonalNaive
-from forecast.panel import left_pad
-from forecast.seasonality import season_length_for
-from forecast.windows import Gatherer
+from forecast.evaluation.baselines import SeasonalNaive
+from forecast.data.panel import left_pad
+from forecast.data.seasonality import season_length_for
+from forecast.data.windows import Gatherer
 
 TINY = dict(hidden_size=8, lookback=6, horizon=3, max_epochs=2, batch_size=16, device="cpu", verbose=False)
 

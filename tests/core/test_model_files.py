@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from forecast import RNNForecaster
-from forecast.integrity import ModelFileError
-from forecast.synthetic import make_panel
+from forecast.fitted.integrity import ModelFileError
+from forecast.datasets.synthetic import make_panel
 
 TINY = dict(cell="gru", hidden_size=8, lookback=24, horizon=6, season_length=12, max_epochs=1, batch_size=32,
             device="cpu", verbose=False)

@@ -8,12 +8,19 @@ import torch
 from scipy import stats
 
 from forecast import RNNForecaster, backtest
-from forecast.interval_metrics import coverage, crps_quantiles, crps_samples, msis, pinball, quantile_columns
-from forecast.losses import NLLLoss, PinballLoss
+from forecast.metrics.interval import (
+    coverage,
+    crps_quantiles,
+    crps_samples,
+    msis,
+    pinball,
+    quantile_columns,
+)
+from forecast.training.losses import NLLLoss, PinballLoss
 from forecast.networks.model import WindowNorm
 from forecast.networks.outputs import Parametric, Quantiles
-from forecast.probabilistic import parametric_quantile
-from forecast.synthetic import make_panel
+from forecast.probabilistic.decoder import parametric_quantile
+from forecast.datasets.synthetic import make_panel
 
 TINY = dict(hidden_size=8, max_epochs=2, batch_size=64, verbose=False, seed=0, horizon=6, lookback=14)
 Q = (0.05, 0.1, 0.25, 0.75, 0.9, 0.95)
@@ -181,7 +188,7 @@ def test_interval_metrics_known_values_and_backtest_columns(panel):
 
 
 def test_diagnostics_and_validation_read_the_point_of_probabilistic_outputs(panel):
-    from forecast.diagnostics import gradient_through_time
+    from forecast.evaluation.diagnostics import gradient_through_time
 
     model = RNNForecaster(quantiles=(0.1, 0.9), n_models=2, early_stopping=2, **TINY).fit(panel)
     assert model.history_.records[-1].val_loss > 0  # the pinball loss on the validation windows

@@ -1,7 +1,7 @@
 """Per-series scalers: fitted on the training part only, exact inverse, safe on flat series."""
 import numpy as np
 
-from forecast.scaling import SeriesScaler
+from forecast.data.scaling import SeriesScaler
 
 
 def test_inverse_is_exact_per_series_and_fit_uses_only_the_given_prefix():

@@ -7,7 +7,12 @@ import pytest
 from sklearn.model_selection import GridSearchCV
 
 from forecast import RNNForecaster, SeasonalNaive
-from forecast.selection import TemporalSplit, candidate_grid, evaluate_candidate, select_model
+from forecast.evaluation.selection import (
+    TemporalSplit,
+    candidate_grid,
+    evaluate_candidate,
+    select_model,
+)
 
 H = 6
 COMMON = dict(lookback=24, horizon=H, batch_size=32, verbose=False, seed=0)
@@ -133,7 +138,7 @@ def test_grid_search_with_temporal_split_picks_by_forecast_error(sines):
 
 
 def test_candidate_grid_spans_heads_and_skips_bidirectional_recursive():
-    from forecast.selection import candidate_grid
+    from forecast.evaluation.selection import candidate_grid
 
     grid = candidate_grid(cells=("gru",), bidirectional=(False, True), hidden_sizes=(8,),
                           heads=("direct", "seq2seq", "recursive"), lookback=8, horizon=2)

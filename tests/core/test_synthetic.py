@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast import synthetic
+from forecast.datasets import synthetic
 
 
 def _is_regular(ds, freq):

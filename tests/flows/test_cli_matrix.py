@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from forecast.synthetic import make_panel
+from forecast.datasets.synthetic import make_panel
 from pipelines import cli, environment
 
 # Small and quick, still the documented flags: one GRU candidate, one epoch, one selection window.

@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from forecast import RNNForecaster
-from forecast.synthetic import make_panel
-from forecast.training import Callback
+from forecast.datasets.synthetic import make_panel
+from forecast.training.loop import Callback
 from pipelines import cli, environment, flows, io, orphans, resume, runs, server, tasks
 
 from .conftest import free_port, stop

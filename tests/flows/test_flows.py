@@ -99,7 +99,7 @@ def test_a_large_job_gets_a_budget_and_a_small_one_none(caplog):
     assert job.max_time == budget.DEFAULT_SECONDS and job.chosen  # large: bounded by default
     assert "40,000 gradient steps" in job.describe() and "--max-time SECONDS to change it, 0 for none" in job.describe()
     # sizes left to the data: 20 passes over the 17,373 windows (68 batches of 256 a pass), in epochs
-    # of 50 batches: 28 epochs, 1,400 steps a fit (not the 2,000 of a large panel; forecast.training.plan)
+    # of 50 batches: 28 epochs, 1,400 steps a fit (not the 2,000 of a large panel; forecast.training.loop.plan)
     assert budget.plan(long, 36, 12, None, None, 6, 2).steps == 28 * 50 * 8
     unbounded = budget.announce(budget.plan(long, 36, 12, 256, 100, 6, 2, max_time=0))  # 0: no clock, warned
     assert unbounded.max_time is None and not unbounded.chosen
@@ -677,7 +677,7 @@ def test_train_flow_on_a_two_worker_dask_cluster(prefect_server, tmp_path):
     # In a subprocess (the CLI path): the flow, its Dask workers and Prefect's log/event workers
     # all talk to the test's server and end with the process, not with the session's harness.
     # On a user's own CSV (issue 20's matrix: the Dask runner), then `forecast` with --data alone.
-    from forecast.synthetic import make_panel
+    from forecast.datasets.synthetic import make_panel
 
     uri, out = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}", tmp_path / "out"
     make_panel(n_series=3, length=240, freq="h", seed=5)[["unique_id", "ds", "y"]].to_csv(tmp_path / "shop.csv",

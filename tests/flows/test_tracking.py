@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 from forecast import RNNForecaster
-from forecast.synthetic import make_panel
+from forecast.datasets.synthetic import make_panel
 from pipelines import registry, server, tracking
 from pipelines import runs as run_log  # `runs` and `store` are names of this module's own
 from pipelines import store as tracking_store
@@ -165,7 +165,7 @@ def test_pyfunc_takes_future_covariates_as_flagged_rows(tracked):
 # ----------------------------------------------------------------------------- backtests and selection
 @dataclass
 class StandInBacktest:
-    """Duck-typed forecast.backtesting.BacktestResult (tracking reads attributes only)."""
+    """Duck-typed forecast.evaluation.backtesting.BacktestResult (tracking reads attributes only)."""
 
     forecasts: pd.DataFrame
     per_series: pd.DataFrame
@@ -279,7 +279,7 @@ def test_a_champion_of_other_series_is_never_compared(tracked, trained, panel):
 
 def test_champion_is_rescored_only_on_the_same_points(tracked, trained, panel):
     from forecast import SeasonalNaive
-    from forecast.backtesting import backtest
+    from forecast.evaluation.backtesting import backtest
     from pipelines import tasks
 
     name = "rescore-test"

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast.training import EpochRecord, History
+from forecast.training.loop import EpochRecord, History
 from pipelines import describe, flows, options, plots, report
 
 

@@ -34,7 +34,7 @@ def test_model_trained_on_gpu_loads_on_cpu(tmp_path):
 
 
 def test_windows_are_gathered_on_the_device():
-    from forecast.windows import Gatherer, WindowIndex
+    from forecast.data.windows import Gatherer, WindowIndex
 
     data = np.random.default_rng(0).normal(size=(1000, 3))
     g = Gatherer(data, np.zeros((2, 0)), 10, 5, slice(1, 3), device="cuda")

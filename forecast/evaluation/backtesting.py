@@ -1,0 +1,244 @@
+"""Rolling-origin evaluation of any estimator with the project's fit / predict_at API.
+
+Origins are counted back from each series' own end, as in NeuralForecast's cross_validation:
+window ``w`` (0 = oldest) of a series of length ``n`` has its cutoff (last observed point) at
+position ``n - horizon - (n_windows - 1 - w) * step - 1``, and forecasts the ``horizon`` points
+after it.
+
+Windows are grouped by fit: every window (``refit=True`` or ``"warm"``), every ``k`` windows
+(``refit=k``) or all windows (``refit=False``). Each group's model is fitted on data up to the
+cutoff of the group's *first* window only, so scalers and covariate statistics never see the
+future, and then forecasts every origin of the group in one batched ``predict_at`` call. The
+frame handed to ``predict_at`` ends ``horizon`` points after the group's last cutoff, and after
+that cutoff it keeps only the future-known and static covariates: targets and past covariates
+there are replaced by the series' value at the cutoff, so no look-ahead is possible by construction.
+"""
+from __future__ import annotations
+
+import inspect
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+
+from forecast.data import frames
+from forecast.checks import check_int, is_int
+from forecast.choices import BACKTEST_WINDOWS, DEFAULT_METRICS
+from forecast.data.frames import ID, TARGET, TIME
+from forecast.metrics.interval import quantile_columns
+from forecast.metrics.point import PRED, check_metrics, evaluate_groups
+
+WINDOWS = BACKTEST_WINDOWS
+
+
+@dataclass
+class Folds:
+    """Cutoff positions of every series and window: ``cutoffs[s, w]`` indexes series ``s``'s rows."""
+
+    ids: np.ndarray  # (S,)
+    offsets: np.ndarray  # (S+1,) row offsets into the sorted long frame
+    cutoffs: np.ndarray  # (S, W) positions within each series
+    horizon: int
+
+    @property
+    def n_windows(self):
+        return self.cutoffs.shape[1]
+
+    def row_cutoffs(self, w):
+        """(N,) cutoff position of window ``w`` for every row of the long frame."""
+        return np.repeat(self.cutoffs[:, w], np.diff(self.offsets))
+
+
+def make_folds(long, horizon, n_windows, step):
+    """Folds of a sorted long frame [unique_id, ds, ...]; an error names a series too short for them."""
+    ids, starts = np.unique(long[ID].to_numpy(), return_index=True)
+    order = np.argsort(starts)
+    ids, starts = ids[order], starts[order]
+    offsets = np.append(starts, len(long)).astype(np.int64)
+    lengths = np.diff(offsets)
+    back = horizon + (n_windows - 1 - np.arange(n_windows)) * step + 1  # (W,)
+    cutoffs = lengths[:, None] - back[None, :]
+    if (cutoffs[:, 0] < 0).any():
+        s = int(np.argmax(cutoffs[:, 0] < 0))
+        raise ValueError(f"series {ids[s]!r} has {lengths[s]} points; n_windows={n_windows}, step={step}, "
+                         f"horizon={horizon} need at least {back[0] + 1} (1 training point + {back[0]})")
+    return Folds(ids, offsets, cutoffs, horizon)
+
+
+@dataclass
+class BacktestResult:
+    """Forecasts of every window next to the actuals, and their metrics.
+
+    forecasts : DataFrame [unique_id, window, cutoff, step, ds, y, y_pred], horizon rows per origin.
+    per_series, per_window, by_step : metric tables grouped by unique_id / window / step (1..horizon).
+    aggregate : dict metric -> value over all forecasts.
+    n_fits : how many times a model was fitted; fit_seconds, predict_seconds : time spent in each.
+    histories : the training History of each fit (estimators that keep ``history_``), in fit order.
+    """
+
+    forecasts: pd.DataFrame
+    per_series: pd.DataFrame
+    per_window: pd.DataFrame
+    by_step: pd.DataFrame
+    aggregate: dict
+    n_fits: int
+    fit_seconds: float
+    predict_seconds: float
+    params: dict = field(default_factory=dict)
+    histories: list = field(default_factory=list)
+
+
+def backtest(estimator, df, n_windows=3, step=None, refit=True, window="expanding", train_length=None,
+             season_length=1, metrics=DEFAULT_METRICS, warm_fraction=0.25):
+    """Rolling-origin backtest of ``estimator`` on ``df``.
+
+    Parameters
+    ----------
+    estimator : unfitted estimator with ``horizon``, ``fit(df)`` and ``predict_at(df, origins)``
+        (``RNNForecaster``, ``SeasonalNaive``, ...); it is cloned, never modified.
+    df : long DataFrame [unique_id, ds, y, <covariates>], wide DataFrame or Series. Future-known
+        covariates must cover the horizon after every cutoff (they lie inside ``df``).
+    n_windows : number of forecast origins per series.
+    step : points between consecutive origins (None: horizon, non-overlapping windows).
+    refit : True (fit every window) | k >= 1 (every k windows) | False (fit once, on data up to
+        the first cutoff) | "warm" (fit every window, each from the previous window's weights for
+        ``warm_fraction`` of the epochs/steps; estimators without warm start fit cold).
+    window : "expanding" (all history up to the cutoff) | "sliding" (its last ``train_length`` points).
+    season_length : m of the MASE scale; metrics : names from ``forecast.metrics.METRICS`` or
+        probabilistic ones (``forecast.metrics.interval``: pinball, crps, coverage80, width80, msis95).
+
+    Returns
+    -------
+    BacktestResult ; ``forecasts`` has n_series * n_windows * horizon rows.
+    """
+    horizon = int(estimator.horizon)
+    step = horizon if step is None else step
+    _check_args(n_windows, step, refit, window, train_length, metrics, warm_fraction)
+    long = _validated(estimator, df)
+    folds = make_folds(long, horizon, n_windows, step)
+    runs, n_fits, fit_s, predict_s, histories = _run_groups(estimator, long, folds, refit, window, train_length,
+                                                            warm_fraction)
+    fc = _assemble(long, folds, runs)
+    tables = evaluate_groups(fc, long, metrics, season_length,
+                             {"per_series": (ID,), "per_window": ("window",), "by_step": ("step",)})
+    params = {"n_windows": n_windows, "step": step, "refit": refit, "window": window,
+              "train_length": train_length, "season_length": season_length, "horizon": horizon}
+    return BacktestResult(fc, tables["per_series"], tables["per_window"], tables["by_step"], tables["all"],
+                          n_fits, fit_s, predict_s, params, histories)
+
+
+def _validated(estimator, df):
+    """``df`` as the internal long frame, validated the way ``fit`` validates (the estimator's covariates
+    and ``fill``, forward-only), so that no fault reaches the folds: the actuals after every cutoff, which
+    no fit sees, are checked too."""
+    raw, spec = frames.to_long(df)
+    columns = [c for name in ("past_covariates", "future_covariates", "static_covariates")
+               for c in (getattr(estimator, name, None) or ())]
+    fill = frames.causal_fill(getattr(estimator, "fill", None))
+    return frames.validate(raw, columns, fill, where="backtest data", names=spec.names)[0]
+
+
+def _check_args(n_windows, step, refit, window, train_length, metrics, warm_fraction):
+    for name, value in (("n_windows", n_windows), ("step", step)):
+        check_int(name, value, 1)
+    if not (refit in (True, False, "warm") or is_int(refit, 1)):
+        raise ValueError(f"refit must be True, False, 'warm' or an integer >= 1, got {refit!r}")
+    if window not in WINDOWS:
+        raise ValueError(f"window must be one of {WINDOWS}, got {window!r}")
+    if window == "sliding" and not is_int(train_length, 1):
+        raise ValueError(f"window='sliding' needs train_length, an integer >= 1, got {train_length!r}")
+    check_metrics(metrics)
+    if not 0 < warm_fraction <= 1:
+        raise ValueError(f"warm_fraction must be in (0, 1], got {warm_fraction!r}")
+
+
+def fit_groups(n_windows, refit):
+    """Windows sharing one fit: [[0], [1], ...] for refit True/"warm", chunks of k, or all windows."""
+    if refit is False:
+        return [list(range(n_windows))]
+    k = 1 if refit in (True, "warm") else int(refit)
+    return [list(range(i, min(i + k, n_windows))) for i in range(0, n_windows, k)]
+
+
+def _run_groups(estimator, long, folds, refit, window, train_length, warm_fraction):
+    pos = long.groupby(ID, sort=False).cumcount().to_numpy()
+    runs, fit_s, predict_s, est, histories, budget = [], 0.0, 0.0, None, [], None
+    for g, group in enumerate(fit_groups(folds.n_windows, refit)):
+        cut = folds.row_cutoffs(group[0])
+        train_rows = (pos <= cut) & ((pos > cut - train_length) if window == "sliding" else True)
+        t0 = time.perf_counter()
+        est = _fit(estimator, est, long.loc[train_rows], warm=refit == "warm" and g > 0, fraction=warm_fraction,
+                   budget=budget)
+        budget = budget or _warm_budget(estimator, est, warm_fraction)  # from the first (cold) fit, once
+        t1 = time.perf_counter()
+        frame = _visible(long, pos, folds.row_cutoffs(group[-1]), folds.horizon, est)
+        origins = fold_origins(long, folds, group)
+        fc = est.predict_at(frame, origins)
+        predict_s += time.perf_counter() - t1
+        fit_s += t1 - t0
+        runs.append((group, fc))
+        if getattr(est, "history_", None) is not None:
+            histories.append(est.history_)
+    return runs, len(runs), fit_s, predict_s, histories
+
+
+def _fit(estimator, previous, train, warm, fraction, budget=None):
+    if not (warm and budget is not None and "warm_start" in inspect.signature(previous.fit).parameters):
+        return clone(estimator).fit(train)
+    return previous.set_params(**budget).fit(train, warm_start=True)
+
+
+def _warm_budget(estimator, first, fraction):
+    """Epochs (and steps) of every warm refit: ``fraction`` of the first fit's, taken once from it
+    (the estimator's own ``max_epochs``, or the value the first fit resolved it to): each refit
+    shortens the first fit's count, never the previous refit's."""
+    epochs = getattr(estimator, "max_epochs", None)
+    epochs = epochs if epochs is not None else getattr(first, "max_epochs_", None)
+    if epochs is None:
+        return None
+    budget = {"max_epochs": max(1, math.ceil(epochs * fraction))}
+    if getattr(estimator, "max_steps", None) is not None:
+        budget["max_steps"] = max(1, math.ceil(estimator.max_steps * fraction))
+    return budget
+
+
+def _visible(long, pos, last_cut, horizon, est):
+    """Rows up to ``horizon`` after the last cutoff; after it only future-known and static columns survive,
+    the others repeating each series' value at the cutoff (a value valid wherever the cutoff's is: a
+    constant such as 0 would fail ``target_transform="log"``)."""
+    keep = pos <= last_cut + horizon
+    frame = long.loc[keep].copy()
+    after = (pos > last_cut)[keep]
+    known = {ID, TIME, *(getattr(est, "future_covariates", ()) or ()), *(getattr(est, "static_covariates", ()) or ())}
+    hidden = [col for col in frame.columns if col not in known]
+    frame.loc[after, hidden] = np.nan
+    frame[hidden] = frame.groupby(ID, sort=False)[hidden].ffill()
+    return frame
+
+
+def fold_origins(long, folds, group):
+    """Origins [unique_id, cutoff] of the windows ``group`` of every series, series-major."""
+    ds = long[TIME].to_numpy()
+    rows = folds.offsets[:-1, None] + folds.cutoffs[:, group]  # (S, g)
+    return pd.DataFrame({ID: np.repeat(folds.ids, len(group)), "cutoff": ds[rows.ravel()]})
+
+
+def _assemble(long, folds, runs):
+    """Stack the groups' forecasts with window, step and actuals; check predict_at kept the origin order."""
+    H, y = folds.horizon, long[TARGET].to_numpy(np.float64)
+    parts = []
+    for group, fc in runs:
+        windows = np.tile(np.asarray(group), len(folds.ids))  # origins are series-major
+        target = (folds.offsets[:-1, None] + folds.cutoffs[:, group]).ravel()[:, None] + 1 + np.arange(H)
+        if len(fc) != target.size or not np.array_equal(fc[TIME].to_numpy(), long[TIME].to_numpy()[target.ravel()]):
+            raise RuntimeError("predict_at returned forecasts out of origin order; cannot align them with actuals")
+        parts.append(pd.DataFrame({ID: fc[ID].to_numpy(), "window": np.repeat(windows, H),
+                                   "cutoff": fc["cutoff"].to_numpy(), "step": np.tile(np.arange(1, H + 1), len(windows)),
+                                   TIME: fc[TIME].to_numpy(), TARGET: y[target.ravel()],
+                                   PRED: fc[PRED].to_numpy(),
+                                   **{c: fc[c].to_numpy() for c in quantile_columns(fc.columns) if c != PRED}}))
+    out = pd.concat(parts, ignore_index=True)
+    return out.sort_values([ID, "window", "step"], kind="stable").reset_index(drop=True)

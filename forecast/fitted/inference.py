@@ -1,0 +1,234 @@
+"""Forecasting from a fitted state and network: from a history tail, or from many origins at once.
+
+Both paths build the same (rows, features) matrix the training windows came from and gather
+windows out of it on the device, so a forecast from new history, a forecast after save/load and
+a batched backtest over hundreds of origins run the very same code as training.
+"""
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+
+import numpy as np
+import pandas as pd
+import torch
+
+from forecast.data import frames
+from forecast.data.frames import ID, TARGET, TIME
+from forecast.data.frequencies import is_integer_freq
+from forecast.training.losses import nb_mean
+from forecast.data.panel import Layout, build_panel, future_block, left_pad
+from forecast.probabilistic.decoder import Decoder
+from forecast.data.scaling import inverse_target
+from forecast.fitted.state import Tail
+from forecast.data.windows import Gatherer
+
+CHUNK = 8192  # windows per forward pass at inference
+_THREADS_LOCK = threading.Lock()
+SMALL = 64  # fewer windows than this run on one CPU thread (see _cpu_threads)
+
+
+def positions_of(state, ids, where):
+    """Fitted series position of each id; unknown ids are an error naming them."""
+    unknown = state.mismatch(dict.fromkeys(ids)).unknown
+    if unknown:
+        id_name = state.spec.id_col if state.spec.kind == "long" else "series"
+        raise ValueError(f"{where}: unknown {id_name}(s) {unknown[:5]} (the model was fitted on "
+                         f"{len(state.ids)} series, e.g. {list(state.ids[:3])})")
+    index = {uid: i for i, uid in enumerate(state.ids)}
+    return np.array([index[uid] for uid in ids], dtype=np.int64)
+
+
+def history_panel(state, long, where, causal=False):
+    """Validate new history of known series and stack it (static covariates come from fit).
+
+    ``causal``: the frame runs past forecast origins (``predict_at``), so gaps in the target are
+    filled forward only: ``fill="interpolate"`` would fill a gap before an origin from values after it.
+    """
+    layout = state.layout
+    fill = frames.causal_fill(state.fill) if causal else state.fill
+    long, freqs = frames.validate(long, [*layout.past, *layout.future], fill, where=where, names=state.spec.names)
+    other = state.mismatch(freqs).frequencies
+    if other:
+        uid, freq, fitted = other[0]
+        raise ValueError(f"{where}: series {uid!r} has frequency {_freq_name(freq)} but the model was fitted at "
+                         f"{_freq_name(fitted)}")
+    panel = build_panel(long, freqs, Layout(layout.past, layout.future, (), layout.calendar, layout.n_calendar))
+    return panel, long, positions_of(state, panel.ids, where)
+
+
+def _freq_name(freq):
+    return "integer time steps" if is_integer_freq(freq) else repr(freq)
+
+
+def tail_from_history(state, long):
+    """The input windows of new history; a series shorter than ``lookback`` is left-padded with
+    its first value unless ``short_series="error"``."""
+    panel, _, _ = history_panel(state, long, "predict data")
+    short = np.flatnonzero(panel.lengths < state.lookback)
+    if len(short) and state.short_series == "error":
+        s = short[0]
+        raise ValueError(f"predict data: series {panel.ids[s]!r} has {panel.lengths[s]} points, "
+                         f"fewer than lookback={state.lookback}")
+    return Tail.from_panel(panel, state.lookback)
+
+
+def forecast_tail(state, module, tail, x_future=None, level=None):
+    """Forecast ``horizon`` steps after each series of ``tail``: long frame [unique_id, ds, y_pred,
+    <quantile and interval columns, forecast.probabilistic.decoder>]."""
+    scaled, pos, first_rows, dates = _tail_windows(state, tail, x_future)
+    cols = Decoder(state).decode(_run(state, module, scaled, pos, first_rows), pos, level)  # each (S, H)
+    return pd.DataFrame({ID: np.repeat(tail.ids, state.horizon), TIME: np.concatenate([np.asarray(d) for d in dates]),
+                         **{name: v.ravel() for name, v in cols.items()}})
+
+
+def sample_tail(state, module, tail, x_future=None, n_samples=100, seed=0):
+    """``n_samples`` sample paths after each series of ``tail``: long frame [unique_id, ds, sample, y_pred].
+
+    The recursive head with a distribution draws each step and feeds the draw back (coherent
+    paths); other heads draw each step from its own forecast distribution or quantiles.
+    """
+    scaled, pos, first_rows, dates = _tail_windows(state, tail, x_future)
+    decoder, H = Decoder(state), state.horizon
+    if decoder.family is not None and hasattr(module, "sample_paths"):
+        paths = _recursive_paths(state, module, scaled, pos, first_rows, n_samples, seed)  # (S, H, k)
+    else:
+        paths = decoder.sample(_run(state, module, scaled, pos, first_rows), pos, n_samples, np.random.default_rng(seed))
+    ds = np.concatenate([np.asarray(d) for d in dates])  # (S*H,)
+    return pd.DataFrame({ID: np.repeat(tail.ids, H * n_samples), TIME: np.repeat(ds, n_samples),
+                         "sample": np.tile(np.arange(n_samples), tail.n_series * H), "y_pred": paths.ravel()})
+
+
+def _tail_windows(state, tail, x_future):
+    """The scaled (rows, features) matrix of ``tail`` + the horizon, each series' position, first rows, dates."""
+    L, H = state.lookback, state.horizon
+    pos = positions_of(state, tail.ids, "predict")
+    block, dates = future_block(tail, state.layout, H, x_future)
+    block[:, 0] = np.nan  # the unknown targets: never read, and never mistaken for a value (log of 0)
+    data = np.concatenate([tail.data, block.reshape(tail.n_series, H, -1)], axis=1)  # (S, L+H, F)
+    data = data.reshape(tail.n_series * (L + H), -1)
+    scaled = state.scale(data, np.repeat(pos, L + H))
+    return scaled, pos, np.arange(tail.n_series) * (L + H), dates
+
+
+@torch.no_grad()
+def _recursive_paths(state, module, scaled, pos, first_rows, n_samples, seed):
+    """(S, H, k) coherent paths of a recursive distribution network, in the target's scale."""
+    family, device = state.network["distribution"], state.device
+    sc = state.target_scaler
+    gatherer = Gatherer(scaled, state.scaled_static(), state.lookback, state.horizon, state.layout.future_slice, device)
+    rep = np.repeat(np.arange(len(pos)), n_samples)  # each window n_samples times
+    batch = gatherer.gather(torch.as_tensor(pos[rep], device=device), torch.as_tensor(first_rows[rep], device=device))
+    loc = torch.as_tensor(sc.loc_[pos[rep], 0], device=device, dtype=torch.float32)[:, None]
+    spread = torch.as_tensor(sc.scale_[pos[rep], 0], device=device, dtype=torch.float32)[:, None]
+
+    def draw(params):  # (B, 1, P) scaled frame -> (B, 1) draws, scaled frame
+        params = params.float()
+        if family == "normal":
+            return torch.distributions.Normal(params[..., 0], params[..., 1]).sample()
+        if family == "student_t":
+            return torch.distributions.StudentT(params[..., 2], params[..., 0], params[..., 1]).sample()
+        mu, r = nb_mean(params[..., 0], loc, spread), 1.0 / params[..., 1]
+        return (torch.distributions.NegativeBinomial(r, probs=mu / (r + mu)).sample() - loc) / spread
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        paths = module.eval().sample_paths(batch.x, batch.x_future, batch.static, draw).double().cpu().numpy()
+    if family == "negative_binomial":
+        out = paths * sc.scale_[pos[rep], 0][:, None] + sc.loc_[pos[rep], 0][:, None]
+    else:
+        out = inverse_target(sc.inverse(paths, pos[rep]), state.target_transform)
+    return out.reshape(len(pos), n_samples, -1).transpose(0, 2, 1)
+
+
+def forecast_origins(state, module, long, origins, level=None):
+    """Forecast from every (unique_id, cutoff) of ``origins`` in batched forward passes.
+
+    An origin with fewer than ``lookback`` points up to its cutoff is forecast from an input
+    window left-padded with the series' first value (``short_series="error"`` refuses it).
+    """
+    L, H = state.lookback, state.horizon
+    panel, long, pos = history_panel(state, long, "backtest data", causal=True)
+    series, cut_pos = _origin_rows(panel, long, origins, L, H, pad=state.short_series != "error")
+    pads = np.zeros(panel.n_series, dtype=np.int64)
+    np.maximum.at(pads, series, L - 1 - cut_pos)  # rows missing before each series' earliest window
+    rows, offsets, _ = left_pad(panel.offsets, pads)
+    scaled = state.scale(panel.data, np.repeat(pos, panel.lengths))[rows]
+    out = _run(state, module, scaled, pos[series], offsets[series] + pads[series] + cut_pos - L + 1)
+    cols = Decoder(state).decode(out, pos[series], level)
+    cut_rows = panel.offsets[series] + cut_pos  # rows of the unpadded frame
+    ds = long[TIME].to_numpy()
+    return pd.DataFrame({ID: np.repeat(panel.ids[series], H), "cutoff": np.repeat(ds[cut_rows], H),
+                         TIME: ds[cut_rows[:, None] + 1 + np.arange(H)].ravel(),
+                         **{name: v.ravel() for name, v in cols.items()}})
+
+
+def _origin_rows(panel, long, origins, L, H, pad=False):
+    ids, rows = frames.origin_rows(long, origins, known=panel.ids)
+    index = {uid: s for s, uid in enumerate(panel.ids)}
+    series = np.array([index[u] for u in ids], dtype=np.int64)
+    cut_pos = rows - panel.offsets[series]
+    lengths = panel.lengths[series]
+    bad = ((cut_pos < L - 1) & (not pad)) | (cut_pos + H > lengths - 1)
+    if bad.any():
+        i = int(np.argmax(bad))
+        need = f"{H} points after the cutoff" if pad else f"{L} points up to the cutoff and {H} after it"
+        raise ValueError(f"origin ({ids[i]!r}, {origins['cutoff'].iloc[i]}) needs {need}; the series has "
+                         f"{cut_pos[i] + 1} up to it and {lengths[i] - cut_pos[i] - 1} after it")
+    return series, cut_pos
+
+
+def _run(state, module, scaled, fitted_pos, first_rows):
+    """Network forward over windows of ``scaled`` starting at ``first_rows``: scaled-frame outputs."""
+    gatherer = Gatherer(scaled, state.scaled_static(), state.lookback, state.horizon, state.layout.future_slice,
+                        state.device)
+    return run_windows(module, gatherer, fitted_pos, first_rows, state.device)
+
+
+@torch.no_grad()
+def run_windows(module, gatherer, fitted_pos, first_rows, device):
+    """Forward over the windows of ``gatherer`` starting at ``first_rows`` (chunked): the network's
+    outputs in the scaled frame, float64 (n, H) for a point model, (n, H, C) otherwise."""
+    module = module.eval()
+    fitted = torch.as_tensor(fitted_pos, device=device)
+    rows = torch.as_tensor(first_rows, device=device)
+    out = []
+    with _cpu_threads(1 if device.type == "cpu" and len(rows) < SMALL else None):
+        for i in range(0, len(rows), CHUNK):
+            batch = gatherer.gather(fitted[i : i + CHUNK], rows[i : i + CHUNK])
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                out.append(module(batch.x, batch.x_future, batch.static, series=batch.series).float())
+    return torch.cat(out).cpu().numpy().astype(np.float64)  # (n, H) or (n, H, C), scaled
+
+
+@contextmanager
+def _cpu_threads(n):
+    """Run the block on ``n`` intra-op threads (None: unchanged), then restore the setting.
+
+    A forecast for a handful of series is a batch of a few rows stepped 100+ times: each step is
+    too small to split, and the thread hand-off costs more than the work (a single-series
+    predict ran 3x faster on one thread on an idle 2-core machine, 100x+ on a busy one).
+    """
+    if n is None or n >= torch.get_num_threads():
+        yield
+        return
+    # The setting is process-wide: one narrowed block at a time, so concurrent forecasts in
+    # threads (Prefect's thread runner) always restore the true previous value.
+    with _THREADS_LOCK:
+        before = torch.get_num_threads()
+        torch.set_num_threads(n)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
+
+
+def holdout_score(est, df):
+    """Any fitted estimator with ``predict_at``: negative MAE of forecasts from the origin ``horizon`` steps before each series' end."""
+    long = frames.sorted_long(frames.to_long(df, est.spec_.id_col, est.spec_.time_col, est.spec_.target_col)[0])
+    last = long.groupby(ID, sort=False)[TIME].nth(-est.horizon - 1)
+    origins = pd.DataFrame({ID: long.loc[last.index, ID].to_numpy(), "cutoff": last.to_numpy()})
+    spec = est.spec_  # predict_at reads the user's column names
+    fc = est.predict_at(long.rename(columns={ID: spec.id_col, TIME: spec.time_col, TARGET: spec.target_col}), origins)
+    actual = fc.merge(long[[ID, TIME, TARGET]], on=[ID, TIME], how="left")
+    return -float(np.mean(np.abs(actual[TARGET] - actual["y_pred"])))
