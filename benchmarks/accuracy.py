@@ -33,6 +33,7 @@ Each (label, data set, budget, seed) writes ``results/accuracy-<label>-<data set
 baselines ``results/accuracy-baselines-<data set>.json``; ``RESULTS-accuracy.md`` is regenerated
 from every such file present, so runs of other variants (``--label``) merge into one report.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,7 +51,7 @@ import torch
 from forecast import RNNForecaster
 from forecast.datasets import bundled as fds
 from forecast.evaluation.baselines import Naive, SeasonalNaive, naive2
-from forecast.metrics import aggregate, owa, smape_m3
+from forecast.metrics import aggregate, owa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
@@ -60,17 +61,35 @@ RESULTS = common.HERE / "results"
 REPORT = common.HERE / "RESULTS-accuracy.md"
 RESERVED = ("horizon", "season_length", "max_time", "seed", "verbose")
 
-M3_GROUPS = {"YEARLY": (6, 1, "YS"), "QUARTERLY": (8, 4, "QS"), "MONTHLY": (18, 12, "MS"), "OTHER": (8, 1, "YS")}
+M3_GROUPS = {
+    "YEARLY": (6, 1, "YS"),
+    "QUARTERLY": (8, 4, "QS"),
+    "MONTHLY": (18, 12, "MS"),
+    "OTHER": (8, 1, "YS"),
+}
 ETT_HORIZONS, ETT_SEASON, ETT_FIT_END = (96, 336), 24, fds.ETT_BORDERS[1]
 
 METRICS = {
     "m4_weekly": ("smape", "mase", "owa"),
-    "m3": ("smape_yearly", "smape_quarterly", "smape_monthly", "smape_other", "smape_all", "smape_all_series"),
+    "m3": (
+        "smape_yearly",
+        "smape_quarterly",
+        "smape_monthly",
+        "smape_other",
+        "smape_all",
+        "smape_all_series",
+    ),
     "etth1": ("mse_96", "mae_96", "mse_336", "mae_336"),
     "etth2": ("mse_96", "mae_96", "mse_336", "mae_336"),
     "airpassengers": ("smape", "mase"),
 }
-HEADLINE = {"m4_weekly": "owa", "m3": "smape_all", "etth1": "mse_96", "etth2": "mse_96", "airpassengers": "mase"}
+HEADLINE = {
+    "m4_weekly": "owa",
+    "m3": "smape_all",
+    "etth1": "mse_96",
+    "etth2": "mse_96",
+    "airpassengers": "mase",
+}
 
 # ../shared/data/README.md; ETTh2 and AirPassengers have no published figures there.
 PUBLISHED = {
@@ -82,12 +101,27 @@ PUBLISHED = {
         "best weekly entry": {"smape": 6.582, "mase": 2.107, "owa": 0.739},
     },
     "m3": {
-        "Naive2": {"smape_yearly": 17.88, "smape_quarterly": 9.95, "smape_monthly": 16.91, "smape_other": 6.30,
-                   "smape_all": 15.47},
-        "Theta": {"smape_yearly": 16.90, "smape_quarterly": 8.96, "smape_monthly": 13.85, "smape_other": 4.41,
-                  "smape_all": 13.01},
-        "N-BEATS": {"smape_yearly": 15.93, "smape_quarterly": 8.84, "smape_monthly": 13.11, "smape_other": 4.24,
-                    "smape_all": 12.37},
+        "Naive2": {
+            "smape_yearly": 17.88,
+            "smape_quarterly": 9.95,
+            "smape_monthly": 16.91,
+            "smape_other": 6.30,
+            "smape_all": 15.47,
+        },
+        "Theta": {
+            "smape_yearly": 16.90,
+            "smape_quarterly": 8.96,
+            "smape_monthly": 13.85,
+            "smape_other": 4.41,
+            "smape_all": 13.01,
+        },
+        "N-BEATS": {
+            "smape_yearly": 15.93,
+            "smape_quarterly": 8.84,
+            "smape_monthly": 13.11,
+            "smape_other": 4.24,
+            "smape_all": 12.37,
+        },
     },
     "etth1": {
         "repeat last": {"mse_96": 1.295, "mse_336": 1.330},
@@ -98,9 +132,16 @@ PUBLISHED = {
     },
 }
 # Published baselines and the rows of this script's baselines that reproduce them.
-CHECKS = {"m4_weekly": {"Naive2": "naive2"}, "m3": {"Naive2": "naive2"},
-          "etth1": {"repeat last": "repeat last", "seasonal naive (24)": "seasonal naive (24)"}}
-TARGETS = {"m4_weekly": "OWA <= 0.80", "m3": "sMAPE all <= 13.0, monthly <= 13.85", "etth1": "MSE H96 <= 0.40"}
+CHECKS = {
+    "m4_weekly": {"Naive2": "naive2"},
+    "m3": {"Naive2": "naive2"},
+    "etth1": {"repeat last": "repeat last", "seasonal naive (24)": "seasonal naive (24)"},
+}
+TARGETS = {
+    "m4_weekly": "OWA <= 0.80",
+    "m3": "sMAPE all <= 13.0, monthly <= 13.85",
+    "etth1": "MSE H96 <= 0.40",
+}
 
 
 # ------------------------------------------------------------------ data
@@ -118,7 +159,10 @@ def load_data(name, data_dir):
         pos = scaled.groupby("unique_id", sort=False).cumcount().to_numpy()
         return {"frame": scaled[pos < fds.ETT_BORDERS[2]].reset_index(drop=True)}
     frame = fds._airpassengers(data_dir / "airpassengers" / "AirPassengers.csv")
-    return {"train": frame.iloc[:-12].reset_index(drop=True), "test": frame.iloc[-12:].reset_index(drop=True)}
+    return {
+        "train": frame.iloc[:-12].reset_index(drop=True),
+        "test": frame.iloc[-12:].reset_index(drop=True),
+    }
 
 
 def read_m3(folder):
@@ -131,7 +175,9 @@ def read_m3(folder):
         ids = set(meta.loc[meta["period"] == period, "id"])
         part = long[long["unique_id"].isin(ids)]
         train = part[part["split"] == "train"][["unique_id", "ds", "y"]].reset_index(drop=True)
-        test = {uid: g["y"].to_numpy() for uid, g in part[part["split"] == "test"].groupby("unique_id")}
+        test = {
+            uid: g["y"].to_numpy() for uid, g in part[part["split"] == "test"].groupby("unique_id")
+        }
         groups[period] = (train, test)
     return groups
 
@@ -146,14 +192,20 @@ def synthetic_dates(frame, freq):
 # ------------------------------------------------------------------ the model under test
 def fit_model(train, horizon, season, seconds, seed, kwargs):
     """Fit the model under test; returns (model, facts about the fit)."""
-    model = RNNForecaster(horizon=horizon, season_length=season, max_time=seconds, seed=seed, verbose=False,
-                          **kwargs)
+    model = RNNForecaster(
+        horizon=horizon, season_length=season, max_time=seconds, seed=seed, verbose=False, **kwargs
+    )
     t0 = time.perf_counter()
     model.fit(train)
-    facts = {"horizon": horizon, "budget_s": seconds, "fit_s": time.perf_counter() - t0,
-             "epochs": epochs(getattr(model, "history_", None)),
-             "season_length_": getattr(model, "season_length_", None), "lookback_": getattr(model, "lookback_", None),
-             "n_train_windows_": getattr(model, "n_train_windows_", None)}
+    facts = {
+        "horizon": horizon,
+        "budget_s": seconds,
+        "fit_s": time.perf_counter() - t0,
+        "epochs": epochs(getattr(model, "history_", None)),
+        "season_length_": getattr(model, "season_length_", None),
+        "lookback_": getattr(model, "lookback_", None),
+        "n_train_windows_": getattr(model, "n_train_windows_", None),
+    }
     return model, facts
 
 
@@ -172,7 +224,9 @@ def by_series(fc, ids, horizon):
     out = {uid: g["y_pred"].to_numpy() for uid, g in fc.groupby("unique_id", sort=False)}
     missing = [u for u in ids if u not in out or len(out[u]) != horizon]
     if missing:
-        raise ValueError(f"forecast lacks {horizon} steps for {len(missing)} series, e.g. {missing[:3]}")
+        raise ValueError(
+            f"forecast lacks {horizon} steps for {len(missing)} series, e.g. {missing[:3]}"
+        )
     return out
 
 
@@ -181,7 +235,9 @@ def m4_score(fc, data):
     fc = fc.merge(data["test"], on=["unique_id", "ds"], how="inner")
     if len(fc) != len(data["test"]):
         raise ValueError(f"forecast covers {len(fc)} of {len(data['test'])} test points")
-    return aggregate(fc, data["train"], ("smape", "mase"), season_length=fds.M4_WEEKLY_SEASON_LENGTH)
+    return aggregate(
+        fc, data["train"], ("smape", "mase"), season_length=fds.M4_WEEKLY_SEASON_LENGTH
+    )
 
 
 def m4_with_owa(scores, ref):
@@ -194,7 +250,9 @@ def m4_baselines(data):
 
 
 def m4_run(data, budget, seed, kwargs, ctx):
-    model, facts = fit_model(data["train"], 13, None, budget, seed, kwargs)  # season: from the weekly dates
+    model, facts = fit_model(
+        data["train"], 13, None, budget, seed, kwargs
+    )  # season: from the weekly dates
     ref = ctx["baselines"]["naive2"]
     return m4_with_owa(m4_score(model.predict(), data), ref), [facts]
 
@@ -204,7 +262,9 @@ def m3_score(forecasts, groups):
     """M3 sMAPE per group, over all points ("all") and as the mean of per-series sMAPEs."""
     scores, per_series, points = {}, [], []
     for period, (_, test) in groups.items():
-        terms = [200.0 * np.abs(y - forecasts[uid]) / (y + forecasts[uid]) for uid, y in test.items()]
+        terms = [
+            200.0 * np.abs(y - forecasts[uid]) / (y + forecasts[uid]) for uid, y in test.items()
+        ]
         scores[f"smape_{period.lower()}"] = float(np.mean([t.mean() for t in terms]))
         per_series += [t.mean() for t in terms]
         points.append(np.concatenate(terms))
@@ -286,16 +346,22 @@ def ett_baselines(data):
     frame, out = data["frame"], {"repeat last": {}, f"seasonal naive ({ETT_SEASON})": {}}
     for h in ETT_HORIZONS:
         origins = ett_origins(frame, h)
-        for name, est in (("repeat last", Naive(horizon=h)),
-                          (f"seasonal naive ({ETT_SEASON})", SeasonalNaive(horizon=h, season_length=ETT_SEASON))):
-            out[name].update(ett_score(est.fit(ett_fit_frame(frame)).predict_at(frame, origins), frame, h))
+        for name, est in (
+            ("repeat last", Naive(horizon=h)),
+            (f"seasonal naive ({ETT_SEASON})", SeasonalNaive(horizon=h, season_length=ETT_SEASON)),
+        ):
+            out[name].update(
+                ett_score(est.fit(ett_fit_frame(frame)).predict_at(frame, origins), frame, h)
+            )
     return out
 
 
 def ett_run(data, budget, seed, kwargs, ctx):
     frame, scores, fits = data["frame"], {}, []
     for h in ETT_HORIZONS:
-        model, facts = fit_model(ett_fit_frame(frame), h, None, budget / len(ETT_HORIZONS), seed, kwargs)
+        model, facts = fit_model(
+            ett_fit_frame(frame), h, None, budget / len(ETT_HORIZONS), seed, kwargs
+        )
         t0 = time.perf_counter()
         scores.update(ett_score(model.predict_at(frame, ett_origins(frame, h)), frame, h))
         fits.append({**facts, "predict_at_s": time.perf_counter() - t0})
@@ -313,18 +379,28 @@ def air_score(fc, data):
 def air_baselines(data):
     train, y = data["train"], data["train"]["y"].to_numpy()
     fc = SeasonalNaive(horizon=12, season_length=12).fit(train).predict()
-    out = {"seasonal naive (12)": air_score(fc, data), "naive": air_score(Naive(horizon=12).fit(train).predict(), data)}
+    out = {
+        "seasonal naive (12)": air_score(fc, data),
+        "naive": air_score(Naive(horizon=12).fit(train).predict(), data),
+    }
     out["naive2"] = air_score(fc.assign(y_pred=naive2(y, 12, 12)), data)
     return out
 
 
 def air_run(data, budget, seed, kwargs, ctx):
-    model, facts = fit_model(data["train"], 12, None, budget, seed, kwargs)  # season: from the monthly dates
+    model, facts = fit_model(
+        data["train"], 12, None, budget, seed, kwargs
+    )  # season: from the monthly dates
     return air_score(model.predict(), data), [facts]
 
 
-RUNNERS = {"m4_weekly": (m4_baselines, m4_run), "m3": (m3_baselines, m3_run), "etth1": (ett_baselines, ett_run),
-           "etth2": (ett_baselines, ett_run), "airpassengers": (air_baselines, air_run)}
+RUNNERS = {
+    "m4_weekly": (m4_baselines, m4_run),
+    "m3": (m3_baselines, m3_run),
+    "etth1": (ett_baselines, ett_run),
+    "etth2": (ett_baselines, ett_run),
+    "airpassengers": (air_baselines, air_run),
+}
 
 
 # ------------------------------------------------------------------ running
@@ -333,7 +409,10 @@ def git_state():
         out = subprocess.run(["git", *args], capture_output=True, text=True, cwd=common.HERE.parent)
         return out.stdout.strip()
 
-    return {"commit": git("rev-parse", "--short", "HEAD"), "dirty": bool(git("status", "--porcelain", "forecast"))}
+    return {
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "dirty": bool(git("status", "--porcelain", "forecast")),
+    }
 
 
 def slug(text):
@@ -350,9 +429,14 @@ def run_dataset(name, args, kwargs, label, meta):
     data = load_data(name, args.data_dir)
     baselines_fn, run_fn = RUNNERS[name]
     ctx = {"baselines": baselines_fn(data), "m3_ds": args.ds}
-    common.save_json(f"accuracy-baselines-{name}", {"dataset": name, "baselines": ctx["baselines"], **meta})
-    print(f"{name}: data + baselines {time.perf_counter() - t0:.1f} s: "
-          + "; ".join(f"{b} {fmt_scores(s, name)}" for b, s in ctx["baselines"].items()), flush=True)
+    common.save_json(
+        f"accuracy-baselines-{name}", {"dataset": name, "baselines": ctx["baselines"], **meta}
+    )
+    print(
+        f"{name}: data + baselines {time.perf_counter() - t0:.1f} s: "
+        + "; ".join(f"{b} {fmt_scores(s, name)}" for b, s in ctx["baselines"].items()),
+        flush=True,
+    )
     for seed in args.seeds:
         t1 = time.perf_counter()
         try:
@@ -360,13 +444,31 @@ def run_dataset(name, args, kwargs, label, meta):
             error = None
         except Exception as err:  # one failing data set must not take the suite down
             scores, fits, error = {}, [], f"{type(err).__name__}: {err}"
-        record = {"label": label, "dataset": name, "seed": seed, "budget_s": args.budget, "quick": args.quick,
-                  "model_kwargs": kwargs, "scores": scores, "fits": fits, "error": error,
-                  "fit_s": sum(f["fit_s"] for f in fits), "wall_s": time.perf_counter() - t1,
-                  "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), **meta}
+        record = {
+            "label": label,
+            "dataset": name,
+            "seed": seed,
+            "budget_s": args.budget,
+            "quick": args.quick,
+            "model_kwargs": kwargs,
+            "scores": scores,
+            "fits": fits,
+            "error": error,
+            "fit_s": sum(f["fit_s"] for f in fits),
+            "wall_s": time.perf_counter() - t1,
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            **meta,
+        }
         common.save_json(f"accuracy-{slug(label)}-{name}-b{args.budget:g}-s{seed}", record)
-        print(f"  {label} seed {seed}: " + (error or f"{fmt_scores(scores, name)}; fit {record['fit_s']:.1f} s, "
-                                            f"total {record['wall_s']:.1f} s"), flush=True)
+        print(
+            f"  {label} seed {seed}: "
+            + (
+                error
+                or f"{fmt_scores(scores, name)}; fit {record['fit_s']:.1f} s, "
+                f"total {record['wall_s']:.1f} s"
+            ),
+            flush=True,
+        )
 
 
 def fmt_scores(scores, name):
@@ -393,14 +495,24 @@ def summarise(runs):
     out = {}
     for key, recs in groups.items():
         ok = [r for r in recs if not r.get("error")]
-        row = {"n": len(ok), "errors": [r["error"] for r in recs if r.get("error")],
-               "ds": sorted({f["ds"] for r in ok for f in r["fits"] if "ds" in f}),
-               "commits": sorted({r["commit"] + ("+" if r.get("dirty") else "") for r in recs}),
-               "quick": any(r.get("quick") for r in recs)}
+        row = {
+            "n": len(ok),
+            "errors": [r["error"] for r in recs if r.get("error")],
+            "ds": sorted({f["ds"] for r in ok for f in r["fits"] if "ds" in f}),
+            "commits": sorted({r["commit"] + ("+" if r.get("dirty") else "") for r in recs}),
+            "quick": any(r.get("quick") for r in recs),
+        }
         for m in METRICS[key[0]] + ("fit_s",):
-            values = [r["scores"][m] if m != "fit_s" else r["fit_s"] for r in ok if m == "fit_s" or m in r["scores"]]
+            values = [
+                r["scores"][m] if m != "fit_s" else r["fit_s"]
+                for r in ok
+                if m == "fit_s" or m in r["scores"]
+            ]
             if values:
-                row[m] = (float(np.mean(values)), float(np.std(values)) if len(values) > 1 else None)
+                row[m] = (
+                    float(np.mean(values)),
+                    float(np.std(values)) if len(values) > 1 else None,
+                )
         out[key] = row
     return out
 
@@ -416,18 +528,30 @@ def cell(value, digits=3):
 
 def dataset_section(name, summary, baselines):
     metrics = METRICS[name]
-    rows = [[f"published: {ref}", "", "", *[cell(vals.get(m)) for m in metrics], ""]
-            for ref, vals in PUBLISHED.get(name, {}).items()]
+    rows = [
+        [f"published: {ref}", "", "", *[cell(vals.get(m)) for m in metrics], ""]
+        for ref, vals in PUBLISHED.get(name, {}).items()
+    ]
     for base, scores in baselines.get(name, {}).get("baselines", {}).items():
         rows.append([f"this code: {base}", "", "", *[cell(scores.get(m)) for m in metrics], ""])
     for (ds, label, budget), row in sorted(summary.items(), key=lambda kv: (kv[0][1], kv[0][2])):
         if ds != name:
             continue
         who = f"**RNNForecaster {label}**" + (" (quick)" if row["quick"] else "")
-        note = ", ".join(row["commits"]) + (f"; ds {'/'.join(row['ds'])}" if row["ds"] else "") + (f"; {len(row['errors'])} failed: {row['errors'][0][:120]}"
-                                            if row["errors"] else "")
-        rows.append([who, f"{budget:g}", str(row["n"]), *[cell(row.get(m)) for m in metrics],
-                     f"fit {cell(row.get('fit_s'), 0)} s; {note}"])
+        note = (
+            ", ".join(row["commits"])
+            + (f"; ds {'/'.join(row['ds'])}" if row["ds"] else "")
+            + (f"; {len(row['errors'])} failed: {row['errors'][0][:120]}" if row["errors"] else "")
+        )
+        rows.append(
+            [
+                who,
+                f"{budget:g}",
+                str(row["n"]),
+                *[cell(row.get(m)) for m in metrics],
+                f"fit {cell(row.get('fit_s'), 0)} s; {note}",
+            ]
+        )
     headers = ["model", "budget s", "seeds", *metrics, "notes"]
     return f"## {name}\n\n" + table(headers, rows)
 
@@ -444,29 +568,65 @@ def checks_section(baselines):
         for published, mine in pairs.items():
             for m, ref in PUBLISHED[name][published].items():
                 if mine in ours and m in ours[mine]:
-                    rows.append([name, published, m, f"{ref:.3f}", f"{ours[mine][m]:.3f}",
-                                 f"{ours[mine][m] - ref:+.3f}"])
+                    rows.append(
+                        [
+                            name,
+                            published,
+                            m,
+                            f"{ref:.3f}",
+                            f"{ours[mine][m]:.3f}",
+                            f"{ours[mine][m] - ref:+.3f}",
+                        ]
+                    )
     return "## Baselines: this code against the published figures\n\n" + table(
-        ["data set", "baseline", "metric", "published", "this code", "difference"], rows)
+        ["data set", "baseline", "metric", "published", "this code", "difference"], rows
+    )
 
 
 def headline_section(summary, baselines):
     rows = []
     for name in DATASETS:
         m = HEADLINE[name]
-        refs = "; ".join(f"{b} {s[m]:.3f}" for b, s in baselines.get(name, {}).get("baselines", {}).items() if m in s)
+        refs = "; ".join(
+            f"{b} {s[m]:.3f}"
+            for b, s in baselines.get(name, {}).get("baselines", {}).items()
+            if m in s
+        )
         for (ds, label, budget), row in sorted(summary.items()):
             if ds == name:
-                rows.append([name, m, f"{label}" + (" (quick)" if row["quick"] else ""), f"{budget:g}", str(row["n"]),
-                             cell(row.get(m)), refs, TARGETS.get(name, "beat the baselines")])
-    return "## Headline\n\n" + table(["data set", "metric", "label", "budget s", "seeds", "ours (mean ± sd)",
-                                      "baselines (this code)", "target (issue 11)"], rows)
+                rows.append(
+                    [
+                        name,
+                        m,
+                        f"{label}" + (" (quick)" if row["quick"] else ""),
+                        f"{budget:g}",
+                        str(row["n"]),
+                        cell(row.get(m)),
+                        refs,
+                        TARGETS.get(name, "beat the baselines"),
+                    ]
+                )
+    return "## Headline\n\n" + table(
+        [
+            "data set",
+            "metric",
+            "label",
+            "budget s",
+            "seeds",
+            "ours (mean ± sd)",
+            "baselines (this code)",
+            "target (issue 11)",
+        ],
+        rows,
+    )
 
 
 def machine_line(m):
-    return (f"{m.get('cpu')}, {m.get('cores_logical')} logical cores, {m.get('memory_gb', '?')} GB; "
-            f"torch {m.get('torch')} ({m.get('torch_threads')} threads), numpy {m.get('numpy')}, "
-            f"pandas {m.get('pandas')}, Python {m.get('python')}")
+    return (
+        f"{m.get('cpu')}, {m.get('cores_logical')} logical cores, {m.get('memory_gb', '?')} GB; "
+        f"torch {m.get('torch')} ({m.get('torch_threads')} threads), numpy {m.get('numpy')}, "
+        f"pandas {m.get('pandas')}, Python {m.get('python')}"
+    )
 
 
 def write_report():
@@ -497,15 +657,31 @@ def write_report():
 # ------------------------------------------------------------------ entry point
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--datasets", default=",".join(DATASETS), help="comma-separated subset of " + ",".join(DATASETS))
+    ap.add_argument(
+        "--datasets",
+        default=",".join(DATASETS),
+        help="comma-separated subset of " + ",".join(DATASETS),
+    )
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--budget", type=float, default=300.0, help="seconds of fitting per data set per seed")
+    ap.add_argument(
+        "--budget", type=float, default=300.0, help="seconds of fitting per data set per seed"
+    )
     ap.add_argument("--quick", action="store_true", help="smoke run: --budget 10, seed 0")
-    ap.add_argument("--model-kwargs", default="{}", help="JSON of RNNForecaster parameters for a variant")
-    ap.add_argument("--label", default=None, help="name of this variant in the report (default: from the kwargs)")
+    ap.add_argument(
+        "--model-kwargs", default="{}", help="JSON of RNNForecaster parameters for a variant"
+    )
+    ap.add_argument(
+        "--label",
+        default=None,
+        help="name of this variant in the report (default: from the kwargs)",
+    )
     ap.add_argument("--data-dir", type=Path, default=common.HERE.parent.parent / "shared" / "data")
-    ap.add_argument("--ds", choices=("auto", "int", "dates"), default="auto",
-                    help="M3 time column: integer positions, synthetic dates, or integer with fallback")
+    ap.add_argument(
+        "--ds",
+        choices=("auto", "int", "dates"),
+        default="auto",
+        help="M3 time column: integer positions, synthetic dates, or integer with fallback",
+    )
     ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
     ap.add_argument("--markdown-only", action="store_true", help="only rebuild RESULTS-accuracy.md")
     args = ap.parse_args(argv)
@@ -524,11 +700,17 @@ def main(argv=None):
         kwargs = json.loads(args.model_kwargs)
         fixed = sorted(set(kwargs) & set(RESERVED))
         if fixed:
-            raise SystemExit(f"--model-kwargs may not set {fixed}: the suite sets them from the data and budget")
+            raise SystemExit(
+                f"--model-kwargs may not set {fixed}: the suite sets them from the data and budget"
+            )
         label = args.label or default_label(kwargs)
         torch.set_num_threads(args.threads)
-        meta = {"machine": common.machine_info(), **git_state(),
-                "params": RNNForecaster(**kwargs).get_params(), "argv": sys.argv[1:]}
+        meta = {
+            "machine": common.machine_info(),
+            **git_state(),
+            "params": RNNForecaster(**kwargs).get_params(),
+            "argv": sys.argv[1:],
+        }
         t0 = time.perf_counter()
         for name in args.datasets:
             run_dataset(name, args, kwargs, label, meta)

@@ -17,6 +17,7 @@ Usage::
     python benchmarks/bench_gpu.py            # 3 cells x 4 batch sizes, 30 steps x 3 repeats
     python benchmarks/bench_gpu.py --quick    # lstm, batches 1024 and 8192, 10 steps x 2 repeats
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,7 +28,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
-CONFIG = dict(lookback=168, horizon=24, hidden_size=64, num_layers=2, window_norm=None, loss="mse")  # the plain network, as bare PyTorch
+CONFIG = dict(
+    lookback=168, horizon=24, hidden_size=64, num_layers=2, window_norm=None, loss="mse"
+)  # the plain network, as bare PyTorch
 
 
 def library_run(df, cell, batch, steps, seed=0):
@@ -35,13 +38,23 @@ def library_run(df, cell, batch, steps, seed=0):
 
     from forecast import RNNForecaster
 
-    est = RNNForecaster(cell=cell, batch_size=batch, max_steps=steps, max_epochs=10_000, device="cuda",
-                        seed=seed, verbose=False, **CONFIG)
+    est = RNNForecaster(
+        cell=cell,
+        batch_size=batch,
+        max_steps=steps,
+        max_epochs=10_000,
+        device="cuda",
+        seed=seed,
+        verbose=False,
+        **CONFIG,
+    )
     torch.cuda.reset_peak_memory_stats()
     est.fit(df)
     torch.cuda.synchronize()
     rec = est.history_.records
-    return sum(r.steps for r in rec) / sum(r.seconds for r in rec), torch.cuda.max_memory_allocated() / common.MB
+    return sum(r.steps for r in rec) / sum(
+        r.seconds for r in rec
+    ), torch.cuda.max_memory_allocated() / common.MB
 
 
 def reference_run(df, cell, batch, steps, bf16, seed=0):
@@ -56,8 +69,9 @@ def reference_run(df, cell, batch, steps, bf16, seed=0):
     windows = data.unfold(1, L + H, 1)
     S, W = windows.shape[:2]
     torch.manual_seed(seed)
-    rnn = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cell](1, CONFIG["hidden_size"], CONFIG["num_layers"],
-                                                               batch_first=True).to(dev)
+    rnn = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cell](
+        1, CONFIG["hidden_size"], CONFIG["num_layers"], batch_first=True
+    ).to(dev)
     head = nn.Linear(CONFIG["hidden_size"], H).to(dev)
     params = list(rnn.parameters()) + list(head.parameters())
     opt = torch.optim.Adam(params, lr=1e-3)
@@ -88,23 +102,38 @@ def check_gather_on_device(df, batch):
     from forecast import RNNForecaster
     from forecast.data.windows import Gatherer, split_index
 
-    est = RNNForecaster(cell="lstm", batch_size=batch, max_steps=2, device="cuda", verbose=False, **CONFIG).fit(df)
+    est = RNNForecaster(
+        cell="lstm", batch_size=batch, max_steps=2, device="cuda", verbose=False, **CONFIG
+    ).fit(df)
     from forecast.data import frames
     from forecast.data.panel import build_panel
 
     long, freqs = frames.validate(df)
     panel = build_panel(long, freqs, est.layout_)
-    g = Gatherer(est.state_.scale(panel.data, panel.series_of_rows()), est.static_scaler_.transform(panel.static),
-                 est.lookback, est.horizon, est.layout_.future_slice, est.device_)
+    g = Gatherer(
+        est.state_.scale(panel.data, panel.series_of_rows()),
+        est.static_scaler_.transform(panel.static),
+        est.lookback,
+        est.horizon,
+        est.layout_.future_slice,
+        est.device_,
+    )
     idx, _ = split_index(panel.lengths, panel.offsets, est.lookback, est.horizon, 0, 1, est.device_)
     gen = torch.Generator().manual_seed(0)
     it = g.batches(idx, batch, gen)
     first = next(it)
-    on_device = {"panel": g.data.is_cuda, "index": idx._cum.is_cuda, "x": first.x.is_cuda, "y": first.y.is_cuda,
-                 "static": first.static.is_cuda}
+    on_device = {
+        "panel": g.data.is_cuda,
+        "index": idx._cum.is_cuda,
+        "x": first.x.is_cuda,
+        "y": first.y.is_cuda,
+        "static": first.static.is_cuda,
+    }
     module = est.module_.train()
     opt = torch.optim.Adam(module.parameters())
-    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA], record_shapes=True) as prof:
+    with profile(
+        activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA], record_shapes=True
+    ) as prof:
         b = next(it)
         with torch.autocast("cuda", dtype=torch.bfloat16):
             pred = module(b.x, b.x_future, b.static)
@@ -130,7 +159,9 @@ def main(argv=None):
     p.add_argument("--series", type=int, default=1000)
     args = p.parse_args(argv)
     if not torch.cuda.is_available():
-        print("bench_gpu: no CUDA device on this machine; nothing measured (run it on a GPU machine)")
+        print(
+            "bench_gpu: no CUDA device on this machine; nothing measured (run it on a GPU machine)"
+        )
         return 0
     if args.quick:
         args.cells, args.batches, args.steps, args.repeats = "lstm", "1024,8192", 10, 2
@@ -142,7 +173,10 @@ def main(argv=None):
     out.mkdir(exist_ok=True)
     (out / "gpu_profile.txt").write_text(table)
     print("gather on device:", on_device)
-    print("host-to-device copies in one step:", [(e.name, getattr(e, "cuda_time_total", 0)) for e in htod][:10])
+    print(
+        "host-to-device copies in one step:",
+        [(e.name, getattr(e, "cuda_time_total", 0)) for e in htod][:10],
+    )
     rows, raw = [], {"machine": info, "on_device": on_device, "htod_events": len(htod), "cells": {}}
     for cell in args.cells.split(","):
         for batch in (int(b) for b in args.batches.split(",")):
@@ -154,7 +188,12 @@ def main(argv=None):
                 ref16.append(reference_run(df, cell, batch, args.steps, bf16=True, seed=rep))
             m = common.median
             row = [cell, batch, m(lib), m(lib) * batch, m(ref16), m(ref32), m(lib) / m(ref16), mem]
-            raw["cells"][f"{cell}-{batch}"] = {"lib": lib, "ref_bf16": ref16, "ref_fp32": ref32, "peak_mb": mem}
+            raw["cells"][f"{cell}-{batch}"] = {
+                "lib": lib,
+                "ref_bf16": ref16,
+                "ref_fp32": ref32,
+                "peak_mb": mem,
+            }
             rows.append(row)
             print(common.table(HEADERS, [row]).splitlines()[-1], flush=True)
     print(common.table(HEADERS, rows))
@@ -162,8 +201,16 @@ def main(argv=None):
     return 0
 
 
-HEADERS = ["cell", "batch", "lib steps/s", "lib windows/s", "ref bf16 steps/s", "ref fp32 steps/s",
-           "lib / ref bf16", "lib peak CUDA MB"]
+HEADERS = [
+    "cell",
+    "batch",
+    "lib steps/s",
+    "lib windows/s",
+    "ref bf16 steps/s",
+    "ref fp32 steps/s",
+    "lib / ref bf16",
+    "lib peak CUDA MB",
+]
 
 if __name__ == "__main__":
     sys.exit(main())

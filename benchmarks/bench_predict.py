@@ -17,6 +17,7 @@ Usage::
     python benchmarks/bench_predict.py            # ~1-2 min idle
     python benchmarks/bench_predict.py --quick
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,13 +29,24 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
-CONFIG = dict(cell="lstm", hidden_size=64, num_layers=2, lookback=168, horizon=24, batch_size=256, window_norm=None, loss="mse")  # the plain network, as bare PyTorch
+CONFIG = dict(
+    cell="lstm",
+    hidden_size=64,
+    num_layers=2,
+    lookback=168,
+    horizon=24,
+    batch_size=256,
+    window_norm=None,
+    loss="mse",
+)  # the plain network, as bare PyTorch
 
 
 def fitted(df, steps):
     from forecast import RNNForecaster
 
-    return RNNForecaster(max_steps=steps, max_epochs=10_000, device="cpu", verbose=False, **CONFIG).fit(df)
+    return RNNForecaster(
+        max_steps=steps, max_epochs=10_000, device="cpu", verbose=False, **CONFIG
+    ).fit(df)
 
 
 def origins_of(df, n_origins, horizon):
@@ -44,7 +56,9 @@ def origins_of(df, n_origins, horizon):
     g = df.groupby("unique_id", sort=False)["ds"]
     parts = [g.nth(-1 - horizon - k * horizon) for k in range(n_origins)]
     cut = pd.concat(parts)
-    return pd.DataFrame({"unique_id": df.loc[cut.index, "unique_id"].to_numpy(), "cutoff": cut.to_numpy()})
+    return pd.DataFrame(
+        {"unique_id": df.loc[cut.index, "unique_id"].to_numpy(), "cutoff": cut.to_numpy()}
+    )
 
 
 def bare_windows(est, df, origins):
@@ -71,8 +85,12 @@ def bare_forward(est, x, s, chunk=8192):
     module = est.module_.eval()
     n_future, n_static = est.layout_.n_future, est.static_.shape[1]
     with torch.no_grad():
-        out = [module(xc, xc.new_zeros(len(xc), est.horizon, n_future), xc.new_zeros(len(xc), n_static))
-               for xc in x.split(chunk)]
+        out = [
+            module(
+                xc, xc.new_zeros(len(xc), est.horizon, n_future), xc.new_zeros(len(xc), n_static)
+            )
+            for xc in x.split(chunk)
+        ]
     pred = torch.cat(out).numpy()
     return pred * est.target_scaler_.scale_[s, :1] + est.target_scaler_.loc_[s, :1]
 
@@ -107,7 +125,12 @@ def main(argv=None):
     df = common.make_data(args.series, args.length)
     est = fitted(df, 5 if args.quick else 20)
     origins = origins_of(df, args.origins, H)
-    res = {"machine": common.machine_info(), "args": vars(args), "config": CONFIG, "n_windows": len(origins)}
+    res = {
+        "machine": common.machine_info(),
+        "args": vars(args),
+        "config": CONFIG,
+        "n_windows": len(origins),
+    }
 
     # 1. predict for all series
     est.predict()  # warm-up
@@ -118,12 +141,16 @@ def main(argv=None):
     x, s = bare_windows(est, df, origins)
     fc = est.predict_at(df, origins)
     floor = bare_forward(est, x, s)
-    res["max_abs_diff_vs_floor"] = float(np.abs(fc["y_pred"].to_numpy().reshape(-1, H) - floor).max())
+    res["max_abs_diff_vs_floor"] = float(
+        np.abs(fc["y_pred"].to_numpy().reshape(-1, H) - floor).max()
+    )
     res["predict_at_s"], res["floor_s"] = [], []
     for _ in range(args.repeats):
         res["predict_at_s"] += timed(lambda: est.predict_at(df, origins), 1)
         res["floor_s"] += timed(lambda: bare_forward(est, x, s), 1)
-    res["ratio_predict_at_over_floor"] = common.median(res["predict_at_s"]) / common.median(res["floor_s"])
+    res["ratio_predict_at_over_floor"] = common.median(res["predict_at_s"]) / common.median(
+        res["floor_s"]
+    )
 
     # 3. save -> load -> predict(one series): a scheduled flow's hot path
     uid = est.ids_[0]
@@ -148,15 +175,28 @@ def report(r):
     rows = [
         ["predict() all series (tail)", m(r["predict_tail_s"]) * 1e3, ""],
         ["predict(df) all series, full history", m(r["predict_history_s"]) * 1e3, ""],
-        [f"predict_at, {r['n_windows']} windows (50 origins x series)", m(r["predict_at_s"]) * 1e3,
-         f"ratio to floor {r['ratio_predict_at_over_floor']:.2f} (target <= 2)"],
-        ["floor: one forward over the same windows", m(r["floor_s"]) * 1e3,
-         f"max |diff| vs predict_at {r['max_abs_diff_vs_floor']:.2g}"],
+        [
+            f"predict_at, {r['n_windows']} windows (50 origins x series)",
+            m(r["predict_at_s"]) * 1e3,
+            f"ratio to floor {r['ratio_predict_at_over_floor']:.2f} (target <= 2)",
+        ],
+        [
+            "floor: one forward over the same windows",
+            m(r["floor_s"]) * 1e3,
+            f"max |diff| vs predict_at {r['max_abs_diff_vs_floor']:.2g}",
+        ],
         ["load saved model", m(r["load_s"]) * 1e3, ""],
         ["first predict(one series) after load", r["first_predict_after_load_s"] * 1e3, ""],
-        ["predict(one series, 2,000 pts) p50 / p99", r["single_full_p50_ms"], f"p99 {r['single_full_p99_ms']:.1f} ms"],
-        ["predict(one series, 168 pts) p50 / p99", r["single_lookback_p50_ms"],
-         f"p99 {r['single_lookback_p99_ms']:.1f} ms"],
+        [
+            "predict(one series, 2,000 pts) p50 / p99",
+            r["single_full_p50_ms"],
+            f"p99 {r['single_full_p99_ms']:.1f} ms",
+        ],
+        [
+            "predict(one series, 168 pts) p50 / p99",
+            r["single_lookback_p50_ms"],
+            f"p99 {r['single_lookback_p99_ms']:.1f} ms",
+        ],
     ]
     print(common.table(["what", "median ms", "note"], rows))
 

@@ -19,6 +19,7 @@ Usage::
     python benchmarks/bench_training.py --quick    # 6 cells, 8 steps x 2 repeats, no memory runs
     python benchmarks/bench_training.py --cells lstm --bidirectional 0 --steps 40 --repeats 5
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,7 +30,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
-CONFIG = dict(lookback=168, horizon=24, hidden_size=64, num_layers=2, batch_size=256, window_norm=None, loss="mse")  # the plain network, as bare PyTorch
+CONFIG = dict(
+    lookback=168,
+    horizon=24,
+    hidden_size=64,
+    num_layers=2,
+    batch_size=256,
+    window_norm=None,
+    loss="mse",
+)  # the plain network, as bare PyTorch
 PANEL = dict(n_series=100, length=2000)
 
 
@@ -38,8 +47,16 @@ def library_fit(df, cell, bidirectional, steps, seed=0, threads=None, **extra):
     """Fit RNNForecaster for ``steps`` gradient steps; returns (loop seconds, steps done, fit wall seconds)."""
     from forecast import RNNForecaster
 
-    est = RNNForecaster(cell=cell, bidirectional=bidirectional, max_steps=steps, max_epochs=10_000,
-                        device="cpu", seed=seed, verbose=False, **{**CONFIG, **extra})
+    est = RNNForecaster(
+        cell=cell,
+        bidirectional=bidirectional,
+        max_steps=steps,
+        max_epochs=10_000,
+        device="cpu",
+        seed=seed,
+        verbose=False,
+        **{**CONFIG, **extra},
+    )
     t0 = time.perf_counter()
     est.fit(df)
     wall = time.perf_counter() - t0
@@ -57,7 +74,9 @@ def reference_fit(df, cell, bidirectional, steps, seed=0):
     dirs = 2 if bidirectional else 1
     t0 = time.perf_counter()
     data = torch.from_numpy(common.panel_array(df))  # (S, T) float32
-    data = (data - data.mean(1, keepdim=True)) / data.std(1, keepdim=True)  # per-series standard scaling
+    data = (data - data.mean(1, keepdim=True)) / data.std(
+        1, keepdim=True
+    )  # per-series standard scaling
     windows = data.unfold(1, L + H, 1)  # (S, W, L+H): a view, nothing copied
     S, W = windows.shape[:2]
     torch.manual_seed(seed)
@@ -65,8 +84,13 @@ def reference_fit(df, cell, bidirectional, steps, seed=0):
     class Net(nn.Module):
         def __init__(self):
             super().__init__()
-            self.rnn = cells[cell](1, CONFIG["hidden_size"], CONFIG["num_layers"], batch_first=True,
-                                   bidirectional=bidirectional)
+            self.rnn = cells[cell](
+                1,
+                CONFIG["hidden_size"],
+                CONFIG["num_layers"],
+                batch_first=True,
+                bidirectional=bidirectional,
+            )
             self.head = nn.Linear(dirs * CONFIG["hidden_size"], H)
 
         def forward(self, x):  # x: (B, L, 1)
@@ -120,9 +144,11 @@ def child_quantiles(a):
     df = common.make_data(**PANEL)
     out = {"point": [], "quantiles": []}
     for rep in range(a["repeats"]):
-        for who in (("point", "quantiles") if rep % 2 == 0 else ("quantiles", "point")):
+        for who in ("point", "quantiles") if rep % 2 == 0 else ("quantiles", "point"):
             extra = {"quantiles": (0.1, 0.5, 0.9)} if who == "quantiles" else {}
-            secs, steps, _ = library_fit(df, a["cell"], a["bidirectional"], a["steps"], seed=rep, **extra)
+            secs, steps, _ = library_fit(
+                df, a["cell"], a["bidirectional"], a["steps"], seed=rep, **extra
+            )
             out[who].append(steps / secs)
     out["ratio_per_rep"] = [q / p for p, q in zip(out["point"], out["quantiles"])]
     out["threads"] = torch.get_num_threads()
@@ -142,7 +168,11 @@ def child_cold(a):
     first = time.perf_counter() - t0
     with common.PeakRSS() as mem:
         fn(df, a["cell"], a["bidirectional"], a["steps"])
-    return {"first_step_s": first, "peak_delta_mb": mem.delta / common.MB, "peak_mb": mem.peak / common.MB}
+    return {
+        "first_step_s": first,
+        "peak_delta_mb": mem.delta / common.MB,
+        "peak_mb": mem.peak / common.MB,
+    }
 
 
 # ------------------------------------------------------------------ parent
@@ -153,31 +183,54 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--cells", default="rnn,lstm,gru")
     p.add_argument("--bidirectional", default="0,1", help="comma list of 0/1")
-    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads in the children")
+    p.add_argument(
+        "--threads", type=int, default=None, help="torch.set_num_threads in the children"
+    )
     p.add_argument("--no-memory", action="store_true")
-    p.add_argument("--quantiles", action="store_true",
-                   help="instead: steps/s of quantiles=(0.1, 0.5, 0.9) against the point model (issue 13)")
+    p.add_argument(
+        "--quantiles",
+        action="store_true",
+        help="instead: steps/s of quantiles=(0.1, 0.5, 0.9) against the point model (issue 13)",
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.steps, args.repeats, args.no_memory = 8, 2, True
-    configs = [(c, bool(int(b))) for c in args.cells.split(",") for b in args.bidirectional.split(",")]
+    configs = [
+        (c, bool(int(b))) for c in args.cells.split(",") for b in args.bidirectional.split(",")
+    ]
     me = Path(__file__).resolve()
     if args.quantiles:
         return quantile_overhead(me, configs, args)
-    rows, raw = [], {"machine": common.machine_info(), "args": vars(args), "config": CONFIG, "panel": PANEL}
+    rows, raw = (
+        [],
+        {"machine": common.machine_info(), "args": vars(args), "config": CONFIG, "panel": PANEL},
+    )
     for cell, bi in configs:
         base = {"cell": cell, "bidirectional": bi, "steps": args.steps, "threads": args.threads}
         t = common.run_child(me, {**base, "mode": "throughput", "repeats": args.repeats})
-        cold = {} if args.no_memory else {
-            impl: common.run_child(me, {**base, "mode": "cold", "impl": impl, "steps": 3}) for impl in ("lib", "ref")
-        }
+        cold = (
+            {}
+            if args.no_memory
+            else {
+                impl: common.run_child(me, {**base, "mode": "cold", "impl": impl, "steps": 3})
+                for impl in ("lib", "ref")
+            }
+        )
         raw[f"{cell}{'-bi' if bi else ''}"] = {"throughput": t, "cold": cold}
         if "error" in t:
             print(f"{cell} bi={bi}: {t['error']}", file=sys.stderr)
             continue
         lib, ref = common.median(t["lib"]), common.median(t["ref"])
-        row = [f"{cell}{' bi' if bi else ''}", lib, lib * CONFIG["batch_size"], ref, common.median(t["ratio_per_rep"]),
-               min(t["ratio_per_rep"]), common.median(t["lib_wall"]), common.median(t["ref_wall"])]
+        row = [
+            f"{cell}{' bi' if bi else ''}",
+            lib,
+            lib * CONFIG["batch_size"],
+            ref,
+            common.median(t["ratio_per_rep"]),
+            min(t["ratio_per_rep"]),
+            common.median(t["lib_wall"]),
+            common.median(t["ref_wall"]),
+        ]
         for impl in ("lib", "ref"):
             c = cold.get(impl, {})
             row += [c.get("first_step_s"), c.get("peak_delta_mb")]
@@ -191,16 +244,35 @@ def main(argv=None):
 
 
 def quantile_overhead(me, configs, args):
-    rows, raw = [], {"machine": common.machine_info(), "args": vars(args), "config": CONFIG, "panel": PANEL}
+    rows, raw = (
+        [],
+        {"machine": common.machine_info(), "args": vars(args), "config": CONFIG, "panel": PANEL},
+    )
     for cell, bi in configs:
-        t = common.run_child(me, {"cell": cell, "bidirectional": bi, "steps": args.steps, "threads": args.threads,
-                                  "mode": "quantiles", "repeats": args.repeats})
+        t = common.run_child(
+            me,
+            {
+                "cell": cell,
+                "bidirectional": bi,
+                "steps": args.steps,
+                "threads": args.threads,
+                "mode": "quantiles",
+                "repeats": args.repeats,
+            },
+        )
         raw[f"{cell}{'-bi' if bi else ''}"] = t
         if "error" in t:
             print(f"{cell} bi={bi}: {t['error']}", file=sys.stderr)
             continue
-        rows.append([f"{cell}{' bi' if bi else ''}", common.median(t["point"]), common.median(t["quantiles"]),
-                     common.median(t["ratio_per_rep"]), min(t["ratio_per_rep"])])
+        rows.append(
+            [
+                f"{cell}{' bi' if bi else ''}",
+                common.median(t["point"]),
+                common.median(t["quantiles"]),
+                common.median(t["ratio_per_rep"]),
+                min(t["ratio_per_rep"]),
+            ]
+        )
         print(common.table(Q_HEADERS, rows[-1:]).splitlines()[-1], flush=True)
     print()
     print(common.table(Q_HEADERS, rows))
@@ -208,10 +280,34 @@ def quantile_overhead(me, configs, args):
     print(f"\nraw figures: {common.save_json(name, raw)}")
 
 
-Q_HEADERS = ["cell", "point steps/s", "quantiles (0.1, 0.5, 0.9) steps/s", "ratio (median)", "ratio min"]
-HEADERS = ["cell", "lib steps/s", "lib windows/s", "ref steps/s", "ratio lib/ref (median)", "ratio min",
-           "lib fit wall s", "ref wall s", "lib 1st step s", "lib peak MB", "ref 1st step s", "ref peak MB"]
+Q_HEADERS = [
+    "cell",
+    "point steps/s",
+    "quantiles (0.1, 0.5, 0.9) steps/s",
+    "ratio (median)",
+    "ratio min",
+]
+HEADERS = [
+    "cell",
+    "lib steps/s",
+    "lib windows/s",
+    "ref steps/s",
+    "ratio lib/ref (median)",
+    "ratio min",
+    "lib fit wall s",
+    "ref wall s",
+    "lib 1st step s",
+    "lib peak MB",
+    "ref 1st step s",
+    "ref peak MB",
+]
 
 if __name__ == "__main__":
-    common.main_or_child(main, lambda a: {"throughput": child_throughput, "quantiles": child_quantiles,
-                                          "cold": child_cold}[a["mode"]](a))
+    common.main_or_child(
+        main,
+        lambda a: {
+            "throughput": child_throughput,
+            "quantiles": child_quantiles,
+            "cold": child_cold,
+        }[a["mode"]](a),
+    )

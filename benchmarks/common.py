@@ -3,6 +3,7 @@
 Every script imports this as ``common`` (run them from the repository root as
 ``python benchmarks/bench_x.py``; the scripts put their own folder on ``sys.path``).
 """
+
 from __future__ import annotations
 
 import json
@@ -79,7 +80,9 @@ def make_data(n_series, length, freq="h", seed=0):
     width = len(str(n_series - 1))
     ids = np.array([f"series_{i:0{width}d}" for i in range(n_series)], dtype=object)
     dates = pd.date_range("2024-01-01", periods=length, freq=freq).to_numpy()
-    return pd.DataFrame({"unique_id": np.repeat(ids, length), "ds": np.tile(dates, n_series), "y": y.ravel()})
+    return pd.DataFrame(
+        {"unique_id": np.repeat(ids, length), "ds": np.tile(dates, n_series), "y": y.ravel()}
+    )
 
 
 def panel_array(df):

@@ -4,13 +4,20 @@ The core imports only numpy, pandas, torch and scikit-learn (never prefect or ml
 below load on first use (PEP 562), so ``import forecast.choices`` (the CLI's choice lists) does
 not pay for importing torch.
 """
+
 from importlib import import_module
 
 __version__ = "0.1.0"
-_EXPORTS = {"RNNForecaster": "estimator", "Naive": "evaluation.baselines", "SeasonalNaive": "evaluation.baselines",
-            "backtest": "evaluation.backtesting", "BacktestResult": "evaluation.backtesting",
-            "select_model": "evaluation.selection", "SelectionResult": "evaluation.selection",
-            "TemporalSplit": "evaluation.selection"}
+_EXPORTS = {
+    "RNNForecaster": "estimator",
+    "Naive": "evaluation.baselines",
+    "SeasonalNaive": "evaluation.baselines",
+    "backtest": "evaluation.backtesting",
+    "BacktestResult": "evaluation.backtesting",
+    "select_model": "evaluation.selection",
+    "SelectionResult": "evaluation.selection",
+    "TemporalSplit": "evaluation.selection",
+}
 __all__ = [*_EXPORTS, "__version__"]
 
 

@@ -7,6 +7,7 @@ choices from them. Plain values only (no torch), so reading them costs nothing.
 ``None`` is a member where it is a valid parameter value; configuration files and command lines
 have no null and spell it ``"none"`` (:func:`names`, :func:`from_name`).
 """
+
 from __future__ import annotations
 
 # networks
@@ -19,15 +20,28 @@ WINDOW_NORMS = (None, "last", "standard", "es")  # the estimator also takes "aut
 SKIPS = (None, "seasonal")
 
 # data
-SCALERS = ("standard", "robust", "none")  # "none" is a method here (the identity scaler), not a null
+SCALERS = (
+    "standard",
+    "robust",
+    "none",
+)  # "none" is a method here (the identity scaler), not a null
 TARGET_TRANSFORMS = (None, "log")
 FILLS = (None, "ffill", "interpolate", "zero")
 SHORT_SERIES = ("pad", "drop", "error")
 
 # training
 LOSSES = ("mse", "mae", "huber", "mase", "smape")
-DISTRIBUTIONS = (None, "normal", "student_t", "negative_binomial")  # the distribution heads' families
-INTERVALS = (None, "conformal", "cqr")  # conformal intervals: absolute residuals, or around the quantile head
+DISTRIBUTIONS = (
+    None,
+    "normal",
+    "student_t",
+    "negative_binomial",
+)  # the distribution heads' families
+INTERVALS = (
+    None,
+    "conformal",
+    "cqr",
+)  # conformal intervals: absolute residuals, or around the quantile head
 OPTIMIZERS = ("adam", "adamw")
 CLIPS = ("norm", "value", None)
 LR_SCHEDULERS = (None, "cosine", "cooldown", "plateau")
@@ -36,7 +50,10 @@ VERBOSE = ("auto", True, False)
 # evaluation
 METRICS = ("mae", "rmse", "mape", "smape", "mase")
 DEFAULT_METRICS = ("mae", "rmse", "smape", "mase")
-RANKING_METRICS = (*METRICS, "owa")  # model selection also ranks by M4's OWA against its reference row
+RANKING_METRICS = (
+    *METRICS,
+    "owa",
+)  # model selection also ranks by M4's OWA against its reference row
 BACKTEST_WINDOWS = ("expanding", "sliding")
 
 

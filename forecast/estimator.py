@@ -5,6 +5,7 @@
 from new history, or from many historical origins at once) and save/load live in
 ``forecast.fitted.inference`` and ``forecast.fitted.persistence``, which take that state; this class composes them.
 """
+
 from __future__ import annotations
 
 import threading
@@ -14,23 +15,23 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 
-from forecast.probabilistic import conformal
-from forecast.data import frames
-from forecast.fitted import inference, persistence
-from forecast.training.callbacks import EarlyStopping, TeacherForcing
-from forecast.training.checkpoint import for_fit
 from forecast.checks import check_int, check_params, check_quantiles, seconds
+from forecast.data import frames
 from forecast.data.frames import to_long
-from forecast.fitted.attributes import FittedAttributes
-from forecast.training.losses import fit_loss
-from forecast.probabilistic.decoder import check_target
-from forecast.networks.model import copy_weights
 from forecast.data.panel import build_panel, covariate_columns, fit_layout, left_pad, short_series
 from forecast.data.seasonality import seasonal_strength_prior
-from forecast.fitted.state import FittedState, Tail
-from forecast.training.tbptt import train_tbptt
-from forecast.training.loop import TrainConfig, plan, progress_enabled, train
 from forecast.data.windows import Gatherer, split_index
+from forecast.fitted import inference, persistence
+from forecast.fitted.attributes import FittedAttributes
+from forecast.fitted.state import FittedState, Tail
+from forecast.networks.model import copy_weights
+from forecast.probabilistic import conformal
+from forecast.probabilistic.decoder import check_target
+from forecast.training.callbacks import EarlyStopping, TeacherForcing
+from forecast.training.checkpoint import for_fit
+from forecast.training.loop import TrainConfig, plan, progress_enabled, train
+from forecast.training.losses import fit_loss
+from forecast.training.tbptt import train_tbptt
 
 _INIT_LOCK = threading.Lock()  # torch's global generator is shared by threads
 
@@ -155,27 +156,101 @@ class RNNForecaster(FittedAttributes, RegressorMixin, BaseEstimator):
     read-only ``spec_``, ``layout_``, ``ids_``, ``freqs_``, ``tail_``, ``history_``, ``lookback_``, ... read.
     """
 
-    def __init__(self, cell="lstm", hidden_size=64, num_layers=1, bidirectional=False, merge="concat",
-                 nonlinearity="tanh", dropout=0.0, head="direct", attention=None, teacher_forcing=0.0,
-                 residual=False, layer_norm=False, tbptt_steps=None, carry_state=True, lookback=None, horizon=12,
-                 season_length=None, skip=None, past_covariates=(), future_covariates=(), static_covariates=(),
-                 calendar=False, scaler="standard", window_norm="auto", target_transform=None, fill=None,
-                 short_series="pad", loss="mae", optimizer="adam", learning_rate=3e-3,
-                 weight_decay=0.0, batch_size=None, max_epochs=None, max_steps=None, windows_per_epoch=None,
-                 stride=1, val_size=None, early_stopping=None, lr_scheduler="cooldown", clip="norm",
-                 clip_value=1.0, n_models=1, member_lookbacks=None, member_losses=None, max_time=None, quantiles=None, distribution=None, interval=None,
-                 level=None, calibration_size=None, device="auto", seed=0, verbose="auto"):
+    def __init__(
+        self,
+        cell="lstm",
+        hidden_size=64,
+        num_layers=1,
+        bidirectional=False,
+        merge="concat",
+        nonlinearity="tanh",
+        dropout=0.0,
+        head="direct",
+        attention=None,
+        teacher_forcing=0.0,
+        residual=False,
+        layer_norm=False,
+        tbptt_steps=None,
+        carry_state=True,
+        lookback=None,
+        horizon=12,
+        season_length=None,
+        skip=None,
+        past_covariates=(),
+        future_covariates=(),
+        static_covariates=(),
+        calendar=False,
+        scaler="standard",
+        window_norm="auto",
+        target_transform=None,
+        fill=None,
+        short_series="pad",
+        loss="mae",
+        optimizer="adam",
+        learning_rate=3e-3,
+        weight_decay=0.0,
+        batch_size=None,
+        max_epochs=None,
+        max_steps=None,
+        windows_per_epoch=None,
+        stride=1,
+        val_size=None,
+        early_stopping=None,
+        lr_scheduler="cooldown",
+        clip="norm",
+        clip_value=1.0,
+        n_models=1,
+        member_lookbacks=None,
+        member_losses=None,
+        max_time=None,
+        quantiles=None,
+        distribution=None,
+        interval=None,
+        level=None,
+        calibration_size=None,
+        device="auto",
+        seed=0,
+        verbose="auto",
+    ):
         self.cell, self.hidden_size, self.num_layers = cell, hidden_size, num_layers
-        self.bidirectional, self.merge, self.nonlinearity, self.dropout = bidirectional, merge, nonlinearity, dropout
+        self.bidirectional, self.merge, self.nonlinearity, self.dropout = (
+            bidirectional,
+            merge,
+            nonlinearity,
+            dropout,
+        )
         self.head, self.attention, self.teacher_forcing = head, attention, teacher_forcing
-        self.residual, self.layer_norm, self.tbptt_steps, self.carry_state = residual, layer_norm, tbptt_steps, carry_state
-        self.lookback, self.horizon, self.season_length, self.skip = lookback, horizon, season_length, skip
+        self.residual, self.layer_norm, self.tbptt_steps, self.carry_state = (
+            residual,
+            layer_norm,
+            tbptt_steps,
+            carry_state,
+        )
+        self.lookback, self.horizon, self.season_length, self.skip = (
+            lookback,
+            horizon,
+            season_length,
+            skip,
+        )
         self.past_covariates, self.future_covariates = past_covariates, future_covariates
         self.static_covariates, self.calendar = static_covariates, calendar
         self.scaler, self.window_norm, self.target_transform = scaler, window_norm, target_transform
-        self.fill, self.short_series, self.loss, self.optimizer = fill, short_series, loss, optimizer
-        self.learning_rate, self.weight_decay, self.batch_size = learning_rate, weight_decay, batch_size
-        self.max_epochs, self.max_steps, self.windows_per_epoch = max_epochs, max_steps, windows_per_epoch
+        self.fill, self.short_series, self.loss, self.optimizer = (
+            fill,
+            short_series,
+            loss,
+            optimizer,
+        )
+        self.learning_rate, self.weight_decay, self.batch_size = (
+            learning_rate,
+            weight_decay,
+            batch_size,
+        )
+        self.max_epochs, self.max_steps, self.windows_per_epoch = (
+            max_epochs,
+            max_steps,
+            windows_per_epoch,
+        )
         self.stride, self.val_size, self.early_stopping = stride, val_size, early_stopping
         self.lr_scheduler, self.clip, self.clip_value = lr_scheduler, clip, clip_value
         self.n_models, self.max_time = n_models, max_time
@@ -185,8 +260,18 @@ class RNNForecaster(FittedAttributes, RegressorMixin, BaseEstimator):
         self.device, self.seed, self.verbose = device, seed, verbose
 
     # ------------------------------------------------------------------ fit
-    def fit(self, df, y=None, *, id_col="unique_id", time_col="ds", target_col="y", callbacks=None,
-            warm_start=False, checkpoint_dir=None):
+    def fit(
+        self,
+        df,
+        y=None,
+        *,
+        id_col="unique_id",
+        time_col="ds",
+        target_col="y",
+        callbacks=None,
+        warm_start=False,
+        checkpoint_dir=None,
+    ):
         """Train one network on every series of ``df``.
 
         Parameters
@@ -210,53 +295,121 @@ class RNNForecaster(FittedAttributes, RegressorMixin, BaseEstimator):
         check_params(self)
         started = time.perf_counter()  # max_time counts from here
         long, spec = to_long(frames.with_target(df, y, target_col), id_col, time_col, target_col)
-        long, freqs = frames.validate(long, covariate_columns(self), self.fill, where="fit data", names=spec.names)
+        long, freqs = frames.validate(
+            long, covariate_columns(self), self.fill, where="fit data", names=spec.names
+        )
         layout = fit_layout(self, freqs, spec.names[frames.TIME])
         panel = build_panel(long, freqs, layout)
         state = FittedState.resolve(self.get_params(), spec, layout, panel)
         val_size, cal = self._val_size(), conformal.calibration_size(self, panel.n_series)
         held = val_size + cal  # the calibration tail is never trained on, validated on or scaled by
-        keep, pads = short_series(panel, state.lookback, self.horizon, held, self.short_series,
-                                  "val_size + calibration_size" if cal else "val_size")
+        keep, pads = short_series(
+            panel,
+            state.lookback,
+            self.horizon,
+            held,
+            self.short_series,
+            "val_size + calibration_size" if cal else "val_size",
+        )
         state.fit_scalers(panel, held, self.scaler)
         check_target(self.distribution, panel)
         scaled = state.scale(panel.data, panel.series_of_rows())
-        rows, offsets, observed = left_pad(panel.offsets, pads)  # short series: padded rows, masked in the loss
-        gatherer = Gatherer(scaled[rows], state.scaled_static(), state.lookback, self.horizon, layout.future_slice,
-                            state.device, observed)
-        train_idx, val_idx = split_index(np.where(keep, np.diff(offsets) - cal, 0), offsets, state.lookback, self.horizon,
-                                         val_size, self.stride, state.device)
+        rows, offsets, observed = left_pad(
+            panel.offsets, pads
+        )  # short series: padded rows, masked in the loss
+        gatherer = Gatherer(
+            scaled[rows],
+            state.scaled_static(),
+            state.lookback,
+            self.horizon,
+            layout.future_slice,
+            state.device,
+            observed,
+        )
+        train_idx, val_idx = split_index(
+            np.where(keep, np.diff(offsets) - cal, 0),
+            offsets,
+            state.lookback,
+            self.horizon,
+            val_size,
+            self.stride,
+            state.device,
+        )
         if train_idx.n_windows == 0:
-            raise ValueError(f"no training windows: every series is shorter than lookback + horizon + val_size "
-                             f"= {state.lookback} + {self.horizon} + {val_size}; lower val_size or lookback, or "
-                             f"use short_series='pad'")
+            raise ValueError(
+                f"no training windows: every series is shorter than lookback + horizon + val_size "
+                f"= {state.lookback} + {self.horizon} + {val_size}; lower val_size or lookback, or "
+                f"use short_series='pad'"
+            )
         state.batch_size, state.windows_per_epoch, state.max_epochs = plan(
-            train_idx.n_windows if not self.tbptt_steps else panel.n_series, self.batch_size, self.windows_per_epoch,
-            self.max_epochs)
+            train_idx.n_windows if not self.tbptt_steps else panel.n_series,
+            self.batch_size,
+            self.windows_per_epoch,
+            self.max_epochs,
+        )
         previous = getattr(self, "module_", None) if warm_start else None
         module = self._init_network(state, previous)
-        if previous is None and state.window_norm == "es":  # each series' seasonal strength from its regularity
-            prior = seasonal_strength_prior(panel.data[:, 0], panel.offsets, panel.lengths - held,
-                                            state.season_length)
+        if (
+            previous is None and state.window_norm == "es"
+        ):  # each series' seasonal strength from its regularity
+            prior = seasonal_strength_prior(
+                panel.data[:, 0], panel.offsets, panel.lengths - held, state.season_length
+            )
             for member in getattr(module, "members", [module]):
                 member.norm.set_strength(prior)
         generator = torch.Generator().manual_seed(self.seed)
         cbs = self._callbacks(callbacks, state.max_epochs)
         config = self._train_config(state, started)
         ckpt = for_fit(checkpoint_dir, self.get_params(), [scaled], [generator])
-        loss_fn = fit_loss(self.member_losses or self.loss, state, scaled[:, 0], panel.offsets, panel.lengths - held)
+        loss_fn = fit_loss(
+            self.member_losses or self.loss,
+            state,
+            scaled[:, 0],
+            panel.offsets,
+            panel.lengths - held,
+        )
         if self.tbptt_steps:
-            state.history = train_tbptt(module, gatherer, offsets + np.append(pads, 0),  # observed rows only
-                                        np.where(keep, panel.lengths - held, 0), val_idx, config,
-                                        k=self.tbptt_steps, carry_state=self.carry_state, callbacks=cbs,
-                                        generator=generator, loss_fn=loss_fn, checkpoint=ckpt)
+            state.history = train_tbptt(
+                module,
+                gatherer,
+                offsets + np.append(pads, 0),  # observed rows only
+                np.where(keep, panel.lengths - held, 0),
+                val_idx,
+                config,
+                k=self.tbptt_steps,
+                carry_state=self.carry_state,
+                callbacks=cbs,
+                generator=generator,
+                loss_fn=loss_fn,
+                checkpoint=ckpt,
+            )
         else:
-            state.history = train(module, gatherer, train_idx, val_idx, config, callbacks=cbs, generator=generator,
-                                  loss_fn=loss_fn, checkpoint=ckpt)
-        state.tail, state.n_train_windows = Tail.from_panel(panel, state.lookback), train_idx.n_windows
+            state.history = train(
+                module,
+                gatherer,
+                train_idx,
+                val_idx,
+                config,
+                callbacks=cbs,
+                generator=generator,
+                loss_fn=loss_fn,
+                checkpoint=ckpt,
+            )
+        state.tail, state.n_train_windows = (
+            Tail.from_panel(panel, state.lookback),
+            train_idx.n_windows,
+        )
         if cal:
-            state.conformal = conformal.calibrate(state, module, gatherer, offsets, cal, self.interval, self.level,
-                                                  inference.run_windows)
+            state.conformal = conformal.calibrate(
+                state,
+                module,
+                gatherer,
+                offsets,
+                cal,
+                self.interval,
+                self.level,
+                inference.run_windows,
+            )
         self._state, self.module_ = state, module.eval()
         return self
 
@@ -345,7 +498,9 @@ class RNNForecaster(FittedAttributes, RegressorMixin, BaseEstimator):
         """
         spec = self.state_.spec
         long, _ = to_long(df, spec.id_col, spec.time_col, spec.target_col)
-        return inference.forecast_origins(self.state_, self.module_, long, origins, self._level(level))
+        return inference.forecast_origins(
+            self.state_, self.module_, long, origins, self._level(level)
+        )
 
     def attention_weights(self, df=None, X_future=None):
         """Seq2seq with attention: the weights of ``predict(df, X_future)``'s decoder over the lookback.
@@ -355,10 +510,14 @@ class RNNForecaster(FittedAttributes, RegressorMixin, BaseEstimator):
         ndarray (n_series, horizon, lookback); each row sums to 1 over the lookback steps.
         """
         if self.head != "seq2seq" or self.attention is None:
-            raise ValueError(f"attention_weights needs head='seq2seq' and attention set, got head={self.head!r}, "
-                             f"attention={self.attention!r}")
+            raise ValueError(
+                f"attention_weights needs head='seq2seq' and attention set, got head={self.head!r}, "
+                f"attention={self.attention!r}"
+            )
         self.predict(df, X_future)
-        heads = [m.head for m in getattr(self.module_, "members", [self.module_])]  # an ensemble: their mean
+        heads = [
+            m.head for m in getattr(self.module_, "members", [self.module_])
+        ]  # an ensemble: their mean
         return torch.stack([h.attention_weights.float() for h in heads]).mean(0).cpu().numpy()
 
     def score(self, df, y=None):
@@ -391,9 +550,19 @@ class RNNForecaster(FittedAttributes, RegressorMixin, BaseEstimator):
         return int(self.val_size)
 
     def _train_config(self, state, started=None):
-        return TrainConfig(loss=self.loss, optimizer=self.optimizer, learning_rate=self.learning_rate,
-                           weight_decay=self.weight_decay, batch_size=state.batch_size, max_epochs=state.max_epochs,
-                           max_steps=self.max_steps, windows_per_epoch=state.windows_per_epoch, clip=self.clip,
-                           clip_value=self.clip_value, lr_scheduler=self.lr_scheduler,
-                           progress=progress_enabled(self.verbose), max_time=seconds(self.max_time), started=started)
-
+        return TrainConfig(
+            loss=self.loss,
+            optimizer=self.optimizer,
+            learning_rate=self.learning_rate,
+            weight_decay=self.weight_decay,
+            batch_size=state.batch_size,
+            max_epochs=state.max_epochs,
+            max_steps=self.max_steps,
+            windows_per_epoch=state.windows_per_epoch,
+            clip=self.clip,
+            clip_value=self.clip_value,
+            lr_scheduler=self.lr_scheduler,
+            progress=progress_enabled(self.verbose),
+            max_time=seconds(self.max_time),
+            started=started,
+        )

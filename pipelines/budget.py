@@ -13,6 +13,7 @@
   each for the hold-out fit and the final fit, which train the chosen settings on more data and
   make the model that is registered.
 """
+
 from __future__ import annotations
 
 import math
@@ -47,10 +48,16 @@ class Windows:
     lookback_inferred: bool
 
     def describe(self, horizon):
-        season = (f"season_length {self.season_length} (inferred from frequency {self.freq!r})"
-                  if self.season_inferred else f"season_length {self.season_length} (given)")
-        lookback = (f"lookback {self.lookback} (inferred: the estimator's rule for horizon {horizon} and that season)"
-                    if self.lookback_inferred else f"lookback {self.lookback} (given)")
+        season = (
+            f"season_length {self.season_length} (inferred from frequency {self.freq!r})"
+            if self.season_inferred
+            else f"season_length {self.season_length} (given)"
+        )
+        lookback = (
+            f"lookback {self.lookback} (inferred: the estimator's rule for horizon {horizon} and that season)"
+            if self.lookback_inferred
+            else f"lookback {self.lookback} (given)"
+        )
         return f"{season}, {lookback}"
 
 
@@ -77,9 +84,11 @@ def check_lengths(df, min_length):
     sizes = df.groupby(frames.ID, sort=False).size()
     short = sizes[sizes < min_length]
     if len(short):
-        raise ValueError(f"data: series {short.index[0]!r} has {short.iloc[0]} points, fewer than the "
-                         f"{min_length} needed (lookback + horizon x (selection windows + hold-out)); "
-                         f"{len(short)} such series")
+        raise ValueError(
+            f"data: series {short.index[0]!r} has {short.iloc[0]} points, fewer than the "
+            f"{min_length} needed (lookback + horizon x (selection windows + hold-out)); "
+            f"{len(short)} such series"
+        )
 
 
 def n_fits(n_candidates):
@@ -123,15 +132,23 @@ class Plan:
         return None if self.max_time is None else FINAL_SHARES * self.candidate_seconds
 
     def describe(self):
-        head = (f"{self.n_candidates} candidates (one fit each, scored at {self.n_windows} selection windows) + "
-                f"hold-out + final fit = {self.fits} fits, about {self.steps:,} gradient steps ({self.windows:,} windows / batch "
-                f"{self.batch_size} x {self.max_epochs} epochs a fit)")
+        head = (
+            f"{self.n_candidates} candidates (one fit each, scored at {self.n_windows} selection windows) + "
+            f"hold-out + final fit = {self.fits} fits, about {self.steps:,} gradient steps ({self.windows:,} windows / batch "
+            f"{self.batch_size} x {self.max_epochs} epochs a fit)"
+        )
         if self.max_time is None:
             why = "none chosen: the plan is small" if not self.chosen else "none"
             return f"{head}; training budget: {why} (--max-time SECONDS sets one)"
-        why = "chosen for this size of job; --max-time SECONDS to change it, 0 for none" if self.chosen else "given"
-        return (f"{head}; training budget {self.max_time:g} s ({why}): {self.candidate_seconds:.3g} s per "
-                f"candidate fit, {self.final_seconds:.3g} s for the hold-out and the final fit each")
+        why = (
+            "chosen for this size of job; --max-time SECONDS to change it, 0 for none"
+            if self.chosen
+            else "given"
+        )
+        return (
+            f"{head}; training budget {self.max_time:g} s ({why}): {self.candidate_seconds:.3g} s per "
+            f"candidate fit, {self.final_seconds:.3g} s for the hold-out and the final fit each"
+        )
 
 
 def plan(df, lookback, horizon, batch_size, max_epochs, n_candidates, n_windows, max_time=None):
@@ -142,7 +159,9 @@ def plan(df, lookback, horizon, batch_size, max_epochs, n_candidates, n_windows,
 
     sizes = df.groupby(frames.ID, sort=False).size()
     n = int((sizes - lookback - horizon + 1).clip(lower=1).sum())
-    batch_size, per_epoch, max_epochs = fit_plan(n, batch_size, None, max_epochs)  # as each candidate will
+    batch_size, per_epoch, max_epochs = fit_plan(
+        n, batch_size, None, max_epochs
+    )  # as each candidate will
     steps = math.ceil(min(n, per_epoch) / batch_size) * max_epochs * n_fits(n_candidates)
     timesteps = steps * batch_size * lookback
     chosen = max_time is None
@@ -152,18 +171,29 @@ def plan(df, lookback, horizon, batch_size, max_epochs, n_candidates, n_windows,
         max_time = max(DEFAULT_SECONDS, MIN_SHARE_SECONDS * shares) if large else None
     elif not max_time:
         max_time = None  # 0: no budget
-    return Plan(n_candidates, n_windows, n, batch_size, max_epochs, steps, timesteps,
-                None if max_time is None else float(max_time), chosen)
+    return Plan(
+        n_candidates,
+        n_windows,
+        n,
+        batch_size,
+        max_epochs,
+        steps,
+        timesteps,
+        None if max_time is None else float(max_time),
+        chosen,
+    )
 
 
 def announce(job):
     """Log the plan; warn when a large job runs without a clock. Returns ``job``."""
     log = run_logger()
     if job.max_time is None and job.timesteps > SLOW_TIMESTEPS:
-        log.warning("large training job without a time budget: %s; this can take hours on a CPU. Bound it "
-                    "with --max-time SECONDS (split over the fits), or reduce it with a larger --batch-size, "
-                    "fewer --max-epochs or fewer candidates (--cells, --directions, --hidden-sizes).",
-                    job.describe())
+        log.warning(
+            "large training job without a time budget: %s; this can take hours on a CPU. Bound it "
+            "with --max-time SECONDS (split over the fits), or reduce it with a larger --batch-size, "
+            "fewer --max-epochs or fewer candidates (--cells, --directions, --hidden-sizes).",
+            job.describe(),
+        )
     else:
         log.info("training plan: %s", job.describe())
     return job

@@ -8,6 +8,7 @@ The options are in ``pipelines.options``, the checks before a flow runs in ``pip
 offline settings (``pipelines.environment``) are set, unless already set, before prefect or
 mlflow is imported.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,7 +22,12 @@ from forecast.training.stopping import Interrupted
 from . import config, environment, io, preflight, signals
 from .options import build_parser
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_FORECAST = 0, 1, 2, 3  # 3: trained and registered, no forecasts
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_FORECAST = (
+    0,
+    1,
+    2,
+    3,
+)  # 3: trained and registered, no forecasts
 
 
 class UsageError(Exception):
@@ -58,7 +64,9 @@ def _run_flow(name, args):
     from . import flows
 
     environment.quiet_prefect_errors(getattr(args, "debug", False))
-    runner = config.section(cfg, "runner", {k: getattr(args, k, None) for k in ("kind", "workers", "address")})
+    runner = config.section(
+        cfg, "runner", {k: getattr(args, k, None) for k in ("kind", "workers", "address")}
+    )
     try:
         flow_obj = flows.with_runner(flows.FLOWS[name], **runner)
     except (TypeError, ValueError) as exc:
@@ -67,16 +75,25 @@ def _run_flow(name, args):
     if name == "train":
         found = preflight.check_training_data(params)
         if found is not None:
-            print(f"[forecast] from the data: {found[0].describe(params['horizon'])}\n"
-                  f"[forecast] training plan: {found[1].describe()}", flush=True)
+            print(
+                f"[forecast] from the data: {found[0].describe(params['horizon'])}\n"
+                f"[forecast] training plan: {found[1].describe()}",
+                flush=True,
+            )
     if not params.get("model_name"):
         from .registry import model_name_for
 
         params["model_name"] = model_name_for(params["data"], params.get("table"))
-        print(f"[forecast] registered model: {params['model_name']} (named after the data; --model-name "
-              f"to choose another)", flush=True)
+        print(
+            f"[forecast] registered model: {params['model_name']} (named after the data; --model-name "
+            f"to choose another)",
+            flush=True,
+        )
     shown = {k: io.redact(v) if isinstance(v, str) and "://" in v else v for k, v in params.items()}
-    print(f"[forecast] running the {name} flow: " + ", ".join(f"{k}={v}" for k, v in shown.items()), flush=True)
+    print(
+        f"[forecast] running the {name} flow: " + ", ".join(f"{k}={v}" for k, v in shown.items()),
+        flush=True,
+    )
     with signals.prefect_api():  # a temporary server that dies with this command, unless one is set
         state = signals.run_stoppable(lambda: flow_obj(**params, return_state=True))
     if not state.is_completed():
@@ -96,21 +113,30 @@ def cmd_train(args):
 def train_summary(result):
     """The lines ``forecast train`` ends with, from the train flow's result."""
     metric, ho = result["metric"], result["holdout"]
-    lines = [f"\nleaderboard ({metric} of the selection backtest before the hold-out; lower is better):"]
+    lines = [
+        f"\nleaderboard ({metric} of the selection backtest before the hold-out; lower is better):"
+    ]
     width = max([len(row["candidate"]) for row in result["leaderboard"]] + [16])
-    lines += [f"  {rank:>2}. {row['candidate']:<{width}} {row.get(metric, float('nan')):.4g}"
-              for rank, row in enumerate(result["leaderboard"], 1)]
-    lines += [f"best candidate: {result['best']}; hold-out {metric}: {ho['model']:.4g} "
-              f"vs seasonal naive{_season(result)} {ho['seasonal_naive']:.4g} "
-              f"({_relative(ho['model'], ho['seasonal_naive'])})",
-              f"{result['reason']}  (MLflow run {result['run_id']})",
-              f"champion: v{result['champion_version']}  (MLflow run {result['champion_run_id']})",
-              f"forecasts (v{result.get('forecast_version', result['champion_version'])}) written to "
-              f"{result['forecast_path']}" if result.get("forecast_path") else
-              f"forecasts NOT written: {result.get('forecast_error')}",
-              f"open the MLflow UI: {self_command()} ui   then {result['runs_url']}"]
+    lines += [
+        f"  {rank:>2}. {row['candidate']:<{width}} {row.get(metric, float('nan')):.4g}"
+        for rank, row in enumerate(result["leaderboard"], 1)
+    ]
+    lines += [
+        f"best candidate: {result['best']}; hold-out {metric}: {ho['model']:.4g} "
+        f"vs seasonal naive{_season(result)} {ho['seasonal_naive']:.4g} "
+        f"({_relative(ho['model'], ho['seasonal_naive'])})",
+        f"{result['reason']}  (MLflow run {result['run_id']})",
+        f"champion: v{result['champion_version']}  (MLflow run {result['champion_run_id']})",
+        f"forecasts (v{result.get('forecast_version', result['champion_version'])}) written to "
+        f"{result['forecast_path']}"
+        if result.get("forecast_path")
+        else f"forecasts NOT written: {result.get('forecast_error')}",
+        f"open the MLflow UI: {self_command()} ui   then {result['runs_url']}",
+    ]
     if result.get("leaderboard_url"):
-        lines.append(f"this run's leaderboard (candidates ranked, curves and hold-out columns): {result['leaderboard_url']}")
+        lines.append(
+            f"this run's leaderboard (candidates ranked, curves and hold-out columns): {result['leaderboard_url']}"
+        )
     return lines
 
 
@@ -153,8 +179,10 @@ def cmd_forecast(args):
 
 def cmd_backtest(args):
     r = _run_flow("backtest", args)
-    print(f"v{r['version']}: {r['metric']} {r['model']:.4g} vs seasonal naive{_season(r)} {r['seasonal_naive']:.4g} "
-          f"over {r['n_windows']} windows ({_relative(r['model'], r['seasonal_naive'])})")
+    print(
+        f"v{r['version']}: {r['metric']} {r['model']:.4g} vs seasonal naive{_season(r)} {r['seasonal_naive']:.4g} "
+        f"over {r['n_windows']} windows ({_relative(r['model'], r['seasonal_naive'])})"
+    )
     return EXIT_OK
 
 
@@ -164,10 +192,14 @@ def cmd_serve(args):
     from . import schedules
 
     if not PREFECT_API_URL.value():
-        raise UsageError("schedules need a Prefect server: start one with `forecast server` (or "
-                         "scripts/prefect-server.sh) and export PREFECT_API_URL=http://127.0.0.1:4200/api")
+        raise UsageError(
+            "schedules need a Prefect server: start one with `forecast server` (or "
+            "scripts/prefect-server.sh) and export PREFECT_API_URL=http://127.0.0.1:4200/api"
+        )
     cfg = _load_config(args)
-    overrides = {k: getattr(args, k) for k in ("train_cron", "forecast_cron", "forecast_interval_seconds")}
+    overrides = {
+        k: getattr(args, k) for k in ("train_cron", "forecast_cron", "forecast_interval_seconds")
+    }
     try:
         deployments = schedules.deployments(cfg, config.section(cfg, "serve", overrides))
     except (config.ConfigError, ValueError) as exc:
@@ -180,8 +212,11 @@ def cmd_server(args):
     from . import schedules
 
     argv, env = schedules.server_command(args.port)
-    print(f"[forecast] Prefect server on http://127.0.0.1:{args.port}; in another shell:\n"
-          f"  export PREFECT_API_URL=http://127.0.0.1:{args.port}/api && forecast serve", flush=True)
+    print(
+        f"[forecast] Prefect server on http://127.0.0.1:{args.port}; in another shell:\n"
+        f"  export PREFECT_API_URL=http://127.0.0.1:{args.port}/api && forecast serve",
+        flush=True,
+    )
     os.execvpe(argv[0], argv, env)
 
 
@@ -192,8 +227,11 @@ def cmd_ui(args):
     (store.store_dir() / "artifacts").mkdir(parents=True, exist_ok=True)
     experiment = config.load().get("common", {}).get("experiment", "forecast")
     url = store.runs_url(store.local_experiment_id(experiment), port=args.port)
-    print(f"[forecast] MLflow UI on http://127.0.0.1:{args.port} over {store.store_dir()} (Ctrl-C stops it); "
-          f"runs: {url}", flush=True)
+    print(
+        f"[forecast] MLflow UI on http://127.0.0.1:{args.port} over {store.store_dir()} (Ctrl-C stops it); "
+        f"runs: {url}",
+        flush=True,
+    )
     os.execvpe(argv[0], argv, env)
 
 
@@ -206,8 +244,15 @@ def cmd_datasets(args):
     return EXIT_OK
 
 
-COMMANDS = {"train": cmd_train, "forecast": cmd_forecast, "backtest": cmd_backtest, "serve": cmd_serve,
-            "server": cmd_server, "ui": cmd_ui, "datasets": cmd_datasets}
+COMMANDS = {
+    "train": cmd_train,
+    "forecast": cmd_forecast,
+    "backtest": cmd_backtest,
+    "serve": cmd_serve,
+    "server": cmd_server,
+    "ui": cmd_ui,
+    "datasets": cmd_datasets,
+}
 
 
 def _one_line(exc):

@@ -7,11 +7,13 @@ laid over the result. Values stay
 plain (str, int, float, bool, lists of them) because they become Prefect flow parameters, which
 Prefect validates against the flows' type hints at the flow boundary.
 """
+
 from __future__ import annotations
 
 import inspect
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 DEFAULT_PATH = Path(__file__).with_name("default.toml")
 SECTIONS = ("common", "train", "forecast", "backtest", "serve", "runner")
@@ -57,7 +59,9 @@ def flow_parameters(flow, cfg, section, overrides=None):
     own = cfg.get(section, {})
     unknown = sorted(set(own) - names)
     if unknown:
-        raise ConfigError(f"[{section}]: unknown key(s) {unknown}; the {section} flow takes {sorted(names)}")
+        raise ConfigError(
+            f"[{section}]: unknown key(s) {unknown}; the {section} flow takes {sorted(names)}"
+        )
     params = {k: v for k, v in cfg.get("common", {}).items() if k in names}
     params.update(own)
     params.update({k: v for k, v in (overrides or {}).items() if v is not None and k in names})

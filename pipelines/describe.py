@@ -4,6 +4,7 @@ Pure functions on plain values and DataFrames (no mlflow, no prefect), so what a
 the MLflow and Prefect UIs is tested like any other output. :mod:`pipelines.publish` puts them
 in place: MLflow run notes (``mlflow.note.content``), registry descriptions, Prefect artifacts.
 """
+
 from __future__ import annotations
 
 import json
@@ -58,13 +59,25 @@ def leaderboard_table(board, metric):
 
     ``board``: ``SelectionResult.leaderboard`` [candidate, params (JSON), metrics..., fit_seconds, rank].
     """
-    params = [json.loads(p) if isinstance(p, str) else dict(p or {}) for p in board.get("params", [{}] * len(board))]
-    recurrent = [p for p, ref in zip(params, board.get("reference", [False] * len(board))) if not ref and p]
+    params = [
+        json.loads(p) if isinstance(p, str) else dict(p or {})
+        for p in board.get("params", [{}] * len(board))
+    ]
+    recurrent = [
+        p for p, ref in zip(params, board.get("reference", [False] * len(board))) if not ref and p
+    ]
     keys = [k for k in SWEPT if any(k in p for p in recurrent)]
-    keys += sorted(k for k in {k for p in recurrent for k in p} - set(keys)
-                   if len({json.dumps(p.get(k), default=str) for p in recurrent}) > 1)
-    out = pd.DataFrame({"rank": board["rank"].to_numpy() if "rank" in board else range(1, len(board) + 1),
-                        "candidate": board["candidate"].astype(str).to_numpy()})
+    keys += sorted(
+        k
+        for k in {k for p in recurrent for k in p} - set(keys)
+        if len({json.dumps(p.get(k), default=str) for p in recurrent}) > 1
+    )
+    out = pd.DataFrame(
+        {
+            "rank": board["rank"].to_numpy() if "rank" in board else range(1, len(board) + 1),
+            "candidate": board["candidate"].astype(str).to_numpy(),
+        }
+    )
     for k in keys:
         out[k] = [_plain(p.get(k)) if p else "" for p in params]
     metrics = [metric, *[m for m in METRIC_COLUMNS if m != metric]]
@@ -76,7 +89,13 @@ def leaderboard_table(board, metric):
 
 
 def _plain(value):
-    return "–" if value is None else value if isinstance(value, (str, int, float, bool)) else json.dumps(value)
+    return (
+        "–"
+        if value is None
+        else value
+        if isinstance(value, (str, int, float, bool))
+        else json.dumps(value)
+    )
 
 
 def markdown_table(frame, max_rows=None):
@@ -119,21 +138,45 @@ def train_description(facts, board, holdout, promotion, links):
     """
     f = facts
     row = holdout[holdout["metric"] == f["metric"]]
-    vs = (f": hold-out `{f['metric']}` {number(row.iloc[0, 1])} vs seasonal naive {number(row.iloc[0, 2])}"
-          if len(row) else "")
-    quick = " · ".join(f"[{label}]({url})" for label, url in (links or {}).items()
-                       if url and label in ("report", LEADERBOARD))
-    val = (f"Each candidate held back the last {f['val_size']} points of every series for validation (its run "
-           f"has `val_loss` per epoch); the final fit trained on all data, so this run's curve is `train_loss` "
-           f"only and the chosen candidate's run holds its validation curve."
-           if f.get("val_size") else "No validation tail (val_size 0): the curves are `train_loss` only.")
-    lines = [f"**{f['best']}** for `{f['data']}` ({f['n_series']} series, horizon {f['horizon']}){vs}. "
-             f"{promotion}" + (f" {quick}" if quick else ""), "",
-             "### Leaderboard (selection backtest)", "", markdown_table(board, max_rows=5), "",
-             f"Ranked by backtest `{f['metric']}` over {f.get('n_windows', '?')} window(s). {val}", "",
-             "### Hold-out (last horizon of every series, unseen by selection)", "", markdown_table(holdout), ""]
+    vs = (
+        f": hold-out `{f['metric']}` {number(row.iloc[0, 1])} vs seasonal naive {number(row.iloc[0, 2])}"
+        if len(row)
+        else ""
+    )
+    quick = " · ".join(
+        f"[{label}]({url})"
+        for label, url in (links or {}).items()
+        if url and label in ("report", LEADERBOARD)
+    )
+    val = (
+        f"Each candidate held back the last {f['val_size']} points of every series for validation (its run "
+        f"has `val_loss` per epoch); the final fit trained on all data, so this run's curve is `train_loss` "
+        f"only and the chosen candidate's run holds its validation curve."
+        if f.get("val_size")
+        else "No validation tail (val_size 0): the curves are `train_loss` only."
+    )
+    lines = [
+        f"**{f['best']}** for `{f['data']}` ({f['n_series']} series, horizon {f['horizon']}){vs}. "
+        f"{promotion}" + (f" {quick}" if quick else ""),
+        "",
+        "### Leaderboard (selection backtest)",
+        "",
+        markdown_table(board, max_rows=5),
+        "",
+        f"Ranked by backtest `{f['metric']}` over {f.get('n_windows', '?')} window(s). {val}",
+        "",
+        "### Hold-out (last horizon of every series, unseen by selection)",
+        "",
+        markdown_table(holdout),
+        "",
+    ]
     if links:
-        lines += ["### Links", "", *[f"- [{label}]({url})" for label, url in links.items() if url], ""]
+        lines += [
+            "### Links",
+            "",
+            *[f"- [{label}]({url})" for label, url in links.items() if url],
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -141,11 +184,16 @@ def candidate_description(name, row, metric, best, parent_name=None, curves_url=
     """A candidate run's note: its rank and backtest figures, whether it was chosen, and a link to
     its train and validation curves on one chart."""
     rank = row.get("rank")
-    head = (f"**{name}**: rank {rank} by backtest `{metric}` = {number(row.get(metric))}"
-            + (" — **chosen**" if name == best else ""))
+    head = f"**{name}**: rank {rank} by backtest `{metric}` = {number(row.get(metric))}" + (
+        " — **chosen**" if name == best else ""
+    )
     figures = ", ".join(f"{m} {number(row[m])}" for m in METRIC_COLUMNS if m in row and m != metric)
-    parts = [head, "", f"Backtest: {figures}." if figures else "",
-             f"Fit took {number(row.get('fit_seconds'), 3)} s." if "fit_seconds" in row else ""]
+    parts = [
+        head,
+        "",
+        f"Backtest: {figures}." if figures else "",
+        f"Fit took {number(row.get('fit_seconds'), 3)} s." if "fit_seconds" in row else "",
+    ]
     if curves_url:
         parts.append(f"[Train and validation loss by epoch]({curves_url})")
     if parent_name:
@@ -156,41 +204,56 @@ def candidate_description(name, row, metric, best, parent_name=None, curves_url=
 
 
 def forecast_description(model_name, version, data, rows, path, n_series, horizon, links=None):
-    lines = [f"Forecast of `{data}` by **{model_name} v{version}**: {rows} rows ({n_series} series x "
-             f"{horizon} steps) written to `{path}`.", ""]
+    lines = [
+        f"Forecast of `{data}` by **{model_name} v{version}**: {rows} rows ({n_series} series x "
+        f"{horizon} steps) written to `{path}`.",
+        "",
+    ]
     lines += [f"- [{label}]({url})" for label, url in (links or {}).items() if url]
     return "\n".join(lines) + "\n"
 
 
-def backtest_description(model_name, version, data, n_windows, metric, model_score, naive_score, links=None):
+def backtest_description(
+    model_name, version, data, n_windows, metric, model_score, naive_score, links=None
+):
     verdict = "beats" if model_score < naive_score else "does not beat"
-    lines = [f"Rolling-origin backtest of **{model_name} v{version}**'s settings on `{data}` over {n_windows} "
-             f"window(s), refitted per window: `{metric}` {number(model_score)} {verdict} seasonal naive "
-             f"({number(naive_score)}).", ""]
+    lines = [
+        f"Rolling-origin backtest of **{model_name} v{version}**'s settings on `{data}` over {n_windows} "
+        f"window(s), refitted per window: `{metric}` {number(model_score)} {verdict} seasonal naive "
+        f"({number(naive_score)}).",
+        "",
+    ]
     lines += [f"- [{label}]({url})" for label, url in (links or {}).items() if url]
     return "\n".join(lines) + "\n"
 
 
 def registry_description(model_name, metric, champion_rule):
     """The registered model's description: what its versions are and how the champion is chosen."""
-    return (f"Recurrent forecasters (RNN/LSTM/GRU) trained by the `train` flow. Each version is the best "
-            f"candidate of one train run, refitted on all its data; its run's description has the "
-            f"leaderboard and hold-out figures, and `report.html` the plots. The `champion` alias "
-            f"(what the forecast flow uses) {champion_rule}. Compare versions by the tag `holdout_{metric}` "
-            f"and the scope tags `forecast.data` / `forecast.n_series` (a hold-out metric only compares "
-            f"models of the same series).\n")
+    return (
+        f"Recurrent forecasters (RNN/LSTM/GRU) trained by the `train` flow. Each version is the best "
+        f"candidate of one train run, refitted on all its data; its run's description has the "
+        f"leaderboard and hold-out figures, and `report.html` the plots. The `champion` alias "
+        f"(what the forecast flow uses) {champion_rule}. Compare versions by the tag `holdout_{metric}` "
+        f"and the scope tags `forecast.data` / `forecast.n_series` (a hold-out metric only compares "
+        f"models of the same series).\n"
+    )
 
 
 def version_description(facts, holdout, promotion):
     f = facts
-    return (f"{f['best']} on `{f['data']}` ({f['n_series']} series, frequency {f.get('frequency', '?')}, "
-            f"horizon {f['horizon']}), refitted on all data.\n\nHold-out `{f['metric']}` "
-            f"{number(holdout.get('model'))} vs seasonal naive {number(holdout.get('seasonal_naive'))}. "
-            f"{promotion}\n")
+    return (
+        f"{f['best']} on `{f['data']}` ({f['n_series']} series, frequency {f.get('frequency', '?')}, "
+        f"horizon {f['horizon']}), refitted on all data.\n\nHold-out `{f['metric']}` "
+        f"{number(holdout.get('model'))} vs seasonal naive {number(holdout.get('seasonal_naive'))}. "
+        f"{promotion}\n"
+    )
 
 
 def wrap(text, width=100):
     """Plain text wrapped to ``width`` columns, paragraph by paragraph (for .txt artifacts)."""
     import textwrap
 
-    return "\n".join(textwrap.fill(p, width) if p.strip() else "" for p in str(text).split("\n")) + "\n"
+    return (
+        "\n".join(textwrap.fill(p, width) if p.strip() else "" for p in str(text).split("\n"))
+        + "\n"
+    )

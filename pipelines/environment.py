@@ -6,17 +6,27 @@ http calls that fail fast, a project-local Prefect home, a patient ephemeral-ser
 CLI applies all of them; ``store.configure`` applies the MLflow ones, since a library user may
 reach MLflow without the CLI (and after Prefect has read its own settings).
 """
+
 from __future__ import annotations
 
 import logging
 import os
 from pathlib import Path
 
-TELEMETRY_OFF = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}  # MLflow ignores DO_NOT_TRACK=1
+TELEMETRY_OFF = {
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "true",
+}  # MLflow ignores DO_NOT_TRACK=1
 # http calls to a tracking server fail fast instead of retrying for minutes; no progress bars in logs
-MLFLOW = {**TELEMETRY_OFF, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "15",
-          "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
-PREFECT_ANALYTICS_OFF = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false"}  # not silenced by CI or DO_NOT_TRACK
+MLFLOW = {
+    **TELEMETRY_OFF,
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "15",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+}
+PREFECT_ANALYTICS_OFF = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false"
+}  # not silenced by CI or DO_NOT_TRACK
 
 
 def checkout():
@@ -26,8 +36,11 @@ def checkout():
 
 
 def prefect_defaults():
-    return {**PREFECT_ANALYTICS_OFF, "PREFECT_HOME": str(checkout() / ".prefect"),
-            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120"}  # the default 20 s is tight on 2 cores
+    return {
+        **PREFECT_ANALYTICS_OFF,
+        "PREFECT_HOME": str(checkout() / ".prefect"),
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    }  # the default 20 s is tight on 2 cores
 
 
 def set_defaults(prefect=True):

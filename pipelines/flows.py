@@ -13,6 +13,7 @@ Parameters are plain values with type hints; Prefect validates them at the flow 
 (``Flow.validate_parameters``), so a bad cell name or a negative horizon fails before any work.
 The task runner is chosen by :func:`with_runner` (threads by default, or Dask).
 """
+
 from __future__ import annotations
 
 from typing import Annotated, Literal
@@ -60,12 +61,14 @@ def train(
     fill: Fill = None,  # NaN targets: an error unless filled per series
     scaler: Scaler = "standard",
     max_epochs: Positive | None = None,  # None: scaled to the data (about 2,000 steps a fit)
-    max_time: Annotated[float, Field(ge=0)] | None = None,  # job's training seconds; None: picked, 0: none
+    max_time: Annotated[float, Field(ge=0)]
+    | None = None,  # job's training seconds; None: picked, 0: none
     loss: Loss = "mae",
     learning_rate: PositiveFloat | None = None,  # None: the estimator's default
     batch_size: Positive | None = None,  # None: scaled to the data (16 to 256)
     n_windows: Positive = 2,
-    val_size: Annotated[int, Field(ge=0)] | None = None,  # candidates' validation tail (None: horizon; 0: none)
+    val_size: Annotated[int, Field(ge=0)]
+    | None = None,  # candidates' validation tail (None: horizon; 0: none)
     season_length: Positive | None = None,  # None: inferred from the data's frequency
     quantiles: list[Annotated[float, Field(gt=0, lt=1)]] = [],  # noqa: B006 - quantile heads (pinball loss)
     level: list[Annotated[float, Field(gt=0, lt=100)]] = [],  # noqa: B006 - conformal interval levels, percent
@@ -74,7 +77,8 @@ def train(
     seed: Annotated[int, Field(ge=0)] = 0,
     tracking_uri: str | None = None,
     experiment: Name = "forecast",
-    model_name: Name | None = None,  # None: forecaster-<data name> (pipelines.registry.model_name_for)
+    model_name: Name
+    | None = None,  # None: forecaster-<data name> (pipelines.registry.model_name_for)
     output_dir: Name = "outputs/forecasts",
     output_format: Format = "parquet",
 ) -> dict:
@@ -94,83 +98,186 @@ def train(
     """
     parameters = dict(locals())  # the flow's parameters, before any other name is bound
     stop_fits_on()  # a served run cancelled by Prefect (SIGTERM) stops its fits at their next step
-    uri = tasks.configure_tracking(tracking_uri, experiment)  # first: an unreachable server fails in seconds
+    uri = tasks.configure_tracking(
+        tracking_uri, experiment
+    )  # first: an unreachable server fails in seconds
     model_name = model_name or registry.model_name_for(data, table)
     df, win = training_history(parameters)
     lookback, season_length = win.lookback, win.season_length
     print(f"from the data: {win.describe(horizon)}")
     val_size = horizon if val_size is None else val_size
-    seen = tasks.split_holdout(df, horizon)  # the last horizon of each series stays unseen by selection
+    seen = tasks.split_holdout(
+        df, horizon
+    )  # the last horizon of each series stays unseen by selection
     job = budget.announce(job_plan(parameters, seen, win))
-    grid = tasks.make_candidates(cells, bidirectional, hidden_sizes, heads, window_norms, lookback=lookback,
-                                 horizon=horizon, loss=loss, max_time=job.candidate_seconds,
-                                 **_given(max_epochs=max_epochs, learning_rate=learning_rate, batch_size=batch_size),
-                                 past_covariates=tuple(past_covariates), future_covariates=tuple(future_covariates),
-                                 static_covariates=tuple(static_covariates),
-                                 calendar=calendar, fill=fill, scaler=scaler, clip="norm", device=device, seed=seed,
-                                 season_length=season_length, verbose=False, val_size=val_size,
-                                 quantiles=tuple(quantiles) or None, level=tuple(level) or None,
-                                 interval="conformal" if level else None)
+    grid = tasks.make_candidates(
+        cells,
+        bidirectional,
+        hidden_sizes,
+        heads,
+        window_norms,
+        lookback=lookback,
+        horizon=horizon,
+        loss=loss,
+        max_time=job.candidate_seconds,
+        **_given(max_epochs=max_epochs, learning_rate=learning_rate, batch_size=batch_size),
+        past_covariates=tuple(past_covariates),
+        future_covariates=tuple(future_covariates),
+        static_covariates=tuple(static_covariates),
+        calendar=calendar,
+        fill=fill,
+        scaler=scaler,
+        clip="norm",
+        device=device,
+        seed=seed,
+        season_length=season_length,
+        verbose=False,
+        val_size=val_size,
+        quantiles=tuple(quantiles) or None,
+        level=tuple(level) or None,
+        interval="conformal" if level else None,
+    )
     # The flow's own parameters live under "flow." in MLflow: the estimator's (logged by
     # log_training into the same run) keep their bare names, so a per-fit value never clashes.
-    params = {"data": data, "lookback": lookback, "lookback_inferred": win.lookback_inferred, "horizon": horizon,
-              "frequency": win.freq, "n_windows": n_windows, "heads": heads, "window_norms": window_norms,
-              "max_time": job.max_time, "max_time_chosen": job.chosen, "candidate_val_size": val_size,
-              "past_covariates": past_covariates, "future_covariates": future_covariates,
-              "static_covariates": static_covariates, "calendar": calendar, "fill": fill, "scaler": scaler,
-              "season_length": season_length, "season_inferred": win.season_inferred, "metric": metric,
-              "model_name": model_name}
+    params = {
+        "data": data,
+        "lookback": lookback,
+        "lookback_inferred": win.lookback_inferred,
+        "horizon": horizon,
+        "frequency": win.freq,
+        "n_windows": n_windows,
+        "heads": heads,
+        "window_norms": window_norms,
+        "max_time": job.max_time,
+        "max_time_chosen": job.chosen,
+        "candidate_val_size": val_size,
+        "past_covariates": past_covariates,
+        "future_covariates": future_covariates,
+        "static_covariates": static_covariates,
+        "calendar": calendar,
+        "fill": fill,
+        "scaler": scaler,
+        "season_length": season_length,
+        "season_inferred": win.season_inferred,
+        "metric": metric,
+        "model_name": model_name,
+    }
     name = describe.run_name("train", data, horizon)
     with runs.run(name, tags={"forecast.flow": "train", "forecast.data": data}) as run:
         publish.link_runs(run.run_id)
         tasks.log_params(_flow_keys(params | {"candidates": list(grid)}), run.run_id)
-        selection = tasks.select(grid, seen, n_windows, season_length, metric, run.run_id)  # a task per candidate
+        selection = tasks.select(
+            grid, seen, n_windows, season_length, metric, run.run_id
+        )  # a task per candidate
         best, estimator = tasks.best_candidate(selection, grid)
         # the hold-out and final fits use all their data, and the larger share of the budget
         estimator = tasks.unfitted(estimator, val_size=0, max_time=job.final_seconds)
         tasks.log_params(_flow_keys({"best": best}), run.run_id)
         children = tasks.log_selection(selection, run.run_id, metric)
-        model_bt = tasks.run_backtest(estimator, df, 1, season_length, metric, name=f"holdout-{best}")
-        naive_bt = tasks.run_backtest(tasks.seasonal_naive(horizon, season_length), df, 1, season_length, metric,
-                                      name="holdout-seasonal-naive")
+        model_bt = tasks.run_backtest(
+            estimator, df, 1, season_length, metric, name=f"holdout-{best}"
+        )
+        naive_bt = tasks.run_backtest(
+            tasks.seasonal_naive(horizon, season_length),
+            df,
+            1,
+            season_length,
+            metric,
+            name="holdout-seasonal-naive",
+        )
         tasks.log_backtest(model_bt, "holdout", run.run_id)
         tasks.log_backtest(naive_bt, "naive_holdout", run.run_id)
-        tasks.log_forecast_plot(seen, model_bt.forecasts, run.run_id, actuals=df, artifact_file="holdout_forecast.png")
+        tasks.log_forecast_plot(
+            seen, model_bt.forecasts, run.run_id, actuals=df, artifact_file="holdout_forecast.png"
+        )
         model = tasks.fit(estimator, df, run.run_id)
         tasks.log_training(model, data, df, run.run_id)
         grad = tasks.log_gradient_through_time(model, df, run.run_id)
         tasks.log_model(model, run.run_id)
         score = tasks.holdout_score(model_bt, naive_bt, metric)
-        tasks.log_metrics({f"holdout_{metric}": score}, run.run_id)  # OWA too, for the UI's compare view
+        tasks.log_metrics(
+            {f"holdout_{metric}": score}, run.run_id
+        )  # OWA too, for the UI's compare view
         champion = tasks.rescore_champion(model_name, model, df, naive_bt, metric, season_length)
-        promotion = tasks.register_and_promote(run.run_id, model_name, f"holdout_{metric}", score, model, champion)
-        facts = {"data": data, "n_series": int(df["unique_id"].nunique()), "horizon": horizon, "metric": metric,
-                 "best": best, "val_size": val_size, "n_windows": n_windows,
-                 "frequency": ",".join(sorted({str(f) for f in model.freqs_.values()}))}
-        where = publish.describe_train(run.run_id, facts, selection, children, model_bt, naive_bt, model, promotion,
-                                       grad, seen, df, model_name) or {}
+        promotion = tasks.register_and_promote(
+            run.run_id, model_name, f"holdout_{metric}", score, model, champion
+        )
+        facts = {
+            "data": data,
+            "n_series": int(df["unique_id"].nunique()),
+            "horizon": horizon,
+            "metric": metric,
+            "best": best,
+            "val_size": val_size,
+            "n_windows": n_windows,
+            "frequency": ",".join(sorted({str(f) for f in model.freqs_.values()})),
+        }
+        where = (
+            publish.describe_train(
+                run.run_id,
+                facts,
+                selection,
+                children,
+                model_bt,
+                naive_bt,
+                model,
+                promotion,
+                grad,
+                seen,
+                df,
+                model_name,
+            )
+            or {}
+        )
     print(promotion.reason)
     # the champion forecasts, unless it covers other series: then this run's own version does. The
     # model is trained and registered by now: a forecast that cannot be made (e.g. no future
     # covariate rows yet) fails its own flow run and is reported, not this one.
-    state = forecast(data=data, table=table, id_col=id_col, time_col=time_col, target_col=target_col,
-                     version=None if promotion.comparable else int(promotion.version),
-                     tracking_uri=tracking_uri, experiment=experiment, model_name=model_name,
-                     output_dir=output_dir, output_format=output_format, return_state=True)
-    fc = state.result() if state.is_completed() else {"version": None, "path": None, "error": state.message}
+    state = forecast(
+        data=data,
+        table=table,
+        id_col=id_col,
+        time_col=time_col,
+        target_col=target_col,
+        version=None if promotion.comparable else int(promotion.version),
+        tracking_uri=tracking_uri,
+        experiment=experiment,
+        model_name=model_name,
+        output_dir=output_dir,
+        output_format=output_format,
+        return_state=True,
+    )
+    fc = (
+        state.result()
+        if state.is_completed()
+        else {"version": None, "path": None, "error": state.message}
+    )
     if not state.is_completed():
         print(f"forecast step failed (the model is registered): {state.message}")
-    return {"run_id": run.run_id, "version": promotion.version, "promoted": promotion.promoted,
-            "reason": promotion.reason, "champion_version": registry.champion_version(model_name),
-            "champion_run_id": registry.version_run_id(model_name), "forecast_version": fc["version"],
-            "forecast_error": fc.get("error"),
-            "runs_url": store.runs_url(store.experiment_id(), uri), "best": best,
-            "leaderboard_url": where.get(describe.LEADERBOARD),
-            "metric": metric, "leaderboard": _board(selection.leaderboard, metric), "model_name": model_name,
-            "season_length": season_length, "lookback": lookback, "max_time": job.max_time,
-            "holdout": {"model": score,
-                        "seasonal_naive": tasks.holdout_score(naive_bt, naive_bt, metric)},
-            "forecast_path": fc["path"]}
+    return {
+        "run_id": run.run_id,
+        "version": promotion.version,
+        "promoted": promotion.promoted,
+        "reason": promotion.reason,
+        "champion_version": registry.champion_version(model_name),
+        "champion_run_id": registry.version_run_id(model_name),
+        "forecast_version": fc["version"],
+        "forecast_error": fc.get("error"),
+        "runs_url": store.runs_url(store.experiment_id(), uri),
+        "best": best,
+        "leaderboard_url": where.get(describe.LEADERBOARD),
+        "metric": metric,
+        "leaderboard": _board(selection.leaderboard, metric),
+        "model_name": model_name,
+        "season_length": season_length,
+        "lookback": lookback,
+        "max_time": job.max_time,
+        "holdout": {
+            "model": score,
+            "seasonal_naive": tasks.holdout_score(naive_bt, naive_bt, metric),
+        },
+        "forecast_path": fc["path"],
+    }
 
 
 def training_history(params, direct=False):
@@ -182,14 +289,18 @@ def training_history(params, direct=False):
     pre-flight, which fails in seconds instead of after the server starts)."""
     p = params
     step = (lambda t: t.fn) if direct else (lambda t: t)
-    raw = step(tasks.load_data)(p["data"], p.get("table"), p["id_col"], p["time_col"], p["target_col"])
+    raw = step(tasks.load_data)(
+        p["data"], p.get("table"), p["id_col"], p["time_col"], p["target_col"]
+    )
     history, _ = step(tasks.set_future_aside)(raw, p["future_covariates"])
     covariates = [*p["past_covariates"], *p["future_covariates"], *p["static_covariates"]]
     names = tasks.column_names(p["id_col"], p["time_col"], p["target_col"])
     df = step(tasks.validate_data)(history, 1, covariates, names, p["fill"])
     horizon = p["horizon"]
     val_size = horizon if p.get("val_size") is None else p["val_size"]
-    win = budget.windows(df, horizon, p["n_windows"], val_size, p.get("lookback"), p.get("season_length"))
+    win = budget.windows(
+        df, horizon, p["n_windows"], val_size, p.get("lookback"), p.get("season_length")
+    )
     budget.check_lengths(df, win.lookback + horizon * (p["n_windows"] + 1))
     return df, win
 
@@ -197,10 +308,23 @@ def training_history(params, direct=False):
 def job_plan(params, seen, win):
     """The train job's ``budget.Plan`` on ``seen`` (the data selection sees) and its ``Windows``."""
     p = params
-    n_candidates = len(p["cells"]) * len(p["bidirectional"]) * len(p["hidden_sizes"]) * len(p["heads"]) \
+    n_candidates = (
+        len(p["cells"])
+        * len(p["bidirectional"])
+        * len(p["hidden_sizes"])
+        * len(p["heads"])
         * len(p["window_norms"])
-    return budget.plan(seen, win.lookback, p["horizon"], p.get("batch_size"), p.get("max_epochs"), n_candidates,
-                       p["n_windows"], p.get("max_time"))
+    )
+    return budget.plan(
+        seen,
+        win.lookback,
+        p["horizon"],
+        p.get("batch_size"),
+        p.get("max_epochs"),
+        n_candidates,
+        p["n_windows"],
+        p.get("max_time"),
+    )
 
 
 def _flow_keys(params):
@@ -248,8 +372,9 @@ def forecast(
     stamp = io.run_stamp()
     tasks.configure_tracking(tracking_uri, experiment)
     model_name = model_name or registry.model_name_for(data, table)
-    model, used, df, future, names = _registered_model_and_data(data, table, id_col, time_col, target_col,
-                                                                model_name, version)
+    model, used, df, future, names = _registered_model_and_data(
+        data, table, id_col, time_col, target_col, model_name, version
+    )
     if future_data:
         future = tasks.load_future(future_data, model, id_col, time_col)
     fc = tasks.predict(model, df, future)
@@ -259,8 +384,16 @@ def forecast(
     name = describe.run_name("forecast", data, version=used)
     with runs.run(name, tags={"forecast.flow": "forecast", "forecast.data": data}) as run:
         publish.link_runs(run.run_id)
-        tasks.log_params({"data": data, "model_name": model_name, "model_version": used, "path": path,
-                          "rows": len(fc)}, run.run_id)
+        tasks.log_params(
+            {
+                "data": data,
+                "model_name": model_name,
+                "model_version": used,
+                "path": path,
+                "rows": len(fc),
+            },
+            run.run_id,
+        )
         tasks.log_forecast_plot(df, fc, run.run_id)
         publish.describe_forecast(run.run_id, model_name, used, data, fc, path)
     print(f"forecast with {model_name} v{used}: {len(fc)} rows -> {path}")
@@ -275,7 +408,9 @@ def _registered_model_and_data(data, table, id_col, time_col, target_col, model_
     model, used = tasks.load_model(model_name, version)
     history, future = tasks.set_future_aside(raw, model.layout_.future)
     names = tasks.column_names(id_col, time_col, target_col)
-    df = tasks.validate_data(history, columns=tasks.model_columns(model), names=names, fill=model.fill)
+    df = tasks.validate_data(
+        history, columns=tasks.model_columns(model), names=names, fill=model.fill
+    )
     tasks.check_matches_model(df, model)
     return model, used, df, future, names
 
@@ -289,7 +424,8 @@ def backtest(
     target_col: Name = "y",
     version: Positive | None = None,
     n_windows: Positive = 3,
-    season_length: Positive | None = None,  # None: the model's own (inferred from its data's frequency)
+    season_length: Positive
+    | None = None,  # None: the model's own (inferred from its data's frequency)
     metric: Metric = "mase",
     max_epochs: Positive | None = None,
     tracking_uri: str | None = None,
@@ -307,26 +443,65 @@ def backtest(
     stop_fits_on()  # a served run cancelled by Prefect (SIGTERM) stops its fits at their next step
     tasks.configure_tracking(tracking_uri, experiment)
     model_name = model_name or registry.model_name_for(data, table)
-    model, used, df, _, _ = _registered_model_and_data(data, table, id_col, time_col, target_col, model_name, version)
+    model, used, df, _, _ = _registered_model_and_data(
+        data, table, id_col, time_col, target_col, model_name, version
+    )
     season_length = season_length or model.season_length_
     name = describe.run_name("backtest", data, version=used)
     with runs.run(name, tags={"forecast.flow": "backtest", "forecast.data": data}) as run:
         publish.link_runs(run.run_id)
-        model_bt = tasks.run_backtest(tasks.unfitted(model, max_epochs=max_epochs), df, n_windows, season_length,
-                                      metric, name=f"champion-{model_name}-v{used}")
-        naive_bt = tasks.run_backtest(tasks.seasonal_naive(model.horizon, season_length), df, n_windows,
-                                      season_length, metric, name="seasonal-naive")
-        tasks.log_params({"data": data, "model_name": model_name, "model_version": used, "n_windows": n_windows,
-                          "season_length": season_length, "max_epochs": max_epochs or model.max_epochs_}, run.run_id)
+        model_bt = tasks.run_backtest(
+            tasks.unfitted(model, max_epochs=max_epochs),
+            df,
+            n_windows,
+            season_length,
+            metric,
+            name=f"champion-{model_name}-v{used}",
+        )
+        naive_bt = tasks.run_backtest(
+            tasks.seasonal_naive(model.horizon, season_length),
+            df,
+            n_windows,
+            season_length,
+            metric,
+            name="seasonal-naive",
+        )
+        tasks.log_params(
+            {
+                "data": data,
+                "model_name": model_name,
+                "model_version": used,
+                "n_windows": n_windows,
+                "season_length": season_length,
+                "max_epochs": max_epochs or model.max_epochs_,
+            },
+            run.run_id,
+        )
         tasks.log_backtest(model_bt, "backtest", run.run_id)
         tasks.log_backtest(naive_bt, "naive_backtest", run.run_id)
-        out = {"version": used, "metric": metric, "model": tasks.holdout_score(model_bt, naive_bt, metric),
-               "seasonal_naive": tasks.holdout_score(naive_bt, naive_bt, metric), "n_windows": n_windows,
-               "season_length": season_length, "run_id": run.run_id}
-        publish.describe_backtest(run.run_id, model_name, used, data, n_windows, metric, out["model"],
-                                  out["seasonal_naive"])
-    print(f"backtest of {model_name} v{used} over {n_windows} windows: {metric} {out['model']:.4g} "
-          f"(seasonal naive {out['seasonal_naive']:.4g})")
+        out = {
+            "version": used,
+            "metric": metric,
+            "model": tasks.holdout_score(model_bt, naive_bt, metric),
+            "seasonal_naive": tasks.holdout_score(naive_bt, naive_bt, metric),
+            "n_windows": n_windows,
+            "season_length": season_length,
+            "run_id": run.run_id,
+        }
+        publish.describe_backtest(
+            run.run_id,
+            model_name,
+            used,
+            data,
+            n_windows,
+            metric,
+            out["model"],
+            out["seasonal_naive"],
+        )
+    print(
+        f"backtest of {model_name} v{used} over {n_windows} windows: {metric} {out['model']:.4g} "
+        f"(seasonal naive {out['seasonal_naive']:.4g})"
+    )
     return out
 
 
@@ -348,9 +523,15 @@ def task_runner(kind="threads", workers=2, address=None):
 
         if address:
             return DaskTaskRunner(address=address)
-        return DaskTaskRunner(cluster_class="distributed.LocalCluster",
-                              cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True,
-                                              "dashboard_address": ":0"})  # any free port
+        return DaskTaskRunner(
+            cluster_class="distributed.LocalCluster",
+            cluster_kwargs={
+                "n_workers": workers,
+                "threads_per_worker": 1,
+                "processes": True,
+                "dashboard_address": ":0",
+            },
+        )  # any free port
     raise ValueError(f"task runner must be {' or '.join(map(repr, config.RUNNERS))}, got {kind!r}")
 
 

@@ -1,4 +1,5 @@
 """A data source's future rows: the trailing rows of each series whose target is not observed yet."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,13 +26,17 @@ def split_future(df, future_columns=(), id_col=ID, time_col=TIME, target_col=TAR
     if missing:
         raise ValueError(f"{where}: missing column(s) {missing}; the frame has {list(df.columns)}")
     cols = [id_col, time_col, *future_columns]
-    if df[target_col].notna().all():  # the usual case: no row can be a future row, and no sort is needed
+    if (
+        df[target_col].notna().all()
+    ):  # the usual case: no row can be a future row, and no sort is needed
         return df.reset_index(drop=True), df.iloc[:0][cols].reset_index(drop=True)
     for col in (id_col, time_col):  # rows are ordered by them: a missing one cannot be placed
         absent = df[col].isna().to_numpy()
         if absent.any():
-            raise ValueError(f"{where}: column {col!r} has a missing value (None/NaN/NaT) at row {int(np.argmax(absent))} "
-                             f"({int(absent.sum())} such row(s))")
+            raise ValueError(
+                f"{where}: column {col!r} has a missing value (None/NaN/NaT) at row {int(np.argmax(absent))} "
+                f"({int(absent.sum())} such row(s))"
+            )
     times = df[time_col]
     if not pd.api.types.is_datetime64_any_dtype(times) and not pd.api.types.is_numeric_dtype(times):
         times = pd.to_datetime(times, errors="coerce")  # order strings by time, not alphabetically
@@ -39,7 +44,9 @@ def split_future(df, future_columns=(), id_col=ID, time_col=TIME, target_col=TAR
     ordered = df.loc[order]
     observed = ordered[target_col].notna()
     # a row is future when no observed target follows it (or is on it) within its series
-    seen_after = observed[::-1].astype(int).groupby(ordered[id_col][::-1], sort=False).cumsum()[::-1]
+    seen_after = (
+        observed[::-1].astype(int).groupby(ordered[id_col][::-1], sort=False).cumsum()[::-1]
+    )
     future_mask = pd.Series(False, index=df.index)
     future_mask.loc[order] = (seen_after == 0).to_numpy()
     history = df.loc[~future_mask]

@@ -6,6 +6,7 @@ or a SQLAlchemy URL together with a table name. Every loader returns the library
 ``os.replace``) into a folder partitioned by run time, so a failed run never leaves a partial file
 and never touches earlier runs' files.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -16,8 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from forecast.datasets import bundled as datasets
 from forecast.data import frames
+from forecast.datasets import bundled as datasets
 
 from . import secrets
 
@@ -34,7 +35,9 @@ def source_kind(source):
     return "file"
 
 
-def load_frame(source, table=None, id_col=frames.ID, time_col=frames.TIME, target_col=frames.TARGET):
+def load_frame(
+    source, table=None, id_col=frames.ID, time_col=frames.TIME, target_col=frames.TARGET
+):
     """Read ``source`` as a long frame [unique_id, ds, y, ...].
 
     A file or table whose columns have other names is read with ``id_col``/``time_col``/
@@ -57,8 +60,16 @@ def load_frame(source, table=None, id_col=frames.ID, time_col=frames.TIME, targe
     return standard_columns(df, where, series, id_col, time_col, target_col)
 
 
-def standard_columns(df, where, series, id_col=frames.ID, time_col=frames.TIME, target_col=frames.TARGET,
-                     columns=(), single=None):
+def standard_columns(
+    df,
+    where,
+    series,
+    id_col=frames.ID,
+    time_col=frames.TIME,
+    target_col=frames.TARGET,
+    columns=(),
+    single=None,
+):
     """``df`` with its id/time/target columns renamed to [unique_id, ds, y] and ``ds`` parsed as dates.
 
     ``target_col`` None: a frame without a target (future covariates); ``columns``: more columns it
@@ -70,9 +81,13 @@ def standard_columns(df, where, series, id_col=frames.ID, time_col=frames.TIME, 
     named = [c for c in (time_col, target_col, *columns) if c is not None]
     missing = [c for c in ([] if single else [id_col]) + named if c not in df.columns]
     if missing:
-        expected = ", ".join([f"{id_col}{' (optional: without it, one series)' if single else ''}", *named])
-        raise ValueError(f"{where}: missing column(s) {missing}; expected {expected}; found {list(df.columns)} "
-                         f"(name yours with --id-col, --time-col, --target-col)")
+        expected = ", ".join(
+            [f"{id_col}{' (optional: without it, one series)' if single else ''}", *named]
+        )
+        raise ValueError(
+            f"{where}: missing column(s) {missing}; expected {expected}; found {list(df.columns)} "
+            f"(name yours with --id-col, --time-col, --target-col)"
+        )
     df = df.rename(columns={id_col: frames.ID, time_col: frames.TIME, target_col: frames.TARGET})
     if single:
         df.insert(0, frames.ID, str(series))
@@ -88,8 +103,16 @@ def load_future(source, columns, ids, id_col=frames.ID, time_col=frames.TIME):
     """
     df = _read_file(Path(source).expanduser(), "future data")
     single = id_col not in df.columns and len(ids) == 1
-    df = standard_columns(df, f"future data file {source}", ids[0] if single else None, id_col, time_col, None,
-                          columns, single)
+    df = standard_columns(
+        df,
+        f"future data file {source}",
+        ids[0] if single else None,
+        id_col,
+        time_col,
+        None,
+        columns,
+        single,
+    )
     return df[[frames.ID, frames.TIME, *columns]]
 
 
@@ -100,8 +123,10 @@ def check_source(source, what="data"):
         return
     path = Path(source).expanduser()
     if not path.exists() and not path.suffix and os.sep not in source:
-        raise FileNotFoundError(f"{what} {source!r} is neither a bundled data set "
-                                f"{sorted(datasets.list_datasets()['name'])} nor an existing file")
+        raise FileNotFoundError(
+            f"{what} {source!r} is neither a bundled data set "
+            f"{sorted(datasets.list_datasets()['name'])} nor an existing file"
+        )
     check_file(path, what)
 
 
@@ -125,8 +150,10 @@ def _format_of(path):
     for suffix, fmt in _SUFFIXES.items():
         if name.endswith(suffix):
             return fmt
-    raise ValueError(f"data file {path}: unknown format; use one of {sorted(_SUFFIXES)} "
-                     f"or a bundled data set {sorted(datasets.list_datasets()['name'])}")
+    raise ValueError(
+        f"data file {path}: unknown format; use one of {sorted(_SUFFIXES)} "
+        f"or a bundled data set {sorted(datasets.list_datasets()['name'])}"
+    )
 
 
 def _read_sql(url, table):
@@ -156,7 +183,9 @@ def content_key(source, table=None):
     if kind == "sql":
         return None
     if kind == "dataset":
-        row = datasets.list_datasets().set_index("name").loc[source.strip().lower().replace("-", "_")]
+        row = (
+            datasets.list_datasets().set_index("name").loc[source.strip().lower().replace("-", "_")]
+        )
         stats = []
         for name in row["files"].split(", "):
             path = datasets.data_dir() / name
@@ -197,7 +226,9 @@ def write_forecasts(fc, out_dir, stamp, fmt="parquet"):
         os.replace(tmp, final)
     except BaseException:
         tmp.unlink(missing_ok=True)
-        if created and not any(folder.iterdir()):  # e.g. a full disk: leave no empty partition behind
+        if created and not any(
+            folder.iterdir()
+        ):  # e.g. a full disk: leave no empty partition behind
             folder.rmdir()
         raise
     return final

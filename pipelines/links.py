@@ -5,6 +5,7 @@ on the MLflow run).
 Outside a Prefect flow run (a script, a test calling ``task.fn``) the Prefect side is simply absent:
 :func:`prefect_run` returns None and :func:`tag_prefect_run` does nothing.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,11 @@ from uuid import UUID
 
 from . import store
 
-PREFECT_TAGS = {"id": "forecast.prefect.flow_run_id", "name": "forecast.prefect.flow_run_name",
-                "url": "forecast.prefect.flow_run_url"}
+PREFECT_TAGS = {
+    "id": "forecast.prefect.flow_run_id",
+    "name": "forecast.prefect.flow_run_name",
+    "url": "forecast.prefect.flow_run_url",
+}
 
 
 # ---------------------------------------------------------------------------------- MLflow pages
@@ -32,10 +36,19 @@ def artifact_url(run_id, path, experiment_id=None, uri=None):
 def curves_url(run_ids, keys=("train_loss", "val_loss"), experiment_id=None, uri=None):
     """MLflow's metric page: ``keys`` of ``run_ids`` against step (= epoch), one chart."""
     exp = experiment_id if experiment_id is not None else store.experiment_id()
-    query = {"runs": json.dumps(list(run_ids)), "metric": json.dumps(keys[0]), "experiments": json.dumps([str(exp)]),
-             "plot_metric_keys": json.dumps(list(keys)), "plot_layout": "{}", "x_axis": "step",
-             "y_axis_scale": "linear", "line_smoothness": "1", "show_point": "true", "deselected_curves": "[]",
-             "last_linear_y_axis_range": "[]"}
+    query = {
+        "runs": json.dumps(list(run_ids)),
+        "metric": json.dumps(keys[0]),
+        "experiments": json.dumps([str(exp)]),
+        "plot_metric_keys": json.dumps(list(keys)),
+        "plot_layout": "{}",
+        "x_axis": "step",
+        "y_axis_scale": "linear",
+        "line_smoothness": "1",
+        "show_point": "true",
+        "deselected_curves": "[]",
+        "last_linear_y_axis_range": "[]",
+    }
     return f"{store.ui_base(uri or store.active_config().uri)}/#/metric?{urlencode(query, quote_via=quote)}"
 
 
@@ -53,7 +66,11 @@ def prefect_run():
     if not run_id:
         return None
     url = flow_run.get_flow_run_ui_url()  # "None/flow-runs/..." when no UI address is set
-    return {"id": str(run_id), "name": flow_run.get_name(), "url": url if str(url).startswith("http") else None}
+    return {
+        "id": str(run_id),
+        "name": flow_run.get_name(),
+        "url": url if str(url).startswith("http") else None,
+    }
 
 
 def tag_prefect_run(*tags):

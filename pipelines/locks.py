@@ -6,6 +6,7 @@ it at once could each see the old champion and the slower one win, though the ot
 folder, released by the kernel if the holder dies). Flows on other machines against one tracking
 server are not covered: MLflow has no compare-and-set for aliases.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -25,7 +26,10 @@ def held(*key):
     if fcntl is None:
         yield
         return
-    path = Path(tempfile.gettempdir()) / f"forecast-lock-{hashlib.sha256(repr(key).encode()).hexdigest()[:16]}"
+    path = (
+        Path(tempfile.gettempdir())
+        / f"forecast-lock-{hashlib.sha256(repr(key).encode()).hexdigest()[:16]}"
+    )
     with open(path, "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:

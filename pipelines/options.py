@@ -4,6 +4,7 @@ Choices are checked here too, so that a bad value exits 2 at once, not after the
 has started; the lists are the library's (``forecast.choices``), as in the flows' parameter types.
 Nothing here imports prefect or mlflow.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,6 +19,7 @@ NORMS = choices.names(choices.WINDOW_NORMS)  # "none" for None: TOML and command
 
 def _number(kind, ok, expected):
     """An argparse type: ``kind(text)`` that must satisfy ``ok``, else an error saying ``expected``."""
+
     def parse(text):
         try:
             value = kind(text)
@@ -43,12 +45,18 @@ def _csv(kind, choices=None):
         try:
             values = [kind(v.strip()) for v in text.split(",") if v.strip()]
         except (ValueError, argparse.ArgumentTypeError) as exc:
-            raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r} ({exc})") from None
+            raise argparse.ArgumentTypeError(
+                f"expected a comma-separated list, got {text!r} ({exc})"
+            ) from None
         bad = [v for v in values if choices is not None and v not in choices]
         if bad or not values:
-            raise argparse.ArgumentTypeError(f"expected a comma-separated list from {','.join(choices or ())}, "
-                                             f"got {text!r}" if choices else f"expected a non-empty list, got {text!r}")
+            raise argparse.ArgumentTypeError(
+                f"expected a comma-separated list from {','.join(choices or ())}, got {text!r}"
+                if choices
+                else f"expected a non-empty list, got {text!r}"
+            )
         return values
+
     return parse
 
 
@@ -62,26 +70,46 @@ def _directions(text):
 
 
 def _common(p, data=True, output=False):
-    p.add_argument("--config", metavar="TOML", help="configuration file laid over pipelines/default.toml (its values are the defaults)")
+    p.add_argument(
+        "--config",
+        metavar="TOML",
+        help="configuration file laid over pipelines/default.toml (its values are the defaults)",
+    )
     if data:
         p.add_argument("--data", help="bundled data set name, CSV/Parquet path, or SQLAlchemy URL")
         p.add_argument("--table", help="table name when --data is a SQLAlchemy URL")
-        p.add_argument("--id-col", help="series id column of the data (renamed to unique_id on load; a file "
-                                        "without it is one series named after the file)")
+        p.add_argument(
+            "--id-col",
+            help="series id column of the data (renamed to unique_id on load; a file "
+            "without it is one series named after the file)",
+        )
         p.add_argument("--time-col", help="time column of the data (renamed to ds)")
         p.add_argument("--target-col", help="target column of the data (renamed to y)")
-        p.add_argument("--tracking-uri", help="MLflow tracking URI (default: the local SQLite store mlflow/store/mlflow.db)")
+        p.add_argument(
+            "--tracking-uri",
+            help="MLflow tracking URI (default: the local SQLite store mlflow/store/mlflow.db)",
+        )
         p.add_argument("--experiment", help="MLflow experiment")
-        p.add_argument("--model-name", help="MLflow registered model name (default: forecaster-<data name>, "
-                                            "e.g. forecaster-sales for sales.csv)")
+        p.add_argument(
+            "--model-name",
+            help="MLflow registered model name (default: forecaster-<data name>, "
+            "e.g. forecaster-sales for sales.csv)",
+        )
     if output:
         p.add_argument("--output-dir", help="forecast folder")
-        p.add_argument("--format", dest="output_format", choices=io.FORMATS, help="forecast file format")
+        p.add_argument(
+            "--format", dest="output_format", choices=io.FORMATS, help="forecast file format"
+        )
     _debug(p)
 
 
 def _debug(p):
-    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="print tracebacks on failure")
+    p.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print tracebacks on failure",
+    )
 
 
 class _Parser(argparse.ArgumentParser):
@@ -105,19 +133,27 @@ class _Parser(argparse.ArgumentParser):
 
 # name: (what `forecast --help` says of it, its own --help's description)
 ABOUT = {
-    "train": ("select, train, register and promote a model; forecast with the champion",
-              "Model selection over the candidate grid, hold-out score against seasonal naive, final fit on all "
-              "data, MLflow logging, registration and promotion, then the forecast flow with the champion."),
-    "forecast": ("forecast the next horizon with the registered champion",
-                 "Load the latest data and the champion (or --version), check they match, predict every series "
-                 "and write the forecasts atomically."),
-    "backtest": ("rolling-origin backtest of the champion's settings vs seasonal naive",
-                 "Refit the champion's settings (or --version's) at each of --n-windows forecast origins at the end "
-                 "of every series, score each window against seasonal naive, and log the metrics and per-window "
-                 "tables to MLflow. The registry is unchanged."),
-    "serve": ("serve the train and forecast flows as scheduled deployments",
-              "Needs a Prefect server: start one with `forecast server` (or scripts/prefect-server.sh) and export "
-              "PREFECT_API_URL it prints."),
+    "train": (
+        "select, train, register and promote a model; forecast with the champion",
+        "Model selection over the candidate grid, hold-out score against seasonal naive, final fit on all "
+        "data, MLflow logging, registration and promotion, then the forecast flow with the champion.",
+    ),
+    "forecast": (
+        "forecast the next horizon with the registered champion",
+        "Load the latest data and the champion (or --version), check they match, predict every series "
+        "and write the forecasts atomically.",
+    ),
+    "backtest": (
+        "rolling-origin backtest of the champion's settings vs seasonal naive",
+        "Refit the champion's settings (or --version's) at each of --n-windows forecast origins at the end "
+        "of every series, score each window against seasonal naive, and log the metrics and per-window "
+        "tables to MLflow. The registry is unchanged.",
+    ),
+    "serve": (
+        "serve the train and forecast flows as scheduled deployments",
+        "Needs a Prefect server: start one with `forecast server` (or scripts/prefect-server.sh) and export "
+        "PREFECT_API_URL it prints.",
+    ),
     "server": ("start a local Prefect server on 127.0.0.1 (for `forecast serve`)", None),
     "ui": ("start the MLflow UI over the local store (mlflow/store)", None),
     "datasets": ("list the bundled data sets", None),
@@ -126,9 +162,13 @@ ABOUT = {
 
 def build_parser():
     cfg = config.load()
-    parser = _Parser(prog="forecast", description=(
-        "Recurrent forecasting pipelines (Prefect flows, MLflow tracking). "
-        "Start with `forecast train`; see `forecast <command> --help`."))
+    parser = _Parser(
+        prog="forecast",
+        description=(
+            "Recurrent forecasting pipelines (Prefect flows, MLflow tracking). "
+            "Start with `forecast train`; see `forecast <command> --help`."
+        ),
+    )
     parser.add_argument("--debug", action="store_true", help="print tracebacks on failure")
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
     for name, sections, add_options in (
@@ -136,7 +176,9 @@ def build_parser():
         ("forecast", ("common", "forecast"), _forecast_options),
         ("backtest", ("common", "backtest"), _backtest_options),
         ("serve", ("serve",), _serve_options),
-        ("server", (), _server_options), ("ui", (), _ui_options), ("datasets", (), _debug),
+        ("server", (), _server_options),
+        ("ui", (), _ui_options),
+        ("datasets", (), _debug),
     ):
         summary, description = ABOUT[name]
         defaults = {k: v for section in sections for k, v in cfg.get(section, {}).items()}
@@ -146,50 +188,107 @@ def build_parser():
 
 def _train_options(p):
     _common(p, output=True)
-    p.add_argument("--lookback", type=_positive,
-                   help="input window, in steps (default: inferred from the horizon and the season, as the "
-                        "estimator does)")
+    p.add_argument(
+        "--lookback",
+        type=_positive,
+        help="input window, in steps (default: inferred from the horizon and the season, as the "
+        "estimator does)",
+    )
     p.add_argument("--horizon", type=_positive, help="forecast length, in steps")
-    p.add_argument("--cells", type=_csv(str, choices.CELLS), metavar="CELLS",
-                   help=f"comma-separated from {','.join(choices.CELLS)}")
-    p.add_argument("--directions", dest="bidirectional", type=_directions, metavar="uni,bi",
-                   help="uni, bi or uni,bi (one candidate per direction)")
-    p.add_argument("--hidden-sizes", type=_csv(_positive), metavar="SIZES", help="comma-separated hidden sizes")
-    p.add_argument("--heads", type=_csv(str, choices.HEADS), metavar="HEADS",
-                   help=f"comma-separated from {','.join(choices.HEADS)}")
-    p.add_argument("--window-norms", type=_csv(str, NORMS), metavar="NORMS",
-                   help=f"comma-separated from {','.join(NORMS)}: per-window target normalisation, one "
-                        "candidate each (last/standard help trending series; es: the ES-RNN-style hybrid)")
-    p.add_argument("--past-covariates", type=_csv(str), help="comma-separated data columns known up to each origin")
-    p.add_argument("--future-covariates", type=_csv(str),
-                   help="comma-separated data columns known ahead (the forecast takes their horizon values from "
-                        "rows with an empty target after each series' end, or --future-data)")
-    p.add_argument("--static-covariates", type=_csv(str), help="comma-separated data columns constant per series")
-    p.add_argument("--calendar", action=argparse.BooleanOptionalAction, help="sin/cos calendar features of ds")
-    p.add_argument("--fill", choices=[c for c in choices.FILLS if c is not None],
-                   help="fill NaN targets per series (default: a NaN target is an error)")
+    p.add_argument(
+        "--cells",
+        type=_csv(str, choices.CELLS),
+        metavar="CELLS",
+        help=f"comma-separated from {','.join(choices.CELLS)}",
+    )
+    p.add_argument(
+        "--directions",
+        dest="bidirectional",
+        type=_directions,
+        metavar="uni,bi",
+        help="uni, bi or uni,bi (one candidate per direction)",
+    )
+    p.add_argument(
+        "--hidden-sizes", type=_csv(_positive), metavar="SIZES", help="comma-separated hidden sizes"
+    )
+    p.add_argument(
+        "--heads",
+        type=_csv(str, choices.HEADS),
+        metavar="HEADS",
+        help=f"comma-separated from {','.join(choices.HEADS)}",
+    )
+    p.add_argument(
+        "--window-norms",
+        type=_csv(str, NORMS),
+        metavar="NORMS",
+        help=f"comma-separated from {','.join(NORMS)}: per-window target normalisation, one "
+        "candidate each (last/standard help trending series; es: the ES-RNN-style hybrid)",
+    )
+    p.add_argument(
+        "--past-covariates",
+        type=_csv(str),
+        help="comma-separated data columns known up to each origin",
+    )
+    p.add_argument(
+        "--future-covariates",
+        type=_csv(str),
+        help="comma-separated data columns known ahead (the forecast takes their horizon values from "
+        "rows with an empty target after each series' end, or --future-data)",
+    )
+    p.add_argument(
+        "--static-covariates",
+        type=_csv(str),
+        help="comma-separated data columns constant per series",
+    )
+    p.add_argument(
+        "--calendar", action=argparse.BooleanOptionalAction, help="sin/cos calendar features of ds"
+    )
+    p.add_argument(
+        "--fill",
+        choices=[c for c in choices.FILLS if c is not None],
+        help="fill NaN targets per series (default: a NaN target is an error)",
+    )
     p.add_argument("--scaler", choices=choices.SCALERS, help="per-series scaling")
     p.add_argument("--max-epochs", type=_positive, help="epochs per fit")
-    p.add_argument("--max-time", type=_non_negative_float, metavar="SECONDS",
-                   help="training time budget of the whole job, in shares: one per candidate (model selection fits "
-                        "each once), three each for the hold-out and the final fit; 0: none (default: none for a "
-                        "small job, else 600 s or more for a large grid; printed with the plan)")
+    p.add_argument(
+        "--max-time",
+        type=_non_negative_float,
+        metavar="SECONDS",
+        help="training time budget of the whole job, in shares: one per candidate (model selection fits "
+        "each once), three each for the hold-out and the final fit; 0: none (default: none for a "
+        "small job, else 600 s or more for a large grid; printed with the plan)",
+    )
     p.add_argument("--loss", choices=choices.LOSSES, help="training loss")
     p.add_argument("--learning-rate", type=_positive_float, help="Adam learning rate")
     p.add_argument("--batch-size", type=_positive, help="windows per training batch")
     p.add_argument("--n-windows", type=_positive, help="backtest windows per candidate")
-    p.add_argument("--val-size", type=_non_negative, metavar="POINTS",
-                   help="validation tail of each candidate fit, for its val_loss curve (default: the horizon; "
-                        "0: none); the final fit of the chosen settings always trains on all data")
-    p.add_argument("--season-length", type=_positive,
-                   help="season of the models, seasonal naive and MASE (default: inferred from the data's "
-                        "frequency: 24 hourly, 7 daily, 12 monthly, ...)")
-    p.add_argument("--quantiles", type=_csv(_quantile), metavar="Q",
-                   help="comma-separated quantile levels in (0, 1), e.g. 0.1,0.5,0.9: quantile heads (pinball loss); "
-                        "forecast files get y_q10, y_q90, ... columns")
-    p.add_argument("--level", type=_csv(_percent), metavar="L",
-                   help="comma-separated interval levels in percent, e.g. 80,95: split-conformal intervals "
-                        "(y_lo80, y_hi80, ...) calibrated on each series' last points, held out of training")
+    p.add_argument(
+        "--val-size",
+        type=_non_negative,
+        metavar="POINTS",
+        help="validation tail of each candidate fit, for its val_loss curve (default: the horizon; "
+        "0: none); the final fit of the chosen settings always trains on all data",
+    )
+    p.add_argument(
+        "--season-length",
+        type=_positive,
+        help="season of the models, seasonal naive and MASE (default: inferred from the data's "
+        "frequency: 24 hourly, 7 daily, 12 monthly, ...)",
+    )
+    p.add_argument(
+        "--quantiles",
+        type=_csv(_quantile),
+        metavar="Q",
+        help="comma-separated quantile levels in (0, 1), e.g. 0.1,0.5,0.9: quantile heads (pinball loss); "
+        "forecast files get y_q10, y_q90, ... columns",
+    )
+    p.add_argument(
+        "--level",
+        type=_csv(_percent),
+        metavar="L",
+        help="comma-separated interval levels in percent, e.g. 80,95: split-conformal intervals "
+        "(y_lo80, y_hi80, ...) calibrated on each series' last points, held out of training",
+    )
     p.add_argument("--metric", choices=choices.RANKING_METRICS, help="selection metric")
     p.add_argument("--device", help="auto | cpu | cuda")
     p.add_argument("--seed", type=int, help="random seed of weight initialisation and batch order")
@@ -203,34 +302,58 @@ def _forecast_options(p):
     p.add_argument("--version", type=_positive, help="registered model version")
     p.add_argument("--sql-url", help="also append the forecasts to a table at this SQLAlchemy URL")
     p.add_argument("--sql-table", help="table for --sql-url (default: forecasts)")
-    p.add_argument("--future-data", help="CSV/Parquet file [id, time, future covariates] for the horizon, for "
-                                         "a model with future covariates (default: the data's rows after each "
-                                         "series' end whose target is empty)")
+    p.add_argument(
+        "--future-data",
+        help="CSV/Parquet file [id, time, future covariates] for the horizon, for "
+        "a model with future covariates (default: the data's rows after each "
+        "series' end whose target is empty)",
+    )
 
 
 def _backtest_options(p):
     _common(p)
     p.add_argument("--version", type=_positive, help="registered model version")
     p.add_argument("--n-windows", type=_positive, help="forecast origins per series")
-    p.add_argument("--max-epochs", type=_positive, help="epochs per refit (default: the champion's)")
-    p.add_argument("--season-length", type=_positive,
-                   help="season of seasonal naive and MASE (default: the model's own)")
+    p.add_argument(
+        "--max-epochs", type=_positive, help="epochs per refit (default: the champion's)"
+    )
+    p.add_argument(
+        "--season-length",
+        type=_positive,
+        help="season of seasonal naive and MASE (default: the model's own)",
+    )
     p.add_argument("--metric", choices=choices.RANKING_METRICS, help="ranking metric")
 
 
 def _serve_options(p):
     _common(p, data=False)
     p.add_argument("--train-cron", help="cron of the retraining deployment")
-    p.add_argument("--forecast-cron", help="cron of the forecast deployment (instead of the interval)")
-    p.add_argument("--forecast-interval", dest="forecast_interval_seconds", type=_positive,
-                   help="seconds between forecasts")
+    p.add_argument(
+        "--forecast-cron", help="cron of the forecast deployment (instead of the interval)"
+    )
+    p.add_argument(
+        "--forecast-interval",
+        dest="forecast_interval_seconds",
+        type=_positive,
+        help="seconds between forecasts",
+    )
 
 
 def _server_options(p):
-    p.add_argument("--port", type=_positive, default=4200, help="port of the server and its UI (default: %(default)s)")
+    p.add_argument(
+        "--port",
+        type=_positive,
+        default=4200,
+        help="port of the server and its UI (default: %(default)s)",
+    )
     _common(p, data=False)
 
 
 def _ui_options(p):
-    p.add_argument("--port", type=_positive, default=UI_PORT, help="port of the MLflow UI (default: %(default)s)")
+    p.add_argument(
+        "--port",
+        type=_positive,
+        default=UI_PORT,
+        help="port of the MLflow UI (default: %(default)s)",
+    )
     _debug(p)

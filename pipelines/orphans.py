@@ -8,6 +8,7 @@ opened on this host by a process that no longer exists — and the candidate run
 ended FAILED with the tag ``forecast.error`` saying so. Runs of live processes and of other hosts
 are left alone.
 """
+
 from __future__ import annotations
 
 import os
@@ -39,12 +40,23 @@ def close_orphans(client, experiment_id):
     """
     running = client.search_runs([experiment_id], "attributes.status = 'RUNNING'", max_results=1000)
     host = socket.gethostname()
-    dead = {r.info.run_id: r.data.tags[PID] for r in running
-            if r.data.tags.get(HOST) == host and PID in r.data.tags and not alive(r.data.tags[PID])}
-    children = [r.info.run_id for r in running if r.data.tags.get(PARENT) in dead and r.info.run_id not in dead]
+    dead = {
+        r.info.run_id: r.data.tags[PID]
+        for r in running
+        if r.data.tags.get(HOST) == host and PID in r.data.tags and not alive(r.data.tags[PID])
+    }
+    children = [
+        r.info.run_id
+        for r in running
+        if r.data.tags.get(PARENT) in dead and r.info.run_id not in dead
+    ]
     for run_id in [*dead, *children]:
         pid = dead.get(run_id)
-        why = f"process {pid} on {host} ended without ending this run" if pid else "its parent run was orphaned"
+        why = (
+            f"process {pid} on {host} ended without ending this run"
+            if pid
+            else "its parent run was orphaned"
+        )
         client.set_tag(run_id, "forecast.error", f"orphaned: {why}; ended by a later flow")
         client.set_terminated(run_id, "FAILED")
     return [*dead, *children]

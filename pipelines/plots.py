@@ -4,6 +4,7 @@ training curves (train and validation loss by epoch).
 Built on ``matplotlib.figure.Figure`` directly (the Agg canvas), never pyplot, so no GUI
 backend or global figure state is involved and figures are freed when dropped.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,14 +24,22 @@ def error_by_horizon(forecasts):
     step = fc.groupby([ID, "cutoff"], sort=False).cumcount() + 1
     err = (fc[TARGET] - fc["y_pred"]).to_numpy(dtype=np.float64)
     frame = pd.DataFrame({"step": step.to_numpy(), "abs": np.abs(err), "sq": err**2})
-    out = frame.groupby("step").agg(mae=("abs", "mean"), mse=("sq", "mean"), n=("abs", "size")).reset_index()
+    out = (
+        frame.groupby("step")
+        .agg(mae=("abs", "mean"), mse=("sq", "mean"), n=("abs", "size"))
+        .reset_index()
+    )
     return out.assign(rmse=np.sqrt(out.pop("mse")))[["step", "mae", "rmse", "n"]]
 
 
 def by_step_table(by_step=None, forecasts=None):
     """Errors by horizon step: the backtest's own table when it has one, else computed from forecasts."""
     if isinstance(by_step, pd.DataFrame) and len(by_step):
-        table = by_step.reset_index() if "step" not in by_step.columns and by_step.index.name == "step" else by_step
+        table = (
+            by_step.reset_index()
+            if "step" not in by_step.columns and by_step.index.name == "step"
+            else by_step
+        )
         if "step" in table.columns:
             return table
     if isinstance(forecasts, pd.DataFrame) and len(forecasts):
@@ -46,12 +55,21 @@ def horizon_figure(by_step, title="backtest", metrics=("mae", "rmse")):
     from matplotlib.figure import Figure
 
     cols = [c for c in metrics if c in by_step.columns] or [
-        c for c in by_step.columns if c not in ("step", "n") and pd.api.types.is_numeric_dtype(by_step[c])]
+        c
+        for c in by_step.columns
+        if c not in ("step", "n") and pd.api.types.is_numeric_dtype(by_step[c])
+    ]
     fig = Figure(figsize=(6, 3.5), layout="constrained")
     ax = fig.add_subplot()
     for i, col in enumerate(reversed(cols)):  # the first metric is drawn last, on top
         style = LINE_STYLES[(len(cols) - 1 - i) % len(LINE_STYLES)]
-        ax.plot(by_step["step"], by_step[col], label=col.upper() if col.isalpha() else col, zorder=2 + i, **style)
+        ax.plot(
+            by_step["step"],
+            by_step[col],
+            label=col.upper() if col.isalpha() else col,
+            zorder=2 + i,
+            **style,
+        )
     handles, labels = ax.get_legend_handles_labels()
     ax.set(xlabel="horizon step", ylabel="error", title=f"{title}: error by horizon")
     ax.grid(alpha=0.3)
@@ -59,9 +77,11 @@ def horizon_figure(by_step, title="backtest", metrics=("mae", "rmse")):
     return fig
 
 
-LINE_STYLES = ({"color": "tab:blue", "ls": "-", "marker": "o", "ms": 4, "lw": 1.5},
-               {"color": "tab:orange", "ls": "--", "marker": "s", "ms": 8, "lw": 2.5, "mfc": "none"},
-               {"color": "tab:green", "ls": ":", "marker": "^", "ms": 6, "lw": 2})
+LINE_STYLES = (
+    {"color": "tab:blue", "ls": "-", "marker": "o", "ms": 4, "lw": 1.5},
+    {"color": "tab:orange", "ls": "--", "marker": "s", "ms": 8, "lw": 2.5, "mfc": "none"},
+    {"color": "tab:green", "ls": ":", "marker": "^", "ms": 6, "lw": 2},
+)
 
 
 def forecast_figure(history, forecast, actuals=None, n_series=4, history_points=None):
@@ -86,9 +106,22 @@ def forecast_figure(history, forecast, actuals=None, n_series=4, history_points=
         if actuals is not None:
             act = actuals[actuals[ID].astype(str) == uid].sort_values(TIME)
             act = act[(act[TIME] >= start) & (act[TIME] <= fc[TIME].max())]
-            ax.plot(act[TIME], act[TARGET], color="black", ls="--", lw=1.2, marker="x", ms=4, label="actual")
-        for (label, lo, hi), alpha in zip(bands(fc.columns), (0.15, 0.3, 0.45)):  # widest first: a fan
-            ax.fill_between(fc[TIME], fc[lo], fc[hi], color="tab:blue", alpha=alpha, lw=0, label=label)
+            ax.plot(
+                act[TIME],
+                act[TARGET],
+                color="black",
+                ls="--",
+                lw=1.2,
+                marker="x",
+                ms=4,
+                label="actual",
+            )
+        for (label, lo, hi), alpha in zip(
+            bands(fc.columns), (0.15, 0.3, 0.45)
+        ):  # widest first: a fan
+            ax.fill_between(
+                fc[TIME], fc[lo], fc[hi], color="tab:blue", alpha=alpha, lw=0, label=label
+            )
         ax.plot(fc[TIME], fc["y_pred"], color="tab:blue", lw=1.5, marker=".", label="forecast")
         ax.set_title(uid, fontsize=9, loc="left")
         ax.grid(alpha=0.3)
@@ -119,11 +152,22 @@ def coverage_figure(by_step, title="hold-out"):
     fig = Figure(figsize=(6, 3.5), layout="constrained")
     ax = fig.add_subplot()
     for i, col in enumerate(cols):
-        nominal = float(col[len("coverage"):])
-        ax.plot(by_step["step"], by_step[col], color=f"C{i}", marker="o", ms=4, label=f"{nominal:g}% interval")
+        nominal = float(col[len("coverage") :])
+        ax.plot(
+            by_step["step"],
+            by_step[col],
+            color=f"C{i}",
+            marker="o",
+            ms=4,
+            label=f"{nominal:g}% interval",
+        )
         ax.axhline(nominal, color=f"C{i}", ls="--", lw=1, label=f"nominal {nominal:g}%")
-    ax.set(xlabel="horizon step", ylabel="coverage (%)", title=f"{title}: interval coverage by horizon",
-           ylim=(0, 102))
+    ax.set(
+        xlabel="horizon step",
+        ylabel="coverage (%)",
+        title=f"{title}: interval coverage by horizon",
+        ylim=(0, 102),
+    )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return fig
@@ -147,7 +191,9 @@ def curves_figure(histories, title="training curves"):
         ax.plot(frame["epoch"], frame["train_loss"], color=color, lw=1.5, label=f"{label} train")
         val = frame["val_loss"].astype(float) if "val_loss" in frame else pd.Series(dtype=float)
         if val.notna().any():
-            ax.plot(frame["epoch"], val, color=color, lw=1.5, ls="--", marker=".", label=f"{label} val")
+            ax.plot(
+                frame["epoch"], val, color=color, lw=1.5, ls="--", marker=".", label=f"{label} val"
+            )
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -3,6 +3,7 @@
 ``check_sources`` reads nothing and imports neither prefect nor mlflow; ``check_training_data``
 runs the train flow's own opening (:func:`pipelines.flows.training_history`) in this process.
 """
+
 from __future__ import annotations
 
 from . import io
@@ -10,7 +11,11 @@ from . import io
 
 def check_sources(args, cfg, section):
     """A missing local data file (or future-data file) raises at once, naming it."""
-    data = getattr(args, "data", None) or cfg.get(section, {}).get("data") or cfg.get("common", {}).get("data")
+    data = (
+        getattr(args, "data", None)
+        or cfg.get(section, {}).get("data")
+        or cfg.get("common", {}).get("data")
+    )
     future = getattr(args, "future_data", None) or cfg.get(section, {}).get("future_data")
     if data:
         io.check_source(data)

@@ -7,6 +7,7 @@ links both ways. Prefect tasks, each one call into :mod:`pipelines.describe` (wo
 ``describe_train``, ``describe_forecast``, ``describe_backtest``: the run's description (MLflow note),
 the train run's ``report.html``, registry descriptions, and a Prefect markdown artifact.
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -15,8 +16,8 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from forecast.metrics import relative
 from forecast.evaluation.selection import REFERENCE
+from forecast.metrics import relative
 
 from . import describe, links, plots, registry, report, runs, store
 from .secrets import redact
@@ -39,7 +40,9 @@ def flow_run_name_train():
 def flow_run_name_forecast():
     p = _parameters()
     version = p.get("version")
-    return f"forecast-{describe.data_label(p.get('data', 'data'))}" + (f"-v{version}" if version else "")
+    return f"forecast-{describe.data_label(p.get('data', 'data'))}" + (
+        f"-v{version}" if version else ""
+    )
 
 
 def flow_run_name_backtest():
@@ -55,8 +58,20 @@ def link_runs(run_id):
 
 
 @task(name="describe-train-run", cache_policy=NO_CACHE)
-def describe_train(run_id, facts, selection, children, model_bt, naive_bt, model, promotion, grad, seen, df,
-                   model_name):
+def describe_train(
+    run_id,
+    facts,
+    selection,
+    children,
+    model_bt,
+    naive_bt,
+    model,
+    promotion,
+    grad,
+    seen,
+    df,
+    model_name,
+):
     """The train run's description, ``report.html``, the hold-out figures on the chosen candidate's and
     the reference's runs, the registry's descriptions and a Prefect artifact. Returns the links
     ({label: url}; the runs table set up as a leaderboard under ``describe.LEADERBOARD``).
@@ -85,17 +100,27 @@ def describe_train(run_id, facts, selection, children, model_bt, naive_bt, model
     note = describe.train_description(facts, board, holdout, reason, where)
     runs.set_note(run_id, note)
     if promotion is not None:
-        registry.describe(model_name, promotion.version,
-                          describe.registry_description(model_name, metric, CHAMPION_RULE),
-                          describe.version_description(facts, {"model": model_scores.get(metric),
-                                                               "seasonal_naive": naive_scores.get(metric)}, reason),
-                          registry.scope_tags(model, facts["data"]))
-    _artifact("train-summary", f"## {runs_run_name(run_id)}\n\n{note}", f"train run of {facts['data']}")
+        registry.describe(
+            model_name,
+            promotion.version,
+            describe.registry_description(model_name, metric, CHAMPION_RULE),
+            describe.version_description(
+                facts,
+                {"model": model_scores.get(metric), "seasonal_naive": naive_scores.get(metric)},
+                reason,
+            ),
+            registry.scope_tags(model, facts["data"]),
+        )
+    _artifact(
+        "train-summary", f"## {runs_run_name(run_id)}\n\n{note}", f"train run of {facts['data']}"
+    )
     return where
 
 
-CHAMPION_RULE = ("moves to a new version only when its hold-out metric beats the champion's, re-scored on the "
-                 "same hold-out, and only between models of the same series")
+CHAMPION_RULE = (
+    "moves to a new version only when its hold-out metric beats the champion's, re-scored on the "
+    "same hold-out, and only between models of the same series"
+)
 
 
 @task(name="describe-forecast-run", cache_policy=NO_CACHE)
@@ -105,21 +130,31 @@ def describe_forecast(run_id, model_name, version, data, fc, path):
     from forecast.data.frames import ID
 
     n_series = int(fc[ID].nunique())
-    where = {"MLflow run": links.run_url(run_id), f"{model_name} v{version}": links.version_url(model_name, version)}
-    note = describe.forecast_description(model_name, version, data, len(fc), path, n_series,
-                                         len(fc) // max(n_series, 1), where)
+    where = {
+        "MLflow run": links.run_url(run_id),
+        f"{model_name} v{version}": links.version_url(model_name, version),
+    }
+    note = describe.forecast_description(
+        model_name, version, data, len(fc), path, n_series, len(fc) // max(n_series, 1), where
+    )
     runs.set_note(run_id, note)
     _artifact("forecast-summary", f"## {runs_run_name(run_id)}\n\n{note}", f"forecast of {data}")
     return note
 
 
 @task(name="describe-backtest-run", cache_policy=NO_CACHE)
-def describe_backtest(run_id, model_name, version, data, n_windows, metric, model_score, naive_score):
+def describe_backtest(
+    run_id, model_name, version, data, n_windows, metric, model_score, naive_score
+):
     if run_id is None:
         return None
-    where = {"MLflow run": links.run_url(run_id), f"{model_name} v{version}": links.version_url(model_name, version)}
-    note = describe.backtest_description(model_name, version, data, n_windows, metric, model_score, naive_score,
-                                         where)
+    where = {
+        "MLflow run": links.run_url(run_id),
+        f"{model_name} v{version}": links.version_url(model_name, version),
+    }
+    note = describe.backtest_description(
+        model_name, version, data, n_windows, metric, model_score, naive_score, where
+    )
     runs.set_note(run_id, note)
     _artifact("backtest-summary", f"## {runs_run_name(run_id)}\n\n{note}", f"backtest of {data}")
     return note
@@ -155,19 +190,36 @@ def _train_figures(selection, model_bt, naive_bt, model, grad, seen, df, best):
     comparison = plots.by_step_table(model_bt.by_step, model_bt.forecasts)
     naive_steps = plots.by_step_table(naive_bt.by_step, naive_bt.forecasts)
     if comparison is not None and naive_steps is not None:
-        comparison = comparison[["step", "mae"]].rename(columns={"mae": f"{best} MAE"}).merge(
-            naive_steps[["step", "mae"]].rename(columns={"mae": "seasonal naive MAE"}), on="step")
-    curves = {name: r.backtest.histories[-1].to_frame() for name, r in selection.results.items()
-              if r.backtest is not None and r.backtest.histories}
+        comparison = (
+            comparison[["step", "mae"]]
+            .rename(columns={"mae": f"{best} MAE"})
+            .merge(
+                naive_steps[["step", "mae"]].rename(columns={"mae": "seasonal naive MAE"}),
+                on="step",
+            )
+        )
+    curves = {
+        name: r.backtest.histories[-1].to_frame()
+        for name, r in selection.results.items()
+        if r.backtest is not None and r.backtest.histories
+    }
     if getattr(model, "history_", None) is not None:
         curves[f"{best} (final, all data)"] = model.history_.to_frame()
     return {
-        "Hold-out forecast (history, actual, forecast)": plots.forecast_figure(seen, model_bt.forecasts, df),
-        "Hold-out error by horizon: the model's MAE beside seasonal naive's":
-            plots.horizon_figure(comparison, title="hold-out", metrics=(f"{best} MAE", "seasonal naive MAE"))
-            if comparison is not None else None,
-        "Training curves by epoch (solid: train loss, dashed: validation loss)": plots.curves_figure(curves),
-        "Gradient through time (vanishing gradients fall toward early steps)": _gradient_png(grad, model),
+        "Hold-out forecast (history, actual, forecast)": plots.forecast_figure(
+            seen, model_bt.forecasts, df
+        ),
+        "Hold-out error by horizon: the model's MAE beside seasonal naive's": plots.horizon_figure(
+            comparison, title="hold-out", metrics=(f"{best} MAE", "seasonal naive MAE")
+        )
+        if comparison is not None
+        else None,
+        "Training curves by epoch (solid: train loss, dashed: validation loss)": plots.curves_figure(
+            curves
+        ),
+        "Gradient through time (vanishing gradients fall toward early steps)": _gradient_png(
+            grad, model
+        ),
     }
 
 
@@ -177,7 +229,9 @@ def _gradient_png(grad, model):
     from forecast.evaluation.diagnostics import plot_gradient_through_time
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = plot_gradient_through_time({model.cell: grad}, Path(tmp) / "g.png", title="gradient through time")
+        path = plot_gradient_through_time(
+            {model.cell: grad}, Path(tmp) / "g.png", title="gradient through time"
+        )
         return Path(path).read_bytes()
 
 

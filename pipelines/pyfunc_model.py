@@ -7,9 +7,11 @@ history rows [unique_id, ds, y, covariates...] plus, for models with future cova
 the horizon rows flagged ``is_future``. Output: [unique_id, ds, y_pred], ``horizon`` rows per
 series — exactly ``RNNForecaster.predict(history, X_future)``.
 """
-import mlflow
+
 import pandas as pd
 from mlflow.pyfunc import PythonModel
+
+import mlflow
 
 
 class ForecastPyfunc(PythonModel):
@@ -18,7 +20,9 @@ class ForecastPyfunc(PythonModel):
 
         self.estimator = RNNForecaster.load(context.artifacts["estimator"], device="cpu")
 
-    def predict(self, context, model_input: pd.DataFrame, params=None):  # the hint: signature comes from log_model
+    def predict(
+        self, context, model_input: pd.DataFrame, params=None
+    ):  # the hint: signature comes from log_model
         from pipelines.registry import split_pyfunc_input
 
         history, x_future = split_pyfunc_input(self.estimator, model_input)

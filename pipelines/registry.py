@@ -3,6 +3,7 @@
 Built on :mod:`pipelines.store` (where MLflow tracks) and :mod:`pipelines.runs` (run basics).
 mlflow is imported inside the functions.
 """
+
 from __future__ import annotations
 
 import re
@@ -35,7 +36,9 @@ class PromotionResult:
     version: str
     promoted: bool
     reason: str
-    comparable: bool = True  # False: the champion was scored on other series, its metric says nothing here
+    comparable: bool = (
+        True  # False: the champion was scored on other series, its metric says nothing here
+    )
 
 
 SCOPE_TAG = "forecast.scope"
@@ -93,10 +96,16 @@ def pyfunc_input(history, X_future=None):
     """
     frame = history.copy()
     if X_future is not None:
-        frame = pd.concat([frame.assign(**{FUTURE_FLAG: False}), X_future.assign(**{FUTURE_FLAG: True})],
-                          ignore_index=True)
+        frame = pd.concat(
+            [frame.assign(**{FUTURE_FLAG: False}), X_future.assign(**{FUTURE_FLAG: True})],
+            ignore_index=True,
+        )
     for col in frame.columns:
-        if col != FUTURE_FLAG and pd.api.types.is_numeric_dtype(frame[col]) and not pd.api.types.is_bool_dtype(frame[col]):
+        if (
+            col != FUTURE_FLAG
+            and pd.api.types.is_numeric_dtype(frame[col])
+            and not pd.api.types.is_bool_dtype(frame[col])
+        ):
             frame[col] = frame[col].astype("float64")
     return frame
 
@@ -106,8 +115,10 @@ def split_pyfunc_input(estimator, frame):
     spec = estimator.spec_
     if FUTURE_FLAG not in frame.columns:
         if estimator.layout_.future:
-            raise ValueError(f"the model uses future covariates {list(estimator.layout_.future)}: add the horizon "
-                             f"rows with a boolean {FUTURE_FLAG!r} column (see pipelines.registry.pyfunc_input)")
+            raise ValueError(
+                f"the model uses future covariates {list(estimator.layout_.future)}: add the horizon "
+                f"rows with a boolean {FUTURE_FLAG!r} column (see pipelines.registry.pyfunc_input)"
+            )
         return frame, None
     flag = frame[FUTURE_FLAG].astype(bool).to_numpy()
     history = frame.loc[~flag].drop(columns=FUTURE_FLAG).reset_index(drop=True)
@@ -127,7 +138,7 @@ def example_history(estimator, n_series=3):
     parts = []
     for s in range(min(n_series, tail.n_series)):
         ds = past_dates(tail.last_ds[s], tail.freqs[s], estimator.lookback_)
-        part = pd.DataFrame(tail.data[s, :, :len(cols)].astype("float64"), columns=cols)
+        part = pd.DataFrame(tail.data[s, :, : len(cols)].astype("float64"), columns=cols)
         parts.append(part.assign(**{ID: str(tail.ids[s]), TIME: ds})[[ID, TIME, *cols]])
     frame = pd.concat(parts, ignore_index=True)
     spec = estimator.spec_
@@ -136,16 +147,33 @@ def example_history(estimator, n_series=3):
         return frame
     # Placeholder horizon rows so the example shows the shape; callers should pass real X_future.
     last = frame.groupby(spec.id_col, sort=False)[spec.time_col].max()
-    xf = pd.concat([pd.DataFrame({spec.id_col: uid,
-                                  spec.time_col: future_dates(t, estimator.freqs_[uid], estimator.horizon)})
-                    for uid, t in last.items()], ignore_index=True)
+    xf = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    spec.id_col: uid,
+                    spec.time_col: future_dates(t, estimator.freqs_[uid], estimator.horizon),
+                }
+            )
+            for uid, t in last.items()
+        ],
+        ignore_index=True,
+    )
     return pyfunc_input(frame, xf.assign(**{c: 0.0 for c in layout.future}))
 
 
 def _pip_requirements():
     v = versions()
-    reqs = [f"{dist}=={v[key]}" for dist, key in (("torch", "torch"), ("pandas", "pandas"), ("numpy", "numpy"),
-                                                  ("scikit-learn", "sklearn"), ("mlflow", "mlflow"))]
+    reqs = [
+        f"{dist}=={v[key]}"
+        for dist, key in (
+            ("torch", "torch"),
+            ("pandas", "pandas"),
+            ("numpy", "numpy"),
+            ("scikit-learn", "sklearn"),
+            ("mlflow", "mlflow"),
+        )
+    ]
     return reqs + [f"recurrent-forecast=={v['forecast']}"]
 
 
@@ -171,26 +199,38 @@ def log_model(estimator, name="model", registered_model_name=None, input_example
     run_id = current_run_id(run_id)
     if run_id is None:
         return None
-    import mlflow
     from mlflow.models import infer_signature
 
-    example = pyfunc_input(*split_pyfunc_input(estimator, input_example)) if input_example is not None \
+    import mlflow
+
+    example = (
+        pyfunc_input(*split_pyfunc_input(estimator, input_example))
+        if input_example is not None
         else example_history(estimator)
+    )
     output = estimator.predict(*split_pyfunc_input(estimator, example))
     signature = infer_signature(example, output)
     with tempfile.TemporaryDirectory() as tmp:
         folder = estimator.save(Path(tmp) / "estimator")
         # Model.log takes run_id (mlflow.pyfunc.log_model only logs into this thread's active run).
         info = mlflow.models.Model.log(
-            artifact_path=None, name=name, flavor=mlflow.pyfunc, run_id=run_id,
+            artifact_path=None,
+            name=name,
+            flavor=mlflow.pyfunc,
+            run_id=run_id,
             python_model=str(Path(__file__).with_name("pyfunc_model.py")),
-            artifacts={"estimator": str(folder)}, signature=signature, input_example=example,
-            pip_requirements=_pip_requirements(), registered_model_name=registered_model_name,
+            artifacts={"estimator": str(folder)},
+            signature=signature,
+            input_example=example,
+            pip_requirements=_pip_requirements(),
+            registered_model_name=registered_model_name,
         )
     store.client().set_tag(run_id, MODEL_URI_TAG, info.model_uri)
     version = None
     if registered_model_name:
-        version = store.client().get_model_version(registered_model_name, str(info.registered_model_version))
+        version = store.client().get_model_version(
+            registered_model_name, str(info.registered_model_version)
+        )
     return ModelRef(info.model_uri, run_id, getattr(info, "model_id", None), version)
 
 
@@ -198,18 +238,27 @@ def _model_uri(run_id_or_uri):
     """(model_uri, run_id) from a run id (its logged model) or a models:/ or runs:/ URI."""
     client = store.client()
     if run_id_or_uri.startswith("models:/m-"):
-        model = client.get_logged_model(run_id_or_uri[len("models:/"):].split("/")[0])
+        model = client.get_logged_model(run_id_or_uri[len("models:/") :].split("/")[0])
         return run_id_or_uri, model.source_run_id
     if run_id_or_uri.startswith("runs:/"):
-        return run_id_or_uri, run_id_or_uri[len("runs:/"):].split("/")[0]
+        return run_id_or_uri, run_id_or_uri[len("runs:/") :].split("/")[0]
     uri = client.get_run(run_id_or_uri).data.tags.get(MODEL_URI_TAG)
     if uri is None:
-        raise ValueError(f"run {run_id_or_uri} has no logged model (tag {MODEL_URI_TAG!r}); call log_model first")
+        raise ValueError(
+            f"run {run_id_or_uri} has no logged model (tag {MODEL_URI_TAG!r}); call log_model first"
+        )
     return uri, run_id_or_uri
 
 
-def register_and_promote(run_id_or_uri, model_name, metric_name, metric_value=None, lower_is_better=True,
-                         scope=None, champion_score=None):
+def register_and_promote(
+    run_id_or_uri,
+    model_name,
+    metric_name,
+    metric_value=None,
+    lower_is_better=True,
+    scope=None,
+    champion_score=None,
+):
     """Register the candidate; give it the ``champion`` alias only if it beats the champion.
 
     The comparison uses ``metric_name`` from the champion version's run (the same backtest
@@ -249,21 +298,34 @@ def register_and_promote(run_id_or_uri, model_name, metric_name, metric_value=No
     other = (champion.tags or {}).get(SCOPE_TAG) if champion is not None else None
     comparable = not (scope and other and other != scope)
     if comparable:
-        rescored = champion_score[1] if champion is not None and champion_score is not None \
-            and str(champion_score[0]) == str(champion.version) else None
-        promoted, reason = _decide(client, champion, metric_name, metric_value, lower_is_better, rescored)
+        rescored = (
+            champion_score[1]
+            if champion is not None
+            and champion_score is not None
+            and str(champion_score[0]) == str(champion.version)
+            else None
+        )
+        promoted, reason = _decide(
+            client, champion, metric_name, metric_value, lower_is_better, rescored
+        )
     else:
-        promoted, reason = False, (
-            f"not promoted: champion v{champion.version} covers other series (scope {other} vs {scope}), so "
-            f"{metric_name} values are not comparable; train other data under another model name, or move the "
-            f"alias by hand: MlflowClient().set_registered_model_alias({model_name!r}, {CHAMPION!r}, {version!r})")
+        promoted, reason = (
+            False,
+            (
+                f"not promoted: champion v{champion.version} covers other series (scope {other} vs {scope}), so "
+                f"{metric_name} values are not comparable; train other data under another model name, or move the "
+                f"alias by hand: MlflowClient().set_registered_model_alias({model_name!r}, {CHAMPION!r}, {version!r})"
+            ),
+        )
     if promoted:
         client.set_registered_model_alias(model_name, CHAMPION, version)
     reason = f"{model_name} v{version}: {reason}"
     if run_id:
         client.set_tag(run_id, "forecast.promoted", str(promoted).lower())
         client.set_tag(run_id, "forecast.promotion_reason", reason)
-        client.log_text(run_id, wrap(reason), "promotion.txt")  # wrapped: the UI's text view does not
+        client.log_text(
+            run_id, wrap(reason), "promotion.txt"
+        )  # wrapped: the UI's text view does not
     return PromotionResult(version, promoted, reason, comparable)
 
 
@@ -272,7 +334,9 @@ def _register(client, model_uri, model_name, run_id):
     import mlflow
 
     for mv in client.search_model_versions(f"name='{model_name}'"):
-        if mv.source == model_uri or (model_uri.startswith("models:/m-") and mv.model_id == model_uri[8:]):
+        if mv.source == model_uri or (
+            model_uri.startswith("models:/m-") and mv.model_id == model_uri[8:]
+        ):
             return str(mv.version)
     return str(mlflow.register_model(model_uri, model_name).version)
 
@@ -290,10 +354,14 @@ def _decide(client, champion, metric_name, value, lower_is_better, rescored=None
     better = value < champ if lower_is_better else value > champ
     word = "lower" if lower_is_better else "higher"
     if better:
-        return True, (f"promoted: {metric_name}={value:.6g} beats champion v{champion.version}{where} "
-                      f"({champ:.6g}, {word} is better)")
-    return False, (f"not promoted: {metric_name}={value:.6g} does not beat champion v{champion.version}{where} "
-                   f"({champ:.6g}, {word} is better)")
+        return True, (
+            f"promoted: {metric_name}={value:.6g} beats champion v{champion.version}{where} "
+            f"({champ:.6g}, {word} is better)"
+        )
+    return False, (
+        f"not promoted: {metric_name}={value:.6g} does not beat champion v{champion.version}{where} "
+        f"({champ:.6g}, {word} is better)"
+    )
 
 
 def _champion_metric(client, champion, metric_name):
@@ -309,8 +377,11 @@ def scope_tags(estimator, data_name=None):
     """Readable companions of the ``forecast.scope`` hash on a version: the data set's name, how many
     series and at which frequencies, and the horizon."""
     freqs = sorted({str(f) for f in estimator.freqs_.values()})
-    tags = {"forecast.n_series": str(len(estimator.freqs_)), "forecast.frequency": ",".join(freqs),
-            "forecast.horizon": str(estimator.horizon)}
+    tags = {
+        "forecast.n_series": str(len(estimator.freqs_)),
+        "forecast.frequency": ",".join(freqs),
+        "forecast.horizon": str(estimator.horizon),
+    }
     return tags | ({"forecast.data": str(data_name)} if data_name is not None else {})
 
 
@@ -326,7 +397,11 @@ def describe(model_name, version, model_description, version_description, tags=N
 
 
 def _registry_uri(model_name, version=None, alias=CHAMPION):
-    return f"models:/{model_name}/{version}" if version is not None else f"models:/{model_name}@{alias}"
+    return (
+        f"models:/{model_name}/{version}"
+        if version is not None
+        else f"models:/{model_name}@{alias}"
+    )
 
 
 def load_champion(model_name, version=None, alias=CHAMPION):
@@ -337,16 +412,23 @@ def load_champion(model_name, version=None, alias=CHAMPION):
     (RNNForecaster, version str)
     """
     import mlflow
-
     from forecast import RNNForecaster
 
     store.active_config()
     client = store.client()
-    mv = client.get_model_version(model_name, str(version)) if version is not None \
+    mv = (
+        client.get_model_version(model_name, str(version))
+        if version is not None
         else client.get_model_version_by_alias(model_name, alias)
+    )
     with tempfile.TemporaryDirectory() as tmp:
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=_registry_uri(model_name, mv.version),
-                                                         dst_path=tmp, tracking_uri=store.active_config().uri))
+        local = Path(
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=_registry_uri(model_name, mv.version),
+                dst_path=tmp,
+                tracking_uri=store.active_config().uri,
+            )
+        )
         folder = next(p.parent for p in local.glob("artifacts/**/config.json"))
         return RNNForecaster.load(folder), str(mv.version)
 
@@ -371,8 +453,11 @@ def version_run_id(model_name, version=None, alias=CHAMPION):
 
     client = store.client()
     try:
-        mv = client.get_model_version(model_name, str(version)) if version is not None \
+        mv = (
+            client.get_model_version(model_name, str(version))
+            if version is not None
             else client.get_model_version_by_alias(model_name, alias)
+        )
     except MlflowException:
         return None  # no such version, or no champion yet
     return mv.run_id
@@ -383,5 +468,9 @@ def load_pyfunc(model_name_or_uri, version=None, alias=CHAMPION):
     import mlflow
 
     store.active_config()
-    uri = model_name_or_uri if ":/" in model_name_or_uri else _registry_uri(model_name_or_uri, version, alias)
+    uri = (
+        model_name_or_uri
+        if ":/" in model_name_or_uri
+        else _registry_uri(model_name_or_uri, version, alias)
+    )
     return mlflow.pyfunc.load_model(uri)

@@ -6,6 +6,7 @@ the evidence): promotion, leaderboard, hold-out figures beside seasonal naive, h
 and error-by-horizon plots, training curves of every candidate, the gradient-through-time
 diagnostic.
 """
+
 from __future__ import annotations
 
 import base64
@@ -54,9 +55,11 @@ def page(title, sections, meta=()):
     """The whole document: a title, a line of facts and (heading, html) sections."""
     facts = " · ".join(html.escape(str(m)) for m in meta)
     body = "".join(f"<h2>{html.escape(h)}</h2>\n{content}\n" for h, content in sections if content)
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-            f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1><p class=\"meta\">{facts}</p>\n"
-            f"{body}</body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f'<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1><p class="meta">{facts}</p>\n'
+        f"{body}</body></html>\n"
+    )
 
 
 def train_report(title, facts, board, holdout, promotion, figures, links=None):
@@ -66,15 +69,30 @@ def train_report(title, facts, board, holdout, promotion, figures, links=None):
     leaderboard and hold-out tables; ``figures``: {caption: Figure or PNG bytes} in the order shown;
     ``links``: {label: url}.
     """
-    meta = [f"data {facts['data']}", f"{facts['n_series']} series", f"horizon {facts['horizon']}",
-            f"metric {facts['metric']}", f"validation tail {facts.get('val_size') or 'off'}"]
-    link_html = " · ".join(f'<a href="{html.escape(url)}">{html.escape(label)}</a>'
-                           for label, url in (links or {}).items() if url and label != "report")
+    meta = [
+        f"data {facts['data']}",
+        f"{facts['n_series']} series",
+        f"horizon {facts['horizon']}",
+        f"metric {facts['metric']}",
+        f"validation tail {facts.get('val_size') or 'off'}",
+    ]
+    link_html = " · ".join(
+        f'<a href="{html.escape(url)}">{html.escape(label)}</a>'
+        for label, url in (links or {}).items()
+        if url and label != "report"
+    )
     rank_col = board.columns[0]
-    board = board[[c for c in board.columns if c != rank_col]].assign(**{rank_col: board[rank_col].to_numpy()})
-    sections = [("Decision", f'<p class="decision"><b>{html.escape(str(facts["best"]))}</b> chosen. '
-                             f"{html.escape(str(promotion))}</p>" + (f"<p>{link_html}</p>" if link_html else "")),
-                ("Leaderboard (selection backtest, best first)", table(board, highlight=facts["best"])),
-                ("Hold-out: the model beside seasonal naive", table(holdout))]
+    board = board[[c for c in board.columns if c != rank_col]].assign(
+        **{rank_col: board[rank_col].to_numpy()}
+    )
+    sections = [
+        (
+            "Decision",
+            f'<p class="decision"><b>{html.escape(str(facts["best"]))}</b> chosen. '
+            f"{html.escape(str(promotion))}</p>" + (f"<p>{link_html}</p>" if link_html else ""),
+        ),
+        ("Leaderboard (selection backtest, best first)", table(board, highlight=facts["best"])),
+        ("Hold-out: the model beside seasonal naive", table(holdout)),
+    ]
     sections += [(caption, png(fig)) for caption, fig in figures.items() if fig is not None]
     return page(title, sections, meta)

@@ -6,6 +6,7 @@ retries (the flow's ``retries``, or a crashed run retried from the UI or CLI), s
 SIGTERM, a crash or an error later in the fit finds the checkpoint and carries on from its last
 epoch. The folder is removed once the fit has finished; outside a flow run nothing is written.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -18,7 +19,9 @@ def checkpoint_dir(name):
     from prefect.settings import PREFECT_HOME
 
     run_id = flow_run.get_id()
-    return None if run_id is None else Path(PREFECT_HOME.value()) / "checkpoints" / str(run_id) / name
+    return (
+        None if run_id is None else Path(PREFECT_HOME.value()) / "checkpoints" / str(run_id) / name
+    )
 
 
 def resumable_fit(estimator, df, callbacks=(), name="fit-final"):
@@ -27,7 +30,10 @@ def resumable_fit(estimator, df, callbacks=(), name="fit-final"):
     fitted = estimator.fit(df, callbacks=list(callbacks), checkpoint_dir=folder)
     if folder is not None:
         shutil.rmtree(folder, ignore_errors=True)
-        for parent in (folder.parent, folder.parent.parent):  # the flow run's and the root, when empty
+        for parent in (
+            folder.parent,
+            folder.parent.parent,
+        ):  # the flow run's and the root, when empty
             if parent.is_dir() and not any(parent.iterdir()):
                 parent.rmdir()
     return fitted

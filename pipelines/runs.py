@@ -9,6 +9,7 @@
     threads, where MLflow's thread-local active run is not visible, can log into the flow's run
     by id; each logs nothing when tracking is off.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -55,8 +56,13 @@ def run(name, params=None, tags=None, nested=False, parent_run_id=None):
         return
     import mlflow
 
-    active = mlflow.start_run(run_name=name, nested=nested, parent_run_id=parent_run_id,
-                              experiment_id=cfg.experiment_id, tags=_strings({**owner_tags(), **(tags or {})}))
+    active = mlflow.start_run(
+        run_name=name,
+        nested=nested,
+        parent_run_id=parent_run_id,
+        experiment_id=cfg.experiment_id,
+        tags=_strings({**owner_tags(), **(tags or {})}),
+    )
     run_id = active.info.run_id
     try:
         if params:
@@ -65,8 +71,12 @@ def run(name, params=None, tags=None, nested=False, parent_run_id=None):
     except BaseException as exc:
         # The store may be down too: raise the cause all the same; the next flow ends the run (orphans).
         with contextlib.suppress(Exception):
-            store.client().set_tag(run_id, "forecast.error", redact(f"{type(exc).__name__}: {exc}")[:5000])
-        with contextlib.suppress(Exception):  # end_run drops the run from this thread first: never left active
+            store.client().set_tag(
+                run_id, "forecast.error", redact(f"{type(exc).__name__}: {exc}")[:5000]
+            )
+        with contextlib.suppress(
+            Exception
+        ):  # end_run drops the run from this thread first: never left active
             mlflow.end_run("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
         raise
     else:
@@ -83,7 +93,7 @@ def log_params(params, run_id=None):
     items = [Param(k, _plain(v)) for k, v in params.items()]
     client = store.client()
     for i in range(0, len(items), 100):  # MLflow's per-batch parameter limit
-        client.log_batch(run_id, params=items[i:i + 100])
+        client.log_batch(run_id, params=items[i : i + 100])
 
 
 def log_metrics(metrics, step=0, run_id=None, timestamp=None):
@@ -98,7 +108,7 @@ def log_metrics(metrics, step=0, run_id=None, timestamp=None):
     items = [Metric(k, float(v), now, int(step)) for k, v in metrics.items() if finite(v)]
     client = store.client()
     for i in range(0, len(items), 1000):
-        client.log_batch(run_id, metrics=items[i:i + 1000])
+        client.log_batch(run_id, metrics=items[i : i + 1000])
 
 
 def finite(v):
@@ -157,8 +167,14 @@ def versions():
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
-    for dist, key in (("recurrent-forecast", "forecast"), ("torch", "torch"), ("pandas", "pandas"),
-                      ("numpy", "numpy"), ("scikit-learn", "sklearn"), ("mlflow", "mlflow")):
+    for dist, key in (
+        ("recurrent-forecast", "forecast"),
+        ("torch", "torch"),
+        ("pandas", "pandas"),
+        ("numpy", "numpy"),
+        ("scikit-learn", "sklearn"),
+        ("mlflow", "mlflow"),
+    ):
         try:
             out[key] = version(dist)
         except PackageNotFoundError:

@@ -9,6 +9,7 @@ ephemeral server"). Start one on loopback with ``forecast server`` (or
 ``scripts/prefect-server.sh``), ``export PREFECT_API_URL=http://127.0.0.1:4200/api``, then
 ``forecast serve``. Any other Prefect API works the same way through ``PREFECT_API_URL``.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,7 +18,11 @@ from datetime import timedelta
 
 from . import config, environment, flows
 
-SERVE = {"train_cron": "0 3 * * 1", "forecast_interval_seconds": 3600, "timezone": "UTC"}  # the defaults
+SERVE = {
+    "train_cron": "0 3 * * 1",
+    "forecast_interval_seconds": 3600,
+    "timezone": "UTC",
+}  # the defaults
 TRAIN_DEPLOYMENT = "weekly-retrain"
 FORECAST_DEPLOYMENT = "hourly-forecast"
 TAGS = ["recurrent-forecast"]
@@ -60,8 +65,15 @@ def deployments(cfg, serve_cfg=None):
     ):
         params = flow_obj.validate_parameters(config.flow_parameters(flow_obj, cfg, section))
         served = flows.with_runner(flow_obj, **runner) if section == "train" else flow_obj
-        made.append(served.to_deployment(name=name, schedules=[schedule], parameters=params, tags=TAGS,
-                                         description=(flow_obj.description or "").split("\n")[0]))
+        made.append(
+            served.to_deployment(
+                name=name,
+                schedules=[schedule],
+                parameters=params,
+                tags=TAGS,
+                description=(flow_obj.description or "").split("\n")[0],
+            )
+        )
     return made
 
 
@@ -74,9 +86,22 @@ def serve(deployments_, limit=None):
 
 def server_command(port=4200):
     """(argv, env) of a local Prefect server on 127.0.0.1:``port`` without analytics."""
-    env = dict(os.environ, **environment.PREFECT_ANALYTICS_OFF,
-               PREFECT_SERVER_UI_API_URL=f"http://127.0.0.1:{port}/api")
+    env = dict(
+        os.environ,
+        **environment.PREFECT_ANALYTICS_OFF,
+        PREFECT_SERVER_UI_API_URL=f"http://127.0.0.1:{port}/api",
+    )
     env.pop("PREFECT_API_URL", None)  # the server must not try to talk to another API
-    argv = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port),
-            "--analytics-off"]
+    argv = [
+        sys.executable,
+        "-m",
+        "prefect",
+        "server",
+        "start",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--analytics-off",
+    ]
     return argv, env

@@ -4,6 +4,7 @@ A database source is a URL (``postgresql://user:password@host/db``); wherever su
 printed, logged or recorded, its password is replaced by ``***`` (:func:`redact`), the way
 SQLAlchemy's ``render_as_string(hide_password=True)`` shows it.
 """
+
 from __future__ import annotations
 
 import re

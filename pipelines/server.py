@@ -2,6 +2,7 @@
 
 It starts mlflow as a subprocess and never imports it.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,10 +28,22 @@ def ui_command(port=UI_PORT, store=None):
     """
     store = Path(store) if store is not None else store_dir()
     env = dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false", **environment.TELEMETRY_OFF)
-    argv = [sys.executable, "-m", "mlflow", "server",
-            "--backend-store-uri", f"sqlite:///{store / 'mlflow.db'}",
-            "--artifacts-destination", str(store / "artifacts"),
-            "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    argv = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--backend-store-uri",
+        f"sqlite:///{store / 'mlflow.db'}",
+        "--artifacts-destination",
+        str(store / "artifacts"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
     return argv, env
 
 
@@ -44,7 +57,9 @@ def start_ui(port=UI_PORT, store=None, wait=60.0):
     argv, env = ui_command(port, store)
     log = store / "server.log"
     with open(log, "ab") as out:
-        proc = subprocess.Popen(argv, env=env, start_new_session=True, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            argv, env=env, start_new_session=True, stdout=out, stderr=subprocess.STDOUT
+        )
     if wait:
         wait_healthy(f"http://127.0.0.1:{port}", wait, proc, log)
     return proc
@@ -55,14 +70,18 @@ def wait_healthy(url, timeout=60.0, proc=None, log=None):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise TrackingUnavailable(f"MLflow server for {url} exited with code {proc.returncode}{_log_tail(log)}")
+            raise TrackingUnavailable(
+                f"MLflow server for {url} exited with code {proc.returncode}{_log_tail(log)}"
+            )
         try:
             with urllib.request.urlopen(url.rstrip("/") + "/health", timeout=2) as resp:
                 if resp.status == 200:
                     return
         except (urllib.error.URLError, OSError):
             time.sleep(0.5)
-    raise TrackingUnavailable(f"MLflow server at {url} not healthy after {timeout:.0f} s{_log_tail(log)}")
+    raise TrackingUnavailable(
+        f"MLflow server at {url} not healthy after {timeout:.0f} s{_log_tail(log)}"
+    )
 
 
 def _log_tail(log):

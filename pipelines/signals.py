@@ -12,6 +12,7 @@ thread after :data:`GRACE` seconds. A second signal ends the process at once.
 does, but as a child that the kernel stops when the command dies, even by SIGKILL (Linux
 ``PR_SET_PDEATHSIG``): a killed command leaves no server holding its port and memory behind.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -54,7 +55,9 @@ def run_stoppable(fn, grace=GRACE):
     with on_signals():
         worker.start()
         try:
-            _wait(done, None)  # sleeps, not join(): a join interrupted by a signal marks a live thread ended
+            _wait(
+                done, None
+            )  # sleeps, not join(): a join interrupted by a signal marks a live thread ended
         except Interrupted as exc:
             stopped = exc
             _wind_down(worker, done, exc.signum, grace)
@@ -74,8 +77,9 @@ def _wait(done, seconds):
 def _wind_down(worker, done, signum, grace):
     _wait(done, grace)  # fits stop at their next step; Prefect and MLflow record the end
     if not done.is_set():  # not in a fit: interrupt whatever the thread runs
-        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(worker.ident),
-                                                   ctypes.py_object(_INTERRUPTS[signum]))
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(
+            ctypes.c_ulong(worker.ident), ctypes.py_object(_INTERRUPTS[signum])
+        )
         _wait(done, grace)
 
 
@@ -89,7 +93,10 @@ class _InterruptedBySigterm(Interrupted):
         super().__init__(signal.SIGTERM)
 
 
-_INTERRUPTS = {signal.SIGINT: _InterruptedBySigint, signal.SIGTERM: _InterruptedBySigterm}  # classes: async raise
+_INTERRUPTS = {
+    signal.SIGINT: _InterruptedBySigint,
+    signal.SIGTERM: _InterruptedBySigterm,
+}  # classes: async raise
 
 
 # ---------------------------------------------------------------------------------- the Prefect server
@@ -100,22 +107,36 @@ def prefect_api(timeout=None):
     The server is Prefect's own app under uvicorn on a free 127.0.0.1 port, over ``PREFECT_HOME``'s
     database, started as a child that dies with this process; it is stopped when the process exits.
     """
-    from prefect.settings import (PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
-                                  temporary_settings)
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+        temporary_settings,
+    )
 
     if PREFECT_API_URL.value():
         yield PREFECT_API_URL.value()
         return
     port, log = _free_port(), tempfile.TemporaryFile()
-    proc = subprocess.Popen(server_command(port), env=dict(os.environ, PREFECT_UI_ENABLED="0",
-                                                           PREFECT__SERVER_EPHEMERAL="1", PREFECT__SERVER_FINAL="1"),
-                            preexec_fn=die_with_parent(), stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        server_command(port),
+        env=dict(
+            os.environ,
+            PREFECT_UI_ENABLED="0",
+            PREFECT__SERVER_EPHEMERAL="1",
+            PREFECT__SERVER_FINAL="1",
+        ),
+        preexec_fn=die_with_parent(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     at_forced_exit(proc.kill)  # a second signal: the process dies at once, no atexit
     # Stopped at exit, after Prefect's log and event workers have drained into it (they flush
     # from threading's exit hooks, which run before atexit's).
     atexit.register(_stop, proc)
     url = f"http://127.0.0.1:{port}/api"
-    _wait_healthy(url, proc, log, timeout or PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
+    _wait_healthy(
+        url, proc, log, timeout or PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()
+    )
     with temporary_settings({PREFECT_API_URL: url}):
         yield url
 
@@ -124,9 +145,23 @@ def server_command(port):
     """The argv of Prefect's API server (its ephemeral server's command) on 127.0.0.1:``port``."""
     import prefect
 
-    return [sys.executable, "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent), "--factory",
-            "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(port),
-            "--log-level", "error", "--lifespan", "on"]
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--app-dir",
+        str(prefect.__module_path__.parent),
+        "--factory",
+        "prefect.server.api.server:create_app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "error",
+        "--lifespan",
+        "on",
+    ]
 
 
 def die_with_parent():
@@ -154,8 +189,10 @@ def _wait_healthy(url, proc, log, timeout):
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             log.seek(0)
-            raise RuntimeError(f"the temporary Prefect server exited with code {proc.returncode}: "
-                               f"{log.read().decode(errors='replace')[-2000:]}")
+            raise RuntimeError(
+                f"the temporary Prefect server exited with code {proc.returncode}: "
+                f"{log.read().decode(errors='replace')[-2000:]}"
+            )
         try:
             with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
                 if resp.status == 200:
@@ -163,8 +200,10 @@ def _wait_healthy(url, proc, log, timeout):
         except OSError:
             time.sleep(0.2)
     _stop(proc)
-    raise RuntimeError(f"the temporary Prefect server at {url} was not healthy after {timeout} s "
-                       "(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS)")
+    raise RuntimeError(
+        f"the temporary Prefect server at {url} was not healthy after {timeout} s "
+        "(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS)"
+    )
 
 
 def _stop(proc):

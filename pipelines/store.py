@@ -13,12 +13,12 @@
 mlflow is imported inside the functions that need it (MLflow 3 otherwise writes ``mlflow.db``
 into the current directory: the URI is never left implicit).
 """
+
 from __future__ import annotations
 
 import contextlib
 import json
 import os
-import socket
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -120,7 +120,9 @@ def configure(uri=None, experiment="forecast", required=True):
 def _unavailable(uri, experiment, msg, required):
     if required:
         raise TrackingUnavailable(msg)
-    ACTIVE.config = TrackingConfig(uri, experiment, enabled=False, reason=f"tracking skipped: {msg}")
+    ACTIVE.config = TrackingConfig(
+        uri, experiment, enabled=False, reason=f"tracking skipped: {msg}"
+    )
     return ACTIVE.config
 
 
@@ -133,12 +135,14 @@ def _probe(uri):
             urllib.request.urlopen(url, timeout=PROBE_TIMEOUT).close()
         except urllib.error.HTTPError:
             pass  # it answered (auth, proxy, no /health): reachable
-        except (urllib.error.URLError, OSError, socket.timeout) as exc:
+        except (TimeoutError, urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise TrackingUnavailable(f"MLflow tracking server at {uri} is unreachable ({reason}); "
-                                      "start it (mlflow/server.sh) or set MLFLOW_TRACKING_URI") from None
+            raise TrackingUnavailable(
+                f"MLflow tracking server at {uri} is unreachable ({reason}); "
+                "start it (mlflow/server.sh) or set MLFLOW_TRACKING_URI"
+            ) from None
     elif parsed.scheme == "sqlite":
-        db = uri[len("sqlite:///"):]
+        db = uri[len("sqlite:///") :]
         if db and db != ":memory:":
             Path(db).parent.mkdir(parents=True, exist_ok=True)
 
@@ -155,8 +159,10 @@ def _experiment(uri, name):
     location = None
     if uri.startswith("sqlite:///"):
         # Next to the database, never the cwd (MLflow's default for a bare sqlite store).
-        location = (Path(uri[len("sqlite:///"):]).parent / "artifacts" / name).resolve().as_uri()
-    return mlflow_client.create_experiment(name, artifact_location=location, tags={KIND_TAG: KIND_ML}), location
+        location = (Path(uri[len("sqlite:///") :]).parent / "artifacts" / name).resolve().as_uri()
+    return mlflow_client.create_experiment(
+        name, artifact_location=location, tags={KIND_TAG: KIND_ML}
+    ), location
 
 
 def active_config():
@@ -190,7 +196,11 @@ def runs_url(experiment_id=None, uri=None, port=UI_PORT):
 
 def ui_base(uri=None, port=UI_PORT):
     """The MLflow UI's address: an http(s) tracking server's own, else ``forecast ui``'s on ``port``."""
-    return uri.rstrip("/") if uri and uri.startswith(("http://", "https://")) else f"http://127.0.0.1:{port}"
+    return (
+        uri.rstrip("/")
+        if uri and uri.startswith(("http://", "https://"))
+        else f"http://127.0.0.1:{port}"
+    )
 
 
 VIEW_TAG = "mlflow.sharedViewState."  # the UI's "share view" state, stored as an experiment tag
@@ -203,9 +213,20 @@ def leaderboard_view(metric, run_id, experiment=None, uri=None):
     shared view (``?viewStateShareKey=``, stored as an experiment tag), so the link works in any
     browser without choosing columns by hand."""
     exp = experiment if experiment is not None else experiment_id()
-    columns = [f"backtest_{metric}", f"holdout_{metric}", "val_loss", "train_loss", "rank", "fit_seconds"]
-    state = {"searchFilter": f"tags.mlflow.parentRunId = '{run_id}'", "orderByKey": f"metrics.`backtest_{metric}`",
-             "orderByAsc": True, "selectedColumns": [f"metrics.`{c}`" for c in columns]}
+    columns = [
+        f"backtest_{metric}",
+        f"holdout_{metric}",
+        "val_loss",
+        "train_loss",
+        "rank",
+        "fit_seconds",
+    ]
+    state = {
+        "searchFilter": f"tags.mlflow.parentRunId = '{run_id}'",
+        "orderByKey": f"metrics.`backtest_{metric}`",
+        "orderByAsc": True,
+        "selectedColumns": [f"metrics.`{c}`" for c in columns],
+    }
     key = f"leaderboard-{run_id}"
     client().set_experiment_tag(exp, VIEW_TAG + key, json.dumps(state))
     return f"{runs_url(exp, uri or active_config().uri)}?viewStateShareKey={key}"
@@ -220,8 +241,10 @@ def local_experiment_id(name, store=None):
         return None
     try:
         with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
-            row = conn.execute("SELECT experiment_id FROM experiments WHERE name = ? AND lifecycle_stage = 'active'",
-                               (name,)).fetchone()
+            row = conn.execute(
+                "SELECT experiment_id FROM experiments WHERE name = ? AND lifecycle_stage = 'active'",
+                (name,),
+            ).fetchone()
     except sqlite3.Error:
         return None
     return str(row[0]) if row else None

@@ -8,27 +8,35 @@ retrain or forecast over unchanged data reads it once. Deterministic compute has
 retries nor caching (``NO_CACHE``): a failure there is a bug or bad data, and a fitted model is
 not worth persisting in Prefect's result store (MLflow holds it).
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pandas as pd
-from sklearn.base import clone
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
+from sklearn.base import clone
 
 from forecast import SeasonalNaive, backtest
-from forecast.data import frames, frequencies
 from forecast.choices import DEFAULT_METRICS, METRICS
+from forecast.data import frames, frequencies
 
 from . import budget, io, locks, orphans, registry, resume, runs, store, tracking
 from .environment import run_logger
 from .future import split_future
 
 # Errors that no retry can fix: bad input, a missing file, a missing registered model.
-_PERMANENT = (ValueError, TypeError, LookupError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
-              PermissionError)
+_PERMANENT = (
+    ValueError,
+    TypeError,
+    LookupError,
+    FileNotFoundError,
+    NotADirectoryError,
+    IsADirectoryError,
+    PermissionError,
+)
 IO_RETRIES = 3
 BACKOFF = exponential_backoff(backoff_factor=1)  # 1, 2, 4 s (+ jitter)
 
@@ -46,8 +54,16 @@ def transient(task, task_run, state):
 
 def _io(**kwargs):
     """Options of an I/O task: retried with backoff on transient errors, never cached."""
-    return dict(retries=IO_RETRIES, retry_delay_seconds=BACKOFF, retry_jitter_factor=0.5,
-                retry_condition_fn=transient, cache_policy=NO_CACHE) | kwargs
+    return (
+        dict(
+            retries=IO_RETRIES,
+            retry_delay_seconds=BACKOFF,
+            retry_jitter_factor=0.5,
+            retry_condition_fn=transient,
+            cache_policy=NO_CACHE,
+        )
+        | kwargs
+    )
 
 
 def _compute(**kwargs):
@@ -62,13 +78,27 @@ def data_cache_key(context, parameters):
     return None if key is None else f"{key}|table={parameters.get('table')}|columns={columns}"
 
 
-@task(name="load-data", retries=IO_RETRIES, retry_delay_seconds=BACKOFF, retry_jitter_factor=0.5,
-      retry_condition_fn=transient, cache_key_fn=data_cache_key, cache_expiration=timedelta(days=1))
-def load_data(source: str, table: str | None = None, id_col: str = frames.ID, time_col: str = frames.TIME,
-              target_col: str = frames.TARGET) -> pd.DataFrame:
+@task(
+    name="load-data",
+    retries=IO_RETRIES,
+    retry_delay_seconds=BACKOFF,
+    retry_jitter_factor=0.5,
+    retry_condition_fn=transient,
+    cache_key_fn=data_cache_key,
+    cache_expiration=timedelta(days=1),
+)
+def load_data(
+    source: str,
+    table: str | None = None,
+    id_col: str = frames.ID,
+    time_col: str = frames.TIME,
+    target_col: str = frames.TARGET,
+) -> pd.DataFrame:
     """Read a bundled set, a CSV/Parquet file or a SQL table as a long frame [unique_id, ds, y, ...]."""
     df = io.load_frame(source, table, id_col, time_col, target_col)
-    run_logger().info("loaded %s: %d rows, %d series", io.redact(source), len(df), df[frames.ID].nunique())
+    run_logger().info(
+        "loaded %s: %d rows, %d series", io.redact(source), len(df), df[frames.ID].nunique()
+    )
     return df
 
 
@@ -78,19 +108,27 @@ def set_future_aside(df, future_columns=()):
     future, carrying the future covariates' values for the horizon (``pipelines.future.split_future``)."""
     history, future = split_future(df, list(future_columns))
     if len(future) and not future_columns:
-        run_logger().warning("%d trailing row(s) of %d series have no target yet and the model reads no future "
-                          "covariates: ignored; forecasts start after each series' last observed value",
-                          len(future), future[frames.ID].nunique())
+        run_logger().warning(
+            "%d trailing row(s) of %d series have no target yet and the model reads no future "
+            "covariates: ignored; forecasts start after each series' last observed value",
+            len(future),
+            future[frames.ID].nunique(),
+        )
     elif len(future):
-        run_logger().info("%d future row(s) of %d series (target not yet observed) set aside from the history",
-                       len(future), future[frames.ID].nunique())
+        run_logger().info(
+            "%d future row(s) of %d series (target not yet observed) set aside from the history",
+            len(future),
+            future[frames.ID].nunique(),
+        )
     return history, future
 
 
 @task(name="load-future", **_io())
 def load_future(source, estimator, id_col=frames.ID, time_col=frames.TIME):
     """The model's future covariates for the horizon from a CSV/Parquet file."""
-    return io.load_future(source, list(estimator.layout_.future), list(estimator.ids_), id_col, time_col)
+    return io.load_future(
+        source, list(estimator.layout_.future), list(estimator.ids_), id_col, time_col
+    )
 
 
 @task(name="validate-data", **_compute())
@@ -130,14 +168,18 @@ def check_matches_model(df, estimator):
     state = estimator.state_
     series = state.mismatch(dict.fromkeys(df[frames.ID].unique()))
     if series.unknown or series.missing:
-        raise ValueError(f"data does not match the model: series not seen in training "
-                         f"{sorted(map(str, series.unknown))[:5]}, series of the model missing from the data "
-                         f"{sorted(map(str, series.missing))[:5]}")
+        raise ValueError(
+            f"data does not match the model: series not seen in training "
+            f"{sorted(map(str, series.unknown))[:5]}, series of the model missing from the data "
+            f"{sorted(map(str, series.missing))[:5]}"
+        )
     other = state.mismatch(frequencies.infer_frequencies(df, where="forecast data")).frequencies
     if other:
         uid, freq, want = other[0]
-        raise ValueError(f"data does not match the model: series {uid!r} has frequency {freq!r}, "
-                         f"the model was fitted at {want!r}")
+        raise ValueError(
+            f"data does not match the model: series {uid!r} has frequency {freq!r}, "
+            f"the model was fitted at {want!r}"
+        )
 
 
 @task(name="write-forecasts", **_io())
@@ -156,18 +198,27 @@ def write_sql(fc, url, table, names=None):
 
 
 def _renamed(fc, names):
-    return fc if not names else fc.rename(columns={k: v for k, v in names.items() if k in fc.columns})
+    return (
+        fc if not names else fc.rename(columns={k: v for k, v in names.items() if k in fc.columns})
+    )
 
 
 # ---------------------------------------------------------------------------------- models
 @task(name="candidates", **_compute())
-def make_candidates(cells, bidirectional, hidden_sizes, heads=("direct",), window_norms=("none",), **common):
+def make_candidates(
+    cells, bidirectional, hidden_sizes, heads=("direct",), window_norms=("none",), **common
+):
     """The candidate grid: ``forecast.evaluation.selection.candidate_grid`` -> {name: estimator}."""
     from forecast.evaluation import selection
 
-    return selection.candidate_grid(cells=tuple(cells), bidirectional=tuple(bidirectional),
-                                    hidden_sizes=tuple(hidden_sizes), heads=tuple(heads),
-                                    window_norms=tuple(window_norms), **common)
+    return selection.candidate_grid(
+        cells=tuple(cells),
+        bidirectional=tuple(bidirectional),
+        hidden_sizes=tuple(hidden_sizes),
+        heads=tuple(heads),
+        window_norms=tuple(window_norms),
+        **common,
+    )
 
 
 @task(name="evaluate-candidate", task_run_name="evaluate-{name}", **_compute())
@@ -181,7 +232,9 @@ def evaluate_candidate(job, name, estimator, df, args, parent_run_id=None):
         result = job(name, estimator, df, args)
     except BaseException as exc:
         if child:  # KILLED when stopped by a signal (``forecast.training.stopping.Interrupted``)
-            store.client().set_terminated(child, "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+            store.client().set_terminated(
+                child, "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+            )
         raise
     tracking.finish_candidate(result, child)
     return result
@@ -207,9 +260,16 @@ def select(candidates, df, n_windows, season_length, metric, parent_run_id=None)
     from forecast.evaluation import selection
 
     first = next(iter(candidates.values()), None)
-    return selection.select_model(candidates, df, n_windows=n_windows, metric=metric, season_length=season_length,
-                                  executor=TaskExecutor(parent_run_id), refit_best=False,
-                                  metrics=scored_on(metric, first))
+    return selection.select_model(
+        candidates,
+        df,
+        n_windows=n_windows,
+        metric=metric,
+        season_length=season_length,
+        executor=TaskExecutor(parent_run_id),
+        refit_best=False,
+        metrics=scored_on(metric, first),
+    )
 
 
 @task(name="best-candidate", **_compute())
@@ -219,10 +279,15 @@ def best_candidate(selection, candidates):
     name = selection.best
     if name is None:
         board = selection.leaderboard
-        raise ValueError(f"no candidate could be evaluated; errors: {dict(zip(board.candidate, board.error))}")
+        raise ValueError(
+            f"no candidate could be evaluated; errors: {dict(zip(board.candidate, board.error))}"
+        )
     if name != selection.best_name:
-        run_logger().warning("no candidate beat %s in model selection; training the best candidate, %s",
-                          selection.best_name, name)
+        run_logger().warning(
+            "no candidate beat %s in model selection; training the best candidate, %s",
+            selection.best_name,
+            name,
+        )
     return name, clone(candidates[name])
 
 
@@ -230,8 +295,13 @@ def best_candidate(selection, candidates):
 def run_backtest(estimator, df, n_windows, season_length, metric, name="model"):
     """``forecast.backtest`` -> BacktestResult, scored on :func:`scored_on` ``metric``; ``name`` says
     which model in the task run's name."""
-    return backtest(estimator, df, n_windows=n_windows, season_length=season_length,
-                    metrics=scored_on(metric, estimator))
+    return backtest(
+        estimator,
+        df,
+        n_windows=n_windows,
+        season_length=season_length,
+        metrics=scored_on(metric, estimator),
+    )
 
 
 def scored_on(metric, estimator=None):
@@ -241,7 +311,10 @@ def scored_on(metric, estimator=None):
     from forecast.metrics.interval import is_interval_metric
     from forecast.probabilistic.decoder import Decoder
 
-    names = [*DEFAULT_METRICS, *([metric] if metric in METRICS or is_interval_metric(metric) else [])]
+    names = [
+        *DEFAULT_METRICS,
+        *([metric] if metric in METRICS or is_interval_metric(metric) else []),
+    ]
     levels = list(Decoder.default_levels(estimator))
     names += [f"{kind}{lv:g}" for lv in levels for kind in ("coverage", "width", "msis")]
     if levels or getattr(estimator, "quantiles", None):
@@ -283,10 +356,12 @@ def predict(estimator, df, future=None):
     if not wanted:
         return estimator.predict(df)
     if future is None or len(future) == 0:
-        raise ValueError(f"the model uses future covariates {wanted}: give their values for the next "
-                         f"{estimator.horizon} steps of every series, either as rows after each series' last "
-                         f"observation with the target left empty, or in a file passed to the forecast flow "
-                         f"as future_data (`forecast forecast --future-data FILE`)")
+        raise ValueError(
+            f"the model uses future covariates {wanted}: give their values for the next "
+            f"{estimator.horizon} steps of every series, either as rows after each series' last "
+            f"observation with the target left empty, or in a file passed to the forecast flow "
+            f"as future_data (`forecast forecast --future-data FILE`)"
+        )
     return estimator.predict(df, X_future=future)
 
 
@@ -309,7 +384,9 @@ def load_model(model_name, version=None):
     except Exception as exc:  # MLflow's "not found" errors carry no useful type: say what was asked
         if "RESOURCE_DOES_NOT_EXIST" in str(exc) or "not found" in str(exc).lower():
             what = f"version {version}" if version is not None else f"alias {registry.CHAMPION!r}"
-            raise LookupError(f"registered model {model_name!r} has no {what}; run `forecast train` first") from exc
+            raise LookupError(
+                f"registered model {model_name!r} has no {what}; run `forecast train` first"
+            ) from exc
         raise
 
 
@@ -355,13 +432,23 @@ def log_model(estimator, run_id):
 
 
 @task(name="register-and-promote", **_io())
-def register_and_promote(run_id, model_name, metric_name, metric_value, estimator=None, champion_score=None):
+def register_and_promote(
+    run_id, model_name, metric_name, metric_value, estimator=None, champion_score=None
+):
     """Register the run's model; promote it only past a champion of the same series (``series_scope``),
     compared on ``champion_score`` (see :func:`rescore_champion`) when there is one."""
     scope = registry.series_scope(estimator) if estimator is not None else None
-    with locks.held(store.active_config().uri, model_name):  # one promotion at a time per model (pipelines.locks)
-        return registry.register_and_promote(run_id, model_name, metric_name, metric_value, scope=scope,
-                                             champion_score=champion_score)
+    with locks.held(
+        store.active_config().uri, model_name
+    ):  # one promotion at a time per model (pipelines.locks)
+        return registry.register_and_promote(
+            run_id,
+            model_name,
+            metric_name,
+            metric_value,
+            scope=scope,
+            champion_score=champion_score,
+        )
 
 
 @task(name="rescore-champion", **_compute())
@@ -380,13 +467,24 @@ def rescore_champion(model_name, candidate, df, reference, metric, season_length
     if registry.series_scope(champion) != registry.series_scope(candidate):
         return None  # other series: register_and_promote's scope check says so
     if champion.horizon != candidate.horizon:
-        run_logger().warning("champion v%s forecasts %d steps, this run %d: not re-scored (other points); "
-                          "comparing logged metrics", version, champion.horizon, candidate.horizon)
+        run_logger().warning(
+            "champion v%s forecasts %d steps, this run %d: not re-scored (other points); "
+            "comparing logged metrics",
+            version,
+            champion.horizon,
+            candidate.horizon,
+        )
         return None
     try:
-        result = backtest(clone(champion), df, n_windows=1, season_length=season_length, metrics=scored_on(metric))
+        result = backtest(
+            clone(champion), df, n_windows=1, season_length=season_length, metrics=scored_on(metric)
+        )
     except ValueError as exc:  # e.g. the champion reads covariates this data lacks
-        run_logger().warning("champion v%s cannot be re-scored on this data (%s); comparing logged metrics", version, exc)
+        run_logger().warning(
+            "champion v%s cannot be re-scored on this data (%s); comparing logged metrics",
+            version,
+            exc,
+        )
         return None
     score = holdout_score(result, reference, metric)
     run_logger().info("champion v%s re-scored on this hold-out: %s %.6g", version, metric, score)

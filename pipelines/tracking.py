@@ -18,6 +18,7 @@ The core never imports mlflow; it reaches this module through the training callb
 Like :mod:`pipelines.runs`, every function takes ``run_id=None`` (the active run of this thread)
 and logs nothing when tracking is off.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -31,11 +32,27 @@ import pandas as pd
 from forecast.training.loop import Callback
 
 from . import store
-from .runs import (current_run_id, finite, log_figure, log_file, log_frame, log_metrics, log_params, now_ms, set_note,
-                   versions)
+from .runs import (
+    current_run_id,
+    finite,
+    log_figure,
+    log_file,
+    log_frame,
+    log_metrics,
+    log_params,
+    now_ms,
+    set_note,
+    versions,
+)
 
-EPOCH_METRICS = ("train_loss", "val_loss", "grad_norm_mean", "grad_norm_max", "clipped_fraction",
-                 "learning_rate")
+EPOCH_METRICS = (
+    "train_loss",
+    "val_loss",
+    "grad_norm_mean",
+    "grad_norm_max",
+    "clipped_fraction",
+    "learning_rate",
+)
 
 
 class MlflowCallback(Callback):
@@ -60,7 +77,9 @@ class MlflowCallback(Callback):
 def epoch_metrics(record):
     out = {k: getattr(record, k) for k in EPOCH_METRICS}
     out["epoch_seconds"] = record.seconds
-    for i, loss in enumerate(getattr(record, "member_train_loss", None) or ()):  # an ensemble's members
+    for i, loss in enumerate(
+        getattr(record, "member_train_loss", None) or ()
+    ):  # an ensemble's members
         out[f"train_loss_member{i}"] = loss
     return out
 
@@ -81,16 +100,23 @@ def log_training(estimator, data_name, df, run_id=None):
         return
     params = {k: v for k, v in estimator.get_params().items()}
     # parameters left to the data (None): the values the fit resolved them to
-    params |= {f"resolved.{k}": getattr(estimator, f"{k}_") for k, v in params.items()
-               if v in (None, "auto") and hasattr(estimator, f"{k}_")}
+    params |= {
+        f"resolved.{k}": getattr(estimator, f"{k}_")
+        for k, v in params.items()
+        if v in (None, "auto") and hasattr(estimator, f"{k}_")
+    }
     params |= {f"data.{k}": v for k, v in data_summary(df, estimator, data_name).items()}
     params |= {f"version.{k}": v for k, v in versions().items()}
     params["device"] = str(getattr(estimator, "device_", "n/a"))
     params["window.n_train_windows"] = getattr(estimator, "n_train_windows_", None)
     layout = getattr(estimator, "layout_", None)
     if layout is not None:
-        params |= {"layout.past": layout.past, "layout.future": layout.future, "layout.static": layout.static,
-                   "layout.calendar": layout.calendar}
+        params |= {
+            "layout.past": layout.past,
+            "layout.future": layout.future,
+            "layout.static": layout.static,
+            "layout.calendar": layout.calendar,
+        }
     log_params(params, run_id)
     history = getattr(estimator, "history_", None)
     if history is not None:
@@ -111,8 +137,11 @@ def log_history(history, run_id=None, start_ms=None):
             elapsed += record.seconds or 0.0
             when = None if start_ms is None else start_ms + 1000 * elapsed
             log_metrics(epoch_metrics(record), step=record.epoch, run_id=run_id, timestamp=when)
-    tags = {"history.stopped_early": history.stopped_early, "history.best_epoch": history.best_epoch,
-            "history.epochs": len(history.records)}
+    tags = {
+        "history.stopped_early": history.stopped_early,
+        "history.best_epoch": history.best_epoch,
+        "history.epochs": len(history.records),
+    }
     if history.rolled_back:
         tags["history.rolled_back"] = history.rolled_back
     for k, v in tags.items():
@@ -126,8 +155,15 @@ def data_summary(df, estimator=None, name=None):
 
     spec = getattr(estimator, "spec_", frames.FrameSpec())
     long, _ = frames.to_long(df, spec.id_col, spec.time_col, spec.target_col)
-    digest = hashlib.sha256(pd.util.hash_pandas_object(df, index=True).to_numpy().tobytes()).hexdigest()
-    return {"name": name, "hash": digest[:16], "n_series": int(long[frames.ID].nunique()), "n_points": len(long)}
+    digest = hashlib.sha256(
+        pd.util.hash_pandas_object(df, index=True).to_numpy().tobytes()
+    ).hexdigest()
+    return {
+        "name": name,
+        "hash": digest[:16],
+        "n_series": int(long[frames.ID].nunique()),
+        "n_points": len(long),
+    }
 
 
 # ---------------------------------------------------------------------------------- backtests
@@ -165,20 +201,33 @@ def _log_backtest_files(result, prefix, run_id):
     for table in ("per_series", "per_window", "by_step"):
         frame = getattr(result, table, None)
         if isinstance(frame, pd.DataFrame):
-            log_frame(frame.reset_index() if _named_index(frame) else frame, f"{prefix}/{table}.csv", run_id)
-    by_step = plots.by_step_table(getattr(result, "by_step", None), getattr(result, "forecasts", None))
+            log_frame(
+                frame.reset_index() if _named_index(frame) else frame,
+                f"{prefix}/{table}.csv",
+                run_id,
+            )
+    by_step = plots.by_step_table(
+        getattr(result, "by_step", None), getattr(result, "forecasts", None)
+    )
     if by_step is not None:
-        log_figure(plots.horizon_figure(by_step, title=prefix), f"{prefix}/error_by_horizon.png", run_id)
+        log_figure(
+            plots.horizon_figure(by_step, title=prefix), f"{prefix}/error_by_horizon.png", run_id
+        )
         if any(str(c).startswith("coverage") for c in by_step.columns):
-            log_figure(plots.coverage_figure(by_step, title=prefix), f"{prefix}/coverage_by_horizon.png", run_id)
+            log_figure(
+                plots.coverage_figure(by_step, title=prefix),
+                f"{prefix}/coverage_by_horizon.png",
+                run_id,
+            )
 
 
 def _named_index(frame):
     return any(name is not None for name in frame.index.names)
 
 
-def log_forecast_plot(history_df, forecast_df, actuals_df=None, n_series=4, run_id=None,
-                      artifact_file="forecast.png"):
+def log_forecast_plot(
+    history_df, forecast_df, actuals_df=None, n_series=4, run_id=None, artifact_file="forecast.png"
+):
     """PNG of a few series: the end of the history, the actuals (if given) and the forecast.
 
     Frames are long: history/actuals [unique_id, ds, y], forecast [unique_id, ds, y_pred].
@@ -188,7 +237,9 @@ def log_forecast_plot(history_df, forecast_df, actuals_df=None, n_series=4, run_
         return
     from . import plots
 
-    log_figure(plots.forecast_figure(history_df, forecast_df, actuals_df, n_series), artifact_file, run_id)
+    log_figure(
+        plots.forecast_figure(history_df, forecast_df, actuals_df, n_series), artifact_file, run_id
+    )
 
 
 def log_gradient_through_time(estimator, df, run_id=None, n_windows=256):
@@ -203,14 +254,20 @@ def log_gradient_through_time(estimator, df, run_id=None, n_windows=256):
     if run_id is None:
         return grad
     lags = np.arange(1 - len(grad), 1)  # 0 = the step just before the forecast origin
-    log_frame(pd.DataFrame({"lag": lags, "grad_norm": grad}), "diagnostics/gradient_through_time.csv", run_id)
+    log_frame(
+        pd.DataFrame({"lag": lags, "grad_norm": grad}),
+        "diagnostics/gradient_through_time.csv",
+        run_id,
+    )
     model = f"{estimator.cell}{', bidirectional' if estimator.bidirectional else ''}"
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "gradient_through_time.png"
         plot_gradient_through_time({model: grad}, path, title=f"gradient through time ({model})")
         log_file(path, "diagnostics", run_id)
-    log_metrics({"grad_ratio_first_to_last": float(grad[0] / grad[-1]) if grad[-1] > 0 else float("nan")},
-                run_id=run_id)
+    log_metrics(
+        {"grad_ratio_first_to_last": float(grad[0] / grad[-1]) if grad[-1] > 0 else float("nan")},
+        run_id=run_id,
+    )
     return grad
 
 
@@ -229,8 +286,12 @@ def start_candidate(parent_run_id, name):
 
     client = store.client()
     experiment_id = client.get_run(parent_run_id).info.experiment_id
-    return client.create_run(experiment_id, run_name=name, start_time=now_ms(),
-                             tags={MLFLOW_PARENT_RUN_ID: parent_run_id, "forecast.candidate": name}).info.run_id
+    return client.create_run(
+        experiment_id,
+        run_name=name,
+        start_time=now_ms(),
+        tags={MLFLOW_PARENT_RUN_ID: parent_run_id, "forecast.candidate": name},
+    ).info.run_id
 
 
 def finish_candidate(result, run_id, prefix="backtest"):
@@ -255,8 +316,14 @@ def candidate_runs(parent_run_id):
     """{candidate name: run id} of the candidate runs already under ``parent_run_id``."""
     client = store.client()
     experiment_id = client.get_run(parent_run_id).info.experiment_id
-    found = client.search_runs([experiment_id], f"tags.mlflow.parentRunId = '{parent_run_id}'", max_results=1000)
-    return {r.data.tags["forecast.candidate"]: r.info.run_id for r in found if "forecast.candidate" in r.data.tags}
+    found = client.search_runs(
+        [experiment_id], f"tags.mlflow.parentRunId = '{parent_run_id}'", max_results=1000
+    )
+    return {
+        r.data.tags["forecast.candidate"]: r.info.run_id
+        for r in found
+        if "forecast.candidate" in r.data.tags
+    }
 
 
 def log_selection(result, run_id=None, prefix="backtest", metric=None):
@@ -283,11 +350,18 @@ def log_selection(result, run_id=None, prefix="backtest", metric=None):
     client = store.client()
     board = result.leaderboard.reset_index(drop=True)
     backtests = _backtests(result)
-    metric_cols = [c for c in board.columns if c not in NOT_METRICS and pd.api.types.is_numeric_dtype(board[c])]
+    metric_cols = [
+        c for c in board.columns if c not in NOT_METRICS and pd.api.types.is_numeric_dtype(board[c])
+    ]
     metric = metric or (metric_cols[0] if metric_cols else None)
     existing = candidate_runs(parent)
-    parent_name, experiment_id = client.get_run(parent).info.run_name, client.get_run(parent).info.experiment_id
-    chosen = str(getattr(result, "best", None) or result.best_name)  # the reference row is never trained
+    parent_name, experiment_id = (
+        client.get_run(parent).info.run_name,
+        client.get_run(parent).info.experiment_id,
+    )
+    chosen = str(
+        getattr(result, "best", None) or result.best_name
+    )  # the reference row is never trained
     children = {}
     for row in board.to_dict("records"):
         name = str(row["candidate"])
@@ -295,23 +369,41 @@ def log_selection(result, run_id=None, prefix="backtest", metric=None):
         if child_id is None:
             child_id = start_candidate(parent, name)
             _log_new_candidate(row, backtests.get(name), prefix, child_id)
-        log_metrics({f"{prefix}_{c}" if c not in ("fit_seconds", "seconds") else c: row[c] for c in metric_cols}
-                    | {"rank": row.get("rank")}, run_id=child_id)
+        log_metrics(
+            {
+                f"{prefix}_{c}" if c not in ("fit_seconds", "seconds") else c: row[c]
+                for c in metric_cols
+            }
+            | {"rank": row.get("rank")},
+            run_id=child_id,
+        )
         client.set_tag(child_id, "forecast.rank", str(row.get("rank")))
         client.set_tag(child_id, "forecast.best", str(name == chosen).lower())
-        curves = None if row.get("reference") else links.curves_url([child_id], experiment_id=experiment_id)
-        set_note(child_id, describe.candidate_description(name, row, metric, chosen, parent_name, curves))
+        curves = (
+            None
+            if row.get("reference")
+            else links.curves_url([child_id], experiment_id=experiment_id)
+        )
+        set_note(
+            child_id, describe.candidate_description(name, row, metric, chosen, parent_name, curves)
+        )
         children[name] = child_id
     _log_leaderboard(board, describe.leaderboard_table(board, metric), parent)
     client.set_tag(parent, "forecast.best_candidate", chosen)
     if getattr(result, "best_params", None) is not None:
-        client.log_text(parent, json.dumps(result.best_params, indent=1, default=str), "selection/best_params.json")
+        client.log_text(
+            parent,
+            json.dumps(result.best_params, indent=1, default=str),
+            "selection/best_params.json",
+        )
     return children
 
 
 def _backtests(result):
     backtests = dict(getattr(result, "backtests", None) or {})
-    for name, cand in (getattr(result, "results", None) or {}).items():  # forecast.evaluation.selection.SelectionResult
+    for name, cand in (
+        getattr(result, "results", None) or {}
+    ).items():  # forecast.evaluation.selection.SelectionResult
         if getattr(cand, "backtest", None) is not None:
             backtests.setdefault(name, cand.backtest)
     return backtests
@@ -340,8 +432,11 @@ def _log_candidate_backtest(backtest, prefix, run_id, start_ms=None):
         log_history(history, run_id, start_ms=start_ms)
         from . import plots
 
-        log_figure(plots.curves_figure({"fit": history.to_frame()}, title="training curves by epoch"),
-                   "training/curves.png", run_id)
+        log_figure(
+            plots.curves_figure({"fit": history.to_frame()}, title="training curves by epoch"),
+            "training/curves.png",
+            run_id,
+        )
 
 
 def _log_leaderboard(board, table, parent):
@@ -350,9 +445,14 @@ def _log_leaderboard(board, table, parent):
     from . import describe
 
     log_frame(board, "selection/leaderboard.csv", parent)
-    store.client().log_table(parent, data=table.astype({c: str for c in table.columns if table[c].dtype == object}),
-                             artifact_file="selection/leaderboard.json")
-    store.client().log_text(parent, describe.markdown_table(table) + "\n", "selection/leaderboard.md")
+    store.client().log_table(
+        parent,
+        data=table.astype({c: str for c in table.columns if table[c].dtype == object}),
+        artifact_file="selection/leaderboard.json",
+    )
+    store.client().log_text(
+        parent, describe.markdown_table(table) + "\n", "selection/leaderboard.md"
+    )
 
 
 def _candidate_history(backtest):

@@ -2,6 +2,7 @@
 
 Set before mlflow or prefect is imported by any test module (pytest loads this first).
 """
+
 import os
 import tempfile
 

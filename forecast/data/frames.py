@@ -5,6 +5,7 @@ into the internal long frame ``[unique_id, ds, y, <covariates>]``, sorted, with 
 frequency per series (``forecast.data.frequencies``). Errors are ``ValueError`` naming the column,
 series and value at fault. Time is timestamps or integer time steps (see ``forecast.data.frequencies``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -55,12 +56,16 @@ def origin_rows(long, origins, known=None):
     ``known``, the ids the data holds) a series that is not in the data.
     """
     if not isinstance(origins, pd.DataFrame):
-        raise TypeError(f"origins must be a DataFrame with columns [unique_id, cutoff], got {type(origins).__name__}")
+        raise TypeError(
+            f"origins must be a DataFrame with columns [unique_id, cutoff], got {type(origins).__name__}"
+        )
     missing = [c for c in (ID, "cutoff") if c not in origins.columns]
     if missing:
         raise ValueError(f"origins is missing column(s) {missing}")
     if len(origins) == 0:
-        raise ValueError("origins is empty: give at least one row [unique_id, cutoff] to forecast from")
+        raise ValueError(
+            "origins is empty: give at least one row [unique_id, cutoff] to forecast from"
+        )
     ids = origins[ID].astype(str).to_numpy()
     if known is not None:
         unknown = sorted(set(ids) - set(known))
@@ -98,8 +103,11 @@ def internal_names(df, spec):
     ones, as the main frame's are (``df`` unchanged when it already uses them)."""
     if df is None or not isinstance(df, pd.DataFrame):
         return df
-    mapping = {user: internal for internal, user in spec.names.items()
-               if user != internal and user in df.columns and internal not in df.columns}
+    mapping = {
+        user: internal
+        for internal, user in spec.names.items()
+        if user != internal and user in df.columns and internal not in df.columns
+    }
     return df.rename(columns=mapping) if mapping else df
 
 
@@ -111,10 +119,14 @@ def with_target(X, y, target_col=TARGET):
     if y is None:
         return X
     if not isinstance(X, pd.DataFrame) or isinstance(X.index, pd.DatetimeIndex):
-        raise TypeError("fit(X, y) takes a long frame X [unique_id, ds, <covariates>] and its target y row for "
-                        "row; a wide frame or a Series carries its own values: call fit(data)")
+        raise TypeError(
+            "fit(X, y) takes a long frame X [unique_id, ds, <covariates>] and its target y row for "
+            "row; a wide frame or a Series carries its own values: call fit(data)"
+        )
     if target_col in X.columns:
-        raise ValueError(f"fit(X, y): X already has a target column {target_col!r}; pass either X with it or y")
+        raise ValueError(
+            f"fit(X, y): X already has a target column {target_col!r}; pass either X with it or y"
+        )
     values = y.to_numpy() if isinstance(y, (pd.Series, pd.DataFrame)) else np.asarray(y)
     values = values.reshape(len(values), -1) if values.ndim > 1 else values
     if values.ndim > 1 and values.shape[1] != 1:
@@ -147,12 +159,17 @@ def to_long(data, id_col=ID, time_col=TIME, target_col=TARGET):
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"expected a pandas DataFrame or Series, got {type(data).__name__}")
     if (isinstance(data.index, pd.DatetimeIndex) and id_col not in data.columns) or _integer_wide(
-            data, (id_col, time_col, target_col)):
-        return _melt(data), FrameSpec(id_col, time_col, target_col, "wide", columns=tuple(map(str, data.columns)))
+        data, (id_col, time_col, target_col)
+    ):
+        return _melt(data), FrameSpec(
+            id_col, time_col, target_col, "wide", columns=tuple(map(str, data.columns))
+        )
     if id_col in data.columns or time_col in data.columns:
         missing = [c for c in (id_col, time_col, target_col) if c not in data.columns]
         if missing:
-            raise ValueError(f"long frame is missing column(s) {missing}; it has {list(data.columns)}")
+            raise ValueError(
+                f"long frame is missing column(s) {missing}; it has {list(data.columns)}"
+            )
         df = data.rename(columns={id_col: ID, time_col: TIME, target_col: TARGET})
         id_kind = _id_kind(data[id_col].dtype)
         return df, FrameSpec(id_col, time_col, target_col, "long", id_kind=id_kind)
@@ -171,14 +188,22 @@ def _id_kind(dtype):
 
 def _integer_wide(data, names):
     """A frame with an integer index (time steps), numeric columns only and no long-frame column names."""
-    if not _integer_index(data.index) or len(data.columns) == 0 or any(c in data.columns for c in names):
+    if (
+        not _integer_index(data.index)
+        or len(data.columns) == 0
+        or any(c in data.columns for c in names)
+    ):
         return False
     dtypes = data.dtypes
-    return all(pd.api.types.is_numeric_dtype(d) and not pd.api.types.is_bool_dtype(d) for d in dtypes)
+    return all(
+        pd.api.types.is_numeric_dtype(d) and not pd.api.types.is_bool_dtype(d) for d in dtypes
+    )
 
 
 def _integer_index(index):
-    return pd.api.types.is_integer_dtype(index.dtype) and not pd.api.types.is_bool_dtype(index.dtype)
+    return pd.api.types.is_integer_dtype(index.dtype) and not pd.api.types.is_bool_dtype(
+        index.dtype
+    )
 
 
 def _melt(wide):
@@ -188,8 +213,10 @@ def _melt(wide):
     df = wide.sort_index()  # NaN padding is leading/trailing in time, whatever the row order
     df.columns = [str(c) for c in df.columns]
     if df.columns.duplicated().any():
-        raise ValueError(f"wide frame: duplicate column name(s) {sorted(set(df.columns[df.columns.duplicated()]))} "
-                         f"(as strings): each series needs its own column")
+        raise ValueError(
+            f"wide frame: duplicate column name(s) {sorted(set(df.columns[df.columns.duplicated()]))} "
+            f"(as strings): each series needs its own column"
+        )
     empty = [c for c in df.columns if df[c].isna().all()]
     if empty:
         raise ValueError(f"wide frame: column(s) {empty[:5]} hold no values")
@@ -203,8 +230,10 @@ def _melt(wide):
 
 def _require_datetime_index(index, what):
     if not isinstance(index, pd.DatetimeIndex) and not _integer_index(index):
-        raise ValueError(f"{what} input needs a DatetimeIndex or an integer index (time steps), got "
-                         f"{type(index).__name__} of {index.dtype}")
+        raise ValueError(
+            f"{what} input needs a DatetimeIndex or an integer index (time steps), got "
+            f"{type(index).__name__} of {index.dtype}"
+        )
 
 
 def from_long(fc, spec, value_col="y_pred"):
@@ -271,8 +300,10 @@ def validate(df, columns=(), fill=None, where="data", names=None):
     names = names or {}
     missing = [c for c in (ID, TIME, TARGET, *columns) if c not in df.columns]
     if missing:
-        raise ValueError(f"{where}: missing column(s) {[names.get(c, c) for c in missing]}; the frame has "
-                         f"{[_user_name(c, names) for c in df.columns]}")
+        raise ValueError(
+            f"{where}: missing column(s) {[names.get(c, c) for c in missing]}; the frame has "
+            f"{[_user_name(c, names) for c in df.columns]}"
+        )
     # A shallow copy: columns below are replaced, never written into, so the caller's arrays are shared
     # (copy-on-write) instead of duplicated -- on a 10^7-row panel that copy was the largest cost of fit.
     df = df[[ID, TIME, TARGET, *columns]].copy(deep=False)
@@ -305,8 +336,10 @@ def _check_present(df, col, where, names):
     missing = df[col].isna().to_numpy()
     if missing.any():
         row = int(np.argmax(missing))
-        raise ValueError(f"{where}: column {_user_name(col, names)!r} has a missing value (None/NaN/NaT) at row {row} "
-                         f"({int(missing.sum())} such row(s))")
+        raise ValueError(
+            f"{where}: column {_user_name(col, names)!r} has a missing value (None/NaN/NaT) at row {row} "
+            f"({int(missing.sum())} such row(s))"
+        )
 
 
 def _check_duplicates(df, where, names):

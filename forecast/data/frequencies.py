@@ -9,6 +9,7 @@ continue the positions (``last + 1 .. last + horizon``).
 :func:`infer_frequencies` reads a validated long frame sorted by (unique_id, ds) and rejects gaps
 and irregular steps with errors that name the series and the timestamp at fault.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -62,14 +63,17 @@ def _integer_steps(df, where):
         uid, ds = df[ID].iloc[i], df[TIME].to_numpy()
         own = steps[df[ID] == uid].dropna()
         if own.nunique() == 1:
-            raise ValueError(f"{where}: series {uid!r} steps by {int(own.iloc[0])} in its integer time column; integer "
-                             f"time steps are positions that step by 1: divide them by {int(own.iloc[0])}, or use "
-                             f"timestamps")
+            raise ValueError(
+                f"{where}: series {uid!r} steps by {int(own.iloc[0])} in its integer time column; integer "
+                f"time steps are positions that step by 1: divide them by {int(own.iloc[0])}, or use "
+                f"timestamps"
+            )
         raise ValueError(
             f"{where}: series {uid!r} has a gap or irregular integer time step at {int(ds[i])} (expected "
             f"{int(ds[i - 1]) + 1}, the next position after {int(ds[i - 1])}); integer time steps must be consecutive: "
             f"for missing observations add their rows with an empty target and choose fill='ffill'|'interpolate'|"
-            f"'zero'; if the integers are years or dates, convert them to timestamps")
+            f"'zero'; if the integers are years or dates, convert them to timestamps"
+        )
     return dict.fromkeys(pd.unique(df[ID].to_numpy()), INTEGER_FREQ)
 
 
@@ -79,11 +83,15 @@ def _share_frequency(freqs, undecided, where):
     common = set(freqs.values())
     for uid, idx in undecided:
         if len(common) != 1:
-            raise ValueError(f"{where}: series {uid!r} has fewer than 3 rows; its frequency cannot be inferred")
+            raise ValueError(
+                f"{where}: series {uid!r} has fewer than 3 rows; its frequency cannot be inferred"
+            )
         freq = next(iter(common))
         if len(idx) == 2 and pd.date_range(idx[0], periods=2, freq=freq)[1] != idx[1]:
-            raise ValueError(f"{where}: series {uid!r} has 2 rows, {idx[0]} and {idx[1]}, that do not step by the "
-                             f"frequency {freq!r} of the other series")
+            raise ValueError(
+                f"{where}: series {uid!r} has 2 rows, {idx[0]} and {idx[1]}, that do not step by the "
+                f"frequency {freq!r} of the other series"
+            )
         freqs[uid] = freq
     return freqs
 
@@ -141,7 +149,9 @@ def sorted_runs(df, strict=True):
     ids, ds = df[ID], df[TIME]
     if len(df) == 0 or not pd.api.types.is_string_dtype(ids.dtype) or ids.isna().any():
         return None
-    if strict and (not (pd.api.types.is_datetime64_dtype(ds.dtype) or ds.dtype == np.int64) or ds.isna().any()):
+    if strict and (
+        not (pd.api.types.is_datetime64_dtype(ds.dtype) or ds.dtype == np.int64) or ds.isna().any()
+    ):
         return None
     new_run = np.zeros(len(df), dtype=bool)
     new_run[0] = True
@@ -190,7 +200,9 @@ def _step_range(ticks, starts, ends):
         d = np.diff(ticks[a : ends[s1 - 1]])  # d[i] = t[i+1] - t[i], rows relative to a
         if len(d):
             seg = np.minimum(starts[s0:s1] - a, len(d) - 1)
-            cross = ends[s0 : s1 - 1] - 1 - a  # the step from one series into the next must not count:
+            cross = (
+                ends[s0 : s1 - 1] - 1 - a
+            )  # the step from one series into the next must not count:
             d[cross] = d[seg[:-1]]  # it takes the value of that series' first step
             lo[s0:s1], hi[s0:s1] = np.minimum.reduceat(d, seg), np.maximum.reduceat(d, seg)
         s0 = s1
@@ -204,7 +216,9 @@ def _infer_freq(idx):
             freq = pd.infer_freq(idx)
     except (KeyError, pd.errors.OptionError):
         freq = pd.infer_freq(idx)
-    return freq if freq is None or isinstance(freq, str) else freq.freqstr  # older pandas: already a str
+    return (
+        freq if freq is None or isinstance(freq, str) else freq.freqstr
+    )  # older pandas: already a str
 
 
 def _series_freq(uid, idx, where):
@@ -232,8 +246,10 @@ def future_dates(last, freq, horizon):
     try:
         return pd.date_range(last, periods=horizon + 1, freq=freq)[1:].as_unit("ns")
     except (OverflowError, pd.errors.OutOfBoundsDatetime):
-        raise ValueError(f"the horizon of {horizon} step(s) at {freq!r} after {last} runs past {pd.Timestamp.max}, "
-                         f"the last timestamp pandas represents") from None
+        raise ValueError(
+            f"the horizon of {horizon} step(s) at {freq!r} after {last} runs past {pd.Timestamp.max}, "
+            f"the last timestamp pandas represents"
+        ) from None
 
 
 def past_dates(last, freq, n):
@@ -258,7 +274,11 @@ def calendar_features(ds, freq):
     if step <= pd.Timedelta(days=1):
         cycles.append((ds.day_of_week, 7.0))
     cycles.append((ds.month - 1 + (ds.day - 1) / 31.0, 12.0))
-    feats = [f(2 * np.pi * np.asarray(v, dtype=np.float64) / period) for v, period in cycles for f in (np.sin, np.cos)]
+    feats = [
+        f(2 * np.pi * np.asarray(v, dtype=np.float64) / period)
+        for v, period in cycles
+        for f in (np.sin, np.cos)
+    ]
     return np.stack(feats, axis=1).astype(np.float32)
 
 

@@ -5,6 +5,7 @@ A validated long frame becomes one float32 matrix ``data`` of shape (N, F) whose
 so that series ``s`` occupies rows ``offsets[s]:offsets[s+1]``. Memory is linear in the number
 of points; windows are never materialised (see ``windows.py``).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -30,7 +31,9 @@ class Layout:
     past: tuple = ()
     future: tuple = ()
     static: tuple = ()
-    calendar: str | None = None  # frequency whose calendar cycles are encoded (None: no calendar features)
+    calendar: str | None = (
+        None  # frequency whose calendar cycles are encoded (None: no calendar features)
+    )
     n_calendar: int = 0
 
     @property
@@ -48,7 +51,11 @@ class Layout:
 
 def covariate_columns(est):
     """The covariate columns an estimator's parameters name: past, future, then static."""
-    return [*_names(est.past_covariates), *_names(est.future_covariates), *_names(est.static_covariates)]
+    return [
+        *_names(est.past_covariates),
+        *_names(est.future_covariates),
+        *_names(est.static_covariates),
+    ]
 
 
 def _names(value):
@@ -58,11 +65,20 @@ def _names(value):
 def fit_layout(est, freqs, time_col):
     """The :class:`Layout` of a fit with the estimator's covariates and ``calendar`` over ``freqs``."""
     if est.calendar and any(is_integer_freq(f) for f in freqs.values()):
-        raise ValueError(f"calendar=True needs timestamps, but column {time_col!r} holds integer time steps, "
-                         f"which have no calendar: use calendar=False")
-    cal = pd.Series(list(freqs.values())).mode().iloc[0] if est.calendar else None  # the panel's main frequency
-    return Layout(_names(est.past_covariates), _names(est.future_covariates), _names(est.static_covariates), cal,
-                  n_calendar_features(cal) if cal else 0)
+        raise ValueError(
+            f"calendar=True needs timestamps, but column {time_col!r} holds integer time steps, "
+            f"which have no calendar: use calendar=False"
+        )
+    cal = (
+        pd.Series(list(freqs.values())).mode().iloc[0] if est.calendar else None
+    )  # the panel's main frequency
+    return Layout(
+        _names(est.past_covariates),
+        _names(est.future_covariates),
+        _names(est.static_covariates),
+        cal,
+        n_calendar_features(cal) if cal else 0,
+    )
 
 
 @dataclass
@@ -85,7 +101,9 @@ class Panel:
 
     def series_of_rows(self):
         """(N,) series position of every row."""
-        small = np.int32 if self.n_series < 2**31 else np.int64  # half the bytes of int64 on 10^7-row panels
+        small = (
+            np.int32 if self.n_series < 2**31 else np.int64
+        )  # half the bytes of int64 on 10^7-row panels
         return np.repeat(np.arange(self.n_series, dtype=small), self.lengths)
 
 
@@ -111,7 +129,9 @@ def build_panel(df, freqs, layout):
     static = _static(df, ids, starts, layout.static)
     first = list(ds.iloc[offsets[:-1]])
     last = list(ds.iloc[offsets[1:] - 1])
-    data = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)  # one part: no copy (a read-only view)
+    data = (
+        parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+    )  # one part: no copy (a read-only view)
     return Panel(ids, offsets, data, static, first, last, [freqs[i] for i in ids])
 
 
@@ -139,7 +159,9 @@ def left_pad(offsets, pads):
     lengths = np.diff(offsets) + pads
     new_offsets = np.append(0, np.cumsum(lengths)).astype(np.int64)
     series = np.repeat(np.arange(len(pads)), lengths)  # (N',)
-    j = np.arange(new_offsets[-1]) - new_offsets[series] - pads[series]  # position in the unpadded series
+    j = (
+        np.arange(new_offsets[-1]) - new_offsets[series] - pads[series]
+    )  # position in the unpadded series
     rows = offsets[series] + np.maximum(j, 0)
     return rows, new_offsets, (j >= 0).astype(np.float32)
 
@@ -157,25 +179,38 @@ def short_series(panel, lookback, horizon, val_size, policy, held="val_size"):
         return ~short, pads
     s = int(np.argmin(np.where(short, lengths, need)))
     terms = f"{lookback} + {horizon}" + (f" + {val_size}" if val_size else "")
-    what = (f"{int(short.sum())} of {len(lengths)} series have fewer than lookback + horizon"
-            f"{' + ' + held if val_size else ''} = {terms} = {need} points (the shortest, {panel.ids[s]!r}, "
-            f"has {lengths[s]} points)")
+    what = (
+        f"{int(short.sum())} of {len(lengths)} series have fewer than lookback + horizon"
+        f"{' + ' + held if val_size else ''} = {terms} = {need} points (the shortest, {panel.ids[s]!r}, "
+        f"has {lengths[s]} points)"
+    )
     if policy == "error":
-        raise ValueError(f"{what}; short_series='error' refuses them ('pad' trains on them left-padded, "
-                         f"'drop' leaves them out of training)")
+        raise ValueError(
+            f"{what}; short_series='error' refuses them ('pad' trains on them left-padded, "
+            f"'drop' leaves them out of training)"
+        )
     if policy == "drop":
-        warnings.warn(f"{what}: left out of training (short_series='drop'); they are still forecast, from an "
-                      f"input window left-padded with their first value", UserWarning, stacklevel=3)
+        warnings.warn(
+            f"{what}: left out of training (short_series='drop'); they are still forecast, from an "
+            f"input window left-padded with their first value",
+            UserWarning,
+            stacklevel=3,
+        )
         return ~short, pads
     empty = np.flatnonzero(lengths <= val_size)
     if len(empty):
-        raise ValueError(f"series {panel.ids[empty[0]]!r} has {lengths[empty[0]]} points and {held}={val_size} "
-                         f"holds them all out, leaving none to train on ({len(empty)} such series): lower {held} "
-                         f"or use short_series='drop'")
+        raise ValueError(
+            f"series {panel.ids[empty[0]]!r} has {lengths[empty[0]]} points and {held}={val_size} "
+            f"holds them all out, leaving none to train on ({len(empty)} such series): lower {held} "
+            f"or use short_series='drop'"
+        )
     pads[short] = need - lengths[short]
-    warnings.warn(f"{what}: left-padded with their first value and trained with the padded rows masked out of "
-                  f"the loss (short_series='pad'; 'drop' leaves them out of training, 'error' refuses them)",
-                  UserWarning, stacklevel=3)
+    warnings.warn(
+        f"{what}: left-padded with their first value and trained with the padded rows masked out of "
+        f"the loss (short_series='pad'; 'drop' leaves them out of training, 'error' refuses them)",
+        UserWarning,
+        stacklevel=3,
+    )
     return np.ones(len(lengths), dtype=bool), pads
 
 
@@ -190,7 +225,9 @@ def _static(df, ids, starts, columns):
         varying = df.groupby(ID, sort=False)[col].nunique(dropna=False) > 1
         if varying.any():
             uid = varying.index[np.argmax(varying.to_numpy())]
-            raise ValueError(f"static column {col!r} varies within series {uid!r}; it must be constant per series")
+            raise ValueError(
+                f"static column {col!r} varies within series {uid!r}; it must be constant per series"
+            )
     return df[list(columns)].to_numpy(dtype=np.float64)[starts]
 
 
@@ -202,34 +239,45 @@ def future_block(panel, layout, horizon, x_future=None):
     are computed from the dates.
     """
     if x_future is not None and not layout.future:
-        raise ValueError("X_future was given but the model has no future_covariates: it would be ignored; "
-                         "fit with future_covariates=(...) to use known-ahead columns, or drop X_future")
+        raise ValueError(
+            "X_future was given but the model has no future_covariates: it would be ignored; "
+            "fit with future_covariates=(...) to use known-ahead columns, or drop X_future"
+        )
     dates = [future_dates(panel.last_ds[s], panel.freqs[s], horizon) for s in range(panel.n_series)]
     block = np.zeros((panel.n_series * horizon, layout.n_features))
     if layout.future:
-        block[:, 1 + len(layout.past) : 1 + len(layout.past) + len(layout.future)] = _x_future_values(
-            panel, layout, horizon, dates, x_future
+        block[:, 1 + len(layout.past) : 1 + len(layout.past) + len(layout.future)] = (
+            _x_future_values(panel, layout, horizon, dates, x_future)
         )
     if layout.calendar:
         for s in range(panel.n_series):
-            block[s * horizon : (s + 1) * horizon, -layout.n_calendar :] = calendar_features(dates[s], layout.calendar)
+            block[s * horizon : (s + 1) * horizon, -layout.n_calendar :] = calendar_features(
+                dates[s], layout.calendar
+            )
     return block, dates
 
 
 def _x_future_values(panel, layout, horizon, dates, x_future):
     cols = list(layout.future)
     if x_future is None:
-        raise ValueError(f"the model uses future-known covariates {cols}: pass X_future with their values "
-                         f"for the {horizon} steps after each series' last timestamp")
+        raise ValueError(
+            f"the model uses future-known covariates {cols}: pass X_future with their values "
+            f"for the {horizon} steps after each series' last timestamp"
+        )
     missing = [c for c in (ID, TIME, *cols) if c not in x_future.columns]
     if missing:
         raise ValueError(f"X_future is missing column(s) {missing}")
-    xf = x_future.assign(**{ID: x_future[ID].astype(str), TIME: parse_times(x_future[TIME], "X_future")})
+    xf = x_future.assign(
+        **{ID: x_future[ID].astype(str), TIME: parse_times(x_future[TIME], "X_future")}
+    )
     xf = xf.set_index([ID, TIME])[cols]
     if xf.index.has_duplicates:
-        raise ValueError(f"X_future has duplicate (unique_id, ds) rows, e.g. {xf.index[xf.index.duplicated()][0]}")
+        raise ValueError(
+            f"X_future has duplicate (unique_id, ds) rows, e.g. {xf.index[xf.index.duplicated()][0]}"
+        )
     want = pd.MultiIndex.from_arrays(
-        [np.repeat(panel.ids, horizon), np.concatenate([np.asarray(d) for d in dates])], names=[ID, TIME]
+        [np.repeat(panel.ids, horizon), np.concatenate([np.asarray(d) for d in dates])],
+        names=[ID, TIME],
     )
     got = xf.reindex(want)
     if got.isna().any(axis=None):
@@ -237,8 +285,10 @@ def _x_future_values(panel, layout, horizon, dates, x_future):
         if (uid, ts) in xf.index:
             bad = [c for c in cols if pd.isna(xf.loc[(uid, ts), c])]
             raise ValueError(f"X_future column(s) {bad} are NaN for series {uid!r} at {ts}")
-        raise ValueError(f"X_future lacks values for series {uid!r} at {ts} (needs columns {cols} "
-                         f"for all {horizon} horizon steps)")
+        raise ValueError(
+            f"X_future lacks values for series {uid!r} at {ts} (needs columns {cols} "
+            f"for all {horizon} horizon steps)"
+        )
     try:
         return got.to_numpy(dtype=np.float64)
     except (ValueError, TypeError):

@@ -3,6 +3,7 @@
 Statistics are computed per series and per column on the training part only and stored as
 plain arrays, so they serialise to JSON and apply to new history of the same series.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,8 +26,10 @@ def transform_target(y, kind, ids=None, where="data"):
     if bad.any():
         i = int(np.argmax(bad))
         who = f" of series {ids[i]!r}" if ids is not None else ""
-        raise ValueError(f"{where}: target_transform='log' needs positive targets, but value {float(y[i])!r}{who} is not "
-                         f"({int(bad.sum())} such value(s)); use target_transform=None for data with zeros or negatives")
+        raise ValueError(
+            f"{where}: target_transform='log' needs positive targets, but value {float(y[i])!r}{who} is not "
+            f"({int(bad.sum())} such value(s)); use target_transform=None for data with zeros or negatives"
+        )
     return np.log(y)
 
 
@@ -75,7 +78,9 @@ class SeriesScaler:
 
     def transform(self, values, series):
         """values: (N, C); series: (N,) series position of each row."""
-        return (np.asarray(values).reshape(len(values), -1) - self.loc_[series]) / self.scale_[series]
+        return (np.asarray(values).reshape(len(values), -1) - self.loc_[series]) / self.scale_[
+            series
+        ]
 
     def inverse(self, values, series):
         """values: (..., C) or (B, H) for a one-column scaler; series: (B,) — exact inverse."""

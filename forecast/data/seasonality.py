@@ -7,6 +7,7 @@ it to a panel and falls back to 1 when the series are too short to show two full
 ``default_lookback`` is the input window used when ``lookback=None``. ``seasonality_test`` is the
 M4 benchmarks' test for seasonality, which starts ``window_norm="es"`` off (and Naive2).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,8 +27,14 @@ def season_length_for(freq):
         return 1
     if name in ("QuarterEnd", "QuarterBegin", "BQuarterEnd", "BQuarterBegin"):
         return max(4 // offset.n, 1)
-    if name in ("MonthEnd", "MonthBegin", "BusinessMonthEnd", "BusinessMonthBegin", "SemiMonthEnd",
-                "SemiMonthBegin"):
+    if name in (
+        "MonthEnd",
+        "MonthBegin",
+        "BusinessMonthEnd",
+        "BusinessMonthBegin",
+        "SemiMonthEnd",
+        "SemiMonthBegin",
+    ):
         return max(12 // offset.n, 1) * (2 if name.startswith("SemiMonth") else 1)
     if name == "Week":
         return max(52 // offset.n, 1)
@@ -88,7 +95,7 @@ def seasonality_test(y, season_length, threshold=1.645):
     denom = d @ d
     if denom == 0:
         return False
-    acf = np.array([d[k:] @ d[:n - k] for k in range(1, m + 1)]) / denom  # acf_1 .. acf_m
+    acf = np.array([d[k:] @ d[: n - k] for k in range(1, m + 1)]) / denom  # acf_1 .. acf_m
     limit = threshold * np.sqrt((1 + 2 * np.sum(acf[:-1] ** 2)) / n)
     return bool(abs(acf[-1]) > limit)
 
@@ -125,6 +132,10 @@ def seasonal_strength_prior(y, offsets, fit_lengths, season_length):
     seasonality test over-trusted the noisy two-cycle profiles of M4 Weekly (OWA 0.97-1.01 against
     0.80 here at the same budget) while a flat 0.5 under-trusted AirPassengers' regular season."""
     fit_len = np.maximum(fit_lengths, 1)
-    reg = np.array([seasonal_regularity(y[a : a + n][np.isfinite(y[a : a + n])], season_length)
-                    for a, n in zip(offsets[:-1], fit_len)])
+    reg = np.array(
+        [
+            seasonal_regularity(y[a : a + n][np.isfinite(y[a : a + n])], season_length)
+            for a, n in zip(offsets[:-1], fit_len)
+        ]
+    )
     return 0.5 + 0.4 * np.clip(np.nan_to_num(reg, nan=0.0), 0.0, 1.0)

@@ -3,6 +3,7 @@ nanosecond timestamps or integer time steps, value columns as real float64 numbe
 finite and within the float32 range the network computes in. Errors are ``ValueError`` naming
 the column (by the user's name), and the series, timestamp and value at fault where there is one.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,7 +21,11 @@ def integer_values(values):
         return False
     if pd.api.types.is_integer_dtype(dtype):
         return True
-    return dtype == object and len(values) > 0 and pd.api.types.infer_dtype(values, skipna=True) == "integer"
+    return (
+        dtype == object
+        and len(values) > 0
+        and pd.api.types.infer_dtype(values, skipna=True) == "integer"
+    )
 
 
 def parse_times(ds, where, name=TIME):
@@ -40,30 +45,45 @@ def parse_times(ds, where, name=TIME):
     kind = pd.api.types.infer_dtype(ds, skipna=True) if ds.dtype == object else None
     sample = ds.iloc[:3].tolist()
     if pd.api.types.is_bool_dtype(ds.dtype) or kind == "boolean":
-        raise ValueError(f"{where}: column {name!r} holds booleans (e.g. {sample}), neither timestamps nor "
-                         f"integer time steps")
-    if pd.api.types.is_numeric_dtype(ds.dtype) or kind in ("floating", "mixed-integer-float", "decimal"):
+        raise ValueError(
+            f"{where}: column {name!r} holds booleans (e.g. {sample}), neither timestamps nor "
+            f"integer time steps"
+        )
+    if pd.api.types.is_numeric_dtype(ds.dtype) or kind in (
+        "floating",
+        "mixed-integer-float",
+        "decimal",
+    ):
         raise ValueError(
             f"{where}: column {name!r} holds non-integer numbers ({ds.dtype}, e.g. {sample}), neither timestamps "
             f"nor integer time steps; for time steps (positions 0, 1, 2, ...) cast whole numbers with "
-            f"df[{name!r}].astype('int64'); convert dates to timestamps first")
+            f"df[{name!r}].astype('int64'); convert dates to timestamps first"
+        )
     if kind == "mixed-integer":
-        raise ValueError(f"{where}: column {name!r} mixes integers with other values (e.g. {sample}); use "
-                         f"either timestamps or integer time steps throughout")
+        raise ValueError(
+            f"{where}: column {name!r} mixes integers with other values (e.g. {sample}); use "
+            f"either timestamps or integer time steps throughout"
+        )
     if ds.dtype == object:
         zones = {getattr(v, "tzinfo", None) is not None for v in ds if isinstance(v, pd.Timestamp)}
         if len(zones) > 1:
             raise ValueError(f"{where}: column {name!r} mixes time-zone-aware and naive timestamps")
         tzs = {str(v.tzinfo) for v in ds if isinstance(v, pd.Timestamp) and v.tzinfo is not None}
         if len(tzs) > 1:
-            raise ValueError(f"{where}: column {name!r} mixes time zones {sorted(tzs)}; convert to one zone")
+            raise ValueError(
+                f"{where}: column {name!r} mixes time zones {sorted(tzs)}; convert to one zone"
+            )
     try:
         parsed = pd.to_datetime(ds)
     except (ValueError, TypeError, OverflowError) as exc:
-        if "Mixed timezones" in str(exc):  # e.g. text with +01:00 and +02:00, either side of a daylight-saving change
-            raise ValueError(f"{where}: column {name!r} holds timestamps with different UTC offsets (e.g. "
-                             f"{sample}); read them with pd.to_datetime(..., utc=True) and convert to your time "
-                             f"zone with .dt.tz_convert(zone)") from None
+        if "Mixed timezones" in str(
+            exc
+        ):  # e.g. text with +01:00 and +02:00, either side of a daylight-saving change
+            raise ValueError(
+                f"{where}: column {name!r} holds timestamps with different UTC offsets (e.g. "
+                f"{sample}); read them with pd.to_datetime(..., utc=True) and convert to your time "
+                f"zone with .dt.tz_convert(zone)"
+            ) from None
         raise ValueError(f"{where}: column {name!r} cannot be read as timestamps ({exc})") from None
     return _nanoseconds(parsed, where, name)
 
@@ -76,9 +96,11 @@ def _nanoseconds(ds, where, name):
     try:
         return ds.dt.as_unit("ns")
     except (pd.errors.OutOfBoundsDatetime, OverflowError):
-        raise ValueError(f"{where}: column {name!r} runs from {ds.min()} to {ds.max()}, outside the range of "
-                         f"nanosecond timestamps ({pd.Timestamp.min} .. {pd.Timestamp.max}) this library "
-                         f"works in") from None
+        raise ValueError(
+            f"{where}: column {name!r} runs from {ds.min()} to {ds.max()}, outside the range of "
+            f"nanosecond timestamps ({pd.Timestamp.min} .. {pd.Timestamp.max}) this library "
+            f"works in"
+        ) from None
 
 
 def numeric(df, col, where, names):
@@ -88,28 +110,38 @@ def numeric(df, col, where, names):
         return column  # nothing to convert; avoids a copy of the column
     kind = pd.api.types.infer_dtype(column, skipna=True) if column.dtype == object else None
     if pd.api.types.is_bool_dtype(column.dtype) or kind == "boolean":
-        raise ValueError(f"{where}: column {names.get(col, col)!r} holds booleans, not numbers; "
-                         f"cast it with .astype(float) if 0/1 values are meant")
+        raise ValueError(
+            f"{where}: column {names.get(col, col)!r} holds booleans, not numbers; "
+            f"cast it with .astype(float) if 0/1 values are meant"
+        )
     what, converted = _not_real(column.dtype, kind), None
     if not what:
         try:
             converted = pd.to_numeric(column)
         except (ValueError, TypeError, OverflowError):
             _refuse_value(df, col, where, names)
-        what = _not_real(converted.dtype, None)  # e.g. complex numbers among floats in an object column
+        what = _not_real(
+            converted.dtype, None
+        )  # e.g. complex numbers among floats in an object column
     if what:
-        raise ValueError(f"{where}: column {names.get(col, col)!r} holds {what} ({column.dtype}, e.g. "
-                         f"{column.dropna().iloc[:2].tolist()}), not real numbers")
+        raise ValueError(
+            f"{where}: column {names.get(col, col)!r} holds {what} ({column.dtype}, e.g. "
+            f"{column.dropna().iloc[:2].tolist()}), not real numbers"
+        )
     return converted.astype("float64")
 
 
 def _refuse_value(df, col, where, names):
     """Raise the error naming the first value of ``df[col]`` that is not a number (series, time, value)."""
     column = df[col]
-    rows = np.flatnonzero((pd.to_numeric(column, errors="coerce").isna() & column.notna()).to_numpy())
+    rows = np.flatnonzero(
+        (pd.to_numeric(column, errors="coerce").isna() & column.notna()).to_numpy()
+    )
     if len(rows) == 0:  # no single value to blame (e.g. complex numbers among text)
-        raise ValueError(f"{where}: column {names.get(col, col)!r} must hold real numbers; it holds e.g. "
-                         f"{column.dropna().iloc[:3].tolist()}") from None
+        raise ValueError(
+            f"{where}: column {names.get(col, col)!r} must hold real numbers; it holds e.g. "
+            f"{column.dropna().iloc[:3].tolist()}"
+        ) from None
     bad = df.iloc[rows[0]]
     raise ValueError(
         f"{where}: column {names.get(col, col)!r} must be numeric; series {bad[ID]!r} has {bad[col]!r} at {bad[TIME]}"
@@ -122,8 +154,11 @@ def _not_real(dtype, kind):
         return "complex numbers"
     if pd.api.types.is_timedelta64_dtype(dtype) or kind in ("timedelta", "timedelta64"):
         return "durations (timedeltas)"
-    if pd.api.types.is_datetime64_any_dtype(dtype) or isinstance(dtype, pd.PeriodDtype) or kind in (
-            "datetime", "datetime64", "date", "period"):
+    if (
+        pd.api.types.is_datetime64_any_dtype(dtype)
+        or isinstance(dtype, pd.PeriodDtype)
+        or kind in ("datetime", "datetime64", "date", "period")
+    ):
         return "dates"
     return None
 
@@ -136,8 +171,10 @@ def check_ids(ids, where, name):
     text = pd.Series(raw, dtype=object).astype(str)
     same = text.duplicated(keep=False).to_numpy()
     if same.any():
-        raise ValueError(f"{where}: column {name!r} holds ids that are equal as text, {list(raw[same][:4])}: "
-                         f"series are told apart by their ids as text; make each id distinct")
+        raise ValueError(
+            f"{where}: column {name!r} holds ids that are equal as text, {list(raw[same][:4])}: "
+            f"series are told apart by their ids as text; make each id distinct"
+        )
 
 
 def check_finite(df, col, where, names, nan_hint):
@@ -146,13 +183,19 @@ def check_finite(df, col, where, names, nan_hint):
     if nan.any():
         row = df.loc[int(np.argmax(nan))]
         hint = " (pass fill='ffill'|'interpolate'|'zero' to fill target gaps)" if nan_hint else ""
-        raise ValueError(f"{where}: column {names.get(col, col)!r} has NaN in series {row[ID]!r} at {row[TIME]}{hint}")
+        raise ValueError(
+            f"{where}: column {names.get(col, col)!r} has NaN in series {row[ID]!r} at {row[TIME]}{hint}"
+        )
     if inf.any():
         row = df.loc[int(np.argmax(inf))]
-        raise ValueError(f"{where}: column {names.get(col, col)!r} has an infinite value in series {row[ID]!r} at {row[TIME]}")
+        raise ValueError(
+            f"{where}: column {names.get(col, col)!r} has an infinite value in series {row[ID]!r} at {row[TIME]}"
+        )
     huge = np.abs(values) > FLOAT32_MAX
     if huge.any():  # beyond float32 the scalers' statistics and the network overflow to inf
         row = df.loc[int(np.argmax(huge))]
-        raise ValueError(f"{where}: column {names.get(col, col)!r} has value {float(row[col])!r} in series {row[ID]!r} at "
-                         f"{row[TIME]}, beyond the float32 range (+-{FLOAT32_MAX:.3g}) the network computes in: "
-                         f"rescale the column (e.g. divide it by a power of ten)")
+        raise ValueError(
+            f"{where}: column {names.get(col, col)!r} has value {float(row[col])!r} in series {row[ID]!r} at "
+            f"{row[TIME]}, beyond the float32 range (+-{FLOAT32_MAX:.3g}) the network computes in: "
+            f"rescale the column (e.g. divide it by a power of ten)"
+        )

@@ -5,6 +5,7 @@ is computed from per-series window counts (``searchsorted`` on their cumulative 
 batch is one advanced-indexing gather on the training device. Memory grows with the number of
 points, not with windows x lookback.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,7 +21,9 @@ class Batch:
     static: torch.Tensor  # (B, S)
     y: torch.Tensor  # (B, H) scaled target over the horizon
     series: torch.Tensor  # (B,) series position
-    mask: torch.Tensor | None = None  # (B, L+H) 1.0 observed row, 0.0 left padding; None: the panel has no padding
+    mask: torch.Tensor | None = (
+        None  # (B, L+H) 1.0 observed row, 0.0 left padding; None: the panel has no padding
+    )
 
 
 class WindowIndex:
@@ -35,7 +38,9 @@ class WindowIndex:
 
     def __init__(self, offsets, lo, hi, stride=1, device="cpu"):
         lo, hi = np.asarray(lo, dtype=np.int64), np.asarray(hi, dtype=np.int64)
-        lo = np.where(hi >= lo, lo + (hi - lo) % stride, lo)  # anchor strides at the end: keep the latest window
+        lo = np.where(
+            hi >= lo, lo + (hi - lo) % stride, lo
+        )  # anchor strides at the end: keep the latest window
         counts = np.where(hi >= lo, (hi - lo) // stride + 1, 0)
         self.n_windows = int(counts.sum())
         self.counts = counts
@@ -76,8 +81,11 @@ class Gatherer:
 
     def __init__(self, data, static, lookback, horizon, future_slice, device="cpu", observed=None):
         self.data = torch.as_tensor(np.asarray(data, dtype=np.float32), device=device)  # (N, F)
-        self.observed = None if observed is None else torch.as_tensor(np.asarray(observed, dtype=np.float32),
-                                                                       device=device)  # (N,)
+        self.observed = (
+            None
+            if observed is None
+            else torch.as_tensor(np.asarray(observed, dtype=np.float32), device=device)
+        )  # (N,)
         self.static = torch.as_tensor(np.asarray(static, dtype=np.float32), device=device)  # (S, Q)
         self.lookback, self.horizon = lookback, horizon
         self.future_slice = future_slice

@@ -7,6 +7,7 @@ Data files are looked up, in order, in ``$FORECAST_DATA_DIR`` (when set), in ``f
 next to this module (an installed wheel) and in the checkout's top-level ``datasets/`` folder.
 Each file's SHA-256 is checked against the value recorded here before it is parsed.
 """
+
 from __future__ import annotations
 
 import functools
@@ -36,16 +37,32 @@ _SHA256 = {
 
 # name -> (files, frequency, n_series, description)
 _CATALOG = {
-    "airpassengers": (("AirPassengers.csv",), "MS", 1,
-                      "Box & Jenkins airline passengers (thousands), monthly 1949-1960, 144 rows"),
-    "etth1": (("ETTh1.csv.gz",), "h", 1,
-              "ETT station 1, hourly 2016-07..2018-06: target OT, six load covariates "
-              "(multivariate=True: 7 series)"),
-    "etth2": (("ETTh2.csv.gz",), "h", 1,
-              "ETT station 2, hourly 2016-07..2018-06: target OT, six load covariates "
-              "(multivariate=True: 7 series)"),
-    "m4_weekly": (("M4-Weekly-train.csv.gz", "M4-Weekly-test.csv.gz"), "W-SUN", 359,
-                  "M4 competition weekly subset, train + 13-week test, synthetic dates"),
+    "airpassengers": (
+        ("AirPassengers.csv",),
+        "MS",
+        1,
+        "Box & Jenkins airline passengers (thousands), monthly 1949-1960, 144 rows",
+    ),
+    "etth1": (
+        ("ETTh1.csv.gz",),
+        "h",
+        1,
+        "ETT station 1, hourly 2016-07..2018-06: target OT, six load covariates "
+        "(multivariate=True: 7 series)",
+    ),
+    "etth2": (
+        ("ETTh2.csv.gz",),
+        "h",
+        1,
+        "ETT station 2, hourly 2016-07..2018-06: target OT, six load covariates "
+        "(multivariate=True: 7 series)",
+    ),
+    "m4_weekly": (
+        ("M4-Weekly-train.csv.gz", "M4-Weekly-test.csv.gz"),
+        "W-SUN",
+        359,
+        "M4 competition weekly subset, train + 13-week test, synthetic dates",
+    ),
 }
 
 
@@ -57,8 +74,16 @@ def list_datasets():
     DataFrame [name, description, frequency, n_series, files], one row per data set.
     ``n_series`` is the default (univariate) layout; ETT has 7 with ``multivariate=True``.
     """
-    rows = [{"name": name, "description": desc, "frequency": freq, "n_series": n,
-             "files": ", ".join(files)} for name, (files, freq, n, desc) in _CATALOG.items()]
+    rows = [
+        {
+            "name": name,
+            "description": desc,
+            "frequency": freq,
+            "n_series": n,
+            "files": ", ".join(files),
+        }
+        for name, (files, freq, n, desc) in _CATALOG.items()
+    ]
     return pd.DataFrame(rows)
 
 
@@ -116,7 +141,8 @@ def _stamp(path):
     except FileNotFoundError:
         raise FileNotFoundError(
             f"data file {path} is missing (data folder from ${DATA_DIR_ENV}, forecast/_data "
-            f"or the checkout's datasets/)") from None
+            f"or the checkout's datasets/)"
+        ) from None
     return str(path), st.st_mtime_ns, st.st_size
 
 
@@ -137,8 +163,10 @@ def _verify(path):
     expected = _SHA256[path.name]
     got = hashlib.sha256(path.read_bytes()).hexdigest()
     if got != expected:
-        raise ValueError(f"data file {path} is corrupted or modified: SHA-256 {got}, "
-                         f"expected {expected}; restore it from the repository's datasets/")
+        raise ValueError(
+            f"data file {path} is corrupted or modified: SHA-256 {got}, "
+            f"expected {expected}; restore it from the repository's datasets/"
+        )
 
 
 def _airpassengers(path):
@@ -161,7 +189,9 @@ def _ett(path, multivariate):
 
 def _m4_values(path):
     raw = pd.read_csv(path, index_col=0)
-    return [(str(uid), row[~np.isnan(row)]) for uid, row in zip(raw.index, raw.to_numpy(np.float64))]
+    return [
+        (str(uid), row[~np.isnan(row)]) for uid, row in zip(raw.index, raw.to_numpy(np.float64))
+    ]
 
 
 def _m4(train_path, test_path):
@@ -240,6 +270,9 @@ def ett_zscore(frame):
     uid = frame["unique_id"]
     for col in values:
         scaled[col] = (frame[col] - uid.map(mean[col])) / uid.map(std[col])
-    stats = (pd.concat({"mean": mean.stack(), "std": std.stack()}, axis=1)
-             .rename_axis(["unique_id", "column"]).reset_index())
+    stats = (
+        pd.concat({"mean": mean.stack(), "std": std.stack()}, axis=1)
+        .rename_axis(["unique_id", "column"])
+        .reset_index()
+    )
     return scaled, stats

@@ -4,6 +4,7 @@ and a routine that takes memory to forecast (``make_routine``).
 Both return the project's long frame ``[unique_id, ds, y, <covariates>]`` with ``unique_id`` str,
 ``ds`` datetime64[ns] and ``y`` float64, sorted by series then time.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,8 +13,19 @@ import pandas as pd
 from forecast.data.columns import long_frame
 
 
-def make_panel(n_series=10, length=500, freq="h", seed=0, past_covariates=0, future_covariates=0,
-               start="2024-01-01", ragged=False, past_lag=3, noise=0.05, seasonal_periods=None):
+def make_panel(
+    n_series=10,
+    length=500,
+    freq="h",
+    seed=0,
+    past_covariates=0,
+    future_covariates=0,
+    start="2024-01-01",
+    ragged=False,
+    past_lag=3,
+    noise=0.05,
+    seasonal_periods=None,
+):
     """Generate a seeded panel of seasonal series, optionally driven by covariates.
 
     Each series is ``level + trend + seasonality + level shifts + covariate effects + noise``
@@ -51,7 +63,9 @@ def make_panel(n_series=10, length=500, freq="h", seed=0, past_covariates=0, fut
     if n_series < 1 or length < 2:
         raise ValueError(f"need n_series >= 1 and length >= 2, got {n_series} and {length}")
     if past_lag < 1:
-        raise ValueError(f"past_lag must be >= 1 (a past covariate acts with a delay), got {past_lag}")
+        raise ValueError(
+            f"past_lag must be >= 1 (a past covariate acts with a delay), got {past_lag}"
+        )
     rng = np.random.default_rng(seed)
     dates = pd.date_range(start, periods=length, freq=freq)
     level = rng.uniform(10, 100, (n_series, 1))
@@ -82,7 +96,7 @@ def _base_signal(rng, level, length, periods):
         for h, weight in ((1, 1.0), (2, 0.4)):
             # sin(a + p) = sin a cos p + cos a sin p: two outer products, no (n, L) sin calls
             angle = 2 * np.pi * h * t / period
-            p = phase[:, h - 1:h]
+            p = phase[:, h - 1 : h]
             y += amp * weight * (np.cos(p) * np.sin(angle) + np.sin(p) * np.cos(angle))
     return y + _level_shifts(rng, n_series, length) * level
 
@@ -136,8 +150,9 @@ def _ar1(rng, n_series, length, phi):
 ROUTINE_ACTIVITIES = ("run", "bike", "swim", "sleep")  # y = 0, 1, 2, 3
 
 
-def make_routine(n_days=365, rain_prob=0.15, spell_length=(1, 3), seed=0, n_series=1,
-                 start="2024-01-01"):
+def make_routine(
+    n_days=365, rain_prob=0.15, spell_length=(1, 3), seed=0, n_series=1, start="2024-01-01"
+):
     """Generate the run -> bike -> swim routine with rainy spells that must be remembered.
 
     On a dry day the person does the next activity of the cycle run (y=0) -> bike (1) ->
@@ -186,4 +201,6 @@ def make_routine(n_days=365, rain_prob=0.15, spell_length=(1, 3), seed=0, n_seri
     width = len(str(n_series - 1))
     ids = np.array([f"person_{i:0{width}d}" for i in range(n_series)], dtype=object)
     dates = pd.date_range(start, periods=n_days, freq="D").to_numpy()
-    return long_frame(np.repeat(ids, n_days), np.tile(dates, n_series), y.ravel(), rain=rain.ravel())
+    return long_frame(
+        np.repeat(ids, n_days), np.tile(dates, n_series), y.ravel(), rain=rain.ravel()
+    )

@@ -13,6 +13,7 @@ frame handed to ``predict_at`` ends ``horizon`` points after the group's last cu
 that cutoff it keeps only the future-known and static covariates: targets and past covariates
 there are replaced by the series' value at the cutoff, so no look-ahead is possible by construction.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -24,9 +25,9 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from forecast.data import frames
 from forecast.checks import check_int, is_int
 from forecast.choices import BACKTEST_WINDOWS, DEFAULT_METRICS
+from forecast.data import frames
 from forecast.data.frames import ID, TARGET, TIME
 from forecast.metrics.interval import quantile_columns
 from forecast.metrics.point import PRED, check_metrics, evaluate_groups
@@ -63,8 +64,10 @@ def make_folds(long, horizon, n_windows, step):
     cutoffs = lengths[:, None] - back[None, :]
     if (cutoffs[:, 0] < 0).any():
         s = int(np.argmax(cutoffs[:, 0] < 0))
-        raise ValueError(f"series {ids[s]!r} has {lengths[s]} points; n_windows={n_windows}, step={step}, "
-                         f"horizon={horizon} need at least {back[0] + 1} (1 training point + {back[0]})")
+        raise ValueError(
+            f"series {ids[s]!r} has {lengths[s]} points; n_windows={n_windows}, step={step}, "
+            f"horizon={horizon} need at least {back[0] + 1} (1 training point + {back[0]})"
+        )
     return Folds(ids, offsets, cutoffs, horizon)
 
 
@@ -91,8 +94,18 @@ class BacktestResult:
     histories: list = field(default_factory=list)
 
 
-def backtest(estimator, df, n_windows=3, step=None, refit=True, window="expanding", train_length=None,
-             season_length=1, metrics=DEFAULT_METRICS, warm_fraction=0.25):
+def backtest(
+    estimator,
+    df,
+    n_windows=3,
+    step=None,
+    refit=True,
+    window="expanding",
+    train_length=None,
+    season_length=1,
+    metrics=DEFAULT_METRICS,
+    warm_fraction=0.25,
+):
     """Rolling-origin backtest of ``estimator`` on ``df``.
 
     Parameters
@@ -119,15 +132,38 @@ def backtest(estimator, df, n_windows=3, step=None, refit=True, window="expandin
     _check_args(n_windows, step, refit, window, train_length, metrics, warm_fraction)
     long = _validated(estimator, df)
     folds = make_folds(long, horizon, n_windows, step)
-    runs, n_fits, fit_s, predict_s, histories = _run_groups(estimator, long, folds, refit, window, train_length,
-                                                            warm_fraction)
+    runs, n_fits, fit_s, predict_s, histories = _run_groups(
+        estimator, long, folds, refit, window, train_length, warm_fraction
+    )
     fc = _assemble(long, folds, runs)
-    tables = evaluate_groups(fc, long, metrics, season_length,
-                             {"per_series": (ID,), "per_window": ("window",), "by_step": ("step",)})
-    params = {"n_windows": n_windows, "step": step, "refit": refit, "window": window,
-              "train_length": train_length, "season_length": season_length, "horizon": horizon}
-    return BacktestResult(fc, tables["per_series"], tables["per_window"], tables["by_step"], tables["all"],
-                          n_fits, fit_s, predict_s, params, histories)
+    tables = evaluate_groups(
+        fc,
+        long,
+        metrics,
+        season_length,
+        {"per_series": (ID,), "per_window": ("window",), "by_step": ("step",)},
+    )
+    params = {
+        "n_windows": n_windows,
+        "step": step,
+        "refit": refit,
+        "window": window,
+        "train_length": train_length,
+        "season_length": season_length,
+        "horizon": horizon,
+    }
+    return BacktestResult(
+        fc,
+        tables["per_series"],
+        tables["per_window"],
+        tables["by_step"],
+        tables["all"],
+        n_fits,
+        fit_s,
+        predict_s,
+        params,
+        histories,
+    )
 
 
 def _validated(estimator, df):
@@ -135,8 +171,11 @@ def _validated(estimator, df):
     and ``fill``, forward-only), so that no fault reaches the folds: the actuals after every cutoff, which
     no fit sees, are checked too."""
     raw, spec = frames.to_long(df)
-    columns = [c for name in ("past_covariates", "future_covariates", "static_covariates")
-               for c in (getattr(estimator, name, None) or ())]
+    columns = [
+        c
+        for name in ("past_covariates", "future_covariates", "static_covariates")
+        for c in (getattr(estimator, name, None) or ())
+    ]
     fill = frames.causal_fill(getattr(estimator, "fill", None))
     return frames.validate(raw, columns, fill, where="backtest data", names=spec.names)[0]
 
@@ -149,7 +188,9 @@ def _check_args(n_windows, step, refit, window, train_length, metrics, warm_frac
     if window not in WINDOWS:
         raise ValueError(f"window must be one of {WINDOWS}, got {window!r}")
     if window == "sliding" and not is_int(train_length, 1):
-        raise ValueError(f"window='sliding' needs train_length, an integer >= 1, got {train_length!r}")
+        raise ValueError(
+            f"window='sliding' needs train_length, an integer >= 1, got {train_length!r}"
+        )
     check_metrics(metrics)
     if not 0 < warm_fraction <= 1:
         raise ValueError(f"warm_fraction must be in (0, 1], got {warm_fraction!r}")
@@ -170,9 +211,17 @@ def _run_groups(estimator, long, folds, refit, window, train_length, warm_fracti
         cut = folds.row_cutoffs(group[0])
         train_rows = (pos <= cut) & ((pos > cut - train_length) if window == "sliding" else True)
         t0 = time.perf_counter()
-        est = _fit(estimator, est, long.loc[train_rows], warm=refit == "warm" and g > 0, fraction=warm_fraction,
-                   budget=budget)
-        budget = budget or _warm_budget(estimator, est, warm_fraction)  # from the first (cold) fit, once
+        est = _fit(
+            estimator,
+            est,
+            long.loc[train_rows],
+            warm=refit == "warm" and g > 0,
+            fraction=warm_fraction,
+            budget=budget,
+        )
+        budget = budget or _warm_budget(
+            estimator, est, warm_fraction
+        )  # from the first (cold) fit, once
         t1 = time.perf_counter()
         frame = _visible(long, pos, folds.row_cutoffs(group[-1]), folds.horizon, est)
         origins = fold_origins(long, folds, group)
@@ -186,7 +235,9 @@ def _run_groups(estimator, long, folds, refit, window, train_length, warm_fracti
 
 
 def _fit(estimator, previous, train, warm, fraction, budget=None):
-    if not (warm and budget is not None and "warm_start" in inspect.signature(previous.fit).parameters):
+    if not (
+        warm and budget is not None and "warm_start" in inspect.signature(previous.fit).parameters
+    ):
         return clone(estimator).fit(train)
     return previous.set_params(**budget).fit(train, warm_start=True)
 
@@ -212,7 +263,12 @@ def _visible(long, pos, last_cut, horizon, est):
     keep = pos <= last_cut + horizon
     frame = long.loc[keep].copy()
     after = (pos > last_cut)[keep]
-    known = {ID, TIME, *(getattr(est, "future_covariates", ()) or ()), *(getattr(est, "static_covariates", ()) or ())}
+    known = {
+        ID,
+        TIME,
+        *(getattr(est, "future_covariates", ()) or ()),
+        *(getattr(est, "static_covariates", ()) or ()),
+    }
     hidden = [col for col in frame.columns if col not in known]
     frame.loc[after, hidden] = np.nan
     frame[hidden] = frame.groupby(ID, sort=False)[hidden].ffill()
@@ -232,13 +288,28 @@ def _assemble(long, folds, runs):
     parts = []
     for group, fc in runs:
         windows = np.tile(np.asarray(group), len(folds.ids))  # origins are series-major
-        target = (folds.offsets[:-1, None] + folds.cutoffs[:, group]).ravel()[:, None] + 1 + np.arange(H)
-        if len(fc) != target.size or not np.array_equal(fc[TIME].to_numpy(), long[TIME].to_numpy()[target.ravel()]):
-            raise RuntimeError("predict_at returned forecasts out of origin order; cannot align them with actuals")
-        parts.append(pd.DataFrame({ID: fc[ID].to_numpy(), "window": np.repeat(windows, H),
-                                   "cutoff": fc["cutoff"].to_numpy(), "step": np.tile(np.arange(1, H + 1), len(windows)),
-                                   TIME: fc[TIME].to_numpy(), TARGET: y[target.ravel()],
-                                   PRED: fc[PRED].to_numpy(),
-                                   **{c: fc[c].to_numpy() for c in quantile_columns(fc.columns) if c != PRED}}))
+        target = (
+            (folds.offsets[:-1, None] + folds.cutoffs[:, group]).ravel()[:, None] + 1 + np.arange(H)
+        )
+        if len(fc) != target.size or not np.array_equal(
+            fc[TIME].to_numpy(), long[TIME].to_numpy()[target.ravel()]
+        ):
+            raise RuntimeError(
+                "predict_at returned forecasts out of origin order; cannot align them with actuals"
+            )
+        parts.append(
+            pd.DataFrame(
+                {
+                    ID: fc[ID].to_numpy(),
+                    "window": np.repeat(windows, H),
+                    "cutoff": fc["cutoff"].to_numpy(),
+                    "step": np.tile(np.arange(1, H + 1), len(windows)),
+                    TIME: fc[TIME].to_numpy(),
+                    TARGET: y[target.ravel()],
+                    PRED: fc[PRED].to_numpy(),
+                    **{c: fc[c].to_numpy() for c in quantile_columns(fc.columns) if c != PRED},
+                }
+            )
+        )
     out = pd.concat(parts, ignore_index=True)
     return out.sort_values([ID, "window", "step"], kind="stable").reset_index(drop=True)

@@ -3,6 +3,7 @@
 Every forecast needs one: backtesting and model selection compare against them, and the M4
 convention scales errors by the seasonal naive forecast's in-sample error.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,8 +11,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import NotFittedError
 
-from forecast.data import frames
 from forecast.checks import check_int
+from forecast.data import frames
 from forecast.data.frames import ID, TARGET, TIME
 from forecast.data.frequencies import future_dates
 from forecast.data.seasonality import centred_trend, seasonality_test
@@ -38,8 +39,12 @@ class SeasonalNaive(RegressorMixin, BaseEstimator):
         """Remember the last season of every series. ``df``: long, wide or Series (as ``RNNForecaster``)."""
         for name in ("horizon", "season_length"):
             check_int(name, getattr(self, name), 1)
-        long, self.spec_ = frames.to_long(frames.with_target(df, y, target_col), id_col, time_col, target_col)
-        long, self.freqs_ = frames.validate(long, (), self.fill, where="fit data", names=self.spec_.names)
+        long, self.spec_ = frames.to_long(
+            frames.with_target(df, y, target_col), id_col, time_col, target_col
+        )
+        long, self.freqs_ = frames.validate(
+            long, (), self.fill, where="fit data", names=self.spec_.names
+        )
         self._check_length(long)
         self.ids_ = long[ID].unique()
         self.last_ = long.groupby(ID, sort=False).tail(self.season_length)
@@ -49,11 +54,15 @@ class SeasonalNaive(RegressorMixin, BaseEstimator):
         n = long.groupby(ID, sort=False).size()
         if (n < self.season_length).any():
             uid = n.index[np.argmax((n < self.season_length).to_numpy())]
-            raise ValueError(f"series {uid!r} has {n[uid]} points, fewer than season_length={self.season_length}")
+            raise ValueError(
+                f"series {uid!r} has {n[uid]} points, fewer than season_length={self.season_length}"
+            )
 
     def _check_fitted(self):
         if not hasattr(self, "last_"):
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit(df) first")
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet: call fit(df) first"
+            )
 
     def predict(self, df=None, X_future=None):
         """Forecast ``horizon`` steps after the training data (or after new history ``df``)."""
@@ -71,7 +80,9 @@ class SeasonalNaive(RegressorMixin, BaseEstimator):
         for uid, part in last.groupby(ID, sort=False):
             values = part[TARGET].to_numpy()
             dates = future_dates(part[TIME].iloc[-1], self.freqs_[uid], self.horizon)
-            rows.append(pd.DataFrame({ID: uid, TIME: dates, "y_pred": self._repeat(values[None])[0]}))
+            rows.append(
+                pd.DataFrame({ID: uid, TIME: dates, "y_pred": self._repeat(values[None])[0]})
+            )
         return frames.from_long(pd.concat(rows, ignore_index=True), spec)
 
     def _repeat(self, season):  # season: (n, m) last m values -> (n, horizon)
@@ -81,21 +92,31 @@ class SeasonalNaive(RegressorMixin, BaseEstimator):
         """Forecasts from every (unique_id, cutoff) of ``origins``: [unique_id, cutoff, ds, y_pred]."""
         self._check_fitted()
         long, _ = frames.to_long(df, self.spec_.id_col, self.spec_.time_col, self.spec_.target_col)
-        long, _ = frames.validate(long, (), frames.causal_fill(self.fill), where="backtest data",
-                                  names=self.spec_.names)
+        long, _ = frames.validate(
+            long, (), frames.causal_fill(self.fill), where="backtest data", names=self.spec_.names
+        )
         ids, rows = frames.origin_rows(long, origins)
         m, H = self.season_length, self.horizon
         starts = long.groupby(ID, sort=False).cumcount().to_numpy()[rows]
-        ends = rows + (long.groupby(ID, sort=False)[TIME].transform("size").to_numpy()[rows] - starts - 1)
+        ends = rows + (
+            long.groupby(ID, sort=False)[TIME].transform("size").to_numpy()[rows] - starts - 1
+        )
         if ((starts < m - 1) | (rows + H > ends)).any():
             i = int(np.argmax((starts < m - 1) | (rows + H > ends)))
-            raise ValueError(f"origin ({ids[i]!r}, {origins['cutoff'].iloc[i]}) needs {m} points up to the cutoff "
-                             f"and {H} after it")
+            raise ValueError(
+                f"origin ({ids[i]!r}, {origins['cutoff'].iloc[i]}) needs {m} points up to the cutoff "
+                f"and {H} after it"
+            )
         y, ds = long[TARGET].to_numpy(), long[TIME].to_numpy()
         season = y[rows[:, None] - m + 1 + np.arange(m)]  # (n, m)
-        return pd.DataFrame({ID: np.repeat(ids, H), "cutoff": np.repeat(ds[rows], H),
-                             TIME: ds[rows[:, None] + 1 + np.arange(H)].ravel(),
-                             "y_pred": self._repeat(season).ravel()})
+        return pd.DataFrame(
+            {
+                ID: np.repeat(ids, H),
+                "cutoff": np.repeat(ds[rows], H),
+                TIME: ds[rows[:, None] + 1 + np.arange(H)].ravel(),
+                "y_pred": self._repeat(season).ravel(),
+            }
+        )
 
     def score(self, df, y=None):
         """Negative MAE over the last ``horizon`` points of each series (same protocol as RNNForecaster)."""
@@ -119,6 +140,7 @@ class Naive(SeasonalNaive):
 # Naive2 (the M3/M4 benchmark): naive on classically deseasonalised data, on plain arrays
 # ---------------------------------------------------------------------------------------------
 
+
 def seasonal_indices(y, season_length):
     """Seasonal figure of a classical multiplicative decomposition (R's ``decompose``).
 
@@ -131,7 +153,7 @@ def seasonal_indices(y, season_length):
     if m <= 1:
         return np.ones(max(m, 1))
     trend, off = centred_trend(y, m)  # trend of y[off : off + len(trend)]
-    ratio = y[off:off + len(trend)] / trend
+    ratio = y[off : off + len(trend)] / trend
     pos = (off + np.arange(len(trend))) % m
     figure = np.array([ratio[pos == j].mean() for j in range(m)])
     return figure / figure.mean()

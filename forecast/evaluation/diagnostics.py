@@ -8,14 +8,15 @@ recurrent modules do not expose their hidden states): for an Elman RNN,
 toward early steps as the hidden-state gradient, up to the input weights. A tanh RNN's curve
 drops steeply toward the start of the window (vanishing gradients); an LSTM's much less.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import torch
 
 from forecast.data import frames
-from forecast.fitted import inference
 from forecast.data.windows import Gatherer, WindowIndex
+from forecast.fitted import inference
 
 
 def gradient_through_time(estimator, df=None, n_windows=256):
@@ -47,7 +48,9 @@ def input_gradients(state, module, df=None, n_windows=256, seed=0):
     module.eval()  # no dropout; cuDNN's RNN backward needs training mode, so it is switched off instead
     try:
         with torch.backends.cudnn.flags(enabled=False):
-            pred = module.output.point(module(x, x_future, static, series=series)).float()  # (B, H): the median
+            pred = module.output.point(
+                module(x, x_future, static, series=series)
+            ).float()  # (B, H): the median
             objective = pred.sum() if y is None else torch.nn.functional.mse_loss(pred, y)
             (grad,) = torch.autograd.grad(objective, x)  # (B, L, F)
     finally:
@@ -60,24 +63,38 @@ def _windows(state, df, n_windows, seed):
     static = torch.as_tensor(state.scaled_static(), dtype=torch.float32, device=device)
     if df is None:
         if state.layout.future:
-            raise ValueError("gradient_through_time(df=None) cannot supply future covariates: pass df")
+            raise ValueError(
+                "gradient_through_time(df=None) cannot supply future covariates: pass df"
+            )
         tail = state.tail
         pos = inference.positions_of(state, tail.ids, "gradient_through_time")
         rows = tail.data.reshape(-1, tail.data.shape[-1])
         x = state.scale(rows, np.repeat(pos, state.lookback)).reshape(tail.data.shape)[:n_windows]
         x = torch.as_tensor(x, dtype=torch.float32, device=device)
-        x_future = x.new_zeros(len(x), state.horizon, state.layout.n_future)  # calendar unused without future dates
+        x_future = x.new_zeros(
+            len(x), state.horizon, state.layout.n_future
+        )  # calendar unused without future dates
         fitted = torch.as_tensor(pos[:n_windows], device=device)
         return x, x_future, static[fitted], None, fitted
     long, _ = frames.to_long(df, state.spec.id_col, state.spec.time_col, state.spec.target_col)
     panel, _, pos = inference.history_panel(state, long, "gradient_through_time data")
     span = state.lookback + state.horizon
-    index = WindowIndex(panel.offsets, np.zeros(panel.n_series, dtype=np.int64), panel.lengths - span, device=device)
+    index = WindowIndex(
+        panel.offsets, np.zeros(panel.n_series, dtype=np.int64), panel.lengths - span, device=device
+    )
     if index.n_windows == 0:
-        raise ValueError(f"gradient_through_time: every series is shorter than lookback + horizon = {span}")
+        raise ValueError(
+            f"gradient_through_time: every series is shorter than lookback + horizon = {span}"
+        )
     scaled = state.scale(panel.data, np.repeat(pos, panel.lengths))
-    gatherer = Gatherer(scaled, state.scaled_static(), state.lookback, state.horizon, state.layout.future_slice,
-                        device)
+    gatherer = Gatherer(
+        scaled,
+        state.scaled_static(),
+        state.lookback,
+        state.horizon,
+        state.layout.future_slice,
+        device,
+    )
     g = torch.Generator().manual_seed(seed)
     pick = torch.randperm(index.n_windows, generator=g)[:n_windows].to(device)
     series, first = index.locate(pick)
@@ -93,12 +110,16 @@ def plot_gradient_through_time(arrays, path, title="Gradient norm through time")
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise ImportError("plot_gradient_through_time needs matplotlib, which is in the 'pipelines' extra: "
-                          "pip install matplotlib (or the project's [pipelines] extra)") from None
+        raise ImportError(
+            "plot_gradient_through_time needs matplotlib, which is in the 'pipelines' extra: "
+            "pip install matplotlib (or the project's [pipelines] extra)"
+        ) from None
     fig, ax = plt.subplots(figsize=(7, 4))
     for label, g in arrays.items():
         g = np.asarray(g, dtype=np.float64)
-        ax.semilogy(np.arange(-len(g), 0) + 1, g / g[-1], label=label)  # normalised to the last step
+        ax.semilogy(
+            np.arange(-len(g), 0) + 1, g / g[-1], label=label
+        )  # normalised to the last step
     ax.set_xlabel("lookback step (0 = the forecast origin)")
     ax.set_ylabel("|d loss / d x_t|, relative to the last step")
     ax.set_title(title)

@@ -11,6 +11,7 @@ test fold holds, per series, the history up to the cutoff followed by the ``hori
 after it: ``score`` forecasts from the origin ``horizon`` points before each series' end, so it
 needs that history (lookback rows) in the fold and scores only the last ``horizon`` points.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,9 +25,6 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from forecast.evaluation.backtesting import BacktestResult, backtest
-from forecast.evaluation.baselines import SeasonalNaive
-from forecast.estimator import RNNForecaster
 from forecast.checks import check_int, is_int
 from forecast.choices import (
     CELLS,
@@ -38,6 +36,9 @@ from forecast.choices import (
     names,
 )
 from forecast.data.frames import ID, TIME
+from forecast.estimator import RNNForecaster
+from forecast.evaluation.backtesting import BacktestResult, backtest
+from forecast.evaluation.baselines import SeasonalNaive
 from forecast.metrics.interval import is_interval_metric
 from forecast.metrics.point import relative
 from forecast.training.stopping import on_signals
@@ -45,8 +46,14 @@ from forecast.training.stopping import on_signals
 REFERENCE = "seasonal_naive"
 
 
-def candidate_grid(cells=("rnn", "lstm", "gru"), bidirectional=(False, True), hidden_sizes=(32,), heads=("direct",),
-                   window_norms=(None,), **common_params):
+def candidate_grid(
+    cells=("rnn", "lstm", "gru"),
+    bidirectional=(False, True),
+    hidden_sizes=(32,),
+    heads=("direct",),
+    window_norms=(None,),
+    **common_params,
+):
     """RNNForecaster candidates over cells x directions x hidden sizes x heads x window norms.
 
     Returns dict name -> unfitted estimator, names like ``"lstm-bi-h32"`` (``"gru-h32-seq2seq"``
@@ -54,39 +61,68 @@ def candidate_grid(cells=("rnn", "lstm", "gru"), bidirectional=(False, True), hi
     (lookback, horizon, max_epochs, ...) go to every candidate. The recursive head is
     unidirectional only, so bidirectional recursive pairs are skipped.
     """
-    swept = {"cell": "cells", "hidden_size": "hidden_sizes", "head": "heads", "window_norm": "window_norms"}
+    swept = {
+        "cell": "cells",
+        "hidden_size": "hidden_sizes",
+        "head": "heads",
+        "window_norm": "window_norms",
+    }
     clash = [k for k in common_params if k in swept]
     if clash:
-        raise ValueError(f"candidate_grid: {clash[0]!r} is swept by the grid: pass {swept[clash[0]]}=(...) instead")
+        raise ValueError(
+            f"candidate_grid: {clash[0]!r} is swept by the grid: pass {swept[clash[0]]}=(...) instead"
+        )
     window_norms = tuple(map(from_name, _values("window_norms", window_norms, WINDOW_NORMS)))
     cells, heads = _values("cells", cells, CELLS), _values("heads", heads, HEADS)
     bidirectional = _values("bidirectional", bidirectional)
     if not all(isinstance(b, bool) for b in bidirectional):
-        raise ValueError(f"candidate_grid: bidirectional must hold True/False, got {bidirectional!r}")
+        raise ValueError(
+            f"candidate_grid: bidirectional must hold True/False, got {bidirectional!r}"
+        )
     hidden_sizes = _values("hidden_sizes", hidden_sizes)
     if not all(is_int(h, 1) for h in hidden_sizes):
-        raise ValueError(f"candidate_grid: hidden_sizes must hold integers >= 1, got {hidden_sizes!r}")
+        raise ValueError(
+            f"candidate_grid: hidden_sizes must hold integers >= 1, got {hidden_sizes!r}"
+        )
     grid = {}
-    for cell, bi, hidden, head, norm in product(cells, bidirectional, hidden_sizes, heads, window_norms):
+    for cell, bi, hidden, head, norm in product(
+        cells, bidirectional, hidden_sizes, heads, window_norms
+    ):
         if head == "recursive" and bi:
             continue
-        name = (f"{cell}{'-bi' if bi else ''}-h{hidden}{'' if head == 'direct' else '-' + head}"
-                f"{'' if norm is None else '-w' + norm}")
-        grid[name] = RNNForecaster(cell=cell, bidirectional=bi, hidden_size=hidden, head=head, window_norm=norm,
-                                   **common_params)
+        name = (
+            f"{cell}{'-bi' if bi else ''}-h{hidden}{'' if head == 'direct' else '-' + head}"
+            f"{'' if norm is None else '-w' + norm}"
+        )
+        grid[name] = RNNForecaster(
+            cell=cell,
+            bidirectional=bi,
+            hidden_size=hidden,
+            head=head,
+            window_norm=norm,
+            **common_params,
+        )
     return grid
 
 
 def _values(name, values, allowed=None):
     """A swept grid dimension: a list or tuple (not a bare string), of allowed values."""
     if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)):
-        raise TypeError(f"candidate_grid: {name} must be a tuple or list, e.g. {name}=({values!r},), got {values!r}")
+        raise TypeError(
+            f"candidate_grid: {name} must be a tuple or list, e.g. {name}=({values!r},), got {values!r}"
+        )
     if not values:
         raise ValueError(f"candidate_grid: {name} is empty")
     if allowed is not None:
-        bad = [v for v in values if v not in allowed and not (name == "window_norms" and v in names(allowed))]
+        bad = [
+            v
+            for v in values
+            if v not in allowed and not (name == "window_norms" and v in names(allowed))
+        ]
         if bad:
-            raise ValueError(f"candidate_grid: {name} has unknown value(s) {bad}; choose from {list(allowed)}")
+            raise ValueError(
+                f"candidate_grid: {name} has unknown value(s) {bad}; choose from {list(allowed)}"
+            )
     return tuple(values)
 
 
@@ -108,14 +144,39 @@ def params_json(estimator):
     return json.dumps(estimator.get_params(deep=False), sort_keys=True, default=str)
 
 
-def evaluate_candidate(name, estimator, df, n_windows=2, step=None, refit=False, season_length=1,
-                       metrics=DEFAULT_METRICS, window="expanding", train_length=None):
+def evaluate_candidate(
+    name,
+    estimator,
+    df,
+    n_windows=2,
+    step=None,
+    refit=False,
+    season_length=1,
+    metrics=DEFAULT_METRICS,
+    window="expanding",
+    train_length=None,
+):
     """Backtest one candidate (a job of :func:`select_model`); arguments as in :func:`forecast.evaluation.backtesting.backtest`."""
     t0 = time.perf_counter()
-    result = backtest(estimator, df, n_windows=n_windows, step=step, refit=refit, window=window,
-                      train_length=train_length, season_length=season_length, metrics=metrics)
-    return CandidateResult(name, estimator.get_params(deep=False), result.aggregate, result.fit_seconds,
-                           time.perf_counter() - t0, result)
+    result = backtest(
+        estimator,
+        df,
+        n_windows=n_windows,
+        step=step,
+        refit=refit,
+        window=window,
+        train_length=train_length,
+        season_length=season_length,
+        metrics=metrics,
+    )
+    return CandidateResult(
+        name,
+        estimator.get_params(deep=False),
+        result.aggregate,
+        result.fit_seconds,
+        time.perf_counter() - t0,
+        result,
+    )
 
 
 @dataclass
@@ -138,9 +199,21 @@ class SelectionResult:
         return None if ok.empty else str(ok["candidate"].iloc[0])
 
 
-def select_model(candidates, df, n_windows=2, step=None, metric="mase", season_length=1, refit=False,
-                 n_jobs=1, executor=None, refit_best=True, metrics=DEFAULT_METRICS, window="expanding",
-                 train_length=None):
+def select_model(
+    candidates,
+    df,
+    n_windows=2,
+    step=None,
+    metric="mase",
+    season_length=1,
+    refit=False,
+    n_jobs=1,
+    executor=None,
+    refit_best=True,
+    metrics=DEFAULT_METRICS,
+    window="expanding",
+    train_length=None,
+):
     """Backtest every candidate on the same folds of ``df`` and rank them by ``metric`` (lower is better).
 
     Parameters
@@ -165,7 +238,9 @@ def select_model(candidates, df, n_windows=2, step=None, metric="mase", season_l
     metrics (warned), and ranked last.
     """
     horizon = _common_horizon(candidates, metric)
-    metrics = list(dict.fromkeys([*([metric] if metric != "owa" else []), *metrics, "smape", "mase"]))
+    metrics = list(
+        dict.fromkeys([*([metric] if metric != "owa" else []), *metrics, "smape", "mase"])
+    )
     jobs = {**candidates, REFERENCE: SeasonalNaive(horizon=horizon, season_length=season_length)}
     args = (n_windows, step, refit, season_length, tuple(metrics), window, train_length)
     with on_signals():  # SIGINT/SIGTERM stop the candidates' fits in their threads too
@@ -176,28 +251,45 @@ def select_model(candidates, df, n_windows=2, step=None, metric="mase", season_l
         errors = {r.name: r.error for r in results.values() if r.error}
         if errors:
             raise ValueError(f"no candidate could be evaluated on {metric!r}; errors: {errors}")
-        raise ValueError(f"{metric!r} is undefined (NaN) for every candidate, though all ran: its scale is zero "
-                         f"here (e.g. MASE or OWA on series the seasonal-naive reference forecasts exactly, "
-                         f"such as constant ones); rank by metric='mae' or 'rmse' instead")
+        raise ValueError(
+            f"{metric!r} is undefined (NaN) for every candidate, though all ran: its scale is zero "
+            f"here (e.g. MASE or OWA on series the seasonal-naive reference forecasts exactly, "
+            f"such as constant ones); rank by metric='mae' or 'rmse' instead"
+        )
     estimator = clone(jobs[best])
-    return SelectionResult(board, best, jobs[best].get_params(deep=False),
-                           estimator.fit(df) if refit_best else estimator, results)
+    return SelectionResult(
+        board,
+        best,
+        jobs[best].get_params(deep=False),
+        estimator.fit(df) if refit_best else estimator,
+        results,
+    )
 
 
 def _common_horizon(candidates, metric):
     if not isinstance(candidates, dict):
-        raise TypeError(f"candidates must be a dict name -> estimator (e.g. candidate_grid(...) or "
-                        f"{{'lstm': RNNForecaster(...)}}), got {type(candidates).__name__}")
+        raise TypeError(
+            f"candidates must be a dict name -> estimator (e.g. candidate_grid(...) or "
+            f"{{'lstm': RNNForecaster(...)}}), got {type(candidates).__name__}"
+        )
     if not candidates:
-        raise ValueError("candidates is empty: pass a dict name -> estimator (e.g. candidate_grid(...))")
+        raise ValueError(
+            "candidates is empty: pass a dict name -> estimator (e.g. candidate_grid(...))"
+        )
     if REFERENCE in candidates:
         raise ValueError(f"candidate name {REFERENCE!r} is reserved for the reference row")
-    if metric not in RANKING_METRICS and not (is_interval_metric(metric) and not metric.startswith("coverage")):
-        raise ValueError(f"metric must be one of {RANKING_METRICS}, 'pinball', 'crps', 'msis<level>' or "
-                         f"'width<level>', got {metric!r}")
+    if metric not in RANKING_METRICS and not (
+        is_interval_metric(metric) and not metric.startswith("coverage")
+    ):
+        raise ValueError(
+            f"metric must be one of {RANKING_METRICS}, 'pinball', 'crps', 'msis<level>' or "
+            f"'width<level>', got {metric!r}"
+        )
     horizons = {name: est.horizon for name, est in candidates.items()}
     if len(set(horizons.values())) > 1:
-        raise ValueError(f"candidates must share one horizon to be compared on the same folds, got {horizons}")
+        raise ValueError(
+            f"candidates must share one horizon to be compared on the same folds, got {horizons}"
+        )
     return next(iter(horizons.values()))
 
 
@@ -220,9 +312,17 @@ def _safe(name, estimator, df, args):
     try:
         return evaluate_candidate(name, estimator, df, *args)
     except Exception as exc:  # one broken candidate must not sink the search; it is reported
-        warnings.warn(f"candidate {name!r} failed: {type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=2)
-        return CandidateResult(name, estimator.get_params(deep=False), {}, float("nan"), float("nan"),
-                               error=f"{type(exc).__name__}: {exc}")
+        warnings.warn(
+            f"candidate {name!r} failed: {type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=2
+        )
+        return CandidateResult(
+            name,
+            estimator.get_params(deep=False),
+            {},
+            float("nan"),
+            float("nan"),
+            error=f"{type(exc).__name__}: {exc}",
+        )
 
 
 def _leaderboard(results, jobs, metric, metrics):
@@ -231,15 +331,30 @@ def _leaderboard(results, jobs, metric, metrics):
     def owa(scores):
         if not scores or not ref:
             return np.nan
-        with warnings.catch_warnings():  # a degenerate reference gives NaN, already visible in its row
+        with (
+            warnings.catch_warnings()
+        ):  # a degenerate reference gives NaN, already visible in its row
             warnings.simplefilter("ignore", RuntimeWarning)
             return relative("owa", scores, ref)
 
-    rows = [{"candidate": name, "params": params_json(jobs[name]),
-             **{m: r.metrics.get(m, np.nan) for m in metrics}, "owa": owa(r.metrics),
-             "fit_seconds": r.fit_seconds, "seconds": r.seconds, "reference": name == REFERENCE, "error": r.error}
-            for name, r in results.items()]
-    board = pd.DataFrame(rows).sort_values(metric, kind="stable", na_position="last").reset_index(drop=True)
+    rows = [
+        {
+            "candidate": name,
+            "params": params_json(jobs[name]),
+            **{m: r.metrics.get(m, np.nan) for m in metrics},
+            "owa": owa(r.metrics),
+            "fit_seconds": r.fit_seconds,
+            "seconds": r.seconds,
+            "reference": name == REFERENCE,
+            "error": r.error,
+        }
+        for name, r in results.items()
+    ]
+    board = (
+        pd.DataFrame(rows)
+        .sort_values(metric, kind="stable", na_position="last")
+        .reset_index(drop=True)
+    )
     board["rank"] = np.arange(1, len(board) + 1)
     return board
 
@@ -267,7 +382,9 @@ class TemporalSplit:
         step = self.horizon if self.step is None else self.step
         missing = [c for c in (ID, TIME) if c not in X.columns]
         if missing:
-            raise ValueError(f"TemporalSplit needs a long frame with columns {missing}; X has {list(X.columns)}")
+            raise ValueError(
+                f"TemporalSplit needs a long frame with columns {missing}; X has {list(X.columns)}"
+            )
         ids = X[ID].astype(str)
         pos = pd.to_datetime(X[TIME]).groupby(ids).rank(method="first").to_numpy(np.int64) - 1
         n = ids.map(ids.value_counts()).to_numpy(np.int64)
@@ -275,7 +392,12 @@ class TemporalSplit:
             cut = n - self.horizon - (self.n_splits - 1 - k) * step - 1
             if (cut < 0).any():
                 i = int(np.argmax(cut < 0))
-                raise ValueError(f"series {ids.iloc[i]!r} has {n[i]} rows, too few for n_splits={self.n_splits}, "
-                                 f"horizon={self.horizon}, step={step}")
+                raise ValueError(
+                    f"series {ids.iloc[i]!r} has {n[i]} rows, too few for n_splits={self.n_splits}, "
+                    f"horizon={self.horizon}, step={step}"
+                )
             start = -np.inf if self.context is None else cut - self.context
-            yield np.flatnonzero(pos <= cut), np.flatnonzero((pos > start) & (pos <= cut + self.horizon))
+            yield (
+                np.flatnonzero(pos <= cut),
+                np.flatnonzero((pos > start) & (pos <= cut + self.horizon)),
+            )

@@ -4,6 +4,7 @@ Both paths build the same (rows, features) matrix the training windows came from
 windows out of it on the device, so a forecast from new history, a forecast after save/load and
 a batched backtest over hundreds of origins run the very same code as training.
 """
+
 from __future__ import annotations
 
 import threading
@@ -16,12 +17,12 @@ import torch
 from forecast.data import frames
 from forecast.data.frames import ID, TARGET, TIME
 from forecast.data.frequencies import is_integer_freq
-from forecast.training.losses import nb_mean
 from forecast.data.panel import Layout, build_panel, future_block, left_pad
-from forecast.probabilistic.decoder import Decoder
 from forecast.data.scaling import inverse_target
-from forecast.fitted.state import Tail
 from forecast.data.windows import Gatherer
+from forecast.fitted.state import Tail
+from forecast.probabilistic.decoder import Decoder
+from forecast.training.losses import nb_mean
 
 CHUNK = 8192  # windows per forward pass at inference
 _THREADS_LOCK = threading.Lock()
@@ -33,8 +34,10 @@ def positions_of(state, ids, where):
     unknown = state.mismatch(dict.fromkeys(ids)).unknown
     if unknown:
         id_name = state.spec.id_col if state.spec.kind == "long" else "series"
-        raise ValueError(f"{where}: unknown {id_name}(s) {unknown[:5]} (the model was fitted on "
-                         f"{len(state.ids)} series, e.g. {list(state.ids[:3])})")
+        raise ValueError(
+            f"{where}: unknown {id_name}(s) {unknown[:5]} (the model was fitted on "
+            f"{len(state.ids)} series, e.g. {list(state.ids[:3])})"
+        )
     index = {uid: i for i, uid in enumerate(state.ids)}
     return np.array([index[uid] for uid in ids], dtype=np.int64)
 
@@ -47,13 +50,19 @@ def history_panel(state, long, where, causal=False):
     """
     layout = state.layout
     fill = frames.causal_fill(state.fill) if causal else state.fill
-    long, freqs = frames.validate(long, [*layout.past, *layout.future], fill, where=where, names=state.spec.names)
+    long, freqs = frames.validate(
+        long, [*layout.past, *layout.future], fill, where=where, names=state.spec.names
+    )
     other = state.mismatch(freqs).frequencies
     if other:
         uid, freq, fitted = other[0]
-        raise ValueError(f"{where}: series {uid!r} has frequency {_freq_name(freq)} but the model was fitted at "
-                         f"{_freq_name(fitted)}")
-    panel = build_panel(long, freqs, Layout(layout.past, layout.future, (), layout.calendar, layout.n_calendar))
+        raise ValueError(
+            f"{where}: series {uid!r} has frequency {_freq_name(freq)} but the model was fitted at "
+            f"{_freq_name(fitted)}"
+        )
+    panel = build_panel(
+        long, freqs, Layout(layout.past, layout.future, (), layout.calendar, layout.n_calendar)
+    )
     return panel, long, positions_of(state, panel.ids, where)
 
 
@@ -68,8 +77,10 @@ def tail_from_history(state, long):
     short = np.flatnonzero(panel.lengths < state.lookback)
     if len(short) and state.short_series == "error":
         s = short[0]
-        raise ValueError(f"predict data: series {panel.ids[s]!r} has {panel.lengths[s]} points, "
-                         f"fewer than lookback={state.lookback}")
+        raise ValueError(
+            f"predict data: series {panel.ids[s]!r} has {panel.lengths[s]} points, "
+            f"fewer than lookback={state.lookback}"
+        )
     return Tail.from_panel(panel, state.lookback)
 
 
@@ -77,9 +88,16 @@ def forecast_tail(state, module, tail, x_future=None, level=None):
     """Forecast ``horizon`` steps after each series of ``tail``: long frame [unique_id, ds, y_pred,
     <quantile and interval columns, forecast.probabilistic.decoder>]."""
     scaled, pos, first_rows, dates = _tail_windows(state, tail, x_future)
-    cols = Decoder(state).decode(_run(state, module, scaled, pos, first_rows), pos, level)  # each (S, H)
-    return pd.DataFrame({ID: np.repeat(tail.ids, state.horizon), TIME: np.concatenate([np.asarray(d) for d in dates]),
-                         **{name: v.ravel() for name, v in cols.items()}})
+    cols = Decoder(state).decode(
+        _run(state, module, scaled, pos, first_rows), pos, level
+    )  # each (S, H)
+    return pd.DataFrame(
+        {
+            ID: np.repeat(tail.ids, state.horizon),
+            TIME: np.concatenate([np.asarray(d) for d in dates]),
+            **{name: v.ravel() for name, v in cols.items()},
+        }
+    )
 
 
 def sample_tail(state, module, tail, x_future=None, n_samples=100, seed=0):
@@ -91,12 +109,25 @@ def sample_tail(state, module, tail, x_future=None, n_samples=100, seed=0):
     scaled, pos, first_rows, dates = _tail_windows(state, tail, x_future)
     decoder, H = Decoder(state), state.horizon
     if decoder.family is not None and hasattr(module, "sample_paths"):
-        paths = _recursive_paths(state, module, scaled, pos, first_rows, n_samples, seed)  # (S, H, k)
+        paths = _recursive_paths(
+            state, module, scaled, pos, first_rows, n_samples, seed
+        )  # (S, H, k)
     else:
-        paths = decoder.sample(_run(state, module, scaled, pos, first_rows), pos, n_samples, np.random.default_rng(seed))
+        paths = decoder.sample(
+            _run(state, module, scaled, pos, first_rows),
+            pos,
+            n_samples,
+            np.random.default_rng(seed),
+        )
     ds = np.concatenate([np.asarray(d) for d in dates])  # (S*H,)
-    return pd.DataFrame({ID: np.repeat(tail.ids, H * n_samples), TIME: np.repeat(ds, n_samples),
-                         "sample": np.tile(np.arange(n_samples), tail.n_series * H), "y_pred": paths.ravel()})
+    return pd.DataFrame(
+        {
+            ID: np.repeat(tail.ids, H * n_samples),
+            TIME: np.repeat(ds, n_samples),
+            "sample": np.tile(np.arange(n_samples), tail.n_series * H),
+            "y_pred": paths.ravel(),
+        }
+    )
 
 
 def _tail_windows(state, tail, x_future):
@@ -104,7 +135,9 @@ def _tail_windows(state, tail, x_future):
     L, H = state.lookback, state.horizon
     pos = positions_of(state, tail.ids, "predict")
     block, dates = future_block(tail, state.layout, H, x_future)
-    block[:, 0] = np.nan  # the unknown targets: never read, and never mistaken for a value (log of 0)
+    block[:, 0] = (
+        np.nan
+    )  # the unknown targets: never read, and never mistaken for a value (log of 0)
     data = np.concatenate([tail.data, block.reshape(tail.n_series, H, -1)], axis=1)  # (S, L+H, F)
     data = data.reshape(tail.n_series * (L + H), -1)
     scaled = state.scale(data, np.repeat(pos, L + H))
@@ -116,9 +149,18 @@ def _recursive_paths(state, module, scaled, pos, first_rows, n_samples, seed):
     """(S, H, k) coherent paths of a recursive distribution network, in the target's scale."""
     family, device = state.network["distribution"], state.device
     sc = state.target_scaler
-    gatherer = Gatherer(scaled, state.scaled_static(), state.lookback, state.horizon, state.layout.future_slice, device)
+    gatherer = Gatherer(
+        scaled,
+        state.scaled_static(),
+        state.lookback,
+        state.horizon,
+        state.layout.future_slice,
+        device,
+    )
     rep = np.repeat(np.arange(len(pos)), n_samples)  # each window n_samples times
-    batch = gatherer.gather(torch.as_tensor(pos[rep], device=device), torch.as_tensor(first_rows[rep], device=device))
+    batch = gatherer.gather(
+        torch.as_tensor(pos[rep], device=device), torch.as_tensor(first_rows[rep], device=device)
+    )
     loc = torch.as_tensor(sc.loc_[pos[rep], 0], device=device, dtype=torch.float32)[:, None]
     spread = torch.as_tensor(sc.scale_[pos[rep], 0], device=device, dtype=torch.float32)[:, None]
 
@@ -127,13 +169,23 @@ def _recursive_paths(state, module, scaled, pos, first_rows, n_samples, seed):
         if family == "normal":
             return torch.distributions.Normal(params[..., 0], params[..., 1]).sample()
         if family == "student_t":
-            return torch.distributions.StudentT(params[..., 2], params[..., 0], params[..., 1]).sample()
+            return torch.distributions.StudentT(
+                params[..., 2], params[..., 0], params[..., 1]
+            ).sample()
         mu, r = nb_mean(params[..., 0], loc, spread), 1.0 / params[..., 1]
-        return (torch.distributions.NegativeBinomial(r, probs=mu / (r + mu)).sample() - loc) / spread
+        return (
+            torch.distributions.NegativeBinomial(r, probs=mu / (r + mu)).sample() - loc
+        ) / spread
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        paths = module.eval().sample_paths(batch.x, batch.x_future, batch.static, draw).double().cpu().numpy()
+        paths = (
+            module.eval()
+            .sample_paths(batch.x, batch.x_future, batch.static, draw)
+            .double()
+            .cpu()
+            .numpy()
+        )
     if family == "negative_binomial":
         out = paths * sc.scale_[pos[rep], 0][:, None] + sc.loc_[pos[rep], 0][:, None]
     else:
@@ -158,9 +210,14 @@ def forecast_origins(state, module, long, origins, level=None):
     cols = Decoder(state).decode(out, pos[series], level)
     cut_rows = panel.offsets[series] + cut_pos  # rows of the unpadded frame
     ds = long[TIME].to_numpy()
-    return pd.DataFrame({ID: np.repeat(panel.ids[series], H), "cutoff": np.repeat(ds[cut_rows], H),
-                         TIME: ds[cut_rows[:, None] + 1 + np.arange(H)].ravel(),
-                         **{name: v.ravel() for name, v in cols.items()}})
+    return pd.DataFrame(
+        {
+            ID: np.repeat(panel.ids[series], H),
+            "cutoff": np.repeat(ds[cut_rows], H),
+            TIME: ds[cut_rows[:, None] + 1 + np.arange(H)].ravel(),
+            **{name: v.ravel() for name, v in cols.items()},
+        }
+    )
 
 
 def _origin_rows(panel, long, origins, L, H, pad=False):
@@ -172,16 +229,28 @@ def _origin_rows(panel, long, origins, L, H, pad=False):
     bad = ((cut_pos < L - 1) & (not pad)) | (cut_pos + H > lengths - 1)
     if bad.any():
         i = int(np.argmax(bad))
-        need = f"{H} points after the cutoff" if pad else f"{L} points up to the cutoff and {H} after it"
-        raise ValueError(f"origin ({ids[i]!r}, {origins['cutoff'].iloc[i]}) needs {need}; the series has "
-                         f"{cut_pos[i] + 1} up to it and {lengths[i] - cut_pos[i] - 1} after it")
+        need = (
+            f"{H} points after the cutoff"
+            if pad
+            else f"{L} points up to the cutoff and {H} after it"
+        )
+        raise ValueError(
+            f"origin ({ids[i]!r}, {origins['cutoff'].iloc[i]}) needs {need}; the series has "
+            f"{cut_pos[i] + 1} up to it and {lengths[i] - cut_pos[i] - 1} after it"
+        )
     return series, cut_pos
 
 
 def _run(state, module, scaled, fitted_pos, first_rows):
     """Network forward over windows of ``scaled`` starting at ``first_rows``: scaled-frame outputs."""
-    gatherer = Gatherer(scaled, state.scaled_static(), state.lookback, state.horizon, state.layout.future_slice,
-                        state.device)
+    gatherer = Gatherer(
+        scaled,
+        state.scaled_static(),
+        state.lookback,
+        state.horizon,
+        state.layout.future_slice,
+        state.device,
+    )
     return run_windows(module, gatherer, fitted_pos, first_rows, state.device)
 
 
@@ -197,7 +266,9 @@ def run_windows(module, gatherer, fitted_pos, first_rows, device):
         for i in range(0, len(rows), CHUNK):
             batch = gatherer.gather(fitted[i : i + CHUNK], rows[i : i + CHUNK])
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-                out.append(module(batch.x, batch.x_future, batch.static, series=batch.series).float())
+                out.append(
+                    module(batch.x, batch.x_future, batch.static, series=batch.series).float()
+                )
     return torch.cat(out).cpu().numpy().astype(np.float64)  # (n, H) or (n, H, C), scaled
 
 
@@ -225,10 +296,15 @@ def _cpu_threads(n):
 
 def holdout_score(est, df):
     """Any fitted estimator with ``predict_at``: negative MAE of forecasts from the origin ``horizon`` steps before each series' end."""
-    long = frames.sorted_long(frames.to_long(df, est.spec_.id_col, est.spec_.time_col, est.spec_.target_col)[0])
+    long = frames.sorted_long(
+        frames.to_long(df, est.spec_.id_col, est.spec_.time_col, est.spec_.target_col)[0]
+    )
     last = long.groupby(ID, sort=False)[TIME].nth(-est.horizon - 1)
     origins = pd.DataFrame({ID: long.loc[last.index, ID].to_numpy(), "cutoff": last.to_numpy()})
     spec = est.spec_  # predict_at reads the user's column names
-    fc = est.predict_at(long.rename(columns={ID: spec.id_col, TIME: spec.time_col, TARGET: spec.target_col}), origins)
+    fc = est.predict_at(
+        long.rename(columns={ID: spec.id_col, TIME: spec.time_col, TARGET: spec.target_col}),
+        origins,
+    )
     actual = fc.merge(long[[ID, TIME, TARGET]], on=[ID, TIME], how="left")
     return -float(np.mean(np.abs(actual[TARGET] - actual["y_pred"])))

@@ -7,6 +7,7 @@ format newer than this library's are refused with :class:`ModelFileError` naming
 the file at fault, never with an error from inside json, numpy or torch. Nothing is unpickled:
 arrays are read with ``allow_pickle=False`` and weights with ``torch.load(weights_only=True)``.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,22 +32,32 @@ def read_config(path, supported):
     names = {p.name for p in path.iterdir() if not p.name.startswith(".")}
     missing, extra = [f for f in FILES if f not in names], sorted(names - set(FILES))
     if missing:
-        raise ModelFileError(f"saved model {path} is incomplete: {missing} missing (a model folder holds "
-                             f"{list(FILES)}); save the model again")
+        raise ModelFileError(
+            f"saved model {path} is incomplete: {missing} missing (a model folder holds "
+            f"{list(FILES)}); save the model again"
+        )
     if extra:
-        raise ModelFileError(f"saved model {path} holds unexpected file(s) {extra}: refusing to load a folder "
-                             f"that is not exactly what RNNForecaster.save wrote ({list(FILES)})")
+        raise ModelFileError(
+            f"saved model {path} holds unexpected file(s) {extra}: refusing to load a folder "
+            f"that is not exactly what RNNForecaster.save wrote ({list(FILES)})"
+        )
     try:
         cfg = json.loads((path / CONFIG).read_text())
         cfg["params"], cfg["format"]
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"saved model {path}: {CONFIG} is corrupt ({type(exc).__name__}: {exc})") from None
+        raise ModelFileError(
+            f"saved model {path}: {CONFIG} is corrupt ({type(exc).__name__}: {exc})"
+        ) from None
     found = cfg["format"]
     if isinstance(found, int) and found > supported:
-        raise ModelFileError(f"saved model {path} has format {found}, written by a newer version of this "
-                             f"library (this one reads format {supported}): upgrade recurrent-forecast to load it")
+        raise ModelFileError(
+            f"saved model {path} has format {found}, written by a newer version of this "
+            f"library (this one reads format {supported}): upgrade recurrent-forecast to load it"
+        )
     if found != supported:
-        raise ModelFileError(f"saved model {path}: unsupported model format {found!r} (this library reads {supported})")
+        raise ModelFileError(
+            f"saved model {path}: unsupported model format {found!r} (this library reads {supported})"
+        )
     return cfg
 
 
@@ -56,11 +67,15 @@ def read_tail(path, n_series):
         with np.load(Path(path) / TAIL, allow_pickle=False) as arrays:
             out = {"data": arrays["data"], "static": arrays["static"]}
     except Exception as exc:  # noqa: BLE001 - zipfile.BadZipFile, ValueError, KeyError...: one clear refusal
-        raise ModelFileError(f"saved model {path}: {TAIL} is corrupt or not the model's tail "
-                             f"({type(exc).__name__}: {exc})") from None
+        raise ModelFileError(
+            f"saved model {path}: {TAIL} is corrupt or not the model's tail "
+            f"({type(exc).__name__}: {exc})"
+        ) from None
     if out["data"].ndim != 3 or len(out["data"]) != n_series:
-        raise ModelFileError(f"saved model {path}: {TAIL} holds data of shape {out['data'].shape}, expected "
-                             f"(series={n_series}, lookback, features) from {CONFIG}")
+        raise ModelFileError(
+            f"saved model {path}: {TAIL} holds data of shape {out['data'].shape}, expected "
+            f"(series={n_series}, lookback, features) from {CONFIG}"
+        )
     return out
 
 
@@ -69,16 +84,22 @@ def load_weights(module, path, device):
     try:
         weights = torch.load(Path(path) / WEIGHTS, map_location=device, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError, UnpicklingError, EOFError...
-        raise ModelFileError(f"saved model {path}: {WEIGHTS} is corrupt or not a weights file "
-                             f"({type(exc).__name__}: {' '.join(str(exc).split())[:300]})") from None
-    if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
+        raise ModelFileError(
+            f"saved model {path}: {WEIGHTS} is corrupt or not a weights file "
+            f"({type(exc).__name__}: {' '.join(str(exc).split())[:300]})"
+        ) from None
+    if not isinstance(weights, dict) or not all(
+        isinstance(v, torch.Tensor) for v in weights.values()
+    ):
         raise ModelFileError(f"saved model {path}: {WEIGHTS} does not hold a state dict of tensors")
     expected = module.state_dict()
     missing, unexpected = sorted(set(expected) - set(weights)), sorted(set(weights) - set(expected))
     shapes = [k for k in expected if k in weights and weights[k].shape != expected[k].shape]
     if missing or unexpected or shapes:
-        raise ModelFileError(f"saved model {path}: {WEIGHTS} does not fit the network {CONFIG} describes "
-                             f"(missing {missing[:3]}, unexpected {unexpected[:3]}, other shapes {shapes[:3]})")
+        raise ModelFileError(
+            f"saved model {path}: {WEIGHTS} does not fit the network {CONFIG} describes "
+            f"(missing {missing[:3]}, unexpected {unexpected[:3]}, other shapes {shapes[:3]})"
+        )
     bad = [k for k, v in weights.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:
         raise ModelFileError(f"saved model {path}: {WEIGHTS} holds non-finite values in {bad[:3]}")

@@ -6,6 +6,7 @@ The folder holds ``config.json`` (parameters, layout, series, frequencies, scale
 of each series, so ``predict()`` works after loading). It is written to a temporary sibling
 folder and renamed into place, so an interrupted save never leaves a half-written model.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -19,29 +20,46 @@ import numpy as np
 import pandas as pd
 import torch
 
-from forecast.fitted import integrity
 from forecast.data.frames import FrameSpec
 from forecast.data.panel import Layout
 from forecast.data.scaling import ColumnScaler, SeriesScaler
+from forecast.fitted import integrity
 from forecast.fitted.state import FittedState, Tail, network_config
 from forecast.training.loop import History
 
 FORMAT = 1
-RESOLVED = ("lookback", "season_length", "batch_size", "windows_per_epoch", "max_epochs", "window_norm",
-            "target_transform")  # values fixed at fit, saved under "resolved"
+RESOLVED = (
+    "lookback",
+    "season_length",
+    "batch_size",
+    "windows_per_epoch",
+    "max_epochs",
+    "window_norm",
+    "target_transform",
+)  # values fixed at fit, saved under "resolved"
 
 
 def save(path, params, state, module, class_name):
     """Write the model to the folder ``path``; ``params``: the estimator's ``get_params()``."""
     path = Path(path)
-    if path.exists() and not (path / "config.json").is_file() and (not path.is_dir() or any(path.iterdir())):
-        raise FileExistsError(f"{path} exists and is not a saved model: refusing to replace it "
-                              "(choose a new path or an empty folder)")
+    if (
+        path.exists()
+        and not (path / "config.json").is_file()
+        and (not path.is_dir() or any(path.iterdir()))
+    ):
+        raise FileExistsError(
+            f"{path} exists and is not a saved model: refusing to replace it "
+            "(choose a new path or an empty folder)"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
-        (tmp / "config.json").write_text(json.dumps(_config(params, state, class_name), indent=1, default=_plain))
-        torch.save({k: v.detach().cpu() for k, v in module.state_dict().items()}, tmp / "weights.pt")
+        (tmp / "config.json").write_text(
+            json.dumps(_config(params, state, class_name), indent=1, default=_plain)
+        )
+        torch.save(
+            {k: v.detach().cpu() for k, v in module.state_dict().items()}, tmp / "weights.pt"
+        )
         np.savez(tmp / "tail.npz", data=state.tail.data, static=state.static)
         _replace_dir(tmp, path)
     except BaseException:
@@ -118,7 +136,9 @@ def _zone(times):
     try:
         pd.Timestamp(0, tz=name)
     except (ValueError, TypeError, KeyError):
-        return None  # a zone without a name that reads back (e.g. dateutil's): the UTC offset is kept
+        return (
+            None  # a zone without a name that reads back (e.g. dateutil's): the UTC offset is kept
+        )
     return name
 
 
@@ -141,10 +161,15 @@ def _resolved(cfg):
     if "resolved" in cfg:
         return cfg["resolved"]
     p = cfg["params"]
-    return {"lookback": p.get("lookback", 48), "season_length": p.get("season_length") or 1,
-            "batch_size": p.get("batch_size", 256), "windows_per_epoch": p.get("windows_per_epoch"),
-            "max_epochs": p.get("max_epochs", 20), "window_norm": p.get("window_norm"),
-            "target_transform": p.get("target_transform")}
+    return {
+        "lookback": p.get("lookback", 48),
+        "season_length": p.get("season_length") or 1,
+        "batch_size": p.get("batch_size", 256),
+        "windows_per_epoch": p.get("windows_per_epoch"),
+        "max_epochs": p.get("max_epochs", 20),
+        "window_norm": p.get("window_norm"),
+        "target_transform": p.get("target_transform"),
+    }
 
 
 def _name(name):
@@ -152,7 +177,11 @@ def _name(name):
     list: see :func:`_unlisted`), anything else as text."""
     if isinstance(name, tuple):
         return [_name(part) for part in name]
-    return name if name is None or isinstance(name, (str, int, float, np.integer, np.floating)) else str(name)
+    return (
+        name
+        if name is None or isinstance(name, (str, int, float, np.integer, np.floating))
+        else str(name)
+    )
 
 
 def _unlisted(value):
@@ -166,9 +195,13 @@ def load(path, device="cpu", defaults=None):
     class's defaults, for parameters a model saved by an older version lacks).
     """
     path = Path(path)
-    cfg = integrity.read_config(path, FORMAT)  # a missing, extra or corrupt file: a refusal naming it
+    cfg = integrity.read_config(
+        path, FORMAT
+    )  # a missing, extra or corrupt file: a refusal naming it
     params = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg["params"].items()}
-    state = _state(cfg, {**(defaults or {}), **params}, integrity.read_tail(path, len(cfg["ids"])), device)
+    state = _state(
+        cfg, {**(defaults or {}), **params}, integrity.read_tail(path, len(cfg["ids"])), device
+    )
     module = state.build_network()
     integrity.load_weights(module, path, device)
     return params, state, module.to(state.device).eval()
@@ -177,20 +210,35 @@ def load(path, device="cpu", defaults=None):
 def _state(cfg, params, arrays, device):
     layout = Layout(**_tuples(cfg["layout"]))
     resolved = _resolved(cfg)
-    tail = Tail(np.array(cfg["tail_ids"], dtype=object), arrays["data"],
-                _last_times(cfg),
-                cfg["tail_freqs"])
+    tail = Tail(
+        np.array(cfg["tail_ids"], dtype=object), arrays["data"], _last_times(cfg), cfg["tail_freqs"]
+    )
     ids = np.array(cfg["ids"], dtype=object)
-    network = network_config(params, layout, len(ids), resolved["window_norm"], resolved["season_length"])
+    network = network_config(
+        params, layout, len(ids), resolved["window_norm"], resolved["season_length"]
+    )
     return FittedState(
-        spec=FrameSpec(**{**_tuples(cfg["spec"]), "series_name": _unlisted(cfg["spec"].get("series_name"))}),
-        layout=layout, ids=ids, freqs=cfg["freqs"], horizon=params["horizon"],
-        fill=params["fill"], short_series=params["short_series"], device=torch.device(device), network=network,
+        spec=FrameSpec(
+            **{**_tuples(cfg["spec"]), "series_name": _unlisted(cfg["spec"].get("series_name"))}
+        ),
+        layout=layout,
+        ids=ids,
+        freqs=cfg["freqs"],
+        horizon=params["horizon"],
+        fill=params["fill"],
+        short_series=params["short_series"],
+        device=torch.device(device),
+        network=network,
         **{name: resolved[name] for name in RESOLVED},
-        target_scaler=SeriesScaler.from_dict(cfg["target_scaler"]), cov_scaler=SeriesScaler.from_dict(cfg["cov_scaler"]),
-        static_scaler=ColumnScaler.from_dict(cfg["static_scaler"]), static=arrays["static"], tail=tail,
-        history=History.from_dict(cfg["history"]), n_train_windows=cfg["n_train_windows"],
-        conformal=cfg.get("conformal"))
+        target_scaler=SeriesScaler.from_dict(cfg["target_scaler"]),
+        cov_scaler=SeriesScaler.from_dict(cfg["cov_scaler"]),
+        static_scaler=ColumnScaler.from_dict(cfg["static_scaler"]),
+        static=arrays["static"],
+        tail=tail,
+        history=History.from_dict(cfg["history"]),
+        n_train_windows=cfg["n_train_windows"],
+        conformal=cfg.get("conformal"),
+    )
 
 
 def _tuples(d):

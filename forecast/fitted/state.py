@@ -6,6 +6,7 @@ as an argument. It holds the frame's spec and column layout, the series and thei
 the scalers, the last ``lookback`` rows of every series (:class:`Tail`), the values resolved at
 fit (lookback, season length, window normalisation, training sizes, device) and the history.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -18,10 +19,10 @@ import torch
 from forecast.checks import resolve_device
 from forecast.data.frames import FrameSpec
 from forecast.data.frequencies import same_frequency
-from forecast.networks import build_network
 from forecast.data.panel import Layout
 from forecast.data.scaling import ColumnScaler, SeriesScaler, transform_target
 from forecast.data.seasonality import default_lookback, resolve_season_length
+from forecast.networks import build_network
 from forecast.training.loop import History
 
 
@@ -42,7 +43,9 @@ class Tail:
     def from_panel(cls, panel, lookback):
         """The last ``lookback`` rows of each series; a shorter series is left-padded with its first row."""
         rows = panel.offsets[1:, None] - lookback + np.arange(lookback)  # (S, L)
-        rows = np.maximum(rows, panel.offsets[:-1, None])  # edge padding, as left_pad does in training
+        rows = np.maximum(
+            rows, panel.offsets[:-1, None]
+        )  # edge padding, as left_pad does in training
         return cls(panel.ids, panel.data[rows], list(panel.last_ds), list(panel.freqs))
 
 
@@ -52,7 +55,9 @@ class FittedState:
 
     spec: FrameSpec
     layout: Layout
-    ids: np.ndarray  # (S,) the fitted series, in panel order (a series' position indexes the scalers)
+    ids: (
+        np.ndarray
+    )  # (S,) the fitted series, in panel order (a series' position indexes the scalers)
     freqs: dict  # id -> frequency (offset alias, or INTEGER_FREQ)
     horizon: int
     lookback: int
@@ -73,13 +78,17 @@ class FittedState:
     tail: Tail | None = None
     history: History | None = None
     n_train_windows: int | None = None
-    conformal: dict | None = None  # interval="conformal"/"cqr": the calibrated scores (forecast.probabilistic.conformal)
+    conformal: dict | None = (
+        None  # interval="conformal"/"cqr": the calibrated scores (forecast.probabilistic.conformal)
+    )
 
     @classmethod
     def resolve(cls, params, spec, layout, panel):
         """The state a fit starts from: ``params`` (``get_params()``) with the values left to the
         data resolved on ``panel`` (season length, lookback, window normalisation, device)."""
-        m = resolve_season_length(params["season_length"], panel.freqs, panel.lengths, params["horizon"])
+        m = resolve_season_length(
+            params["season_length"], panel.freqs, panel.lengths, params["horizon"]
+        )
         if params["lookback"] is not None:
             L = int(params["lookback"])
         elif params.get("member_lookbacks"):  # the window holds every member's
@@ -87,15 +96,29 @@ class FittedState:
         else:
             L = default_lookback(m, params["horizon"], panel.lengths)
         norm = auto_window_norm(params["window_norm"], params["head"], params["skip"])
-        if (params["skip"] is not None and m > L) or (norm == "es" and 1 < m and L < 2 * m):
-            warnings.warn(f"lookback={L} is too short for season_length={m} (skip needs one season, "
-                          f"window_norm='es' two): the forecast base carries no seasonality; raise lookback "
-                          f"to {2 * m} or set season_length", UserWarning, stacklevel=3)
-        return cls(spec=spec, layout=layout, ids=panel.ids, freqs=dict(zip(panel.ids, panel.freqs)),
-                   horizon=params["horizon"], lookback=L, season_length=m, window_norm=norm,
-                   target_transform=params["target_transform"], fill=params["fill"],
-                   short_series=params["short_series"], device=resolve_device(params["device"]),
-                   network=network_config(params, layout, panel.n_series, norm, m))
+        if (params["skip"] is not None and m > L) or (norm == "es" and m > 1 and 2 * m > L):
+            warnings.warn(
+                f"lookback={L} is too short for season_length={m} (skip needs one season, "
+                f"window_norm='es' two): the forecast base carries no seasonality; raise lookback "
+                f"to {2 * m} or set season_length",
+                UserWarning,
+                stacklevel=3,
+            )
+        return cls(
+            spec=spec,
+            layout=layout,
+            ids=panel.ids,
+            freqs=dict(zip(panel.ids, panel.freqs)),
+            horizon=params["horizon"],
+            lookback=L,
+            season_length=m,
+            window_norm=norm,
+            target_transform=params["target_transform"],
+            fill=params["fill"],
+            short_series=params["short_series"],
+            device=resolve_device(params["device"]),
+            network=network_config(params, layout, panel.n_series, norm, m),
+        )
 
     def build_network(self):
         """A fresh network of the fitted shape (its weights from the generator's next draws)."""
@@ -105,7 +128,9 @@ class FittedState:
         """Fit the target, covariate and static scalers on each series' training part."""
         fit_len = np.maximum(panel.lengths - val_size, 1)
         n_cov = 1 + len(self.layout.past) + len(self.layout.future)
-        y = transform_target(panel.data[:, 0], self.target_transform, self.ids[panel.series_of_rows()], "fit data")
+        y = transform_target(
+            panel.data[:, 0], self.target_transform, self.ids[panel.series_of_rows()], "fit data"
+        )
         self.target_scaler = SeriesScaler(method).fit(y[:, None], panel.offsets, fit_len)
         self.cov_scaler = SeriesScaler(method).fit(panel.data[:, 1:n_cov], panel.offsets, fit_len)
         self.static_scaler = ColumnScaler().fit(panel.static)
@@ -143,8 +168,11 @@ class FittedState:
         """
         unknown = [uid for uid in freqs if uid not in self.freqs]
         missing = [uid for uid in self.ids if uid not in freqs]
-        other = [(uid, f, self.freqs[uid]) for uid, f in freqs.items()
-                 if f is not None and uid in self.freqs and not same_frequency(self.freqs[uid], f)]
+        other = [
+            (uid, f, self.freqs[uid])
+            for uid, f in freqs.items()
+            if f is not None and uid in self.freqs and not same_frequency(self.freqs[uid], f)
+        ]
         return Mismatch(unknown, missing, other)
 
 
@@ -165,10 +193,31 @@ def auto_window_norm(window_norm, head, skip):
 
 def network_config(params, layout, n_series, window_norm, season_length):
     """:func:`build_network`'s keywords for a model with these parameters and fitted values."""
-    names = ("horizon", "cell", "hidden_size", "num_layers", "dropout", "bidirectional", "merge", "nonlinearity",
-             "head", "attention", "residual", "layer_norm", "n_models")
-    return {"n_features": layout.n_features, "n_future": layout.n_future, "n_static": len(layout.static),
-            **{name: params[name] for name in names}, "window_norm": window_norm,
-            "skip_period": season_length if params["skip"] == "seasonal" else None, "n_series": n_series,
-            "season_length": season_length, "quantiles": params.get("quantiles"),
-            "distribution": params.get("distribution"), "member_lookbacks": params.get("member_lookbacks")}
+    names = (
+        "horizon",
+        "cell",
+        "hidden_size",
+        "num_layers",
+        "dropout",
+        "bidirectional",
+        "merge",
+        "nonlinearity",
+        "head",
+        "attention",
+        "residual",
+        "layer_norm",
+        "n_models",
+    )
+    return {
+        "n_features": layout.n_features,
+        "n_future": layout.n_future,
+        "n_static": len(layout.static),
+        **{name: params[name] for name in names},
+        "window_norm": window_norm,
+        "skip_period": season_length if params["skip"] == "seasonal" else None,
+        "n_series": n_series,
+        "season_length": season_length,
+        "quantiles": params.get("quantiles"),
+        "distribution": params.get("distribution"),
+        "member_lookbacks": params.get("member_lookbacks"),
+    }

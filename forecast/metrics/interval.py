@@ -16,6 +16,7 @@ msis<l>          ``(hi - lo + 2/a (lo - y)[y < lo] + 2/a (y - hi)[y > hi]) / sca
                  M4's mean scaled interval score (``msis95``), scaled like MASE
 ===============  ===================================================================================
 """
+
 from __future__ import annotations
 
 import re
@@ -31,8 +32,11 @@ NAMES = ("pinball", "crps", "coverage<l>", "width<l>", "msis<l>")
 
 
 def is_interval_metric(name):
-    return name in ("pinball", "crps") or (isinstance(name, str) and bool(_LEVELLED.match(name))
-                                           and 0 < float(_LEVELLED.match(name).group(2)) < 100)
+    return name in ("pinball", "crps") or (
+        isinstance(name, str)
+        and bool(_LEVELLED.match(name))
+        and 0 < float(_LEVELLED.match(name).group(2)) < 100
+    )
 
 
 def needs_scale(name):
@@ -40,6 +44,7 @@ def needs_scale(name):
 
 
 # ------------------------------------------------------------------------------------ arrays
+
 
 def pinball(y, y_q, q):
     """Mean pinball loss of quantile forecasts ``y_q`` at level ``q`` (0 < q < 1) against ``y``."""
@@ -74,8 +79,17 @@ def coverage(y, lo, hi):
 
 def msis(y, lo, hi, level=95, scale=1.0):
     """M4's mean scaled interval score of the central ``level`` percent interval."""
-    return float(np.mean(_interval_score(np.asarray(y, np.float64), np.asarray(lo, np.float64),
-                                         np.asarray(hi, np.float64), level) / scale))
+    return float(
+        np.mean(
+            _interval_score(
+                np.asarray(y, np.float64),
+                np.asarray(lo, np.float64),
+                np.asarray(hi, np.float64),
+                level,
+            )
+            / scale
+        )
+    )
 
 
 def _interval_score(y, lo, hi, level):
@@ -84,6 +98,7 @@ def _interval_score(y, lo, hi, level):
 
 
 # ------------------------------------------------------------------------------------ frames
+
 
 def quantile_columns(columns):
     """{column: level} of every quantile-like column of a forecast frame (``y_pred`` as the median
@@ -105,8 +120,10 @@ def terms(name, fc, y, scale=None):
     if name in ("pinball", "crps"):
         cols = quantile_columns(fc.columns)
         if not cols:
-            raise ValueError(f"metric {name!r} needs quantile or interval columns (y_q.., y_lo../y_hi..); the "
-                             f"forecasts have {list(fc.columns)}: fit with quantiles=, distribution= or interval=")
+            raise ValueError(
+                f"metric {name!r} needs quantile or interval columns (y_q.., y_lo../y_hi..); the "
+                f"forecasts have {list(fc.columns)}: fit with quantiles=, distribution= or interval="
+            )
         diff = y[:, None] - fc[list(cols)].to_numpy(np.float64)
         q = np.array(list(cols.values()))[None]
         mean = np.maximum(q * diff, (q - 1.0) * diff).mean(axis=1)
@@ -114,8 +131,10 @@ def terms(name, fc, y, scale=None):
     kind, level = _LEVELLED.match(name).groups()
     lo_col, hi_col = interval_columns(float(level))
     if lo_col not in fc.columns or hi_col not in fc.columns:
-        raise ValueError(f"metric {name!r} needs the columns {lo_col!r} and {hi_col!r}; the forecasts have "
-                         f"{list(fc.columns)} (predict with level=({level},) or fit with level=...)")
+        raise ValueError(
+            f"metric {name!r} needs the columns {lo_col!r} and {hi_col!r}; the forecasts have "
+            f"{list(fc.columns)} (predict with level=({level},) or fit with level=...)"
+        )
     lo, hi = fc[lo_col].to_numpy(np.float64), fc[hi_col].to_numpy(np.float64)
     if kind == "coverage":
         return 100.0 * ((lo <= y) & (y <= hi))

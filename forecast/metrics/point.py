@@ -20,6 +20,7 @@ is left out of the mean with a ``RuntimeWarning`` naming the series, and a group
 point gets NaN. A series no longer than the season falls back to the lag-1 (naive) scale, with a
 warning. OWA is the M4 convention ``(sMAPE / sMAPE_ref + MASE / MASE_ref) / 2``.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -45,13 +46,16 @@ def is_metric(name):
 def check_metrics(metrics):
     unknown = [m for m in metrics if not is_metric(m)]
     if unknown:
-        raise ValueError(f"unknown metric(s) {unknown}; choose from {METRICS} or {INTERVAL_NAMES} "
-                         f"(e.g. coverage80, msis95)")
+        raise ValueError(
+            f"unknown metric(s) {unknown}; choose from {METRICS} or {INTERVAL_NAMES} "
+            f"(e.g. coverage80, msis95)"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
 # Per-point terms: (n,) actuals and forecasts -> (n,) terms, NaN where undefined
 # ---------------------------------------------------------------------------------------------
+
 
 def _terms(name, y, y_pred, scale=None, who=None):
     err = np.abs(y - y_pred)
@@ -61,18 +65,26 @@ def _terms(name, y, y_pred, scale=None, who=None):
         return err**2
     if name == "mape":
         zero = y == 0
-        _warn_if(zero, who, "mape: actual y == 0 (percentage error undefined); those points are left out")
+        _warn_if(
+            zero, who, "mape: actual y == 0 (percentage error undefined); those points are left out"
+        )
         return 100.0 * err / np.where(zero, np.nan, np.abs(y))
     if name == "smape":
         denom = np.abs(y) + np.abs(y_pred)
         return np.where(denom == 0, 0.0, 200.0 * err / np.where(denom == 0, 1.0, denom))
     if name == "mase":
         if scale is None:
-            raise ValueError("mase needs the in-sample scale: pass y_train (arrays) or train_df (frames)")
+            raise ValueError(
+                "mase needs the in-sample scale: pass y_train (arrays) or train_df (frames)"
+            )
         scale = np.broadcast_to(np.asarray(scale, dtype=np.float64), err.shape)
         zero = scale == 0
-        _warn_if(zero, who, "mase: in-sample scale is 0 (constant training data), the scaled error is "
-                            "undefined; those points are left out")
+        _warn_if(
+            zero,
+            who,
+            "mase: in-sample scale is 0 (constant training data), the scaled error is "
+            "undefined; those points are left out",
+        )
         return np.where(zero, np.nan, err / np.where(zero, 1.0, scale))
     raise ValueError(f"unknown metric {name!r}; choose from {METRICS}")
 
@@ -98,8 +110,11 @@ def _reduce(name, terms, axis=None):
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN groups: warned below, by name
         mean = np.nanmean(terms, axis=axis)
     if np.any(np.isnan(mean)) and terms.size:
-        warnings.warn(f"{name}: no defined point in {int(np.sum(np.isnan(mean)))} group(s); returning NaN there",
-                      RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"{name}: no defined point in {int(np.sum(np.isnan(mean)))} group(s); returning NaN there",
+            RuntimeWarning,
+            stacklevel=3,
+        )
     out = _finish(name, mean)
     return float(out) if np.ndim(out) == 0 else out
 
@@ -107,6 +122,7 @@ def _reduce(name, terms, axis=None):
 # ---------------------------------------------------------------------------------------------
 # Array metrics
 # ---------------------------------------------------------------------------------------------
+
 
 def _pair(y, y_pred):
     y, y_pred = np.asarray(y, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
@@ -150,14 +166,23 @@ def seasonal_scale(y_train, season_length=1):
     m = season_length
     if len(y_train) <= m:
         if len(y_train) < 2:
-            warnings.warn(f"mase: {len(y_train)} training point(s), too few for any scale; NaN", RuntimeWarning,
-                          stacklevel=2)
+            warnings.warn(
+                f"mase: {len(y_train)} training point(s), too few for any scale; NaN",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             return float("nan")
-        warnings.warn(f"mase: {len(y_train)} training points, no longer than season_length={m}; "
-                      "using the lag-1 (naive) scale", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"mase: {len(y_train)} training points, no longer than season_length={m}; "
+            "using the lag-1 (naive) scale",
+            RuntimeWarning,
+            stacklevel=2,
+        )
         m = 1
     diffs = np.abs(y_train[m:] - y_train[:-m])
-    return float(np.nanmean(diffs)) if np.isfinite(diffs).any() else float("nan")  # gaps (NaN) are skipped
+    return (
+        float(np.nanmean(diffs)) if np.isfinite(diffs).any() else float("nan")
+    )  # gaps (NaN) are skipped
 
 
 def mase(y, y_pred, y_train=None, season_length=1, scale=None, axis=None):
@@ -182,8 +207,12 @@ def owa(smape_value, mase_value, smape_ref, mase_ref):
     """Overall weighted average (M4): ``(sMAPE/sMAPE_ref + MASE/MASE_ref) / 2``; NaN (warned) on a zero reference."""
     values = np.array([smape_value, mase_value, smape_ref, mase_ref], dtype=np.float64)
     if values[2] == 0 or values[3] == 0 or np.isnan(values).any():
-        warnings.warn(f"owa: reference sMAPE={smape_ref}, MASE={mase_ref} (zero or NaN) cannot scale "
-                      f"sMAPE={smape_value}, MASE={mase_value}; returning NaN", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"owa: reference sMAPE={smape_ref}, MASE={mase_ref} (zero or NaN) cannot scale "
+            f"sMAPE={smape_value}, MASE={mase_value}; returning NaN",
+            RuntimeWarning,
+            stacklevel=2,
+        )
         return float("nan")
     return float(0.5 * (values[0] / values[2] + values[1] / values[3]))
 
@@ -205,6 +234,7 @@ def _check_season(season_length):
 # Frame metrics
 # ---------------------------------------------------------------------------------------------
 
+
 def scales(forecasts, train_df, season_length=1):
     """In-sample seasonal-naive MAE of each forecast row's series, from ``train_df``.
 
@@ -223,14 +253,19 @@ def scales(forecasts, train_df, season_length=1):
         lagged = train.groupby(ID, sort=False)[TARGET].shift(m).to_numpy()
         diff = np.abs(train[TARGET].to_numpy() - lagged)
         ok = (pos >= m) & np.isfinite(diff)  # differences across a gap (NaN) are not counted
-        grouped = train.assign(_d=np.where(ok, diff, 0.0), _n=ok.astype(np.int64)).groupby(ID, sort=False)
+        grouped = train.assign(_d=np.where(ok, diff, 0.0), _n=ok.astype(np.int64)).groupby(
+            ID, sort=False
+        )
         cum[m], cnt[m] = grouped["_d"].cumsum().to_numpy(), grouped["_n"].cumsum().to_numpy()
     rows = _last_rows(forecasts, train)
     n = pos[rows] + 1  # training points up to the cutoff
     m = np.where(n > season_length, season_length, 1)
     who = forecasts[ID].astype(str).to_numpy()
-    _warn_if((n <= season_length) & (n >= 2), who,
-             f"mase: series no longer than season_length={season_length}; using the lag-1 (naive) scale")
+    _warn_if(
+        (n <= season_length) & (n >= 2),
+        who,
+        f"mase: series no longer than season_length={season_length}; using the lag-1 (naive) scale",
+    )
     _warn_if(n < 2, who, "mase: fewer than 2 training points, no scale (NaN)")
     total = np.where(m == season_length, cum[season_length][rows], cum[1][rows])
     count = np.where(m == season_length, cnt[season_length][rows], cnt[1][rows])
@@ -250,8 +285,10 @@ def _last_rows(forecasts, train):
         what = "series"
     if (rows < 0).any():
         i = int(np.argmax(rows < 0))
-        raise ValueError(f"train_df has no row for forecast {what} of series {ids[i]!r}"
-                         + (f" at {forecasts['cutoff'].iloc[i]}" if what == "cutoff" else ""))
+        raise ValueError(
+            f"train_df has no row for forecast {what} of series {ids[i]!r}"
+            + (f" at {forecasts['cutoff'].iloc[i]}" if what == "cutoff" else "")
+        )
     return rows
 
 
@@ -282,12 +319,18 @@ def evaluate(forecasts, train_df=None, metrics=DEFAULT_METRICS, season_length=1,
     table = pd.DataFrame({m: _finish(m, grouped[f"_{m}"]) for m in metrics}).reset_index()
     empty = table[metrics].isna().any(axis=1)
     if empty.any():
-        warnings.warn(f"no defined point for {int(empty.sum())} group(s) (e.g. {table.loc[empty, by].iloc[0].tolist()}); "
-                      "their metric is NaN", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"no defined point for {int(empty.sum())} group(s) (e.g. {table.loc[empty, by].iloc[0].tolist()}); "
+            "their metric is NaN",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     return table
 
 
-def evaluate_groups(forecasts, train_df=None, metrics=DEFAULT_METRICS, season_length=1, groupings=None):
+def evaluate_groups(
+    forecasts, train_df=None, metrics=DEFAULT_METRICS, season_length=1, groupings=None
+):
     """Several groupings of one forecast frame at the cost of one pass over the per-point terms.
 
     ``groupings`` : dict name -> ``by`` columns (see :func:`evaluate`). Returns dict name -> table,
@@ -314,7 +357,10 @@ def aggregate(forecasts, train_df=None, metrics=DEFAULT_METRICS, season_length=1
 def _with_terms(forecasts, train_df, metrics, season_length, by):
     fc = sorted_long(forecasts, (ID, TIME, TARGET, PRED), "forecasts")
     if "step" in by and "step" not in fc.columns:
-        fc["step"] = fc.groupby([ID, "cutoff"] if "cutoff" in fc.columns else [ID], sort=False).cumcount() + 1
+        fc["step"] = (
+            fc.groupby([ID, "cutoff"] if "cutoff" in fc.columns else [ID], sort=False).cumcount()
+            + 1
+        )
     missing = [c for c in by if c not in fc.columns]
     if missing:
         raise ValueError(f"cannot group by {missing}: forecasts has columns {list(fc.columns)}")
@@ -322,11 +368,21 @@ def _with_terms(forecasts, train_df, metrics, season_length, by):
     scaled = [m for m in metrics if m == "mase" or needs_scale(m)]
     if scaled:
         if train_df is None:
-            raise ValueError(f"metric {scaled[0]!r} needs train_df (the in-sample data that scales the errors)")
+            raise ValueError(
+                f"metric {scaled[0]!r} needs train_df (the in-sample data that scales the errors)"
+            )
         scale = scales(fc, train_df, season_length)
-    y, y_pred, who = fc[TARGET].to_numpy(np.float64), fc[PRED].to_numpy(np.float64), fc[ID].to_numpy()
+    y, y_pred, who = (
+        fc[TARGET].to_numpy(np.float64),
+        fc[PRED].to_numpy(np.float64),
+        fc[ID].to_numpy(),
+    )
     for m in metrics:
-        fc[f"_{m}"] = interval_terms(m, fc, y, scale) if is_interval_metric(m) else _terms(m, y, y_pred, scale, who)
+        fc[f"_{m}"] = (
+            interval_terms(m, fc, y, scale)
+            if is_interval_metric(m)
+            else _terms(m, y, y_pred, scale, who)
+        )
     return fc
 
 

@@ -1,4 +1,5 @@
 """Recurrent encoders over the lookback window: Elman RNN, LSTM, GRU, uni- or bidirectional."""
+
 from __future__ import annotations
 
 import torch
@@ -6,14 +7,31 @@ from torch import nn
 
 from forecast import choices
 
-CELLS = dict(zip(choices.CELLS, (nn.RNN, nn.LSTM, nn.GRU), strict=True))  # explicit table, not getattr(nn, name)
+CELLS = dict(
+    zip(choices.CELLS, (nn.RNN, nn.LSTM, nn.GRU), strict=True)
+)  # explicit table, not getattr(nn, name)
 
 
-def make_rnn(cell, input_size, hidden_size, num_layers=1, dropout=0.0, bidirectional=False, nonlinearity="tanh"):
+def make_rnn(
+    cell,
+    input_size,
+    hidden_size,
+    num_layers=1,
+    dropout=0.0,
+    bidirectional=False,
+    nonlinearity="tanh",
+):
     """One fused ``nn.RNN/LSTM/GRU`` (batch first) with orthogonal recurrent init."""
     kwargs = {"nonlinearity": nonlinearity} if cell == "rnn" else {}
-    rnn = CELLS[cell](input_size, hidden_size, num_layers=num_layers, batch_first=True,
-                      dropout=dropout if num_layers > 1 else 0.0, bidirectional=bidirectional, **kwargs)
+    rnn = CELLS[cell](
+        input_size,
+        hidden_size,
+        num_layers=num_layers,
+        batch_first=True,
+        dropout=dropout if num_layers > 1 else 0.0,
+        bidirectional=bidirectional,
+        **kwargs,
+    )
     for name, p in rnn.named_parameters():
         if name.startswith("weight_hh"):
             for chunk in p.data.chunk(p.shape[0] // p.shape[1]):  # one square block per gate
@@ -40,26 +58,51 @@ class RNNEncoder(nn.Module):
     widths differ). Without either, one fused (cuDNN-style) module runs the whole stack.
     """
 
-    def __init__(self, input_size, hidden_size=64, cell="lstm", num_layers=1, dropout=0.0,
-                 bidirectional=False, merge="concat", nonlinearity="tanh", residual=False, layer_norm=False):
+    def __init__(
+        self,
+        input_size,
+        hidden_size=64,
+        cell="lstm",
+        num_layers=1,
+        dropout=0.0,
+        bidirectional=False,
+        merge="concat",
+        nonlinearity="tanh",
+        residual=False,
+        layer_norm=False,
+    ):
         super().__init__()
         self.n_dirs = 2 if bidirectional else 1
         self.merge, self.hidden_size, self.cell = merge, hidden_size, cell
         self.out_size = hidden_size * (self.n_dirs if merge == "concat" else 1)
         self.stacked = residual or layer_norm
         if not self.stacked:
-            self.rnn = make_rnn(cell, input_size, hidden_size, num_layers, dropout, bidirectional, nonlinearity)
+            self.rnn = make_rnn(
+                cell, input_size, hidden_size, num_layers, dropout, bidirectional, nonlinearity
+            )
             return
         width = self.n_dirs * hidden_size
         sizes = [input_size] + [width] * num_layers
-        self.layers = nn.ModuleList(make_rnn(cell, sizes[i], hidden_size, 1, 0.0, bidirectional, nonlinearity)
-                                    for i in range(num_layers))
-        self.skips = nn.ModuleList(nn.Identity() if sizes[i] == width else nn.Linear(sizes[i], width, bias=False)
-                                   for i in range(num_layers)) if residual else None
-        self.norms = nn.ModuleList(nn.LayerNorm(width) for _ in range(num_layers)) if layer_norm else None
+        self.layers = nn.ModuleList(
+            make_rnn(cell, sizes[i], hidden_size, 1, 0.0, bidirectional, nonlinearity)
+            for i in range(num_layers)
+        )
+        self.skips = (
+            nn.ModuleList(
+                nn.Identity() if sizes[i] == width else nn.Linear(sizes[i], width, bias=False)
+                for i in range(num_layers)
+            )
+            if residual
+            else None
+        )
+        self.norms = (
+            nn.ModuleList(nn.LayerNorm(width) for _ in range(num_layers)) if layer_norm else None
+        )
         self.drop = nn.Dropout(dropout)
 
-    def run(self, x, state=None):  # x: (B, T, F); state: the cell's (layers*dirs, B, H) or LSTM (h, c)
+    def run(
+        self, x, state=None
+    ):  # x: (B, T, F); state: the cell's (layers*dirs, B, H) or LSTM (h, c)
         """All steps' top-layer outputs (B, T, dirs*H) and the final state, which ``state`` may continue."""
         if not self.stacked:
             return self.rnn(x, state)
@@ -82,7 +125,9 @@ class RNNEncoder(nn.Module):
         out, _ = self.run(x)  # (B, L, dirs*H)
         H = self.hidden_size
         # Forward direction ends at the last step, backward at the first: both have seen the whole window.
-        last = out[:, -1] if self.n_dirs == 1 else torch.cat([out[:, -1, :H], out[:, 0, H:]], dim=1)  # (B, dirs*H)
+        last = (
+            out[:, -1] if self.n_dirs == 1 else torch.cat([out[:, -1, :H], out[:, 0, H:]], dim=1)
+        )  # (B, dirs*H)
         return self._merge(out), self._merge(last)
 
     def _merge(self, t):

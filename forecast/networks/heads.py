@@ -1,4 +1,5 @@
 """Heads: map the encoder's summary (and known future inputs) to the horizon."""
+
 from __future__ import annotations
 
 import torch
@@ -20,8 +21,12 @@ class DirectHead(nn.Module):
         self.horizon, self.n_targets = horizon, n_targets
         in_size = enc_size + horizon * n_future + n_static
         hidden = hidden or max(enc_size, 32)
-        self.mlp = nn.Sequential(nn.Linear(in_size, hidden), nn.ReLU(), nn.Linear(hidden, horizon * n_targets))
-        self.skip = nn.Linear(in_size, horizon * n_targets)  # linear path keeps simple structure easy to learn
+        self.mlp = nn.Sequential(
+            nn.Linear(in_size, hidden), nn.ReLU(), nn.Linear(hidden, horizon * n_targets)
+        )
+        self.skip = nn.Linear(
+            in_size, horizon * n_targets
+        )  # linear path keeps simple structure easy to learn
 
     def zero_output(self):
         """Start at a zero forecast (the seasonal skip connection then starts at seasonal naive)."""
@@ -52,7 +57,10 @@ class AdditiveAttention(nn.Module):
 
     def __init__(self, dec_size, enc_size):
         super().__init__()
-        self.query, self.key = nn.Linear(dec_size, dec_size), nn.Linear(enc_size, dec_size, bias=False)
+        self.query, self.key = (
+            nn.Linear(dec_size, dec_size),
+            nn.Linear(enc_size, dec_size, bias=False),
+        )
         self.v = nn.Linear(dec_size, 1, bias=False)
 
     def forward(self, h, enc_out):  # h: (B, D); enc_out: (B, L, E)
@@ -60,7 +68,9 @@ class AdditiveAttention(nn.Module):
         return scores.softmax(dim=1)
 
 
-ATTENTIONS = dict(zip(choices.ATTENTIONS[1:], (DotAttention, AdditiveAttention), strict=True))  # [0] is None
+ATTENTIONS = dict(
+    zip(choices.ATTENTIONS[1:], (DotAttention, AdditiveAttention), strict=True)
+)  # [0] is None
 
 
 class Seq2SeqHead(nn.Module):
@@ -77,17 +87,34 @@ class Seq2SeqHead(nn.Module):
     schedule, see ``forecast.estimator``). Without ``y`` (evaluation, forecasting) it never is.
     """
 
-    def __init__(self, enc_size, horizon, n_future=0, n_static=0, n_targets=1, hidden=64, cell="lstm",
-                 num_layers=1, attention=None):
+    def __init__(
+        self,
+        enc_size,
+        horizon,
+        n_future=0,
+        n_static=0,
+        n_targets=1,
+        hidden=64,
+        cell="lstm",
+        num_layers=1,
+        attention=None,
+    ):
         super().__init__()
-        self.horizon, self.n_targets, self.num_layers, self.hidden = horizon, n_targets, num_layers, hidden
+        self.horizon, self.n_targets, self.num_layers, self.hidden = (
+            horizon,
+            n_targets,
+            num_layers,
+            hidden,
+        )
         self.n_states = 2 if cell == "lstm" else 1  # LSTM needs (h, c)
         self.bridge = nn.Linear(enc_size + n_static, self.n_states * num_layers * hidden)
         self.rnn = make_rnn(cell, n_targets + n_future + n_static, hidden, num_layers)
         self.attention = ATTENTIONS[attention](hidden, enc_size) if attention else None
         self.out = nn.Linear(hidden + (enc_size if attention else 0), n_targets)
         self.teacher_forcing = 0.0
-        self.generator = None  # a CPU torch.Generator for the forcing draws (None: torch's global one)
+        self.generator = (
+            None  # a CPU torch.Generator for the forcing draws (None: torch's global one)
+        )
         self.attention_weights = None
 
     def zero_output(self):
@@ -113,8 +140,11 @@ class Seq2SeqHead(nn.Module):
             preds.append(pred)
             prev = pred
             if y is not None and self.training and self.teacher_forcing > 0:
-                draw = torch.rand(B, 1, generator=self.generator) if self.generator is not None else \
-                    torch.rand(B, 1, device=pred.device)
+                draw = (
+                    torch.rand(B, 1, generator=self.generator)
+                    if self.generator is not None
+                    else torch.rand(B, 1, device=pred.device)
+                )
                 force = draw.to(pred.device) < self.teacher_forcing  # (B, 1)
                 prev = torch.where(force, y[:, t, None].to(pred.dtype), pred)
         if weights:

@@ -17,6 +17,7 @@ increasing per element (``v * a + b``, ``a > 0``; see ``forecast.networks.model`
 Channel 0 is always the location in the normalised frame: the recursive head feeds it back, and
 the seasonal skip connection adds its base to it.
 """
+
 from __future__ import annotations
 
 import torch
@@ -67,7 +68,9 @@ class Quantiles:
     def project(self, raw, norm, stats):  # raw (B, H, Q) -> (B, H, Q) ascending
         m = self.median
         base = raw[..., :1]
-        up = base + F.softplus(raw[..., 1 : self.n_channels - m]).cumsum(-1)  # levels above the median
+        up = base + F.softplus(raw[..., 1 : self.n_channels - m]).cumsum(
+            -1
+        )  # levels above the median
         down = base - F.softplus(raw[..., self.n_channels - m :]).cumsum(-1)  # below, nearest first
         q = torch.cat([down.flip(-1), base, up], dim=-1)
         a, b = affine(norm, stats, raw.shape[:2], raw)
@@ -97,7 +100,9 @@ class Parametric:
         if self.family == "negative_binomial":
             return torch.stack([loc, F.softplus(raw[..., 1]) + 1e-4], dim=-1)
         scale = (F.softplus(raw[..., 1]) + MIN_SCALE) * a
-        parts = [loc, scale] + ([2.0 + F.softplus(raw[..., 2])] if self.family == "student_t" else [])
+        parts = [loc, scale] + (
+            [2.0 + F.softplus(raw[..., 2])] if self.family == "student_t" else []
+        )
         return torch.stack(parts, dim=-1)
 
     def point(self, out):
@@ -114,4 +119,3 @@ def make_output(quantiles=None, distribution=None):
     if distribution:
         return Parametric(distribution)
     return Point()
-

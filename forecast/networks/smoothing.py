@@ -22,6 +22,7 @@ Applied to log values (``target_transform="log"``), the additive level and seaso
 ES-RNN's multiplicative ones. The coefficients are ``sigmoid`` of a per-series embedding; the
 fitted values are read with :meth:`coefficients`.
 """
+
 from __future__ import annotations
 
 import torch
@@ -34,8 +35,12 @@ class ExpSmoothing(nn.Module):
     def __init__(self, n_series, season_length=1, alpha=0.6, gamma=0.3):
         super().__init__()
         self.season_length = max(int(season_length or 1), 1)
-        self.logits = nn.Embedding(max(n_series, 1), 3)  # per series: (alpha, gamma, strength) before the sigmoid
-        with torch.no_grad():  # alpha 0.6: on M3 yearly 0.3 lagged trending series (sMAPE 19.6 vs 16.8, 3 seeds)
+        self.logits = nn.Embedding(
+            max(n_series, 1), 3
+        )  # per series: (alpha, gamma, strength) before the sigmoid
+        with (
+            torch.no_grad()
+        ):  # alpha 0.6: on M3 yearly 0.3 lagged trending series (sMAPE 19.6 vs 16.8, 3 seeds)
             self.logits.weight[:, 0] = torch.logit(torch.tensor(float(alpha)))
             self.logits.weight[:, 1] = torch.logit(torch.tensor(float(gamma)))
         self.set_strength(torch.full((max(n_series, 1),), 0.5))
@@ -71,17 +76,27 @@ class ExpSmoothing(nn.Module):
     def stats(self, y, series=None):
         """y (B, L) -> seasonal component over the window (B, L), level at the origin (B, 1),
         seasonal profile (B, m) (or (B, 1) zeros) and spread (B, 1)."""
-        coef = self.coefficients(series) if series is not None else self.coefficients().mean(0, keepdim=True)
+        coef = (
+            self.coefficients(series)
+            if series is not None
+            else self.coefficients().mean(0, keepdim=True)
+        )
         coef = coef.to(y.dtype).expand(y.shape[0], 3)
         alpha, gamma, strength = coef[:, :1], coef[:, 1:2], coef[:, 2:]
         L, m = y.shape[1], self.season_length
         p = self.profile(y, gamma) * strength  # (B, m) or (B, 1) zeros
-        phase = (torch.arange(L, device=y.device) - L % m) % p.shape[1]  # window step -> cycle position
+        phase = (torch.arange(L, device=y.device) - L % m) % p.shape[
+            1
+        ]  # window step -> cycle position
         season_in = p[:, phase]  # (B, L)
         u = y - season_in
-        i = torch.arange(L - 1, -1, -1, device=y.device, dtype=y.dtype)  # steps back from the origin
+        i = torch.arange(
+            L - 1, -1, -1, device=y.device, dtype=y.dtype
+        )  # steps back from the origin
         w = alpha * (1 - alpha) ** i  # (B, L)
-        w = torch.cat([(1 - alpha) ** (L - 1), w[:, 1:]], dim=1)  # the oldest step takes the remaining weight
+        w = torch.cat(
+            [(1 - alpha) ** (L - 1), w[:, 1:]], dim=1
+        )  # the oldest step takes the remaining weight
         level = (w * u).sum(dim=1, keepdim=True)  # (B, 1)
         spread = ((u - level).detach().pow(2).mean(dim=1, keepdim=True) + self.EPS).sqrt()
         return season_in, level, p, spread

@@ -21,6 +21,7 @@ the ``n`` scores at that step (Vovk et al.; Lei et al. 2018): under exchangeabil
 covers with probability at least ``l`` percent. Forecasts are made from the full history, so the
 intervals are calibrated on the model that forecasts, with the most recent data as inputs.
 """
+
 from __future__ import annotations
 
 import math
@@ -53,17 +54,30 @@ def calibrate(state, module, gatherer, offsets, size, interval, level, run_windo
     """
     H = state.horizon
     levels = tuple(level or DEFAULT_LEVEL)
-    host = (gatherer.data[:, 0].cpu().numpy().astype(np.float64),
-            None if gatherer.observed is None else gatherer.observed.cpu().numpy() > 0)  # read once
-    windows = _tail_windows(state, module, gatherer, offsets, host, run_windows, back=0, count=size - H + 1)
+    host = (
+        gatherer.data[:, 0].cpu().numpy().astype(np.float64),
+        None if gatherer.observed is None else gatherer.observed.cpu().numpy() > 0,
+    )  # read once
+    windows = _tail_windows(
+        state, module, gatherer, offsets, host, run_windows, back=0, count=size - H + 1
+    )
     series, out, y, observed = windows
     if not len(series):
-        raise ValueError(f"interval={interval!r}: no series is long enough to calibrate on (each needs lookback + "
-                         f"calibration_size = {state.lookback} + {size} points)")
+        raise ValueError(
+            f"interval={interval!r}: no series is long enough to calibrate on (each needs lookback + "
+            f"calibration_size = {state.lookback} + {size} points)"
+        )
     decoder = Decoder(state)
     # cqr: the quantile head's width already follows each series' difficulty
-    noise = np.ones(len(offsets) - 1) if interval == "cqr" else series_difficulty(
-        state, _tail_windows(state, module, gatherer, offsets, host, run_windows, back=size, count=H), len(offsets) - 1)
+    noise = (
+        np.ones(len(offsets) - 1)
+        if interval == "cqr"
+        else series_difficulty(
+            state,
+            _tail_windows(state, module, gatherer, offsets, host, run_windows, back=size, count=H),
+            len(offsets) - 1,
+        )
+    )
     table = np.empty((H, len(levels)))
     for j, lv in enumerate(levels):
         if interval == "cqr":
@@ -73,8 +87,13 @@ def calibrate(state, module, gatherer, offsets, size, interval, level, run_windo
             scores = np.abs(y - decoder.quantile(out, 0.5, series))
         scores = scores / noise[series][:, None]
         table[:, j] = [_rank_quantile(scores[observed[:, h], h], lv) for h in range(H)]
-    return {"interval": interval, "levels": list(levels), "scores": table.tolist(), "n": int(len(series)),
-            "noise": noise.tolist()}
+    return {
+        "interval": interval,
+        "levels": list(levels),
+        "scores": table.tolist(),
+        "n": int(len(series)),
+        "noise": noise.tolist(),
+    }
 
 
 def _tail_windows(state, module, gatherer, offsets, host, run_windows, back, count):
@@ -89,7 +108,12 @@ def _tail_windows(state, module, gatherer, offsets, host, run_windows, back, cou
     rows = first[:, None] + L + np.arange(H)  # (n, H) target rows
     values, seen = host
     out = run_windows(module, gatherer, series, first, state.device) if len(first) else None
-    return series, out, values[rows], np.ones(rows.shape, dtype=bool) if seen is None else seen[rows]
+    return (
+        series,
+        out,
+        values[rows],
+        np.ones(rows.shape, dtype=bool) if seen is None else seen[rows],
+    )
 
 
 def series_difficulty(state, windows, n_series):
@@ -112,11 +136,16 @@ def _rank_quantile(scores, level):
     """The ``ceil((n + 1) * level / 100)``-th smallest score (the largest when there are too few)."""
     n = len(scores)
     if n == 0:
-        raise ValueError("interval: a horizon step has no observed calibration target (all padded or missing)")
+        raise ValueError(
+            "interval: a horizon step has no observed calibration target (all padded or missing)"
+        )
     rank = math.ceil((n + 1) * level / 100.0)
     if rank > n:
-        warnings.warn(f"interval: {n} calibration scores per horizon step are too few for a {level} % interval "
-                      f"(needs {math.ceil(100 / (100 - level)) - 1}); using the largest: raise calibration_size",
-                      UserWarning, stacklevel=4)
+        warnings.warn(
+            f"interval: {n} calibration scores per horizon step are too few for a {level} % interval "
+            f"(needs {math.ceil(100 / (100 - level)) - 1}); using the largest: raise calibration_size",
+            UserWarning,
+            stacklevel=4,
+        )
         rank = n
     return float(np.sort(scores)[rank - 1])

@@ -3,6 +3,7 @@
 Both join the training loop through its :class:`~forecast.training.loop.Callback` protocol, and keep
 their state in a checkpoint through ``state_dict`` / ``load_state_dict`` (``forecast.training.checkpoint``).
 """
+
 from __future__ import annotations
 
 import copy
@@ -33,10 +34,20 @@ class EarlyStopping(Callback):
             state.stop = self.bad >= self.patience
 
     def state_dict(self):
-        return {"best": self.best, "best_epoch": self.best_epoch, "best_state": self.best_state, "bad": self.bad}
+        return {
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "best_state": self.best_state,
+            "bad": self.bad,
+        }
 
     def load_state_dict(self, d):
-        self.best, self.best_epoch, self.best_state, self.bad = d["best"], d["best_epoch"], d["best_state"], d["bad"]
+        self.best, self.best_epoch, self.best_state, self.bad = (
+            d["best"],
+            d["best_epoch"],
+            d["best_state"],
+            d["bad"],
+        )
 
     def on_train_end(self, state, history):
         if self.best_state is not None:

@@ -15,6 +15,7 @@ and training data): a truncated or altered file, a folder without its manifest, 
 another fit or of a newer format is refused with :class:`CheckpointError` naming the folder.
 States are read with ``torch.load(weights_only=True)``: no pickle.
 """
+
 from __future__ import annotations
 
 import copy
@@ -46,8 +47,13 @@ def for_fit(folder, params, arrays, generators=()):
     """
     if folder is None:
         return None
-    digest = hashlib.sha256(json.dumps({k: v for k, v in params.items() if k not in _UNFINGERPRINTED},
-                                       sort_keys=True, default=str).encode())
+    digest = hashlib.sha256(
+        json.dumps(
+            {k: v for k, v in params.items() if k not in _UNFINGERPRINTED},
+            sort_keys=True,
+            default=str,
+        ).encode()
+    )
     for a in arrays:
         a = np.ascontiguousarray(a)
         digest.update(f"{a.dtype}{a.shape}".encode())
@@ -70,17 +76,31 @@ class Checkpoint:
     # ------------------------------------------------------------------ write
     def save(self, run, callbacks, done):
         """Write the run after its epoch ``run.state.epoch``; ``done``: training ended there."""
-        payload = {"format": FORMAT, "fingerprint": self.fingerprint, "epoch": run.state.epoch,
-                   "step": run.state.step, "done": bool(done), "module": run.module.state_dict(),
-                   "optimizer": run.optimizer.state_dict(),
-                   "scheduler": None if run.scheduler is None else run.scheduler.state_dict(),
-                   "history": json.dumps(run.history.to_dict()), "rng": _rng_states(run.device, self.generators),
-                   "callbacks": [cb.state_dict() if hasattr(cb, "state_dict") else None for cb in callbacks]}
+        payload = {
+            "format": FORMAT,
+            "fingerprint": self.fingerprint,
+            "epoch": run.state.epoch,
+            "step": run.state.step,
+            "done": bool(done),
+            "module": run.module.state_dict(),
+            "optimizer": run.optimizer.state_dict(),
+            "scheduler": None if run.scheduler is None else run.scheduler.state_dict(),
+            "history": json.dumps(run.history.to_dict()),
+            "rng": _rng_states(run.device, self.generators),
+            "callbacks": [
+                cb.state_dict() if hasattr(cb, "state_dict") else None for cb in callbacks
+            ],
+        }
         buffer = io.BytesIO()
         torch.save(payload, buffer)
         data = buffer.getvalue()
-        manifest = {"format": FORMAT, "epoch": run.state.epoch, "fingerprint": self.fingerprint,
-                    "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+        manifest = {
+            "format": FORMAT,
+            "epoch": run.state.epoch,
+            "fingerprint": self.fingerprint,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "bytes": len(data),
+        }
         self.folder.mkdir(parents=True, exist_ok=True)
         final = self.folder / f"epoch-{run.state.epoch:06d}"
         tmp = self.folder / f".tmp-{final.name}-{os.getpid()}"
@@ -101,23 +121,33 @@ class Checkpoint:
         path = Path(path or self.latest())
         manifest = path / MANIFEST
         if not manifest.is_file() or not (path / STATE).is_file():
-            raise CheckpointError(f"checkpoint {path} is partial ({MANIFEST} or {STATE} missing): remove the folder "
-                                  f"{self.folder} to train from the start")
+            raise CheckpointError(
+                f"checkpoint {path} is partial ({MANIFEST} or {STATE} missing): remove the folder "
+                f"{self.folder} to train from the start"
+            )
         try:
             meta = json.loads(manifest.read_text())
             meta["sha256"], meta["format"]
         except (ValueError, KeyError, TypeError) as exc:
-            raise CheckpointError(f"checkpoint {path}: unreadable {MANIFEST} ({exc}); remove the folder "
-                                  f"{self.folder} to train from the start") from None
+            raise CheckpointError(
+                f"checkpoint {path}: unreadable {MANIFEST} ({exc}); remove the folder "
+                f"{self.folder} to train from the start"
+            ) from None
         if meta["format"] != FORMAT:
-            raise CheckpointError(f"checkpoint {path} has format {meta['format']!r}; this library reads {FORMAT}")
+            raise CheckpointError(
+                f"checkpoint {path} has format {meta['format']!r}; this library reads {FORMAT}"
+            )
         data = (path / STATE).read_bytes()
         if hashlib.sha256(data).hexdigest() != meta["sha256"]:
-            raise CheckpointError(f"checkpoint {path} is corrupt: {STATE} ({len(data)} bytes) does not match the "
-                                  f"SHA-256 of its manifest; remove the folder {self.folder} to train from the start")
+            raise CheckpointError(
+                f"checkpoint {path} is corrupt: {STATE} ({len(data)} bytes) does not match the "
+                f"SHA-256 of its manifest; remove the folder {self.folder} to train from the start"
+            )
         if meta.get("fingerprint") != self.fingerprint:
-            raise CheckpointError(f"checkpoint {path} belongs to another fit (other parameters or data): "
-                                  f"use another checkpoint_dir, or remove {self.folder}")
+            raise CheckpointError(
+                f"checkpoint {path} belongs to another fit (other parameters or data): "
+                f"use another checkpoint_dir, or remove {self.folder}"
+            )
         return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
 
     def restore(self, run):
@@ -142,8 +172,10 @@ class Checkpoint:
         if self.callback_states is None:
             return
         if len(self.callback_states) != len(callbacks):
-            raise CheckpointError(f"checkpoint in {self.folder} was written with {len(self.callback_states)} "
-                                  f"callbacks, this fit has {len(callbacks)}")
+            raise CheckpointError(
+                f"checkpoint in {self.folder} was written with {len(self.callback_states)} "
+                f"callbacks, this fit has {len(callbacks)}"
+            )
         for cb, state in zip(callbacks, self.callback_states):
             if state is not None:
                 cb.load_state_dict(state)
@@ -151,7 +183,11 @@ class Checkpoint:
 
 def _rng_states(device, generators):
     cuda = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
-    return {"torch": torch.get_rng_state(), "cuda": cuda, "generators": [g.get_state() for g in generators]}
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": cuda,
+        "generators": [g.get_state() for g in generators],
+    }
 
 
 def _set_rng_states(states, device, generators):

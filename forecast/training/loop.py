@@ -4,6 +4,7 @@
 experiment tracking join through the small :class:`Callback` protocol. Per-step statistics stay
 on the device and are read once per epoch, so the loop never waits on a host sync per step.
 """
+
 from __future__ import annotations
 
 import copy
@@ -40,14 +41,20 @@ class TrainConfig:
     clip_value: float = 1.0
     lr_scheduler: str | None = None
     progress: bool = False
-    max_time: float | None = None  # seconds after ``started`` (time.perf_counter()) at which training stops
+    max_time: float | None = (
+        None  # seconds after ``started`` (time.perf_counter()) at which training stops
+    )
     started: float | None = None
 
 
 DEFAULT_STEPS = 2000  # optimizer steps a default fit aims at (max_epochs=None)
-MAX_PASSES = 20  # ... but no more than this many passes over the training windows (small panels overfit)
+MAX_PASSES = (
+    20  # ... but no more than this many passes over the training windows (small panels overfit)
+)
 MIN_STEPS = 500  # ... and no fewer steps than this
-STEPS_PER_EPOCH = 50  # batches per epoch by default (windows_per_epoch=None): frequent checks and records
+STEPS_PER_EPOCH = (
+    50  # batches per epoch by default (windows_per_epoch=None): frequent checks and records
+)
 
 
 def plan(n_windows, batch_size=None, windows_per_epoch=None, max_epochs=None, steps=DEFAULT_STEPS):
@@ -105,12 +112,21 @@ class History:
         return pd.DataFrame([asdict(r) for r in self.records])
 
     def to_dict(self):
-        return {"records": [asdict(r) for r in self.records], "stopped_early": self.stopped_early,
-                "best_epoch": self.best_epoch, "rolled_back": self.rolled_back}
+        return {
+            "records": [asdict(r) for r in self.records],
+            "stopped_early": self.stopped_early,
+            "best_epoch": self.best_epoch,
+            "rolled_back": self.rolled_back,
+        }
 
     @classmethod
     def from_dict(cls, d):
-        return cls([EpochRecord(**r) for r in d["records"]], d["stopped_early"], d["best_epoch"], d["rolled_back"])
+        return cls(
+            [EpochRecord(**r) for r in d["records"]],
+            d["stopped_early"],
+            d["best_epoch"],
+            d["rolled_back"],
+        )
 
 
 @dataclass
@@ -142,8 +158,18 @@ def progress_enabled(verbose):
     return sys.stderr.isatty() and not os.environ.get("CI")
 
 
-def train(module, gatherer, train_index, val_index, config, *, callbacks=(), generator=None, loss_fn=None,
-          checkpoint=None):
+def train(
+    module,
+    gatherer,
+    train_index,
+    val_index,
+    config,
+    *,
+    callbacks=(),
+    generator=None,
+    loss_fn=None,
+    checkpoint=None,
+):
     """Fit ``module`` on the windows of ``train_index``; validate on ``val_index`` after each epoch.
 
     ``loss_fn``: a :class:`~forecast.training.losses.ForecastLoss` (None: ``ForecastLoss(config.loss)``,
@@ -159,16 +185,26 @@ def train(module, gatherer, train_index, val_index, config, *, callbacks=(), gen
     loss_fn = (loss_fn or ForecastLoss(config.loss)).to(device)
 
     def epoch(step):
-        for batch in gatherer.batches(train_index, config.batch_size, generator, limit=config.windows_per_epoch):
+        for batch in gatherer.batches(
+            train_index, config.batch_size, generator, limit=config.windows_per_epoch
+        ):
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
                 loss = batch_loss(module, batch, loss_fn)
             if step(loss):
                 return
 
-    steps_per_epoch = math.ceil(min(train_index.n_windows, config.windows_per_epoch or math.inf) / config.batch_size)
-    return run_epochs(module, config, epoch, steps_per_epoch=steps_per_epoch, callbacks=callbacks,
-                      validate=lambda: evaluate(module, gatherer, val_index, loss_fn, config.batch_size * 4),
-                      checkpoint=checkpoint)
+    steps_per_epoch = math.ceil(
+        min(train_index.n_windows, config.windows_per_epoch or math.inf) / config.batch_size
+    )
+    return run_epochs(
+        module,
+        config,
+        epoch,
+        steps_per_epoch=steps_per_epoch,
+        callbacks=callbacks,
+        validate=lambda: evaluate(module, gatherer, val_index, loss_fn, config.batch_size * 4),
+        checkpoint=checkpoint,
+    )
 
 
 def run_epochs(module, config, epoch, *, steps_per_epoch, validate, callbacks=(), checkpoint=None):
@@ -215,8 +251,9 @@ class Run:
 
     def __init__(self, module, config, steps_per_epoch):
         self.module, self.config = module, config
-        self.optimizer = OPTIMIZERS[config.optimizer](module.parameters(), lr=config.learning_rate,
-                                                      weight_decay=config.weight_decay)
+        self.optimizer = OPTIMIZERS[config.optimizer](
+            module.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+        )
         self.scheduler = lr_schedules.make(self.optimizer, config, steps_per_epoch)
         self.state, self.history = TrainState(module, self.optimizer), History()
         self.max_norm = config.clip_value if config.clip == "norm" else math.inf
@@ -250,9 +287,13 @@ class Run:
         """Close an epoch: the one host sync of its statistics, rollback on a non-finite loss,
         validation, the record and the callbacks. False when training stops here."""
         module, state, config = self.module, self.state, self.config
-        loss_sum, norm_sum, n_clipped, n = self.stats.sums.tolist()  # the one host sync of the epoch
+        loss_sum, norm_sum, n_clipped, n = (
+            self.stats.sums.tolist()
+        )  # the one host sync of the epoch
         n = max(n, 1)
-        finite = torch.stack([p.detach().isfinite().all() for p in module.parameters()]).all().item()
+        finite = (
+            torch.stack([p.detach().isfinite().all() for p in module.parameters()]).all().item()
+        )
         if not (math.isfinite(loss_sum) and finite):
             _roll_back(module, self.last_good, self.history, state.epoch)
             return False
@@ -260,9 +301,18 @@ class Run:
         if self.scheduler is not None and config.lr_scheduler == "plateau":
             self.scheduler.step(val_loss if val_loss is not None else loss_sum / n)
         members = None if self.stats.members is None else (self.stats.members / n).tolist()
-        record = EpochRecord(state.epoch, int(n), loss_sum / n, val_loss, norm_sum / n, self.stats.norm_max.item(),
-                             n_clipped / n, self.optimizer.param_groups[0]["lr"], time.perf_counter() - self.t0,
-                             members)
+        record = EpochRecord(
+            state.epoch,
+            int(n),
+            loss_sum / n,
+            val_loss,
+            norm_sum / n,
+            self.stats.norm_max.item(),
+            n_clipped / n,
+            self.optimizer.param_groups[0]["lr"],
+            time.perf_counter() - self.t0,
+            members,
+        )
         self.history.records.append(record)
         self.last_good = copy.deepcopy(module.state_dict())
         for cb in callbacks:
@@ -303,8 +353,12 @@ def batch_loss(module, batch, loss_fn):
     hook = getattr(module, "training_loss", None)
     if hook is not None:
         return hook(batch, loss_fn)
-    return loss_fn(module(batch.x, batch.x_future, batch.static, series=batch.series).float(), batch.y, batch.series,
-                   horizon_mask(batch))
+    return loss_fn(
+        module(batch.x, batch.x_future, batch.static, series=batch.series).float(),
+        batch.y,
+        batch.series,
+        horizon_mask(batch),
+    )
 
 
 def out_of_time(config):
@@ -325,7 +379,9 @@ class EpochStats:
         self.sums += torch.stack([loss.detach().float(), norm.detach(), clipped.float(), self._one])
         self.norm_max = torch.maximum(self.norm_max, norm.detach())
         if members is not None:
-            self.members = members.float() if self.members is None else self.members + members.float()
+            self.members = (
+                members.float() if self.members is None else self.members + members.float()
+            )
 
 
 def _roll_back(module, last_good, history, epoch):
@@ -347,7 +403,11 @@ def evaluate(module, gatherer, index, loss_fn, batch_size):
     module.eval()
     total, count = torch.zeros((), device=gatherer.data.device), 0
     for batch in gatherer.batches(index, batch_size, shuffle=False):
-        with torch.autocast(gatherer.data.device.type, dtype=torch.bfloat16, enabled=gatherer.data.device.type == "cuda"):
+        with torch.autocast(
+            gatherer.data.device.type,
+            dtype=torch.bfloat16,
+            enabled=gatherer.data.device.type == "cuda",
+        ):
             pred = module(batch.x, batch.x_future, batch.static, series=batch.series)
         mask = horizon_mask(batch)
         n = len(batch.y) if mask is None else mask.sum()
@@ -355,4 +415,3 @@ def evaluate(module, gatherer, index, loss_fn, batch_size):
         count += n
     module.train()
     return (total / count).item() if count else None
-

@@ -12,6 +12,7 @@ target scaler). The scale-free losses score what forecasts are judged by:
 Both are invariant to the per-series scaler (the MASE denominators are computed in the scaled
 space, where an affine scaler divides error and denominator alike).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -47,8 +48,13 @@ def seasonal_mae(values, offsets, fit_lengths, season_length):
     values = np.asarray(values, dtype=np.float64).ravel()
     with warnings.catch_warnings():  # short series: the lag-1 fallback or NaN, handled below
         warnings.simplefilter("ignore", RuntimeWarning)
-        out = np.array([seasonal_scale(values[a : a + int(n)], season_length)
-                        for a, n in zip(offsets[:-1], fit_lengths)], dtype=np.float64)
+        out = np.array(
+            [
+                seasonal_scale(values[a : a + int(n)], season_length)
+                for a, n in zip(offsets[:-1], fit_lengths)
+            ],
+            dtype=np.float64,
+        )
     good = out > _EPS
     out[~good] = np.median(out[good]) if good.any() else 1.0
     return out
@@ -65,13 +71,22 @@ def fit_loss(kind, state, scaled_y, offsets, fit_lengths):
     if state.network.get("quantiles"):
         return PinballLoss(quantile_levels(state.network["quantiles"]))
     if state.network.get("distribution"):
-        return NLLLoss(state.network["distribution"], loc=state.target_scaler.loc_[:, 0],
-                       spread=state.target_scaler.scale_[:, 0])
+        return NLLLoss(
+            state.network["distribution"],
+            loc=state.target_scaler.loc_[:, 0],
+            spread=state.target_scaler.scale_[:, 0],
+        )
     if kind == "mase":
-        return ForecastLoss("mase", series_scale=seasonal_mae(scaled_y, offsets, fit_len, state.season_length))
+        return ForecastLoss(
+            "mase", series_scale=seasonal_mae(scaled_y, offsets, fit_len, state.season_length)
+        )
     if kind == "smape":
-        return ForecastLoss("smape", loc=state.target_scaler.loc_[:, 0], spread=state.target_scaler.scale_[:, 0],
-                            log=state.target_transform == "log")
+        return ForecastLoss(
+            "smape",
+            loc=state.target_scaler.loc_[:, 0],
+            spread=state.target_scaler.scale_[:, 0],
+            log=state.target_transform == "log",
+        )
     return ForecastLoss(kind)
 
 
@@ -92,10 +107,15 @@ class ForecastLoss(nn.Module):
             raise ValueError(f"loss must be one of {LOSSES}, got {kind!r}")
         self.kind = kind
         for name, value in (("series_scale", series_scale), ("loc", loc), ("spread", spread)):
-            self.register_buffer(name, None if value is None else torch.as_tensor(value, dtype=torch.float32),
-                                 persistent=False)
+            self.register_buffer(
+                name,
+                None if value is None else torch.as_tensor(value, dtype=torch.float32),
+                persistent=False,
+            )
         if kind == "mase" and series_scale is None:
-            raise ValueError("loss='mase' needs each series' in-sample seasonal-naive MAE (series_scale)")
+            raise ValueError(
+                "loss='mase' needs each series' in-sample seasonal-naive MAE (series_scale)"
+            )
 
     def pointwise(self, pred, y, series=None):  # pred, y: (B, T); series: (B,) -> (B, T)
         pred, y = pred.float(), y.float()
@@ -107,7 +127,10 @@ class ForecastLoss(nn.Module):
             return (pred - y).abs()
         if self.kind == "mase":
             return (pred - y).abs() / self.series_scale.to(pred.device)[series][:, None]
-        loc, spread = (t.to(pred.device)[series][:, None] if t is not None else 0.0 for t in (self.loc, self.spread))
+        loc, spread = (
+            t.to(pred.device)[series][:, None] if t is not None else 0.0
+            for t in (self.loc, self.spread)
+        )
         spread = 1.0 if self.spread is None else spread
         raw_pred, raw_y = pred * spread + loc, y * spread + loc
         if self.log:
@@ -142,7 +165,9 @@ class PinballLoss(nn.Module):
 
     def __init__(self, levels):
         super().__init__()
-        self.register_buffer("levels", torch.as_tensor(levels, dtype=torch.float32), persistent=False)
+        self.register_buffer(
+            "levels", torch.as_tensor(levels, dtype=torch.float32), persistent=False
+        )
 
     def forward(self, pred, y, series=None, mask=None):
         diff = y.float()[..., None] - pred.float()  # (B, T, Q)
@@ -158,14 +183,19 @@ class NLLLoss(nn.Module):
         super().__init__()
         self.family = family
         for name, value in (("loc", loc), ("spread", spread)):
-            self.register_buffer(name, None if value is None else torch.as_tensor(value, dtype=torch.float32),
-                                 persistent=False)
+            self.register_buffer(
+                name,
+                None if value is None else torch.as_tensor(value, dtype=torch.float32),
+                persistent=False,
+            )
 
     def forward(self, pred, y, series=None, mask=None):
         loc = spread = None
         if self.family == "negative_binomial":
             loc, spread = (t.to(pred.device)[series][:, None] for t in (self.loc, self.spread))
-        return _masked_mean(-log_likelihood(self.family, pred.float(), y.float(), loc, spread), mask)
+        return _masked_mean(
+            -log_likelihood(self.family, pred.float(), y.float(), loc, spread), mask
+        )
 
 
 def nb_mean(mean, loc, spread):
@@ -181,9 +211,16 @@ def log_likelihood(family, params, y, loc=None, spread=None):
     if family == "normal":
         return torch.distributions.Normal(params[..., 0], params[..., 1]).log_prob(y)
     if family == "student_t":
-        return torch.distributions.StudentT(params[..., 2], params[..., 0], params[..., 1]).log_prob(y)
+        return torch.distributions.StudentT(
+            params[..., 2], params[..., 0], params[..., 1]
+        ).log_prob(y)
     mu = nb_mean(params[..., 0], loc, spread)
     counts = (y * spread + loc).round().clamp_min(0.0)
     r = 1.0 / params[..., 1]
-    return (torch.lgamma(counts + r) - torch.lgamma(r) - torch.lgamma(counts + 1.0)
-            + r * torch.log(r / (r + mu)) + counts * torch.log(mu / (r + mu)))
+    return (
+        torch.lgamma(counts + r)
+        - torch.lgamma(r)
+        - torch.lgamma(counts + 1.0)
+        + r * torch.log(r / (r + mu))
+        + counts * torch.log(mu / (r + mu))
+    )

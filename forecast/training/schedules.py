@@ -14,6 +14,7 @@ learning rate reaches its floor as the fit ends, whichever limit ends it.
 ``"plateau"`` (halve on a stalled validation loss) is torch's ``ReduceLROnPlateau``; it steps per
 epoch and does not need progress.
 """
+
 from __future__ import annotations
 
 import math

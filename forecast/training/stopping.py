@@ -14,6 +14,7 @@ interrupt (Prefect: a crashed run; the MLflow adapter: a KILLED run). Leaving th
 A second signal while the first is being handled ends the process at once, killed by that signal
 (status 128 + its number, no clean-up), after calling the hooks of :func:`at_forced_exit`.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -99,7 +100,9 @@ def _handler(signum, frame):
         for hook in STOP.forced_exit_hooks:
             with contextlib.suppress(Exception):
                 hook()
-        signal.signal(signum, signal.SIG_DFL)  # die of the signal itself: status 128 + signum, no cleanup
+        signal.signal(
+            signum, signal.SIG_DFL
+        )  # die of the signal itself: status 128 + signum, no cleanup
         os.kill(os.getpid(), signum)
     STOP.request(signum)
     raise Interrupted(signum)
@@ -114,7 +117,9 @@ def on_signals(signals=SIGNALS):
     turns :class:`Interrupted` into ``SystemExit(143)`` (SIGTERM) or ``KeyboardInterrupt`` (SIGINT).
     """
     depth = getattr(_DEPTH, "n", 0)
-    if threading.current_thread() is not threading.main_thread() or depth:  # a worker thread, or nested
+    if (
+        threading.current_thread() is not threading.main_thread() or depth
+    ):  # a worker thread, or nested
         yield STOP
         return
     STOP.clear()
@@ -122,7 +127,9 @@ def on_signals(signals=SIGNALS):
     _DEPTH.n = 1
     try:
         yield STOP
-    except Interrupted as exc:  # exit as Python would: SIGTERM -> 143, SIGINT -> 130 (needs the exact type)
+    except (
+        Interrupted
+    ) as exc:  # exit as Python would: SIGTERM -> 143, SIGINT -> 130 (needs the exact type)
         if exc.signum == signal.SIGTERM:
             raise SystemExit(exc.exit_code) from exc
         raise KeyboardInterrupt(str(exc)) from exc
@@ -130,4 +137,3 @@ def on_signals(signals=SIGNALS):
         _DEPTH.n = 0
         for s, h in previous.items():
             signal.signal(s, h)
-

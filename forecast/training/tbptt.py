@@ -19,6 +19,7 @@ Known limit: TBPTT trains on the observed past covariates at every step, while a
 forecast feeds zeros for past covariates beyond the origin (they are unknown there); with past
 covariates, prefer the windowed recursive training (``tbptt_steps=None``), which sees that case.
 """
+
 from __future__ import annotations
 
 import math
@@ -27,8 +28,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from forecast.training.losses import ForecastLoss
 from forecast.training.loop import evaluate, run_epochs
+from forecast.training.losses import ForecastLoss
 
 
 def series_chunks(module, gatherer, offsets, lengths, k):
@@ -39,7 +40,9 @@ def series_chunks(module, gatherer, offsets, lengths, k):
     for s, (off, n, c) in enumerate(zip(offsets[:-1], lengths, n_chunks)):
         rows = gatherer.data[off : off + n][None]  # (1, n, F)
         y, past, known = module.split(rows)
-        inputs = module.step_inputs(y[:, :-1], past[:, :-1], known[:, 1:], gatherer.static[s : s + 1])[0]
+        inputs = module.step_inputs(
+            y[:, :-1], past[:, :-1], known[:, 1:], gatherer.static[s : s + 1]
+        )[0]
         targets = y[0, 1:]  # (n-1,)
         used = int(c) * k
         pad = (C - int(c)) * k
@@ -51,8 +54,21 @@ def series_chunks(module, gatherer, offsets, lengths, k):
     return X, T, mask
 
 
-def train_tbptt(module, gatherer, offsets, lengths, val_index, config, *, k, carry_state=True, callbacks=(),
-                generator=None, loss_fn=None, checkpoint=None):
+def train_tbptt(
+    module,
+    gatherer,
+    offsets,
+    lengths,
+    val_index,
+    config,
+    *,
+    k,
+    carry_state=True,
+    callbacks=(),
+    generator=None,
+    loss_fn=None,
+    checkpoint=None,
+):
     """Fit a :class:`~forecast.networks.model.RecursiveNetwork` by ``k``-step truncated BPTT.
 
     Parameters
@@ -92,10 +108,15 @@ def train_tbptt(module, gatherer, offsets, lengths, val_index, config, *, k, car
             if step.spent():
                 return
 
-    return run_epochs(module, config, epoch, steps_per_epoch=math.ceil(n_series / config.batch_size) * C,
-                      callbacks=callbacks,
-                      validate=lambda: evaluate(module, gatherer, val_index, loss_fn, config.batch_size * 4),
-                      checkpoint=checkpoint)
+    return run_epochs(
+        module,
+        config,
+        epoch,
+        steps_per_epoch=math.ceil(n_series / config.batch_size) * C,
+        callbacks=callbacks,
+        validate=lambda: evaluate(module, gatherer, val_index, loss_fn, config.batch_size * 4),
+        checkpoint=checkpoint,
+    )
 
 
 def _detach(h, active):  # zero the state of rows still padding: a series starts from a zero state

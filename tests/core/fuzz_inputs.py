@@ -10,6 +10,7 @@ Each fault and dtype is classed by what the library must do with it: ``refuse`` 
 ValueError/TypeError naming it), ``accept`` (a finite forecast at the right timestamps) or
 ``either`` (a clean refusal or a right answer).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -21,26 +22,103 @@ from hypothesis import strategies as st
 
 FREQS = ("D", "h", "15min", "s", "B", "W-SUN", "MS", "ME", "QS-JAN", "YS-JAN", "irregular")
 ZONES = (None, None, "UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata")
-STARTS = ("2024-01-01", "2024-03-29 20:00", "2024-10-26 22:00", "1850-01-01", "2262-03-01", "1970-01-01",
-          "1677-09-22 12:00")
-TARGET_DTYPES = {"float64": "accept", "float32": "accept", "int64": "accept", "Int64": "accept",
-                 "Float64": "accept", "object": "accept", "string": "either", "category": "either",
-                 "bool": "refuse", "object_bool": "refuse", "complex": "refuse", "timedelta": "refuse"}
-TIME_KINDS = {"datetime": "accept", "int": "accept", "string": "either", "date_objects": "either",
-              "period": "either", "float": "refuse", "bool": "refuse", "int_step2": "refuse",
-              "mixed_tz": "refuse", "missing_tz": "refuse", "string_offsets": "either"}
-ID_KINDS = {"str": "accept", "unicode": "accept", "int": "accept", "negative": "accept", "empty_string": "accept",
-            "uint64": "accept", "float": "either", "bool": "either", "mixed": "either", "nan": "refuse"}
-FAULTS = {"nan": "refuse", "inf": "refuse", "-inf": "refuse", "huge": "refuse", "tiny": "accept",
-          "string_value": "refuse", "duplicate": "refuse", "gap": "refuse", "shuffle": "accept",
-          "nat": "refuse", "one_row": "either", "empty": "refuse", "extra_column": "accept",
-          "missing_column": "refuse", "renamed": "accept", "nan_last": "refuse", "inf_last": "refuse",
-          "string_last": "refuse"}
-COV_DTYPES = {"float64": "accept", "int64": "accept", "float32": "accept", "Int64": "accept",
-              "string": "refuse", "category": "refuse", "bool": "refuse"}
-COV_FAULTS = {"none": "accept", "nan": "refuse", "inf": "refuse", "huge": "refuse", "varying": "refuse"}
+STARTS = (
+    "2024-01-01",
+    "2024-03-29 20:00",
+    "2024-10-26 22:00",
+    "1850-01-01",
+    "2262-03-01",
+    "1970-01-01",
+    "1677-09-22 12:00",
+)
+TARGET_DTYPES = {
+    "float64": "accept",
+    "float32": "accept",
+    "int64": "accept",
+    "Int64": "accept",
+    "Float64": "accept",
+    "object": "accept",
+    "string": "either",
+    "category": "either",
+    "bool": "refuse",
+    "object_bool": "refuse",
+    "complex": "refuse",
+    "timedelta": "refuse",
+}
+TIME_KINDS = {
+    "datetime": "accept",
+    "int": "accept",
+    "string": "either",
+    "date_objects": "either",
+    "period": "either",
+    "float": "refuse",
+    "bool": "refuse",
+    "int_step2": "refuse",
+    "mixed_tz": "refuse",
+    "missing_tz": "refuse",
+    "string_offsets": "either",
+}
+ID_KINDS = {
+    "str": "accept",
+    "unicode": "accept",
+    "int": "accept",
+    "negative": "accept",
+    "empty_string": "accept",
+    "uint64": "accept",
+    "float": "either",
+    "bool": "either",
+    "mixed": "either",
+    "nan": "refuse",
+}
+FAULTS = {
+    "nan": "refuse",
+    "inf": "refuse",
+    "-inf": "refuse",
+    "huge": "refuse",
+    "tiny": "accept",
+    "string_value": "refuse",
+    "duplicate": "refuse",
+    "gap": "refuse",
+    "shuffle": "accept",
+    "nat": "refuse",
+    "one_row": "either",
+    "empty": "refuse",
+    "extra_column": "accept",
+    "missing_column": "refuse",
+    "renamed": "accept",
+    "nan_last": "refuse",
+    "inf_last": "refuse",
+    "string_last": "refuse",
+}
+COV_DTYPES = {
+    "float64": "accept",
+    "int64": "accept",
+    "float32": "accept",
+    "Int64": "accept",
+    "string": "refuse",
+    "category": "refuse",
+    "bool": "refuse",
+}
+COV_FAULTS = {
+    "none": "accept",
+    "nan": "refuse",
+    "inf": "refuse",
+    "huge": "refuse",
+    "varying": "refuse",
+}
 SERIES_NAMES = (None, "sales", 7, ("a", 1), "größe ☃", "")
-WIDE_FAULTS = ("nan", "inf", "huge", "tiny", "duplicate", "shuffle", "gap", "one_row", "empty", "nan_last")
+WIDE_FAULTS = (
+    "nan",
+    "inf",
+    "huge",
+    "tiny",
+    "duplicate",
+    "shuffle",
+    "gap",
+    "one_row",
+    "empty",
+    "nan_last",
+)
 RANK = {"accept": 0, "either": 1, "refuse": 2}
 
 
@@ -78,7 +156,9 @@ class Design:
     id_col: str = "unique_id"
     time_col: str = "ds"
     target_col: str = "y"
-    fixed_offset: bool = False  # times given as strings with a UTC offset: compare instants, not zone names
+    fixed_offset: bool = (
+        False  # times given as strings with a UTC offset: compare instants, not zone names
+    )
 
     def times(self, s, n):
         """The first ``n`` times of series ``s`` (an Index)."""
@@ -88,7 +168,7 @@ class Design:
 
     def future(self, s, horizon):
         """The ``horizon`` times after series ``s``'s last one."""
-        return self.times(s, self.lengths[s] + horizon)[self.lengths[s]:]
+        return self.times(s, self.lengths[s] + horizon)[self.lengths[s] :]
 
 
 @dataclass
@@ -109,7 +189,11 @@ class Case:
 
 def _lengths(n_series):
     short = st.sampled_from([0, 1, 2, 3])
-    return st.lists(st.one_of(short, st.integers(4, 30), st.integers(4, 30)), min_size=n_series, max_size=n_series)
+    return st.lists(
+        st.one_of(short, st.integers(4, 30), st.integers(4, 30)),
+        min_size=n_series,
+        max_size=n_series,
+    )
 
 
 @st.composite
@@ -122,23 +206,47 @@ def recipes(draw, kinds=("long", "long", "long", "wide", "series")):
     n_faults = draw(st.sampled_from([0, 0, 0, 1, 1, 2]))
     covs = ()
     if kind == "long" and draw(st.booleans()):
-        covs = tuple(draw(st.lists(st.tuples(st.sampled_from(["past", "future", "static"]),
-                                             st.sampled_from(list(COV_DTYPES)),
-                                             st.sampled_from(["none"] * 4 + list(COV_FAULTS))),
-                                   min_size=1, max_size=2)))
-    plain = draw(st.booleans())  # half the inputs: common dtypes only, so most of them should forecast
+        covs = tuple(
+            draw(
+                st.lists(
+                    st.tuples(
+                        st.sampled_from(["past", "future", "static"]),
+                        st.sampled_from(list(COV_DTYPES)),
+                        st.sampled_from(["none"] * 4 + list(COV_FAULTS)),
+                    ),
+                    min_size=1,
+                    max_size=2,
+                )
+            )
+        )
+    plain = draw(
+        st.booleans()
+    )  # half the inputs: common dtypes only, so most of them should forecast
     time_kinds = ["datetime", "datetime", "int"] + ([] if plain else list(TIME_KINDS))
     if kind != "long":
         time_kinds = ["datetime", "datetime", "int", "string", "period"]
     return Recipe(
-        kind=kind, n_series=n_series, lengths=lengths, freq=draw(st.sampled_from(FREQS)),
-        tz=draw(st.sampled_from(ZONES)), start=draw(st.sampled_from(STARTS[:3] * 3 + STARTS[3:])),
+        kind=kind,
+        n_series=n_series,
+        lengths=lengths,
+        freq=draw(st.sampled_from(FREQS)),
+        tz=draw(st.sampled_from(ZONES)),
+        start=draw(st.sampled_from(STARTS[:3] * 3 + STARTS[3:])),
         time_kind=draw(st.sampled_from(time_kinds)),
         target_dtype="float64" if plain else draw(st.sampled_from(list(TARGET_DTYPES))),
         id_kind="str" if plain else draw(st.sampled_from(list(ID_KINDS))),
-        faults=tuple(draw(st.lists(st.sampled_from(faults), min_size=n_faults, max_size=n_faults, unique=True))),
-        covariates=covs, series_name=draw(st.sampled_from(SERIES_NAMES)), params=draw(_params()),
-        ops=tuple(op for op in ("predict_at", "backtest", "save_load", "flow") if draw(st.booleans())) or ("predict_at",),
+        faults=tuple(
+            draw(
+                st.lists(st.sampled_from(faults), min_size=n_faults, max_size=n_faults, unique=True)
+            )
+        ),
+        covariates=covs,
+        series_name=draw(st.sampled_from(SERIES_NAMES)),
+        params=draw(_params()),
+        ops=tuple(
+            op for op in ("predict_at", "backtest", "save_load", "flow") if draw(st.booleans())
+        )
+        or ("predict_at",),
         seed=draw(st.integers(0, 2**31 - 1)),
     )
 
@@ -146,15 +254,23 @@ def recipes(draw, kinds=("long", "long", "long", "wide", "series")):
 @st.composite
 def _params(draw):
     lookback = draw(st.one_of(st.none(), st.integers(1, 6)))
-    return {"hidden_size": 4, "max_epochs": 1, "windows_per_epoch": 8, "batch_size": 8, "verbose": False,
-            "device": "cpu", "lookback": lookback, "horizon": draw(st.integers(1, 3)),
-            "head": draw(st.sampled_from(["direct", "direct", "recursive", "seq2seq"])),
-            "fill": draw(st.sampled_from([None, None, "ffill", "interpolate", "zero"])),
-            "short_series": draw(st.sampled_from(["pad", "pad", "drop", "error"])),
-            "window_norm": draw(st.sampled_from(["auto", "auto", None, "last"])),
-            "scaler": draw(st.sampled_from(["standard", "robust", "none"])),
-            "target_transform": draw(st.sampled_from([None, None, None, "log"])),
-            "calendar": draw(st.sampled_from([False, False, True]))}
+    return {
+        "hidden_size": 4,
+        "max_epochs": 1,
+        "windows_per_epoch": 8,
+        "batch_size": 8,
+        "verbose": False,
+        "device": "cpu",
+        "lookback": lookback,
+        "horizon": draw(st.integers(1, 3)),
+        "head": draw(st.sampled_from(["direct", "direct", "recursive", "seq2seq"])),
+        "fill": draw(st.sampled_from([None, None, "ffill", "interpolate", "zero"])),
+        "short_series": draw(st.sampled_from(["pad", "pad", "drop", "error"])),
+        "window_norm": draw(st.sampled_from(["auto", "auto", None, "last"])),
+        "scaler": draw(st.sampled_from(["standard", "robust", "none"])),
+        "target_transform": draw(st.sampled_from([None, None, None, "log"])),
+        "calendar": draw(st.sampled_from([False, False, True])),
+    }
 
 
 # ---------------------------------------------------------------------------------------------- build
@@ -178,18 +294,35 @@ def _build(r):
     else:
         data, x_future, params = _wide_or_series(r, design, y, rng, notes), None, dict(r.params)
     if r.start[:4] in ("2262", "1677"):
-        notes.append("either")  # the horizon (or the data) may run past the timestamps pandas represents
+        notes.append(
+            "either"
+        )  # the horizon (or the data) may run past the timestamps pandas represents
     expect = max(notes, key=RANK.get, default="accept")
     if r.kind != "long" and r.time_kind in ("string", "period"):
         expect = max(expect, "either", key=RANK.get)
     expect_backtest = expect if "renamed" not in r.faults else max(expect, "either", key=RANK.get)
     if n_rows == 0 or max(design.lengths) < 3 or min(design.lengths) == 0:
-        expect = expect_backtest = max(expect, "either", key=RANK.get)  # too short to show a frequency
+        expect = expect_backtest = max(
+            expect, "either", key=RANK.get
+        )  # too short to show a frequency
     fit_kwargs = {}
     if "renamed" in r.faults and r.kind == "long":
-        fit_kwargs = {"id_col": design.id_col, "time_col": design.time_col, "target_col": design.target_col}
-    return Case(r, data, design, fit_kwargs, params, x_future, expect, max(expect_backtest, expect, key=RANK.get)
-                if horizon else expect, notes)
+        fit_kwargs = {
+            "id_col": design.id_col,
+            "time_col": design.time_col,
+            "target_col": design.target_col,
+        }
+    return Case(
+        r,
+        data,
+        design,
+        fit_kwargs,
+        params,
+        x_future,
+        expect,
+        max(expect_backtest, expect, key=RANK.get) if horizon else expect,
+        notes,
+    )
 
 
 def _design(r, rng):
@@ -197,8 +330,14 @@ def _design(r, rng):
     tz = "Europe/Berlin" if r.time_kind == "string_offsets" and r.tz is None else r.tz
     starts = []
     for s in range(r.n_series):
-        if integer:  # ragged starts; in a wide frame or Series, close together as its rows are shared
-            starts.append(int(rng.integers(-5, 50)) if r.kind == "long" or not starts else starts[0] + int(rng.integers(0, 3)))
+        if (
+            integer
+        ):  # ragged starts; in a wide frame or Series, close together as its rows are shared
+            starts.append(
+                int(rng.integers(-5, 50))
+                if r.kind == "long" or not starts
+                else starts[0] + int(rng.integers(0, 3))
+            )
         else:
             shift = int(rng.integers(0, 3))  # ragged starts
             starts.append(pd.date_range(r.start, periods=shift + 1, freq=_freq(r), tz=tz)[-1])
@@ -220,11 +359,18 @@ def _ids(r, rng):
     n, kind = r.n_series, r.id_kind if r.kind == "long" else "str"
     if r.kind == "series":
         return [r.series_name if r.series_name is not None else "series_0"]
-    table = {"str": [f"s{i}" for i in range(n)], "unicode": [["Zürich ☃", "東京", "", "\u202eabc"][i] for i in range(n)],
-             "int": list(range(n)), "negative": [-i - 1 for i in range(n)],
-             "empty_string": ["", *[f"s{i}" for i in range(1, n)]],
-             "uint64": [np.iinfo(np.uint64).max - i for i in range(n)], "float": [i + 0.5 for i in range(n)],
-             "bool": [False, True, "s2", "s3"][:n], "mixed": [1, "1", 2, "x"][:n], "nan": [f"s{i}" for i in range(n)]}
+    table = {
+        "str": [f"s{i}" for i in range(n)],
+        "unicode": [["Zürich ☃", "東京", "", "\u202eabc"][i] for i in range(n)],
+        "int": list(range(n)),
+        "negative": [-i - 1 for i in range(n)],
+        "empty_string": ["", *[f"s{i}" for i in range(1, n)]],
+        "uint64": [np.iinfo(np.uint64).max - i for i in range(n)],
+        "float": [i + 0.5 for i in range(n)],
+        "bool": [False, True, "s2", "s3"][:n],
+        "mixed": [1, "1", 2, "x"][:n],
+        "nan": [f"s{i}" for i in range(n)],
+    }
     if r.kind == "wide" and r.id_kind == "unicode":
         kind = "unicode"
     return table[kind]
@@ -239,16 +385,33 @@ def _time_values(r, design):
     """The concatenated time column as the user would pass it (per ``time_kind``)."""
     parts = [design.times(s, n) for s, n in enumerate(design.lengths)]
     if r.freq == "irregular" and not design.integer:
-        parts = [p + pd.to_timedelta(np.r_[0, np.sort(np.random.default_rng(r.seed).integers(1, 90, len(p) - 1))],
-                                     unit="min") if len(p) >= 2 else p for p in parts]
+        parts = [
+            p
+            + pd.to_timedelta(
+                np.r_[0, np.sort(np.random.default_rng(r.seed).integers(1, 90, len(p) - 1))],
+                unit="min",
+            )
+            if len(p) >= 2
+            else p
+            for p in parts
+        ]
     ds = pd.Series(np.concatenate([np.asarray(p) for p in parts]) if parts else [], dtype=object)
     if design.integer:
-        ds = pd.Series(np.concatenate([np.asarray(p) for p in parts]) if parts else np.zeros(0, np.int64))
+        ds = pd.Series(
+            np.concatenate([np.asarray(p) for p in parts]) if parts else np.zeros(0, np.int64)
+        )
         return ds * 2 if r.time_kind == "int_step2" else ds
-    ds = pd.Series(pd.DatetimeIndex(np.concatenate([p.tz_localize(None) if p.tz else p for p in parts])
-                                    if parts else []))
+    ds = pd.Series(
+        pd.DatetimeIndex(
+            np.concatenate([p.tz_localize(None) if p.tz else p for p in parts]) if parts else []
+        )
+    )
     if design.tz:
-        ds = pd.Series(pd.concat([pd.Series(p) for p in parts], ignore_index=True)) if parts else ds.dt.tz_localize(design.tz)
+        ds = (
+            pd.Series(pd.concat([pd.Series(p) for p in parts], ignore_index=True))
+            if parts
+            else ds.dt.tz_localize(design.tz)
+        )
     return _time_kind(r, ds)
 
 
@@ -266,30 +429,45 @@ def _time_kind(r, ds):
         return pd.Series(np.arange(len(ds)) % 2 == 0)
     if kind == "mixed_tz" and len(ds):
         base = ds.dt.tz_localize(None) if ds.dt.tz is not None else ds
-        return pd.Series([t.tz_localize("UTC") if i % 2 else t.tz_localize("Asia/Tokyo") for i, t in enumerate(base)],
-                         dtype=object)
+        return pd.Series(
+            [
+                t.tz_localize("UTC") if i % 2 else t.tz_localize("Asia/Tokyo")
+                for i, t in enumerate(base)
+            ],
+            dtype=object,
+        )
     if kind == "missing_tz" and len(ds):
         base = ds.dt.tz_localize(None) if ds.dt.tz is not None else ds
-        return pd.Series([t.tz_localize("UTC") if i == 0 else t for i, t in enumerate(base)], dtype=object)
+        return pd.Series(
+            [t.tz_localize("UTC") if i == 0 else t for i, t in enumerate(base)], dtype=object
+        )
     if kind == "string_offsets" and len(ds):
         return ds.astype(str)
     return ds
 
 
 def _period_freq(freq):
-    return {"MS": "M", "ME": "M", "QS-JAN": "Q", "YS-JAN": "Y", "W-SUN": "W", "irregular": "h"}.get(freq, freq)
+    return {"MS": "M", "ME": "M", "QS-JAN": "Q", "YS-JAN": "Y", "W-SUN": "W", "irregular": "h"}.get(
+        freq, freq
+    )
 
 
 def _target(values, dtype):
     """The target column in ``dtype`` (numbers kept: the oracle compares forecasts with them)."""
-    table = {"float64": lambda v: pd.Series(v), "float32": lambda v: pd.Series(v.astype(np.float32)),
-             "int64": lambda v: pd.Series(np.round(v).astype(np.int64)),
-             "Int64": lambda v: pd.Series(np.round(v).astype(np.int64), dtype="Int64"),
-             "Float64": lambda v: pd.Series(v, dtype="Float64"), "object": lambda v: pd.Series(v, dtype=object),
-             "string": lambda v: pd.Series(v.round(3).astype(str), dtype="string"),
-             "category": lambda v: pd.Series(np.round(v), dtype="category"),
-             "bool": lambda v: pd.Series(v > 0), "object_bool": lambda v: pd.Series(v > 0, dtype=object),
-             "complex": lambda v: pd.Series(v + 1j), "timedelta": lambda v: pd.to_timedelta(pd.Series(np.abs(v)), unit="D")}
+    table = {
+        "float64": lambda v: pd.Series(v),
+        "float32": lambda v: pd.Series(v.astype(np.float32)),
+        "int64": lambda v: pd.Series(np.round(v).astype(np.int64)),
+        "Int64": lambda v: pd.Series(np.round(v).astype(np.int64), dtype="Int64"),
+        "Float64": lambda v: pd.Series(v, dtype="Float64"),
+        "object": lambda v: pd.Series(v, dtype=object),
+        "string": lambda v: pd.Series(v.round(3).astype(str), dtype="string"),
+        "category": lambda v: pd.Series(np.round(v), dtype="category"),
+        "bool": lambda v: pd.Series(v > 0),
+        "object_bool": lambda v: pd.Series(v > 0, dtype=object),
+        "complex": lambda v: pd.Series(v + 1j),
+        "timedelta": lambda v: pd.to_timedelta(pd.Series(np.abs(v)), unit="D"),
+    }
     return table[dtype](values)
 
 
@@ -302,10 +480,15 @@ def _long(r, design, y, rng, notes):
         ids = ids.astype(np.int64)
     elif r.id_kind == "uint64":
         ids = ids.astype(np.uint64)
-    df = pd.DataFrame({"unique_id": ids, "ds": _time_values(r, design), "y": _target(y, r.target_dtype)})
+    df = pd.DataFrame(
+        {"unique_id": ids, "ds": _time_values(r, design), "y": _target(y, r.target_dtype)}
+    )
     steps = max(design.lengths, default=0) >= 2  # a step of 2 shows only in a series of 2+ rows
-    notes += [TIME_KINDS[r.time_kind] if r.time_kind != "int_step2" or steps else "either",
-              TARGET_DTYPES[r.target_dtype], ID_KINDS[r.id_kind]]
+    notes += [
+        TIME_KINDS[r.time_kind] if r.time_kind != "int_step2" or steps else "either",
+        TARGET_DTYPES[r.target_dtype],
+        ID_KINDS[r.id_kind],
+    ]
     if r.freq == "irregular" and not design.integer and max(design.lengths, default=0) >= 2:
         notes.append("refuse")
     x_future = None
@@ -324,30 +507,63 @@ def _covariates(r, design, df, rng, params, notes):
     for j, (role, dtype, fault) in enumerate(r.covariates):
         name = f"c{j}"
         roles[role].append(name)
-        full = [rng.normal(0, 3, n + h) if role != "static" else np.full(n + h, rng.normal()) for n in design.lengths]
+        full = [
+            rng.normal(0, 3, n + h) if role != "static" else np.full(n + h, rng.normal())
+            for n in design.lengths
+        ]
         longest = int(np.argmax(design.lengths)) if design.lengths else 0
-        varies = role == "static" and fault == "varying" and bool(design.lengths) and design.lengths[longest] > 1
+        varies = (
+            role == "static"
+            and fault == "varying"
+            and bool(design.lengths)
+            and design.lengths[longest] > 1
+        )
         if varies:  # only a series of 2+ rows can vary
             full[longest][0] += 1.0
-        values = np.concatenate([f[:n] for f, n in zip(full, design.lengths)]) if full else np.zeros(0)
+        values = (
+            np.concatenate([f[:n] for f, n in zip(full, design.lengths)]) if full else np.zeros(0)
+        )
         if fault in ("nan", "inf", "huge") and len(values):
-            values[int(rng.integers(len(values)))] = {"nan": np.nan, "inf": np.inf, "huge": 1e300}[fault]
+            values[int(rng.integers(len(values)))] = {"nan": np.nan, "inf": np.inf, "huge": 1e300}[
+                fault
+            ]
         df[name] = _cov_dtype(values, dtype)
-        future_rows.append(np.concatenate([f[n:] for f, n in zip(full, design.lengths)]) if full else np.zeros(0))
-        lost = dtype in ("int64", "Int64") and fault in ("inf", "huge") or (dtype == "int64" and fault == "nan")
+        future_rows.append(
+            np.concatenate([f[n:] for f, n in zip(full, design.lengths)]) if full else np.zeros(0)
+        )
+        lost = (
+            dtype in ("int64", "Int64")
+            and fault in ("inf", "huge")
+            or (dtype == "int64" and fault == "nan")
+        )
         # a static column's cast value (0, or a wrapped integer) may differ from the rest of its series
-        note = "either" if lost and role == "static" else "accept" if lost or (fault == "varying" and not varies) \
+        note = (
+            "either"
+            if lost and role == "static"
+            else "accept"
+            if lost or (fault == "varying" and not varies)
             else COV_FAULTS[fault]
+        )
         notes += [COV_DTYPES[dtype], note]
         if dtype == "Int64" and fault == "nan":
             notes.append("refuse")
-    params.update(past_covariates=tuple(roles["past"]), future_covariates=tuple(roles["future"]),
-                  static_covariates=tuple(roles["static"]))
+    params.update(
+        past_covariates=tuple(roles["past"]),
+        future_covariates=tuple(roles["future"]),
+        static_covariates=tuple(roles["static"]),
+    )
     x_future = None
     if roles["future"]:
-        x_future = pd.DataFrame({"unique_id": np.repeat(np.array(design.uids, dtype=object), h),
-                                 "ds": np.concatenate([np.asarray(design.future(s, h)) for s in range(len(design.uids))])
-                                 if design.uids else []})
+        x_future = pd.DataFrame(
+            {
+                "unique_id": np.repeat(np.array(design.uids, dtype=object), h),
+                "ds": np.concatenate(
+                    [np.asarray(design.future(s, h)) for s in range(len(design.uids))]
+                )
+                if design.uids
+                else [],
+            }
+        )
         for j, (role, _, _) in enumerate(r.covariates):
             if role == "future":
                 x_future[f"c{j}"] = future_rows[j]
@@ -356,17 +572,29 @@ def _covariates(r, design, df, rng, params, notes):
 
 def _cov_dtype(values, dtype):
     if dtype == "string":
-        return pd.Series(np.where(np.isnan(values), None, np.char.add("v", np.round(values).astype(int).astype(str)))
-                         if np.isfinite(values).all() else values.astype(str), dtype="string")
+        return pd.Series(
+            np.where(
+                np.isnan(values), None, np.char.add("v", np.round(values).astype(int).astype(str))
+            )
+            if np.isfinite(values).all()
+            else values.astype(str),
+            dtype="string",
+        )
     if dtype == "category":
         return pd.Series(np.where(values > 0, "high", "low"), dtype="category")
     if dtype == "bool":
         return pd.Series(values > 0)
     if dtype == "int64":
-        return pd.Series(np.round(np.nan_to_num(values, nan=0, posinf=9e18, neginf=-9e18)).astype(np.int64))
+        return pd.Series(
+            np.round(np.nan_to_num(values, nan=0, posinf=9e18, neginf=-9e18)).astype(np.int64)
+        )
     if dtype == "Int64":
-        return pd.Series(pd.array(np.where(np.isnan(values), None, np.round(np.nan_to_num(values)).astype(np.int64)),
-                                  dtype="Int64"))
+        return pd.Series(
+            pd.array(
+                np.where(np.isnan(values), None, np.round(np.nan_to_num(values)).astype(np.int64)),
+                dtype="Int64",
+            )
+        )
     return pd.Series(values.astype(dtype))
 
 
@@ -375,13 +603,27 @@ def _faults(r, design, df, rng, notes, params):
     if r.id_kind == "nan" and len(df):
         df["unique_id"] = df["unique_id"].astype(object)
         df.loc[df.index[int(rng.integers(len(df)))], "unique_id"] = np.nan
-    last = [f for f in r.faults if f.endswith("_last")][1:]  # one fault on the last row: a second would overwrite it
+    last = [f for f in r.faults if f.endswith("_last")][
+        1:
+    ]  # one fault on the last row: a second would overwrite it
     used = set()  # rows holding a bad value: another must not overwrite one
-    for fault in sorted(r.faults, key=_fault_order):  # shuffled last: the others pick rows by position
+    for fault in sorted(
+        r.faults, key=_fault_order
+    ):  # shuffled last: the others pick rows by position
         notes.append(FAULTS[fault] if fault not in last else "accept")
         if fault in last:
             continue
-        if fault in ("nan", "inf", "-inf", "huge", "tiny", "string_value", "nan_last", "inf_last", "string_last"):
+        if fault in (
+            "nan",
+            "inf",
+            "-inf",
+            "huge",
+            "tiny",
+            "string_value",
+            "nan_last",
+            "inf_last",
+            "string_last",
+        ):
             df = _bad_value(df, fault, rng, notes, params, used)
         elif fault == "duplicate" and len(df):
             df = pd.concat([df, df.iloc[[int(rng.integers(len(df)))]]], ignore_index=True)
@@ -403,7 +645,9 @@ def _faults(r, design, df, rng, notes, params):
         elif fault == "missing_column":
             df = df.drop(columns=[["unique_id", "ds", "y"][int(rng.integers(3))]])
         elif fault == "renamed":
-            df = df.rename(columns={"unique_id": design.id_col, "ds": design.time_col, "y": design.target_col})
+            df = df.rename(
+                columns={"unique_id": design.id_col, "ds": design.time_col, "y": design.target_col}
+            )
     return df
 
 
@@ -417,7 +661,14 @@ def _bad_value(df, fault, rng, notes, params, used):
     """One bad target value: at a random row, or (``*_last``) at the last row, an actual of every backtest."""
     if not len(df) or "y" not in df.columns:
         return df
-    value = {"nan": np.nan, "inf": np.inf, "-inf": -np.inf, "huge": 1e300, "tiny": 1e-300, "string_value": "n/a"}
+    value = {
+        "nan": np.nan,
+        "inf": np.inf,
+        "-inf": -np.inf,
+        "huge": 1e300,
+        "tiny": 1e-300,
+        "string_value": "n/a",
+    }
     kind = "string_value" if fault == "string_last" else fault.replace("_last", "")
     free = [i for i in range(len(df) - 1) if i not in used]  # the last row is the *_last faults'
     if not fault.endswith("_last") and not free:
@@ -427,7 +678,11 @@ def _bad_value(df, fault, rng, notes, params, used):
     used.add(row)
     if kind == "nan" and params["fill"] is not None:
         notes[-1] = "accept"  # fill completes it
-    if kind == "string_value" or not pd.api.types.is_float_dtype(df["y"].dtype) or df["y"].dtype != np.float64:
+    if (
+        kind == "string_value"
+        or not pd.api.types.is_float_dtype(df["y"].dtype)
+        or df["y"].dtype != np.float64
+    ):
         df["y"] = df["y"].astype(object)
     df.loc[df.index[row], "y"] = value[kind]
     return df
@@ -448,12 +703,16 @@ def _wide_or_series(r, design, y, rng, notes):
     notes.append("accept")
     columns = {}
     for s, n in enumerate(design.lengths):
-        columns[s] = pd.Series(y[sum(design.lengths[:s]) : sum(design.lengths[: s + 1])], index=design.times(s, n))
+        columns[s] = pd.Series(
+            y[sum(design.lengths[:s]) : sum(design.lengths[: s + 1])], index=design.times(s, n)
+        )
     frame = pd.DataFrame(columns)
     if r.kind == "wide":
         frame.columns = [_wide_name(u) for u in design.uids]
     if r.freq == "irregular" and len(frame) >= 2 and isinstance(frame.index, pd.DatetimeIndex):
-        frame.index = frame.index + pd.to_timedelta(np.r_[0, np.sort(rng.integers(1, 50, len(frame) - 1))], unit="min")
+        frame.index = frame.index + pd.to_timedelta(
+            np.r_[0, np.sort(rng.integers(1, 50, len(frame) - 1))], unit="min"
+        )
         notes.append("refuse")
     for fault in sorted(r.faults, key=_fault_order):
         frame = _wide_fault(frame, fault, rng, notes, r.params, r.kind)
@@ -482,7 +741,11 @@ def _observed(frame, design, kind):
     for s, col in enumerate(frame.columns):
         values = frame[col].sort_index()
         valid = values.index[values.notna().to_numpy()]
-        design.lengths[s] = int(((values.index >= valid.min()) & (values.index <= valid.max())).sum()) if len(valid) else 0
+        design.lengths[s] = (
+            int(((values.index >= valid.min()) & (values.index <= valid.max())).sum())
+            if len(valid)
+            else 0
+        )
         if len(valid):
             design.starts[s] = valid.min()
 
@@ -492,7 +755,11 @@ def _wide_name(uid):
 
 
 def _wide_fault(frame, fault, rng, notes, params, kind):
-    notes.append("either" if fault == "one_row" else {"tiny": "accept", "shuffle": "accept"}.get(fault, "refuse"))
+    notes.append(
+        "either"
+        if fault == "one_row"
+        else {"tiny": "accept", "shuffle": "accept"}.get(fault, "refuse")
+    )
     n = len(frame)
     if n == 0:
         return frame
@@ -512,8 +779,12 @@ def _wide_fault(frame, fault, rng, notes, params, kind):
             frame.iloc[i, j] = {"inf": np.inf, "huge": 1e300, "tiny": 1e-300}[fault]
             if was_padding:
                 notes[-1] = "either"
-    elif fault == "nan_last":  # a trailing NaN is padding in a wide frame, a missing value in a Series
-        notes[-1] = "either" if kind == "wide" else ("refuse" if params["fill"] is None else "accept")
+    elif (
+        fault == "nan_last"
+    ):  # a trailing NaN is padding in a wide frame, a missing value in a Series
+        notes[-1] = (
+            "either" if kind == "wide" else ("refuse" if params["fill"] is None else "accept")
+        )
         frame.iloc[-1, 0] = np.nan
     elif fault == "duplicate":
         if frame.iloc[i].isna().any():

@@ -5,6 +5,7 @@ argv: checkpoint_dir (or "-" for none), output .pt file for the final weights, t
 update) or "save=N" (SIGKILL during the N-th checkpoint save, after its files are written and
 before the rename that publishes it). Prints one line per epoch reached so the parent can see progress.
 """
+
 import os
 import signal
 import sys
@@ -13,14 +14,28 @@ import torch
 
 torch.set_num_threads(1)
 
-from forecast.training import checkpoint  # noqa: E402
-from forecast.training import loop as training  # noqa: E402
 from forecast import RNNForecaster  # noqa: E402
 from forecast.datasets.synthetic import make_panel
+from forecast.training import checkpoint  # noqa: E402
+from forecast.training import loop as training  # noqa: E402
 
-PARAMS = dict(cell="lstm", hidden_size=8, num_layers=2, dropout=0.2, lookback=24, horizon=6, season_length=12, batch_size=16,
-              windows_per_epoch=160, max_epochs=6, early_stopping=10, lr_scheduler="cosine", device="cpu",
-              seed=3, verbose=False)
+PARAMS = dict(
+    cell="lstm",
+    hidden_size=8,
+    num_layers=2,
+    dropout=0.2,
+    lookback=24,
+    horizon=6,
+    season_length=12,
+    batch_size=16,
+    windows_per_epoch=160,
+    max_epochs=6,
+    early_stopping=10,
+    lr_scheduler="cosine",
+    device="cpu",
+    seed=3,
+    verbose=False,
+)
 
 
 def data():

@@ -1,5 +1,6 @@
 """Issue 11's components: season lengths, default lookback, scale-free losses, the seasonal skip
 connection, exponential smoothing (window_norm="es"), log targets, ensembles and the time budget."""
+
 from __future__ import annotations
 
 import datetime
@@ -13,12 +14,11 @@ import torch
 from sklearn.base import clone
 
 from forecast import RNNForecaster, SeasonalNaive
+from forecast.data.seasonality import default_lookback, resolve_season_length, season_length_for
 from forecast.datasets.synthetic import make_panel
-from forecast.training.losses import ForecastLoss, seasonal_mae
 from forecast.networks import build_network
 from forecast.networks.model import Ensemble, seasonal_base
-from forecast.networks.smoothing import ExpSmoothing
-from forecast.data.seasonality import default_lookback, resolve_season_length, season_length_for
+from forecast.training.losses import ForecastLoss, seasonal_mae
 
 TINY = dict(hidden_size=8, max_epochs=2, batch_size=64, verbose=False, seed=0)
 
@@ -28,8 +28,23 @@ def hourly():
     return make_panel(n_series=3, length=240, freq="h", seed=1)
 
 
-@pytest.mark.parametrize("freq,m", [("h", 24), ("15min", 96), ("D", 7), ("B", 5), ("W-SUN", 52), ("MS", 12),
-                                    ("ME", 12), ("QS-OCT", 4), ("YS-JAN", 1), ("2h", 12), (1, 1), ("step", 1)])
+@pytest.mark.parametrize(
+    "freq,m",
+    [
+        ("h", 24),
+        ("15min", 96),
+        ("D", 7),
+        ("B", 5),
+        ("W-SUN", 52),
+        ("MS", 12),
+        ("ME", 12),
+        ("QS-OCT", 4),
+        ("YS-JAN", 1),
+        ("2h", 12),
+        (1, 1),
+        ("step", 1),
+    ],
+)
 def test_season_length_follows_the_frequency(freq, m):
     assert season_length_for(freq) == m
 
@@ -43,7 +58,9 @@ def test_inferred_season_falls_back_to_one_on_series_too_short_for_two_seasons()
 def test_default_lookback_grows_with_horizon_and_season_and_fits_the_data():
     assert default_lookback(24, 24, [1000]) == 48
     assert default_lookback(12, 18, [120]) == 36
-    assert default_lookback(1, 6, [20]) == 12  # 2 horizons; the median series (20) leaves room for 14
+    assert (
+        default_lookback(1, 6, [20]) == 12
+    )  # 2 horizons; the median series (20) leaves room for 14
     assert default_lookback(1, 6, [14]) == 8
     assert default_lookback(24, 96, [20000]) == 192
     assert default_lookback(24, 336, [20000]) == 336  # long horizons: one horizon back
@@ -65,7 +82,9 @@ def test_mase_loss_weighs_every_series_the_same_whatever_its_scale():
     assert scale[1] == pytest.approx(100 * scale[0])
     loss = ForecastLoss("mase", series_scale=scale)
     y = torch.zeros(2, 3)
-    pred = torch.tensor([[1.0, 1, 1], [100, 100, 100]])  # the same error relative to each series' scale
+    pred = torch.tensor(
+        [[1.0, 1, 1], [100, 100, 100]]
+    )  # the same error relative to each series' scale
     terms = loss.pointwise(pred, y, torch.tensor([0, 1]))
     assert torch.allclose(terms[0], terms[1])
     assert loss(pred, y, torch.tensor([0, 1])).item() == pytest.approx(1.0 / scale[0])
@@ -96,7 +115,9 @@ def test_seasonal_skip_at_zero_weights_is_seasonal_naive(hourly):
     want = torch.cat([x[:, -24:, 0], x[:, -24:-18, 0]], dim=1)
     assert torch.allclose(out, want)
     # and through the estimator: a model that has not learned (learning rate ~0) forecasts seasonal naive
-    est = RNNForecaster(lookback=48, horizon=30, skip="seasonal", learning_rate=1e-12, **TINY).fit(hourly)
+    est = RNNForecaster(lookback=48, horizon=30, skip="seasonal", learning_rate=1e-12, **TINY).fit(
+        hourly
+    )
     naive = SeasonalNaive(horizon=30, season_length=24).fit(hourly).predict()
     np.testing.assert_allclose(est.predict()["y_pred"], naive["y_pred"], rtol=1e-4, atol=1e-4)
 
@@ -124,13 +145,22 @@ def test_exponential_smoothing_is_equivariant_and_starts_at_its_own_forecast():
 
 def test_seasonal_strength_starts_from_how_regular_the_season_is():
     t = np.arange(240)
-    seasonal = pd.DataFrame({"unique_id": "s", "ds": pd.date_range("2020", periods=240, freq="h"),
-                             "y": np.sin(2 * np.pi * t / 24) + 0.1 * np.random.default_rng(0).normal(size=240)})
+    seasonal = pd.DataFrame(
+        {
+            "unique_id": "s",
+            "ds": pd.date_range("2020", periods=240, freq="h"),
+            "y": np.sin(2 * np.pi * t / 24) + 0.1 * np.random.default_rng(0).normal(size=240),
+        }
+    )
     noise = seasonal.assign(unique_id="n", y=np.random.default_rng(1).normal(size=240))
-    est = RNNForecaster(lookback=48, horizon=6, window_norm="es", max_steps=1, **{**TINY, "max_epochs": 1})
+    est = RNNForecaster(
+        lookback=48, horizon=6, window_norm="es", max_steps=1, **{**TINY, "max_epochs": 1}
+    )
     est.fit(pd.concat([seasonal, noise]))
     beta = dict(zip(est.ids_, est.module_.norm.coefficients()[:, 2].detach().numpy()))
-    assert beta["s"] > 0.8 and 0.45 < beta["n"] < 0.6  # regular: nearly whole; none: shrunk to about half
+    assert (
+        beta["s"] > 0.8 and 0.45 < beta["n"] < 0.6
+    )  # regular: nearly whole; none: shrunk to about half
 
 
 def test_seasonal_regularity_of_a_clean_season_is_near_one_and_of_noise_near_zero():
@@ -138,13 +168,17 @@ def test_seasonal_regularity_of_a_clean_season_is_near_one_and_of_noise_near_zer
 
     t = np.arange(120)
     trend_and_season = 0.5 * t + np.sin(2 * np.pi * t / 12)
-    assert seasonal_regularity(trend_and_season, 12) > 0.85  # the trend is removed first (acf: at most (n - m) / n)
+    assert (
+        seasonal_regularity(trend_and_season, 12) > 0.85
+    )  # the trend is removed first (acf: at most (n - m) / n)
     assert abs(seasonal_regularity(np.random.default_rng(0).normal(size=500), 12)) < 0.15
     assert np.isnan(seasonal_regularity(np.arange(20.0), 12))  # shorter than three seasons
 
 
 def test_exponential_smoothing_learns_per_series_coefficients(hourly, tmp_path):
-    est = RNNForecaster(lookback=48, horizon=6, window_norm="es", learning_rate=5e-2, **TINY).fit(hourly)
+    est = RNNForecaster(lookback=48, horizon=6, window_norm="es", learning_rate=5e-2, **TINY).fit(
+        hourly
+    )
     coef = est.module_.norm.coefficients().detach().numpy()
     assert coef.shape == (3, 3) and ((coef > 0) & (coef < 1)).all()
     assert not np.allclose(coef, coef[0])  # moved, per series
@@ -154,11 +188,17 @@ def test_exponential_smoothing_learns_per_series_coefficients(hourly, tmp_path):
 
 def test_log_target_forecasts_stay_positive_and_refuse_non_positive_values(hourly):
     positive = hourly.assign(y=hourly["y"] - hourly["y"].min() + 1.0)
-    fc = RNNForecaster(lookback=24, horizon=6, target_transform="log", **TINY).fit(positive).predict()
+    fc = (
+        RNNForecaster(lookback=24, horizon=6, target_transform="log", **TINY)
+        .fit(positive)
+        .predict()
+    )
     assert (fc["y_pred"] > 0).all()
     bad = positive.copy()
     bad.loc[bad.index[300], "y"] = 0.0
-    with pytest.raises(ValueError, match=r"target_transform='log' needs positive.*series 'series_1'"):
+    with pytest.raises(
+        ValueError, match=r"target_transform='log' needs positive.*series 'series_1'"
+    ):
         RNNForecaster(lookback=24, horizon=6, target_transform="log", **TINY).fit(bad)
 
 
@@ -190,25 +230,41 @@ def test_ensemble_members_differ_and_are_saved(hourly, tmp_path):
 def test_max_time_stops_training_within_an_epoch(hourly):
     big = make_panel(n_series=20, length=400, freq="h", seed=2)
     t0 = time.perf_counter()
-    est = RNNForecaster(lookback=24, horizon=6, max_epochs=10_000, max_time=1.0, hidden_size=8, batch_size=32,
-                        verbose=False).fit(big)
+    est = RNNForecaster(
+        lookback=24,
+        horizon=6,
+        max_epochs=10_000,
+        max_time=1.0,
+        hidden_size=8,
+        batch_size=32,
+        verbose=False,
+    ).fit(big)
     elapsed = time.perf_counter() - t0
     epochs = len(est.history_.records)
     assert 1 <= epochs < 10_000
     longest = max(r.seconds for r in est.history_.records)
     assert elapsed < 1.0 + 2 * longest + 2.0  # one (partial) epoch past the budget, plus set-up
-    est2 = RNNForecaster(lookback=24, horizon=6, max_time=datetime.timedelta(seconds=0.5), **TINY).fit(hourly)
+    est2 = RNNForecaster(
+        lookback=24, horizon=6, max_time=datetime.timedelta(seconds=0.5), **TINY
+    ).fit(hourly)
     assert est2.history_.records
 
 
-@pytest.mark.parametrize("kw,match", [
-    (dict(max_time=0), "max_time"), (dict(max_time="5"), "max_time"), (dict(n_models=0), "n_models"),
-    (dict(skip="naive"), "skip"), (dict(target_transform="sqrt"), "target_transform"),
-    (dict(loss="mape"), "loss"), (dict(season_length=0), "season_length"),
-    (dict(skip="seasonal", head="recursive"), "skip='seasonal'"),
-    (dict(window_norm="es", head="recursive"), "window_norm='es'"),
-    (dict(window_norm="es", skip="seasonal"), "window_norm='es'"),
-])
+@pytest.mark.parametrize(
+    "kw,match",
+    [
+        (dict(max_time=0), "max_time"),
+        (dict(max_time="5"), "max_time"),
+        (dict(n_models=0), "n_models"),
+        (dict(skip="naive"), "skip"),
+        (dict(target_transform="sqrt"), "target_transform"),
+        (dict(loss="mape"), "loss"),
+        (dict(season_length=0), "season_length"),
+        (dict(skip="seasonal", head="recursive"), "skip='seasonal'"),
+        (dict(window_norm="es", head="recursive"), "window_norm='es'"),
+        (dict(window_norm="es", skip="seasonal"), "window_norm='es'"),
+    ],
+)
 def test_bad_accuracy_parameters_are_named(hourly, kw, match):
     with pytest.raises(ValueError, match=match):
         RNNForecaster(**{**TINY, "lookback": 24, "horizon": 6, **kw}).fit(hourly)
@@ -226,7 +282,9 @@ def test_models_saved_before_resolved_values_were_recorded_still_load(hourly, tm
 
 
 def test_a_timedelta_budget_saves_as_seconds(hourly, tmp_path):
-    est = RNNForecaster(lookback=24, horizon=6, max_time=datetime.timedelta(seconds=30), **TINY).fit(hourly)
+    est = RNNForecaster(
+        lookback=24, horizon=6, max_time=datetime.timedelta(seconds=30), **TINY
+    ).fit(hourly)
     assert RNNForecaster.load(est.save(tmp_path / "td")).max_time == 30.0
 
 
@@ -238,12 +296,19 @@ def test_smape_loss_on_log_targets_is_scored_on_the_original_scale():
 
 def test_tbptt_and_ensembles_are_refused_together(hourly):
     with pytest.raises(ValueError, match="tbptt_steps=4.*n_models=2"):
-        RNNForecaster(head="recursive", tbptt_steps=4, n_models=2, lookback=24, horizon=6, **TINY).fit(hourly)
+        RNNForecaster(
+            head="recursive", tbptt_steps=4, n_models=2, lookback=24, horizon=6, **TINY
+        ).fit(hourly)
 
 
 def test_ensemble_members_vary_lookback_and_loss_and_keep_their_own_history(hourly):
-    model = RNNForecaster(horizon=6, n_models=3, member_lookbacks=(12, 24, 48), member_losses=("mae", "mase", "smape"),
-                          **TINY).fit(hourly)
+    model = RNNForecaster(
+        horizon=6,
+        n_models=3,
+        member_lookbacks=(12, 24, 48),
+        member_losses=("mae", "mase", "smape"),
+        **TINY,
+    ).fit(hourly)
     assert model.lookback_ == 48  # the window holds every member's
     assert [m.input_steps for m in model.module_.members] == [12, 24, 48]
     for record in model.history_.records:
@@ -253,15 +318,25 @@ def test_ensemble_members_vary_lookback_and_loss_and_keep_their_own_history(hour
     assert np.isfinite(model.predict().y_pred).all()
     short = model.module_.members[0]
     x = torch.randn(2, 48, 1)
-    same_tail = torch.cat([torch.randn(2, 36, 1), x[:, -12:]], dim=1)  # only the last 12 steps reach member 0
+    same_tail = torch.cat(
+        [torch.randn(2, 36, 1), x[:, -12:]], dim=1
+    )  # only the last 12 steps reach member 0
     args = (torch.zeros(2, 6, 0), torch.zeros(2, 0))
-    assert torch.allclose(short(x, *args, series=torch.tensor([0, 1])), short(same_tail, *args, series=torch.tensor([0, 1])))
+    assert torch.allclose(
+        short(x, *args, series=torch.tensor([0, 1])),
+        short(same_tail, *args, series=torch.tensor([0, 1])),
+    )
 
 
-@pytest.mark.parametrize("kw,match", [(dict(n_models=2, member_lookbacks=(12,)), "one value per member"),
-                                      (dict(n_models=2, member_losses=("mae", "l1")), "member_losses"),
-                                      (dict(n_models=2, lookback=12, member_lookbacks=(12, 24)), "exceed"),
-                                      (dict(n_models=2, member_losses=("mae", "mse"), quantiles=(0.1,)), "own loss")])
+@pytest.mark.parametrize(
+    "kw,match",
+    [
+        (dict(n_models=2, member_lookbacks=(12,)), "one value per member"),
+        (dict(n_models=2, member_losses=("mae", "l1")), "member_losses"),
+        (dict(n_models=2, lookback=12, member_lookbacks=(12, 24)), "exceed"),
+        (dict(n_models=2, member_losses=("mae", "mse"), quantiles=(0.1,)), "own loss"),
+    ],
+)
 def test_bad_member_settings_are_named(hourly, kw, match):
     with pytest.raises(ValueError, match=match):
         RNNForecaster(horizon=6, **{**TINY, **kw}).fit(hourly)

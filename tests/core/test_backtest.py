@@ -4,20 +4,32 @@ import pytest
 import torch
 
 from forecast import RNNForecaster, SeasonalNaive
-from forecast.evaluation.backtesting import backtest, fit_groups
 from forecast.datasets.synthetic import make_panel
+from forecast.evaluation.backtesting import backtest, fit_groups
 
 H, L = 4, 12
 
 
 @pytest.fixture(scope="module")
 def panel():
-    return make_panel(n_series=3, length=120, freq="h", seed=1, past_covariates=1, future_covariates=1)
+    return make_panel(
+        n_series=3, length=120, freq="h", seed=1, past_covariates=1, future_covariates=1
+    )
 
 
 def rnn(**kw):
-    params = dict(cell="gru", hidden_size=8, lookback=L, horizon=H, past_covariates=("past_0",),
-                  future_covariates=("future_0",), max_epochs=2, batch_size=64, verbose=False, seed=0)
+    params = dict(
+        cell="gru",
+        hidden_size=8,
+        lookback=L,
+        horizon=H,
+        past_covariates=("past_0",),
+        future_covariates=("future_0",),
+        max_epochs=2,
+        batch_size=64,
+        verbose=False,
+        seed=0,
+    )
     return RNNForecaster(**{**params, **kw})
 
 
@@ -39,7 +51,9 @@ def cutoff_of(df, uid, position_from_end):
 @pytest.mark.parametrize("refit, n_fits", [(True, 5), ("warm", 5), (2, 3), (5, 1), (False, 1)])
 def test_refit_modes_fit_the_documented_number_of_times(panel, refit, n_fits):
     CountingNaive.fits = []
-    result = backtest(CountingNaive(horizon=H, season_length=2), panel, n_windows=5, step=2, refit=refit)
+    result = backtest(
+        CountingNaive(horizon=H, season_length=2), panel, n_windows=5, step=2, refit=refit
+    )
     assert result.n_fits == n_fits == len(CountingNaive.fits)
     assert len(result.forecasts) == 3 * 5 * H
     assert fit_groups(5, refit)[0][0] == 0
@@ -47,10 +61,18 @@ def test_refit_modes_fit_the_documented_number_of_times(panel, refit, n_fits):
 
 def test_origins_are_counted_back_from_each_series_end():
     df = make_panel(n_series=3, length=60, freq="D", seed=0, ragged=True)
-    result = backtest(SeasonalNaive(horizon=H, season_length=1), df, n_windows=3, step=2, refit=False)
+    result = backtest(
+        SeasonalNaive(horizon=H, season_length=1), df, n_windows=3, step=2, refit=False
+    )
     for uid in df["unique_id"].unique():
-        cutoffs = result.forecasts.loc[result.forecasts["unique_id"] == uid].groupby("window")["cutoff"].first()
-        expected = [cutoff_of(df, uid, H + (2 - w) * 2 + 1) for w in range(3)]  # position n - H - (W-1-w)*step - 1
+        cutoffs = (
+            result.forecasts.loc[result.forecasts["unique_id"] == uid]
+            .groupby("window")["cutoff"]
+            .first()
+        )
+        expected = [
+            cutoff_of(df, uid, H + (2 - w) * 2 + 1) for w in range(3)
+        ]  # position n - H - (W-1-w)*step - 1
         np.testing.assert_array_equal(cutoffs.to_numpy(), expected)
 
 
@@ -61,13 +83,19 @@ def test_seasonal_naive_backtest_repeats_the_last_season_before_each_cutoff(pane
     cut = int(np.flatnonzero(one["ds"].to_numpy() == fc["cutoff"].iloc[0])[0])
     expected = one["y"].to_numpy()[cut - 2 + np.arange(H) % 3]
     np.testing.assert_allclose(fc["y_pred"].to_numpy()[:H], expected)
-    np.testing.assert_allclose(fc["y"].to_numpy()[:H], one["y"].to_numpy()[cut + 1: cut + 1 + H])
+    np.testing.assert_allclose(fc["y"].to_numpy()[:H], one["y"].to_numpy()[cut + 1 : cut + 1 + H])
 
 
 def test_sliding_window_trains_on_train_length_points(panel):
     CountingNaive.fits = []
-    backtest(CountingNaive(horizon=H, season_length=2), panel, n_windows=2, refit=True, window="sliding",
-             train_length=30)
+    backtest(
+        CountingNaive(horizon=H, season_length=2),
+        panel,
+        n_windows=2,
+        refit=True,
+        window="sliding",
+        train_length=30,
+    )
     assert all(n == 30 for fit in CountingNaive.fits for n in fit.values())
 
 
@@ -92,14 +120,18 @@ def test_values_after_the_cutoff_do_not_change_its_forecasts(panel, refit):
     huge = backtest(rnn(), poison(panel, first_cut, 1e6), **kw)
     pd.testing.assert_frame_equal(first_window(clean), first_window(huge))
     assert not first_window(clean, 2).equals(first_window(huge, 2))  # the poison was real
-    with pytest.raises(ValueError, match="NaN in series"):  # actuals after the last cutoff are checked, not dropped
+    with pytest.raises(
+        ValueError, match="NaN in series"
+    ):  # actuals after the last cutoff are checked, not dropped
         backtest(rnn(), poison(panel, H + 1, np.nan), **kw)
 
 
 def test_future_covariates_after_the_cutoff_are_read(panel):
     clean = backtest(rnn(), panel, n_windows=1, refit=False)
     changed = poison(panel, H + 1, 5.0, columns=("future_0",))
-    assert not first_window(clean).equals(first_window(backtest(rnn(), changed, n_windows=1, refit=False)))
+    assert not first_window(clean).equals(
+        first_window(backtest(rnn(), changed, n_windows=1, refit=False))
+    )
 
 
 def test_no_refit_batched_forecasts_equal_the_per_window_loop(panel):
@@ -113,7 +145,9 @@ def test_no_refit_batched_forecasts_equal_the_per_window_loop(panel):
         history = panel[panel["ds"] <= cut]
         ahead = panel[panel["ds"].isin(fc["ds"]) & (panel["ds"] > cut)]
         loop = model.predict(history, X_future=ahead[["unique_id", "ds", "future_0"]])
-        np.testing.assert_allclose(fc["y_pred"].to_numpy(), loop["y_pred"].to_numpy(), rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(
+            fc["y_pred"].to_numpy(), loop["y_pred"].to_numpy(), rtol=1e-5, atol=1e-4
+        )
         np.testing.assert_array_equal(fc["ds"].to_numpy(), loop["ds"].to_numpy())
 
 
@@ -152,22 +186,34 @@ def test_bad_arguments_are_named(panel):
 def test_interpolate_fill_never_reads_past_an_origin():
     from forecast import Naive
 
-    df = pd.DataFrame({"unique_id": "s0", "ds": pd.date_range("2020-01-01", periods=40), "y": np.arange(40.0)})
+    df = pd.DataFrame(
+        {"unique_id": "s0", "ds": pd.date_range("2020-01-01", periods=40), "y": np.arange(40.0)}
+    )
     df.loc[33, "y"] = np.nan  # the value at window 0's cutoff is missing
     for refit in (True, False):
         fc = backtest(Naive(horizon=3, fill="interpolate"), df, n_windows=2, refit=refit).forecasts
         first = fc[fc.window == 0].y_pred.to_numpy()
-        assert np.allclose(first, 32.0), (refit, first)  # carried forward from before the gap, not from after it
-    model = RNNForecaster(cell="gru", hidden_size=4, lookback=8, horizon=3, max_epochs=1, fill="interpolate").fit(df)
+        assert np.allclose(first, 32.0), (
+            refit,
+            first,
+        )  # carried forward from before the gap, not from after it
+    model = RNNForecaster(
+        cell="gru", hidden_size=4, lookback=8, horizon=3, max_epochs=1, fill="interpolate"
+    ).fit(df)
     origins = pd.DataFrame({"unique_id": ["s0"], "cutoff": [df.ds[33]]})
     poisoned = df.assign(y=np.where(df.index > 33, df.y + 1000.0, df.y))
-    pd.testing.assert_frame_equal(model.predict_at(df, origins), model.predict_at(poisoned, origins))
+    pd.testing.assert_frame_equal(
+        model.predict_at(df, origins), model.predict_at(poisoned, origins)
+    )
 
 
 def test_score_works_with_custom_column_names():
-    df = pd.DataFrame({"store": "a", "date": pd.date_range("2020-01-01", periods=40), "sales": np.arange(40.0)})
+    df = pd.DataFrame(
+        {"store": "a", "date": pd.date_range("2020-01-01", periods=40), "sales": np.arange(40.0)}
+    )
     model = RNNForecaster(hidden_size=4, lookback=8, horizon=4, max_epochs=1).fit(
-        df, id_col="store", time_col="date", target_col="sales")
+        df, id_col="store", time_col="date", target_col="sales"
+    )
     assert np.isfinite(model.score(df))
 
 

@@ -1,4 +1,5 @@
 """Every bad input gets a ValueError naming what is wrong and where."""
+
 import subprocess
 import sys
 
@@ -12,11 +13,19 @@ TINY = dict(hidden_size=4, lookback=10, horizon=3, max_epochs=1)
 
 
 def good(n=2, length=40):
-    return pd.concat([
-        pd.DataFrame({"unique_id": f"s{i}", "ds": pd.date_range("2024-01-01", periods=length, freq="D"),
-                      "y": np.arange(length, dtype=float) + i})
-        for i in range(n)
-    ], ignore_index=True)
+    return pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "unique_id": f"s{i}",
+                    "ds": pd.date_range("2024-01-01", periods=length, freq="D"),
+                    "y": np.arange(length, dtype=float) + i,
+                }
+            )
+            for i in range(n)
+        ],
+        ignore_index=True,
+    )
 
 
 def fit_error(df, **params):
@@ -92,8 +101,13 @@ def test_unknown_series_at_predict():
 
 def test_frequency_mismatch_at_predict():
     model = RNNForecaster(**TINY).fit(good())
-    hourly = good().assign(ds=lambda d: d.groupby("unique_id").cumcount().map(
-        lambda k: pd.Timestamp("2024-01-01") + pd.Timedelta(hours=k)))
+    hourly = good().assign(
+        ds=lambda d: (
+            d.groupby("unique_id")
+            .cumcount()
+            .map(lambda k: pd.Timestamp("2024-01-01") + pd.Timedelta(hours=k))
+        )
+    )
     with pytest.raises(ValueError, match="frequency"):
         model.predict(hourly)
 
@@ -110,11 +124,25 @@ def test_covariate_nan_named():
     assert "'temp'" in msg and "NaN" in msg
 
 
-@pytest.mark.parametrize("param,value", [("cell", "transformer"), ("lookback", 0), ("horizon", -1),
-                                          ("merge", "max"), ("dropout", 1.5), ("scaler", "minmax"),
-                                          ("loss", "l3"), ("clip", "sometimes"), ("learning_rate", 0),
-                                          ("past_covariates", "temp"), ("bidirectional", "yes"),
-                                          ("calendar", "yes"), ("seed", "x"), ("weight_decay", -1)])
+@pytest.mark.parametrize(
+    "param,value",
+    [
+        ("cell", "transformer"),
+        ("lookback", 0),
+        ("horizon", -1),
+        ("merge", "max"),
+        ("dropout", 1.5),
+        ("scaler", "minmax"),
+        ("loss", "l3"),
+        ("clip", "sometimes"),
+        ("learning_rate", 0),
+        ("past_covariates", "temp"),
+        ("bidirectional", "yes"),
+        ("calendar", "yes"),
+        ("seed", "x"),
+        ("weight_decay", -1),
+    ],
+)
 def test_bad_parameters_are_named(param, value):
     assert param in fit_error(good(), **{param: value})
 
@@ -139,7 +167,9 @@ def test_missing_id_or_timestamp_named_not_silently_dropped():
     assert "'ds' has a missing value" in fit_error(df)
 
 
-@pytest.mark.parametrize("device", ["tpu", "cuda:0" if not __import__("torch").cuda.is_available() else "nope"])
+@pytest.mark.parametrize(
+    "device", ["tpu", "cuda:0" if not __import__("torch").cuda.is_available() else "nope"]
+)
 def test_bad_or_unavailable_device_is_named(device):
     assert "device" in fit_error(good(), device=device)
 
@@ -186,7 +216,11 @@ def test_non_integer_time_column_is_refused_not_read_as_1970_nanoseconds():
     df = good().assign(ds=lambda d: d.groupby("unique_id").cumcount() + 0.5)
     msg = fit_error(df)
     assert "column 'ds' holds non-integer numbers" in msg and "astype('int64')" in msg
-    years = good().rename(columns={"ds": "year"}).assign(year=lambda d: 1900.0 + d.groupby("unique_id").cumcount())
+    years = (
+        good()
+        .rename(columns={"ds": "year"})
+        .assign(year=lambda d: 1900.0 + d.groupby("unique_id").cumcount())
+    )
     with pytest.raises(ValueError, match="column 'year' holds non-integer numbers"):
         RNNForecaster(**TINY).fit(years, time_col="year")
     # integers are time steps (positions), not nanoseconds: forecasts continue them
@@ -200,8 +234,12 @@ def test_messages_use_the_users_column_names():
     with pytest.raises(ValueError, match="column 'sales' has NaN in series 's0'"):
         RNNForecaster(**TINY).fit(df, id_col="store", time_col="day", target_col="sales")
     with pytest.raises(ValueError, match=r"duplicate \(store, day\)"):
-        RNNForecaster(**TINY).fit(pd.concat([df.fillna(0), df.fillna(0).head(1)]), id_col="store", time_col="day",
-                                  target_col="sales")
+        RNNForecaster(**TINY).fit(
+            pd.concat([df.fillna(0), df.fillna(0).head(1)]),
+            id_col="store",
+            time_col="day",
+            target_col="sales",
+        )
 
 
 def test_boolean_target_is_refused():
@@ -240,8 +278,11 @@ def test_candidate_grid_names_a_swept_parameter_and_checks_its_dimensions():
         candidate_grid(cells="gru")
     with pytest.raises(ValueError, match=r"cells has unknown value\(s\) \['transformer'\]"):
         candidate_grid(cells=("gru", "transformer"))
-    assert set(candidate_grid(cells=("gru",), bidirectional=(False,), hidden_sizes=(4,),
-                              window_norms=("none", "last"))) == {"gru-h4", "gru-h4-wlast"}
+    assert set(
+        candidate_grid(
+            cells=("gru",), bidirectional=(False,), hidden_sizes=(4,), window_norms=("none", "last")
+        )
+    ) == {"gru-h4", "gru-h4-wlast"}
 
 
 def test_window_norm_standard_needs_a_lookback_with_a_spread():
@@ -259,10 +300,17 @@ def test_selection_on_an_undefined_metric_says_why():
 def test_nan_in_x_future_is_named_apart_from_a_missing_row():
     df = good().assign(promo=0.0)
     model = RNNForecaster(future_covariates=("promo",), **TINY).fit(df)
-    fut = pd.DataFrame({"unique_id": np.repeat(["s0", "s1"], 3), "promo": 1.0,
-                        "ds": np.tile(pd.date_range("2024-02-10", periods=3, freq="D"), 2)})
+    fut = pd.DataFrame(
+        {
+            "unique_id": np.repeat(["s0", "s1"], 3),
+            "promo": 1.0,
+            "ds": np.tile(pd.date_range("2024-02-10", periods=3, freq="D"), 2),
+        }
+    )
     fut.loc[4, "promo"] = np.nan
-    with pytest.raises(ValueError, match=r"X_future column\(s\) \['promo'\] are NaN for series 's1'"):
+    with pytest.raises(
+        ValueError, match=r"X_future column\(s\) \['promo'\] are NaN for series 's1'"
+    ):
         model.predict(X_future=fut)
     with pytest.raises(ValueError, match="X_future lacks values for series 's1'"):
         model.predict(X_future=fut.drop(index=4))
@@ -272,21 +320,30 @@ def test_review_edge_cases_of_frames():
     from pipelines.future import split_future
 
     # a shuffled wide frame with NaN padding trims by time, not by row position
-    w = pd.DataFrame({"a": np.arange(20.0), "b": [np.nan, np.nan, *np.arange(18.0)]},
-                     index=pd.date_range("2020-01-01", periods=20, freq="D"))
+    w = pd.DataFrame(
+        {"a": np.arange(20.0), "b": [np.nan, np.nan, *np.arange(18.0)]},
+        index=pd.date_range("2020-01-01", periods=20, freq="D"),
+    )
     shuffled = w.iloc[np.random.default_rng(0).permutation(20)]
     a = RNNForecaster(**TINY).fit(w).predict()
     b = RNNForecaster(**TINY).fit(shuffled).predict()
     pd.testing.assert_frame_equal(a, b)
     with pytest.raises(ValueError, match="duplicate column name"):
-        RNNForecaster(**TINY).fit(pd.DataFrame({1: np.arange(20.0), "1": np.arange(20.0)}, index=w.index))
+        RNNForecaster(**TINY).fit(
+            pd.DataFrame({1: np.arange(20.0), "1": np.arange(20.0)}, index=w.index)
+        )
     # numbers stored as objects are refused like numeric columns
     df = good().astype({"ds": object})
     df["ds"] = [2000.5 + i for i in range(len(df))]
     assert "holds non-integer numbers" in fit_error(df.astype({"ds": object}))
     # string dates are ordered as dates when splitting off the future rows
-    s = pd.DataFrame({"unique_id": "a", "ds": ["1/8/2020", "1/9/2020", "1/10/2020", "1/11/2020"],
-                      "y": [1.0, 2.0, 3.0, np.nan]})
+    s = pd.DataFrame(
+        {
+            "unique_id": "a",
+            "ds": ["1/8/2020", "1/9/2020", "1/10/2020", "1/11/2020"],
+            "y": [1.0, 2.0, 3.0, np.nan],
+        }
+    )
     assert split_future(s)[1]["ds"].tolist() == ["1/11/2020"]
 
 

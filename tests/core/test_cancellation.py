@@ -1,6 +1,7 @@
 """A process whose SIGTERM belongs to someone else (Prefect's runner cancelling a served flow run):
 ``forecast.training.stopping.stop_fits_on`` makes that signal stop fits in worker threads at their next step
 and still runs the owner's handler."""
+
 from __future__ import annotations
 
 import os
@@ -49,10 +50,18 @@ print("result", result, "owner", owner, "seconds", round(time.perf_counter() - t
 
 
 def test_a_foreign_sigterm_stops_fits_in_worker_threads_and_reaches_its_owner():
-    out = subprocess.run([sys.executable, "-c", SCRIPT], cwd=REPO, capture_output=True, text=True, timeout=120,
-                         env=dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1"))
+    out = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1"),
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "off-main False" in out.stdout  # only the main thread may install handlers
     line = next(l for l in out.stdout.splitlines() if l.startswith("result"))
     assert "'stopped_by': 15" in line and "owner [15]" in line, line
-    assert float(line.split("seconds")[1]) < 10, line  # at the next step, not at the end of 100,000 epochs
+    assert float(line.split("seconds")[1]) < 10, (
+        line
+    )  # at the next step, not at the end of 100,000 epochs

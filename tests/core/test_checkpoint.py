@@ -4,6 +4,7 @@ The kill-and-resume test runs fits in child processes (``resume_child.py``), kil
 SIGKILL inside optimizer steps and inside a checkpoint save, restarts them on the same folder
 and checks the final weights equal an uninterrupted fit's bit for bit (CPU, same seed).
 """
+
 from __future__ import annotations
 
 import json
@@ -19,15 +20,28 @@ import pytest
 import torch
 
 from forecast import RNNForecaster
-from forecast.training.checkpoint import CheckpointError
-from forecast.training.stopping import STOP, Interrupted
 from forecast.datasets.synthetic import make_panel
+from forecast.training.checkpoint import CheckpointError
 from forecast.training.loop import Callback
+from forecast.training.stopping import STOP, Interrupted
 
 CHILD = Path(__file__).with_name("resume_child.py")
 REPO = Path(__file__).resolve().parents[2]
-SMALL = dict(cell="gru", hidden_size=8, lookback=24, season_length=12, horizon=6, batch_size=16, windows_per_epoch=96,
-             max_epochs=5, early_stopping=2, lr_scheduler="plateau", device="cpu", seed=0, verbose=False)
+SMALL = dict(
+    cell="gru",
+    hidden_size=8,
+    lookback=24,
+    season_length=12,
+    horizon=6,
+    batch_size=16,
+    windows_per_epoch=96,
+    max_epochs=5,
+    early_stopping=2,
+    lr_scheduler="plateau",
+    device="cpu",
+    seed=0,
+    verbose=False,
+)
 
 
 def panel():
@@ -62,9 +76,13 @@ def test_a_stopped_fit_resumes_to_the_same_weights_as_an_uninterrupted_one(tmp_p
     assert [p.name for p in folder.iterdir()] == ["epoch-000002"]
     resumed = RNNForecaster(**SMALL).fit(panel(), checkpoint_dir=folder, callbacks=[Callback()])
     assert same(weights(resumed), weights(reference))
-    assert [r.epoch for r in resumed.history_.records] == [r.epoch for r in reference.history_.records]
+    assert [r.epoch for r in resumed.history_.records] == [
+        r.epoch for r in reference.history_.records
+    ]
     assert resumed.history_.best_epoch == reference.history_.best_epoch
-    again = RNNForecaster(**SMALL).fit(panel(), checkpoint_dir=folder, callbacks=[Callback()])  # finished: no training
+    again = RNNForecaster(**SMALL).fit(
+        panel(), checkpoint_dir=folder, callbacks=[Callback()]
+    )  # finished: no training
     assert same(weights(again), weights(reference))
 
 
@@ -76,14 +94,27 @@ def _checkpointed(tmp_path):
     return folder, folder / "epoch-000001"
 
 
-@pytest.mark.parametrize("damage,says", [
-    (lambda p: (p / "state.pt").write_bytes((p / "state.pt").read_bytes()[:-100]), "is corrupt"),
-    (lambda p: (p / "state.pt").write_bytes(b"x" + (p / "state.pt").read_bytes()[1:]), "is corrupt"),
-    (lambda p: (p / "manifest.json").unlink(), "is partial"),
-    (lambda p: (p / "manifest.json").write_text("{"), "unreadable manifest.json"),
-    (lambda p: (p / "manifest.json").write_text(json.dumps(
-        json.loads((p / "manifest.json").read_text()) | {"format": 99})), "format 99"),
-])
+@pytest.mark.parametrize(
+    "damage,says",
+    [
+        (
+            lambda p: (p / "state.pt").write_bytes((p / "state.pt").read_bytes()[:-100]),
+            "is corrupt",
+        ),
+        (
+            lambda p: (p / "state.pt").write_bytes(b"x" + (p / "state.pt").read_bytes()[1:]),
+            "is corrupt",
+        ),
+        (lambda p: (p / "manifest.json").unlink(), "is partial"),
+        (lambda p: (p / "manifest.json").write_text("{"), "unreadable manifest.json"),
+        (
+            lambda p: (p / "manifest.json").write_text(
+                json.dumps(json.loads((p / "manifest.json").read_text()) | {"format": 99})
+            ),
+            "format 99",
+        ),
+    ],
+)
 def test_a_damaged_checkpoint_is_refused_naming_the_folder(tmp_path, damage, says):
     folder, path = _checkpointed(tmp_path)
     damage(path)
@@ -95,8 +126,12 @@ def test_a_damaged_checkpoint_is_refused_naming_the_folder(tmp_path, damage, say
 def test_a_checkpoint_of_another_fit_is_refused(tmp_path):
     folder, _ = _checkpointed(tmp_path)
     with pytest.raises(CheckpointError, match="belongs to another fit"):
-        RNNForecaster(**(SMALL | {"learning_rate": 0.01})).fit(panel(), checkpoint_dir=folder, callbacks=[Callback()])
-    other = make_panel(n_series=2, length=100, freq="h", seed=3)  # (a constant shift would scale the same)
+        RNNForecaster(**(SMALL | {"learning_rate": 0.01})).fit(
+            panel(), checkpoint_dir=folder, callbacks=[Callback()]
+        )
+    other = make_panel(
+        n_series=2, length=100, freq="h", seed=3
+    )  # (a constant shift would scale the same)
     with pytest.raises(CheckpointError, match="belongs to another fit"):
         RNNForecaster(**SMALL).fit(other, checkpoint_dir=folder, callbacks=[Callback()])
 
@@ -111,8 +146,14 @@ def test_a_leftover_temporary_folder_is_ignored_and_cleaned(tmp_path):
 
 def _child(folder, out, *kill, timeout=120):
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
-    return subprocess.run([sys.executable, str(CHILD), str(folder), str(out), *kill], env=env, cwd=REPO,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, str(CHILD), str(folder), str(out), *kill],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.mark.slow
@@ -161,18 +202,26 @@ def test_sigterm_stops_a_library_fit_in_a_worker_thread_promptly(tmp_path):
         "    def on_train_end(self, state, history): pass\n"
         "with on_signals():\n"
         "    with ThreadPoolExecutor(1) as pool:\n"
-        "        pool.submit(m.fit, df, callbacks=[Tell()]).result()\n")
+        "        pool.submit(m.fit, df, callbacks=[Tell()]).result()\n"
+    )
     for sig, code in ((signal.SIGTERM, 143), (signal.SIGINT, 130)):
-        proc = subprocess.Popen([sys.executable, str(script)], cwd=REPO, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True,
-                                env=dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO)))
+        proc = subprocess.Popen(
+            [sys.executable, str(script)],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO)),
+        )
         assert proc.stdout.readline().strip() == "training"
         time.sleep(1.0)
         t0 = time.monotonic()
         proc.send_signal(sig)
         proc.wait(timeout=30)
         assert time.monotonic() - t0 < 10
-        assert proc.returncode in (code, -sig if sig == signal.SIGINT else code), proc.stderr.read()[-2000:]
+        assert proc.returncode in (code, -sig if sig == signal.SIGINT else code), (
+            proc.stderr.read()[-2000:]
+        )
 
 
 def test_nan_injected_into_a_batch_mid_training_rolls_back_and_forecasts_stay_finite(monkeypatch):
@@ -208,13 +257,22 @@ def test_a_second_signal_ends_a_process_that_does_not_stop(tmp_path):
     """Code that swallows the first stop request (here: a loop that catches it) still ends at once
     on the second signal, killed by it (-15: the shell's 143)."""
     script = tmp_path / "stubborn.py"
-    script.write_text("import time\nfrom forecast.training.stopping import Interrupted, on_signals\n"
-                      "with on_signals():\n    while True:\n        try:\n            print('ready', flush=True)\n"
-                      "            time.sleep(60)\n"
-                      "        except Interrupted:\n            print('ignored', flush=True)\n")
-    proc = subprocess.Popen([sys.executable, str(script)], cwd=REPO, stdout=subprocess.PIPE, text=True,
-                            env=dict(os.environ, PYTHONPATH=str(REPO)))
-    assert proc.stdout.readline().strip() == "ready"  # inside the try: the signal cannot land outside it
+    script.write_text(
+        "import time\nfrom forecast.training.stopping import Interrupted, on_signals\n"
+        "with on_signals():\n    while True:\n        try:\n            print('ready', flush=True)\n"
+        "            time.sleep(60)\n"
+        "        except Interrupted:\n            print('ignored', flush=True)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+    )
+    assert (
+        proc.stdout.readline().strip() == "ready"
+    )  # inside the try: the signal cannot land outside it
     proc.send_signal(signal.SIGTERM)
     assert proc.stdout.readline().strip() == "ignored"
     assert proc.stdout.readline().strip() == "ready"

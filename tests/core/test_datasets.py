@@ -1,4 +1,5 @@
 """Bundled data sets, their split protocols, and loading from a built wheel."""
+
 import shutil
 import subprocess
 import sys
@@ -34,7 +35,9 @@ def test_airpassengers_is_one_monthly_series():
     assert df.shape == (144, 3)
     assert df["ds"].dtype == "datetime64[ns]" and df["y"].dtype == np.float64
     assert pd.api.types.is_string_dtype(df["unique_id"]) and df["unique_id"].nunique() == 1
-    assert df["ds"].iloc[0] == pd.Timestamp("1949-01-01") and df["ds"].iloc[-1] == pd.Timestamp("1960-12-01")
+    assert df["ds"].iloc[0] == pd.Timestamp("1949-01-01") and df["ds"].iloc[-1] == pd.Timestamp(
+        "1960-12-01"
+    )
     assert _is_regular(df["ds"], "MS")
     assert df["y"].iloc[:3].tolist() == [112.0, 118.0, 132.0] and df["y"].iloc[-1] == 432.0
 
@@ -42,7 +45,17 @@ def test_airpassengers_is_one_monthly_series():
 @pytest.mark.parametrize("name", ["etth1", "etth2"])
 def test_ett_default_is_ot_with_six_load_covariates(name):
     df = datasets.load(name)
-    assert list(df.columns) == ["unique_id", "ds", "y", "HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL"]
+    assert list(df.columns) == [
+        "unique_id",
+        "ds",
+        "y",
+        "HUFL",
+        "HULL",
+        "MUFL",
+        "MULL",
+        "LUFL",
+        "LULL",
+    ]
     assert df.shape == (17420, 9) and set(df["unique_id"]) == {"OT"}
     assert df["ds"].dtype == "datetime64[ns]"
     assert df["ds"].iloc[0] == pd.Timestamp("2016-07-01 00:00")
@@ -61,7 +74,9 @@ def test_ett_values_equal_the_raw_csv(name):
     assert multi.shape == (7 * 17420, 3)
     assert multi["unique_id"].unique().tolist() == list(datasets.ETT_VARIABLES)
     for var in datasets.ETT_VARIABLES:
-        np.testing.assert_array_equal(multi.loc[multi["unique_id"] == var, "y"].to_numpy(), raw[var].to_numpy())
+        np.testing.assert_array_equal(
+            multi.loc[multi["unique_id"] == var, "y"].to_numpy(), raw[var].to_numpy()
+        )
 
 
 def test_etth1_first_values_match_the_published_file():
@@ -95,8 +110,12 @@ def test_ett_zscore_uses_train_mean_and_population_std_per_variable():
     for col in ["y", "HUFL", "LULL"]:
         train = df[col].to_numpy()[:8640]
         row = stats[stats["column"] == col].iloc[0]
-        assert row["mean"] == pytest.approx(train.mean()) and row["std"] == pytest.approx(train.std(ddof=0))
-        np.testing.assert_allclose(scaled[col].to_numpy(), (df[col].to_numpy() - train.mean()) / train.std())
+        assert row["mean"] == pytest.approx(train.mean()) and row["std"] == pytest.approx(
+            train.std(ddof=0)
+        )
+        np.testing.assert_allclose(
+            scaled[col].to_numpy(), (df[col].to_numpy() - train.mean()) / train.std()
+        )
         assert scaled[col].iloc[:8640].mean() == pytest.approx(0, abs=1e-9)
         assert scaled[col].iloc[:8640].std(ddof=0) == pytest.approx(1)
     multi_scaled, multi_stats = datasets.ett_zscore(datasets.load("etth2", multivariate=True))
@@ -114,7 +133,9 @@ def test_m4_weekly_train_and_test_align_on_the_anchor_with_horizon_13():
     lengths = train.groupby("unique_id").size()
     assert (lengths.min(), lengths.max()) == (80, 2597)
     assert (train.groupby("unique_id")["ds"].max() == datasets.M4_ANCHOR).all()
-    assert (test.groupby("unique_id")["ds"].min() == datasets.M4_ANCHOR + pd.Timedelta(weeks=1)).all()
+    assert (
+        test.groupby("unique_id")["ds"].min() == datasets.M4_ANCHOR + pd.Timedelta(weeks=1)
+    ).all()
     assert _is_regular(df.loc[df["unique_id"] == "W1", "ds"], "W-SUN")
     assert datasets.M4_WEEKLY_SEASON_LENGTH == 1
 
@@ -125,7 +146,9 @@ def test_m4_weekly_values_equal_the_raw_csv():
     raw_train = pd.read_csv(SHARED / "m4_weekly" / "Weekly-train.csv", index_col=0)
     raw_test = pd.read_csv(SHARED / "m4_weekly" / "Weekly-test.csv", index_col=0)
     for uid in ["W1", "W200", "W359"]:
-        np.testing.assert_array_equal(train.loc[train["unique_id"] == uid, "y"], raw_train.loc[uid].dropna())
+        np.testing.assert_array_equal(
+            train.loc[train["unique_id"] == uid, "y"], raw_train.loc[uid].dropna()
+        )
         np.testing.assert_array_equal(test.loc[test["unique_id"] == uid, "y"], raw_test.loc[uid])
     assert train["y"].iloc[:2].tolist() == [1089.2, 1078.91]
     assert test["y"].iloc[0] == 35397.16
@@ -138,7 +161,9 @@ def test_load_returns_a_copy_the_caller_may_modify():
 
 
 def test_unknown_name_lists_the_known_ones():
-    with pytest.raises(ValueError, match="unknown data set 'nope'.*airpassengers.*etth1.*m4_weekly"):
+    with pytest.raises(
+        ValueError, match="unknown data set 'nope'.*airpassengers.*etth1.*m4_weekly"
+    ):
         datasets.load("nope")
     with pytest.raises(ValueError, match="multivariate"):
         datasets.load("airpassengers", multivariate=True)
@@ -177,6 +202,7 @@ def test_missing_file_is_reported_with_its_path(tmp_path, monkeypatch):
 
 # ----------------------------------------------------------------------------------- wheel
 
+
 def test_loads_from_a_built_wheel(tmp_path):
     # Build from a copy of the package sources, so the test does not depend on the repository's
     # top-level README (which the metadata names) or write build files into the checkout.
@@ -190,17 +216,40 @@ def test_loads_from_a_built_wheel(tmp_path):
         if (ROOT / folder).is_dir():
             shutil.copytree(ROOT / folder, src / folder, ignore=ignore)
     wheels = tmp_path / "wheels"
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                            "-w", str(wheels), str(src)], capture_output=True, text=True, timeout=300)
+    built = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(wheels),
+            str(src),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert built.returncode == 0, built.stderr[-3000:]
     unzipped = tmp_path / "unzipped"
     with zipfile.ZipFile(next(wheels.glob("*.whl"))) as wheel:
         wheel.extractall(unzipped)
-    code = ("import forecast.datasets as d; print(d.__file__); print(d.data_dir()); "
-            "print(len(d.load('airpassengers')))")
+    code = (
+        "import forecast.datasets as d; print(d.__file__); print(d.data_dir()); "
+        "print(len(d.load('airpassengers')))"
+    )
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(unzipped)}
-    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True,
-                         text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     module_file, data_dir, n_rows = out.stdout.split()
     assert Path(module_file).is_relative_to(unzipped)

@@ -1,4 +1,5 @@
 """RNNForecaster: shapes, covariates, scikit-learn contract, save/load, determinism, accuracy."""
+
 import itertools
 import time
 
@@ -48,12 +49,15 @@ COVARIATE_KINDS = {
 }
 
 
-@pytest.mark.parametrize("cell,bidirectional,kind", list(itertools.product(
-    ["rnn", "lstm", "gru"], [False, True], COVARIATE_KINDS)))
+@pytest.mark.parametrize(
+    "cell,bidirectional,kind",
+    list(itertools.product(["rnn", "lstm", "gru"], [False, True], COVARIATE_KINDS)),
+)
 def test_every_cell_direction_and_covariate_kind_forecasts_right_shape(cell, bidirectional, kind):
     df = panel()
-    model = RNNForecaster(cell=cell, bidirectional=bidirectional, **{**TINY, "max_epochs": 1},
-                          **COVARIATE_KINDS[kind])
+    model = RNNForecaster(
+        cell=cell, bidirectional=bidirectional, **{**TINY, "max_epochs": 1}, **COVARIATE_KINDS[kind]
+    )
     model.fit(df)
     x_future = future_frame(df, 6, promo=0.0) if kind == "future" else None
     fc = model.predict(X_future=x_future)
@@ -67,8 +71,19 @@ def test_every_cell_direction_and_covariate_kind_forecasts_right_shape(cell, bid
 
 def test_sum_merge_and_relu_rnn_train():
     df = panel(covariates=False)
-    fc = RNNForecaster(cell="rnn", nonlinearity="relu", bidirectional=True, merge="sum", num_layers=2,
-                       dropout=0.1, **TINY).fit(df).predict()
+    fc = (
+        RNNForecaster(
+            cell="rnn",
+            nonlinearity="relu",
+            bidirectional=True,
+            merge="sum",
+            num_layers=2,
+            dropout=0.1,
+            **TINY,
+        )
+        .fit(df)
+        .predict()
+    )
     assert fc.shape == (18, 3)
 
 
@@ -76,7 +91,9 @@ def test_wide_frame_and_series_round_trip_kind():
     df = panel(covariates=False)
     wide = df.pivot(index="ds", columns="unique_id", values="y").dropna()
     out = RNNForecaster(**TINY).fit(wide).predict()
-    assert isinstance(out, pd.DataFrame) and list(out.columns) == ["s0", "s1", "s2"] and len(out) == 6
+    assert (
+        isinstance(out, pd.DataFrame) and list(out.columns) == ["s0", "s1", "s2"] and len(out) == 6
+    )
     series = wide["s1"].rename("sales")
     out = RNNForecaster(**TINY).fit(series).predict()
     assert isinstance(out, pd.Series) and out.name == "sales" and len(out) == 6
@@ -89,8 +106,12 @@ def test_wide_frame_with_series_of_different_lengths_equals_the_long_frame():
     assert wide.isna().any().all()
     from_wide = RNNForecaster(**TINY).fit(wide).predict()
     from_long = RNNForecaster(**TINY).fit(df).predict()
-    back = (from_wide.rename_axis(index="ds", columns=None).reset_index()
-            .melt(id_vars="ds", var_name="unique_id", value_name="y_pred").dropna())
+    back = (
+        from_wide.rename_axis(index="ds", columns=None)
+        .reset_index()
+        .melt(id_vars="ds", var_name="unique_id", value_name="y_pred")
+        .dropna()
+    )
     assert len(back) == len(from_long) == 18
     merged = from_long.merge(back, on=["unique_id", "ds"])
     assert np.allclose(merged.y_pred_x, merged.y_pred_y, atol=1e-5)
@@ -100,7 +121,9 @@ def test_wide_frame_with_series_of_different_lengths_equals_the_long_frame():
 
 def test_custom_column_names_come_back():
     df = panel(covariates=False).rename(columns={"unique_id": "store", "ds": "time", "y": "sales"})
-    fc = RNNForecaster(**TINY).fit(df, id_col="store", time_col="time", target_col="sales").predict()
+    fc = (
+        RNNForecaster(**TINY).fit(df, id_col="store", time_col="time", target_col="sales").predict()
+    )
     assert list(fc.columns) == ["store", "time", "y_pred"]
 
 
@@ -157,8 +180,15 @@ def test_sklearn_contract_clone_params_not_fitted():
 
 def test_save_load_identical_forecasts(tmp_path):
     df = panel()
-    model = RNNForecaster(cell="lstm", bidirectional=True, past_covariates=("temp",), future_covariates=("promo",),
-                          static_covariates=("size",), calendar=True, **TINY).fit(df)
+    model = RNNForecaster(
+        cell="lstm",
+        bidirectional=True,
+        past_covariates=("temp",),
+        future_covariates=("promo",),
+        static_covariates=("size",),
+        calendar=True,
+        **TINY,
+    ).fit(df)
     xf = future_frame(df, 6, promo=1.0)
     before = model.predict(X_future=xf)
     model.save(tmp_path / "m")
@@ -202,7 +232,9 @@ def test_history_records_gradient_norms_and_clipping():
 
 def test_early_stopping_restores_best_and_max_steps():
     df = panel(covariates=False)
-    model = RNNForecaster(early_stopping=1, **{**TINY, "max_epochs": 30, "learning_rate": 0.05}).fit(df)
+    model = RNNForecaster(
+        early_stopping=1, **{**TINY, "max_epochs": 30, "learning_rate": 0.05}
+    ).fit(df)
     h = model.history_
     assert len(h.records) < 30 and h.best_epoch is not None
     steps = RNNForecaster(max_steps=3, **{**TINY, "max_epochs": 50}).fit(df).history_
@@ -211,27 +243,47 @@ def test_early_stopping_restores_best_and_max_steps():
 
 def test_lr_schedulers_change_learning_rate():
     df = panel(covariates=False)
-    h = RNNForecaster(lr_scheduler="cosine", **{**TINY, "max_epochs": 3}).fit(df).history_.to_frame()
+    h = (
+        RNNForecaster(lr_scheduler="cosine", **{**TINY, "max_epochs": 3})
+        .fit(df)
+        .history_.to_frame()
+    )
     assert h.learning_rate.iloc[-1] < h.learning_rate.iloc[0]
     RNNForecaster(lr_scheduler="plateau", val_size=6, **TINY).fit(df)
     # cooldown: the base rate for the first 70 % of the plan, then down to the floor at its end
-    h = RNNForecaster(lr_scheduler="cooldown", learning_rate=1e-2, **{**TINY, "max_epochs": 10}).fit(df).history_
+    h = (
+        RNNForecaster(lr_scheduler="cooldown", learning_rate=1e-2, **{**TINY, "max_epochs": 10})
+        .fit(df)
+        .history_
+    )
     rates = [r.learning_rate for r in h.records]
-    assert rates[:6] == [1e-2] * 6 and rates[7] < rates[6] and rates[-1] == pytest.approx(1e-2 * lr_schedules.FLOOR)
+    assert (
+        rates[:6] == [1e-2] * 6
+        and rates[7] < rates[6]
+        and rates[-1] == pytest.approx(1e-2 * lr_schedules.FLOOR)
+    )
 
 
 def test_schedule_follows_the_time_budget_when_the_clock_ends_the_fit():
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
     now = time.perf_counter()
-    half = lr_schedules.ProgressSchedule(opt, "cosine", total_steps=1000, max_time=10.0, started=now - 5.0)
+    half = lr_schedules.ProgressSchedule(
+        opt, "cosine", total_steps=1000, max_time=10.0, started=now - 5.0
+    )
     half.step(1)  # 0.1 % of the steps but half the time: progress 0.5
     assert opt.param_groups[0]["lr"] == pytest.approx(lr_schedules.factor("cosine", 0.5), abs=0.01)
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
-    late = lr_schedules.ProgressSchedule(opt, "cooldown", total_steps=1000, max_time=10.0, started=now - 20.0)
+    late = lr_schedules.ProgressSchedule(
+        opt, "cooldown", total_steps=1000, max_time=10.0, started=now - 20.0
+    )
     late.step(1)
     assert opt.param_groups[0]["lr"] == pytest.approx(lr_schedules.FLOOR)
     assert [lr_schedules.factor("cooldown", p) for p in (0.0, 0.69)] == [1.0, 1.0]
-    assert lr_schedules.factor("cosine", 2.0) == lr_schedules.factor("cosine", 1.0) == pytest.approx(lr_schedules.FLOOR)
+    assert (
+        lr_schedules.factor("cosine", 2.0)
+        == lr_schedules.factor("cosine", 1.0)
+        == pytest.approx(lr_schedules.FLOOR)
+    )
 
 
 def test_exploding_training_raises_or_rolls_back_never_nan_forecast():
@@ -251,12 +303,23 @@ def test_lstm_beats_per_series_mean_on_noisy_seasonal_panel():
     for i in range(4):
         t = np.arange(400)
         y = 5 + 3 * np.sin(2 * np.pi * t / 24 + i) + rng.normal(0, 0.3, len(t))
-        frames.append(pd.DataFrame({"unique_id": f"s{i}", "ds": pd.date_range("2024", periods=400, freq="h"), "y": y}))
+        frames.append(
+            pd.DataFrame(
+                {"unique_id": f"s{i}", "ds": pd.date_range("2024", periods=400, freq="h"), "y": y}
+            )
+        )
     df = pd.concat(frames, ignore_index=True)
     train = df.groupby("unique_id").head(376)
     test = df.groupby("unique_id").tail(24)
-    model = RNNForecaster(cell="lstm", hidden_size=32, lookback=48, horizon=24, max_epochs=12, learning_rate=5e-3,
-                          seed=0).fit(train)
+    model = RNNForecaster(
+        cell="lstm",
+        hidden_size=32,
+        lookback=48,
+        horizon=24,
+        max_epochs=12,
+        learning_rate=5e-3,
+        seed=0,
+    ).fit(train)
     fc = model.predict().merge(test, on=["unique_id", "ds"])
     mean = train.groupby("unique_id").y.mean().rename("mean")
     fc = fc.join(mean, on="unique_id")
@@ -276,8 +339,11 @@ def test_baselines_share_the_api():
     assert np.allclose(seasonal[seasonal.unique_id == "s0"].y_pred, expect)
     with pytest.raises(NotFittedError):
         Naive().predict()
-    assert clone(SeasonalNaive(horizon=3, season_length=7)).get_params() == {"horizon": 3, "season_length": 7,
-                                                                             "fill": None}
+    assert clone(SeasonalNaive(horizon=3, season_length=7)).get_params() == {
+        "horizon": 3,
+        "season_length": 7,
+        "fill": None,
+    }
 
 
 def test_predict_at_matches_predict_from_truncated_history():
@@ -297,8 +363,13 @@ def test_fits_in_concurrent_threads_match_fits_alone():
     from concurrent.futures import ThreadPoolExecutor
 
     df = panel(covariates=False)
-    models = [RNNForecaster(cell=c, **{**TINY, "seed": k}) for k, c in enumerate(["gru", "lstm", "rnn", "gru"])]
-    models.append(RNNForecaster(cell="gru", head="seq2seq", teacher_forcing=0.5, **{**TINY, "seed": 5}))
+    models = [
+        RNNForecaster(cell=c, **{**TINY, "seed": k})
+        for k, c in enumerate(["gru", "lstm", "rnn", "gru"])
+    ]
+    models.append(
+        RNNForecaster(cell="gru", head="seq2seq", teacher_forcing=0.5, **{**TINY, "seed": 5})
+    )
     alone = [clone(m).fit(df).predict() for m in models]
     with ThreadPoolExecutor(len(models)) as pool:
         together = list(pool.map(lambda m: clone(m).fit(df).predict(), models))
@@ -317,13 +388,24 @@ def test_stride_keeps_the_most_recent_window():
 def test_split_future_sets_aside_trailing_rows_without_a_target():
     from pipelines.future import split_future
 
-    df = pd.DataFrame({"unique_id": ["a"] * 5 + ["b"] * 3,
-                       "ds": [*pd.date_range("2024", periods=5), *pd.date_range("2024", periods=3)],
-                       "y": [1, np.nan, 3, np.nan, np.nan, 1, 2, 3], "promo": range(8)}).sample(frac=1, random_state=0)
+    df = pd.DataFrame(
+        {
+            "unique_id": ["a"] * 5 + ["b"] * 3,
+            "ds": [*pd.date_range("2024", periods=5), *pd.date_range("2024", periods=3)],
+            "y": [1, np.nan, 3, np.nan, np.nan, 1, 2, 3],
+            "promo": range(8),
+        }
+    ).sample(frac=1, random_state=0)
     history, future = split_future(df, ["promo"])
     # the interior NaN of "a" stays in the history (validation or fill see it); "b" has no future rows
-    assert sorted(map(tuple, history[["unique_id", "promo"]].to_numpy())) == [("a", 0), ("a", 1), ("a", 2),
-                                                                               ("b", 5), ("b", 6), ("b", 7)]
+    assert sorted(map(tuple, history[["unique_id", "promo"]].to_numpy())) == [
+        ("a", 0),
+        ("a", 1),
+        ("a", 2),
+        ("b", 5),
+        ("b", 6),
+        ("b", 7),
+    ]
     assert list(future.columns) == ["unique_id", "ds", "promo"] and future.promo.tolist() == [3, 4]
     with pytest.raises(ValueError, match=r"missing column\(s\) \['price'\]"):
         split_future(df, ["price"])
@@ -335,22 +417,45 @@ def test_split_future_rows_feed_predict_like_x_future():
     df = panel()
     model = RNNForecaster(future_covariates=("promo",), **TINY).fit(df)
     ends = df.groupby("unique_id").ds.max()  # the series end at different times
-    fut = pd.concat([pd.DataFrame({"unique_id": uid, "promo": [0.0, 1.0, 0.0, 1.0, 1.0, 0.0],
-                                   "ds": pd.date_range(end + pd.Timedelta("1h"), periods=6, freq="h")})
-                     for uid, end in ends.items()], ignore_index=True)
+    fut = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "unique_id": uid,
+                    "promo": [0.0, 1.0, 0.0, 1.0, 1.0, 0.0],
+                    "ds": pd.date_range(end + pd.Timedelta("1h"), periods=6, freq="h"),
+                }
+            )
+            for uid, end in ends.items()
+        ],
+        ignore_index=True,
+    )
     combined = pd.concat([df, fut.assign(y=np.nan)], ignore_index=True)
     history, future = split_future(combined, ["promo"])
-    pd.testing.assert_frame_equal(model.predict(history, X_future=future), model.predict(X_future=fut))
+    pd.testing.assert_frame_equal(
+        model.predict(history, X_future=future), model.predict(X_future=fut)
+    )
 
 
 def test_x_future_in_the_users_column_names():
     df = panel().rename(columns={"unique_id": "store", "ds": "week", "y": "sales"})
-    model = RNNForecaster(future_covariates=("promo",), **TINY).fit(df, id_col="store", time_col="week",
-                                                                     target_col="sales")
+    model = RNNForecaster(future_covariates=("promo",), **TINY).fit(
+        df, id_col="store", time_col="week", target_col="sales"
+    )
     ends = df.groupby("store").week.max()
-    fut = pd.concat([pd.DataFrame({"store": uid, "promo": 1.0,
-                                   "week": pd.date_range(end + pd.Timedelta("1h"), periods=6, freq="h")})
-                     for uid, end in ends.items()], ignore_index=True)
+    fut = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "store": uid,
+                    "promo": 1.0,
+                    "week": pd.date_range(end + pd.Timedelta("1h"), periods=6, freq="h"),
+                }
+            )
+            for uid, end in ends.items()
+        ],
+        ignore_index=True,
+    )
     ours = model.predict(X_future=fut)
     internal = model.predict(X_future=fut.rename(columns={"store": "unique_id", "week": "ds"}))
     pd.testing.assert_frame_equal(ours, internal)

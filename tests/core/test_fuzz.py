@@ -5,6 +5,7 @@ the fuzzing found (benchmarks/RESULTS-reliability.md lists them).
 The generated inputs and the property live in fuzz_inputs.py and fuzz_oracle.py beside this file
 (benchmarks/fuzz.py runs the same at scale). Under CI=true the examples are bounded and derandomized.
 """
+
 import os
 import sys
 import warnings
@@ -15,23 +16,50 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the fuzz modules beside this file (importlib mode)
+sys.path.insert(
+    0, str(Path(__file__).resolve().parent)
+)  # the fuzz modules beside this file (importlib mode)
 import fuzz_inputs  # noqa: E402
 import fuzz_oracle  # noqa: E402
 
 from forecast import RNNForecaster, backtest  # noqa: E402
 
-settings.register_profile("fuzz-ci", max_examples=100, derandomize=True, deadline=None, database=None,
-                          suppress_health_check=list(HealthCheck))
-settings.register_profile("fuzz-dev", max_examples=60, deadline=None, database=None,
-                          suppress_health_check=list(HealthCheck))
-FUZZ = settings(parent=settings.get_profile("fuzz-ci" if os.environ.get("CI") == "true" else "fuzz-dev"))
-TINY = dict(hidden_size=4, lookback=4, horizon=2, max_epochs=1, windows_per_epoch=8, batch_size=8, verbose=False,
-            device="cpu")
+settings.register_profile(
+    "fuzz-ci",
+    max_examples=100,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+settings.register_profile(
+    "fuzz-dev",
+    max_examples=60,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+FUZZ = settings(
+    parent=settings.get_profile("fuzz-ci" if os.environ.get("CI") == "true" else "fuzz-dev")
+)
+TINY = dict(
+    hidden_size=4,
+    lookback=4,
+    horizon=2,
+    max_epochs=1,
+    windows_per_epoch=8,
+    batch_size=8,
+    verbose=False,
+    device="cpu",
+)
 
 
 def _faults(recipe):
-    return [(o.kind, o.detail) for o in fuzz_oracle.run_case(fuzz_inputs.build(recipe)) if o.status == "fault"]
+    return [
+        (o.kind, o.detail)
+        for o in fuzz_oracle.run_case(fuzz_inputs.build(recipe))
+        if o.status == "fault"
+    ]
 
 
 @FUZZ
@@ -47,8 +75,19 @@ def test_generated_wide_frames_and_series_forecast_or_are_refused_by_name(recipe
 
 
 def panel(n=2, length=20, freq="D", start="2024-01-01", tz=None):
-    return pd.concat([pd.DataFrame({"unique_id": f"s{i}", "ds": pd.date_range(start, periods=length, freq=freq, tz=tz),
-                                    "y": np.arange(length, dtype=float) + i}) for i in range(n)], ignore_index=True)
+    return pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "unique_id": f"s{i}",
+                    "ds": pd.date_range(start, periods=length, freq=freq, tz=tz),
+                    "y": np.arange(length, dtype=float) + i,
+                }
+            )
+            for i in range(n)
+        ],
+        ignore_index=True,
+    )
 
 
 def refusal(fn, *args, **kwargs):
@@ -89,7 +128,9 @@ def test_backtest_refuses_a_missing_series_id_and_reads_times_once():
 
 
 def test_backtest_with_a_log_target_hides_the_future_with_valid_values():
-    df = panel().assign(y=lambda d: d.y + 1.0)  # the 0.0 written after the cutoff failed the log transform
+    df = panel().assign(
+        y=lambda d: d.y + 1.0
+    )  # the 0.0 written after the cutoff failed the log transform
     result = backtest(RNNForecaster(**TINY, target_transform="log"), df, n_windows=2, refit=False)
     assert len(result.forecasts) == 8 and np.isfinite(result.forecasts["y_pred"]).all()
 
@@ -101,9 +142,15 @@ def test_backtest_on_integer_time_steps_dates_nothing_1970():
 
 
 # ------------------------------------------------------------------ fit: targets that are not real numbers
-@pytest.mark.parametrize("values, said", [
-    (lambda y: y + 1j, "complex"), (lambda y: pd.to_timedelta(y, unit="D"), "durations"),
-    (lambda y: (y % 2 == 0).astype(object), "booleans"), (lambda y: pd.Series(pd.to_datetime(y, unit="D")), "dates")])
+@pytest.mark.parametrize(
+    "values, said",
+    [
+        (lambda y: y + 1j, "complex"),
+        (lambda y: pd.to_timedelta(y, unit="D"), "durations"),
+        (lambda y: (y % 2 == 0).astype(object), "booleans"),
+        (lambda y: pd.Series(pd.to_datetime(y, unit="D")), "dates"),
+    ],
+)
 def test_fit_refuses_targets_that_are_not_real_numbers(values, said):
     df = panel().assign(y=lambda d: values(d.y))
     msg = refusal(fit, df)
@@ -112,10 +159,14 @@ def test_fit_refuses_targets_that_are_not_real_numbers(values, said):
 
 def test_complex_numbers_among_floats_and_ids_equal_as_text_are_refused():
     df = panel().assign(y=lambda d: d.y.astype(object))
-    df.loc[5, "y"] = 1 + 1j  # to_numeric made the column complex; astype(float) dropped the imaginary parts
+    df.loc[5, "y"] = (
+        1 + 1j
+    )  # to_numeric made the column complex; astype(float) dropped the imaginary parts
     assert "complex" in refusal(fit, df)
     df = panel().assign(unique_id=[1] * 20 + ["1"] * 20)
-    df["ds"] = list(pd.date_range("2024-01-01", periods=40, freq="D"))  # 1 and "1" would merge into one series
+    df["ds"] = list(
+        pd.date_range("2024-01-01", periods=40, freq="D")
+    )  # 1 and "1" would merge into one series
     msg = refusal(fit, df)
     assert "'unique_id'" in msg and "[1, '1']" in msg
 
@@ -128,9 +179,15 @@ def test_values_beyond_float32_are_refused_naming_series_and_value():
 
 
 def test_string_times_with_renamed_columns_and_ids_at_the_integer_limits():
-    df = panel().rename(columns={"unique_id": "id", "ds": "when", "y": "sales"}).assign(when=lambda d: d.when.astype(str))
+    df = (
+        panel()
+        .rename(columns={"unique_id": "id", "ds": "when", "y": "sales"})
+        .assign(when=lambda d: d.when.astype(str))
+    )
     fc = fit(df, id_col="id", time_col="when", target_col="sales").predict()
-    assert list(fc.columns[:2]) == ["id", "when"] and fc["when"].iloc[0] == pd.Timestamp("2024-01-21")
+    assert list(fc.columns[:2]) == ["id", "when"] and fc["when"].iloc[0] == pd.Timestamp(
+        "2024-01-21"
+    )
     top = np.iinfo(np.uint64).max
     df = panel().assign(unique_id=lambda d: np.where(d.unique_id == "s0", top, 1).astype(np.uint64))
     fc = fit(df).predict()
@@ -140,21 +197,37 @@ def test_string_times_with_renamed_columns_and_ids_at_the_integer_limits():
 def test_dates_past_2262_are_refused_naming_the_column_or_the_horizon():
     late = panel(start="2262-03-23")  # the data fit; a horizon after 2262-04-11 does not
     assert "horizon" in refusal(fit(late).predict)
-    beyond = panel().assign(ds=lambda d: pd.Series(pd.date_range("2262-04-01", periods=20, freq="D", unit="s")).tolist() * 2)
+    beyond = panel().assign(
+        ds=lambda d: (
+            pd.Series(pd.date_range("2262-04-01", periods=20, freq="D", unit="s")).tolist() * 2
+        )
+    )
     beyond["ds"] = beyond["ds"].astype("datetime64[s]")
     assert "'ds'" in refusal(fit, beyond)
 
 
 def test_a_two_row_series_must_step_by_the_frequency_of_the_others():
-    df = pd.concat([panel(n=1), pd.DataFrame({"unique_id": "short", "ds": pd.to_datetime(["2024-01-01 00:00",
-                                                                                       "2024-01-01 05:00"]), "y": 1.0})])
+    df = pd.concat(
+        [
+            panel(n=1),
+            pd.DataFrame(
+                {
+                    "unique_id": "short",
+                    "ds": pd.to_datetime(["2024-01-01 00:00", "2024-01-01 05:00"]),
+                    "y": 1.0,
+                }
+            ),
+        ]
+    )
     msg = refusal(fit, df)
     assert "'short'" in msg and "'D'" in msg
 
 
 # ------------------------------------------------------------------ save / load
 def test_save_load_keeps_the_zone_name_and_steps_across_daylight_saving(tmp_path):
-    df = panel(length=30, freq="h", start="2024-03-30 20:00", tz="Europe/Berlin")  # forecasts cross 31 March 02:00
+    df = panel(
+        length=30, freq="h", start="2024-03-30 20:00", tz="Europe/Berlin"
+    )  # forecasts cross 31 March 02:00
     model = fit(df)
     model.save(tmp_path / "m")
     before, after = model.predict(), RNNForecaster.load(tmp_path / "m").predict()
@@ -165,7 +238,9 @@ def test_save_load_keeps_the_zone_name_and_steps_across_daylight_saving(tmp_path
 
 
 def test_save_load_keeps_a_tuple_series_name_and_1850_dates_in_a_named_zone(tmp_path):
-    s = pd.Series(np.arange(20.0), index=pd.date_range("2024-01-01", periods=20, freq="D"), name=("store", 7))
+    s = pd.Series(
+        np.arange(20.0), index=pd.date_range("2024-01-01", periods=20, freq="D"), name=("store", 7)
+    )
     fit(s).save(tmp_path / "s")
     assert RNNForecaster.load(tmp_path / "s").predict().name == ("store", 7)
     old = fit(panel(start="1850-01-01", tz="Europe/Berlin"))
@@ -176,7 +251,9 @@ def test_save_load_keeps_a_tuple_series_name_and_1850_dates_in_a_named_zone(tmp_
 # ------------------------------------------------------------------ predict_at, the flow's validation
 def test_predict_at_with_no_origins_is_refused_by_name():
     model = fit(panel())
-    assert "origins is empty" in refusal(model.predict_at, panel(), pd.DataFrame({"unique_id": [], "cutoff": []}))
+    assert "origins is empty" in refusal(
+        model.predict_at, panel(), pd.DataFrame({"unique_id": [], "cutoff": []})
+    )
 
 
 def test_the_forecast_flows_split_refuses_a_missing_series_id_by_name():

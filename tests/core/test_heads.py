@@ -1,4 +1,5 @@
 """The recurrent family: direct / seq2seq (+attention) / recursive heads, TBPTT, residual stacks, diagnostics."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,7 +19,9 @@ HEAD_CASES = {
     "seq2seq_dot_bi": dict(head="seq2seq", attention="dot", bidirectional=True, cell="gru"),
     "seq2seq_additive": dict(head="seq2seq", attention="additive", bidirectional=True, merge="sum"),
     "recursive": dict(head="recursive", cell="gru"),
-    "recursive_tbptt": dict(head="recursive", tbptt_steps=8, residual=True, layer_norm=True, num_layers=2),
+    "recursive_tbptt": dict(
+        head="recursive", tbptt_steps=8, residual=True, layer_norm=True, num_layers=2
+    ),
 }
 
 
@@ -31,8 +34,18 @@ def routine():
 def fitted(routine):
     models = {}
     for name, kw in HEAD_CASES.items():
-        est = RNNForecaster(hidden_size=8, lookback=L, horizon=H, future_covariates=("rain",), max_epochs=2,
-                            batch_size=64, learning_rate=1e-2, verbose=False, seed=0, **kw)
+        est = RNNForecaster(
+            hidden_size=8,
+            lookback=L,
+            horizon=H,
+            future_covariates=("rain",),
+            max_epochs=2,
+            batch_size=64,
+            learning_rate=1e-2,
+            verbose=False,
+            seed=0,
+            **kw,
+        )
         models[name] = est.fit(routine)
     return models
 
@@ -70,7 +83,9 @@ def test_save_load_gives_identical_forecasts_for_every_head(fitted, routine, nam
     history, x_future = _future(routine)
     loaded = RNNForecaster.load(est.save(tmp_path / name))
     assert loaded.get_params() == est.get_params()
-    pd.testing.assert_frame_equal(est.predict(history, X_future=x_future), loaded.predict(history, X_future=x_future))
+    pd.testing.assert_frame_equal(
+        est.predict(history, X_future=x_future), loaded.predict(history, X_future=x_future)
+    )
 
 
 @pytest.mark.parametrize("name", ["seq2seq_dot_bi", "seq2seq_additive"])
@@ -93,16 +108,19 @@ def test_teacher_forcing_decays_linearly_to_zero_and_is_off_after_training(fitte
     assert fitted["seq2seq"].module_.head.teacher_forcing == 0.0
 
 
-@pytest.mark.parametrize("kw, match", [
-    (dict(attention="dot"), "attention"),
-    (dict(teacher_forcing=0.5), "teacher_forcing"),
-    (dict(head="seq2seq", teacher_forcing=1.5), "teacher_forcing"),
-    (dict(tbptt_steps=10), "tbptt_steps"),
-    (dict(head="recursive", tbptt_steps=0), "tbptt_steps"),
-    (dict(head="recursive", bidirectional=True), "bidirectional"),
-    (dict(residual="yes"), "residual"),
-    (dict(head="seq2seq", attention="cosine"), "attention"),
-])
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(attention="dot"), "attention"),
+        (dict(teacher_forcing=0.5), "teacher_forcing"),
+        (dict(head="seq2seq", teacher_forcing=1.5), "teacher_forcing"),
+        (dict(tbptt_steps=10), "tbptt_steps"),
+        (dict(head="recursive", tbptt_steps=0), "tbptt_steps"),
+        (dict(head="recursive", bidirectional=True), "bidirectional"),
+        (dict(residual="yes"), "residual"),
+        (dict(head="seq2seq", attention="cosine"), "attention"),
+    ],
+)
 def test_bad_head_parameters_are_named(routine, kw, match):
     with pytest.raises(ValueError, match=match):
         RNNForecaster(lookback=L, horizon=H, max_epochs=1, verbose=False, **kw).fit(routine)
@@ -110,8 +128,19 @@ def test_bad_head_parameters_are_named(routine, kw, match):
 
 @pytest.mark.parametrize("cell", ["lstm", "rnn"])
 def test_residual_and_layer_norm_stacks_train(routine, cell):
-    est = RNNForecaster(cell=cell, hidden_size=8, num_layers=3, residual=True, layer_norm=True, lookback=L,
-                        horizon=H, max_epochs=4, batch_size=32, learning_rate=1e-2, verbose=False)
+    est = RNNForecaster(
+        cell=cell,
+        hidden_size=8,
+        num_layers=3,
+        residual=True,
+        layer_norm=True,
+        lookback=L,
+        horizon=H,
+        max_epochs=4,
+        batch_size=32,
+        learning_rate=1e-2,
+        verbose=False,
+    )
     est.fit(routine[["unique_id", "ds", "y"]])
     losses = [r.train_loss for r in est.history_.records]
     assert np.isfinite(losses).all() and losses[-1] < losses[0]
@@ -143,8 +172,16 @@ def _recall_series(n_series, n, seed, period=8, recall=4):
         for start in range(0, n - recall, period):
             y[start] = y[start + recall] = rng.choice([-1.0, 1.0])
             probe[start + recall] = 1.0
-        frames.append(pd.DataFrame({"unique_id": f"s{s}", "ds": pd.date_range("2020-01-01", periods=n, freq="D"),
-                                    "y": y, "probe": probe}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "unique_id": f"s{s}",
+                    "ds": pd.date_range("2020-01-01", periods=n, freq="D"),
+                    "y": y,
+                    "probe": probe,
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -153,12 +190,28 @@ def test_tbptt_carried_state_learns_a_dependency_longer_than_the_chunk():
     # the model can never see it; carried across chunks (detached), it can.
     train, test = _recall_series(4, 600, seed=0), _recall_series(2, 120, seed=99)
     probes = test[(test["probe"] == 1) & (test["ds"] >= "2020-01-20")]
-    origins = pd.DataFrame({"unique_id": probes["unique_id"], "cutoff": probes["ds"] - pd.Timedelta(days=1)})
+    origins = pd.DataFrame(
+        {"unique_id": probes["unique_id"], "cutoff": probes["ds"] - pd.Timedelta(days=1)}
+    )
     mse = {}
     for carry in (True, False):
-        est = RNNForecaster(cell="lstm", hidden_size=32, head="recursive", tbptt_steps=3, carry_state=carry,
-                            lookback=16, horizon=1, future_covariates=("probe",), scaler="none", max_epochs=8, loss="mse",
-                            batch_size=4, learning_rate=1e-2, verbose=False, seed=0)
+        est = RNNForecaster(
+            cell="lstm",
+            hidden_size=32,
+            head="recursive",
+            tbptt_steps=3,
+            carry_state=carry,
+            lookback=16,
+            horizon=1,
+            future_covariates=("probe",),
+            scaler="none",
+            max_epochs=8,
+            loss="mse",
+            batch_size=4,
+            learning_rate=1e-2,
+            verbose=False,
+            seed=0,
+        )
         fc = est.fit(train).predict_at(test, origins).merge(test, on=["unique_id", "ds"])
         mse[carry] = float(np.mean((fc["y_pred"] - fc["y"]) ** 2))
     assert mse[False] > 0.9  # no better than guessing 0 for a random sign
@@ -166,11 +219,13 @@ def test_tbptt_carried_state_learns_a_dependency_longer_than_the_chunk():
 
 
 def test_tbptt_right_aligns_ragged_series_and_masks_their_padding():
+    from forecast.data.windows import Gatherer
     from forecast.networks.model import build_network
     from forecast.training.tbptt import series_chunks
-    from forecast.data.windows import Gatherer
 
-    lengths = np.array([11, 7])  # 10 and 6 one-step targets: 3 and 2 chunks of 3 (oldest 1 and 0 dropped)
+    lengths = np.array(
+        [11, 7]
+    )  # 10 and 6 one-step targets: 3 and 2 chunks of 3 (oldest 1 and 0 dropped)
     data = np.arange(18, dtype=np.float32)[:, None]
     gatherer = Gatherer(data, np.zeros((2, 0)), 2, 1, slice(1, 1))
     net = build_network(1, 0, 0, 1, cell="gru", hidden_size=4, head="recursive")
@@ -183,17 +238,31 @@ def test_tbptt_right_aligns_ragged_series_and_masks_their_padding():
 
 # ---------------------------------------------------------------- gradient through time
 def _weak_memory_model(cell, routine):
-    est = RNNForecaster(cell=cell, hidden_size=16, lookback=30, horizon=1, max_epochs=1, learning_rate=1e-6,
-                        batch_size=256, window_norm=None, verbose=False, seed=0)
+    est = RNNForecaster(
+        cell=cell,
+        hidden_size=16,
+        lookback=30,
+        horizon=1,
+        max_epochs=1,
+        learning_rate=1e-6,
+        batch_size=256,
+        window_norm=None,
+        verbose=False,
+        seed=0,
+    )
     est.fit(routine[["unique_id", "ds", "y"]])
-    with torch.no_grad():  # small recurrent weights: the constructed case where a tanh RNN forgets fast
+    with (
+        torch.no_grad()
+    ):  # small recurrent weights: the constructed case where a tanh RNN forgets fast
         est.module_.encoder.rnn.weight_hh_l0.mul_(0.5)
     return est
 
 
 def test_gradient_through_time_vanishes_for_a_tanh_rnn_much_faster_than_for_an_lstm(routine):
-    g = {cell: gradient_through_time(_weak_memory_model(cell, routine), routine, n_windows=64)
-         for cell in ("rnn", "lstm")}
+    g = {
+        cell: gradient_through_time(_weak_memory_model(cell, routine), routine, n_windows=64)
+        for cell in ("rnn", "lstm")
+    }
     assert g["rnn"].shape == (30,) and np.isfinite(g["rnn"]).all()
     assert g["rnn"][0] < 1e-3 * g["rnn"][-1]  # early steps get almost nothing
     early, middle, late = np.log(g["rnn"]).reshape(3, 10).mean(1)
@@ -218,40 +287,77 @@ def test_window_norm_makes_forecasts_shift_and_scale_equivariant(head, norm, tmp
     df = make_panel(n_series=3, length=150, seed=0, future_covariates=1)
     last = df.groupby("unique_id").cumcount(ascending=False) < 6
     hist, fut = df[~last], df.loc[last, ["unique_id", "ds", "future_0"]]
-    model = RNNForecaster(head=head, window_norm=norm, scaler="none", lookback=24, horizon=6, hidden_size=8,
-                          max_epochs=2, future_covariates=("future_0",), verbose=False,
-                          teacher_forcing=0.5 if head == "seq2seq" else 0.0).fit(df)
+    model = RNNForecaster(
+        head=head,
+        window_norm=norm,
+        scaler="none",
+        lookback=24,
+        horizon=6,
+        hidden_size=8,
+        max_epochs=2,
+        future_covariates=("future_0",),
+        verbose=False,
+        teacher_forcing=0.5 if head == "seq2seq" else 0.0,
+    ).fit(df)
     base = model.predict(hist, X_future=fut).y_pred.to_numpy()
     shifted = model.predict(hist.assign(y=hist.y + 1000.0), X_future=fut).y_pred.to_numpy()
-    np.testing.assert_allclose(shifted, base + 1000.0, atol=1e-3)  # the level does not reach the network
+    np.testing.assert_allclose(
+        shifted, base + 1000.0, atol=1e-3
+    )  # the level does not reach the network
     if norm == "standard":
         scaled = model.predict(hist.assign(y=3.0 * hist.y - 50.0), X_future=fut).y_pred.to_numpy()
         np.testing.assert_allclose(scaled, 3.0 * base - 50.0, atol=1e-3)
     model.save(tmp_path / "m")
-    np.testing.assert_array_equal(RNNForecaster.load(tmp_path / "m").predict(hist, X_future=fut).y_pred, base)
+    np.testing.assert_array_equal(
+        RNNForecaster.load(tmp_path / "m").predict(hist, X_future=fut).y_pred, base
+    )
 
 
 def test_without_window_norm_the_forecast_is_not_shift_equivariant():
     from forecast.datasets.synthetic import make_panel
 
     df = make_panel(n_series=2, length=120, seed=0)[["unique_id", "ds", "y"]]
-    model = RNNForecaster(scaler="none", window_norm=None, lookback=24, horizon=6, hidden_size=8, max_epochs=2,
-                          verbose=False).fit(df)
+    model = RNNForecaster(
+        scaler="none",
+        window_norm=None,
+        lookback=24,
+        horizon=6,
+        hidden_size=8,
+        max_epochs=2,
+        verbose=False,
+    ).fit(df)
     base = model.predict(df).y_pred.to_numpy()
-    assert np.abs(model.predict(df.assign(y=df.y + 1000.0)).y_pred.to_numpy() - (base + 1000.0)).max() > 1.0
+    assert (
+        np.abs(model.predict(df.assign(y=df.y + 1000.0)).y_pred.to_numpy() - (base + 1000.0)).max()
+        > 1.0
+    )
 
 
 def test_window_norm_tracks_a_trend_beyond_the_training_range():
     """A linear trend plus a season: the test level lies above everything seen in training. With
     the per-window shift the network only has to learn the (stationary) changes."""
     t = np.arange(400.0)
-    df = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2020-01-01", periods=400, freq="D"),
-                       "y": 0.5 * t + 5 * np.sin(2 * np.pi * t / 7)})
+    df = pd.DataFrame(
+        {
+            "unique_id": "a",
+            "ds": pd.date_range("2020-01-01", periods=400, freq="D"),
+            "y": 0.5 * t + 5 * np.sin(2 * np.pi * t / 7),
+        }
+    )
     train, test = df.iloc[:-14], df.iloc[-14:]
     err = {}
     for norm in (None, "last"):
-        model = RNNForecaster(cell="gru", window_norm=norm, lookback=28, horizon=14, hidden_size=16, max_epochs=30,
-                              batch_size=32, learning_rate=5e-3, verbose=False).fit(train)
+        model = RNNForecaster(
+            cell="gru",
+            window_norm=norm,
+            lookback=28,
+            horizon=14,
+            hidden_size=16,
+            max_epochs=30,
+            batch_size=32,
+            learning_rate=5e-3,
+            verbose=False,
+        ).fit(train)
         err[norm] = float(np.abs(model.predict().y_pred.to_numpy() - test.y.to_numpy()).mean())
     assert err["last"] < 0.5 * err[None], err
 
@@ -261,9 +367,17 @@ def test_window_norm_is_refused_with_truncated_bptt_and_swept_by_the_grid():
 
     with pytest.raises(ValueError, match="window_norm='last' normalises fixed windows"):
         RNNForecaster(head="recursive", tbptt_steps=4, window_norm="last").fit(
-            pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2020", periods=80, freq="D"), "y": 1.0}))
+            pd.DataFrame(
+                {"unique_id": "a", "ds": pd.date_range("2020", periods=80, freq="D"), "y": 1.0}
+            )
+        )
     with pytest.raises(ValueError, match="window_norm must be one of"):
         RNNForecaster(window_norm="minmax").fit(
-            pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2020", periods=80, freq="D"), "y": 1.0}))
-    grid = candidate_grid(cells=("gru",), bidirectional=(False,), hidden_sizes=(8,), window_norms=(None, "last"))
+            pd.DataFrame(
+                {"unique_id": "a", "ds": pd.date_range("2020", periods=80, freq="D"), "y": 1.0}
+            )
+        )
+    grid = candidate_grid(
+        cells=("gru",), bidirectional=(False,), hidden_sizes=(8,), window_norms=(None, "last")
+    )
     assert set(grid) == {"gru-h8", "gru-h8-wlast"} and grid["gru-h8-wlast"].window_norm == "last"

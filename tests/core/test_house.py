@@ -6,6 +6,7 @@ is imported). A private name is one with a leading underscore that is not a dund
 ``super()`` and on any object (an instance of its own class, say); it may not import another
 module's private names nor read ``x._name`` for a private name it does not define itself.
 """
+
 import ast
 from pathlib import Path
 
@@ -33,14 +34,20 @@ def _own_names(tree):
             own.add(node.id)
         elif isinstance(node, ast.arg):
             own.add(node.arg)
-        elif (isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store)
-              and isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
+        elif (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.ctx, ast.Store)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in ("self", "cls")
+        ):
             own.add(node.attr)
     return own
 
 
 def _is_super(node):
-    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "super"
+    return (
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "super"
+    )
 
 
 def foreign_private_names(path):
@@ -49,13 +56,22 @@ def foreign_private_names(path):
     own, found = _own_names(tree), []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
-            found += [(node.lineno, f"from {'.' * node.level}{node.module or ''} import {a.name}")
-                      for a in node.names if _private(a.name)]
+            found += [
+                (node.lineno, f"from {'.' * node.level}{node.module or ''} import {a.name}")
+                for a in node.names
+                if _private(a.name)
+            ]
         elif isinstance(node, ast.Import):
-            found += [(node.lineno, f"import {a.name}") for a in node.names if any(map(_private, a.name.split(".")))]
+            found += [
+                (node.lineno, f"import {a.name}")
+                for a in node.names
+                if any(map(_private, a.name.split(".")))
+            ]
         elif isinstance(node, ast.Attribute) and _private(node.attr) and node.attr not in own:
             base = node.value
-            if not (isinstance(base, ast.Name) and base.id in ("self", "cls")) and not _is_super(base):
+            if not (isinstance(base, ast.Name) and base.id in ("self", "cls")) and not _is_super(
+                base
+            ):
                 found.append((node.lineno, f"{ast.unparse(base)}.{node.attr}"))
     return found
 
@@ -71,9 +87,14 @@ def _name(path):
 @pytest.mark.parametrize("path", MODULES, ids=_name)
 def test_no_module_reads_another_modules_private_names(path):
     allowed = ALLOWED.get(_name(path), set())
-    found = [(line, text) for line, text in foreign_private_names(path) if _last_name(text) not in allowed]
+    found = [
+        (line, text)
+        for line, text in foreign_private_names(path)
+        if _last_name(text) not in allowed
+    ]
     assert not found, f"{_name(path)} reads private names of other modules: " + "; ".join(
-        f"line {line}: {text}" for line, text in found)
+        f"line {line}: {text}" for line, text in found
+    )
 
 
 @pytest.mark.parametrize("path", MODULES, ids=_name)
@@ -84,7 +105,12 @@ def test_no_file_is_over_400_lines(path):
 
 def test_the_check_sees_foreign_private_names(tmp_path):
     module = tmp_path / "m.py"
-    module.write_text("from other import _hidden, shown\nimport os\n\n\nclass A:\n    def __init__(self):\n"
-                      "        self._mine = 1\n\n    def f(self, b):\n        return b._mine + self._own + os._exit"
-                      " + super()._base() + b.__class__ + _hidden\n")
-    assert [text for _, text in foreign_private_names(module)] == ["from other import _hidden", "os._exit"]
+    module.write_text(
+        "from other import _hidden, shown\nimport os\n\n\nclass A:\n    def __init__(self):\n"
+        "        self._mine = 1\n\n    def f(self, b):\n        return b._mine + self._own + os._exit"
+        " + super()._base() + b.__class__ + _hidden\n"
+    )
+    assert [text for _, text in foreign_private_names(module)] == [
+        "from other import _hidden",
+        "os._exit",
+    ]

@@ -7,6 +7,7 @@ Bottom to top (``ARCHITECTURE.md``): ``data`` (pandas in/out), ``datasets``, ``m
 checks) may be imported from anywhere and import nothing above them; the package's ``__init__``
 (the lazy public names) is the facade over all of it. Imports inside functions count too.
 """
+
 import ast
 from pathlib import Path
 
@@ -14,8 +15,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "forecast"
-LAYERS = ["data", "datasets", "metrics", "training", "networks", "probabilistic", "fitted", "estimator",
-          "evaluation"]
+LAYERS = [
+    "data",
+    "datasets",
+    "metrics",
+    "training",
+    "networks",
+    "probabilistic",
+    "fitted",
+    "estimator",
+    "evaluation",
+]
 BASE = {"forecast.choices", "forecast.checks"}
 MODULES = sorted(p for p in PACKAGE.rglob("*.py") if p != PACKAGE / "__init__.py")
 
@@ -42,11 +52,15 @@ def imported(path):
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom):
             if node.level:
-                mod = ".".join(base[:len(base) - node.level + 1] + ([node.module] if node.module else []))
+                mod = ".".join(
+                    base[: len(base) - node.level + 1] + ([node.module] if node.module else [])
+                )
             else:
                 mod = node.module or ""
             targets = [_submodule(mod, a.name) for a in node.names]
-            found += [(node.lineno, t) for t in targets if t == "forecast" or t.startswith("forecast.")]
+            found += [
+                (node.lineno, t) for t in targets if t == "forecast" or t.startswith("forecast.")
+            ]
         elif isinstance(node, ast.Import):
             found += [(node.lineno, a.name) for a in node.names if a.name.startswith("forecast")]
     return found
@@ -55,16 +69,25 @@ def imported(path):
 def _submodule(mod, name):
     """``mod.name`` when that is a module of the library (``from forecast import choices``), else ``mod``."""
     path = ROOT / (f"{mod}.{name}".replace(".", "/"))
-    return f"{mod}.{name}" if path.with_suffix(".py").is_file() or (path / "__init__.py").is_file() else mod
+    return (
+        f"{mod}.{name}"
+        if path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+        else mod
+    )
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_a_module_imports_only_its_layer_and_those_below(path):
     own = layer(module_name(path))
-    upward = [(line, mod) for line, mod in imported(path)
-              if layer(mod) is not None and layer(mod) > own and mod != "forecast"]
-    assert not upward, f"{module_name(path)} (layer {LAYERS[own] if own >= 0 else 'base'}) imports from above: " \
+    upward = [
+        (line, mod)
+        for line, mod in imported(path)
+        if layer(mod) is not None and layer(mod) > own and mod != "forecast"
+    ]
+    assert not upward, (
+        f"{module_name(path)} (layer {LAYERS[own] if own >= 0 else 'base'}) imports from above: "
         + "; ".join(f"line {line}: {mod}" for line, mod in upward)
+    )
 
 
 def test_base_modules_import_only_base_modules():

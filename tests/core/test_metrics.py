@@ -6,7 +6,9 @@ from forecast.metrics import point as M
 
 Y = np.array([2.0, 4.0, 6.0, 8.0])
 P = np.array([3.0, 4.0, 3.0, 8.0])  # errors 1, 0, 3, 0
-TRAIN = np.array([1.0, 3.0, 2.0, 5.0, 4.0, 6.0])  # lag-2 diffs 1, 2, 2, 1; lag-1 diffs 2, 1, 3, 1, 2
+TRAIN = np.array(
+    [1.0, 3.0, 2.0, 5.0, 4.0, 6.0]
+)  # lag-2 diffs 1, 2, 2, 1; lag-1 diffs 2, 1, 3, 1, 2
 
 
 def test_point_metrics_match_hand_computed_values():
@@ -86,10 +88,21 @@ def test_bad_season_length_is_named():
 def _frames():
     ds_train = pd.date_range("2024-01-01", periods=6, freq="D")
     ds_test = pd.date_range("2024-01-07", periods=4, freq="D")
-    train = pd.DataFrame({"unique_id": np.repeat(["a", "b"], 6), "ds": np.tile(ds_train, 2),
-                          "y": np.concatenate([TRAIN, 2 * TRAIN])})
-    fc = pd.DataFrame({"unique_id": np.repeat(["a", "b"], 4), "ds": np.tile(ds_test, 2),
-                       "y": np.concatenate([Y, Y]), "y_pred": np.concatenate([P, Y + 1])})
+    train = pd.DataFrame(
+        {
+            "unique_id": np.repeat(["a", "b"], 6),
+            "ds": np.tile(ds_train, 2),
+            "y": np.concatenate([TRAIN, 2 * TRAIN]),
+        }
+    )
+    fc = pd.DataFrame(
+        {
+            "unique_id": np.repeat(["a", "b"], 4),
+            "ds": np.tile(ds_test, 2),
+            "y": np.concatenate([Y, Y]),
+            "y_pred": np.concatenate([P, Y + 1]),
+        }
+    )
     return train, fc
 
 
@@ -100,20 +113,31 @@ def test_evaluate_per_series_matches_array_metrics():
     assert a["mae"] == pytest.approx(M.mae(Y, P))
     assert a["smape"] == pytest.approx(M.smape(Y, P))
     assert a["mase"] == pytest.approx(M.mase(Y, P, TRAIN, 2))
-    assert table.set_index("unique_id").loc["b", "mase"] == pytest.approx(1.0 / 3.0)  # scale doubles
+    assert table.set_index("unique_id").loc["b", "mase"] == pytest.approx(
+        1.0 / 3.0
+    )  # scale doubles
 
 
 def test_evaluate_by_step_and_aggregate():
     train, fc = _frames()
     by_step = M.evaluate(fc, metrics=("mae",), by=("step",))
     np.testing.assert_allclose(by_step["mae"], [1.0, 0.5, 2.0, 0.5])
-    assert M.aggregate(fc, metrics=("mae",)) == {"mae": pytest.approx(np.mean([1, 0, 3, 0, 1, 1, 1, 1]))}
+    assert M.aggregate(fc, metrics=("mae",)) == {
+        "mae": pytest.approx(np.mean([1, 0, 3, 0, 1, 1, 1, 1]))
+    }
 
 
 def test_mase_scale_per_cutoff_uses_history_up_to_the_cutoff_only():
     train, _ = _frames()
-    fc = pd.DataFrame({"unique_id": ["a"], "cutoff": [train["ds"].iloc[3]], "ds": [train["ds"].iloc[4]],
-                       "y": [4.0], "y_pred": [3.0]})
+    fc = pd.DataFrame(
+        {
+            "unique_id": ["a"],
+            "cutoff": [train["ds"].iloc[3]],
+            "ds": [train["ds"].iloc[4]],
+            "y": [4.0],
+            "y_pred": [3.0],
+        }
+    )
     poisoned = train.copy()
     poisoned.loc[4:5, "y"] = 1e9  # after the cutoff of series a
     value = M.evaluate(fc, poisoned, metrics=("mase",), season_length=1)["mase"].iloc[0]
@@ -134,8 +158,15 @@ def test_owa_frame_of_the_reference_itself_is_one():
 
 
 def test_mase_scale_skips_gaps_in_the_training_history():
-    train = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2020", periods=6),
-                          "y": [0.0, 10, np.nan, 30, 40, 50]})
-    fc = pd.DataFrame({"unique_id": ["a"], "ds": [pd.Timestamp("2020-01-07")], "y": [60.0], "y_pred": [50.0]})
+    train = pd.DataFrame(
+        {
+            "unique_id": "a",
+            "ds": pd.date_range("2020", periods=6),
+            "y": [0.0, 10, np.nan, 30, 40, 50],
+        }
+    )
+    fc = pd.DataFrame(
+        {"unique_id": ["a"], "ds": [pd.Timestamp("2020-01-07")], "y": [60.0], "y_pred": [50.0]}
+    )
     assert np.allclose(M.scales(fc, train), 10.0)
     assert M.seasonal_scale(train.y.to_numpy()) == 10.0

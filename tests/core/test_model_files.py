@@ -1,6 +1,7 @@
 """A saved model folder that was damaged, tampered with or written by a newer version is refused
 with a message naming the folder and the file (never an error from inside json, numpy or torch),
 and no load path unpickles anything."""
+
 from __future__ import annotations
 
 import json
@@ -10,11 +11,20 @@ import numpy as np
 import pytest
 
 from forecast import RNNForecaster
-from forecast.fitted.integrity import ModelFileError
 from forecast.datasets.synthetic import make_panel
+from forecast.fitted.integrity import ModelFileError
 
-TINY = dict(cell="gru", hidden_size=8, lookback=24, horizon=6, season_length=12, max_epochs=1, batch_size=32,
-            device="cpu", verbose=False)
+TINY = dict(
+    cell="gru",
+    hidden_size=8,
+    lookback=24,
+    horizon=6,
+    season_length=12,
+    max_epochs=1,
+    batch_size=32,
+    device="cpu",
+    verbose=False,
+)
 
 
 @pytest.fixture(scope="module")
@@ -34,32 +44,57 @@ def model_dir(saved, tmp_path):
 def _flip(path, at=0.5):
     data = bytearray(path.read_bytes())
     i = int(len(data) * at)
-    data[i:i + 64] = bytes(b ^ 0xFF for b in data[i:i + 64])
+    data[i : i + 64] = bytes(b ^ 0xFF for b in data[i : i + 64])
     path.write_bytes(bytes(data))
 
 
 DAMAGE = {
-    "weights missing": (lambda p: (p / "weights.pt").unlink(), r"incomplete: \['weights.pt'\] missing"),
+    "weights missing": (
+        lambda p: (p / "weights.pt").unlink(),
+        r"incomplete: \['weights.pt'\] missing",
+    ),
     "tail missing": (lambda p: (p / "tail.npz").unlink(), r"incomplete: \['tail.npz'\] missing"),
-    "weights truncated": (lambda p: (p / "weights.pt").write_bytes((p / "weights.pt").read_bytes()[:200]),
-                          "weights.pt is corrupt"),
-    "weights overwritten": (lambda p: (p / "weights.pt").write_text("not a model"), "weights.pt is corrupt"),
+    "weights truncated": (
+        lambda p: (p / "weights.pt").write_bytes((p / "weights.pt").read_bytes()[:200]),
+        "weights.pt is corrupt",
+    ),
+    "weights overwritten": (
+        lambda p: (p / "weights.pt").write_text("not a model"),
+        "weights.pt is corrupt",
+    ),
     "weights flipped": (lambda p: _flip(p / "weights.pt", 0.6), "weights.pt"),
-    "tail truncated": (lambda p: (p / "tail.npz").write_bytes((p / "tail.npz").read_bytes()[:100]),
-                       "tail.npz is corrupt"),
-    "tail of other series": (lambda p: np.savez(p / "tail.npz", data=np.zeros((5, 24, 1), "float32"),
-                                                static=np.zeros((5, 0), "float32")), "tail.npz holds data of shape"),
-    "tail with objects": (lambda p: np.savez(p / "tail.npz", data=np.array([object()] * 2), static=np.zeros(2)),
-                          "tail.npz is corrupt"),
-    "config truncated": (lambda p: (p / "config.json").write_text((p / "config.json").read_text()[:300]),
-                         "config.json is corrupt"),
-    "extra pickle": (lambda p: (p / "model.pkl").write_bytes(pickle.dumps({"x": 1})),
-                     r"unexpected file\(s\) \['model.pkl'\]"),
-    "newer format": (lambda p: (p / "config.json").write_text(json.dumps(
-        json.loads((p / "config.json").read_text()) | {"format": 2})), "newer version of this library"),
-    "weights of another network": (lambda p: __import__("torch").save({"w": __import__("torch").zeros(3)},
-                                                                    p / "weights.pt"),
-                                   "does not fit the network"),
+    "tail truncated": (
+        lambda p: (p / "tail.npz").write_bytes((p / "tail.npz").read_bytes()[:100]),
+        "tail.npz is corrupt",
+    ),
+    "tail of other series": (
+        lambda p: np.savez(
+            p / "tail.npz", data=np.zeros((5, 24, 1), "float32"), static=np.zeros((5, 0), "float32")
+        ),
+        "tail.npz holds data of shape",
+    ),
+    "tail with objects": (
+        lambda p: np.savez(p / "tail.npz", data=np.array([object()] * 2), static=np.zeros(2)),
+        "tail.npz is corrupt",
+    ),
+    "config truncated": (
+        lambda p: (p / "config.json").write_text((p / "config.json").read_text()[:300]),
+        "config.json is corrupt",
+    ),
+    "extra pickle": (
+        lambda p: (p / "model.pkl").write_bytes(pickle.dumps({"x": 1})),
+        r"unexpected file\(s\) \['model.pkl'\]",
+    ),
+    "newer format": (
+        lambda p: (p / "config.json").write_text(
+            json.dumps(json.loads((p / "config.json").read_text()) | {"format": 2})
+        ),
+        "newer version of this library",
+    ),
+    "weights of another network": (
+        lambda p: __import__("torch").save({"w": __import__("torch").zeros(3)}, p / "weights.pt"),
+        "does not fit the network",
+    ),
 }
 
 
@@ -79,6 +114,7 @@ def test_hidden_files_are_ignored_and_the_model_loads(model_dir):
 
 def test_loading_never_unpickles(model_dir, monkeypatch):
     """With pickle's loaders disabled, a saved model still loads and forecasts."""
+
     def refuse(*args, **kwargs):
         raise AssertionError("pickle used in a load path")
 

@@ -1,5 +1,6 @@
 """A model saved before the library moved into layered subpackages (the flat ``forecast/*.py``
 layout, format 1) still loads and forecasts exactly what it did when it was saved."""
+
 from pathlib import Path
 
 import numpy as np

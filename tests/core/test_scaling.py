@@ -1,4 +1,5 @@
 """Per-series scalers: fitted on the training part only, exact inverse, safe on flat series."""
+
 import numpy as np
 
 from forecast.data.scaling import SeriesScaler
@@ -15,7 +16,9 @@ def test_inverse_is_exact_per_series_and_fit_uses_only_the_given_prefix():
         back = sc.inverse(scaled, series)  # (N, 1)
         assert np.allclose(back[:, 0], values[:, 0], atol=1e-12)
     sc = SeriesScaler("standard").fit(values, offsets, np.array([40, 20]))
-    assert np.isclose(sc.loc_[0, 0], values[:40, 0].mean()) and np.isclose(sc.loc_[1, 0], values[50:70, 0].mean())
+    assert np.isclose(sc.loc_[0, 0], values[:40, 0].mean()) and np.isclose(
+        sc.loc_[1, 0], values[50:70, 0].mean()
+    )
 
 
 def test_flat_and_mostly_flat_series_get_a_usable_scale():

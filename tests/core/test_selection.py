@@ -23,9 +23,21 @@ def sines():
     """Period-12 sines with random phases: naive (m=1) forecasts are poor, a GRU learns the cycle."""
     rng = np.random.default_rng(0)
     t, ds = np.arange(160), pd.date_range("2024-01-01", periods=160, freq="h")
-    return pd.concat([pd.DataFrame({"unique_id": f"s{i}", "ds": ds,
-                                    "y": 10 + 3 * np.sin(2 * np.pi * t / 12 + rng.uniform(0, 2 * np.pi))
-                                    + rng.normal(0, 0.1, len(t))}) for i in range(4)], ignore_index=True)
+    return pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "unique_id": f"s{i}",
+                    "ds": ds,
+                    "y": 10
+                    + 3 * np.sin(2 * np.pi * t / 12 + rng.uniform(0, 2 * np.pi))
+                    + rng.normal(0, 0.1, len(t)),
+                }
+            )
+            for i in range(4)
+        ],
+        ignore_index=True,
+    )
 
 
 def good():
@@ -33,11 +45,15 @@ def good():
 
 
 def bad():  # barely trained, no smoothing base: its forecasts are near the series mean
-    return RNNForecaster(cell="rnn", hidden_size=8, max_epochs=1, learning_rate=1e-6, window_norm=None, **COMMON)
+    return RNNForecaster(
+        cell="rnn", hidden_size=8, max_epochs=1, learning_rate=1e-6, window_norm=None, **COMMON
+    )
 
 
 def test_candidate_grid_names_and_params():
-    grid = candidate_grid(cells=("lstm", "gru"), bidirectional=(False, True), hidden_sizes=(8, 16), horizon=3)
+    grid = candidate_grid(
+        cells=("lstm", "gru"), bidirectional=(False, True), hidden_sizes=(8, 16), horizon=3
+    )
     assert len(grid) == 8
     est = grid["gru-bi-h16"]
     assert (est.cell, est.bidirectional, est.hidden_size, est.horizon) == ("gru", True, 16, 3)
@@ -58,51 +74,82 @@ def test_select_model_ranks_the_trained_gru_above_naive_and_a_bad_candidate(sine
 
 
 def test_best_is_the_best_candidate_other_than_the_reference(sines):
-    candidates = {"last": SeasonalNaive(horizon=H), "noisy": SeasonalNaive(horizon=H, season_length=5)}
-    result = select_model(candidates, sines, n_windows=2, metric="mae", season_length=12, refit_best=False)
+    candidates = {
+        "last": SeasonalNaive(horizon=H),
+        "noisy": SeasonalNaive(horizon=H, season_length=5),
+    }
+    result = select_model(
+        candidates, sines, n_windows=2, metric="mae", season_length=12, refit_best=False
+    )
     assert result.best_name == "seasonal_naive"  # the period-12 reference beats both
-    assert result.best == result.leaderboard["candidate"].iloc[1] and result.best != "seasonal_naive"
+    assert (
+        result.best == result.leaderboard["candidate"].iloc[1] and result.best != "seasonal_naive"
+    )
     result = select_model({"good": good()}, sines, n_windows=2, season_length=1, refit_best=False)
     assert result.best == result.best_name == "good"
 
 
 def test_owa_column_and_ranking_against_the_reference_row(sines):
-    candidates = {"daily": SeasonalNaive(horizon=H, season_length=12), "last": SeasonalNaive(horizon=H)}
-    board = select_model(candidates, sines, n_windows=2, metric="owa", season_length=1, refit_best=False).leaderboard
-    assert list(board["candidate"]) == ["daily", "last", "seasonal_naive"] or \
-        list(board["candidate"]) == ["daily", "seasonal_naive", "last"]  # last == the m=1 reference: a tie
+    candidates = {
+        "daily": SeasonalNaive(horizon=H, season_length=12),
+        "last": SeasonalNaive(horizon=H),
+    }
+    board = select_model(
+        candidates, sines, n_windows=2, metric="owa", season_length=1, refit_best=False
+    ).leaderboard
+    assert list(board["candidate"]) == ["daily", "last", "seasonal_naive"] or list(
+        board["candidate"]
+    ) == ["daily", "seasonal_naive", "last"]  # last == the m=1 reference: a tie
     ref = board.set_index("candidate").loc["seasonal_naive"]
     daily = board.set_index("candidate").loc["daily"]
-    assert ref["owa"] == pytest.approx(1.0) and board.set_index("candidate").loc["last", "owa"] == pytest.approx(1.0)
-    assert daily["owa"] == pytest.approx(0.5 * (daily["smape"] / ref["smape"] + daily["mase"] / ref["mase"]))
+    assert ref["owa"] == pytest.approx(1.0) and board.set_index("candidate").loc[
+        "last", "owa"
+    ] == pytest.approx(1.0)
+    assert daily["owa"] == pytest.approx(
+        0.5 * (daily["smape"] / ref["smape"] + daily["mase"] / ref["mase"])
+    )
     assert daily["owa"] < 0.2
     with pytest.raises(ValueError, match="metric must be one of"):
         select_model(candidates, sines, metric="r2")
 
 
 def test_executor_and_threads_give_the_same_leaderboard(sines):
-    candidates = {"daily": SeasonalNaive(horizon=H, season_length=12), "last": SeasonalNaive(horizon=H)}
+    candidates = {
+        "daily": SeasonalNaive(horizon=H, season_length=12),
+        "last": SeasonalNaive(horizon=H),
+    }
     serial = select_model(candidates, sines, n_windows=3, refit_best=False).leaderboard
     with ThreadPoolExecutor(2) as pool:
-        pooled = select_model(candidates, sines, n_windows=3, executor=pool, refit_best=False).leaderboard
+        pooled = select_model(
+            candidates, sines, n_windows=3, executor=pool, refit_best=False
+        ).leaderboard
     threaded = select_model(candidates, sines, n_windows=3, n_jobs=2, refit_best=False).leaderboard
     for other in (pooled, threaded):
-        pd.testing.assert_frame_equal(serial.drop(columns=["fit_seconds", "seconds"]),
-                                      other.drop(columns=["fit_seconds", "seconds"]))
+        pd.testing.assert_frame_equal(
+            serial.drop(columns=["fit_seconds", "seconds"]),
+            other.drop(columns=["fit_seconds", "seconds"]),
+        )
     assert serial["candidate"].iloc[0] == "daily"
 
 
 def test_evaluate_candidate_is_one_job(sines):
-    result = evaluate_candidate("daily", SeasonalNaive(horizon=H, season_length=12), sines, n_windows=2)
+    result = evaluate_candidate(
+        "daily", SeasonalNaive(horizon=H, season_length=12), sines, n_windows=2
+    )
     assert result.name == "daily" and result.backtest.n_fits == 1
     assert result.metrics["mase"] == pytest.approx(result.backtest.aggregate["mase"])
 
 
 def test_a_failing_candidate_is_reported_and_ranked_last(sines):
-    broken = RNNForecaster(lookback=500, horizon=H, max_epochs=1, short_series="error", verbose=False)
+    broken = RNNForecaster(
+        lookback=500, horizon=H, max_epochs=1, short_series="error", verbose=False
+    )
     with pytest.warns(RuntimeWarning, match="candidate 'broken' failed"):
-        result = select_model({"broken": broken, "daily": SeasonalNaive(horizon=H, season_length=12)}, sines,
-                              refit_best=False)
+        result = select_model(
+            {"broken": broken, "daily": SeasonalNaive(horizon=H, season_length=12)},
+            sines,
+            refit_best=False,
+        )
     last = result.leaderboard.iloc[-1]
     assert last["candidate"] == "broken" and np.isnan(last["mase"]) and "lookback" in last["error"]
 
@@ -140,7 +187,19 @@ def test_grid_search_with_temporal_split_picks_by_forecast_error(sines):
 def test_candidate_grid_spans_heads_and_skips_bidirectional_recursive():
     from forecast.evaluation.selection import candidate_grid
 
-    grid = candidate_grid(cells=("gru",), bidirectional=(False, True), hidden_sizes=(8,),
-                          heads=("direct", "seq2seq", "recursive"), lookback=8, horizon=2)
-    assert set(grid) == {"gru-h8", "gru-bi-h8", "gru-h8-seq2seq", "gru-bi-h8-seq2seq", "gru-h8-recursive"}
+    grid = candidate_grid(
+        cells=("gru",),
+        bidirectional=(False, True),
+        hidden_sizes=(8,),
+        heads=("direct", "seq2seq", "recursive"),
+        lookback=8,
+        horizon=2,
+    )
+    assert set(grid) == {
+        "gru-h8",
+        "gru-bi-h8",
+        "gru-h8-seq2seq",
+        "gru-bi-h8-seq2seq",
+        "gru-h8-recursive",
+    }
     assert grid["gru-bi-h8-seq2seq"].get_params()["head"] == "seq2seq"

@@ -1,4 +1,5 @@
 """The seeded generators of synthetic panels."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,7 +19,9 @@ def _rain_spells(rain):
 
 
 def test_make_panel_shape_dtypes_and_calendar():
-    df = synthetic.make_panel(n_series=4, length=300, freq="h", past_covariates=2, future_covariates=1)
+    df = synthetic.make_panel(
+        n_series=4, length=300, freq="h", past_covariates=2, future_covariates=1
+    )
     assert list(df.columns) == ["unique_id", "ds", "y", "past_0", "past_1", "future_0"]
     assert df.shape == (1200, 6) and df["unique_id"].nunique() == 4
     assert df["ds"].dtype == "datetime64[ns]" and df["y"].dtype == np.float64
@@ -94,7 +97,9 @@ def test_make_routine_cycles_and_sleeps_when_it_rains():
 
 def test_make_routine_seeded_and_spell_length_as_int():
     a = synthetic.make_routine(100, seed=1, spell_length=4, rain_prob=0.3)
-    pd.testing.assert_frame_equal(a, synthetic.make_routine(100, seed=1, spell_length=4, rain_prob=0.3))
+    pd.testing.assert_frame_equal(
+        a, synthetic.make_routine(100, seed=1, spell_length=4, rain_prob=0.3)
+    )
     assert not a.equals(synthetic.make_routine(100, seed=2, spell_length=4, rain_prob=0.3))
     rain = a["rain"].to_numpy()
     starts, ends = _rain_spells(rain)

@@ -4,6 +4,7 @@ The harness (a temporary in-process-managed API, ~13 s to start) serves the end-
 runs. The real server (``prefect server start`` on a free loopback port, its own process group)
 is what schedules and Dask workers need; the serve and Dask tests share it.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,9 +20,20 @@ import pytest
 
 # The train flow's smallest useful job: one cell, two window norms, two epochs (seconds a fit), with
 # conformal 80/95 % intervals (issue 13: they reach the hold-out plots, metrics and forecast files).
-TINY = dict(lookback=24, horizon=12, cells=["gru"], bidirectional=[True], window_norms=["none", "last"],
-            hidden_sizes=[8], max_epochs=2,
-            batch_size=64, n_windows=1, season_length=12, device="cpu", level=[80, 95])
+TINY = dict(
+    lookback=24,
+    horizon=12,
+    cells=["gru"],
+    bidirectional=[True],
+    window_norms=["none", "last"],
+    hidden_sizes=[8],
+    max_epochs=2,
+    batch_size=64,
+    n_windows=1,
+    season_length=12,
+    device="cpu",
+    level=[80, 95],
+)
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +55,9 @@ def trained(prefect_harness, tmp_path_factory):
     t0 = time.perf_counter()
     state = flows.train(**TINY, tracking_uri=uri, output_dir=str(out), return_state=True)
     assert state.is_completed(), state.message
-    return SimpleNamespace(result=state.result(), uri=uri, out=out, root=root, seconds=time.perf_counter() - t0)
+    return SimpleNamespace(
+        result=state.result(), uri=uri, out=out, root=root, seconds=time.perf_counter() - t0
+    )
 
 
 @pytest.fixture
@@ -100,7 +114,9 @@ def prefect_server(tmp_path_factory):
     env["PREFECT_HOME"] = str(home)
     log = home / "server.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         wait_for(f"http://127.0.0.1:{port}/api/health", 120, proc, log)
         yield f"http://127.0.0.1:{port}/api"
@@ -108,16 +124,18 @@ def prefect_server(tmp_path_factory):
         stop(proc)
 
 
-
 @pytest.fixture
 def restore_tracking():
     """Put MLflow's process-wide tracking and registry URIs back after a test that moves them."""
     import mlflow
-
     from pipelines import store
 
-    saved = (mlflow.get_tracking_uri(), mlflow.get_registry_uri(), store.ACTIVE.config,
-             {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME")})
+    saved = (
+        mlflow.get_tracking_uri(),
+        mlflow.get_registry_uri(),
+        store.ACTIVE.config,
+        {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME")},
+    )
     yield
     mlflow.set_tracking_uri(saved[0])
     mlflow.set_registry_uri(saved[1])

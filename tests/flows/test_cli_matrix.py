@@ -7,6 +7,7 @@ the same data with no flag beyond ``--data`` (and the test's own store and outpu
 checks the exit code, the forecast file, the registered version, and the printed comparison with
 seasonal naive, recomputed here with the data's own season (24 hourly, 12 monthly).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -22,8 +23,22 @@ from forecast.datasets.synthetic import make_panel
 from pipelines import cli, environment
 
 # Small and quick, still the documented flags: one GRU candidate, one epoch, one selection window.
-QUICK = ["--cells", "gru", "--directions", "uni", "--hidden-sizes", "8", "--window-norms", "last",
-         "--max-epochs", "1", "--n-windows", "1", "--device", "cpu"]
+QUICK = [
+    "--cells",
+    "gru",
+    "--directions",
+    "uni",
+    "--hidden-sizes",
+    "8",
+    "--window-norms",
+    "last",
+    "--max-epochs",
+    "1",
+    "--n-windows",
+    "1",
+    "--device",
+    "cpu",
+]
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +57,7 @@ def run_cli(prefect_harness, restore_tracking):
 
     Output goes to buffers that are never closed: Prefect's console handlers, created at the first
     flow run, keep the stream they found (a capsys/capfd stream is closed when its test ends)."""
+
     def run(*argv):
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -49,7 +65,9 @@ def run_cli(prefect_harness, restore_tracking):
         return code, out.getvalue(), err.getvalue()
 
     yield run
-    environment.quiet_prefect_errors(debug=True)  # leave Prefect's loggers as other tests expect them
+    environment.quiet_prefect_errors(
+        debug=True
+    )  # leave Prefect's loggers as other tests expect them
 
 
 def _store(tmp_path):
@@ -77,7 +95,7 @@ def naive_mase(df, horizon, season, n_windows=1):
         y = g["y"].to_numpy()
         for w in range(n_windows, 0, -1):
             cut = len(y) - w * horizon
-            train, actual = y[:cut], y[cut:cut + horizon]
+            train, actual = y[:cut], y[cut : cut + horizon]
             pred = np.resize(train[-season:], horizon)
             scale = np.mean(np.abs(train[season:] - train[:-season]))
             errors.append(np.abs(actual - pred) / scale)
@@ -90,17 +108,26 @@ def one_store(tmp_path_factory):
     return _store(tmp_path_factory.mktemp("store"))
 
 
-@pytest.mark.parametrize("kind,horizon,season,lookback", [("hourly", 12, 24, 48), ("monthly", 12, 12, 24)])
-def test_train_then_forecast_then_backtest_need_only_the_data(user_csvs, one_store, run_cli, tmp_path, kind,
-                                                              horizon, season, lookback):
+@pytest.mark.parametrize(
+    "kind,horizon,season,lookback", [("hourly", 12, 24, 48), ("monthly", 12, 12, 24)]
+)
+def test_train_then_forecast_then_backtest_need_only_the_data(
+    user_csvs, one_store, run_cli, tmp_path, kind, horizon, season, lookback
+):
     data, out, store = user_csvs / f"{kind}.csv", tmp_path / "out", one_store
-    code, printed, err = run_cli("train", "--data", data, "--horizon", horizon, *QUICK, *store, "--output-dir", out)
+    code, printed, err = run_cli(
+        "train", "--data", data, "--horizon", horizon, *QUICK, *store, "--output-dir", out
+    )
     assert code == 0, err[-3000:]
-    assert (f"from the data: season_length {season} (inferred from frequency" in printed
-            and f"lookback {lookback} (inferred" in printed)
+    assert (
+        f"from the data: season_length {season} (inferred from frequency" in printed
+        and f"lookback {lookback} (inferred" in printed
+    )
     assert f"registered model: forecaster-{kind} " in printed
     df = pd.read_csv(data)
-    assert _printed_naive(printed, season) == pytest.approx(naive_mase(df, horizon, season), rel=1e-3)
+    assert _printed_naive(printed, season) == pytest.approx(
+        naive_mase(df, horizon, season), rel=1e-3
+    )
     assert len(_forecast_file(out)) == 3 * horizon
     client = MlflowClient(store[1], registry_uri=store[1])
     models = {m.name for m in client.search_registered_models()}
@@ -111,39 +138,63 @@ def test_train_then_forecast_then_backtest_need_only_the_data(user_csvs, one_sto
 
     code, printed, err = run_cli("forecast", "--data", data, *store, "--output-dir", out)
     assert code == 0, err[-3000:]
-    assert re.search(rf"forecasts of v1: {3 * horizon} rows written to {re.escape(str(out))}", printed)
+    assert re.search(
+        rf"forecasts of v1: {3 * horizon} rows written to {re.escape(str(out))}", printed
+    )
     code, printed, err = run_cli("backtest", "--data", data, *store)
     assert code == 0, err[-3000:]
-    assert _printed_naive(printed, season) == pytest.approx(naive_mase(df, horizon, season, 3), rel=1e-3)
+    assert _printed_naive(printed, season) == pytest.approx(
+        naive_mase(df, horizon, season, 3), rel=1e-3
+    )
 
 
-@pytest.mark.parametrize("flags,columns", [
-    (["--max-time", "30"], []),
-    (["--max-time", "0"], []),
-    (["--level", "80,95"], ["y_lo80", "y_hi80", "y_lo95", "y_hi95"]),
-    (["--quantiles", "0.1,0.5,0.9"], ["y_q10", "y_q50", "y_q90"]),
-    (["--heads", "direct,seq2seq,recursive"], []),
-], ids=["max-time", "max-time-0", "level", "quantiles", "heads"])
+@pytest.mark.parametrize(
+    "flags,columns",
+    [
+        (["--max-time", "30"], []),
+        (["--max-time", "0"], []),
+        (["--level", "80,95"], ["y_lo80", "y_hi80", "y_lo95", "y_hi95"]),
+        (["--quantiles", "0.1,0.5,0.9"], ["y_q10", "y_q50", "y_q90"]),
+        (["--heads", "direct,seq2seq,recursive"], []),
+    ],
+    ids=["max-time", "max-time-0", "level", "quantiles", "heads"],
+)
 def test_documented_train_flags_on_a_user_csv(user_csvs, run_cli, tmp_path, flags, columns):
     out, store = tmp_path / "out", _store(tmp_path)
-    code, printed, err = run_cli("train", "--data", user_csvs / "hourly.csv", "--horizon", 12, *QUICK, *flags,
-                                 *store, "--output-dir", out)
+    code, printed, err = run_cli(
+        "train",
+        "--data",
+        user_csvs / "hourly.csv",
+        "--horizon",
+        12,
+        *QUICK,
+        *flags,
+        *store,
+        "--output-dir",
+        out,
+    )
     assert code == 0, err[-3000:]
     fc = _forecast_file(out)
     assert len(fc) == 36 and set(columns) <= set(fc.columns) and fc["y_pred"].notna().all()
     client = MlflowClient(store[1], registry_uri=store[1])
     assert str(client.get_model_version_by_alias("forecaster-hourly", "champion").version) == "1"
     assert _printed_naive(printed, 24) > 0
-    run = client.search_runs([client.get_experiment_by_name("forecast").experiment_id],
-                             "tags.`forecast.flow` = 'train'")[0]
+    run = client.search_runs(
+        [client.get_experiment_by_name("forecast").experiment_id], "tags.`forecast.flow` = 'train'"
+    )[0]
     params = run.data.params
-    if flags[0] == "--max-time":  # the flow's budget and the final fit's share, under their own keys
+    if (
+        flags[0] == "--max-time"
+    ):  # the flow's budget and the final fit's share, under their own keys
         budget = float(flags[1])
         assert params["flow.max_time"] == ("null" if budget == 0 else "30.0")
         assert params["max_time"] == ("null" if budget == 0 else str(3 * (30.0 / (1 + 2 * 3))))
     if flags[0] == "--heads":
-        assert {r["candidate"] for r in _board(printed)} >= {"gru-h8-wlast", "gru-h8-seq2seq-wlast",
-                                                             "gru-h8-recursive-wlast"}
+        assert {r["candidate"] for r in _board(printed)} >= {
+            "gru-h8-wlast",
+            "gru-h8-seq2seq-wlast",
+            "gru-h8-recursive-wlast",
+        }
 
 
 def _board(printed):

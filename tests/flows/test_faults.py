@@ -3,6 +3,7 @@ crash in the middle of the final fit (a retried flow run resumes it), the MLflow
 stopped before and during a train flow (one-line failure naming the URI, no run left RUNNING,
 earlier forecasts and registered versions intact). NaN batches and damaged model folders are
 tested in tests/core (test_checkpoint, test_model_files)."""
+
 from __future__ import annotations
 
 import errno
@@ -19,23 +20,45 @@ from pipelines import cli, environment, flows, io, orphans, resume, runs, server
 
 from .conftest import free_port, stop
 
-pytestmark = pytest.mark.usefixtures("restore_tracking")  # tests here point MLflow at their own stores
+pytestmark = pytest.mark.usefixtures(
+    "restore_tracking"
+)  # tests here point MLflow at their own stores
 
-TINY = dict(lookback=24, horizon=12, cells=["gru"], bidirectional=[False], window_norms=["none"], hidden_sizes=[8],
-            max_epochs=2, batch_size=64, n_windows=1, season_length=12, device="cpu")
+TINY = dict(
+    lookback=24,
+    horizon=12,
+    cells=["gru"],
+    bidirectional=[False],
+    window_norms=["none"],
+    hidden_sizes=[8],
+    max_epochs=2,
+    batch_size=64,
+    n_windows=1,
+    season_length=12,
+    device="cpu",
+)
 
 
 def snapshot(folder):
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
 def _forecasts():
-    return pd.DataFrame({"unique_id": ["a"] * 3, "ds": pd.date_range("2025-01-01", periods=3, freq="h"),
-                         "y_pred": [1.0, 2.0, 3.0]})
+    return pd.DataFrame(
+        {
+            "unique_id": ["a"] * 3,
+            "ds": pd.date_range("2025-01-01", periods=3, freq="h"),
+            "y_pred": [1.0, 2.0, 3.0],
+        }
+    )
 
 
 @pytest.mark.parametrize("fmt,writer", [("parquet", "to_parquet"), ("csv", "to_csv")])
-def test_a_full_disk_while_writing_forecasts_leaves_no_partial_file(tmp_path, monkeypatch, fmt, writer):
+def test_a_full_disk_while_writing_forecasts_leaves_no_partial_file(
+    tmp_path, monkeypatch, fmt, writer
+):
     out = tmp_path / "forecasts"
     io.write_forecasts(_forecasts(), out, io.run_stamp(), fmt)
     before = snapshot(out)
@@ -71,8 +94,19 @@ def test_a_retried_flow_run_resumes_the_fit_from_its_checkpoint(prefect_harness)
     from prefect import flow
 
     df = make_panel(n_series=2, length=100, freq="h", seed=4)
-    params = dict(cell="gru", hidden_size=8, lookback=24, horizon=6, season_length=12, batch_size=16,
-                  windows_per_epoch=64, max_epochs=4, device="cpu", seed=1, verbose=False)
+    params = dict(
+        cell="gru",
+        hidden_size=8,
+        lookback=24,
+        horizon=6,
+        season_length=12,
+        batch_size=16,
+        windows_per_epoch=64,
+        max_epochs=4,
+        device="cpu",
+        seed=1,
+        verbose=False,
+    )
     callback, seen = FailOnce(), {}
 
     @flow(retries=1, retry_delay_seconds=0)
@@ -84,14 +118,20 @@ def test_a_retried_flow_run_resumes_the_fit_from_its_checkpoint(prefect_harness)
     FailOnce.attempts = 0
     weights = fit_flow()
     reference = RNNForecaster(**params).fit(df).module_.state_dict()
-    assert FailOnce.attempts == 2 and callback.first_epoch == 2  # epoch 2 failed before its checkpoint: redone
+    assert (
+        FailOnce.attempts == 2 and callback.first_epoch == 2
+    )  # epoch 2 failed before its checkpoint: redone
     assert all(torch.equal(weights[k], reference[k]) for k in reference)
     first, again = seen["folders"]
-    assert first == again and not first.exists()  # one flow run id across the retry; removed once fitted
+    assert (
+        first == again and not first.exists()
+    )  # one flow run id across the retry; removed once fitted
 
 
 @pytest.mark.slow
-def test_tracking_server_down_before_and_during_a_train_flow(prefect_harness, tmp_path, monkeypatch, capsys):
+def test_tracking_server_down_before_and_during_a_train_flow(
+    prefect_harness, tmp_path, monkeypatch, capsys
+):
     """A train flow on a live tracking server registers v1 and writes forecasts. Then: the server
     is stopped and the CLI's train fails on one line naming the URI; the server is stopped again in
     the middle of a train flow (inside the final fit) and the flow fails naming the URI. The next
@@ -107,16 +147,43 @@ def test_tracking_server_down_before_and_during_a_train_flow(prefect_harness, tm
         assert first.is_completed(), first.message
         before = snapshot(out)
         stop(proc)
-        code = cli.main(["train", "--tracking-uri", uri, "--output-dir", str(out), "--cells", "gru",
-                         "--directions", "uni", "--hidden-sizes", "8", "--window-norms", "none", "--max-epochs", "1",
-                         "--n-windows", "1", "--lookback", "24"])
+        code = cli.main(
+            [
+                "train",
+                "--tracking-uri",
+                uri,
+                "--output-dir",
+                str(out),
+                "--cells",
+                "gru",
+                "--directions",
+                "uni",
+                "--hidden-sizes",
+                "8",
+                "--window-norms",
+                "none",
+                "--max-epochs",
+                "1",
+                "--n-windows",
+                "1",
+                "--lookback",
+                "24",
+            ]
+        )
         err = capsys.readouterr().err.strip().splitlines()
-        assert code == 1 and err[-1].startswith("forecast train: error: TrackingUnavailable: ") and uri in err[-1]
+        assert (
+            code == 1
+            and err[-1].startswith("forecast train: error: TrackingUnavailable: ")
+            and uri in err[-1]
+        )
         environment.quiet_prefect_errors(debug=True)
         proc = server.start_ui(port, store, wait=180)
         gone = _dead_pid()
-        monkeypatch.setattr(runs, "owner_tags", lambda: {orphans.HOST: orphans.owner_tags()[orphans.HOST],
-                                                         orphans.PID: str(gone)})  # as if run by a killed process
+        monkeypatch.setattr(
+            runs,
+            "owner_tags",
+            lambda: {orphans.HOST: orphans.owner_tags()[orphans.HOST], orphans.PID: str(gone)},
+        )  # as if run by a killed process
         fit = resume.resumable_fit
 
         def server_dies_then_fit(*args, **kwargs):
@@ -130,11 +197,22 @@ def test_tracking_server_down_before_and_during_a_train_flow(prefect_harness, tm
         local = f"sqlite:///{store / 'mlflow.db'}"  # the server's own database: no restart needed to read it
         client = MlflowClient(local, registry_uri=local)
         exp = client.get_experiment_by_name("forecast").experiment_id
-        assert [r for r in client.search_runs([exp], "attributes.status = 'RUNNING'")]  # left by the dead process
+        assert [
+            r for r in client.search_runs([exp], "attributes.status = 'RUNNING'")
+        ]  # left by the dead process
         tasks.configure_tracking.fn(local, "forecast")  # the next flow's opening
         assert not client.search_runs([exp], "attributes.status = 'RUNNING'")
-        versions = sorted(int(v.version) for v in client.search_model_versions("name = 'forecaster-airpassengers'"))
-        assert versions == [1] and str(client.get_model_version_by_alias("forecaster-airpassengers", "champion").version) == "1"
+        versions = sorted(
+            int(v.version)
+            for v in client.search_model_versions("name = 'forecaster-airpassengers'")
+        )
+        assert (
+            versions == [1]
+            and str(
+                client.get_model_version_by_alias("forecaster-airpassengers", "champion").version
+            )
+            == "1"
+        )
         assert snapshot(out) == before
     finally:
         stop(proc)
@@ -163,8 +241,15 @@ def test_a_served_deployment_survives_a_prefect_server_restart(tmp_path):
 
     uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
     store.configure(uri)
-    model = RNNForecaster(cell="gru", hidden_size=8, lookback=24, horizon=12, max_epochs=1, device="cpu",
-                          verbose=False).fit(__import__("forecast.datasets", fromlist=["load"]).load("airpassengers"))
+    model = RNNForecaster(
+        cell="gru",
+        hidden_size=8,
+        lookback=24,
+        horizon=12,
+        max_epochs=1,
+        device="cpu",
+        verbose=False,
+    ).fit(__import__("forecast.datasets", fromlist=["load"]).load("airpassengers"))
     with runs.run("seed") as run:
         registry.log_model(model, run_id=run.run_id)
         registry.register_and_promote(run.run_id, "forecaster-airpassengers", "holdout_mase", 1.0)
@@ -176,31 +261,51 @@ def test_a_served_deployment_survives_a_prefect_server_restart(tmp_path):
 
     def start_server():
         log = open(home / "server.log", "ab")
-        proc = subprocess.Popen(signals.server_command(port), env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            signals.server_command(port),
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         from .conftest import wait_for
 
         wait_for(f"{api}/health", 120, proc, home / "server.log")
         return proc
 
     cfg = tmp_path / "serve.toml"
-    cfg.write_text(f'[common]\ntracking_uri = "{uri}"\noutput_dir = "{out}"\n'
-                   '[serve]\ntrain_cron = "0 3 * * 1"\nforecast_interval_seconds = 3600\n')
+    cfg.write_text(
+        f'[common]\ntracking_uri = "{uri}"\noutput_dir = "{out}"\n'
+        '[serve]\ntrain_cron = "0 3 * * 1"\nforecast_interval_seconds = 3600\n'
+    )
     server_proc = start_server()
     log = tmp_path / "serve.log"
     with open(log, "wb") as fh:
-        serve = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "serve", "--config", str(cfg)],
-                                 cwd=Path(__file__).resolve().parents[2], env=dict(env, PREFECT_API_URL=api),
-                                 stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+        serve = subprocess.Popen(
+            [sys.executable, "-m", "pipelines.cli", "serve", "--config", str(cfg)],
+            cwd=Path(__file__).resolve().parents[2],
+            env=dict(env, PREFECT_API_URL=api),
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
-        with temporary_settings(updates={PREFECT_API_URL: api}), get_client(sync_client=True) as client:
-            dep = _wait_for_deployment(client, f"forecast/{schedules.FORECAST_DEPLOYMENT}", serve, log)
+        with (
+            temporary_settings(updates={PREFECT_API_URL: api}),
+            get_client(sync_client=True) as client,
+        ):
+            dep = _wait_for_deployment(
+                client, f"forecast/{schedules.FORECAST_DEPLOYMENT}", serve, log
+            )
         stop(server_proc)
         import time
 
         time.sleep(5)  # serve polls a server that is down
         server_proc = start_server()
-        with temporary_settings(updates={PREFECT_API_URL: api}), get_client(sync_client=True) as client:
+        with (
+            temporary_settings(updates={PREFECT_API_URL: api}),
+            get_client(sync_client=True) as client,
+        ):
             run = client.create_flow_run_from_deployment(dep.id)
             state = _wait_for_final_state(client, run.id, 240, serve, log)
         assert state.is_completed(), f"{state.type}: {state.message}\n{log.read_text()[-3000:]}"

@@ -7,6 +7,7 @@ message naming the cause and leave earlier forecast files untouched. The ``slow`
 real Prefect server: a served deployment with a schedule runs to completion, and the train flow
 runs on a 2-worker local Dask cluster.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,7 +24,7 @@ import pytest
 from forecast.datasets import load
 from pipelines import budget, cli, config, environment, flows, io, schedules, store, tasks
 
-from .conftest import TINY, free_port, stop
+from .conftest import free_port, stop
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -35,7 +36,9 @@ def air():
 def snapshot(folder):
     """{relative path: bytes} of every file under ``folder``."""
     folder = Path(folder)
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
 # ---------------------------------------------------------------------------------- data tasks
@@ -62,7 +65,9 @@ def test_load_data_names_the_missing_path_and_bad_columns(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.csv"):
         tasks.load_data.fn(str(tmp_path / "nope.csv"))
     (tmp_path / "wide.csv").write_text("ds,sales\n2020-01-01,1\n")
-    with pytest.raises(ValueError, match=r"wide.csv: missing column\(s\) \['y'\]; .*found \['ds', 'sales'\]"):
+    with pytest.raises(
+        ValueError, match=r"wide.csv: missing column\(s\) \['y'\]; .*found \['ds', 'sales'\]"
+    ):
         tasks.load_data.fn(str(tmp_path / "wide.csv"))
     (tmp_path / "data.xlsx").write_text("x")
     with pytest.raises(ValueError, match="unknown format"):
@@ -74,18 +79,29 @@ def test_load_data_maps_custom_column_names(tmp_path):
     with pytest.raises(ValueError) as err:
         tasks.load_data.fn(str(path))
     msg = str(err.value)
-    assert "AirPassengers.csv: missing column(s) ['ds', 'y']" in msg and "found ['Date', 'Passengers']" in msg
+    assert (
+        "AirPassengers.csv: missing column(s) ['ds', 'y']" in msg
+        and "found ['Date', 'Passengers']" in msg
+    )
     assert "--time-col" in msg
     got = tasks.load_data.fn(str(path), time_col="Date", target_col="Passengers")
-    assert list(got.columns) == ["unique_id", "ds", "y"] and set(got["unique_id"]) == {"AirPassengers"}
+    assert list(got.columns) == ["unique_id", "ds", "y"] and set(got["unique_id"]) == {
+        "AirPassengers"
+    }
     np.testing.assert_array_equal(got["ds"].to_numpy(), air()["ds"].to_numpy())
     np.testing.assert_array_equal(got["y"].to_numpy(), air()["y"].to_numpy())
     panel = air().rename(columns={"unique_id": "store", "ds": "when", "y": "sales"})
     panel.to_parquet(tmp_path / "panel.parquet", index=False)
-    got = tasks.load_data.fn(str(tmp_path / "panel.parquet"), id_col="store", time_col="when", target_col="sales")
+    got = tasks.load_data.fn(
+        str(tmp_path / "panel.parquet"), id_col="store", time_col="when", target_col="sales"
+    )
     assert list(got.columns) == ["unique_id", "ds", "y"] and len(got) == 144
-    with pytest.raises(ValueError, match=r"missing column\(s\) \['shop'\]"):  # an id column asked for must exist
-        tasks.load_data.fn(str(tmp_path / "panel.parquet"), id_col="shop", time_col="when", target_col="sales")
+    with pytest.raises(
+        ValueError, match=r"missing column\(s\) \['shop'\]"
+    ):  # an id column asked for must exist
+        tasks.load_data.fn(
+            str(tmp_path / "panel.parquet"), id_col="shop", time_col="when", target_col="sales"
+        )
     key = {"source": str(path), "time_col": "Date", "target_col": "Passengers"}
     assert tasks.data_cache_key(None, key) != tasks.data_cache_key(None, {"source": str(path)})
 
@@ -93,15 +109,24 @@ def test_load_data_maps_custom_column_names(tmp_path):
 def test_a_large_job_gets_a_budget_and_a_small_one_none(caplog):
     small = budget.plan(air(), 36, 12, 16, 100, 6, 2)
     assert small.max_time is None and small.chosen and small.timesteps < budget.SLOW_TIMESTEPS
-    long = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2016", periods=17420, freq="h"), "y": 0.0})
+    long = pd.DataFrame(
+        {"unique_id": "a", "ds": pd.date_range("2016", periods=17420, freq="h"), "y": 0.0}
+    )
     job = budget.plan(long, 36, 12, 256, 100, 6, 2)
-    assert job.steps == 50 * 100 * 8  # 6 candidates + hold-out + final fit, epochs of 50 batches (the estimator's windows_per_epoch=None)
+    assert (
+        job.steps == 50 * 100 * 8
+    )  # 6 candidates + hold-out + final fit, epochs of 50 batches (the estimator's windows_per_epoch=None)
     assert job.max_time == budget.DEFAULT_SECONDS and job.chosen  # large: bounded by default
-    assert "40,000 gradient steps" in job.describe() and "--max-time SECONDS to change it, 0 for none" in job.describe()
+    assert (
+        "40,000 gradient steps" in job.describe()
+        and "--max-time SECONDS to change it, 0 for none" in job.describe()
+    )
     # sizes left to the data: 20 passes over the 17,373 windows (68 batches of 256 a pass), in epochs
     # of 50 batches: 28 epochs, 1,400 steps a fit (not the 2,000 of a large panel; forecast.training.loop.plan)
     assert budget.plan(long, 36, 12, None, None, 6, 2).steps == 28 * 50 * 8
-    unbounded = budget.announce(budget.plan(long, 36, 12, 256, 100, 6, 2, max_time=0))  # 0: no clock, warned
+    unbounded = budget.announce(
+        budget.plan(long, 36, 12, 256, 100, 6, 2, max_time=0)
+    )  # 0: no clock, warned
     assert unbounded.max_time is None and not unbounded.chosen
     assert "without a time budget" in caplog.text and "--max-time" in caplog.text
     big_grid = budget.plan(long, 36, 12, 256, 100, 120, 2)  # at least MIN_SHARE_SECONDS a share
@@ -109,14 +134,23 @@ def test_a_large_job_gets_a_budget_and_a_small_one_none(caplog):
 
 
 def test_windows_follow_the_data_unless_given():
-    hourly = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2020", periods=600, freq="h"), "y": 1.0})
+    hourly = pd.DataFrame(
+        {"unique_id": "a", "ds": pd.date_range("2020", periods=600, freq="h"), "y": 1.0}
+    )
     win = budget.windows(hourly, horizon=48, n_windows=2, val_size=48)
     assert (win.freq, win.season_length, win.lookback, win.season_inferred) == ("h", 24, 96, True)
     assert win.lookback >= 48
     assert budget.windows(air(), 12, 2, 12) == budget.Windows("MS", 12, 24, True, True)
     given = budget.windows(air(), 12, 2, 12, lookback=36, season_length=6)
-    assert (given.season_length, given.lookback, given.season_inferred, given.lookback_inferred) == (6, 36, False, False)
-    assert "given" in given.describe(12) and "inferred from frequency 'MS'" in win.describe(48).replace("'h'", "'MS'")
+    assert (
+        given.season_length,
+        given.lookback,
+        given.season_inferred,
+        given.lookback_inferred,
+    ) == (6, 36, False, False)
+    assert "given" in given.describe(12) and "inferred from frequency 'MS'" in win.describe(
+        48
+    ).replace("'h'", "'MS'")
 
 
 def test_model_name_follows_the_data():
@@ -135,14 +169,20 @@ def test_data_cache_key_follows_the_content(tmp_path):
     assert key == tasks.data_cache_key(None, {"source": str(path)})
     air().assign(y=lambda d: d.y + 1).to_csv(path, index=False)
     assert tasks.data_cache_key(None, {"source": str(path)}) != key
-    assert tasks.data_cache_key(None, {"source": "airpassengers"}).startswith("dataset:airpassengers:")
-    assert tasks.data_cache_key(None, {"source": "sqlite:///x.db", "table": "t"}) is None  # never cached
+    assert tasks.data_cache_key(None, {"source": "airpassengers"}).startswith(
+        "dataset:airpassengers:"
+    )
+    assert (
+        tasks.data_cache_key(None, {"source": "sqlite:///x.db", "table": "t"}) is None
+    )  # never cached
 
 
 def test_validate_data_rejects_short_series_and_sorts():
     shuffled = air().sample(frac=1.0, random_state=0)
     assert tasks.validate_data.fn(shuffled)["ds"].is_monotonic_increasing
-    with pytest.raises(ValueError, match="'AirPassengers' has 144 points, fewer than the 200 needed"):
+    with pytest.raises(
+        ValueError, match="'AirPassengers' has 144 points, fewer than the 200 needed"
+    ):
         tasks.validate_data.fn(air(), 200)
 
 
@@ -173,7 +213,9 @@ def test_split_holdout_keeps_all_but_the_last_horizon():
 def test_check_matches_model_refuses_other_series_and_frequency():
     from forecast import RNNForecaster
 
-    model = RNNForecaster(lookback=12, horizon=12, hidden_size=4, max_epochs=1, device="cpu").fit(air())
+    model = RNNForecaster(lookback=12, horizon=12, hidden_size=4, max_epochs=1, device="cpu").fit(
+        air()
+    )
     tasks.check_matches_model.fn(air(), model)
     with pytest.raises(ValueError, match=r"series not seen in training \['B'\]"):
         tasks.check_matches_model.fn(air().assign(unique_id="B"), model)
@@ -183,7 +225,13 @@ def test_check_matches_model_refuses_other_series_and_frequency():
 
 
 def test_write_forecasts_is_atomic_and_partitioned_by_run(tmp_path):
-    fc = pd.DataFrame({"unique_id": ["a"] * 3, "ds": pd.date_range("2020-01-01", periods=3), "y_pred": [1.0, 2, 3]})
+    fc = pd.DataFrame(
+        {
+            "unique_id": ["a"] * 3,
+            "ds": pd.date_range("2020-01-01", periods=3),
+            "y_pred": [1.0, 2, 3],
+        }
+    )
     first = Path(tasks.write_forecasts.fn(fc, str(tmp_path), "run=20261123T130000Z", "parquet"))
     assert first == tmp_path / "run=20261123T130000Z" / "forecasts.parquet"
     before = snapshot(tmp_path)
@@ -192,7 +240,9 @@ def test_write_forecasts_is_atomic_and_partitioned_by_run(tmp_path):
     after = snapshot(tmp_path)
     assert {k: after[k] for k in before} == before  # the earlier run's file is untouched
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
-    assert io.run_stamp(pd.Timestamp("2026-11-23 13:05:09", tz="UTC")) == "run=20261123T130509.000000Z"
+    assert (
+        io.run_stamp(pd.Timestamp("2026-11-23 13:05:09", tz="UTC")) == "run=20261123T130509.000000Z"
+    )
 
 
 def test_retry_condition_skips_permanent_errors():
@@ -211,7 +261,11 @@ def test_default_toml_matches_the_flow_defaults():
     import inspect
 
     cfg = config.load()
-    for section, flow_obj in (("train", flows.train), ("forecast", flows.forecast), ("backtest", flows.backtest)):
+    for section, flow_obj in (
+        ("train", flows.train),
+        ("forecast", flows.forecast),
+        ("backtest", flows.backtest),
+    ):
         defaults = {k: p.default for k, p in inspect.signature(flow_obj.fn).parameters.items()}
         params = config.flow_parameters(flow_obj, cfg, section)
         assert {k: defaults[k] for k in params} == params, section
@@ -231,7 +285,12 @@ def test_user_config_overlays_defaults_and_rejects_unknown_keys(tmp_path):
     path.write_text('[common]\ndata = "etth1"\n[train]\nhorizon = 24\n')
     cfg = config.load(path)
     params = config.flow_parameters(flows.train, cfg, "train", {"lookback": 48, "cells": None})
-    assert (params["data"], params["horizon"], params["lookback"], params["cells"]) == ("etth1", 24, 48, ["lstm", "gru"])
+    assert (params["data"], params["horizon"], params["lookback"], params["cells"]) == (
+        "etth1",
+        24,
+        48,
+        ["lstm", "gru"],
+    )
     path.write_text("[train]\nhorizn = 24\n")
     with pytest.raises(config.ConfigError, match=r"unknown key\(s\) \['horizn'\]"):
         config.flow_parameters(flows.train, config.load(path), "train")
@@ -240,8 +299,16 @@ def test_user_config_overlays_defaults_and_rejects_unknown_keys(tmp_path):
         config.load(path)
 
 
-@pytest.mark.parametrize("bad", [{"cells": ["transformer"]}, {"horizon": 0}, {"metric": "r2"},
-                                 {"learning_rate": -1.0}, {"output_format": "xlsx"}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"cells": ["transformer"]},
+        {"horizon": 0},
+        {"metric": "r2"},
+        {"learning_rate": -1.0},
+        {"output_format": "xlsx"},
+    ],
+)
 def test_flow_parameters_are_validated_at_the_boundary(bad):
     from prefect.exceptions import ParameterTypeError
 
@@ -251,11 +318,18 @@ def test_flow_parameters_are_validated_at_the_boundary(bad):
 
 def test_deployments_carry_the_schedules_and_parameters():
     cfg = config.load()
-    train_dep, forecast_dep = schedules.deployments(cfg, {"train_cron": "0 3 * * 1", "forecast_interval_seconds": 3600})
-    assert train_dep.name == schedules.TRAIN_DEPLOYMENT and forecast_dep.name == schedules.FORECAST_DEPLOYMENT
+    train_dep, forecast_dep = schedules.deployments(
+        cfg, {"train_cron": "0 3 * * 1", "forecast_interval_seconds": 3600}
+    )
+    assert (
+        train_dep.name == schedules.TRAIN_DEPLOYMENT
+        and forecast_dep.name == schedules.FORECAST_DEPLOYMENT
+    )
     assert train_dep.schedules[0].schedule.cron == "0 3 * * 1"
     assert forecast_dep.schedules[0].schedule.interval.total_seconds() == 3600
-    assert train_dep.parameters["horizon"] == 12 and forecast_dep.parameters["data"] == "airpassengers"
+    assert (
+        train_dep.parameters["horizon"] == 12 and forecast_dep.parameters["data"] == "airpassengers"
+    )
     with pytest.raises(ValueError, match="forecast_interval_seconds"):
         schedules.forecast_schedule({"forecast_interval_seconds": 0})
 
@@ -264,7 +338,9 @@ def test_task_runner_by_name():
     from prefect.task_runners import ThreadPoolTaskRunner
     from prefect_dask import DaskTaskRunner
 
-    assert isinstance(flows.with_runner(flows.train, "threads", 3).task_runner, ThreadPoolTaskRunner)
+    assert isinstance(
+        flows.with_runner(flows.train, "threads", 3).task_runner, ThreadPoolTaskRunner
+    )
     assert isinstance(flows.task_runner("dask", 2), DaskTaskRunner)
     assert isinstance(flows.task_runner("dask", address="tcp://127.0.0.1:8786"), DaskTaskRunner)
     with pytest.raises(ValueError, match="threads' or 'dask'"):
@@ -272,8 +348,10 @@ def test_task_runner_by_name():
 
 
 # ---------------------------------------------------------------------------------- CLI
-@pytest.mark.parametrize("command", [[], ["train"], ["forecast"], ["backtest"], ["serve"], ["server"], ["ui"],
-                                     ["datasets"]])
+@pytest.mark.parametrize(
+    "command",
+    [[], ["train"], ["forecast"], ["backtest"], ["serve"], ["server"], ["ui"], ["datasets"]],
+)
 def test_cli_help(command, capsys):
     with pytest.raises(SystemExit) as exit_:
         cli.main([*command, "--help"])
@@ -287,44 +365,77 @@ def test_console_script_is_installed():
     assert out.returncode == 0 and "--lookback" in out.stdout
 
 
-@pytest.mark.parametrize("argv", [["nope"], ["train", "--horizon", "twelve"], ["train", "--directions", "up"],
-                                  ["forecast", "--format", "xlsx"], ["backtest", "--n-windows", "-1"],
-                                  ["train", "--hidden-sizes", "8,0"], ["train", "--learning-rate", "0"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["nope"],
+        ["train", "--horizon", "twelve"],
+        ["train", "--directions", "up"],
+        ["forecast", "--format", "xlsx"],
+        ["backtest", "--n-windows", "-1"],
+        ["train", "--hidden-sizes", "8,0"],
+        ["train", "--learning-rate", "0"],
+    ],
+)
 def test_cli_bad_arguments_exit_2(argv):
     with pytest.raises(SystemExit) as exit_:
         cli.main(argv)
     assert exit_.value.code == 2
 
 
-@pytest.mark.parametrize("argv,says", [
-    (["--cells", "lstm,transformer"], "--cells: expected a comma-separated list from rnn,lstm,gru, got 'lstm,transformer'"),
-    (["--heads", "foo"], "--heads: expected a comma-separated list from direct,seq2seq,recursive, got 'foo'"),
-    (["--lookback", "0"], "--lookback: expected a positive integer, got '0'"),
-])
+@pytest.mark.parametrize(
+    "argv,says",
+    [
+        (
+            ["--cells", "lstm,transformer"],
+            "--cells: expected a comma-separated list from rnn,lstm,gru, got 'lstm,transformer'",
+        ),
+        (
+            ["--heads", "foo"],
+            "--heads: expected a comma-separated list from direct,seq2seq,recursive, got 'foo'",
+        ),
+        (["--lookback", "0"], "--lookback: expected a positive integer, got '0'"),
+    ],
+)
 def test_cli_bad_choices_exit_2_before_any_flow(argv, says, capsys):
     with pytest.raises(SystemExit) as exit_:
         cli.main(["train", *argv])
     assert exit_.value.code == 2
-    assert capsys.readouterr().err.strip().splitlines()[-1] == f"forecast train: error: argument {says}"
+    assert (
+        capsys.readouterr().err.strip().splitlines()[-1]
+        == f"forecast train: error: argument {says}"
+    )
 
 
-@pytest.mark.parametrize("data,says", [
-    ("nope.csv", "FileNotFoundError: data file {tmp}/nope.csv does not exist"),
-    (".", "IsADirectoryError: data path {tmp} is a folder"),
-    ("airpasengers", "FileNotFoundError: data 'airpasengers' is neither a bundled data set ['airpassengers',"),
-    ("future:promo.csv", "FileNotFoundError: future data file {tmp}/promo.csv does not exist"),
-])
+@pytest.mark.parametrize(
+    "data,says",
+    [
+        ("nope.csv", "FileNotFoundError: data file {tmp}/nope.csv does not exist"),
+        (".", "IsADirectoryError: data path {tmp} is a folder"),
+        (
+            "airpasengers",
+            "FileNotFoundError: data 'airpasengers' is neither a bundled data set ['airpassengers',",
+        ),
+        ("future:promo.csv", "FileNotFoundError: future data file {tmp}/promo.csv does not exist"),
+    ],
+)
 def test_cli_unreadable_data_exits_1_before_prefect_starts(tmp_path, data, says):
     if data.startswith("future:"):
         argv = ["forecast", "--future-data", str(tmp_path / data.split(":")[1])]
     else:
         argv = ["forecast", "--data", str(tmp_path / data) if data != "airpasengers" else data]
-    code = ("import sys; from pipelines import cli; "
-            f"code = cli.main({argv!r}); print(code, 'prefect' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    code = (
+        "import sys; from pipelines import cli; "
+        f"code = cli.main({argv!r}); print(code, 'prefect' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
     assert out.stdout.split() == ["1", "False"]  # failed without importing (or starting) Prefect
     err = out.stderr.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("forecast forecast: error: " + says.format(tmp=tmp_path)), err
+    assert len(err) == 1 and err[0].startswith(
+        "forecast forecast: error: " + says.format(tmp=tmp_path)
+    ), err
 
 
 def test_cli_bad_training_data_fails_before_prefect_starts(tmp_path, capsys):
@@ -334,15 +445,26 @@ def test_cli_bad_training_data_fails_before_prefect_starts(tmp_path, capsys):
     code = cli.main(["train", "--data", str(tmp_path / "sales.csv"), "--target-col", "sales"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1
-    assert err[-1].startswith("forecast train: error: ValueError: data: column 'sales' has NaN in series 'AirPassengers'")
+    assert err[-1].startswith(
+        "forecast train: error: ValueError: data: column 'sales' has NaN in series 'AirPassengers'"
+    )
 
 
 def test_train_summary_names_the_champions_own_run():
-    result = {"metric": "mase", "leaderboard": [{"candidate": "gru-h8", "mase": 0.9}], "best": "gru-h8",
-              "holdout": {"model": 1.1, "seasonal_naive": 1.0}, "version": "2", "promoted": False,
-              "reason": "forecaster v2: not promoted: ...", "run_id": "new-run", "champion_version": "1",
-              "champion_run_id": "champion-run", "forecast_path": "/x/forecasts.parquet",
-              "runs_url": "http://127.0.0.1:5000/#/experiments/1/runs"}
+    result = {
+        "metric": "mase",
+        "leaderboard": [{"candidate": "gru-h8", "mase": 0.9}],
+        "best": "gru-h8",
+        "holdout": {"model": 1.1, "seasonal_naive": 1.0},
+        "version": "2",
+        "promoted": False,
+        "reason": "forecaster v2: not promoted: ...",
+        "run_id": "new-run",
+        "champion_version": "1",
+        "champion_run_id": "champion-run",
+        "forecast_path": "/x/forecasts.parquet",
+        "runs_url": "http://127.0.0.1:5000/#/experiments/1/runs",
+    }
     lines = cli.train_summary(result)
     assert "champion: v1  (MLflow run champion-run)" in lines
     assert "forecaster v2: not promoted: ...  (MLflow run new-run)" in lines
@@ -397,52 +519,96 @@ def test_train_flow_selects_registers_promotes_and_forecasts(trained):
     assert r["holdout"]["model"] > 0 and r["holdout"]["seasonal_naive"] > 0
     fc = pd.read_parquet(r["forecast_path"])
     assert Path(r["forecast_path"]).parent.parent == trained.out
-    assert len(fc) == 12 and list(fc.columns) == ["unique_id", "ds", "y_pred", "y_lo80", "y_hi80", "y_lo95", "y_hi95"]
-    assert ((fc.y_lo95 <= fc.y_lo80) & (fc.y_lo80 <= fc.y_pred) & (fc.y_pred <= fc.y_hi80)
-            & (fc.y_hi80 <= fc.y_hi95)).all()  # level=[80, 95]: conformal intervals in the forecast file
+    assert len(fc) == 12 and list(fc.columns) == [
+        "unique_id",
+        "ds",
+        "y_pred",
+        "y_lo80",
+        "y_hi80",
+        "y_lo95",
+        "y_hi95",
+    ]
+    assert (
+        (fc.y_lo95 <= fc.y_lo80)
+        & (fc.y_lo80 <= fc.y_pred)
+        & (fc.y_pred <= fc.y_hi80)
+        & (fc.y_hi80 <= fc.y_hi95)
+    ).all()  # level=[80, 95]: conformal intervals in the forecast file
     assert fc["ds"].min() == pd.Timestamp("1961-01-01")
     client = MlflowClient(trained.uri)
     run = client.get_run(r["run_id"])
     assert run.info.status == "FINISHED"
-    assert {"holdout_mase", "naive_holdout_mase", "train_loss", "holdout_coverage80", "holdout_msis95",
-            "holdout_crps"} <= set(run.data.metrics)
-    assert str(client.get_model_version_by_alias("forecaster-airpassengers", "champion").version) == "1"
+    assert {
+        "holdout_mase",
+        "naive_holdout_mase",
+        "train_loss",
+        "holdout_coverage80",
+        "holdout_msis95",
+        "holdout_crps",
+    } <= set(run.data.metrics)
+    assert (
+        str(client.get_model_version_by_alias("forecaster-airpassengers", "champion").version)
+        == "1"
+    )
     arts = {a.path for a in client.list_artifacts(r["run_id"])}
     arts |= {a.path for a in client.list_artifacts(r["run_id"], "diagnostics")}
     arts |= {a.path for a in client.list_artifacts(r["run_id"], "holdout")}
-    assert {"holdout_forecast.png", "holdout/coverage_by_horizon.png", "diagnostics/gradient_through_time.png",
-            "diagnostics/gradient_through_time.csv"} <= arts
+    assert {
+        "holdout_forecast.png",
+        "holdout/coverage_by_horizon.png",
+        "diagnostics/gradient_through_time.png",
+        "diagnostics/gradient_through_time.csv",
+    } <= arts
     assert "grad_ratio_first_to_last" in run.data.metrics
     champion = client.get_model_version_by_alias("forecaster-airpassengers", "champion")
     assert r["champion_run_id"] == champion.run_id == r["run_id"]
     exp_id = run.info.experiment_id
     assert r["runs_url"] == f"http://127.0.0.1:5000/#/experiments/{exp_id}/runs"
     assert client.get_experiment(exp_id).tags["mlflow.experimentKind"] == "custom_model_development"
-    assert store.local_experiment_id("forecast", trained.root / "mlruns") == exp_id  # what `forecast ui` links
+    assert (
+        store.local_experiment_id("forecast", trained.root / "mlruns") == exp_id
+    )  # what `forecast ui` links
 
 
 def test_readme_pyfunc_snippet_runs_in_a_fresh_process(trained):
     """The README's ``mlflow.pyfunc.load_model("models:/forecaster-airpassengers@champion")`` in a new interpreter
     (no ``pipelines`` module imported beforehand) gives the champion's forecasts."""
-    code = ("import mlflow, sys\n"
-            "from forecast.datasets import load\n"
-            "mlflow.set_tracking_uri(sys.argv[1])\n"
-            "model = mlflow.pyfunc.load_model('models:/forecaster-airpassengers@champion')\n"
-            "fc = model.predict(load('airpassengers'))\n"
-            "print(len(fc), fc.ds.min().date(), list(fc.columns))\n")
-    out = subprocess.run([sys.executable, "-c", code, trained.uri], capture_output=True, text=True, timeout=300,
-                         cwd=trained.root)
+    code = (
+        "import mlflow, sys\n"
+        "from forecast.datasets import load\n"
+        "mlflow.set_tracking_uri(sys.argv[1])\n"
+        "model = mlflow.pyfunc.load_model('models:/forecaster-airpassengers@champion')\n"
+        "fc = model.predict(load('airpassengers'))\n"
+        "print(len(fc), fc.ds.min().date(), list(fc.columns))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, trained.uri],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=trained.root,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.split("\n")[-2] == ("12 1961-01-01 ['unique_id', 'ds', 'y_pred', 'y_lo80', 'y_hi80', "
-                                          "'y_lo95', 'y_hi95']")  # the intervals travel with the pyfunc model
+    assert out.stdout.split("\n")[-2] == (
+        "12 1961-01-01 ['unique_id', 'ds', 'y_pred', 'y_lo80', 'y_hi80', 'y_lo95', 'y_hi95']"
+    )  # the intervals travel with the pyfunc model
 
 
 def test_validate_data_keeps_the_model_covariates():
     from forecast import RNNForecaster
 
-    df = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2024", periods=40, freq="D"),
-                       "y": np.arange(40.0), "temp": np.sin(np.arange(40.0)), "junk": "x"})
-    model = RNNForecaster(lookback=5, horizon=2, hidden_size=4, max_epochs=1, past_covariates=("temp",)).fit(df)
+    df = pd.DataFrame(
+        {
+            "unique_id": "a",
+            "ds": pd.date_range("2024", periods=40, freq="D"),
+            "y": np.arange(40.0),
+            "temp": np.sin(np.arange(40.0)),
+            "junk": "x",
+        }
+    )
+    model = RNNForecaster(
+        lookback=5, horizon=2, hidden_size=4, max_epochs=1, past_covariates=("temp",)
+    ).fit(df)
     assert tasks.model_columns(model) == ["temp"]
     kept = tasks.validate_data.fn(df, columns=tasks.model_columns(model))
     assert list(kept.columns) == ["unique_id", "ds", "y", "temp"]
@@ -452,8 +618,13 @@ def test_validate_data_keeps_the_model_covariates():
 def test_forecast_flow_writes_a_new_partition_and_sql(trained, tmp_path):
     before = snapshot(trained.out)
     url = f"sqlite:///{tmp_path / 'fc.db'}"
-    state = flows.forecast(tracking_uri=trained.uri, output_dir=str(trained.out), output_format="csv",
-                           sql_url=url, return_state=True)
+    state = flows.forecast(
+        tracking_uri=trained.uri,
+        output_dir=str(trained.out),
+        output_format="csv",
+        sql_url=url,
+        return_state=True,
+    )
     assert state.is_completed(), state.message
     r = state.result()
     assert r["version"] == "1" and r["rows"] == 12 and r["path"].endswith("forecasts.csv")
@@ -468,7 +639,9 @@ def test_backtest_flow_scores_the_champion_against_seasonal_naive(trained):
     state = flows.backtest(n_windows=2, max_epochs=1, tracking_uri=trained.uri, return_state=True)
     assert state.is_completed(), state.message
     r = state.result()
-    assert r["version"] == "1" and r["n_windows"] == 2 and r["model"] > 0 and r["seasonal_naive"] > 0
+    assert (
+        r["version"] == "1" and r["n_windows"] == 2 and r["model"] > 0 and r["seasonal_naive"] > 0
+    )
     assert MlflowClient(trained.uri).get_run(r["run_id"]).data.params["max_epochs"] == "1"
 
 
@@ -479,7 +652,13 @@ def _promo_panel(n_future):
     for i, uid in enumerate(["north", "south"]):
         ds = pd.date_range("2024-01-01", periods=120 + n_future, freq="D")
         promo = (rng.random(len(ds)) < 0.3).astype(float)
-        y = 50 + 10 * i + 5 * np.sin(2 * np.pi * np.arange(len(ds)) / 7) + 20 * promo + rng.normal(0, 1, len(ds))
+        y = (
+            50
+            + 10 * i
+            + 5 * np.sin(2 * np.pi * np.arange(len(ds)) / 7)
+            + 20 * promo
+            + rng.normal(0, 1, len(ds))
+        )
         y[120:] = np.nan
         parts.append(pd.DataFrame({"unique_id": uid, "ds": ds, "y": y, "promo": promo}))
     return pd.concat(parts, ignore_index=True)
@@ -491,39 +670,94 @@ def test_future_covariates_flow_from_training_to_forecast(prefect_harness, tmp_p
     uri, out = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}", tmp_path / "forecasts"
     data, panel = tmp_path / "sales.csv", _promo_panel(7)
     panel.to_csv(data, index=False)
-    state = flows.train(data=str(data), lookback=14, horizon=7, cells=["gru"], bidirectional=[False],
-                        hidden_sizes=[8], max_epochs=2, batch_size=64, n_windows=1, season_length=7, device="cpu",
-                        future_covariates=["promo"], tracking_uri=uri, model_name="sales", output_dir=str(out),
-                        return_state=True)
+    state = flows.train(
+        data=str(data),
+        lookback=14,
+        horizon=7,
+        cells=["gru"],
+        bidirectional=[False],
+        hidden_sizes=[8],
+        max_epochs=2,
+        batch_size=64,
+        n_windows=1,
+        season_length=7,
+        device="cpu",
+        future_covariates=["promo"],
+        tracking_uri=uri,
+        model_name="sales",
+        output_dir=str(out),
+        return_state=True,
+    )
     assert state.is_completed(), state.message
     fc = pd.read_parquet(state.result()["forecast_path"])
-    assert len(fc) == 14 and fc.ds.min() == pd.Timestamp("2024-04-30") and fc.ds.max() == pd.Timestamp("2024-05-06")
+    assert (
+        len(fc) == 14
+        and fc.ds.min() == pd.Timestamp("2024-04-30")
+        and fc.ds.max() == pd.Timestamp("2024-05-06")
+    )
     # the same forecasts when next week's promotions come from a separate file
     panel.dropna(subset="y").to_csv(tmp_path / "history.csv", index=False)
-    panel.loc[panel.y.isna(), ["unique_id", "ds", "promo"]].to_parquet(tmp_path / "promo.parquet", index=False)
-    state = flows.forecast(data=str(tmp_path / "history.csv"), future_data=str(tmp_path / "promo.parquet"),
-                           tracking_uri=uri, model_name="sales", output_dir=str(out), return_state=True)
+    panel.loc[panel.y.isna(), ["unique_id", "ds", "promo"]].to_parquet(
+        tmp_path / "promo.parquet", index=False
+    )
+    state = flows.forecast(
+        data=str(tmp_path / "history.csv"),
+        future_data=str(tmp_path / "promo.parquet"),
+        tracking_uri=uri,
+        model_name="sales",
+        output_dir=str(out),
+        return_state=True,
+    )
     assert state.is_completed(), state.message
     pd.testing.assert_frame_equal(pd.read_parquet(state.result()["path"]), fc)
     # data with its own column names: forecasts come back under them
-    panel.rename(columns={"unique_id": "store", "ds": "week", "y": "sales"}).to_csv(tmp_path / "own.csv", index=False)
-    state = flows.forecast(data=str(tmp_path / "own.csv"), id_col="store", time_col="week", target_col="sales",
-                           tracking_uri=uri, model_name="sales", output_dir=str(out), return_state=True)
+    panel.rename(columns={"unique_id": "store", "ds": "week", "y": "sales"}).to_csv(
+        tmp_path / "own.csv", index=False
+    )
+    state = flows.forecast(
+        data=str(tmp_path / "own.csv"),
+        id_col="store",
+        time_col="week",
+        target_col="sales",
+        tracking_uri=uri,
+        model_name="sales",
+        output_dir=str(out),
+        return_state=True,
+    )
     assert state.is_completed(), state.message
     own = pd.read_parquet(state.result()["path"])
     assert list(own.columns) == ["store", "week", "y_pred"]
     np.testing.assert_array_equal(own.y_pred, fc.y_pred)
     # no future values anywhere: the run fails naming the covariate and both ways to give it
     before = snapshot(out)
-    state = flows.forecast(data=str(tmp_path / "history.csv"), tracking_uri=uri, model_name="sales",
-                           output_dir=str(out), return_state=True)
+    state = flows.forecast(
+        data=str(tmp_path / "history.csv"),
+        tracking_uri=uri,
+        model_name="sales",
+        output_dir=str(out),
+        return_state=True,
+    )
     _fails_naming(state, "future covariates ['promo']", "target left empty", "--future-data")
     assert snapshot(out) == before
     # training data without future rows: trained and registered; the forecast step fails on its own
-    state = flows.train(data=str(tmp_path / "history.csv"), lookback=14, horizon=7, cells=["gru"],
-                        bidirectional=[False], window_norms=["none"], hidden_sizes=[8], max_epochs=1, n_windows=1,
-                        season_length=7, device="cpu", future_covariates=["promo"], tracking_uri=uri,
-                        model_name="sales", output_dir=str(out), return_state=True)
+    state = flows.train(
+        data=str(tmp_path / "history.csv"),
+        lookback=14,
+        horizon=7,
+        cells=["gru"],
+        bidirectional=[False],
+        window_norms=["none"],
+        hidden_sizes=[8],
+        max_epochs=1,
+        n_windows=1,
+        season_length=7,
+        device="cpu",
+        future_covariates=["promo"],
+        tracking_uri=uri,
+        model_name="sales",
+        output_dir=str(out),
+        return_state=True,
+    )
     assert state.is_completed(), state.message
     r = state.result()
     assert r["forecast_path"] is None and "future covariates ['promo']" in r["forecast_error"]
@@ -531,9 +765,21 @@ def test_future_covariates_flow_from_training_to_forecast(prefect_harness, tmp_p
     champion = r["champion_version"]
     # other series under the same model name: registered, never promoted on an incomparable metric,
     # and the run forecasts its data with its own version
-    state = flows.train(data="airpassengers", lookback=24, horizon=12, cells=["rnn"], bidirectional=[False],
-                        hidden_sizes=[4], max_epochs=1, n_windows=1, device="cpu", tracking_uri=uri,
-                        model_name="sales", output_dir=str(out), return_state=True)
+    state = flows.train(
+        data="airpassengers",
+        lookback=24,
+        horizon=12,
+        cells=["rnn"],
+        bidirectional=[False],
+        hidden_sizes=[4],
+        max_epochs=1,
+        n_windows=1,
+        device="cpu",
+        tracking_uri=uri,
+        model_name="sales",
+        output_dir=str(out),
+        return_state=True,
+    )
     assert state.is_completed(), state.message
     r = state.result()
     assert not r["promoted"] and "covers other series" in r["reason"]
@@ -545,9 +791,20 @@ def test_promotion_compares_the_champion_on_the_same_hold_out(prefect_harness, t
     """Same series, very different data (x50): the champion's logged metric says nothing about this
     hold-out, so its settings are re-scored on it; OWA, never logged before, compares the same way."""
     uri, out = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}", tmp_path / "forecasts"
-    tiny = dict(lookback=24, horizon=12, cells=["gru"], bidirectional=[False], window_norms=["none"],
-                hidden_sizes=[4], max_epochs=2, n_windows=1, device="cpu", tracking_uri=uri,
-                model_name="rescored", output_dir=str(out))
+    tiny = dict(
+        lookback=24,
+        horizon=12,
+        cells=["gru"],
+        bidirectional=[False],
+        window_norms=["none"],
+        hidden_sizes=[4],
+        max_epochs=2,
+        n_windows=1,
+        device="cpu",
+        tracking_uri=uri,
+        model_name="rescored",
+        output_dir=str(out),
+    )
     first = flows.train(**tiny, return_state=True)
     assert first.is_completed(), first.message
     scaled = tmp_path / "scaled.csv"
@@ -571,22 +828,36 @@ def _fails_naming(state, *words):
 def test_bad_data_path_fails_the_run_and_keeps_earlier_forecasts(trained, tmp_path):
     before = snapshot(trained.out)
     missing = tmp_path / "missing.csv"
-    state = flows.forecast(data=str(missing), tracking_uri=trained.uri, output_dir=str(trained.out),
-                           return_state=True)
+    state = flows.forecast(
+        data=str(missing), tracking_uri=trained.uri, output_dir=str(trained.out), return_state=True
+    )
     _fails_naming(state, "FileNotFoundError", str(missing))
     assert snapshot(trained.out) == before
 
 
-@pytest.mark.parametrize("change,cause", [
-    (lambda d: d.assign(unique_id="Trains"), "series not seen in training ['Trains']"),
-    (lambda d: d.assign(ds=pd.date_range("1949-01-01", periods=len(d), freq="D")), "frequency 'D'"),
-])
-def test_mismatched_model_fails_the_run_and_keeps_earlier_forecasts(trained, tmp_path, change, cause):
+@pytest.mark.parametrize(
+    "change,cause",
+    [
+        (lambda d: d.assign(unique_id="Trains"), "series not seen in training ['Trains']"),
+        (
+            lambda d: d.assign(ds=pd.date_range("1949-01-01", periods=len(d), freq="D")),
+            "frequency 'D'",
+        ),
+    ],
+)
+def test_mismatched_model_fails_the_run_and_keeps_earlier_forecasts(
+    trained, tmp_path, change, cause
+):
     path = tmp_path / "other.csv"
     change(air()).to_csv(path, index=False)
     before = snapshot(trained.out)
-    state = flows.forecast(data=str(path), model_name="forecaster-airpassengers", tracking_uri=trained.uri,
-                           output_dir=str(trained.out), return_state=True)
+    state = flows.forecast(
+        data=str(path),
+        model_name="forecaster-airpassengers",
+        tracking_uri=trained.uri,
+        output_dir=str(trained.out),
+        return_state=True,
+    )
     _fails_naming(state, "does not match the model", cause)
     assert snapshot(trained.out) == before
 
@@ -601,43 +872,79 @@ def test_unreachable_tracking_server_fails_the_run_naming_the_uri(trained):
 
 def test_forecast_without_a_registered_model_fails_naming_it(prefect_harness, mlflow_uri, tmp_path):
     out = tmp_path / "forecasts"
-    state = flows.forecast(tracking_uri=mlflow_uri, model_name="nobody", output_dir=str(out), return_state=True)
-    _fails_naming(state, "LookupError", "registered model 'nobody' has no alias 'champion'", "forecast train")
+    state = flows.forecast(
+        tracking_uri=mlflow_uri, model_name="nobody", output_dir=str(out), return_state=True
+    )
+    _fails_naming(
+        state, "LookupError", "registered model 'nobody' has no alias 'champion'", "forecast train"
+    )
     assert not out.exists()
 
 
 def test_cli_flow_failure_exits_1_with_one_line(trained, tmp_path, capsys):
     path = tmp_path / "wide.csv"
     air().rename(columns={"y": "sales"}).to_csv(path, index=False)
-    code = cli.main(["forecast", "--data", str(path), "--tracking-uri", trained.uri,
-                     "--output-dir", str(trained.out)])
+    code = cli.main(
+        [
+            "forecast",
+            "--data",
+            str(path),
+            "--tracking-uri",
+            trained.uri,
+            "--output-dir",
+            str(trained.out),
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1
-    assert err[-1].startswith(f"forecast forecast: error: ValueError: data file {path}: missing column(s) ['y']")
+    assert err[-1].startswith(
+        f"forecast forecast: error: ValueError: data file {path}: missing column(s) ['y']"
+    )
     assert not any(line.startswith("Traceback") for line in err)
-    environment.quiet_prefect_errors(debug=True)  # leave Prefect's loggers as other tests expect them
+    environment.quiet_prefect_errors(
+        debug=True
+    )  # leave Prefect's loggers as other tests expect them
 
 
 # ---------------------------------------------------------------------------------- a real server: serve, Dask
 @pytest.mark.slow
-def test_served_deployment_has_schedules_and_a_triggered_run_completes(prefect_server, trained, tmp_path):
+def test_served_deployment_has_schedules_and_a_triggered_run_completes(
+    prefect_server, trained, tmp_path
+):
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     out = tmp_path / "served"
     cfg = tmp_path / "serve.toml"
-    cfg.write_text(f'[common]\ntracking_uri = "{trained.uri}"\noutput_dir = "{out}"\n'
-                   '[train]\nmax_epochs = 1\nhidden_sizes = [8]\ncells = ["gru"]\nbidirectional = [false]\n'
-                   '[serve]\ntrain_cron = "0 3 * * 1"\nforecast_interval_seconds = 3600\n')
-    env = dict(os.environ, PREFECT_API_URL=prefect_server, PREFECT_HOME=str(tmp_path / "prefect-home"))
+    cfg.write_text(
+        f'[common]\ntracking_uri = "{trained.uri}"\noutput_dir = "{out}"\n'
+        '[train]\nmax_epochs = 1\nhidden_sizes = [8]\ncells = ["gru"]\nbidirectional = [false]\n'
+        '[serve]\ntrain_cron = "0 3 * * 1"\nforecast_interval_seconds = 3600\n'
+    )
+    env = dict(
+        os.environ, PREFECT_API_URL=prefect_server, PREFECT_HOME=str(tmp_path / "prefect-home")
+    )
     log = tmp_path / "serve.log"
     with open(log, "wb") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "serve", "--config", str(cfg)], cwd=REPO,
-                                env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pipelines.cli", "serve", "--config", str(cfg)],
+            cwd=REPO,
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
-        with temporary_settings(updates={PREFECT_API_URL: prefect_server}), get_client(sync_client=True) as client:
-            train_dep = _wait_for_deployment(client, f"train/{schedules.TRAIN_DEPLOYMENT}", proc, log)
-            forecast_dep = _wait_for_deployment(client, f"forecast/{schedules.FORECAST_DEPLOYMENT}", proc, log)
+        with (
+            temporary_settings(updates={PREFECT_API_URL: prefect_server}),
+            get_client(sync_client=True) as client,
+        ):
+            train_dep = _wait_for_deployment(
+                client, f"train/{schedules.TRAIN_DEPLOYMENT}", proc, log
+            )
+            forecast_dep = _wait_for_deployment(
+                client, f"forecast/{schedules.FORECAST_DEPLOYMENT}", proc, log
+            )
             assert [s.schedule.cron for s in train_dep.schedules] == ["0 3 * * 1"]
             assert [s.schedule.interval.total_seconds() for s in forecast_dep.schedules] == [3600]
             run = client.create_flow_run_from_deployment(forecast_dep.id)
@@ -680,13 +987,38 @@ def test_train_flow_on_a_two_worker_dask_cluster(prefect_server, tmp_path):
     from forecast.datasets.synthetic import make_panel
 
     uri, out = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}", tmp_path / "out"
-    make_panel(n_series=3, length=240, freq="h", seed=5)[["unique_id", "ds", "y"]].to_csv(tmp_path / "shop.csv",
-                                                                                         index=False)
-    env = dict(os.environ, PREFECT_API_URL=prefect_server, PREFECT_HOME=str(tmp_path / "prefect-home"))
+    make_panel(n_series=3, length=240, freq="h", seed=5)[["unique_id", "ds", "y"]].to_csv(
+        tmp_path / "shop.csv", index=False
+    )
+    env = dict(
+        os.environ, PREFECT_API_URL=prefect_server, PREFECT_HOME=str(tmp_path / "prefect-home")
+    )
     where = ["--data", str(tmp_path / "shop.csv"), "--tracking-uri", uri, "--output-dir", str(out)]
-    argv = [sys.executable, "-m", "pipelines.cli", "train", "--runner", "dask", "--workers", "2", "--cells", "gru",
-            "--directions", "uni", "--window-norms", "none,last", "--hidden-sizes", "8", "--max-epochs", "2", "--n-windows", "1",
-            "--device", "cpu", *where]
+    argv = [
+        sys.executable,
+        "-m",
+        "pipelines.cli",
+        "train",
+        "--runner",
+        "dask",
+        "--workers",
+        "2",
+        "--cells",
+        "gru",
+        "--directions",
+        "uni",
+        "--window-norms",
+        "none,last",
+        "--hidden-sizes",
+        "8",
+        "--max-epochs",
+        "2",
+        "--n-windows",
+        "1",
+        "--device",
+        "cpu",
+        *where,
+    ]
     done = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     log = done.stdout + done.stderr
     assert done.returncode == 0, log[-4000:]
@@ -695,29 +1027,61 @@ def test_train_flow_on_a_two_worker_dask_cluster(prefect_server, tmp_path):
         assert f"Task run '{name}' - Finished in state Completed()" in log
     assert f"forecasts (v1) written to {out}" in done.stdout and "forecaster-shop v1" in done.stdout
     assert len(list(out.rglob("forecasts.parquet"))) == 1
-    done = subprocess.run([sys.executable, "-m", "pipelines.cli", "forecast", *where], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0 and "forecasts of v1: 36 rows" in done.stdout, (done.stdout + done.stderr)[-4000:]
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "forecast", *where],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0 and "forecasts of v1: 36 rows" in done.stdout, (
+        done.stdout + done.stderr
+    )[-4000:]
     assert len(list(out.rglob("forecasts.parquet"))) == 2
 
 
 # ---------------------------------------------------------------- time budget (issue 11)
 def test_max_time_is_split_in_shares_and_reaches_every_candidate():
-    job = budget.Plan(n_candidates=4, n_windows=2, windows=100, batch_size=16, max_epochs=10, steps=0, timesteps=0,
-                      max_time=100.0, chosen=False)
-    assert job.shares == 4 + 2 * budget.FINAL_SHARES  # one a candidate, three each for the hold-out and final fit
+    job = budget.Plan(
+        n_candidates=4,
+        n_windows=2,
+        windows=100,
+        batch_size=16,
+        max_epochs=10,
+        steps=0,
+        timesteps=0,
+        max_time=100.0,
+        chosen=False,
+    )
+    assert (
+        job.shares == 4 + 2 * budget.FINAL_SHARES
+    )  # one a candidate, three each for the hold-out and final fit
     assert job.candidate_seconds == 10.0 and job.final_seconds == 30.0
     assert budget.Plan(4, 2, 100, 16, 10, 0, 0, None, True).candidate_seconds is None
-    grid = tasks.make_candidates.fn(["gru", "lstm"], [False], [8], ["direct"], ["last", "es"], lookback=24, horizon=12,
-                                    loss="mase", max_time=job.candidate_seconds)
+    grid = tasks.make_candidates.fn(
+        ["gru", "lstm"],
+        [False],
+        [8],
+        ["direct"],
+        ["last", "es"],
+        lookback=24,
+        horizon=12,
+        loss="mase",
+        max_time=job.candidate_seconds,
+    )
     assert len(grid) == 4
     assert {(est.max_time, est.loss) for est in grid.values()} == {(10.0, "mase")}
     assert {est.window_norm for est in grid.values()} == {"last", "es"}
 
 
 def test_cli_takes_max_time_loss_and_the_es_norm():
-    args = cli.build_parser().parse_args(["train", "--max-time", "120", "--loss", "mase", "--window-norms", "es,none"])
+    args = cli.build_parser().parse_args(
+        ["train", "--max-time", "120", "--loss", "mase", "--window-norms", "es,none"]
+    )
     assert (args.max_time, args.loss, args.window_norms) == (120.0, "mase", ["es", "none"])
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["train", "--max-time", "-5"])
-    assert cli.build_parser().parse_args(["train", "--max-time", "0"]).max_time == 0.0  # 0: no budget
+    assert (
+        cli.build_parser().parse_args(["train", "--max-time", "0"]).max_time == 0.0
+    )  # 0: no budget

@@ -5,6 +5,7 @@ starts dies with it, even when the command is SIGKILLed. (SIGINT takes the same 
 
 Each test runs the real console script in a subprocess with its own PREFECT_HOME and MLflow store.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,16 +19,35 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-FOREVER = ["--max-epochs", "2000", "--cells", "gru", "--directions", "uni", "--hidden-sizes", "8",
-           "--n-windows", "1", "--window-norms", "last"]
+FOREVER = [
+    "--max-epochs",
+    "2000",
+    "--cells",
+    "gru",
+    "--directions",
+    "uni",
+    "--hidden-sizes",
+    "8",
+    "--n-windows",
+    "1",
+    "--window-norms",
+    "last",
+]
 
 
 def _start(tmp_path):
     env = dict(os.environ, PREFECT_HOME=str(tmp_path / "prefect"), OMP_NUM_THREADS="1")
     env.pop("PREFECT_API_URL", None)
     db = tmp_path / "mlruns" / "mlflow.db"
-    argv = [str(Path(sys.executable).with_name("forecast")), "train", "--tracking-uri", f"sqlite:///{db}",
-            "--output-dir", str(tmp_path / "out"), *FOREVER]
+    argv = [
+        str(Path(sys.executable).with_name("forecast")),
+        "train",
+        "--tracking-uri",
+        f"sqlite:///{db}",
+        "--output-dir",
+        str(tmp_path / "out"),
+        *FOREVER,
+    ]
     log = open(tmp_path / "log.txt", "wb")
     return subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT), db
 
@@ -64,7 +84,9 @@ def _wait_for(condition, timeout, proc, tmp_path):
             return
         assert proc.poll() is None, (tmp_path / "log.txt").read_text()[-3000:]
         time.sleep(0.5)
-    raise AssertionError(f"not reached in {timeout} s:\n" + (tmp_path / "log.txt").read_text()[-3000:])
+    raise AssertionError(
+        f"not reached in {timeout} s:\n" + (tmp_path / "log.txt").read_text()[-3000:]
+    )
 
 
 def _training(db):

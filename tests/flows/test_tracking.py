@@ -3,6 +3,7 @@
 Every test logs into a temporary SQLite store under tmp_path (never the repository's store) and
 reads back through MlflowClient, or, for the server test, through the REST API.
 """
+
 import json
 import os
 import signal
@@ -25,8 +26,17 @@ from pipelines import registry, server, tracking
 from pipelines import runs as run_log  # `runs` and `store` are names of this module's own
 from pipelines import store as tracking_store
 
-TINY = dict(hidden_size=8, lookback=24, horizon=6, max_epochs=2, batch_size=64, windows_per_epoch=128, val_size=6,
-            seed=0, verbose=False)
+TINY = dict(
+    hidden_size=8,
+    lookback=24,
+    horizon=6,
+    max_epochs=2,
+    batch_size=64,
+    windows_per_epoch=128,
+    val_size=6,
+    seed=0,
+    verbose=False,
+)
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -34,8 +44,13 @@ def sqlite_uri(folder):
     return f"sqlite:///{folder / 'mlflow.db'}"
 
 
-ENV_KEYS = ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
-            "MLFLOW_HTTP_REQUEST_TIMEOUT", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
+ENV_KEYS = (
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_EXPERIMENT_NAME",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR",
+)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -66,7 +81,9 @@ def tracked(store, request):
     """Tracking configured on the module's store, one experiment per test."""
     cfg = tracking_store.configure(sqlite_uri(store), experiment=request.node.name[:60])
     yield cfg
-    tracking_store.configure(sqlite_uri(store), experiment="default-after-test")  # undo a test's reconfiguration
+    tracking_store.configure(
+        sqlite_uri(store), experiment="default-after-test"
+    )  # undo a test's reconfiguration
 
 
 def client():
@@ -109,16 +126,35 @@ def test_training_run_has_params_step_metrics_and_artifacts(tracked, trained, pa
     assert params["hidden_size"] == "8" and params["lookback"] == "24" and params["flow"] == "test"
     assert params["data.name"] == "make_panel" and params["data.n_series"] == "3"
     assert params["data.n_points"] == str(len(panel)) and len(params["data.hash"]) == 16
-    assert params["window.n_train_windows"] == str(est.n_train_windows_) and params["device"] == "cpu"
-    assert {"version.forecast", "version.torch", "version.pandas", "version.numpy", "version.mlflow"} <= set(params)
-    for name in ("train_loss", "val_loss", "grad_norm_mean", "grad_norm_max", "clipped_fraction",
-                 "learning_rate", "epoch_seconds"):
+    assert (
+        params["window.n_train_windows"] == str(est.n_train_windows_) and params["device"] == "cpu"
+    )
+    assert {
+        "version.forecast",
+        "version.torch",
+        "version.pandas",
+        "version.numpy",
+        "version.mlflow",
+    } <= set(params)
+    for name in (
+        "train_loss",
+        "val_loss",
+        "grad_norm_mean",
+        "grad_norm_max",
+        "clipped_fraction",
+        "learning_rate",
+        "epoch_seconds",
+    ):
         history = client().get_metric_history(run_id, name)
-        assert [m.step for m in history] == [1, 2], name  # streamed once by the callback, not again by log_training
+        assert [m.step for m in history] == [1, 2], (
+            name
+        )  # streamed once by the callback, not again by log_training
     losses = [m.value for m in client().get_metric_history(run_id, "train_loss")]
     assert losses == pytest.approx([r.train_loss for r in est.history_.records])
     assert {"training/history.csv", "forecast.png"} <= set(artifacts(run_id))
-    assert run.info.artifact_uri.startswith(store.resolve().as_uri())  # next to the store, never the cwd
+    assert run.info.artifact_uri.startswith(
+        store.resolve().as_uri()
+    )  # next to the store, never the cwd
 
 
 def test_log_training_without_callback_logs_the_history(tracked, trained, panel):
@@ -151,7 +187,11 @@ def test_pyfunc_round_trip_equals_estimator_forecasts(tracked, trained, panel):
 def test_pyfunc_takes_future_covariates_as_flagged_rows(tracked):
     df = make_panel(n_series=2, length=120, seed=1, future_covariates=1)
     hist = df.groupby("unique_id").head(110).reset_index(drop=True)
-    future = df.groupby("unique_id").nth(list(range(110, 116)))[["unique_id", "ds", "future_0"]].reset_index(drop=True)
+    future = (
+        df.groupby("unique_id")
+        .nth(list(range(110, 116)))[["unique_id", "ds", "future_0"]]
+        .reset_index(drop=True)
+    )
     est = RNNForecaster(**TINY, future_covariates=("future_0",)).fit(hist)
     with run_log.run("future-covariates"):
         ref = registry.log_model(est, input_example=registry.pyfunc_input(hist, future))
@@ -178,16 +218,37 @@ class StandInBacktest:
 
 def stand_in_backtest(seed=0, history=None):
     rng = np.random.default_rng(seed)
-    rows = [(uid, cut, cut + pd.Timedelta(hours=h)) for uid in ("a", "b") for cut in pd.to_datetime(
-        ["2024-01-02", "2024-01-03"]) for h in range(1, 5)]
+    rows = [
+        (uid, cut, cut + pd.Timedelta(hours=h))
+        for uid in ("a", "b")
+        for cut in pd.to_datetime(["2024-01-02", "2024-01-03"])
+        for h in range(1, 5)
+    ]
     fc = pd.DataFrame(rows, columns=["unique_id", "cutoff", "ds"])
     fc["y"] = rng.normal(10, 1, len(fc))
-    fc["y_pred"] = fc["y"] + rng.normal(0, 0.5, len(fc)) * (1 + fc.groupby(["unique_id", "cutoff"]).cumcount())
+    fc["y_pred"] = fc["y"] + rng.normal(0, 0.5, len(fc)) * (
+        1 + fc.groupby(["unique_id", "cutoff"]).cumcount()
+    )
     err = (fc.y - fc.y_pred).abs()
-    per_series = fc.assign(err=err).groupby("unique_id", as_index=False)["err"].mean().rename(columns={"err": "mae"})
-    per_window = fc.assign(err=err).groupby("cutoff", as_index=False)["err"].mean().rename(columns={"err": "mae"})
-    return StandInBacktest(fc, per_series, per_window, {"mae": float(err.mean()), "rmse": float(np.sqrt((err**2).mean())),
-                                                        "mase": float("nan")}, history=history)
+    per_series = (
+        fc.assign(err=err)
+        .groupby("unique_id", as_index=False)["err"]
+        .mean()
+        .rename(columns={"err": "mae"})
+    )
+    per_window = (
+        fc.assign(err=err)
+        .groupby("cutoff", as_index=False)["err"]
+        .mean()
+        .rename(columns={"err": "mae"})
+    )
+    return StandInBacktest(
+        fc,
+        per_series,
+        per_window,
+        {"mae": float(err.mean()), "rmse": float(np.sqrt((err**2).mean())), "mase": float("nan")},
+        history=history,
+    )
 
 
 def test_log_backtest_metrics_tables_and_horizon_plot(tracked):
@@ -196,10 +257,15 @@ def test_log_backtest_metrics_tables_and_horizon_plot(tracked):
         logged = tracking.log_backtest(result)
     run = client().get_run(handle.run_id)
     assert run.data.metrics["backtest_mae"] == pytest.approx(result.aggregate["mae"])
-    assert run.data.metrics["backtest_n_fits"] == 2 and "backtest_mase" not in run.data.metrics  # NaN skipped
+    assert (
+        run.data.metrics["backtest_n_fits"] == 2 and "backtest_mase" not in run.data.metrics
+    )  # NaN skipped
     assert set(logged) == {"backtest_mae", "backtest_rmse", "backtest_n_fits"}
-    assert {"backtest/per_series.csv", "backtest/per_window.csv", "backtest/error_by_horizon.png"} <= set(
-        artifacts(handle.run_id))
+    assert {
+        "backtest/per_series.csv",
+        "backtest/per_window.csv",
+        "backtest/error_by_horizon.png",
+    } <= set(artifacts(handle.run_id))
 
 
 @dataclass
@@ -212,15 +278,30 @@ class StandInSelection:
 
 def test_log_selection_nests_one_run_per_candidate(tracked, trained):
     est = trained[0]
-    board = pd.DataFrame({"candidate": ["gru-8", "lstm-8"],
-                          "params": [json.dumps({"cell": "gru", "hidden_size": 8}),
-                                     json.dumps({"cell": "lstm", "hidden_size": 8})],
-                          "mae": [1.0, 1.5], "rmse": [1.2, 1.9], "fit_seconds": [0.5, 0.6], "rank": [1, 2]})
-    result = StandInSelection(board, "gru-8", {"cell": "gru", "hidden_size": 8},
-                              {"gru-8": stand_in_backtest(1, est.history_), "lstm-8": stand_in_backtest(2)})
+    board = pd.DataFrame(
+        {
+            "candidate": ["gru-8", "lstm-8"],
+            "params": [
+                json.dumps({"cell": "gru", "hidden_size": 8}),
+                json.dumps({"cell": "lstm", "hidden_size": 8}),
+            ],
+            "mae": [1.0, 1.5],
+            "rmse": [1.2, 1.9],
+            "fit_seconds": [0.5, 0.6],
+            "rank": [1, 2],
+        }
+    )
+    result = StandInSelection(
+        board,
+        "gru-8",
+        {"cell": "gru", "hidden_size": 8},
+        {"gru-8": stand_in_backtest(1, est.history_), "lstm-8": stand_in_backtest(2)},
+    )
     with run_log.run("selection") as parent:
         children = tracking.log_selection(result)
-    runs = client().search_runs([tracked.experiment_id], f"tags.mlflow.parentRunId = '{parent.run_id}'")
+    runs = client().search_runs(
+        [tracked.experiment_id], f"tags.mlflow.parentRunId = '{parent.run_id}'"
+    )
     assert {r.info.run_id for r in runs} == set(children.values()) and len(runs) == 2
     by_name = {r.data.tags["forecast.candidate"]: r for r in runs}
     gru = by_name["gru-8"]
@@ -243,15 +324,22 @@ def test_champion_alias_moves_only_to_a_better_model(tracked, trained):
         with run_log.run(f"candidate-{mae}") as handle:
             run_log.log_metrics({"backtest_mae": mae})
             registry.log_model(est)
-        outcomes.append((handle.run_id, registry.register_and_promote(handle.run_id, name, "backtest_mae")))
+        outcomes.append(
+            (handle.run_id, registry.register_and_promote(handle.run_id, name, "backtest_mae"))
+        )
     (_, first), (_, second), (third_run, third) = outcomes
     assert first.promoted and "first champion" in first.reason
     assert second.promoted and second.version == "2"
-    assert not third.promoted and third.version == "3" and "does not beat champion v2" in third.reason
+    assert (
+        not third.promoted and third.version == "3" and "does not beat champion v2" in third.reason
+    )
     assert str(client().get_model_version_by_alias(name, "champion").version) == "2"
     assert client().get_model_version(name, "3").aliases == []
     tags = client().get_run(third_run).data.tags
-    assert tags["forecast.promoted"] == "false" and "does not beat" in tags["forecast.promotion_reason"]
+    assert (
+        tags["forecast.promoted"] == "false"
+        and "does not beat" in tags["forecast.promotion_reason"]
+    )
     assert "promotion.txt" in artifacts(third_run)
     loaded, version = registry.load_champion(name)
     assert version == "2"
@@ -267,12 +355,18 @@ def test_a_champion_of_other_series_is_never_compared(tracked, trained, panel):
     for model, mae in ((est, 2.0), (other, 1.0), (est, 1.5)):
         with run_log.run(f"scope-{mae}") as handle:
             registry.log_model(model)
-        results.append(registry.register_and_promote(handle.run_id, name, "backtest_mae", mae,
-                                                     scope=registry.series_scope(model)))
+        results.append(
+            registry.register_and_promote(
+                handle.run_id, name, "backtest_mae", mae, scope=registry.series_scope(model)
+            )
+        )
     first, lower_elsewhere, better_here = results
     assert first.promoted and first.comparable
     assert not lower_elsewhere.promoted and not lower_elsewhere.comparable
-    assert "covers other series" in lower_elsewhere.reason and "set_registered_model_alias" in lower_elsewhere.reason
+    assert (
+        "covers other series" in lower_elsewhere.reason
+        and "set_registered_model_alias" in lower_elsewhere.reason
+    )
     assert better_here.promoted and better_here.comparable  # compared with v1, its own series
     assert registry.champion_version(name) == "3"
 
@@ -283,24 +377,36 @@ def test_champion_is_rescored_only_on_the_same_points(tracked, trained, panel):
     from pipelines import tasks
 
     name = "rescore-test"
-    assert registry.champion_version(name) is None and registry.version_run_id(name) is None  # no champion yet
+    assert (
+        registry.champion_version(name) is None and registry.version_run_id(name) is None
+    )  # no champion yet
     assert tasks.rescore_champion.fn(name, trained[0], panel, None, "mae", 1) is None
     with run_log.run("rescore") as handle:
         registry.log_model(trained[0])
-    registry.register_and_promote(handle.run_id, name, "holdout_mae", 1.0, scope=registry.series_scope(trained[0]))
+    registry.register_and_promote(
+        handle.run_id, name, "holdout_mae", 1.0, scope=registry.series_scope(trained[0])
+    )
     reference = backtest(SeasonalNaive(horizon=6), panel, n_windows=1)
     version, score = tasks.rescore_champion.fn(name, trained[0], panel, reference, "mae", 1)
     assert version == "1" and np.isfinite(score) and score > 0
     longer = SimpleNamespace(horizon=12, freqs_=trained[0].freqs_)  # same series, another horizon
-    assert tasks.rescore_champion.fn(name, longer, panel, reference, "mae", 1) is None  # other horizon: other points
+    assert (
+        tasks.rescore_champion.fn(name, longer, panel, reference, "mae", 1) is None
+    )  # other horizon: other points
 
 
 def test_higher_is_better_metric_and_repeat_registration(tracked, trained):
     with run_log.run("r2") as handle:
         registry.log_model(trained[0])
-    first = registry.register_and_promote(handle.run_id, "higher-test", "r2", 0.5, lower_is_better=False)
-    again = registry.register_and_promote(handle.run_id, "higher-test", "r2", 0.5, lower_is_better=False)
-    assert first.promoted and not again.promoted and again.version == first.version  # same source, same version
+    first = registry.register_and_promote(
+        handle.run_id, "higher-test", "r2", 0.5, lower_is_better=False
+    )
+    again = registry.register_and_promote(
+        handle.run_id, "higher-test", "r2", 0.5, lower_is_better=False
+    )
+    assert (
+        first.promoted and not again.promoted and again.version == first.version
+    )  # same source, same version
 
 
 # ----------------------------------------------------------------------------- failure behaviour
@@ -332,10 +438,9 @@ def test_optional_tracking_skips_logging_and_training_completes(tracked, panel):
 
 
 def test_exception_inside_run_ends_it_failed(tracked):
-    with pytest.raises(RuntimeError, match="boom"):
-        with run_log.run("crash") as handle:
-            run_log.log_metrics({"x": 1.0})
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="boom"), run_log.run("crash") as handle:
+        run_log.log_metrics({"x": 1.0})
+        raise RuntimeError("boom")
     run = client().get_run(handle.run_id)
     assert run.info.status == "FAILED" and "boom" in run.data.tags["forecast.error"]
     import mlflow
@@ -350,10 +455,9 @@ def test_a_failed_run_is_never_left_active_even_when_the_store_fails_too(tracked
         def set_tag(self, *args):
             raise ConnectionError("store down")
 
-    with pytest.raises(RuntimeError, match="boom"):
-        with run_log.run("crash") as handle:
-            monkeypatch.setattr(tracking_store, "client", Down)  # the error tag cannot be written
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="boom"), run_log.run("crash") as handle:
+        monkeypatch.setattr(tracking_store, "client", Down)  # the error tag cannot be written
+        raise RuntimeError("boom")
     monkeypatch.undo()
     assert mlflow.active_run() is None and client().get_run(handle.run_id).info.status == "FAILED"
     with run_log.run("next") as after:  # the next run in this process starts
@@ -368,7 +472,10 @@ def test_default_store_follows_forecast_home(monkeypatch, tmp_path):
     assert tracking_store.home() == REPO
     argv, env = server.ui_command(5055, store=tmp_path)
     assert argv[-6:] == ["--host", "127.0.0.1", "--port", "5055", "--workers", "1"]
-    assert env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false" and f"sqlite:///{tmp_path}/mlflow.db" in argv
+    assert (
+        env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
+        and f"sqlite:///{tmp_path}/mlflow.db" in argv
+    )
 
 
 # ----------------------------------------------------------------------------- the server script
@@ -382,17 +489,28 @@ def test_server_script_serves_logged_runs_over_rest(tmp_path, panel):
     env = dict(os.environ, PORT=str(port), MLFLOW_STORE=str(server_store), PYTHON=sys.executable)
     log = tmp_path / "server.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen(["bash", str(REPO / "mlflow" / "server.sh")], env=env, start_new_session=True,
-                                stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            ["bash", str(REPO / "mlflow" / "server.sh")],
+            env=env,
+            start_new_session=True,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         server.wait_healthy(url, timeout=90, proc=proc, log=log)
-        with urllib.request.urlopen(f"{url}/api/2.0/mlflow/runs/get?run_id={handle.run_id}", timeout=10) as resp:
+        with urllib.request.urlopen(
+            f"{url}/api/2.0/mlflow/runs/get?run_id={handle.run_id}", timeout=10
+        ) as resp:
             run = json.load(resp)["run"]
         assert run["info"]["status"] == "FINISHED"
         assert {"key": "lookback", "value": "24"} in run["data"]["params"]
-        assert any(m["key"] == "backtest_mae" and m["value"] == 0.25 for m in run["data"]["metrics"])
-        cfg = tracking_store.configure(url, experiment="through-server")  # logging through the server works too
+        assert any(
+            m["key"] == "backtest_mae" and m["value"] == 0.25 for m in run["data"]["metrics"]
+        )
+        cfg = tracking_store.configure(
+            url, experiment="through-server"
+        )  # logging through the server works too
         with run_log.run("via-http") as via:
             run_log.log_metrics({"m": 2.0})
         assert client().get_run(via.run_id).data.metrics["m"] == 2.0 and cfg.uri == url
