@@ -16,7 +16,7 @@ _EXPORTS = {
     "BacktestResult": "evaluation.backtesting",
     "select_model": "evaluation.selection",
     "SelectionResult": "evaluation.selection",
-    "TemporalSplit": "evaluation.selection",
+    "TemporalSplit": "evaluation.splits",
 }
 __all__ = [*_EXPORTS, "__version__"]
 
@@ -24,7 +24,11 @@ __all__ = [*_EXPORTS, "__version__"]
 def __getattr__(name):
     if name not in _EXPORTS:
         raise AttributeError(f"module 'forecast' has no attribute {name!r}")
-    value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    try:
+        module = import_module(f".{_EXPORTS[name]}", __name__)
+    except AttributeError as exc:  # else Python reports only "cannot import name", hiding the cause
+        raise ImportError(f"importing forecast.{_EXPORTS[name]} failed: {exc}") from exc
+    value = getattr(module, name)
     globals()[name] = value  # later lookups skip this function
     return value
 

@@ -14,7 +14,8 @@ ID, TIME, TARGET = "unique_id", "ds", "y"
 
 
 def long_frame(uid, ds, y, **covariates):
-    """The long frame of per-row arrays ``uid``, ``ds``, ``y`` and covariate columns, in the dtypes above."""
+    """The long frame of per-row arrays ``uid``, ``ds``, ``y`` and covariate columns, in the
+    dtypes above."""
     df = pd.DataFrame(
         {
             ID: pd.Series(uid, dtype=str),

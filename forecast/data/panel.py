@@ -14,14 +14,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from forecast.data.frames import ID, TARGET, TIME, parse_times
+from forecast.data.frames import ID, TARGET, TIME
 from forecast.data.frequencies import (
     calendar_features,
-    future_dates,
     is_integer_freq,
     n_calendar_features,
     series_runs,
 )
+from forecast.data.future import future_block
+
+__all__ = ["future_block"]  # re-exported: its old home
 
 
 @dataclass
@@ -63,7 +65,8 @@ def _names(value):
 
 
 def fit_layout(est, freqs, time_col):
-    """The :class:`Layout` of a fit with the estimator's covariates and ``calendar`` over ``freqs``."""
+    """The :class:`Layout` of a fit with the estimator's covariates and ``calendar`` over
+    ``freqs``."""
     if est.calendar and any(is_integer_freq(f) for f in freqs.values()):
         raise ValueError(
             f"calendar=True needs timestamps, but column {time_col!r} holds integer time steps, "
@@ -181,7 +184,8 @@ def short_series(panel, lookback, horizon, val_size, policy, held="val_size"):
     terms = f"{lookback} + {horizon}" + (f" + {val_size}" if val_size else "")
     what = (
         f"{int(short.sum())} of {len(lengths)} series have fewer than lookback + horizon"
-        f"{' + ' + held if val_size else ''} = {terms} = {need} points (the shortest, {panel.ids[s]!r}, "
+        f"{' + ' + held if val_size else ''} = {terms} = {need} points (the shortest, "
+        f"{panel.ids[s]!r}, "
         f"has {lengths[s]} points)"
     )
     if policy == "error":
@@ -201,12 +205,14 @@ def short_series(panel, lookback, horizon, val_size, policy, held="val_size"):
     if len(empty):
         raise ValueError(
             f"series {panel.ids[empty[0]]!r} has {lengths[empty[0]]} points and {held}={val_size} "
-            f"holds them all out, leaving none to train on ({len(empty)} such series): lower {held} "
+            f"holds them all out, leaving none to train on ({len(empty)} such series): lower "
+            f"{held} "
             f"or use short_series='drop'"
         )
     pads[short] = need - lengths[short]
     warnings.warn(
-        f"{what}: left-padded with their first value and trained with the padded rows masked out of "
+        f"{what}: left-padded with their first value and trained with the padded rows masked out "
+        "of "
         f"the loss (short_series='pad'; 'drop' leaves them out of training, 'error' refuses them)",
         UserWarning,
         stacklevel=3,
@@ -226,70 +232,7 @@ def _static(df, ids, starts, columns):
         if varying.any():
             uid = varying.index[np.argmax(varying.to_numpy())]
             raise ValueError(
-                f"static column {col!r} varies within series {uid!r}; it must be constant per series"
+                f"static column {col!r} varies within series {uid!r}; it must be constant per "
+                "series"
             )
     return df[list(columns)].to_numpy(dtype=np.float64)[starts]
-
-
-def future_block(panel, layout, horizon, x_future=None):
-    """Rows to append after each series for a forecast: (S*horizon, F) and their timestamps.
-
-    y and past covariates are unknown there (zeros, never read by the networks); future-known
-    covariates come from ``x_future`` (long frame [unique_id, ds, *future]); calendar features
-    are computed from the dates.
-    """
-    if x_future is not None and not layout.future:
-        raise ValueError(
-            "X_future was given but the model has no future_covariates: it would be ignored; "
-            "fit with future_covariates=(...) to use known-ahead columns, or drop X_future"
-        )
-    dates = [future_dates(panel.last_ds[s], panel.freqs[s], horizon) for s in range(panel.n_series)]
-    block = np.zeros((panel.n_series * horizon, layout.n_features))
-    if layout.future:
-        block[:, 1 + len(layout.past) : 1 + len(layout.past) + len(layout.future)] = (
-            _x_future_values(panel, layout, horizon, dates, x_future)
-        )
-    if layout.calendar:
-        for s in range(panel.n_series):
-            block[s * horizon : (s + 1) * horizon, -layout.n_calendar :] = calendar_features(
-                dates[s], layout.calendar
-            )
-    return block, dates
-
-
-def _x_future_values(panel, layout, horizon, dates, x_future):
-    cols = list(layout.future)
-    if x_future is None:
-        raise ValueError(
-            f"the model uses future-known covariates {cols}: pass X_future with their values "
-            f"for the {horizon} steps after each series' last timestamp"
-        )
-    missing = [c for c in (ID, TIME, *cols) if c not in x_future.columns]
-    if missing:
-        raise ValueError(f"X_future is missing column(s) {missing}")
-    xf = x_future.assign(
-        **{ID: x_future[ID].astype(str), TIME: parse_times(x_future[TIME], "X_future")}
-    )
-    xf = xf.set_index([ID, TIME])[cols]
-    if xf.index.has_duplicates:
-        raise ValueError(
-            f"X_future has duplicate (unique_id, ds) rows, e.g. {xf.index[xf.index.duplicated()][0]}"
-        )
-    want = pd.MultiIndex.from_arrays(
-        [np.repeat(panel.ids, horizon), np.concatenate([np.asarray(d) for d in dates])],
-        names=[ID, TIME],
-    )
-    got = xf.reindex(want)
-    if got.isna().any(axis=None):
-        uid, ts = got.index[np.argmax(got.isna().any(axis=1).to_numpy())]
-        if (uid, ts) in xf.index:
-            bad = [c for c in cols if pd.isna(xf.loc[(uid, ts), c])]
-            raise ValueError(f"X_future column(s) {bad} are NaN for series {uid!r} at {ts}")
-        raise ValueError(
-            f"X_future lacks values for series {uid!r} at {ts} (needs columns {cols} "
-            f"for all {horizon} horizon steps)"
-        )
-    try:
-        return got.to_numpy(dtype=np.float64)
-    except (ValueError, TypeError):
-        raise ValueError(f"X_future columns {cols} must be numeric") from None

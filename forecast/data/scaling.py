@@ -14,7 +14,8 @@ _EPS = 1e-8
 
 
 def transform_target(y, kind, ids=None, where="data"):
-    """Apply ``target_transform`` to target values ``y`` (N,) (a copy); ``ids`` (N,) names series in errors.
+    """Apply ``target_transform`` to target values ``y`` (N,) (a copy); ``ids`` (N,) names series in
+    errors.
 
     "log" makes multiplicative structure (seasonality proportional to the level, exponential
     trend) additive, as ES-RNN does; it needs every value > 0.
@@ -27,8 +28,10 @@ def transform_target(y, kind, ids=None, where="data"):
         i = int(np.argmax(bad))
         who = f" of series {ids[i]!r}" if ids is not None else ""
         raise ValueError(
-            f"{where}: target_transform='log' needs positive targets, but value {float(y[i])!r}{who} is not "
-            f"({int(bad.sum())} such value(s)); use target_transform=None for data with zeros or negatives"
+            f"{where}: target_transform='log' needs positive targets, but value "
+            f"{float(y[i])!r}{who} is not "
+            f"({int(bad.sum())} such value(s)); use target_transform=None for data with zeros or "
+            "negatives"
         )
     return np.log(y)
 
@@ -55,7 +58,8 @@ class SeriesScaler:
         self.method = method
 
     def fit(self, values, offsets, fit_lengths):
-        """values: (N, C) stacked series; offsets: (S+1,) row starts; fit_lengths: (S,) rows used."""
+        """values: (N, C) stacked series; offsets: (S+1,) row starts; fit_lengths: (S,) rows
+        used."""
         values = np.asarray(values, dtype=np.float64).reshape(len(values), -1)
         n_series, n_cols = len(offsets) - 1, values.shape[1]
         self.loc_ = np.zeros((n_series, n_cols))
@@ -73,7 +77,8 @@ class SeriesScaler:
             return part.mean(axis=0), part.std(axis=0)
         q25, q50, q75 = np.percentile(part, [25, 50, 75], axis=0)
         iqr = q75 - q25
-        # Mostly-constant series (intermittent demand): IQR 0 would leave spikes unscaled; use the std.
+        # Mostly-constant series (intermittent demand): IQR 0 would leave spikes unscaled;
+        # use the std.
         return q50, np.where(iqr > _EPS, iqr, part.std(axis=0))
 
     def transform(self, values, series):

@@ -22,7 +22,7 @@ def integer_values(values):
     if pd.api.types.is_integer_dtype(dtype):
         return True
     return (
-        dtype == object
+        dtype == np.dtype(object)
         and len(values) > 0
         and pd.api.types.infer_dtype(values, skipna=True) == "integer"
     )
@@ -55,8 +55,10 @@ def parse_times(ds, where, name=TIME):
         "decimal",
     ):
         raise ValueError(
-            f"{where}: column {name!r} holds non-integer numbers ({ds.dtype}, e.g. {sample}), neither timestamps "
-            f"nor integer time steps; for time steps (positions 0, 1, 2, ...) cast whole numbers with "
+            f"{where}: column {name!r} holds non-integer numbers ({ds.dtype}, e.g. {sample}), "
+            "neither timestamps "
+            "nor integer time steps; for time steps (positions 0, 1, 2, ...) cast whole numbers "
+            "with "
             f"df[{name!r}].astype('int64'); convert dates to timestamps first"
         )
     if kind == "mixed-integer":
@@ -132,7 +134,8 @@ def numeric(df, col, where, names):
 
 
 def _refuse_value(df, col, where, names):
-    """Raise the error naming the first value of ``df[col]`` that is not a number (series, time, value)."""
+    """Raise the error naming the first value of ``df[col]`` that is not a number (series, time,
+    value)."""
     column = df[col]
     rows = np.flatnonzero(
         (pd.to_numeric(column, errors="coerce").isna() & column.notna()).to_numpy()
@@ -144,12 +147,14 @@ def _refuse_value(df, col, where, names):
         ) from None
     bad = df.iloc[rows[0]]
     raise ValueError(
-        f"{where}: column {names.get(col, col)!r} must be numeric; series {bad[ID]!r} has {bad[col]!r} at {bad[TIME]}"
+        f"{where}: column {names.get(col, col)!r} must be numeric; series {bad[ID]!r} has "
+        f"{bad[col]!r} at {bad[TIME]}"
     ) from None
 
 
 def _not_real(dtype, kind):
-    """What a column holds when it is complex, a duration or a date (read as numbers they would be wrong)."""
+    """What a column holds when it is complex, a duration or a date (read as numbers they would
+    be wrong)."""
     if pd.api.types.is_complex_dtype(dtype) or kind == "complex":
         return "complex numbers"
     if pd.api.types.is_timedelta64_dtype(dtype) or kind in ("timedelta", "timedelta64"):
@@ -164,7 +169,8 @@ def _not_real(dtype, kind):
 
 
 def check_ids(ids, where, name):
-    """Ids of mixed types must stay apart once read as text (1 and "1" would merge into one series)."""
+    """Ids of mixed types must stay apart once read as text (1 and "1" would merge into one
+    series)."""
     if ids.dtype != object or pd.api.types.infer_dtype(ids, skipna=True) in ("string", "integer"):
         return
     raw = pd.unique(ids.dropna())
@@ -184,18 +190,21 @@ def check_finite(df, col, where, names, nan_hint):
         row = df.loc[int(np.argmax(nan))]
         hint = " (pass fill='ffill'|'interpolate'|'zero' to fill target gaps)" if nan_hint else ""
         raise ValueError(
-            f"{where}: column {names.get(col, col)!r} has NaN in series {row[ID]!r} at {row[TIME]}{hint}"
+            f"{where}: column {names.get(col, col)!r} has NaN in series {row[ID]!r} at "
+            f"{row[TIME]}{hint}"
         )
     if inf.any():
         row = df.loc[int(np.argmax(inf))]
         raise ValueError(
-            f"{where}: column {names.get(col, col)!r} has an infinite value in series {row[ID]!r} at {row[TIME]}"
+            f"{where}: column {names.get(col, col)!r} has an infinite value in series {row[ID]!r} "
+            f"at {row[TIME]}"
         )
     huge = np.abs(values) > FLOAT32_MAX
     if huge.any():  # beyond float32 the scalers' statistics and the network overflow to inf
         row = df.loc[int(np.argmax(huge))]
         raise ValueError(
-            f"{where}: column {names.get(col, col)!r} has value {float(row[col])!r} in series {row[ID]!r} at "
+            f"{where}: column {names.get(col, col)!r} has value {float(row[col])!r} in series "
+            f"{row[ID]!r} at "
             f"{row[TIME]}, beyond the float32 range (+-{FLOAT32_MAX:.3g}) the network computes in: "
             f"rescale the column (e.g. divide it by a power of ten)"
         )

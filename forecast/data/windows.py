@@ -57,7 +57,8 @@ class WindowIndex:
 
 
 def split_index(lengths, offsets, lookback, horizon, val_size, stride=1, device="cpu"):
-    """Train and validation windows: validation targets are the last ``val_size`` points of each series.
+    """Train and validation windows: validation targets are the last ``val_size`` points of each
+    series.
 
     Training windows end before the validation part begins (their targets never overlap it);
     validation windows are every window whose target lies in that last part (time-ordered,
@@ -75,7 +76,8 @@ def split_index(lengths, offsets, lookback, horizon, val_size, stride=1, device=
 class Gatherer:
     """Holds the scaled panel on the device and cuts batches out of it.
 
-    ``observed`` : optional (N,) flags of a left-padded panel (``forecast.data.panel.left_pad``), 1.0 for
+    ``observed`` : optional (N,) flags of a left-padded panel (``forecast.data.panel.left_pad``),
+    1.0 for
     an observed row and 0.0 for padding; batches then carry them as ``Batch.mask``.
     """
 
@@ -106,10 +108,12 @@ class Gatherer:
         )
 
     def batches(self, index, batch_size, generator=None, shuffle=True, limit=None):
-        """Yield batches of ``index``'s windows: a random permutation (or the first ``limit`` of one)."""
+        """Yield batches of ``index``'s windows: a random permutation (or the first ``limit`` of
+        one)."""
         n = index.n_windows
         device = self.data.device
-        # int32 holds half the bytes of int64 (a 10^7-window epoch) and draws the very same permutation.
+        # int32 holds half the bytes of int64 (a 10^7-window epoch) and draws the very
+        # same permutation.
         small = torch.int32 if n < 2**31 else torch.int64
         if shuffle:
             order = torch.randperm(n, generator=generator, dtype=small).to(device)

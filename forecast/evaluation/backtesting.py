@@ -21,54 +21,19 @@ import math
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
 from forecast.checks import check_int, is_int
 from forecast.choices import BACKTEST_WINDOWS, DEFAULT_METRICS
 from forecast.data import frames
-from forecast.data.frames import ID, TARGET, TIME
-from forecast.metrics.interval import quantile_columns
-from forecast.metrics.point import PRED, check_metrics, evaluate_groups
+from forecast.data.frames import ID
+from forecast.evaluation.folds import Folds, assemble, fold_origins, make_folds, visible
+from forecast.metrics.point import check_metrics
+from forecast.metrics.tables import evaluate_groups
 
+__all__ = ["Folds", "fold_origins", "make_folds"]  # re-exported: their old home
 WINDOWS = BACKTEST_WINDOWS
-
-
-@dataclass
-class Folds:
-    """Cutoff positions of every series and window: ``cutoffs[s, w]`` indexes series ``s``'s rows."""
-
-    ids: np.ndarray  # (S,)
-    offsets: np.ndarray  # (S+1,) row offsets into the sorted long frame
-    cutoffs: np.ndarray  # (S, W) positions within each series
-    horizon: int
-
-    @property
-    def n_windows(self):
-        return self.cutoffs.shape[1]
-
-    def row_cutoffs(self, w):
-        """(N,) cutoff position of window ``w`` for every row of the long frame."""
-        return np.repeat(self.cutoffs[:, w], np.diff(self.offsets))
-
-
-def make_folds(long, horizon, n_windows, step):
-    """Folds of a sorted long frame [unique_id, ds, ...]; an error names a series too short for them."""
-    ids, starts = np.unique(long[ID].to_numpy(), return_index=True)
-    order = np.argsort(starts)
-    ids, starts = ids[order], starts[order]
-    offsets = np.append(starts, len(long)).astype(np.int64)
-    lengths = np.diff(offsets)
-    back = horizon + (n_windows - 1 - np.arange(n_windows)) * step + 1  # (W,)
-    cutoffs = lengths[:, None] - back[None, :]
-    if (cutoffs[:, 0] < 0).any():
-        s = int(np.argmax(cutoffs[:, 0] < 0))
-        raise ValueError(
-            f"series {ids[s]!r} has {lengths[s]} points; n_windows={n_windows}, step={step}, "
-            f"horizon={horizon} need at least {back[0] + 1} (1 training point + {back[0]})"
-        )
-    return Folds(ids, offsets, cutoffs, horizon)
 
 
 @dataclass
@@ -76,7 +41,8 @@ class BacktestResult:
     """Forecasts of every window next to the actuals, and their metrics.
 
     forecasts : DataFrame [unique_id, window, cutoff, step, ds, y, y_pred], horizon rows per origin.
-    per_series, per_window, by_step : metric tables grouped by unique_id / window / step (1..horizon).
+    per_series, per_window, by_step : metric tables grouped by unique_id / window / step
+    (1..horizon).
     aggregate : dict metric -> value over all forecasts.
     n_fits : how many times a model was fitted; fit_seconds, predict_seconds : time spent in each.
     histories : the training History of each fit (estimators that keep ``history_``), in fit order.
@@ -119,9 +85,11 @@ def backtest(
     refit : True (fit every window) | k >= 1 (every k windows) | False (fit once, on data up to
         the first cutoff) | "warm" (fit every window, each from the previous window's weights for
         ``warm_fraction`` of the epochs/steps; estimators without warm start fit cold).
-    window : "expanding" (all history up to the cutoff) | "sliding" (its last ``train_length`` points).
+    window : "expanding" (all history up to the cutoff) | "sliding" (its last ``train_length``
+    points).
     season_length : m of the MASE scale; metrics : names from ``forecast.metrics.METRICS`` or
-        probabilistic ones (``forecast.metrics.interval``: pinball, crps, coverage80, width80, msis95).
+        probabilistic ones (``forecast.metrics.interval``: pinball, crps, coverage80, width80,
+        msis95).
 
     Returns
     -------
@@ -135,7 +103,7 @@ def backtest(
     runs, n_fits, fit_s, predict_s, histories = _run_groups(
         estimator, long, folds, refit, window, train_length, warm_fraction
     )
-    fc = _assemble(long, folds, runs)
+    fc = assemble(long, folds, runs)
     tables = evaluate_groups(
         fc,
         long,
@@ -167,8 +135,10 @@ def backtest(
 
 
 def _validated(estimator, df):
-    """``df`` as the internal long frame, validated the way ``fit`` validates (the estimator's covariates
-    and ``fill``, forward-only), so that no fault reaches the folds: the actuals after every cutoff, which
+    """``df`` as the internal long frame, validated the way ``fit`` validates (the estimator's
+    covariates
+    and ``fill``, forward-only), so that no fault reaches the folds: the actuals after every cutoff,
+    which
     no fit sees, are checked too."""
     raw, spec = frames.to_long(df)
     columns = [
@@ -197,7 +167,8 @@ def _check_args(n_windows, step, refit, window, train_length, metrics, warm_frac
 
 
 def fit_groups(n_windows, refit):
-    """Windows sharing one fit: [[0], [1], ...] for refit True/"warm", chunks of k, or all windows."""
+    """Windows sharing one fit: [[0], [1], ...] for refit True/"warm", chunks of k, or all
+    windows."""
     if refit is False:
         return [list(range(n_windows))]
     k = 1 if refit in (True, "warm") else int(refit)
@@ -223,7 +194,7 @@ def _run_groups(estimator, long, folds, refit, window, train_length, warm_fracti
             estimator, est, warm_fraction
         )  # from the first (cold) fit, once
         t1 = time.perf_counter()
-        frame = _visible(long, pos, folds.row_cutoffs(group[-1]), folds.horizon, est)
+        frame = visible(long, pos, folds.row_cutoffs(group[-1]), folds.horizon, est)
         origins = fold_origins(long, folds, group)
         fc = est.predict_at(frame, origins)
         predict_s += time.perf_counter() - t1
@@ -254,62 +225,3 @@ def _warm_budget(estimator, first, fraction):
     if getattr(estimator, "max_steps", None) is not None:
         budget["max_steps"] = max(1, math.ceil(estimator.max_steps * fraction))
     return budget
-
-
-def _visible(long, pos, last_cut, horizon, est):
-    """Rows up to ``horizon`` after the last cutoff; after it only future-known and static columns survive,
-    the others repeating each series' value at the cutoff (a value valid wherever the cutoff's is: a
-    constant such as 0 would fail ``target_transform="log"``)."""
-    keep = pos <= last_cut + horizon
-    frame = long.loc[keep].copy()
-    after = (pos > last_cut)[keep]
-    known = {
-        ID,
-        TIME,
-        *(getattr(est, "future_covariates", ()) or ()),
-        *(getattr(est, "static_covariates", ()) or ()),
-    }
-    hidden = [col for col in frame.columns if col not in known]
-    frame.loc[after, hidden] = np.nan
-    frame[hidden] = frame.groupby(ID, sort=False)[hidden].ffill()
-    return frame
-
-
-def fold_origins(long, folds, group):
-    """Origins [unique_id, cutoff] of the windows ``group`` of every series, series-major."""
-    ds = long[TIME].to_numpy()
-    rows = folds.offsets[:-1, None] + folds.cutoffs[:, group]  # (S, g)
-    return pd.DataFrame({ID: np.repeat(folds.ids, len(group)), "cutoff": ds[rows.ravel()]})
-
-
-def _assemble(long, folds, runs):
-    """Stack the groups' forecasts with window, step and actuals; check predict_at kept the origin order."""
-    H, y = folds.horizon, long[TARGET].to_numpy(np.float64)
-    parts = []
-    for group, fc in runs:
-        windows = np.tile(np.asarray(group), len(folds.ids))  # origins are series-major
-        target = (
-            (folds.offsets[:-1, None] + folds.cutoffs[:, group]).ravel()[:, None] + 1 + np.arange(H)
-        )
-        if len(fc) != target.size or not np.array_equal(
-            fc[TIME].to_numpy(), long[TIME].to_numpy()[target.ravel()]
-        ):
-            raise RuntimeError(
-                "predict_at returned forecasts out of origin order; cannot align them with actuals"
-            )
-        parts.append(
-            pd.DataFrame(
-                {
-                    ID: fc[ID].to_numpy(),
-                    "window": np.repeat(windows, H),
-                    "cutoff": fc["cutoff"].to_numpy(),
-                    "step": np.tile(np.arange(1, H + 1), len(windows)),
-                    TIME: fc[TIME].to_numpy(),
-                    TARGET: y[target.ravel()],
-                    PRED: fc[PRED].to_numpy(),
-                    **{c: fc[c].to_numpy() for c in quantile_columns(fc.columns) if c != PRED},
-                }
-            )
-        )
-    out = pd.concat(parts, ignore_index=True)
-    return out.sort_values([ID, "window", "step"], kind="stable").reset_index(drop=True)

@@ -36,7 +36,8 @@ class SeasonalNaive(RegressorMixin, BaseEstimator):
         return self.season_length
 
     def fit(self, df, y=None, *, id_col="unique_id", time_col="ds", target_col="y", callbacks=None):
-        """Remember the last season of every series. ``df``: long, wide or Series (as ``RNNForecaster``)."""
+        """Remember the last season of every series. ``df``: long, wide or Series (as
+        ``RNNForecaster``)."""
         for name in ("horizon", "season_length"):
             check_int(name, getattr(self, name), 1)
         long, self.spec_ = frames.to_long(
@@ -89,7 +90,8 @@ class SeasonalNaive(RegressorMixin, BaseEstimator):
         return season[:, np.arange(self.horizon) % self.season_length]
 
     def predict_at(self, df, origins):
-        """Forecasts from every (unique_id, cutoff) of ``origins``: [unique_id, cutoff, ds, y_pred]."""
+        """Forecasts from every (unique_id, cutoff) of ``origins``: [unique_id, cutoff, ds,
+        y_pred]."""
         self._check_fitted()
         long, _ = frames.to_long(df, self.spec_.id_col, self.spec_.time_col, self.spec_.target_col)
         long, _ = frames.validate(
@@ -104,7 +106,8 @@ class SeasonalNaive(RegressorMixin, BaseEstimator):
         if ((starts < m - 1) | (rows + H > ends)).any():
             i = int(np.argmax((starts < m - 1) | (rows + H > ends)))
             raise ValueError(
-                f"origin ({ids[i]!r}, {origins['cutoff'].iloc[i]}) needs {m} points up to the cutoff "
+                f"origin ({ids[i]!r}, {origins['cutoff'].iloc[i]}) needs {m} points up to the "
+                "cutoff "
                 f"and {H} after it"
             )
         y, ds = long[TARGET].to_numpy(), long[TIME].to_numpy()
@@ -119,7 +122,8 @@ class SeasonalNaive(RegressorMixin, BaseEstimator):
         )
 
     def score(self, df, y=None):
-        """Negative MAE over the last ``horizon`` points of each series (same protocol as RNNForecaster)."""
+        """Negative MAE over the last ``horizon`` points of each series (same protocol as
+        RNNForecaster)."""
         from forecast.fitted.inference import holdout_score
 
         self._check_fitted()
@@ -160,7 +164,8 @@ def seasonal_indices(y, season_length):
 
 
 def naive2(y, horizon, season_length):
-    """Naive2 forecast of one series: the last value of the seasonally adjusted series, re-seasonalised.
+    """Naive2 forecast of one series: the last value of the seasonally adjusted series,
+    re-seasonalised.
 
     Seasonal adjustment (:func:`seasonal_indices`) applies only when :func:`seasonality_test`
     finds seasonality; otherwise this is the naive forecast. ``y`` : (n,) positive values.

@@ -45,7 +45,8 @@ def input_gradients(state, module, df=None, n_windows=256, seed=0):
     x, x_future, static, y, series = _windows(state, df, n_windows, seed)
     x = x.clone().requires_grad_(True)
     was_training = module.training
-    module.eval()  # no dropout; cuDNN's RNN backward needs training mode, so it is switched off instead
+    # no dropout; cuDNN's RNN backward needs training mode, so it is switched off instead
+    module.eval()
     try:
         with torch.backends.cudnn.flags(enabled=False):
             pred = module.output.point(
@@ -103,7 +104,8 @@ def _windows(state, df, n_windows, seed):
 
 
 def plot_gradient_through_time(arrays, path, title="Gradient norm through time"):
-    """Plot several :func:`gradient_through_time` curves (``{label: (L,) array}``) on a log scale to ``path``."""
+    """Plot several :func:`gradient_through_time` curves (``{label: (L,) array}``) on a log scale
+    to ``path``."""
     try:
         import matplotlib
 

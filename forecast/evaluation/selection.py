@@ -1,15 +1,13 @@
-"""Choose among candidate estimators by backtest, and split long frames for scikit-learn's search.
+"""Choose among candidate estimators by backtest.
 
 ``select_model`` backtests every candidate on the same folds (the last ``n_windows`` origins of
 each series), adds a ``SeasonalNaive`` reference row, and ranks by one metric. Candidates are
 independent jobs: :func:`evaluate_candidate` runs one, so a thread pool, any ``executor`` with
 ``submit(fn, *args)``, or a Prefect task can fan them out.
 
-``TemporalSplit`` is the same fold logic as a scikit-learn splitter, so
-``GridSearchCV(RNNForecaster(...), grid, cv=TemporalSplit(...))`` picks by forecast error. Its
-test fold holds, per series, the history up to the cutoff followed by the ``horizon`` points
-after it: ``score`` forecasts from the origin ``horizon`` points before each series' end, so it
-needs that history (lookback rows) in the fold and scores only the last ``horizon`` points.
+``candidate_grid`` (:mod:`forecast.evaluation.grid`) builds the candidates and ``TemporalSplit``
+(:mod:`forecast.evaluation.splits`) is the same fold logic as a scikit-learn splitter; both are
+re-exported here.
 """
 
 from __future__ import annotations
@@ -19,111 +17,25 @@ import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from itertools import product
 
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from forecast.checks import check_int, is_int
 from forecast.choices import (
-    CELLS,
     DEFAULT_METRICS,
-    HEADS,
     RANKING_METRICS,
-    WINDOW_NORMS,
-    from_name,
-    names,
 )
-from forecast.data.frames import ID, TIME
-from forecast.estimator import RNNForecaster
 from forecast.evaluation.backtesting import BacktestResult, backtest
 from forecast.evaluation.baselines import SeasonalNaive
+from forecast.evaluation.grid import candidate_grid
+from forecast.evaluation.splits import TemporalSplit
 from forecast.metrics.interval import is_interval_metric
 from forecast.metrics.point import relative
 from forecast.training.stopping import on_signals
 
+__all__ = ["TemporalSplit", "candidate_grid"]  # re-exported: their old home
 REFERENCE = "seasonal_naive"
-
-
-def candidate_grid(
-    cells=("rnn", "lstm", "gru"),
-    bidirectional=(False, True),
-    hidden_sizes=(32,),
-    heads=("direct",),
-    window_norms=(None,),
-    **common_params,
-):
-    """RNNForecaster candidates over cells x directions x hidden sizes x heads x window norms.
-
-    Returns dict name -> unfitted estimator, names like ``"lstm-bi-h32"`` (``"gru-h32-seq2seq"``
-    for a non-direct head, ``"gru-h32-wlast"`` for ``window_norm="last"``); ``common_params``
-    (lookback, horizon, max_epochs, ...) go to every candidate. The recursive head is
-    unidirectional only, so bidirectional recursive pairs are skipped.
-    """
-    swept = {
-        "cell": "cells",
-        "hidden_size": "hidden_sizes",
-        "head": "heads",
-        "window_norm": "window_norms",
-    }
-    clash = [k for k in common_params if k in swept]
-    if clash:
-        raise ValueError(
-            f"candidate_grid: {clash[0]!r} is swept by the grid: pass {swept[clash[0]]}=(...) instead"
-        )
-    window_norms = tuple(map(from_name, _values("window_norms", window_norms, WINDOW_NORMS)))
-    cells, heads = _values("cells", cells, CELLS), _values("heads", heads, HEADS)
-    bidirectional = _values("bidirectional", bidirectional)
-    if not all(isinstance(b, bool) for b in bidirectional):
-        raise ValueError(
-            f"candidate_grid: bidirectional must hold True/False, got {bidirectional!r}"
-        )
-    hidden_sizes = _values("hidden_sizes", hidden_sizes)
-    if not all(is_int(h, 1) for h in hidden_sizes):
-        raise ValueError(
-            f"candidate_grid: hidden_sizes must hold integers >= 1, got {hidden_sizes!r}"
-        )
-    grid = {}
-    for cell, bi, hidden, head, norm in product(
-        cells, bidirectional, hidden_sizes, heads, window_norms
-    ):
-        if head == "recursive" and bi:
-            continue
-        name = (
-            f"{cell}{'-bi' if bi else ''}-h{hidden}{'' if head == 'direct' else '-' + head}"
-            f"{'' if norm is None else '-w' + norm}"
-        )
-        grid[name] = RNNForecaster(
-            cell=cell,
-            bidirectional=bi,
-            hidden_size=hidden,
-            head=head,
-            window_norm=norm,
-            **common_params,
-        )
-    return grid
-
-
-def _values(name, values, allowed=None):
-    """A swept grid dimension: a list or tuple (not a bare string), of allowed values."""
-    if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)):
-        raise TypeError(
-            f"candidate_grid: {name} must be a tuple or list, e.g. {name}=({values!r},), got {values!r}"
-        )
-    if not values:
-        raise ValueError(f"candidate_grid: {name} is empty")
-    if allowed is not None:
-        bad = [
-            v
-            for v in values
-            if v not in allowed and not (name == "window_norms" and v in names(allowed))
-        ]
-        if bad:
-            raise ValueError(
-                f"candidate_grid: {name} has unknown value(s) {bad}; choose from {list(allowed)}"
-            )
-    return tuple(values)
 
 
 @dataclass
@@ -156,7 +68,8 @@ def evaluate_candidate(
     window="expanding",
     train_length=None,
 ):
-    """Backtest one candidate (a job of :func:`select_model`); arguments as in :func:`forecast.evaluation.backtesting.backtest`."""
+    """Backtest one candidate (a job of :func:`select_model`); arguments as in
+    :func:`forecast.evaluation.backtesting.backtest`."""
     t0 = time.perf_counter()
     result = backtest(
         estimator,
@@ -181,7 +94,8 @@ def evaluate_candidate(
 
 @dataclass
 class SelectionResult:
-    """leaderboard : DataFrame [candidate, params, *metrics, fit_seconds, seconds, reference, error, rank]."""
+    """leaderboard : DataFrame [candidate, params, *metrics, fit_seconds, seconds, reference,
+    error, rank]."""
 
     leaderboard: pd.DataFrame
     best_name: str
@@ -214,7 +128,8 @@ def select_model(
     window="expanding",
     train_length=None,
 ):
-    """Backtest every candidate on the same folds of ``df`` and rank them by ``metric`` (lower is better).
+    """Backtest every candidate on the same folds of ``df`` and rank them by ``metric`` (lower is
+    better).
 
     Parameters
     ----------
@@ -225,7 +140,8 @@ def select_model(
         ``interval``; the reference row has point forecasts only, so it is ranked last by these,
         NaN); a ``SeasonalNaive(season_length)``
         reference row named ``"seasonal_naive"`` is ranked with the candidates (it wins when nothing
-        beats it). The leaderboard also has an ``owa`` column: M4's ½(sMAPE/sMAPE_ref + MASE/MASE_ref)
+        beats it). The leaderboard also has an ``owa`` column: M4's ½(sMAPE/sMAPE_ref +
+        MASE/MASE_ref)
         against that reference row (1.0 on the reference itself).
     refit : as in ``backtest`` (default False: one fit per candidate, all origins batched).
     n_jobs : threads when no ``executor`` is given; executor : anything with ``submit(fn, *args)``
@@ -357,47 +273,3 @@ def _leaderboard(results, jobs, metric, metrics):
     )
     board["rank"] = np.arange(1, len(board) + 1)
     return board
-
-
-class TemporalSplit:
-    """scikit-learn splitter for long frames: train up to a cutoff per series, test the next ``horizon`` points.
-
-    Split ``k`` (0 = oldest) cuts each series of length ``n`` at position
-    ``n - horizon - (n_splits - 1 - k) * step - 1`` (as ``backtest``). ``train_idx`` : rows up to
-    the cutoff; ``test_idx`` : the ``context`` rows up to the cutoff (None: all of them) and the
-    ``horizon`` rows after it, the input that ``score`` needs to forecast from the cutoff.
-    Indices are row positions of ``X`` (any row order).
-    """
-
-    def __init__(self, n_splits=3, horizon=12, step=None, context=None):
-        self.n_splits, self.horizon, self.step, self.context = n_splits, horizon, step, context
-
-    def get_n_splits(self, X=None, y=None, groups=None):
-        return self.n_splits
-
-    def split(self, X, y=None, groups=None):
-        """Yield (train_idx, test_idx) for each split; X : long DataFrame [unique_id, ds, ...]."""
-        for name in ("n_splits", "horizon") + (("step",) if self.step is not None else ()):
-            check_int(name, getattr(self, name), 1, prefix="TemporalSplit: ")
-        step = self.horizon if self.step is None else self.step
-        missing = [c for c in (ID, TIME) if c not in X.columns]
-        if missing:
-            raise ValueError(
-                f"TemporalSplit needs a long frame with columns {missing}; X has {list(X.columns)}"
-            )
-        ids = X[ID].astype(str)
-        pos = pd.to_datetime(X[TIME]).groupby(ids).rank(method="first").to_numpy(np.int64) - 1
-        n = ids.map(ids.value_counts()).to_numpy(np.int64)
-        for k in range(self.n_splits):
-            cut = n - self.horizon - (self.n_splits - 1 - k) * step - 1
-            if (cut < 0).any():
-                i = int(np.argmax(cut < 0))
-                raise ValueError(
-                    f"series {ids.iloc[i]!r} has {n[i]} rows, too few for n_splits={self.n_splits}, "
-                    f"horizon={self.horizon}, step={step}"
-                )
-            start = -np.inf if self.context is None else cut - self.context
-            yield (
-                np.flatnonzero(pos <= cut),
-                np.flatnonzero((pos > start) & (pos <= cut + self.horizon)),
-            )

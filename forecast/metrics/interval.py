@@ -1,7 +1,8 @@
 """Probabilistic forecast metrics: pinball loss, CRPS, coverage, interval width, MSIS.
 
 Array functions for direct use, and per-point terms over forecast frames that carry the columns
-of ``forecast.probabilistic.decoder`` (``y_q<p>``, ``y_lo<l>``/``y_hi<l>``), so ``forecast.metrics.evaluate``
+of ``forecast.probabilistic.decoder`` (``y_q<p>``, ``y_lo<l>``/``y_hi<l>``), so
+``forecast.metrics.evaluate``
 and backtests group them like the point metrics (each a mean of a per-point term):
 
 ===============  ===================================================================================
@@ -12,7 +13,8 @@ pinball          mean over the frame's quantile levels (``y_q*``, interval bound
 crps             2 x pinball: the quantile-grid approximation of the CRPS (Gneiting & Raftery 2007)
 coverage<l>      100 if ``y_lo<l> <= y <= y_hi<l>`` else 0 (percent; compare with ``l``)
 width<l>         ``y_hi<l> - y_lo<l>``
-msis<l>          ``(hi - lo + 2/a (lo - y)[y < lo] + 2/a (y - hi)[y > hi]) / scale``, ``a = 1 - l/100``:
+msis<l>          ``(hi - lo + 2/a (lo - y)[y < lo] + 2/a (y - hi)[y > hi]) / scale``, ``a = 1 -
+l/100``:
                  M4's mean scaled interval score (``msis95``), scaled like MASE
 ===============  ===================================================================================
 """
@@ -122,7 +124,7 @@ def terms(name, fc, y, scale=None):
         if not cols:
             raise ValueError(
                 f"metric {name!r} needs quantile or interval columns (y_q.., y_lo../y_hi..); the "
-                f"forecasts have {list(fc.columns)}: fit with quantiles=, distribution= or interval="
+                f"forecasts have {list(fc.columns)}: fit a probabilistic loss or interval="
             )
         diff = y[:, None] - fc[list(cols)].to_numpy(np.float64)
         q = np.array(list(cols.values()))[None]

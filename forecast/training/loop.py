@@ -13,16 +13,22 @@ import os
 import sys
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
-import numpy as np
 import torch
-from torch import nn
 
 from forecast import choices
 from forecast.training import schedules as lr_schedules
-from forecast.training.losses import ForecastLoss, horizon_mask
+from forecast.training.losses import ForecastLoss
+from forecast.training.records import Callback, EpochRecord, History, TrainState
+from forecast.training.sizing import DEFAULT_STEPS, MAX_PASSES, MIN_STEPS, STEPS_PER_EPOCH, plan
+from forecast.training.steps import EpochStats, batch_loss, clip_gradients, evaluate
 from forecast.training.stopping import STOP
+
+# Re-exported: callers import the loop's records and sizing from here too.
+__all__ = ["Callback", "EpochRecord", "History", "TrainState"]
+__all__ += ["DEFAULT_STEPS", "MAX_PASSES", "MIN_STEPS", "STEPS_PER_EPOCH", "plan"]
+__all__ += ["batch_loss", "clip_gradients", "evaluate"]
 
 OPTIMIZERS = dict(zip(choices.OPTIMIZERS, (torch.optim.Adam, torch.optim.AdamW), strict=True))
 
@@ -41,114 +47,9 @@ class TrainConfig:
     clip_value: float = 1.0
     lr_scheduler: str | None = None
     progress: bool = False
-    max_time: float | None = (
-        None  # seconds after ``started`` (time.perf_counter()) at which training stops
-    )
+    # seconds after ``started`` (time.perf_counter()) at which training stops
+    max_time: float | None = None
     started: float | None = None
-
-
-DEFAULT_STEPS = 2000  # optimizer steps a default fit aims at (max_epochs=None)
-MAX_PASSES = (
-    20  # ... but no more than this many passes over the training windows (small panels overfit)
-)
-MIN_STEPS = 500  # ... and no fewer steps than this
-STEPS_PER_EPOCH = (
-    50  # batches per epoch by default (windows_per_epoch=None): frequent checks and records
-)
-
-
-def plan(n_windows, batch_size=None, windows_per_epoch=None, max_epochs=None, steps=DEFAULT_STEPS):
-    """Resolve the training-size parameters left at None from the number of training windows.
-
-    * ``batch_size``: a power of two near n_windows / 32, within [16, 256] (small data sets get
-      many small steps, large ones full batches);
-    * ``windows_per_epoch``: at most ``STEPS_PER_EPOCH`` batches (all windows when fewer);
-    * ``max_epochs``: enough epochs for about ``steps`` optimizer steps in all, but no more than
-      ``MAX_PASSES`` passes over the windows (nor fewer than ``MIN_STEPS`` steps), within [10, 2000]
-      epochs. On the accuracy suite's small panels (M3 yearly: 645 series of 14-41 points)
-      2,000 steps (60 passes) overfitted: at a 300 s budget, 3 seeds, M3 yearly sMAPE 18.3 -> 16.1
-      and M3 overall 13.34 -> 13.07 with the cap (AirPassengers MASE 0.39 -> 0.47, 1 series).
-      The step count stays the same under ``max_time``: letting the budget set it instead (up to
-      20 passes, ended by the clock) left M4 Weekly level and made M3 monthly unstable (sMAPE
-      13.60 / 14.79 / 14.75 over seeds 0-2 against 13.78-13.81 with 2,000 steps).
-
-    Returns (batch_size, windows_per_epoch, max_epochs); explicit values pass through unchanged.
-    """
-    if batch_size is None:
-        batch_size = int(2 ** np.clip(np.floor(np.log2(max(n_windows, 1) / 32)), 4, 8))
-    if windows_per_epoch is None:
-        windows_per_epoch = min(n_windows, STEPS_PER_EPOCH * batch_size)
-    if max_epochs is None:
-        per_epoch = max(math.ceil(min(n_windows, windows_per_epoch) / batch_size), 1)
-        steps = min(steps, max(MIN_STEPS, MAX_PASSES * math.ceil(max(n_windows, 1) / batch_size)))
-        max_epochs = int(np.clip(math.ceil(steps / per_epoch), 10, 2000))
-    return int(batch_size), int(windows_per_epoch), int(max_epochs)
-
-
-@dataclass
-class EpochRecord:
-    epoch: int
-    steps: int
-    train_loss: float
-    val_loss: float | None
-    grad_norm_mean: float  # pre-clip global L2 norm of the gradients
-    grad_norm_max: float
-    clipped_fraction: float  # share of steps whose gradients were rescaled / clipped
-    learning_rate: float
-    seconds: float
-    member_train_loss: list | None = None  # an ensemble's: each member's own mean training loss
-
-
-@dataclass
-class History:
-    records: list = field(default_factory=list)
-    stopped_early: bool = False
-    best_epoch: int | None = None
-    rolled_back: str | None = None  # reason, when non-finite loss forced a rollback
-
-    def to_frame(self):
-        import pandas as pd
-
-        return pd.DataFrame([asdict(r) for r in self.records])
-
-    def to_dict(self):
-        return {
-            "records": [asdict(r) for r in self.records],
-            "stopped_early": self.stopped_early,
-            "best_epoch": self.best_epoch,
-            "rolled_back": self.rolled_back,
-        }
-
-    @classmethod
-    def from_dict(cls, d):
-        return cls(
-            [EpochRecord(**r) for r in d["records"]],
-            d["stopped_early"],
-            d["best_epoch"],
-            d["rolled_back"],
-        )
-
-
-@dataclass
-class TrainState:
-    module: nn.Module
-    optimizer: torch.optim.Optimizer
-    epoch: int = 0
-    step: int = 0
-    stop: bool = False
-
-
-class Callback:
-    """Hooks called by :func:`train`; set ``state.stop = True`` to end training after this epoch."""
-
-    def on_train_begin(self, state):
-        pass
-
-    def on_epoch_end(self, state, record):
-        pass
-
-    def on_train_end(self, state, history):
-        pass
 
 
 def progress_enabled(verbose):
@@ -172,10 +73,12 @@ def train(
 ):
     """Fit ``module`` on the windows of ``train_index``; validate on ``val_index`` after each epoch.
 
-    ``loss_fn``: a :class:`~forecast.training.losses.ForecastLoss` (None: ``ForecastLoss(config.loss)``,
+    ``loss_fn``: a :class:`~forecast.training.losses.ForecastLoss` (None:
+    ``ForecastLoss(config.loss)``,
     which the scale-free losses cannot use: they need per-series statistics from the estimator).
     ``config.max_time`` (seconds from ``config.started``) ends training at the first step past it.
-    ``checkpoint``: a :class:`~forecast.training.checkpoint.Checkpoint` to resume from and write every epoch.
+    ``checkpoint``: a :class:`~forecast.training.checkpoint.Checkpoint` to resume from and write
+    every epoch.
 
     Returns a :class:`History`. A non-finite training loss rolls the weights back to the last
     finite epoch and stops (``History.rolled_back`` says why); with no finite epoch it raises
@@ -211,7 +114,8 @@ def run_epochs(module, config, epoch, *, steps_per_epoch, validate, callbacks=()
     """The epoch loop both training loops share (``train`` and ``tbptt.train_tbptt``); they differ
     only in ``epoch(step)``, which produces one epoch's losses and hands each to ``step`` (a
     :class:`Run`), stopping when it returns True. ``validate()``: the validation loss, or None.
-    ``checkpoint`` (:mod:`forecast.training.checkpoint`): resume from its latest epoch, save after each epoch.
+    ``checkpoint`` (:mod:`forecast.training.checkpoint`): resume from its latest epoch, save after
+    each epoch.
 
     Returns the :class:`History`.
     """
@@ -240,7 +144,8 @@ def run_epochs(module, config, epoch, *, steps_per_epoch, validate, callbacks=()
 
 
 class Run:
-    """One training run's moving parts: optimizer, scheduler, state, history, the last finite weights.
+    """One training run's moving parts: optimizer, scheduler, state, history, the last finite
+    weights.
 
     ``run(loss)`` is one optimizer step: backward, clip (recording the pre-clip norm), step, zero
     grads; it returns True once training must end (``max_steps`` reached or ``max_time`` passed).
@@ -320,98 +225,18 @@ class Run:
         return not (state.stop or self.spent())
 
 
-def clip_gradients(module, config, max_norm):
-    """Clip in place; return the pre-clip global L2 norm and whether this step was clipped.
-
-    ``max_norm`` is ``config.clip_value`` for clip="norm", else infinite: the norm is then only measured.
-    An ensemble (``module.members``) trains on the mean of its members' losses, so each member
-    holds 1/k of its own gradient: it is clipped at 1/k of the bound (as if it trained alone),
-    and the norm reported is the largest member's own.
-    """
-    members = list(getattr(module, "members", [module]))
-    k = len(members)
-    norms, clipped = [], []
-    for member in members:
-        params = [p for p in member.parameters() if p.grad is not None]
-        norm = nn.utils.clip_grad_norm_(params, max_norm / k)
-        norm = norm * k if k > 1 else norm  # one network: no extra work on the step
-        if config.clip == "value":
-            top = torch.stack([p.grad.abs().max() for p in params]).max()
-            clipped.append((top * k if k > 1 else top) > config.clip_value)
-            nn.utils.clip_grad_value_(params, config.clip_value / k)
-        else:
-            clipped.append(norm > max_norm)
-        norms.append(norm)
-    if k == 1:
-        return norms[0], clipped[0]
-    return torch.stack(norms).max(), torch.stack(clipped).any()
-
-
-def batch_loss(module, batch, loss_fn):
-    """``module.training_loss(batch, loss_fn)`` when the network defines one (teacher forcing,
-    many-to-many targets), else the loss of its (B, H) forecast against ``batch.y``."""
-    hook = getattr(module, "training_loss", None)
-    if hook is not None:
-        return hook(batch, loss_fn)
-    return loss_fn(
-        module(batch.x, batch.x_future, batch.static, series=batch.series).float(),
-        batch.y,
-        batch.series,
-        horizon_mask(batch),
-    )
-
-
 def out_of_time(config):
     """True once ``config.max_time`` seconds have passed since ``config.started``."""
     return config.max_time is not None and time.perf_counter() - config.started >= config.max_time
 
 
-class EpochStats:
-    """Per-step statistics summed on the device (no host sync per step); read once per epoch."""
-
-    def __init__(self, device):
-        self.sums = torch.zeros(4, device=device)  # loss, pre-clip norm, clipped steps, steps
-        self.norm_max = torch.zeros((), device=device)
-        self._one = torch.ones((), device=device)  # the step count's increment, allocated once
-        self.members = None  # an ensemble's per-member loss sums
-
-    def add(self, loss, norm, clipped, members=None):
-        self.sums += torch.stack([loss.detach().float(), norm.detach(), clipped.float(), self._one])
-        self.norm_max = torch.maximum(self.norm_max, norm.detach())
-        if members is not None:
-            self.members = (
-                members.float() if self.members is None else self.members + members.float()
-            )
-
-
 def _roll_back(module, last_good, history, epoch):
     if not history.records:
         raise FloatingPointError(
-            f"training loss became non-finite in epoch {epoch} before any finite epoch: lower learning_rate, "
-            "keep gradient clipping on (clip='norm'), or check the data's scale"
+            f"training loss became non-finite in epoch {epoch} before any finite epoch: lower "
+            "learning_rate, keep gradient clipping on, or check the data's scale"
         )
     module.load_state_dict(last_good)
-    history.rolled_back = f"non-finite loss in epoch {epoch}; weights rolled back to epoch {history.records[-1].epoch}"
+    last = history.records[-1].epoch
+    history.rolled_back = f"non-finite loss in epoch {epoch}; weights rolled back to epoch {last}"
     warnings.warn(history.rolled_back, RuntimeWarning, stacklevel=3)
-
-
-@torch.no_grad()
-def evaluate(module, gatherer, index, loss_fn, batch_size):
-    """Mean loss over every window of ``index`` (None when it has none)."""
-    if index is None or index.n_windows == 0:
-        return None
-    module.eval()
-    total, count = torch.zeros((), device=gatherer.data.device), 0
-    for batch in gatherer.batches(index, batch_size, shuffle=False):
-        with torch.autocast(
-            gatherer.data.device.type,
-            dtype=torch.bfloat16,
-            enabled=gatherer.data.device.type == "cuda",
-        ):
-            pred = module(batch.x, batch.x_future, batch.static, series=batch.series)
-        mask = horizon_mask(batch)
-        n = len(batch.y) if mask is None else mask.sum()
-        total += loss_fn(pred.float(), batch.y, batch.series, mask) * n
-        count += n
-    module.train()
-    return (total / count).item() if count else None

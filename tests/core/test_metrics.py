@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast.metrics import point as M
+from forecast import metrics as M
 
 Y = np.array([2.0, 4.0, 6.0, 8.0])
 P = np.array([3.0, 4.0, 3.0, 8.0])  # errors 1, 0, 3, 0
