@@ -233,7 +233,7 @@ def run_library(df, cell, steps, seed):
         horizon=CONFIG["horizon"],
         batch_size=CONFIG["batch_size"],
         learning_rate=CONFIG["lr"],
-        clip_value=CONFIG["clip"],
+        clip=CONFIG["clip"],  # global-norm bound
         max_steps=steps,
         max_epochs=10_000,
         device="cpu",

@@ -145,7 +145,7 @@ def child_quantiles(a):
     out = {"point": [], "quantiles": []}
     for rep in range(a["repeats"]):
         for who in ("point", "quantiles") if rep % 2 == 0 else ("quantiles", "point"):
-            extra = {"quantiles": (0.1, 0.5, 0.9)} if who == "quantiles" else {}
+            extra = {"loss": "pinball", "quantiles": (0.1, 0.5, 0.9)} if who == "quantiles" else {}
             secs, steps, _ = library_fit(
                 df, a["cell"], a["bidirectional"], a["steps"], seed=rep, **extra
             )

@@ -28,10 +28,9 @@ def transform_target(y, kind, ids=None, where="data"):
         i = int(np.argmax(bad))
         who = f" of series {ids[i]!r}" if ids is not None else ""
         raise ValueError(
-            f"{where}: target_transform='log' needs positive targets, but value "
-            f"{float(y[i])!r}{who} is not "
-            f"({int(bad.sum())} such value(s)); use target_transform=None for data with zeros or "
-            "negatives"
+            f"{where}: scaler=('log', ...) needs positive targets, but value {float(y[i])!r}{who} "
+            f"is not ({int(bad.sum())} such value(s)); use a scaler without 'log' for data with "
+            "zeros or negatives"
         )
     return np.log(y)
 

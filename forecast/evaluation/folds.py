@@ -55,7 +55,7 @@ def make_folds(long, horizon, n_windows, step):
 def visible(long, pos, last_cut, horizon, est):
     """Rows up to ``horizon`` after the last cutoff; after it only future-known and static columns
     survive, the others repeating each series' value at the cutoff (a value valid wherever the
-    cutoff's is: a constant such as 0 would fail ``target_transform="log"``)."""
+    cutoff's is: a constant such as 0 would fail a log scaler)."""
     keep = pos <= last_cut + horizon
     frame = long.loc[keep].copy()
     after = (pos > last_cut)[keep]

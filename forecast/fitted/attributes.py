@@ -1,4 +1,4 @@
-"""The fitted attributes of an estimator (scikit-learn's trailing underscore), read from its state."""
+"""The fitted attributes of an estimator (scikit-learn's trailing underscore), from its state."""
 
 from __future__ import annotations
 
@@ -11,12 +11,15 @@ def _fitted(name, doc):
 
 
 class FittedAttributes:
-    """Read-only ``<name>_`` attributes over the estimator's :class:`~forecast.fitted.state.FittedState`
+    """Read-only ``<name>_`` attributes over the estimator's
+    :class:`~forecast.fitted.state.FittedState`
     (``self._state``, set by ``fit`` or ``load``, with the trained network ``module_``)."""
 
     @property
     def state_(self):
-        """The :class:`~forecast.fitted.state.FittedState` of the last fit (``NotFittedError`` before one)."""
+        """The :class:`~forecast.fitted.state.FittedState` of the last fit (``NotFittedError``
+        before one).
+        """
         if not hasattr(self, "module_"):
             raise NotFittedError(
                 f"this {type(self).__name__} is not fitted yet: call fit(df) first"

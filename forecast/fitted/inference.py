@@ -18,11 +18,9 @@ from forecast.data import frames
 from forecast.data.frames import ID, TARGET, TIME
 from forecast.data.frequencies import is_integer_freq
 from forecast.data.panel import Layout, build_panel, future_block, left_pad
-from forecast.data.scaling import inverse_target
 from forecast.data.windows import Gatherer
 from forecast.fitted.state import Tail
 from forecast.probabilistic.decoder import Decoder
-from forecast.training.losses import nb_mean
 
 CHUNK = 8192  # windows per forward pass at inference
 _THREADS_LOCK = threading.Lock()
@@ -46,7 +44,8 @@ def history_panel(state, long, where, causal=False):
     """Validate new history of known series and stack it (static covariates come from fit).
 
     ``causal``: the frame runs past forecast origins (``predict_at``), so gaps in the target are
-    filled forward only: ``fill="interpolate"`` would fill a gap before an origin from values after it.
+    filled forward only: ``fill="interpolate"`` would fill a gap before an origin from values
+    after it.
     """
     layout = state.layout
     fill = frames.causal_fill(state.fill) if causal else state.fill
@@ -87,9 +86,9 @@ def tail_from_history(state, long):
 def forecast_tail(state, module, tail, x_future=None, level=None):
     """Forecast ``horizon`` steps after each series of ``tail``: long frame [unique_id, ds, y_pred,
     <quantile and interval columns, forecast.probabilistic.decoder>]."""
-    scaled, pos, first_rows, dates = _tail_windows(state, tail, x_future)
+    scaled, pos, first_rows, dates = tail_windows(state, tail, x_future)
     cols = Decoder(state).decode(
-        _run(state, module, scaled, pos, first_rows), pos, level
+        run(state, module, scaled, pos, first_rows), pos, level
     )  # each (S, H)
     return pd.DataFrame(
         {
@@ -100,38 +99,10 @@ def forecast_tail(state, module, tail, x_future=None, level=None):
     )
 
 
-def sample_tail(state, module, tail, x_future=None, n_samples=100, seed=0):
-    """``n_samples`` sample paths after each series of ``tail``: long frame [unique_id, ds, sample, y_pred].
-
-    The recursive head with a distribution draws each step and feeds the draw back (coherent
-    paths); other heads draw each step from its own forecast distribution or quantiles.
+def tail_windows(state, tail, x_future):
+    """The scaled (rows, features) matrix of ``tail`` + the horizon, each series' position, first
+    rows, dates.
     """
-    scaled, pos, first_rows, dates = _tail_windows(state, tail, x_future)
-    decoder, H = Decoder(state), state.horizon
-    if decoder.family is not None and hasattr(module, "sample_paths"):
-        paths = _recursive_paths(
-            state, module, scaled, pos, first_rows, n_samples, seed
-        )  # (S, H, k)
-    else:
-        paths = decoder.sample(
-            _run(state, module, scaled, pos, first_rows),
-            pos,
-            n_samples,
-            np.random.default_rng(seed),
-        )
-    ds = np.concatenate([np.asarray(d) for d in dates])  # (S*H,)
-    return pd.DataFrame(
-        {
-            ID: np.repeat(tail.ids, H * n_samples),
-            TIME: np.repeat(ds, n_samples),
-            "sample": np.tile(np.arange(n_samples), tail.n_series * H),
-            "y_pred": paths.ravel(),
-        }
-    )
-
-
-def _tail_windows(state, tail, x_future):
-    """The scaled (rows, features) matrix of ``tail`` + the horizon, each series' position, first rows, dates."""
     L, H = state.lookback, state.horizon
     pos = positions_of(state, tail.ids, "predict")
     block, dates = future_block(tail, state.layout, H, x_future)
@@ -142,55 +113,6 @@ def _tail_windows(state, tail, x_future):
     data = data.reshape(tail.n_series * (L + H), -1)
     scaled = state.scale(data, np.repeat(pos, L + H))
     return scaled, pos, np.arange(tail.n_series) * (L + H), dates
-
-
-@torch.no_grad()
-def _recursive_paths(state, module, scaled, pos, first_rows, n_samples, seed):
-    """(S, H, k) coherent paths of a recursive distribution network, in the target's scale."""
-    family, device = state.network["distribution"], state.device
-    sc = state.target_scaler
-    gatherer = Gatherer(
-        scaled,
-        state.scaled_static(),
-        state.lookback,
-        state.horizon,
-        state.layout.future_slice,
-        device,
-    )
-    rep = np.repeat(np.arange(len(pos)), n_samples)  # each window n_samples times
-    batch = gatherer.gather(
-        torch.as_tensor(pos[rep], device=device), torch.as_tensor(first_rows[rep], device=device)
-    )
-    loc = torch.as_tensor(sc.loc_[pos[rep], 0], device=device, dtype=torch.float32)[:, None]
-    spread = torch.as_tensor(sc.scale_[pos[rep], 0], device=device, dtype=torch.float32)[:, None]
-
-    def draw(params):  # (B, 1, P) scaled frame -> (B, 1) draws, scaled frame
-        params = params.float()
-        if family == "normal":
-            return torch.distributions.Normal(params[..., 0], params[..., 1]).sample()
-        if family == "student_t":
-            return torch.distributions.StudentT(
-                params[..., 2], params[..., 0], params[..., 1]
-            ).sample()
-        mu, r = nb_mean(params[..., 0], loc, spread), 1.0 / params[..., 1]
-        return (
-            torch.distributions.NegativeBinomial(r, probs=mu / (r + mu)).sample() - loc
-        ) / spread
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        paths = (
-            module.eval()
-            .sample_paths(batch.x, batch.x_future, batch.static, draw)
-            .double()
-            .cpu()
-            .numpy()
-        )
-    if family == "negative_binomial":
-        out = paths * sc.scale_[pos[rep], 0][:, None] + sc.loc_[pos[rep], 0][:, None]
-    else:
-        out = inverse_target(sc.inverse(paths, pos[rep]), state.target_transform)
-    return out.reshape(len(pos), n_samples, -1).transpose(0, 2, 1)
 
 
 def forecast_origins(state, module, long, origins, level=None):
@@ -206,7 +128,7 @@ def forecast_origins(state, module, long, origins, level=None):
     np.maximum.at(pads, series, L - 1 - cut_pos)  # rows missing before each series' earliest window
     rows, offsets, _ = left_pad(panel.offsets, pads)
     scaled = state.scale(panel.data, np.repeat(pos, panel.lengths))[rows]
-    out = _run(state, module, scaled, pos[series], offsets[series] + pads[series] + cut_pos - L + 1)
+    out = run(state, module, scaled, pos[series], offsets[series] + pads[series] + cut_pos - L + 1)
     cols = Decoder(state).decode(out, pos[series], level)
     cut_rows = panel.offsets[series] + cut_pos  # rows of the unpadded frame
     ds = long[TIME].to_numpy()
@@ -241,8 +163,8 @@ def _origin_rows(panel, long, origins, L, H, pad=False):
     return series, cut_pos
 
 
-def _run(state, module, scaled, fitted_pos, first_rows):
-    """Network forward over windows of ``scaled`` starting at ``first_rows``: scaled-frame outputs."""
+def run(state, module, scaled, fitted_pos, first_rows):
+    """Network forward over windows of ``scaled`` from ``first_rows``: scaled-frame outputs."""
     gatherer = Gatherer(
         scaled,
         state.scaled_static(),
@@ -295,7 +217,9 @@ def _cpu_threads(n):
 
 
 def holdout_score(est, df):
-    """Any fitted estimator with ``predict_at``: negative MAE of forecasts from the origin ``horizon`` steps before each series' end."""
+    """Any fitted estimator with ``predict_at``: negative MAE of forecasts from the origin
+    ``horizon`` steps before each series' end.
+    """
     long = frames.sorted_long(
         frames.to_long(df, est.spec_.id_col, est.spec_.time_col, est.spec_.target_col)[0]
     )

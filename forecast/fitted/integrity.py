@@ -1,4 +1,5 @@
-"""Load-time checks of a saved model folder (``forecast.fitted.persistence``): refuse, naming the file.
+"""Load-time checks of a saved model folder (``forecast.fitted.persistence``): refuse, naming the
+file.
 
 A saved model is exactly ``config.json``, ``weights.pt`` and ``tail.npz``. A missing file, a file
 that does not parse (truncated, overwritten, not what its name says), a weight or tail array that
@@ -56,7 +57,8 @@ def read_config(path, supported):
         )
     if found != supported:
         raise ModelFileError(
-            f"saved model {path}: unsupported model format {found!r} (this library reads {supported})"
+            f"saved model {path}: unsupported model format {found!r} "
+            f"(this library reads {supported})"
         )
     return cfg
 
@@ -66,7 +68,8 @@ def read_tail(path, n_series):
     try:
         with np.load(Path(path) / TAIL, allow_pickle=False) as arrays:
             out = {"data": arrays["data"], "static": arrays["static"]}
-    except Exception as exc:  # noqa: BLE001 - zipfile.BadZipFile, ValueError, KeyError...: one clear refusal
+    # noqa: BLE001 - zipfile.BadZipFile, ValueError, KeyError...: one clear refusal
+    except Exception as exc:
         raise ModelFileError(
             f"saved model {path}: {TAIL} is corrupt or not the model's tail "
             f"({type(exc).__name__}: {exc})"
@@ -83,7 +86,8 @@ def load_weights(module, path, device):
     """Load ``weights.pt`` into ``module``; refuse a file that is not a matching state dict."""
     try:
         weights = torch.load(Path(path) / WEIGHTS, map_location=device, weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError, UnpicklingError, EOFError...
+    # noqa: BLE001 - torch raises RuntimeError, UnpicklingError, EOFError...
+    except Exception as exc:
         raise ModelFileError(
             f"saved model {path}: {WEIGHTS} is corrupt or not a weights file "
             f"({type(exc).__name__}: {' '.join(str(exc).split())[:300]})"

@@ -24,6 +24,7 @@ from forecast.data.frames import FrameSpec
 from forecast.data.panel import Layout
 from forecast.data.scaling import ColumnScaler, SeriesScaler
 from forecast.fitted import integrity
+from forecast.fitted.migration import upgrade
 from forecast.fitted.state import FittedState, Tail, network_config
 from forecast.training.loop import History
 
@@ -97,7 +98,7 @@ def _config(params, state, class_name):
         "library_version": __version__,
         "torch_version": torch.__version__,
         "class": class_name,
-        "params": {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()},
+        "params": params,
         "spec": vars(state.spec) | {"series_name": _name(state.spec.series_name)},
         "layout": vars(state.layout),
         "ids": [str(i) for i in state.ids],
@@ -118,7 +119,8 @@ def _config(params, state, class_name):
 
 
 def _time(t):
-    """A last timestamp for JSON: ISO text (in UTC when it has a zone: local times of 1850 carry offsets
+    """A last timestamp for JSON: ISO text (in UTC when it has a zone: local times of 1850 carry
+    offsets
     in seconds that ISO parsing refuses), or an int for integer time steps (read back as such)."""
     if isinstance(t, (int, np.integer)):
         return int(t)
@@ -127,7 +129,8 @@ def _time(t):
 
 
 def _zone(times):
-    """The name of the time zone of the fitted timestamps (e.g. "Europe/Berlin"), kept so that forecasts
+    """The name of the time zone of the fitted timestamps (e.g. "Europe/Berlin"), kept so that
+    forecasts
     after loading step across daylight-saving changes as before; None when naive or nameless."""
     tz = next((t.tz for t in times if isinstance(t, pd.Timestamp) and t.tz is not None), None)
     if tz is None:
@@ -191,14 +194,15 @@ def _unlisted(value):
 def load(path, device="cpu", defaults=None):
     """Read a model written by :func:`save` onto ``device``.
 
-    Returns (params, state, module): ``params`` are the saved parameters over ``defaults`` (the
-    class's defaults, for parameters a model saved by an older version lacks).
+    Returns (params, state, module): ``params`` are the saved parameters, in today's names
+    (``forecast.fitted.settings.upgrade``), over ``defaults`` (the class's defaults, for
+    parameters a model saved by an older version lacks).
     """
     path = Path(path)
     cfg = integrity.read_config(
         path, FORMAT
     )  # a missing, extra or corrupt file: a refusal naming it
-    params = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg["params"].items()}
+    params = upgrade({k: _unlisted(v) for k, v in cfg["params"].items()})
     state = _state(
         cfg, {**(defaults or {}), **params}, integrity.read_tail(path, len(cfg["ids"])), device
     )

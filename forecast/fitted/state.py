@@ -1,7 +1,8 @@
 """What a fit leaves behind besides the network's weights, in one owner: :class:`FittedState`.
 
 ``RNNForecaster.fit`` builds it; forecasting (``forecast.fitted.inference``), save/load
-(``forecast.fitted.persistence``) and diagnostics (``forecast.evaluation.diagnostics``) take it, with the network,
+(``forecast.fitted.persistence``) and diagnostics (``forecast.evaluation.diagnostics``) take it,
+with the network,
 as an argument. It holds the frame's spec and column layout, the series and their frequencies,
 the scalers, the last ``lookback`` rows of every series (:class:`Tail`), the values resolved at
 fit (lookback, season length, window normalisation, training sizes, device) and the history.
@@ -17,12 +18,14 @@ import numpy as np
 import torch
 
 from forecast.checks import resolve_device
+from forecast.choices import unfold
 from forecast.data.frames import FrameSpec
 from forecast.data.frequencies import same_frequency
 from forecast.data.panel import Layout
 from forecast.data.scaling import ColumnScaler, SeriesScaler, transform_target
 from forecast.data.seasonality import default_lookback, resolve_season_length
 from forecast.networks import build_network
+from forecast.probabilistic.families import family
 from forecast.training.loop import History
 
 
@@ -41,7 +44,9 @@ class Tail:
 
     @classmethod
     def from_panel(cls, panel, lookback):
-        """The last ``lookback`` rows of each series; a shorter series is left-padded with its first row."""
+        """The last ``lookback`` rows of each series; a shorter series is left-padded with its first
+        row.
+        """
         rows = panel.offsets[1:, None] - lookback + np.arange(lookback)  # (S, L)
         rows = np.maximum(
             rows, panel.offsets[:-1, None]
@@ -51,7 +56,9 @@ class Tail:
 
 @dataclass
 class FittedState:
-    """A fitted model's state besides its weights; ``network`` holds :func:`build_network`'s keywords."""
+    """A fitted model's state besides its weights; ``network`` holds :func:`build_network`'s
+    keywords.
+    """
 
     spec: FrameSpec
     layout: Layout
@@ -82,6 +89,11 @@ class FittedState:
         None  # interval="conformal"/"cqr": the calibrated scores (forecast.probabilistic.conformal)
     )
 
+    @property
+    def family(self):
+        """The distribution family of the output (``forecast.probabilistic.families``), or None."""
+        return family(self.network["family"], self.network["quantiles"])
+
     @classmethod
     def resolve(cls, params, spec, layout, panel):
         """The state a fit starts from: ``params`` (``get_params()``) with the values left to the
@@ -89,14 +101,17 @@ class FittedState:
         m = resolve_season_length(
             params["season_length"], panel.freqs, panel.lengths, params["horizon"]
         )
+        blocks = unfold(params)
+        lookbacks = [v for v in blocks["member_lookbacks"] or () if v is not None]
         if params["lookback"] is not None:
             L = int(params["lookback"])
-        elif params.get("member_lookbacks"):  # the window holds every member's
-            L = max(params["member_lookbacks"])
+        elif lookbacks:  # the window holds every member's
+            L = max(lookbacks)
         else:
             L = default_lookback(m, params["horizon"], panel.lengths)
-        norm = auto_window_norm(params["window_norm"], params["head"], params["skip"])
-        if (params["skip"] is not None and m > L) or (norm == "es" and m > 1 and 2 * m > L):
+        skip = blocks["skip"]
+        norm = auto_window_norm(blocks["window_norm"], blocks["head"], skip)
+        if (skip is not None and m > L) or (norm == "es" and m > 1 and 2 * m > L):
             warnings.warn(
                 f"lookback={L} is too short for season_length={m} (skip needs one season, "
                 f"window_norm='es' two): the forecast base carries no seasonality; raise lookback "
@@ -113,7 +128,7 @@ class FittedState:
             lookback=L,
             season_length=m,
             window_norm=norm,
-            target_transform=params["target_transform"],
+            target_transform=blocks["target_transform"],
             fill=params["fill"],
             short_series=params["short_series"],
             device=resolve_device(params["device"]),
@@ -122,7 +137,8 @@ class FittedState:
 
     def build_network(self):
         """A fresh network of the fitted shape (its weights from the generator's next draws)."""
-        return build_network(**self.network)
+        net = {k: v for k, v in self.network.items() if k not in ("family", "quantiles")}
+        return build_network(**net, output=self.family)
 
     def fit_scalers(self, panel, val_size, method):
         """Fit the target, covariate and static scalers on each series' training part."""
@@ -137,7 +153,8 @@ class FittedState:
         self.static = panel.static
 
     def scale(self, data, positions, chunk=1 << 20):
-        """Scale stacked rows (N, F) of the fitted series ``positions`` (N,): target, then covariates.
+        """Scale stacked rows (N, F) of the fitted series ``positions`` (N,): target, then
+        covariates.
 
         Returns float32 (N, F), the dtype the ``Gatherer`` holds. Each chunk of rows is scaled in
         float64 and cast once, so the values equal a float64 pass cast afterwards, without the two
@@ -183,7 +200,9 @@ class Mismatch(NamedTuple):
 
 
 def auto_window_norm(window_norm, head, skip):
-    """``window_norm="auto"`` resolved: None for the recursive head, "standard" with a skip, else "es"."""
+    """``window_norm="auto"`` resolved: None for the recursive head, "standard" with a skip, else
+    "es".
+    """
     if window_norm != "auto":
         return window_norm
     if head == "recursive":
@@ -192,32 +211,22 @@ def auto_window_norm(window_norm, head, skip):
 
 
 def network_config(params, layout, n_series, window_norm, season_length):
-    """:func:`build_network`'s keywords for a model with these parameters and fitted values."""
-    names = (
-        "horizon",
-        "cell",
-        "hidden_size",
-        "num_layers",
-        "dropout",
-        "bidirectional",
-        "merge",
-        "nonlinearity",
-        "head",
-        "attention",
-        "residual",
-        "layer_norm",
-        "n_models",
-    )
+    """:func:`build_network`'s keywords for a model with these parameters and fitted values, and
+    the output's ``family`` and ``quantiles`` (:attr:`FittedState.family`)."""
+    blocks = unfold(params)
+    names = ("cell", "hidden_size", "num_layers", "dropout", "bidirectional", "merge")
+    names += ("nonlinearity", "head", "attention", "residual", "layer_norm", "n_models")
     return {
         "n_features": layout.n_features,
         "n_future": layout.n_future,
         "n_static": len(layout.static),
-        **{name: params[name] for name in names},
+        "horizon": params["horizon"],
+        **{name: blocks.get(name, params.get(name)) for name in names},
         "window_norm": window_norm,
-        "skip_period": season_length if params["skip"] == "seasonal" else None,
+        "skip_period": season_length if blocks["skip"] == "seasonal" else None,
         "n_series": n_series,
         "season_length": season_length,
-        "quantiles": params.get("quantiles"),
-        "distribution": params.get("distribution"),
-        "member_lookbacks": params.get("member_lookbacks"),
+        "member_lookbacks": blocks["member_lookbacks"],
+        "family": blocks["family"],
+        "quantiles": blocks["quantiles"],
     }

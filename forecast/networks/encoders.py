@@ -8,7 +8,7 @@ from torch import nn
 from forecast import choices
 
 CELLS = dict(
-    zip(choices.CELLS, (nn.RNN, nn.LSTM, nn.GRU), strict=True)
+    zip(choices.RNN_CELLS, (nn.RNN, nn.LSTM, nn.GRU), strict=True)
 )  # explicit table, not getattr(nn, name)
 
 
@@ -103,7 +103,9 @@ class RNNEncoder(nn.Module):
     def run(
         self, x, state=None
     ):  # x: (B, T, F); state: the cell's (layers*dirs, B, H) or LSTM (h, c)
-        """All steps' top-layer outputs (B, T, dirs*H) and the final state, which ``state`` may continue."""
+        """All steps' top-layer outputs (B, T, dirs*H) and the final state, which ``state`` may
+        continue.
+        """
         if not self.stacked:
             return self.rnn(x, state)
         is_lstm, n = self.cell == "lstm", self.n_dirs
@@ -124,7 +126,8 @@ class RNNEncoder(nn.Module):
     def forward(self, x):  # x: (B, L, F)
         out, _ = self.run(x)  # (B, L, dirs*H)
         H = self.hidden_size
-        # Forward direction ends at the last step, backward at the first: both have seen the whole window.
+        # Forward direction ends at the last step, backward at the first: both have seen the whole
+        # window.
         last = (
             out[:, -1] if self.n_dirs == 1 else torch.cat([out[:, -1, :H], out[:, 0, H:]], dim=1)
         )  # (B, dirs*H)

@@ -35,7 +35,8 @@ class DirectHead(nn.Module):
             nn.init.zeros_(layer.bias)
 
     def forward(self, enc_out, summary, x_future, static):
-        # enc_out: (B, L, E) unused by the direct head; summary: (B, E); x_future: (B, H, K); static: (B, S)
+        # enc_out: (B, L, E) unused by the direct head; summary: (B, E); x_future: (B, H, K);
+        # static: (B, S)
         z = torch.cat([summary, x_future.flatten(1), static], dim=1)  # (B, E + H*K + S)
         return (self.mlp(z) + self.skip(z)).view(-1, self.horizon, self.n_targets)  # (B, H, T)
 
@@ -123,7 +124,8 @@ class Seq2SeqHead(nn.Module):
         nn.init.zeros_(self.out.bias)
 
     def forward(self, enc_out, summary, x_future, static, y=None):
-        # enc_out: (B, L, E); summary: (B, E); x_future: (B, H, K); static: (B, S); y: (B, H) or None
+        # enc_out: (B, L, E); summary: (B, E); x_future: (B, H, K); static: (B, S); y: (B, H) or
+        # None
         B = summary.shape[0]
         state = self._initial_state(torch.cat([summary, static], dim=1))
         prev = summary.new_zeros(B, self.n_targets)  # go-token
@@ -168,4 +170,4 @@ class OneStepHead(nn.Module):
         return self.out(out)  # (B, T, n_targets)
 
 
-HEADS = dict(zip(choices.HEADS, (DirectHead, Seq2SeqHead, OneStepHead), strict=True))
+HEADS = dict(zip(choices.NETWORK_HEADS, (DirectHead, Seq2SeqHead, OneStepHead), strict=True))

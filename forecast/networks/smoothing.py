@@ -11,7 +11,8 @@ For each input window y (B, L) of series s, with season length m:
   giving the level l at the origin;
 * the profile is scaled by a per-series seasonal strength β_s in (0, 1), learned too, and
   initialised from how regular the series' season is (0.5 + 0.4 x the lag-m autocorrelation of
-  its detrended training part, ``forecast.data.seasonality.seasonal_strength_prior``): noisy profiles
+  its detrended training part, ``forecast.data.seasonality.seasonal_strength_prior``): noisy
+  profiles
   (weekly data, two cycles) start shrunk, regular ones nearly whole;
 * the network reads (u_t - l) / σ (σ: the spread of u, detached) and forecasts in that frame;
   its forecast maps back as l + p[h mod m] + σ · out_h. At zero network output the forecast is
@@ -48,12 +49,14 @@ class ExpSmoothing(nn.Module):
     @torch.no_grad()
     def set_strength(self, prior):
         """Initial seasonal strength per series, in (0, 1): how much of the seasonal profile the
-        smoothing forecast carries before training (``forecast.data.seasonality.seasonal_strength_prior``)."""
+        smoothing forecast carries before training
+        (``forecast.data.seasonality.seasonal_strength_prior``)."""
         prior = torch.as_tensor(prior, dtype=self.logits.weight.dtype).clamp(1e-3, 1 - 1e-3)
         self.logits.weight[:, 2] = torch.logit(prior)
 
     def coefficients(self, series=None):
-        """(S, 3) or (B, 3) coefficients in (0, 1): alpha (level), gamma (seasonality), beta (seasonal strength).
+        """(S, 3) or (B, 3) coefficients in (0, 1): alpha (level), gamma (seasonality), beta
+        (seasonal strength).
         ``series`` None inside a forward: the mean over fitted series (for unindexed callers)."""
         if series is None:
             return torch.sigmoid(self.logits.weight)

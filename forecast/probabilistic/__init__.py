@@ -1,4 +1,4 @@
-"""Layer 5, forecasts as distributions: the decoder from network outputs to quantiles, samples
-and intervals (``decoder``) and split-conformal calibration (``conformal``). Imports:
-``forecast.data``, ``forecast.training.losses`` and the base modules.
+"""Layer 5, forecasts as distributions: one class per family (``families``: head, likelihood,
+quantiles, sampling), the decoder from network outputs to quantile, interval and sample columns
+(``decoder``) and split-conformal calibration (``conformal``). Imports: the layers below.
 """

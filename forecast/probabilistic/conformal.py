@@ -16,7 +16,8 @@ frame (each series' own scale, so series of any size pool together):
   difficulty); the interval is ``[q_lo - q_h, q_hi + q_h]`` — as wide as the quantile head says,
   corrected by the calibration.
 
-``q_h`` is, for each horizon step ``h`` and level ``l``, the ``ceil((n + 1) l / 100)``-th smallest of
+``q_h`` is, for each horizon step ``h`` and level ``l``, the ``ceil((n + 1) l / 100)``-th
+smallest of
 the ``n`` scores at that step (Vovk et al.; Lei et al. 2018): under exchangeability the interval
 covers with probability at least ``l`` percent. Forecasts are made from the full history, so the
 intervals are calibrated on the model that forecasts, with the most recent data as inputs.
@@ -35,14 +36,15 @@ from forecast.probabilistic.decoder import DEFAULT_LEVEL, Decoder
 MIN_RESIDUALS = 20  # per horizon step: a 95 % interval needs at least 19
 
 
-def calibration_size(est, n_series):
-    """Points held back at the end of each series (0 without ``interval``): ``calibration_size``,
-    or the horizon plus enough origins for ``MIN_RESIDUALS`` scores per step (at least a horizon's)."""
-    if est.interval is None:
+def calibration_size(interval, size, horizon, n_series):
+    """Points held back at the end of each series (0 without ``interval``): ``size`` (the second
+    value of ``interval=(kind, size)``), or None: the horizon plus enough origins for
+    ``MIN_RESIDUALS`` scores per step (at least a horizon's)."""
+    if interval is None:
         return 0
-    if est.calibration_size is not None:
-        return int(est.calibration_size)
-    return est.horizon - 1 + max(est.horizon, math.ceil(MIN_RESIDUALS / max(n_series, 1)))
+    if size is not None:
+        return int(size)
+    return horizon - 1 + max(horizon, math.ceil(MIN_RESIDUALS / max(n_series, 1)))
 
 
 def calibrate(state, module, gatherer, offsets, size, interval, level, run_windows):
@@ -64,7 +66,8 @@ def calibrate(state, module, gatherer, offsets, size, interval, level, run_windo
     series, out, y, observed = windows
     if not len(series):
         raise ValueError(
-            f"interval={interval!r}: no series is long enough to calibrate on (each needs lookback + "
+            f"interval={interval!r}: no series is long enough to calibrate on (each needs "
+            "lookback + "
             f"calibration_size = {state.lookback} + {size} points)"
         )
     decoder = Decoder(state)
@@ -98,7 +101,8 @@ def calibrate(state, module, gatherer, offsets, size, interval, level, run_windo
 
 def _tail_windows(state, module, gatherer, offsets, host, run_windows, back, count):
     """The ``count`` last windows of every series whose horizon ends ``back`` rows before its end (a
-    series too short for some gives fewer): (series (n,), scaled outputs, targets (n, H), observed (n, H))."""
+    series too short for some gives fewer): (series (n,), scaled outputs, targets (n, H),
+    observed (n, H))."""
     L, H = state.lookback, state.horizon
     k = np.arange(count)
     first = (offsets[1:, None] - back - (L + H) - k[None]).ravel()
@@ -133,7 +137,7 @@ def series_difficulty(state, windows, n_series):
 
 
 def _rank_quantile(scores, level):
-    """The ``ceil((n + 1) * level / 100)``-th smallest score (the largest when there are too few)."""
+    """The ``ceil((n + 1) * level / 100)``-th smallest score (the largest when too few)."""
     n = len(scores)
     if n == 0:
         raise ValueError(
@@ -142,8 +146,9 @@ def _rank_quantile(scores, level):
     rank = math.ceil((n + 1) * level / 100.0)
     if rank > n:
         warnings.warn(
-            f"interval: {n} calibration scores per horizon step are too few for a {level} % interval "
-            f"(needs {math.ceil(100 / (100 - level)) - 1}); using the largest: raise calibration_size",
+            f"interval: {n} calibration scores per horizon step are too few for a {level} % "
+            f"interval (needs {math.ceil(100 / (100 - level)) - 1}); using the largest: raise "
+            "the calibration points (interval=(kind, n))",
             UserWarning,
             stacklevel=4,
         )

@@ -1,4 +1,5 @@
-"""From a network's scaled-frame output to forecast columns: the point, quantiles, intervals, samples.
+"""From a network's scaled-frame output to forecast columns: the point, quantiles, intervals,
+samples.
 
 Column names (stable, documented in the README):
 
@@ -17,11 +18,10 @@ transform. Both are increasing maps, so quantiles map exactly (a quantile of ``e
 from __future__ import annotations
 
 import numpy as np
-from scipy import special, stats
 
+from forecast.choices import FAMILIES
 from forecast.data.columns import bounds, interval_columns, interval_columns_of, quantile_column
 from forecast.data.scaling import inverse_target
-from forecast.training.losses import quantile_levels
 
 DEFAULT_LEVEL = (80, 95)
 
@@ -31,22 +31,20 @@ class Decoder:
 
     def __init__(self, state):
         self.state = state
-        net = state.network
-        self.quantiles = quantile_levels(net["quantiles"]) if net.get("quantiles") else None
-        self.requested = tuple(net.get("quantiles") or ())
-        self.family = net.get("distribution")
+        self.family = state.family  # forecast.probabilistic.families, or None for a point model
+        self.requested = getattr(self.family, "requested", ())
+        self.parametric = self.family is not None and self.family.draw is not None
 
     @staticmethod
     def default_levels(est):
         """The interval levels an estimator's forecasts carry when ``predict`` is given none: its
-        ``level`` (or (80, 95)) with ``interval`` or ``distribution``, its ``level`` with ``quantiles``."""
+        ``level`` (or (80, 95)) with ``interval`` or a distribution loss, its ``level`` with
+        ``loss="pinball"``, none for a point model."""
         level = getattr(est, "level", None)
-        if (
-            getattr(est, "interval", None) is not None
-            or getattr(est, "distribution", None) is not None
-        ):
+        loss = getattr(est, "loss", None)
+        if getattr(est, "interval", None) is not None or loss in FAMILIES[1:]:
             return tuple(level or DEFAULT_LEVEL)
-        return tuple(level or ()) if getattr(est, "quantiles", None) else ()
+        return tuple(level or ()) if loss == "pinball" else ()
 
     def levels(self, level):
         """The interval levels a forecast reports: ``level`` if given, else the calibrated ones
@@ -55,7 +53,7 @@ class Decoder:
             return tuple(level)
         if self.state.conformal is not None:
             return tuple(self.state.conformal["levels"])
-        return DEFAULT_LEVEL if self.family else ()
+        return DEFAULT_LEVEL if self.parametric else ()
 
     def columns(self, level=None):
         return [
@@ -85,28 +83,22 @@ class Decoder:
         return nest(cols, levels)
 
     def quantile(self, out, q, pos, level=None):
-        """(n, H) quantile ``q`` in the scaled frame (counts for the negative binomial)."""
-        if self.quantiles is not None:
-            if not any(abs(q - x) < 1e-9 for x in self.quantiles):
-                raise ValueError(
-                    f"level={level!r} needs the quantiles {bounds(level)}, but the model was fitted with "
-                    f"quantiles={self.requested}; add them, or use interval='conformal'"
-                )
-            return out[..., next(i for i, x in enumerate(self.quantiles) if abs(q - x) < 1e-9)]
-        if self.family is None:
-            if q == 0.5:
-                return out
-            raise ValueError(
-                f"level={level!r}: a point model has no intervals; fit with interval='conformal', "
-                f"quantiles=... or distribution=..."
-            )
-        return parametric_quantile(self.family, out, q, *self._scaler(pos))
+        """(n, H) quantile ``q`` in the scaled frame (counts for a count family)."""
+        if self.family is not None:
+            return self.family.quantile(out, q, *self._scaler(pos), level=level)
+        if q == 0.5:
+            return out
+        raise ValueError(
+            f"level={level!r}: a point model has no intervals; fit with interval='conformal' "
+            "or a probabilistic loss ('pinball', 'normal', 'student_t', 'negative_binomial')"
+        )
 
     def _conformal(self, out, level, pos):
         cal = self.state.conformal
         if level not in cal["levels"]:
             raise ValueError(
-                f"level={level!r} was not calibrated: interval={cal['interval']!r} was calibrated at fit "
+                f"level={level!r} was not calibrated: interval={cal['interval']!r} was calibrated "
+                "at fit "
                 f"for level={tuple(cal['levels'])}; set level=... before fit"
             )
         width = np.asarray(cal["scores"], dtype=np.float64)[
@@ -129,31 +121,21 @@ class Decoder:
         return sc.loc_[pos, 0][:, None], sc.scale_[pos, 0][:, None]
 
     def _inverse(self, v, pos):
-        if self.family == "negative_binomial":
+        if self.family is not None and self.family.counts:
             return v  # already counts
         return inverse_target(self.state.target_scaler.inverse(v, pos), self.state.target_transform)
 
     def sample(self, out, pos, n_samples, rng):
         """(n, H, k) samples in the target's scale, drawn independently per step (direct and
         seq2seq heads; the recursive head draws coherent paths, ``forecast.fitted.inference``)."""
-        u = rng.random((*out.shape[:2], n_samples))
-        if self.quantiles is not None:  # inverse CDF, linear between the levels, flat beyond them
-            levels = np.asarray(self.quantiles)
-            u = np.clip(u, levels[0], levels[-1])
-            j = np.clip(
-                np.searchsorted(levels, u, side="right"), 1, len(levels) - 1
-            )  # (n, H, k): upper level
-            lo, hi = np.take_along_axis(out, j - 1, axis=2), np.take_along_axis(out, j, axis=2)
-            z = lo + (u - levels[j - 1]) / (levels[j] - levels[j - 1]) * (hi - lo)
-        elif self.family is not None:
-            z = parametric_quantile(
-                self.family, out[..., None, :], u, *(s[..., None] for s in self._scaler(pos))
-            )
-        else:
+        if self.family is None:
             raise ValueError(
-                "n_samples needs a probabilistic model: fit with quantiles=... or distribution=..."
+                "n_samples needs a probabilistic model: fit with loss='pinball', 'normal', "
+                "'student_t' or 'negative_binomial'"
             )
-        if self.family == "negative_binomial":
+        u = rng.random((*out.shape[:2], n_samples))
+        z = self.family.sample(out, u, *self._scaler(pos))
+        if self.family.counts:
             return z
         inv = self._inverse(
             z.transpose(0, 2, 1).reshape(-1, out.shape[1]), np.repeat(pos, n_samples)
@@ -171,32 +153,3 @@ def nest(cols, levels):
         lo, hi = np.minimum(cols[lo_name], lo), np.maximum(cols[hi_name], hi)
         cols[lo_name], cols[hi_name] = lo, hi
     return cols
-
-
-def parametric_quantile(family, params, q, loc=None, spread=None):
-    """Quantile(s) ``q`` of the per-step distributions ``params`` (..., P) (scaled frame; counts
-    for the negative binomial, whose mean reads the scaler's ``loc`` / ``spread``)."""
-    if family == "normal":
-        return params[..., 0] + params[..., 1] * special.ndtri(q)
-    if family == "student_t":
-        return params[..., 0] + params[..., 1] * stats.t.ppf(q, params[..., 2])
-    mu = spread * np.logaddexp(
-        0.0, loc / spread + params[..., 0]
-    )  # forecast.training.losses.nb_mean, in numpy
-    r = 1.0 / params[..., 1]
-    return stats.nbinom.ppf(q, r, r / (r + mu))
-
-
-def check_target(family, panel):
-    """A negative binomial head needs counts: non-negative integer targets (the first bad series named)."""
-    if family != "negative_binomial":
-        return
-    y = panel.data[:, 0]
-    bad = ~np.isfinite(y) | (y < 0) | (y != np.round(y))
-    if bad.any():
-        row = int(np.argmax(bad))
-        s = int(np.searchsorted(panel.offsets, row, side="right") - 1)
-        raise ValueError(
-            f"distribution='negative_binomial' needs non-negative integer counts, but series "
-            f"{panel.ids[s]!r} has y={y[row]!r}; use distribution='normal' or 'student_t'"
-        )

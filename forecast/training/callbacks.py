@@ -1,7 +1,8 @@
 """The callbacks the estimator adds to a fit: early stopping and the teacher-forcing schedule.
 
 Both join the training loop through its :class:`~forecast.training.loop.Callback` protocol, and keep
-their state in a checkpoint through ``state_dict`` / ``load_state_dict`` (``forecast.training.checkpoint``).
+their state in a checkpoint through ``state_dict`` / ``load_state_dict``
+(``forecast.training.checkpoint``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from forecast.training.loop import Callback
 
 
 class EarlyStopping(Callback):
-    """Stop when the validation loss has not improved for ``patience`` epochs; restore the best weights."""
+    """Stop when the validation loss has not improved for ``patience`` epochs; restore the best
+    weights.
+    """
 
     def __init__(self, patience=5, min_delta=0.0):
         self.patience, self.min_delta = patience, min_delta
@@ -61,11 +64,16 @@ class TeacherForcing(Callback):
 
     Epoch ``e`` of ``E`` uses ratio ``start * (E - e) / (E - 1)``: ``start`` in the first epoch,
     0 in the last (constant ``start`` when ``E == 1``). Evaluation and forecasting never force:
-    the decoder only reads targets in training mode when they are passed to it.
+    the decoder only reads targets in training mode when they are passed to it. Passed to
+    ``RNNForecaster.fit(df, callbacks=[TeacherForcing(0.5)])``, ``max_epochs`` None is the fit's.
+    A network without a seq2seq head is refused (nothing would read the ratio).
     """
 
-    def __init__(self, start, max_epochs, seed=None):
-        self.start, self.max_epochs = float(start), int(max_epochs)
+    def __init__(self, start, max_epochs=None, seed=0):
+        if not (isinstance(start, (int, float)) and 0.0 <= start <= 1.0):
+            raise ValueError(f"TeacherForcing: start must be a number in [0, 1], got {start!r}")
+        self.start = float(start)
+        self.max_epochs = None if max_epochs is None else int(max_epochs)
         # the forcing draws come from this fit's own generator: reproducible per seed even when
         # several models train at once in threads (None: torch's global generator)
         self.generator = None if seed is None else torch.Generator().manual_seed(seed)
@@ -81,6 +89,11 @@ class TeacherForcing(Callback):
             head.generator = self.generator
 
     def on_train_begin(self, state):
+        if not _heads(state.module):
+            raise ValueError(
+                "TeacherForcing drives a seq2seq decoder: fit with head='seq2seq' (or "
+                "'seq2seq_dot', 'seq2seq_additive')"
+            )
         self._set(state.module, state.epoch + 1)  # epoch 1, or the first after a resumed checkpoint
 
     def state_dict(self):

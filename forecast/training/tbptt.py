@@ -33,7 +33,7 @@ from forecast.training.losses import ForecastLoss
 
 
 def series_chunks(module, gatherer, offsets, lengths, k):
-    """Right-aligned chunks: inputs (S, C, k, D), targets (S, C, k) and the real-chunk mask (S, C)."""
+    """Right-aligned chunks: inputs (S, C, k, D), targets (S, C, k), real-chunk mask (S, C)."""
     n_chunks = np.maximum(np.asarray(lengths) - 1, 0) // k  # (S,)
     C = int(n_chunks.max(initial=0))
     xs, ts = [], []
@@ -73,10 +73,12 @@ def train_tbptt(
 
     Parameters
     ----------
-    gatherer : the scaled panel (its ``data`` (N, F) and ``static``), as for :func:`forecast.training.loop.train`.
+    gatherer : the scaled panel (its ``data`` (N, F) and ``static``), as for
+    :func:`forecast.training.loop.train`.
     offsets, lengths : (S+1,) row offsets and (S,) training lengths (validation points excluded).
     val_index : validation windows, scored by the free-running forecast after each epoch.
-    config : :class:`~forecast.training.loop.TrainConfig`; ``batch_size`` counts *series* walked side by side.
+    config : :class:`~forecast.training.loop.TrainConfig`; ``batch_size`` counts *series* walked
+    side by side.
     k : chunk length in steps. carry_state : carry the (detached) state across chunks, or reset it.
     checkpoint : resume from it and write it every epoch (:mod:`forecast.training.checkpoint`).
 

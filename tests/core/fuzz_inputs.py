@@ -267,8 +267,9 @@ def _params(draw):
         "fill": draw(st.sampled_from([None, None, "ffill", "interpolate", "zero"])),
         "short_series": draw(st.sampled_from(["pad", "pad", "drop", "error"])),
         "window_norm": draw(st.sampled_from(["auto", "auto", None, "last"])),
-        "scaler": draw(st.sampled_from(["standard", "robust", "none"])),
-        "target_transform": draw(st.sampled_from([None, None, None, "log"])),
+        "scaler": draw(
+            st.sampled_from(["standard", "robust", "none", "standard", ("log", "standard")])
+        ),
         "calendar": draw(st.sampled_from([False, False, True])),
     }
 
@@ -286,7 +287,7 @@ def _build(r):
     design = _design(r, rng)
     n_rows = sum(design.lengths)
     y = np.concatenate([_values(rng, n) for n in design.lengths]) if n_rows else np.zeros(0)
-    if r.params["target_transform"] == "log":
+    if isinstance(r.params["scaler"], tuple):  # ("log", method): positive targets
         y = np.abs(y) + 1.0
     notes, horizon = [], r.params["horizon"]
     if r.kind == "long":

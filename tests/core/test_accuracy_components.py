@@ -115,9 +115,9 @@ def test_seasonal_skip_at_zero_weights_is_seasonal_naive(hourly):
     want = torch.cat([x[:, -24:, 0], x[:, -24:-18, 0]], dim=1)
     assert torch.allclose(out, want)
     # and through the estimator: a model that has not learned (learning rate ~0) forecasts seasonal naive
-    est = RNNForecaster(lookback=48, horizon=30, skip="seasonal", learning_rate=1e-12, **TINY).fit(
-        hourly
-    )
+    est = RNNForecaster(
+        lookback=48, horizon=30, window_norm="seasonal", learning_rate=1e-12, **TINY
+    ).fit(hourly)
     naive = SeasonalNaive(horizon=30, season_length=24).fit(hourly).predict()
     np.testing.assert_allclose(est.predict()["y_pred"], naive["y_pred"], rtol=1e-4, atol=1e-4)
 
@@ -189,7 +189,7 @@ def test_exponential_smoothing_learns_per_series_coefficients(hourly, tmp_path):
 def test_log_target_forecasts_stay_positive_and_refuse_non_positive_values(hourly):
     positive = hourly.assign(y=hourly["y"] - hourly["y"].min() + 1.0)
     fc = (
-        RNNForecaster(lookback=24, horizon=6, target_transform="log", **TINY)
+        RNNForecaster(lookback=24, horizon=6, scaler=("log", "standard"), **TINY)
         .fit(positive)
         .predict()
     )
@@ -197,9 +197,9 @@ def test_log_target_forecasts_stay_positive_and_refuse_non_positive_values(hourl
     bad = positive.copy()
     bad.loc[bad.index[300], "y"] = 0.0
     with pytest.raises(
-        ValueError, match=r"target_transform='log' needs positive.*series 'series_1'"
+        ValueError, match=r"scaler=\('log', \.\.\.\) needs positive.*series 'series_1'"
     ):
-        RNNForecaster(lookback=24, horizon=6, target_transform="log", **TINY).fit(bad)
+        RNNForecaster(lookback=24, horizon=6, scaler=("log", "standard"), **TINY).fit(bad)
 
 
 def test_ensemble_forecast_is_the_median_of_its_members():
@@ -217,14 +217,14 @@ def test_ensemble_forecast_is_the_median_of_its_members():
 
 
 def test_ensemble_members_differ_and_are_saved(hourly, tmp_path):
-    est = RNNForecaster(lookback=24, horizon=6, n_models=3, **TINY).fit(hourly)
+    est = RNNForecaster(lookback=24, horizon=6, ensemble=3, **TINY).fit(hourly)
     members = est.module_.members
     assert len(members) == 3
     w = [next(m.parameters()).detach() for m in members]
     assert not torch.equal(w[0], w[1])
     again = RNNForecaster.load(est.save(tmp_path / "ens"))
     pd.testing.assert_frame_equal(est.predict(), again.predict())
-    assert clone(est).get_params()["n_models"] == 3
+    assert clone(est).get_params()["ensemble"] == 3
 
 
 def test_max_time_stops_training_within_an_epoch(hourly):
@@ -255,14 +255,13 @@ def test_max_time_stops_training_within_an_epoch(hourly):
     [
         (dict(max_time=0), "max_time"),
         (dict(max_time="5"), "max_time"),
-        (dict(n_models=0), "n_models"),
-        (dict(skip="naive"), "skip"),
-        (dict(target_transform="sqrt"), "target_transform"),
+        (dict(ensemble=0), "ensemble"),
+        (dict(window_norm="naive"), "window_norm"),
+        (dict(scaler=("sqrt", "standard")), "scaler"),
         (dict(loss="mape"), "loss"),
         (dict(season_length=0), "season_length"),
-        (dict(skip="seasonal", head="recursive"), "skip='seasonal'"),
+        (dict(window_norm="seasonal", head="recursive"), "window_norm='seasonal'"),
         (dict(window_norm="es", head="recursive"), "window_norm='es'"),
-        (dict(window_norm="es", skip="seasonal"), "window_norm='es'"),
     ],
 )
 def test_bad_accuracy_parameters_are_named(hourly, kw, match):
@@ -295,18 +294,15 @@ def test_smape_loss_on_log_targets_is_scored_on_the_original_scale():
 
 
 def test_tbptt_and_ensembles_are_refused_together(hourly):
-    with pytest.raises(ValueError, match="tbptt_steps=4.*n_models=2"):
-        RNNForecaster(
-            head="recursive", tbptt_steps=4, n_models=2, lookback=24, horizon=6, **TINY
-        ).fit(hourly)
+    with pytest.raises(ValueError, match="truncated BPTT.*ensemble=2"):
+        RNNForecaster(head=("recursive", 4), ensemble=2, lookback=24, horizon=6, **TINY).fit(hourly)
 
 
 def test_ensemble_members_vary_lookback_and_loss_and_keep_their_own_history(hourly):
     model = RNNForecaster(
         horizon=6,
-        n_models=3,
-        member_lookbacks=(12, 24, 48),
-        member_losses=("mae", "mase", "smape"),
+        loss="mae",
+        ensemble=(12, (24, "mase"), (48, "smape")),
         **TINY,
     ).fit(hourly)
     assert model.lookback_ == 48  # the window holds every member's
@@ -331,10 +327,12 @@ def test_ensemble_members_vary_lookback_and_loss_and_keep_their_own_history(hour
 @pytest.mark.parametrize(
     "kw,match",
     [
-        (dict(n_models=2, member_lookbacks=(12,)), "one value per member"),
-        (dict(n_models=2, member_losses=("mae", "l1")), "member_losses"),
-        (dict(n_models=2, lookback=12, member_lookbacks=(12, 24)), "exceed"),
-        (dict(n_models=2, member_losses=("mae", "mse"), quantiles=(0.1,)), "own loss"),
+        (dict(ensemble=((12, 24),)), "each member"),
+        (dict(ensemble=(None, "l1")), "member losses"),
+        (dict(ensemble=(None, "normal")), "member losses"),
+        (dict(lookback=12, ensemble=(12, 24)), "exceed"),
+        (dict(ensemble=(None, "mse"), loss="pinball"), "point losses only"),
+        (dict(ensemble=()), "ensemble"),
     ],
 )
 def test_bad_member_settings_are_named(hourly, kw, match):

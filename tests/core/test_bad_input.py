@@ -130,7 +130,10 @@ def test_covariate_nan_named():
         ("cell", "transformer"),
         ("lookback", 0),
         ("horizon", -1),
-        ("merge", "max"),
+        ("num_layers", (2, "dense")),
+        ("ensemble", "two"),
+        ("interval", ("conformal", 1)),
+        ("head", ("seq2seq", 4)),
         ("dropout", 1.5),
         ("scaler", "minmax"),
         ("loss", "l3"),
@@ -140,7 +143,7 @@ def test_covariate_nan_named():
         ("bidirectional", "yes"),
         ("calendar", "yes"),
         ("seed", "x"),
-        ("weight_decay", -1),
+        ("optimizer", ("adamw", -1)),
     ],
 )
 def test_bad_parameters_are_named(param, value):

@@ -12,6 +12,7 @@ from sklearn.exceptions import NotFittedError
 
 from forecast import Naive, RNNForecaster, SeasonalNaive
 from forecast.training import schedules as lr_schedules
+from forecast.training.callbacks import TeacherForcing
 
 TINY = dict(hidden_size=8, lookback=24, horizon=6, max_epochs=2, batch_size=64, seed=0)
 
@@ -71,20 +72,12 @@ def test_every_cell_direction_and_covariate_kind_forecasts_right_shape(cell, bid
 
 def test_sum_merge_and_relu_rnn_train():
     df = panel(covariates=False)
-    fc = (
-        RNNForecaster(
-            cell="rnn",
-            nonlinearity="relu",
-            bidirectional=True,
-            merge="sum",
-            num_layers=2,
-            dropout=0.1,
-            **TINY,
-        )
-        .fit(df)
-        .predict()
-    )
-    assert fc.shape == (18, 3)
+    model = RNNForecaster(
+        cell="rnn_relu", bidirectional="sum", num_layers=2, dropout=0.1, **TINY
+    ).fit(df)
+    assert model.predict().shape == (18, 3)
+    encoder = model.module_.encoder
+    assert encoder.rnn.nonlinearity == "relu" and encoder.merge == "sum" and encoder.out_size == 8
 
 
 def test_wide_frame_and_series_round_trip_kind():
@@ -224,9 +217,9 @@ def test_history_records_gradient_norms_and_clipping():
     assert h.clipped_fraction.between(0, 1).all() and h.val_loss.notna().all()
     off = RNNForecaster(clip=None, **TINY).fit(df).history_.to_frame()
     assert (off.clipped_fraction == 0).all()
-    tight = RNNForecaster(clip="norm", clip_value=1e-4, **TINY).fit(df).history_.to_frame()
+    tight = RNNForecaster(clip=1e-4, **TINY).fit(df).history_.to_frame()
     assert (tight.clipped_fraction == 1).all()
-    by_value = RNNForecaster(clip="value", clip_value=1e-4, **TINY).fit(df).history_.to_frame()
+    by_value = RNNForecaster(clip=("value", 1e-4), **TINY).fit(df).history_.to_frame()
     assert (by_value.clipped_fraction == 1).all()
 
 
@@ -244,15 +237,15 @@ def test_early_stopping_restores_best_and_max_steps():
 def test_lr_schedulers_change_learning_rate():
     df = panel(covariates=False)
     h = (
-        RNNForecaster(lr_scheduler="cosine", **{**TINY, "max_epochs": 3})
+        RNNForecaster(**{**TINY, "max_epochs": 3, "learning_rate": (3e-3, "cosine")})
         .fit(df)
         .history_.to_frame()
     )
     assert h.learning_rate.iloc[-1] < h.learning_rate.iloc[0]
-    RNNForecaster(lr_scheduler="plateau", val_size=6, **TINY).fit(df)
+    RNNForecaster(val_size=6, **{**TINY, "learning_rate": (3e-3, "plateau")}).fit(df)
     # cooldown: the base rate for the first 70 % of the plan, then down to the floor at its end
     h = (
-        RNNForecaster(lr_scheduler="cooldown", learning_rate=1e-2, **{**TINY, "max_epochs": 10})
+        RNNForecaster(learning_rate=(1e-2, "cooldown"), **{**TINY, "max_epochs": 10})
         .fit(df)
         .history_
     )
@@ -288,7 +281,7 @@ def test_schedule_follows_the_time_budget_when_the_clock_ends_the_fit():
 
 def test_exploding_training_raises_or_rolls_back_never_nan_forecast():
     df = panel(covariates=False)
-    model = RNNForecaster(cell="rnn", nonlinearity="relu", clip=None, learning_rate=1e12, **TINY)
+    model = RNNForecaster(cell="rnn_relu", clip=None, learning_rate=1e12, **TINY)
     try:
         model.fit(df)
     except FloatingPointError as exc:
@@ -367,12 +360,15 @@ def test_fits_in_concurrent_threads_match_fits_alone():
         RNNForecaster(cell=c, **{**TINY, "seed": k})
         for k, c in enumerate(["gru", "lstm", "rnn", "gru"])
     ]
-    models.append(
-        RNNForecaster(cell="gru", head="seq2seq", teacher_forcing=0.5, **{**TINY, "seed": 5})
-    )
-    alone = [clone(m).fit(df).predict() for m in models]
+    models.append(RNNForecaster(cell="gru", head="seq2seq", **{**TINY, "seed": 5}))
+
+    def fit(m):  # the seq2seq model with teacher forcing, from its own seeded generator
+        forcing = [TeacherForcing(0.5, seed=5)] if m.head == "seq2seq" else []
+        return clone(m).fit(df, callbacks=forcing).predict()
+
+    alone = [fit(m) for m in models]
     with ThreadPoolExecutor(len(models)) as pool:
-        together = list(pool.map(lambda m: clone(m).fit(df).predict(), models))
+        together = list(pool.map(fit, models))
     for a, b in zip(alone, together):
         pd.testing.assert_frame_equal(a, b)
 

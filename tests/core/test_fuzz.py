@@ -131,7 +131,9 @@ def test_backtest_with_a_log_target_hides_the_future_with_valid_values():
     df = panel().assign(
         y=lambda d: d.y + 1.0
     )  # the 0.0 written after the cutoff failed the log transform
-    result = backtest(RNNForecaster(**TINY, target_transform="log"), df, n_windows=2, refit=False)
+    result = backtest(
+        RNNForecaster(**TINY, scaler=("log", "standard")), df, n_windows=2, refit=False
+    )
     assert len(result.forecasts) == 8 and np.isfinite(result.forecasts["y_pred"]).all()
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,18 +12,18 @@ import torch
 from forecast import RNNForecaster
 from forecast.datasets.synthetic import make_routine
 from forecast.evaluation.diagnostics import gradient_through_time
+from forecast.fitted import fitting
 from forecast.training.callbacks import TeacherForcing
+from forecast.training.tbptt import train_tbptt
 
 L, H = 10, 4
 HEAD_CASES = {
     "direct": dict(head="direct"),
-    "seq2seq": dict(head="seq2seq", teacher_forcing=0.5),
-    "seq2seq_dot_bi": dict(head="seq2seq", attention="dot", bidirectional=True, cell="gru"),
-    "seq2seq_additive": dict(head="seq2seq", attention="additive", bidirectional=True, merge="sum"),
+    "seq2seq": dict(head="seq2seq"),
+    "seq2seq_dot_bi": dict(head="seq2seq_dot", bidirectional=True, cell="gru"),
+    "seq2seq_additive": dict(head="seq2seq_additive", bidirectional="sum"),
     "recursive": dict(head="recursive", cell="gru"),
-    "recursive_tbptt": dict(
-        head="recursive", tbptt_steps=8, residual=True, layer_norm=True, num_layers=2
-    ),
+    "recursive_tbptt": dict(head=("recursive", 8), num_layers=(2, "residual_layer_norm")),
 }
 
 
@@ -46,7 +48,8 @@ def fitted(routine):
             seed=0,
             **kw,
         )
-        models[name] = est.fit(routine)
+        forcing = [TeacherForcing(0.5)] if name == "seq2seq" else []
+        models[name] = est.fit(routine, callbacks=forcing)
     return models
 
 
@@ -111,14 +114,18 @@ def test_teacher_forcing_decays_linearly_to_zero_and_is_off_after_training(fitte
 @pytest.mark.parametrize(
     "kw, match",
     [
-        (dict(attention="dot"), "attention"),
-        (dict(teacher_forcing=0.5), "teacher_forcing"),
-        (dict(head="seq2seq", teacher_forcing=1.5), "teacher_forcing"),
-        (dict(tbptt_steps=10), "tbptt_steps"),
-        (dict(head="recursive", tbptt_steps=0), "tbptt_steps"),
+        (dict(head="seq2seq_cosine"), "head"),
+        (dict(head=("direct", 10)), "truncated BPTT"),
+        (dict(head=("recursive", 0)), "truncated BPTT"),
+        (dict(head=("recursive", 4), windows_per_epoch=64), "windows_per_epoch"),
+        (dict(head=("recursive", 4), loss="normal"), "point forecasts only"),
         (dict(head="recursive", bidirectional=True), "bidirectional"),
-        (dict(residual="yes"), "residual"),
-        (dict(head="seq2seq", attention="cosine"), "attention"),
+        (dict(head="recursive", bidirectional="sum"), "bidirectional"),
+        (dict(bidirectional="concat"), "bidirectional"),
+        (dict(bidirectional=1), "bidirectional"),
+        (dict(num_layers=(2, "yes")), "num_layers"),
+        (dict(num_layers=(0, "residual")), "num_layers"),
+        (dict(cell="rnn_gelu"), "cell"),
     ],
 )
 def test_bad_head_parameters_are_named(routine, kw, match):
@@ -126,14 +133,20 @@ def test_bad_head_parameters_are_named(routine, kw, match):
         RNNForecaster(lookback=L, horizon=H, max_epochs=1, verbose=False, **kw).fit(routine)
 
 
+def test_teacher_forcing_without_a_seq2seq_head_is_refused_before_training(routine):
+    est = RNNForecaster(lookback=L, horizon=H, max_epochs=1, verbose=False)
+    with pytest.raises(ValueError, match="TeacherForcing.*head='seq2seq'"):
+        est.fit(routine, callbacks=[TeacherForcing(0.5)])
+    with pytest.raises(ValueError, match="start"):
+        TeacherForcing(1.5)
+
+
 @pytest.mark.parametrize("cell", ["lstm", "rnn"])
 def test_residual_and_layer_norm_stacks_train(routine, cell):
     est = RNNForecaster(
         cell=cell,
         hidden_size=8,
-        num_layers=3,
-        residual=True,
-        layer_norm=True,
+        num_layers=(3, "residual_layer_norm"),
         lookback=L,
         horizon=H,
         max_epochs=4,
@@ -185,7 +198,7 @@ def _recall_series(n_series, n, seed, period=8, recall=4):
     return pd.concat(frames, ignore_index=True)
 
 
-def test_tbptt_carried_state_learns_a_dependency_longer_than_the_chunk():
+def test_tbptt_carried_state_learns_a_dependency_longer_than_the_chunk(monkeypatch):
     # The sign is needed 4 steps after it was seen; chunks are 3 steps long. Reset at every chunk,
     # the model can never see it; carried across chunks (detached), it can.
     train, test = _recall_series(4, 600, seed=0), _recall_series(2, 120, seed=99)
@@ -195,12 +208,14 @@ def test_tbptt_carried_state_learns_a_dependency_longer_than_the_chunk():
     )
     mse = {}
     for carry in (True, False):
+        # the estimator always carries; the reset ablation lives in forecast.training.tbptt
+        monkeypatch.setattr(
+            fitting, "train_tbptt", functools.partial(train_tbptt, carry_state=carry)
+        )
         est = RNNForecaster(
             cell="lstm",
             hidden_size=32,
-            head="recursive",
-            tbptt_steps=3,
-            carry_state=carry,
+            head=("recursive", 3),
             lookback=16,
             horizon=1,
             future_covariates=("probe",),
@@ -297,8 +312,7 @@ def test_window_norm_makes_forecasts_shift_and_scale_equivariant(head, norm, tmp
         max_epochs=2,
         future_covariates=("future_0",),
         verbose=False,
-        teacher_forcing=0.5 if head == "seq2seq" else 0.0,
-    ).fit(df)
+    ).fit(df, callbacks=[TeacherForcing(0.5)] if head == "seq2seq" else [])
     base = model.predict(hist, X_future=fut).y_pred.to_numpy()
     shifted = model.predict(hist.assign(y=hist.y + 1000.0), X_future=fut).y_pred.to_numpy()
     np.testing.assert_allclose(
@@ -366,7 +380,7 @@ def test_window_norm_is_refused_with_truncated_bptt_and_swept_by_the_grid():
     from forecast.evaluation.selection import candidate_grid
 
     with pytest.raises(ValueError, match="window_norm='last' normalises fixed windows"):
-        RNNForecaster(head="recursive", tbptt_steps=4, window_norm="last").fit(
+        RNNForecaster(head=("recursive", 4), window_norm="last").fit(
             pd.DataFrame(
                 {"unique_id": "a", "ds": pd.date_range("2020", periods=80, freq="D"), "y": 1.0}
             )

@@ -19,9 +19,14 @@ from forecast.metrics.interval import (
     quantile_columns,
 )
 from forecast.networks.model import WindowNorm
-from forecast.networks.outputs import Quantiles
-from forecast.probabilistic.decoder import parametric_quantile
-from forecast.training.losses import NLLLoss, PinballLoss
+from forecast.probabilistic.families import (
+    NegativeBinomial,
+    Normal,
+    NLLLoss,
+    PinballLoss,
+    Quantiles,
+    StudentT,
+)
 
 TINY = dict(
     hidden_size=8, max_epochs=2, batch_size=64, verbose=False, seed=0, horizon=6, lookback=14
@@ -45,13 +50,13 @@ def _quantile_values(fc):
         dict(),
         dict(head="seq2seq"),
         dict(head="recursive"),
-        dict(n_models=3),
-        dict(skip="seasonal"),
-        dict(window_norm="standard", target_transform="log"),
+        dict(ensemble=3),
+        dict(window_norm="seasonal"),
+        dict(window_norm="standard", scaler=("log", "standard")),
     ],
 )
 def test_quantile_heads_never_cross_and_the_median_is_the_point(panel, kw):
-    model = RNNForecaster(quantiles=Q, **{**TINY, **kw}).fit(panel)
+    model = RNNForecaster(loss="pinball", quantiles=Q, **{**TINY, **kw}).fit(panel)
     fc = model.predict()
     assert [c for c in fc.columns if c.startswith("y_q")] == [
         "y_q5",
@@ -87,11 +92,11 @@ def test_pinball_and_likelihoods_match_their_formulas():
     params = torch.stack(
         [torch.randn(4, 3), torch.rand(4, 3) + 0.5, torch.rand(4, 3) * 5 + 2.5], -1
     )
-    assert NLLLoss("normal")(params[..., :2], y).item() == pytest.approx(
+    assert NLLLoss(Normal())(params[..., :2], y).item() == pytest.approx(
         -stats.norm.logpdf(y.numpy(), params[..., 0].numpy(), params[..., 1].numpy()).mean(),
         rel=1e-5,
     )
-    assert NLLLoss("student_t")(params, y).item() == pytest.approx(
+    assert NLLLoss(StudentT())(params, y).item() == pytest.approx(
         -stats.t.logpdf(
             y.numpy(), params[..., 2].numpy(), params[..., 0].numpy(), params[..., 1].numpy()
         ).mean(),
@@ -102,23 +107,19 @@ def test_pinball_and_likelihoods_match_their_formulas():
     mu = np.logaddexp(0, nb[..., 0].numpy())
     r = 1 / nb[..., 1].numpy()
     want = -stats.nbinom.logpmf(counts.numpy(), r, r / (r + mu)).mean()
-    loss = NLLLoss("negative_binomial", loc=[0.0], spread=[1.0])(nb, counts, torch.tensor([0]))
+    loss = NLLLoss(NegativeBinomial(), loc=[0.0], spread=[1.0])(nb, counts, torch.tensor([0]))
     assert loss.item() == pytest.approx(want, rel=1e-4)
 
 
 def test_parametric_quantiles_are_the_distributions():
     params = np.array([[[1.0, 2.0, 4.0]]])
-    assert parametric_quantile("normal", params[..., :2], 0.9)[0, 0] == pytest.approx(
-        stats.norm.ppf(0.9, 1, 2)
-    )
-    assert parametric_quantile("student_t", params, 0.9)[0, 0] == pytest.approx(
-        stats.t.ppf(0.9, 4, 1, 2)
-    )
+    assert Normal().quantile(params[..., :2], 0.9)[0, 0] == pytest.approx(stats.norm.ppf(0.9, 1, 2))
+    assert StudentT().quantile(params, 0.9)[0, 0] == pytest.approx(stats.t.ppf(0.9, 4, 1, 2))
 
 
 @pytest.mark.parametrize("family", ["normal", "student_t"])
 def test_distribution_heads_give_ordered_intervals_and_reproducible_samples(panel, family):
-    model = RNNForecaster(distribution=family, **TINY).fit(panel)
+    model = RNNForecaster(loss=family, **TINY).fit(panel)
     fc = model.predict()
     assert list(fc.columns[2:]) == ["y_pred", "y_lo80", "y_hi80", "y_lo95", "y_hi95"]
     assert (
@@ -139,7 +140,7 @@ def test_distribution_heads_give_ordered_intervals_and_reproducible_samples(pane
 
 
 def test_recursive_distribution_samples_coherent_paths(panel):
-    model = RNNForecaster(distribution="normal", head="recursive", **TINY).fit(panel)
+    model = RNNForecaster(loss="normal", head="recursive", **TINY).fit(panel)
     paths = model.predict(n_samples=40).pivot_table(
         index=["unique_id", "sample"], columns="ds", values="y_pred"
     )
@@ -148,19 +149,19 @@ def test_recursive_distribution_samples_coherent_paths(panel):
 
 def test_negative_binomial_forecasts_counts_and_refuses_non_counts(panel):
     counts = panel.assign(y=np.round(np.abs(panel.y)))
-    fc = RNNForecaster(distribution="negative_binomial", **TINY).fit(counts).predict()
+    fc = RNNForecaster(loss="negative_binomial", **TINY).fit(counts).predict()
     assert (fc[["y_lo80", "y_hi80"]] >= 0).all().all() and np.allclose(
         fc.y_hi80, np.round(fc.y_hi80)
     )
     with pytest.raises(ValueError, match="non-negative integer counts.*series"):
-        RNNForecaster(distribution="negative_binomial", **TINY).fit(panel.assign(y=panel.y - 100.5))
+        RNNForecaster(loss="negative_binomial", **TINY).fit(panel.assign(y=panel.y - 100.5))
 
 
 def test_conformal_calibration_never_sees_the_calibration_tail(panel):
-    model = RNNForecaster(interval="conformal", calibration_size=12, **TINY).fit(panel)
+    model = RNNForecaster(interval=("conformal", 12), **TINY).fit(panel)
     tail = panel.groupby("unique_id").cumcount(ascending=False) < 12
     changed = panel.assign(y=np.where(tail, panel.y * 3 + 50, panel.y))
-    other = RNNForecaster(interval="conformal", calibration_size=12, **TINY).fit(changed)
+    other = RNNForecaster(interval=("conformal", 12), **TINY).fit(changed)
     for (k, v), w in zip(model.module_.state_dict().items(), other.module_.state_dict().values()):
         assert torch.equal(v, w), k  # the same training: the tail never reached the weights
     assert model.conformal_["scores"] != other.conformal_["scores"]  # but it is what calibrates
@@ -190,7 +191,9 @@ def test_conformal_intervals_cover_noise_at_about_their_level():
 
 
 def test_cqr_and_levels(panel):
-    model = RNNForecaster(quantiles=(0.1, 0.9), interval="cqr", level=(80,), **TINY).fit(panel)
+    model = RNNForecaster(
+        loss="pinball", quantiles=(0.1, 0.9), interval="cqr", level=(80,), **TINY
+    ).fit(panel)
     fc = model.predict()
     assert {"y_q10", "y_q90", "y_lo80", "y_hi80"} <= set(fc.columns)
     with pytest.raises(ValueError, match="not calibrated"):
@@ -204,11 +207,13 @@ def test_wide_series_and_save_load_keep_the_columns(panel, tmp_path):
     model = RNNForecaster(interval="conformal", **TINY).fit(wide)
     out = model.predict()
     assert list(out["y_lo80"].columns) == list(wide.columns) and out["y_pred"].shape == (6, 3)
-    series = RNNForecaster(quantiles=(0.1, 0.9), **TINY).fit(wide.iloc[:, 0]).predict()
+    series = (
+        RNNForecaster(loss="pinball", quantiles=(0.1, 0.9), **TINY).fit(wide.iloc[:, 0]).predict()
+    )
     assert list(series.columns) == ["y_pred", "y_q10", "y_q90"]
     loaded = RNNForecaster.load(model.save(tmp_path / "m"))
     pd.testing.assert_frame_equal(loaded.predict(), out)
-    dist = RNNForecaster(distribution="student_t", head="recursive", **TINY).fit(panel)
+    dist = RNNForecaster(loss="student_t", head="recursive", **TINY).fit(panel)
     again = RNNForecaster.load(dist.save(tmp_path / "d"))
     pd.testing.assert_frame_equal(again.predict(), dist.predict())
     pd.testing.assert_frame_equal(again.predict(n_samples=5), dist.predict(n_samples=5))
@@ -217,16 +222,16 @@ def test_wide_series_and_save_load_keep_the_columns(panel, tmp_path):
 @pytest.mark.parametrize(
     "kw,match",
     [
-        (dict(quantiles=(0.1, 1.2)), "quantiles"),
-        (dict(quantiles="0.5"), "quantiles"),
-        (dict(quantiles=(0.1, 0.1)), "repeated"),
-        (dict(distribution="gamma"), "distribution"),
-        (dict(distribution="normal", n_models=2), "n_models"),
-        (dict(quantiles=(0.1,), distribution="normal"), "not both"),
-        (dict(interval="cqr"), "quantiles"),
-        (dict(level=(80, 100)), "level"),
-        (dict(calibration_size=10), "interval"),
-        (dict(distribution="negative_binomial", target_transform="log"), "counts"),
+        (dict(loss="pinball", quantiles=(0.1, 1.2)), "quantiles"),
+        (dict(loss="pinball", quantiles="0.5"), "quantiles"),
+        (dict(loss="pinball", quantiles=(0.1, 0.1)), "repeated"),
+        (dict(loss="gamma"), "loss"),
+        (dict(loss="normal", ensemble=2), "ensemble"),
+        (dict(interval="cqr"), "loss='pinball'"),
+        (dict(loss="pinball", level=(80, 100)), "level"),
+        (dict(interval=(None, 10)), "interval"),
+        (dict(interval=("conformal", 3)), "interval"),
+        (dict(loss="negative_binomial", scaler=("log", "standard")), "counts"),
     ],
 )
 def test_bad_probabilistic_parameters_are_named(panel, kw, match):
@@ -251,7 +256,7 @@ def test_interval_metrics_known_values_and_backtest_columns(panel):
         exact, rel=0.05
     )
     result = backtest(
-        RNNForecaster(quantiles=(0.1, 0.9), **TINY),
+        RNNForecaster(loss="pinball", quantiles=(0.1, 0.9), **TINY),
         panel,
         n_windows=2,
         refit=False,
@@ -264,7 +269,9 @@ def test_interval_metrics_known_values_and_backtest_columns(panel):
 def test_diagnostics_and_validation_read_the_point_of_probabilistic_outputs(panel):
     from forecast.evaluation.diagnostics import gradient_through_time
 
-    model = RNNForecaster(quantiles=(0.1, 0.9), n_models=2, early_stopping=2, **TINY).fit(panel)
+    model = RNNForecaster(
+        loss="pinball", quantiles=(0.1, 0.9), ensemble=2, early_stopping=2, **TINY
+    ).fit(panel)
     assert model.history_.records[-1].val_loss > 0  # the pinball loss on the validation windows
     grad = gradient_through_time(model, panel)
     assert grad.shape == (14,) and np.isfinite(grad).all()
