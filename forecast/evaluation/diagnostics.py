@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from forecast.data import frames
-from forecast.data.windows import Gatherer, WindowIndex
+from forecast.data.windows import WindowIndex
 from forecast.fitted import inference
 
 
@@ -88,14 +88,7 @@ def _windows(state, df, n_windows, seed):
             f"gradient_through_time: every series is shorter than lookback + horizon = {span}"
         )
     scaled = state.scale(panel.data, np.repeat(pos, panel.lengths))
-    gatherer = Gatherer(
-        scaled,
-        state.scaled_static(),
-        state.lookback,
-        state.horizon,
-        state.layout.future_slice,
-        device,
-    )
+    gatherer = state.gatherer(scaled, device)
     g = torch.Generator().manual_seed(seed)
     pick = torch.randperm(index.n_windows, generator=g)[:n_windows].to(device)
     series, first = index.locate(pick)

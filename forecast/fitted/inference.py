@@ -18,7 +18,6 @@ from forecast.data import frames
 from forecast.data.frames import ID, TARGET, TIME
 from forecast.data.frequencies import is_integer_freq
 from forecast.data.panel import Layout, build_panel, future_block, left_pad
-from forecast.data.windows import Gatherer
 from forecast.fitted.state import Tail
 from forecast.probabilistic.decoder import Decoder
 
@@ -165,14 +164,7 @@ def _origin_rows(panel, long, origins, L, H, pad=False):
 
 def run(state, module, scaled, fitted_pos, first_rows):
     """Network forward over windows of ``scaled`` from ``first_rows``: scaled-frame outputs."""
-    gatherer = Gatherer(
-        scaled,
-        state.scaled_static(),
-        state.lookback,
-        state.horizon,
-        state.layout.future_slice,
-        state.device,
-    )
+    gatherer = state.gatherer(scaled)
     return run_windows(module, gatherer, fitted_pos, first_rows, state.device)
 
 

@@ -8,7 +8,6 @@ import torch
 
 from forecast.data.frames import ID, TIME
 from forecast.data.scaling import inverse_target
-from forecast.data.windows import Gatherer
 from forecast.fitted.inference import run, tail_windows
 from forecast.probabilistic.decoder import Decoder
 
@@ -49,14 +48,7 @@ def recursive_paths(state, module, scaled, pos, first_rows, n_samples, seed):
     """(S, H, k) coherent paths of a recursive distribution network, in the target's scale."""
     family, device = state.family, state.device
     sc = state.target_scaler
-    gatherer = Gatherer(
-        scaled,
-        state.scaled_static(),
-        state.lookback,
-        state.horizon,
-        state.layout.future_slice,
-        device,
-    )
+    gatherer = state.gatherer(scaled, device)
     rep = np.repeat(np.arange(len(pos)), n_samples)  # each window n_samples times
     batch = gatherer.gather(
         torch.as_tensor(pos[rep], device=device), torch.as_tensor(first_rows[rep], device=device)

@@ -24,6 +24,7 @@ from forecast.data.frequencies import same_frequency
 from forecast.data.panel import Layout
 from forecast.data.scaling import ColumnScaler, SeriesScaler, transform_target
 from forecast.data.seasonality import default_lookback, resolve_season_length
+from forecast.data.windows import Gatherer
 from forecast.networks import build_network
 from forecast.probabilistic.families import family
 from forecast.training.loop import History
@@ -176,6 +177,18 @@ class FittedState:
     def scaled_static(self):
         """(S, n_static) static covariates of the fitted series, scaled."""
         return self.static_scaler.transform(self.static)
+
+    def gatherer(self, scaled, device=None):
+        """The :class:`~forecast.data.windows.Gatherer` of this model's windows over ``scaled``
+        (N, F) rows (:meth:`scale`'s output) on ``device`` (None: the fitted device)."""
+        return Gatherer(
+            scaled,
+            self.scaled_static(),
+            self.lookback,
+            self.horizon,
+            self.layout.future_slice,
+            self.device if device is None else device,
+        )
 
     def mismatch(self, freqs):
         """How the series of ``freqs`` (dict id -> frequency, or None where unknown) differ from the
