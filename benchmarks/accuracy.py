@@ -275,7 +275,7 @@ def m3_score(forecasts, groups):
 
 def m3_baselines(groups):
     fcs = {"naive2": {}, "seasonal naive": {}, "naive": {}}
-    for period, (train, test) in groups.items():
+    for period, (train, _test) in groups.items():
         h, m, _ = M3_GROUPS[period]
         for uid, g in train.groupby("unique_id", sort=False):
             y = g["y"].to_numpy()

@@ -19,10 +19,10 @@ import torch
 
 warnings.filterwarnings("ignore")
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
-import os
+import os  # noqa: E402
 
-from forecast import RNNForecaster
-from forecast.datasets import load, m4_split
+from forecast import RNNForecaster  # noqa: E402
+from forecast.datasets import load, m4_split  # noqa: E402
 
 torch.set_num_threads(int(os.environ.get("THREADS", "1")))
 D = str(__import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "data")

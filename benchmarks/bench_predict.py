@@ -163,7 +163,7 @@ def main(argv=None):
     loaded.predict(one)
     res["first_predict_after_load_s"] = time.perf_counter() - t0
     for name, hist in (("full", one), ("lookback", one.iloc[-L:])):
-        lat = timed(lambda: loaded.predict(hist), args.single_calls)
+        lat = timed(lambda hist=hist: loaded.predict(hist), args.single_calls)
         res[f"single_{name}_p50_ms"] = common.percentile(lat, 50) * 1e3
         res[f"single_{name}_p99_ms"] = common.percentile(lat, 99) * 1e3
     report(res)

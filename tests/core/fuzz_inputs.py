@@ -330,10 +330,9 @@ def _design(r, rng):
     integer = r.time_kind in ("int", "int_step2")
     tz = "Europe/Berlin" if r.time_kind == "string_offsets" and r.tz is None else r.tz
     starts = []
-    for s in range(r.n_series):
-        if (
-            integer
-        ):  # ragged starts; in a wide frame or Series, close together as its rows are shared
+    for _ in range(r.n_series):
+        # ragged starts; in a wide frame or Series, close together as its rows are shared
+        if integer:
             starts.append(
                 int(rng.integers(-5, 50))
                 if r.kind == "long" or not starts
@@ -475,7 +474,6 @@ def _target(values, dtype):
 def _long(r, design, y, rng, notes):
     """A long frame with the recipe's dtypes, faults and covariates; (frame, X_future, params)."""
     params = dict(r.params)
-    n, h = sum(design.lengths), params["horizon"]
     ids = pd.Series(np.repeat(np.array(design.uids, dtype=object), design.lengths), dtype=object)
     if r.id_kind in ("int", "negative"):
         ids = ids.astype(np.int64)

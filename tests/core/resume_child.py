@@ -15,7 +15,7 @@ import torch
 torch.set_num_threads(1)
 
 from forecast import RNNForecaster  # noqa: E402
-from forecast.datasets.synthetic import make_panel
+from forecast.datasets.synthetic import make_panel  # noqa: E402
 from forecast.training import checkpoint  # noqa: E402
 from forecast.training import loop as training  # noqa: E402
 

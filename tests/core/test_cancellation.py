@@ -60,7 +60,7 @@ def test_a_foreign_sigterm_stops_fits_in_worker_threads_and_reaches_its_owner():
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "off-main False" in out.stdout  # only the main thread may install handlers
-    line = next(l for l in out.stdout.splitlines() if l.startswith("result"))
+    line = next(x for x in out.stdout.splitlines() if x.startswith("result"))
     assert "'stopped_by': 15" in line and "owner [15]" in line, line
     assert float(line.split("seconds")[1]) < 10, (
         line

@@ -234,7 +234,7 @@ def test_nan_injected_into_a_batch_mid_training_rolls_back_and_forecasts_stay_fi
     for bad_epoch, value in ((3, np.nan), (3, np.inf), (1, np.nan)):
         seen = {"n": 0}
 
-        def poisoned(self, *args, **kwargs):
+        def poisoned(self, *args, seen=seen, bad_epoch=bad_epoch, value=value, **kwargs):
             seen["n"] += 1
             for i, batch in enumerate(batches(self, *args, **kwargs)):
                 if kwargs.get("shuffle", True) and seen["n"] == bad_epoch and i == 1:

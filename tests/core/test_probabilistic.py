@@ -21,8 +21,8 @@ from forecast.metrics.interval import (
 from forecast.networks.model import WindowNorm
 from forecast.probabilistic.families import (
     NegativeBinomial,
-    Normal,
     NLLLoss,
+    Normal,
     PinballLoss,
     Quantiles,
     StudentT,
