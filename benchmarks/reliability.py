@@ -65,14 +65,7 @@ def start_prefect(home):
         port = s.getsockname()[1]
     env = dict(os.environ, PREFECT_HOME=str(home), PREFECT_UI_ENABLED="0")
     env.pop("PREFECT_API_URL", None)
-    log = open(home / "server.log", "wb")
-    proc = subprocess.Popen(
-        signals.server_command(port),
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    proc = signals.start_server(port, env, home / "server.log")
     url = f"http://127.0.0.1:{port}/api"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -93,7 +86,7 @@ def launch(args, env, log):
 def run_all(commands, env, folder, tag):
     t0, procs = time.perf_counter(), []
     for i, args in enumerate(commands):
-        log = open(folder / f"{tag}-{i}.log", "wb")
+        log = open(folder / f"{tag}-{i}.log", "wb")  # noqa: SIM115 - held open while the process runs
         procs.append((launch(args, env, log), time.perf_counter()))
     results = [None] * len(procs)
     while None in results:

@@ -1,7 +1,8 @@
 """The size of a training job, decided from the data before it starts.
 
 * :func:`windows`: the season length and the lookback a job uses, unless given: the season from
-  the panel's inferred frequency (``forecast.data.seasonality.resolve_season_length``), the lookback by
+  the frequencies inferred when the data was checked
+(``forecast.data.seasonality.resolve_season_length``), the lookback by
   the estimator's own rule (``forecast.data.seasonality.default_lookback``), on the shortest fit the
   job makes (the earliest selection window, before its validation tail).
 * :func:`plan`: its fits, the gradient steps they plan, and the clock they get. ``max_time=None``
@@ -21,7 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forecast.data import frames, frequencies
+from forecast.data import history
+from forecast.data.columns import ID
 from forecast.data.seasonality import default_lookback, resolve_season_length
 
 from .environment import run_logger
@@ -54,19 +56,21 @@ class Windows:
             else f"season_length {self.season_length} (given)"
         )
         lookback = (
-            f"lookback {self.lookback} (inferred: the estimator's rule for horizon {horizon} and that season)"
+            f"lookback {self.lookback} (inferred: the estimator's rule for horizon {horizon} and "
+            f"that season)"
             if self.lookback_inferred
             else f"lookback {self.lookback} (given)"
         )
         return f"{season}, {lookback}"
 
 
-def windows(df, horizon, n_windows, val_size, lookback=None, season_length=None):
-    """:class:`Windows` of a validated long frame: ``lookback`` / ``season_length`` as given, or
-    inferred. The lengths the rules see are those of the earliest selection fit: each series less
-    its hold-out, its ``n_windows`` backtest horizons and its validation tail (``val_size``)."""
-    freqs = frequencies.infer_frequencies(df, where="data")
-    lengths = df.groupby(frames.ID, sort=False).size().to_numpy()
+def windows(history, horizon, n_windows, val_size, lookback=None, season_length=None):
+    """:class:`Windows` of a checked history (``forecast.data.history.History``: its frame and the
+    frequencies inferred there): ``lookback`` / ``season_length`` as given, or inferred. The
+    lengths the rules see are those of the earliest selection fit: each series less its hold-out,
+    its ``n_windows`` backtest horizons and its validation tail (``val_size``)."""
+    freqs = history.freqs
+    lengths = history.frame.groupby(ID, sort=False).size().to_numpy()
     fit_lengths = np.maximum(lengths - horizon * (n_windows + 1) - val_size, 1)
     main = str(_mode(freqs.values()))
     m = resolve_season_length(season_length, list(freqs.values()), fit_lengths, horizon)
@@ -81,14 +85,9 @@ def _mode(values):
 
 def check_lengths(df, min_length):
     """Refuse a validated long frame with a series shorter than ``min_length``, naming it."""
-    sizes = df.groupby(frames.ID, sort=False).size()
-    short = sizes[sizes < min_length]
-    if len(short):
-        raise ValueError(
-            f"data: series {short.index[0]!r} has {short.iloc[0]} points, fewer than the "
-            f"{min_length} needed (lookback + horizon x (selection windows + hold-out)); "
-            f"{len(short)} such series"
-        )
+    history.check_lengths(
+        df, min_length, needed="lookback + horizon x (selection windows + hold-out)"
+    )
 
 
 def n_fits(n_candidates):
@@ -133,9 +132,10 @@ class Plan:
 
     def describe(self):
         head = (
-            f"{self.n_candidates} candidates (one fit each, scored at {self.n_windows} selection windows) + "
-            f"hold-out + final fit = {self.fits} fits, about {self.steps:,} gradient steps ({self.windows:,} windows / batch "
-            f"{self.batch_size} x {self.max_epochs} epochs a fit)"
+            f"{self.n_candidates} candidates (one fit each, scored at {self.n_windows} selection "
+            f"windows) + hold-out + final fit = {self.fits} fits, about {self.steps:,} gradient "
+            f"steps ({self.windows:,} windows / batch {self.batch_size} x {self.max_epochs} epochs "
+            f"a fit)"
         )
         if self.max_time is None:
             why = "none chosen: the plan is small" if not self.chosen else "none"
@@ -146,18 +146,20 @@ class Plan:
             else "given"
         )
         return (
-            f"{head}; training budget {self.max_time:g} s ({why}): {self.candidate_seconds:.3g} s per "
-            f"candidate fit, {self.final_seconds:.3g} s for the hold-out and the final fit each"
+            f"{head}; training budget {self.max_time:g} s ({why}): {self.candidate_seconds:.3g} s "
+            f"per candidate fit, {self.final_seconds:.3g} s for the hold-out and the final fit "
+            f"each"
         )
 
 
 def plan(df, lookback, horizon, batch_size, max_epochs, n_candidates, n_windows, max_time=None):
     """The :class:`Plan` of a train job on ``df`` (the data selection sees). ``max_time``: seconds
     of training for the whole job; None picks one (module docstring), 0 means none. None for
-    ``batch_size`` / ``max_epochs``: what the estimator resolves them to (``forecast.training.loop.plan``)."""
+    ``batch_size`` / ``max_epochs``: what the estimator resolves them to
+    (``forecast.training.loop.plan``)."""
     from forecast.training.loop import plan as fit_plan
 
-    sizes = df.groupby(frames.ID, sort=False).size()
+    sizes = df.groupby(ID, sort=False).size()
     n = int((sizes - lookback - horizon + 1).clip(lower=1).sum())
     batch_size, per_epoch, max_epochs = fit_plan(
         n, batch_size, None, max_epochs
@@ -190,8 +192,9 @@ def announce(job):
     if job.max_time is None and job.timesteps > SLOW_TIMESTEPS:
         log.warning(
             "large training job without a time budget: %s; this can take hours on a CPU. Bound it "
-            "with --max-time SECONDS (split over the fits), or reduce it with a larger --batch-size, "
-            "fewer --max-epochs or fewer candidates (--cells, --directions, --hidden-sizes).",
+            "with --max-time SECONDS (split over the fits), or reduce it with a larger "
+            "--batch-size, fewer --max-epochs or fewer candidates (--cells, --directions, "
+            "--hidden-sizes).",
             job.describe(),
         )
     else:

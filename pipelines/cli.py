@@ -2,11 +2,12 @@
 
 Exit codes a scheduler can act on: 0 success; 2 bad arguments, configuration or parameters
 (nothing ran); 1 the flow ran and failed — the cause is printed on one line (``error: ...``),
-with the traceback only under ``--debug``; 130 / 143 stopped by SIGINT / SIGTERM (``pipelines.signals``).
+with the traceback only under ``--debug``; 130 / 143 stopped by SIGINT / SIGTERM
+(``pipelines.signals``).
 
-The options are in ``pipelines.options``, the checks before a flow runs in ``pipelines.preflight``;
-offline settings (``pipelines.environment``) are set, unless already set, before prefect or
-mlflow is imported.
+The options are in ``pipelines.options``, the checks before a flow runs in
+``pipelines.preflight``; offline settings (``pipelines.environment``) are set, unless already
+set, before prefect or mlflow is imported.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from forecast.training.stopping import Interrupted
 
 from . import config, environment, io, preflight, signals
 from .options import build_parser
+from .parameters import Source
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_FORECAST = (
     0,
@@ -61,14 +63,14 @@ def _flow_params(flow_obj, cfg, section, args):
 def _run_flow(name, args):
     cfg = _load_config(args)
     preflight.check_sources(args, cfg, FLOW_SECTIONS[name])
-    from . import flows
+    from . import flows, runners
 
     environment.quiet_prefect_errors(getattr(args, "debug", False))
     runner = config.section(
         cfg, "runner", {k: getattr(args, k, None) for k in ("kind", "workers", "address")}
     )
     try:
-        flow_obj = flows.with_runner(flows.FLOWS[name], **runner)
+        flow_obj = runners.with_runner(flows.FLOWS[name], **runner)
     except (TypeError, ValueError) as exc:
         raise UsageError(f"[runner]: {exc}") from None
     params = _flow_params(flow_obj, cfg, FLOW_SECTIONS[name], args)
@@ -76,24 +78,18 @@ def _run_flow(name, args):
         found = preflight.check_training_data(params)
         if found is not None:
             print(
-                f"[forecast] from the data: {found[0].describe(params['horizon'])}\n"
-                f"[forecast] training plan: {found[1].describe()}",
+                f"[forecast] from the data: {found[0].describe(params['horizon'])}\n[forecast] "
+                f"training plan: {found[1].describe()}",
                 flush=True,
             )
     if not params.get("model_name"):
-        from .registry import model_name_for
-
-        params["model_name"] = model_name_for(params["data"], params.get("table"))
+        params["model_name"] = Source.model_validate(params["source"]).model_name()
         print(
-            f"[forecast] registered model: {params['model_name']} (named after the data; --model-name "
-            f"to choose another)",
+            f"[forecast] registered model: {params['model_name']} (named after the data; "
+            f"--model-name to choose another)",
             flush=True,
         )
-    shown = {k: io.redact(v) if isinstance(v, str) and "://" in v else v for k, v in params.items()}
-    print(
-        f"[forecast] running the {name} flow: " + ", ".join(f"{k}={v}" for k, v in shown.items()),
-        flush=True,
-    )
+    print(f"[forecast] running the {name} flow: {shown(params)}", flush=True)
     with signals.prefect_api():  # a temporary server that dies with this command, unless one is set
         state = signals.run_stoppable(lambda: flow_obj(**params, return_state=True))
     if not state.is_completed():
@@ -102,6 +98,15 @@ def _run_flow(name, args):
             raise exc
         raise RuntimeError(state.message or f"{name} flow ended {state.type.value}")
     return state.result()
+
+
+def shown(params):
+    """``k=v, ...`` of flow parameters as a user gave them (the source's fields flat), passwords
+    hidden."""
+    flat = dict(params)
+    if "source" in flat:
+        flat = Source.model_validate(flat.pop("source")).model_dump() | flat
+    return ", ".join(f"{k}={io.redact(v) if isinstance(v, str) else v}" for k, v in flat.items())
 
 
 def cmd_train(args):
@@ -122,8 +127,8 @@ def train_summary(result):
         for rank, row in enumerate(result["leaderboard"], 1)
     ]
     lines += [
-        f"best candidate: {result['best']}; hold-out {metric}: {ho['model']:.4g} "
-        f"vs seasonal naive{_season(result)} {ho['seasonal_naive']:.4g} "
+        f"best candidate: {result['best']}; hold-out {metric}: {ho['model']:.4g} vs seasonal "
+        f"naive{_season(result)} {ho['seasonal_naive']:.4g} "
         f"({_relative(ho['model'], ho['seasonal_naive'])})",
         f"{result['reason']}  (MLflow run {result['run_id']})",
         f"champion: v{result['champion_version']}  (MLflow run {result['champion_run_id']})",
@@ -135,7 +140,8 @@ def train_summary(result):
     ]
     if result.get("leaderboard_url"):
         lines.append(
-            f"this run's leaderboard (candidates ranked, curves and hold-out columns): {result['leaderboard_url']}"
+            f"this run's leaderboard (candidates ranked, curves and hold-out columns): "
+            f"{result['leaderboard_url']}"
         )
     return lines
 
@@ -180,8 +186,9 @@ def cmd_forecast(args):
 def cmd_backtest(args):
     r = _run_flow("backtest", args)
     print(
-        f"v{r['version']}: {r['metric']} {r['model']:.4g} vs seasonal naive{_season(r)} {r['seasonal_naive']:.4g} "
-        f"over {r['n_windows']} windows ({_relative(r['model'], r['seasonal_naive'])})"
+        f"v{r['version']}: {r['metric']} {r['model']:.4g} vs seasonal naive{_season(r)} "
+        f"{r['seasonal_naive']:.4g} over {r['n_windows']} windows "
+        f"({_relative(r['model'], r['seasonal_naive'])})"
     )
     return EXIT_OK
 
@@ -211,27 +218,29 @@ def cmd_serve(args):
 def cmd_server(args):
     from . import schedules
 
-    argv, env = schedules.server_command(args.port)
-    print(
-        f"[forecast] Prefect server on http://127.0.0.1:{args.port}; in another shell:\n"
-        f"  export PREFECT_API_URL=http://127.0.0.1:{args.port}/api && forecast serve",
-        flush=True,
+    _replace_process(
+        *schedules.server_command(args.port),
+        f"[forecast] Prefect server on http://127.0.0.1:{args.port}; in another shell:\n  export "
+        f"PREFECT_API_URL=http://127.0.0.1:{args.port}/api && forecast serve",
     )
-    os.execvpe(argv[0], argv, env)
 
 
 def cmd_ui(args):
     from . import server, store
 
-    argv, env = server.ui_command(args.port)
     (store.store_dir() / "artifacts").mkdir(parents=True, exist_ok=True)
     experiment = config.load().get("common", {}).get("experiment", "forecast")
     url = store.runs_url(store.local_experiment_id(experiment), port=args.port)
-    print(
-        f"[forecast] MLflow UI on http://127.0.0.1:{args.port} over {store.store_dir()} (Ctrl-C stops it); "
-        f"runs: {url}",
-        flush=True,
+    _replace_process(
+        *server.ui_command(args.port),
+        f"[forecast] MLflow UI on http://127.0.0.1:{args.port} over {store.store_dir()} (Ctrl-C "
+        f"stops it); runs: {url}",
     )
+
+
+def _replace_process(argv, env, message):
+    """Print ``message``, then become the server ``argv`` (Ctrl-C ends it)."""
+    print(message, flush=True)
     os.execvpe(argv[0], argv, env)
 
 

@@ -1,7 +1,7 @@
 """One configuration file (TOML) as an alternative to command-line flags.
 
 ``pipelines/default.toml`` lists every default: it mirrors the code's (the flows' signatures,
-``schedules.SERVE``, ``flows.task_runner``), and tests check that they agree. A user file given
+``schedules.SERVE``, ``runners.task_runner``), and tests check that they agree. A user file given
 with ``--config`` is laid over it section by section, and flags given on the command line are
 laid over the result. Values stay
 plain (str, int, float, bool, lists of them) because they become Prefect flow parameters, which
@@ -14,6 +14,8 @@ import inspect
 from pathlib import Path
 
 import tomllib
+
+from . import parameters
 
 DEFAULT_PATH = Path(__file__).with_name("default.toml")
 SECTIONS = ("common", "train", "forecast", "backtest", "serve", "runner")
@@ -50,12 +52,15 @@ def _read(path):
 
 
 def flow_parameters(flow, cfg, section, overrides=None):
-    """Parameters for ``flow`` from ``[common]`` (keys it takes), ``[section]`` and ``overrides``.
+    """Parameters for ``flow`` from ``[common]`` (keys it takes), ``[section]`` and ``overrides``;
+    the data source's keys (``data``, ``table``, ``id_col``, ...) gathered under ``source``.
 
     Keys of ``[section]`` that the flow does not take are an error naming them; ``None`` values in
     ``overrides`` (flags not given) are ignored.
     """
     names = set(inspect.signature(flow.fn).parameters)
+    if "source" in names:  # the data source's keys stay flat in TOML and on the command line
+        names |= set(parameters.FIELDS)
     own = cfg.get(section, {})
     unknown = sorted(set(own) - names)
     if unknown:
@@ -65,7 +70,7 @@ def flow_parameters(flow, cfg, section, overrides=None):
     params = {k: v for k, v in cfg.get("common", {}).items() if k in names}
     params.update(own)
     params.update({k: v for k, v in (overrides or {}).items() if v is not None and k in names})
-    return params
+    return parameters.source_of(params)
 
 
 def section(cfg, name, overrides=None):

@@ -21,7 +21,9 @@ LEADERBOARD = "leaderboard (runs table)"  # the label of the link to a train run
 
 
 def data_label(data):
-    """A short name for a data source: a bundled name as is, a file by its stem, a SQL URL by its scheme."""
+    """A short name for a data source: a bundled name as is, a file by its stem, a SQL URL by its
+    scheme.
+    """
     text = str(data)
     if "://" in text:
         return text.split("://", 1)[0].split("+")[0]
@@ -54,10 +56,12 @@ def number(value, digits=4):
 
 # ---------------------------------------------------------------------------------- tables
 def leaderboard_table(board, metric):
-    """The selection leaderboard with its parameters as columns: rank, candidate, the swept settings,
-    any other setting that differs between candidates, the metrics, fit seconds and any error.
+    """The selection leaderboard with its parameters as columns: rank, candidate, the swept
+    settings, any other setting that differs between candidates, the metrics, fit seconds and any
+    error.
 
-    ``board``: ``SelectionResult.leaderboard`` [candidate, params (JSON), metrics..., fit_seconds, rank].
+    ``board``: ``SelectionResult.leaderboard`` [candidate, params (JSON), metrics...,
+    fit_seconds, rank].
     """
     params = [
         json.loads(p) if isinstance(p, str) else dict(p or {})
@@ -134,12 +138,14 @@ def train_description(facts, board, holdout, promotion, links):
     hold-out table and every link (report, leaderboard, curves, registered version, Prefect run).
 
     ``facts``: dict data, n_series, horizon, metric, best, val_size (0: no validation tail);
-    ``board``: :func:`leaderboard_table`; ``holdout``: :func:`holdout_table`; ``links``: {label: url}.
+    ``board``: :func:`leaderboard_table`; ``holdout``: :func:`holdout_table`; ``links``: {label:
+    url}.
     """
     f = facts
     row = holdout[holdout["metric"] == f["metric"]]
     vs = (
-        f": hold-out `{f['metric']}` {number(row.iloc[0, 1])} vs seasonal naive {number(row.iloc[0, 2])}"
+        f": hold-out `{f['metric']}` {number(row.iloc[0, 1])} vs seasonal naive "
+        f"{number(row.iloc[0, 2])}"
         if len(row)
         else ""
     )
@@ -149,9 +155,9 @@ def train_description(facts, board, holdout, promotion, links):
         if url and label in ("report", LEADERBOARD)
     )
     val = (
-        f"Each candidate held back the last {f['val_size']} points of every series for validation (its run "
-        f"has `val_loss` per epoch); the final fit trained on all data, so this run's curve is `train_loss` "
-        f"only and the chosen candidate's run holds its validation curve."
+        f"Each candidate held back the last {f['val_size']} points of every series for validation "
+        f"(its run has `val_loss` per epoch); the final fit trained on all data, so this run's "
+        f"curve is `train_loss` only and the chosen candidate's run holds its validation curve."
         if f.get("val_size")
         else "No validation tail (val_size 0): the curves are `train_loss` only."
     )
@@ -218,9 +224,9 @@ def backtest_description(
 ):
     verdict = "beats" if model_score < naive_score else "does not beat"
     lines = [
-        f"Rolling-origin backtest of **{model_name} v{version}**'s settings on `{data}` over {n_windows} "
-        f"window(s), refitted per window: `{metric}` {number(model_score)} {verdict} seasonal naive "
-        f"({number(naive_score)}).",
+        f"Rolling-origin backtest of **{model_name} v{version}**'s settings on `{data}` over "
+        f"{n_windows} window(s), refitted per window: `{metric}` {number(model_score)} {verdict} "
+        f"seasonal naive ({number(naive_score)}).",
         "",
     ]
     lines += [f"- [{label}]({url})" for label, url in (links or {}).items() if url]
@@ -230,22 +236,22 @@ def backtest_description(
 def registry_description(model_name, metric, champion_rule):
     """The registered model's description: what its versions are and how the champion is chosen."""
     return (
-        f"Recurrent forecasters (RNN/LSTM/GRU) trained by the `train` flow. Each version is the best "
-        f"candidate of one train run, refitted on all its data; its run's description has the "
+        f"Recurrent forecasters (RNN/LSTM/GRU) trained by the `train` flow. Each version is the "
+        f"best candidate of one train run, refitted on all its data; its run's description has the "
         f"leaderboard and hold-out figures, and `report.html` the plots. The `champion` alias "
-        f"(what the forecast flow uses) {champion_rule}. Compare versions by the tag `holdout_{metric}` "
-        f"and the scope tags `forecast.data` / `forecast.n_series` (a hold-out metric only compares "
-        f"models of the same series).\n"
+        f"(what the forecast flow uses) {champion_rule}. Compare versions by the tag "
+        f"`holdout_{metric}` and the scope tags `forecast.data` / `forecast.n_series` (a hold-out "
+        f"metric only compares models of the same series).\n"
     )
 
 
 def version_description(facts, holdout, promotion):
     f = facts
     return (
-        f"{f['best']} on `{f['data']}` ({f['n_series']} series, frequency {f.get('frequency', '?')}, "
-        f"horizon {f['horizon']}), refitted on all data.\n\nHold-out `{f['metric']}` "
-        f"{number(holdout.get('model'))} vs seasonal naive {number(holdout.get('seasonal_naive'))}. "
-        f"{promotion}\n"
+        f"{f['best']} on `{f['data']}` ({f['n_series']} series, frequency "
+        f"{f.get('frequency', '?')}, horizon {f['horizon']}), refitted on all data.\n\nHold-out "
+        f"`{f['metric']}` {number(holdout.get('model'))} vs seasonal naive "
+        f"{number(holdout.get('seasonal_naive'))}. {promotion}\n"
     )
 
 

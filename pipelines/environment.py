@@ -17,7 +17,8 @@ TELEMETRY_OFF = {
     "MLFLOW_DISABLE_TELEMETRY": "true",
     "DO_NOT_TRACK": "true",
 }  # MLflow ignores DO_NOT_TRACK=1
-# http calls to a tracking server fail fast instead of retrying for minutes; no progress bars in logs
+# http calls to a tracking server fail fast instead of retrying for minutes; no progress bars in
+# logs
 MLFLOW = {
     **TELEMETRY_OFF,
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
@@ -44,7 +45,9 @@ def prefect_defaults():
 
 
 def set_defaults(prefect=True):
-    """Set the offline defaults that are not set yet: MLflow's, and Prefect's unless ``prefect=False``."""
+    """Set the offline defaults that are not set yet: MLflow's, and Prefect's unless
+    ``prefect=False``.
+    """
     for key, value in {**MLFLOW, **(prefect_defaults() if prefect else {})}.items():
         os.environ.setdefault(key, value)
 
@@ -67,7 +70,9 @@ def quiet_prefect_errors(debug):
 
 
 def run_logger():
-    """The run logger inside a flow or task run, a plain logger when called outside one (``task.fn`` in tests)."""
+    """The run logger inside a flow or task run, a plain logger when called outside one
+    (``task.fn`` in tests).
+    """
     from prefect import get_run_logger
     from prefect.exceptions import MissingContextError
 

@@ -1,88 +1,90 @@
-"""Prefect flows: they only sequence the tasks of ``pipelines.tasks``.
+"""Prefect flows: they only sequence the steps of ``pipelines.tasks`` and their neighbours.
 
-``train``     load -> validate -> model selection (one task per candidate, run concurrently) ->
-              hold-out backtest against seasonal naive -> fit the winner on all data -> log to
-              MLflow -> re-score the current champion's settings on the same hold-out ->
-              register and promote -> forecast with the champion.
-``forecast``  load the latest data -> load the champion -> check the data matches it -> predict
-              -> write the forecasts atomically (and optionally to SQL) -> log the run.
-``backtest``  rolling-origin backtest of the champion's settings (refitted per window) against
-              seasonal naive, logged to MLflow.
+``train``     load -> validate -> select (a task per candidate, nested, run concurrently) ->
+              hold-out backtest against seasonal naive -> final fit -> register (promoted past
+              the champion re-scored on the same hold-out) -> publish -> forecast.
+``forecast``  load the latest data and the champion -> validate the data for it -> predict ->
+              write the forecasts atomically (and optionally to SQL) -> publish.
+``backtest``  load the data and the champion -> validate -> rolling-origin backtest of its
+              settings (refitted per window) against seasonal naive -> publish.
 
-Parameters are plain values with type hints; Prefect validates them at the flow boundary
-(``Flow.validate_parameters``), so a bad cell name or a negative horizon fails before any work.
-The task runner is chosen by :func:`with_runner` (threads by default, or Dask).
+Each step keeps its own MLflow record; ``publish`` writes the run's description, report, links.
+The data source is one parameter (``parameters.Source``, one form in the Prefect UI); all are
+validated at the flow boundary. Task runners: :func:`pipelines.runners.with_runner`.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from prefect import flow
 from pydantic import Field
 
-from forecast import choices
 from forecast.training.stopping import stop_fits_on
 
-from . import budget, config, describe, io, publish, registry, runs, store, tasks
+from . import budget, io, io_tasks, openings, publish, tasks
+from .data_tasks import split_holdout
+from .parameters import (
+    Cell,
+    Fill,
+    Format,
+    Head,
+    Loss,
+    Metric,
+    Name,
+    NonEmpty,
+    Percent,
+    Positive,
+    PositiveFloat,
+    Quantile,
+    Scaler,
+    Seconds,
+    Source,
+    WindowNorm,
+)
 
-# The choice lists are the library's own (forecast.choices), so a bad name fails here, at the flow boundary.
-Cell = Literal[choices.CELLS]
-Head = Literal[choices.HEADS]
-Metric = Literal[choices.RANKING_METRICS]
-Format = Literal[io.FORMATS]
-Fill = Literal[choices.FILLS]  # None: a NaN target is an error
-Scaler = Literal[choices.SCALERS]
-WindowNorm = Literal[choices.names(choices.WINDOW_NORMS)]  # "none": TOML has no null
-Loss = Literal[choices.LOSSES]
-Positive = Annotated[int, Field(ge=1)]
-PositiveFloat = Annotated[float, Field(gt=0)]
-Name = Annotated[str, Field(min_length=1)]
+# the train flow's parameters logged as they are (``flow.<name>`` in MLflow), beside resolved ones
+LOGGED = ("horizon", "n_windows", "heads", "window_norms", "calendar", "fill", "scaler", "metric")
+LOGGED += ("past_covariates", "future_covariates", "static_covariates")
 
 
 @flow(name="train", flow_run_name=publish.flow_run_name_train, log_prints=True)
 def train(
-    data: Name = "airpassengers",
-    table: str | None = None,
-    id_col: Name = "unique_id",
-    time_col: Name = "ds",
-    target_col: Name = "y",
+    source: Source = Source(),  # noqa: B008 - frozen; one form in the Prefect UI
     lookback: Positive | None = None,  # None: inferred from the data (pipelines.budget.windows)
     horizon: Positive = 12,
-    cells: Annotated[list[Cell], Field(min_length=1)] = ["lstm", "gru"],  # noqa: B006 - Prefect copies parameters
-    bidirectional: Annotated[list[bool], Field(min_length=1)] = [False, True],  # noqa: B006
-    hidden_sizes: Annotated[list[Positive], Field(min_length=1)] = [16],  # noqa: B006
-    heads: Annotated[list[Head], Field(min_length=1)] = ["direct"],  # noqa: B006
-    window_norms: Annotated[list[WindowNorm], Field(min_length=1)] = ["last", "es"],  # noqa: B006
-    past_covariates: list[str] = [],  # noqa: B006 - columns of the data known up to each origin
-    future_covariates: list[str] = [],  # noqa: B006 - columns known ahead (prices, promotions, holidays)
+    cells: Annotated[list[Cell], NonEmpty] = ["lstm", "gru"],  # noqa: B006 - Prefect copies them
+    bidirectional: Annotated[list[bool], NonEmpty] = [False, True],  # noqa: B006
+    hidden_sizes: Annotated[list[Positive], NonEmpty] = [16],  # noqa: B006
+    heads: Annotated[list[Head], NonEmpty] = ["direct"],  # noqa: B006
+    window_norms: Annotated[list[WindowNorm], NonEmpty] = ["last", "es"],  # noqa: B006
+    past_covariates: list[str] = [],  # noqa: B006 - columns known up to each origin
+    future_covariates: list[str] = [],  # noqa: B006 - known ahead (prices, promotions, holidays)
     static_covariates: list[str] = [],  # noqa: B006 - columns constant within each series
     calendar: bool = False,
     fill: Fill = None,  # NaN targets: an error unless filled per series
     scaler: Scaler = "standard",
     max_epochs: Positive | None = None,  # None: scaled to the data (about 2,000 steps a fit)
-    max_time: Annotated[float, Field(ge=0)]
-    | None = None,  # job's training seconds; None: picked, 0: none
+    max_time: Seconds | None = None,  # the job's training seconds; None: picked, 0: none
     loss: Loss = "mae",
     learning_rate: PositiveFloat | None = None,  # None: the estimator's default
     batch_size: Positive | None = None,  # None: scaled to the data (16 to 256)
     n_windows: Positive = 2,
-    val_size: Annotated[int, Field(ge=0)]
-    | None = None,  # candidates' validation tail (None: horizon; 0: none)
+    val_size: Annotated[int, Field(ge=0)] | None = None,  # candidates' tail; None: horizon
     season_length: Positive | None = None,  # None: inferred from the data's frequency
-    quantiles: list[Annotated[float, Field(gt=0, lt=1)]] = [],  # noqa: B006 - quantile heads (pinball loss)
-    level: list[Annotated[float, Field(gt=0, lt=100)]] = [],  # noqa: B006 - conformal interval levels, percent
+    quantiles: list[Quantile] = [],  # noqa: B006 - quantile heads (pinball loss)
+    level: list[Percent] = [],  # noqa: B006 - conformal interval levels, percent
     metric: Metric = "mase",
     device: str = "auto",
     seed: Annotated[int, Field(ge=0)] = 0,
     tracking_uri: str | None = None,
     experiment: Name = "forecast",
-    model_name: Name
-    | None = None,  # None: forecaster-<data name> (pipelines.registry.model_name_for)
+    model_name: Name | None = None,  # None: forecaster-<data name> (Source.model_name)
     output_dir: Name = "outputs/forecasts",
     output_format: Format = "parquet",
 ) -> dict:
-    """Select, train, evaluate, register and promote a recurrent forecaster; forecast with the champion.
+    """Select, train, evaluate, register and promote a recurrent forecaster; forecast with the
+    champion.
 
     Every candidate fit holds back the last ``val_size`` points of each series (default: the
     horizon) to log a validation loss per epoch; the hold-out fit and the final fit of the chosen
@@ -92,24 +94,21 @@ def train(
     -------
     dict: run_id, version, promoted, reason, champion_version, champion_run_id (the run that
     logged the champion, not necessarily this one), forecast_version (the champion's, or this
-    run's version when the champion covers other series), runs_url (the UI's runs table), best, leaderboard (list of
-    {candidate, <metric>}), holdout ({model, seasonal_naive} by metric), forecast_path (None, with
-    forecast_error saying why, when the forecast step failed after registration).
+    run's version when the champion covers other series), runs_url (the UI's runs table), best,
+    leaderboard (list of {candidate, <metric>}), holdout ({model, seasonal_naive} by metric),
+    forecast_path (None, with forecast_error saying why, when the forecast step failed after
+    registration).
     """
     parameters = dict(locals())  # the flow's parameters, before any other name is bound
     stop_fits_on()  # a served run cancelled by Prefect (SIGTERM) stops its fits at their next step
-    uri = tasks.configure_tracking(
-        tracking_uri, experiment
-    )  # first: an unreachable server fails in seconds
-    model_name = model_name or registry.model_name_for(data, table)
-    df, win = training_history(parameters)
+    uri = io_tasks.configure_tracking(tracking_uri, experiment)  # an unreachable server: seconds
+    model_name = model_name or source.model_name()
+    df, win = openings.training_history(parameters)
     lookback, season_length = win.lookback, win.season_length
     print(f"from the data: {win.describe(horizon)}")
     val_size = horizon if val_size is None else val_size
-    seen = tasks.split_holdout(
-        df, horizon
-    )  # the last horizon of each series stays unseen by selection
-    job = budget.announce(job_plan(parameters, seen, win))
+    seen = split_holdout(df, horizon)  # the last horizon of each series stays unseen by selection
+    job = budget.announce(openings.job_plan(parameters, seen, win))
     grid = tasks.make_candidates(
         cells,
         bidirectional,
@@ -118,7 +117,7 @@ def train(
         window_norms,
         lookback=lookback,
         horizon=horizon,
-        loss=loss,
+        loss="pinball" if quantiles else loss,  # quantiles are the pinball loss's levels
         max_time=job.candidate_seconds,
         **_given(max_epochs=max_epochs, learning_rate=learning_rate, batch_size=batch_size),
         past_covariates=tuple(past_covariates),
@@ -127,7 +126,7 @@ def train(
         calendar=calendar,
         fill=fill,
         scaler=scaler,
-        clip="norm",
+        clip=1.0,  # global-norm clipping at 1.0
         device=device,
         seed=seed,
         season_length=season_length,
@@ -137,198 +136,68 @@ def train(
         level=tuple(level) or None,
         interval="conformal" if level else None,
     )
-    # The flow's own parameters live under "flow." in MLflow: the estimator's (logged by
-    # log_training into the same run) keep their bare names, so a per-fit value never clashes.
-    params = {
-        "data": data,
+    # The flow's own parameters live under "flow." in MLflow: the estimator's (logged by the
+    # final fit into the same run) keep their bare names, so a per-fit value never clashes.
+    facts = {k: parameters[k] for k in LOGGED} | {
+        "data": source.data,
         "lookback": lookback,
         "lookback_inferred": win.lookback_inferred,
-        "horizon": horizon,
         "frequency": win.freq,
-        "n_windows": n_windows,
-        "heads": heads,
-        "window_norms": window_norms,
         "max_time": job.max_time,
         "max_time_chosen": job.chosen,
         "candidate_val_size": val_size,
-        "past_covariates": past_covariates,
-        "future_covariates": future_covariates,
-        "static_covariates": static_covariates,
-        "calendar": calendar,
-        "fill": fill,
-        "scaler": scaler,
         "season_length": season_length,
         "season_inferred": win.season_inferred,
-        "metric": metric,
         "model_name": model_name,
     }
-    name = describe.run_name("train", data, horizon)
-    with runs.run(name, tags={"forecast.flow": "train", "forecast.data": data}) as run:
-        publish.link_runs(run.run_id)
-        tasks.log_params(_flow_keys(params | {"candidates": list(grid)}), run.run_id)
-        selection = tasks.select(
-            grid, seen, n_windows, season_length, metric, run.run_id
-        )  # a task per candidate
-        best, estimator = tasks.best_candidate(selection, grid)
+    logged = openings.flow_keys(facts | {"candidates": list(grid)})
+    with publish.open_run("train", source.data, logged, horizon=horizon) as run:
+        chosen = tasks.select(grid, seen, n_windows, season_length, metric, run.run_id)
         # the hold-out and final fits use all their data, and the larger share of the budget
-        estimator = tasks.unfitted(estimator, val_size=0, max_time=job.final_seconds)
-        tasks.log_params(_flow_keys({"best": best}), run.run_id)
-        children = tasks.log_selection(selection, run.run_id, metric)
-        model_bt = tasks.run_backtest(
-            estimator, df, 1, season_length, metric, name=f"holdout-{best}"
+        estimator = tasks.unfitted(chosen.estimator, val_size=0, max_time=job.final_seconds)
+        holdout = tasks.compare_with_naive(
+            estimator, df, 1, season_length, metric, run.run_id, "holdout", chosen.best
         )
-        naive_bt = tasks.run_backtest(
-            tasks.seasonal_naive(horizon, season_length),
-            df,
-            1,
-            season_length,
-            metric,
-            name="holdout-seasonal-naive",
+        fitted = tasks.fit(estimator, df, run.run_id, source.data)
+        promotion = tasks.register(
+            fitted.model, run.run_id, model_name, metric, holdout, df, season_length
         )
-        tasks.log_backtest(model_bt, "holdout", run.run_id)
-        tasks.log_backtest(naive_bt, "naive_holdout", run.run_id)
-        tasks.log_forecast_plot(
-            seen, model_bt.forecasts, run.run_id, actuals=df, artifact_file="holdout_forecast.png"
-        )
-        model = tasks.fit(estimator, df, run.run_id)
-        tasks.log_training(model, data, df, run.run_id)
-        grad = tasks.log_gradient_through_time(model, df, run.run_id)
-        tasks.log_model(model, run.run_id)
-        score = tasks.holdout_score(model_bt, naive_bt, metric)
-        tasks.log_metrics(
-            {f"holdout_{metric}": score}, run.run_id
-        )  # OWA too, for the UI's compare view
-        champion = tasks.rescore_champion(model_name, model, df, naive_bt, metric, season_length)
-        promotion = tasks.register_and_promote(
-            run.run_id, model_name, f"holdout_{metric}", score, model, champion
-        )
-        facts = {
-            "data": data,
+        freqs = sorted({str(f) for f in fitted.model.freqs_.values()})
+        facts |= {
+            "run_id": run.run_id,
             "n_series": int(df["unique_id"].nunique()),
-            "horizon": horizon,
-            "metric": metric,
-            "best": best,
-            "val_size": val_size,
-            "n_windows": n_windows,
-            "frequency": ",".join(sorted({str(f) for f in model.freqs_.values()})),
+            "best": chosen.best,
         }
-        where = (
-            publish.describe_train(
-                run.run_id,
-                facts,
-                selection,
-                children,
-                model_bt,
-                naive_bt,
-                model,
-                promotion,
-                grad,
-                seen,
-                df,
-                model_name,
-            )
-            or {}
+        facts |= {"val_size": val_size, "frequency": ",".join(freqs)}
+        where = publish.describe_train(
+            run.run_id, facts, chosen, holdout, fitted, promotion, seen, df, model_name
         )
     print(promotion.reason)
-    # the champion forecasts, unless it covers other series: then this run's own version does. The
-    # model is trained and registered by now: a forecast that cannot be made (e.g. no future
-    # covariate rows yet) fails its own flow run and is reported, not this one.
+    forecasted = _forecast_after_training(source, promotion, parameters, model_name)
+    return openings.train_result(
+        facts, chosen, holdout, promotion, forecasted, job, where or {}, uri
+    )
+
+
+def _forecast_after_training(source, promotion, parameters, model_name):
+    """The forecast flow with the champion, unless it covers other series: then with this run's own
+    version. The model is trained and registered by now: a forecast that cannot be made (e.g. no
+    future covariate rows yet) fails its own flow run and is reported, not this one."""
+    p = parameters
     state = forecast(
-        data=data,
-        table=table,
-        id_col=id_col,
-        time_col=time_col,
-        target_col=target_col,
+        source=source,
         version=None if promotion.comparable else int(promotion.version),
-        tracking_uri=tracking_uri,
-        experiment=experiment,
+        tracking_uri=p["tracking_uri"],
+        experiment=p["experiment"],
         model_name=model_name,
-        output_dir=output_dir,
-        output_format=output_format,
+        output_dir=p["output_dir"],
+        output_format=p["output_format"],
         return_state=True,
     )
-    fc = (
-        state.result()
-        if state.is_completed()
-        else {"version": None, "path": None, "error": state.message}
-    )
-    if not state.is_completed():
-        print(f"forecast step failed (the model is registered): {state.message}")
-    return {
-        "run_id": run.run_id,
-        "version": promotion.version,
-        "promoted": promotion.promoted,
-        "reason": promotion.reason,
-        "champion_version": registry.champion_version(model_name),
-        "champion_run_id": registry.version_run_id(model_name),
-        "forecast_version": fc["version"],
-        "forecast_error": fc.get("error"),
-        "runs_url": store.runs_url(store.experiment_id(), uri),
-        "best": best,
-        "leaderboard_url": where.get(describe.LEADERBOARD),
-        "metric": metric,
-        "leaderboard": _board(selection.leaderboard, metric),
-        "model_name": model_name,
-        "season_length": season_length,
-        "lookback": lookback,
-        "max_time": job.max_time,
-        "holdout": {
-            "model": score,
-            "seasonal_naive": tasks.holdout_score(naive_bt, naive_bt, metric),
-        },
-        "forecast_path": fc["path"],
-    }
-
-
-def training_history(params, direct=False):
-    """The train flow's opening on its parameters: load the data, set aside the rows without a target
-    yet (they are for the forecast flow), validate the history with its covariates, settle the
-    season length and lookback (given, or inferred: :func:`pipelines.budget.windows`) and check
-    every series is long enough for selection and hold-out. Returns (history, ``budget.Windows``).
-    ``direct``: call the tasks' own functions in this process, without Prefect (the CLI's
-    pre-flight, which fails in seconds instead of after the server starts)."""
-    p = params
-    step = (lambda t: t.fn) if direct else (lambda t: t)
-    raw = step(tasks.load_data)(
-        p["data"], p.get("table"), p["id_col"], p["time_col"], p["target_col"]
-    )
-    history, _ = step(tasks.set_future_aside)(raw, p["future_covariates"])
-    covariates = [*p["past_covariates"], *p["future_covariates"], *p["static_covariates"]]
-    names = tasks.column_names(p["id_col"], p["time_col"], p["target_col"])
-    df = step(tasks.validate_data)(history, 1, covariates, names, p["fill"])
-    horizon = p["horizon"]
-    val_size = horizon if p.get("val_size") is None else p["val_size"]
-    win = budget.windows(
-        df, horizon, p["n_windows"], val_size, p.get("lookback"), p.get("season_length")
-    )
-    budget.check_lengths(df, win.lookback + horizon * (p["n_windows"] + 1))
-    return df, win
-
-
-def job_plan(params, seen, win):
-    """The train job's ``budget.Plan`` on ``seen`` (the data selection sees) and its ``Windows``."""
-    p = params
-    n_candidates = (
-        len(p["cells"])
-        * len(p["bidirectional"])
-        * len(p["hidden_sizes"])
-        * len(p["heads"])
-        * len(p["window_norms"])
-    )
-    return budget.plan(
-        seen,
-        win.lookback,
-        p["horizon"],
-        p.get("batch_size"),
-        p.get("max_epochs"),
-        n_candidates,
-        p["n_windows"],
-        p.get("max_time"),
-    )
-
-
-def _flow_keys(params):
-    return {f"flow.{k}": v for k, v in params.items()}
+    if state.is_completed():
+        return state.result()
+    print(f"forecast step failed (the model is registered): {state.message}")
+    return {"version": None, "path": None, "error": state.message}
 
 
 def _given(**params):
@@ -336,18 +205,9 @@ def _given(**params):
     return {k: v for k, v in params.items() if v is not None}
 
 
-def _board(leaderboard, metric):
-    cols = [c for c in ("candidate", metric) if c in leaderboard.columns]
-    return leaderboard[cols].to_dict("records")
-
-
 @flow(name="forecast", flow_run_name=publish.flow_run_name_forecast, log_prints=True)
 def forecast(
-    data: Name = "airpassengers",
-    table: str | None = None,
-    id_col: Name = "unique_id",
-    time_col: Name = "ds",
-    target_col: Name = "y",
+    source: Source = Source(),  # noqa: B008 - frozen; one form in the Prefect UI
     version: Positive | None = None,
     tracking_uri: str | None = None,
     experiment: Name = "forecast",
@@ -370,62 +230,28 @@ def forecast(
     """
     stop_fits_on()  # a served run cancelled by Prefect (SIGTERM) stops its fits at their next step
     stamp = io.run_stamp()
-    tasks.configure_tracking(tracking_uri, experiment)
-    model_name = model_name or registry.model_name_for(data, table)
-    model, used, df, future, names = _registered_model_and_data(
-        data, table, id_col, time_col, target_col, model_name, version
-    )
+    io_tasks.configure_tracking(tracking_uri, experiment)
+    model_name = model_name or source.model_name()
+    model, used, found, future = openings.registered_model_and_data(source, model_name, version)
     if future_data:
-        future = tasks.load_future(future_data, model, id_col, time_col)
-    fc = tasks.predict(model, df, future)
-    path = tasks.write_forecasts(fc, output_dir, stamp, output_format, names)
+        future = io_tasks.load_future(future_data, model, source)
+    fc = tasks.predict(model, found.frame, future)
+    path = io_tasks.write_forecasts(fc, output_dir, stamp, output_format, found.names)
     if sql_url:
-        tasks.write_sql(fc.assign(run=stamp, model_version=used), sql_url, sql_table, names)
-    name = describe.run_name("forecast", data, version=used)
-    with runs.run(name, tags={"forecast.flow": "forecast", "forecast.data": data}) as run:
-        publish.link_runs(run.run_id)
-        tasks.log_params(
-            {
-                "data": data,
-                "model_name": model_name,
-                "model_version": used,
-                "path": path,
-                "rows": len(fc),
-            },
-            run.run_id,
-        )
-        tasks.log_forecast_plot(df, fc, run.run_id)
-        publish.describe_forecast(run.run_id, model_name, used, data, fc, path)
+        rows = fc.assign(run=stamp, model_version=used)
+        io_tasks.write_sql(rows, sql_url, sql_table, found.names)
+    with publish.open_run("forecast", source.data, None, version=used) as run:
+        publish.describe_forecast(run.run_id, model_name, used, source.data, found.frame, fc, path)
     print(f"forecast with {model_name} v{used}: {len(fc)} rows -> {path}")
     return {"version": used, "path": path, "rows": len(fc), "run_id": run.run_id}
 
 
-def _registered_model_and_data(data, table, id_col, time_col, target_col, model_name, version):
-    """The opening of the forecast and backtest flows: load the data and the registered model, set
-    the future rows aside, validate the history for the model and refuse it when its series or
-    frequency differ (before anything is written). Returns (model, version, history, future, names)."""
-    raw = tasks.load_data(data, table, id_col, time_col, target_col)
-    model, used = tasks.load_model(model_name, version)
-    history, future = tasks.set_future_aside(raw, model.layout_.future)
-    names = tasks.column_names(id_col, time_col, target_col)
-    df = tasks.validate_data(
-        history, columns=tasks.model_columns(model), names=names, fill=model.fill
-    )
-    tasks.check_matches_model(df, model)
-    return model, used, df, future, names
-
-
 @flow(name="backtest", flow_run_name=publish.flow_run_name_backtest, log_prints=True)
 def backtest(
-    data: Name = "airpassengers",
-    table: str | None = None,
-    id_col: Name = "unique_id",
-    time_col: Name = "ds",
-    target_col: Name = "y",
+    source: Source = Source(),  # noqa: B008 - frozen; one form in the Prefect UI
     version: Positive | None = None,
     n_windows: Positive = 3,
-    season_length: Positive
-    | None = None,  # None: the model's own (inferred from its data's frequency)
+    season_length: Positive | None = None,  # None: the model's own (from its data's frequency)
     metric: Metric = "mase",
     max_epochs: Positive | None = None,
     tracking_uri: str | None = None,
@@ -441,100 +267,34 @@ def backtest(
     dict: version, metric, model and seasonal_naive (aggregate metric), n_windows, run_id.
     """
     stop_fits_on()  # a served run cancelled by Prefect (SIGTERM) stops its fits at their next step
-    tasks.configure_tracking(tracking_uri, experiment)
-    model_name = model_name or registry.model_name_for(data, table)
-    model, used, df, _, _ = _registered_model_and_data(
-        data, table, id_col, time_col, target_col, model_name, version
-    )
+    io_tasks.configure_tracking(tracking_uri, experiment)
+    model_name = model_name or source.model_name()
+    model, used, found, _ = openings.registered_model_and_data(source, model_name, version)
     season_length = season_length or model.season_length_
-    name = describe.run_name("backtest", data, version=used)
-    with runs.run(name, tags={"forecast.flow": "backtest", "forecast.data": data}) as run:
-        publish.link_runs(run.run_id)
-        model_bt = tasks.run_backtest(
-            tasks.unfitted(model, max_epochs=max_epochs),
-            df,
-            n_windows,
-            season_length,
-            metric,
-            name=f"champion-{model_name}-v{used}",
+    settings = tasks.unfitted(model, max_epochs=max_epochs)
+    with publish.open_run("backtest", source.data, None, version=used) as run:
+        name = f"{model_name}-v{used}"
+        compared = tasks.compare_with_naive(
+            settings, found.frame, n_windows, season_length, metric, run.run_id, "backtest", name
         )
-        naive_bt = tasks.run_backtest(
-            tasks.seasonal_naive(model.horizon, season_length),
-            df,
-            n_windows,
-            season_length,
-            metric,
-            name="seasonal-naive",
-        )
-        tasks.log_params(
-            {
-                "data": data,
-                "model_name": model_name,
-                "model_version": used,
-                "n_windows": n_windows,
-                "season_length": season_length,
-                "max_epochs": max_epochs or model.max_epochs_,
-            },
-            run.run_id,
-        )
-        tasks.log_backtest(model_bt, "backtest", run.run_id)
-        tasks.log_backtest(naive_bt, "naive_backtest", run.run_id)
-        out = {
-            "version": used,
-            "metric": metric,
-            "model": tasks.holdout_score(model_bt, naive_bt, metric),
-            "seasonal_naive": tasks.holdout_score(naive_bt, naive_bt, metric),
-            "n_windows": n_windows,
-            "season_length": season_length,
-            "run_id": run.run_id,
-        }
+        params = {"data": source.data, "n_windows": n_windows, "season_length": season_length}
+        params["max_epochs"] = max_epochs or model.max_epochs_
         publish.describe_backtest(
-            run.run_id,
-            model_name,
-            used,
-            data,
-            n_windows,
-            metric,
-            out["model"],
-            out["seasonal_naive"],
+            run.run_id, model_name, used, params, metric, compared.score, compared.naive_score
         )
     print(
-        f"backtest of {model_name} v{used} over {n_windows} windows: {metric} {out['model']:.4g} "
-        f"(seasonal naive {out['seasonal_naive']:.4g})"
+        f"backtest of {model_name} v{used} over {n_windows} windows: {metric} {compared.score:.4g} "
+        f"(seasonal naive {compared.naive_score:.4g})"
     )
-    return out
+    return {
+        "version": used,
+        "metric": metric,
+        "model": compared.score,
+        "seasonal_naive": compared.naive_score,
+        "n_windows": n_windows,
+        "season_length": season_length,
+        "run_id": run.run_id,
+    }
 
 
 FLOWS = {"train": train, "forecast": forecast, "backtest": backtest}
-
-
-def task_runner(kind="threads", workers=2, address=None):
-    """A task runner by name: ``threads`` (ThreadPoolTaskRunner) or ``dask`` (prefect-dask).
-
-    Dask uses the scheduler at ``address`` when given, else a local cluster of ``workers``
-    single-threaded worker processes.
-    """
-    if kind == "threads":
-        from prefect.task_runners import ThreadPoolTaskRunner
-
-        return ThreadPoolTaskRunner(max_workers=workers)
-    if kind == "dask":
-        from prefect_dask import DaskTaskRunner
-
-        if address:
-            return DaskTaskRunner(address=address)
-        return DaskTaskRunner(
-            cluster_class="distributed.LocalCluster",
-            cluster_kwargs={
-                "n_workers": workers,
-                "threads_per_worker": 1,
-                "processes": True,
-                "dashboard_address": ":0",
-            },
-        )  # any free port
-    raise ValueError(f"task runner must be {' or '.join(map(repr, config.RUNNERS))}, got {kind!r}")
-
-
-def with_runner(flow_obj, *args, **kwargs):
-    """``flow_obj`` with the task runner of :func:`task_runner` (the arguments are that function's)."""
-    return flow_obj.with_options(task_runner=task_runner(*args, **kwargs))

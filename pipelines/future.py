@@ -1,4 +1,5 @@
-"""A data source's future rows: the trailing rows of each series whose target is not observed yet."""
+"""A data source's future rows: the trailing rows of each series whose target is not observed
+yet."""
 
 from __future__ import annotations
 
@@ -34,8 +35,8 @@ def split_future(df, future_columns=(), id_col=ID, time_col=TIME, target_col=TAR
         absent = df[col].isna().to_numpy()
         if absent.any():
             raise ValueError(
-                f"{where}: column {col!r} has a missing value (None/NaN/NaT) at row {int(np.argmax(absent))} "
-                f"({int(absent.sum())} such row(s))"
+                f"{where}: column {col!r} has a missing value (None/NaN/NaT) at row "
+                f"{int(np.argmax(absent))} ({int(absent.sum())} such row(s))"
             )
     times = df[time_col]
     if not pd.api.types.is_datetime64_any_dtype(times) and not pd.api.types.is_numeric_dtype(times):

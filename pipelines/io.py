@@ -17,12 +17,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from forecast.data import frames
+from forecast.data import history
+from forecast.data.columns import ID, TARGET, TIME
 from forecast.datasets import bundled as datasets
 
 from . import secrets
 
 FORMATS = ("parquet", "csv")
+COLUMN_FLAGS = "name yours with --id-col, --time-col, --target-col"
 _SUFFIXES = {".csv": "csv", ".csv.gz": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
 
@@ -35,9 +37,7 @@ def source_kind(source):
     return "file"
 
 
-def load_frame(
-    source, table=None, id_col=frames.ID, time_col=frames.TIME, target_col=frames.TARGET
-):
+def load_frame(source, table=None, id_col=ID, time_col=TIME, target_col=TARGET):
     """Read ``source`` as a long frame [unique_id, ds, y, ...].
 
     A file or table whose columns have other names is read with ``id_col``/``time_col``/
@@ -60,60 +60,27 @@ def load_frame(
     return standard_columns(df, where, series, id_col, time_col, target_col)
 
 
-def standard_columns(
-    df,
-    where,
-    series,
-    id_col=frames.ID,
-    time_col=frames.TIME,
-    target_col=frames.TARGET,
-    columns=(),
-    single=None,
-):
-    """``df`` with its id/time/target columns renamed to [unique_id, ds, y] and ``ds`` parsed as dates.
-
-    ``target_col`` None: a frame without a target (future covariates); ``columns``: more columns it
-    must have. ``single``: the frame is one series named ``series`` (default: no id column was asked
-    for and none is present).
-    """
-    if single is None:
-        single = id_col == frames.ID and id_col not in df.columns
-    named = [c for c in (time_col, target_col, *columns) if c is not None]
-    missing = [c for c in ([] if single else [id_col]) + named if c not in df.columns]
-    if missing:
-        expected = ", ".join(
-            [f"{id_col}{' (optional: without it, one series)' if single else ''}", *named]
-        )
-        raise ValueError(
-            f"{where}: missing column(s) {missing}; expected {expected}; found {list(df.columns)} "
-            f"(name yours with --id-col, --time-col, --target-col)"
-        )
-    df = df.rename(columns={id_col: frames.ID, time_col: frames.TIME, target_col: frames.TARGET})
-    if single:
-        df.insert(0, frames.ID, str(series))
-    df[frames.TIME] = frames.parse_times(df[frames.TIME], where, time_col)
-    return df
+def standard_columns(df, where, series, id_col=ID, time_col=TIME, target_col=TARGET, **kwargs):
+    """``forecast.data.history.standard_columns``: the user's columns renamed to [unique_id, ds, y],
+    ``ds`` parsed; a missing column's error says which flags name them."""
+    return history.standard_columns(
+        df, where, series, id_col, time_col, target_col, hint=COLUMN_FLAGS, **kwargs
+    )
 
 
-def load_future(source, columns, ids, id_col=frames.ID, time_col=frames.TIME):
-    """Read a CSV/Parquet file of future covariate values: [unique_id, ds, *columns] for the horizon.
+def load_future(source, columns, ids, id_col=ID, time_col=TIME):
+    """Read a CSV/Parquet file of future covariate values: [unique_id, ds, *columns] for the
+    horizon.
 
     The columns are renamed like :func:`load_frame`'s; a file without an id column is accepted
     for a model of one series (``ids`` has one element) and given that series' id.
     """
     df = _read_file(Path(source).expanduser(), "future data")
     single = id_col not in df.columns and len(ids) == 1
-    df = standard_columns(
-        df,
-        f"future data file {source}",
-        ids[0] if single else None,
-        id_col,
-        time_col,
-        None,
-        columns,
-        single,
-    )
-    return df[[frames.ID, frames.TIME, *columns]]
+    where = f"future data file {source}"
+    series = ids[0] if single else None
+    df = standard_columns(df, where, series, id_col, time_col, None, columns=columns, single=single)
+    return df[[ID, TIME, *columns]]
 
 
 def check_source(source, what="data"):
@@ -151,8 +118,8 @@ def _format_of(path):
         if name.endswith(suffix):
             return fmt
     raise ValueError(
-        f"data file {path}: unknown format; use one of {sorted(_SUFFIXES)} "
-        f"or a bundled data set {sorted(datasets.list_datasets()['name'])}"
+        f"data file {path}: unknown format; use one of {sorted(_SUFFIXES)} or a bundled data set "
+        f"{sorted(datasets.list_datasets()['name'])}"
     )
 
 
@@ -203,8 +170,8 @@ def content_key(source, table=None):
 
 
 def run_stamp(when=None):
-    """Partition name for a run time, e.g. ``run=20261123T130512.048213Z`` (UTC, microseconds so that
-    two runs in the same second never share a folder)."""
+    """Partition name for a run time, e.g. ``run=20261123T130512.048213Z`` (UTC, microseconds so
+    that two runs in the same second never share a folder)."""
     when = when or datetime.now(timezone.utc)
     return "run=" + when.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
 

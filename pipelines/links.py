@@ -1,6 +1,6 @@
 """Links between the two UIs: MLflow pages by URL, the Prefect flow run a task runs in, and tags
-that point each side at the other (the MLflow run id on the Prefect flow run, the Prefect flow run
-on the MLflow run).
+that point each side at the other (the MLflow run id on the Prefect flow run, the Prefect flow
+run on the MLflow run).
 
 Outside a Prefect flow run (a script, a test calling ``task.fn``) the Prefect side is simply absent:
 :func:`prefect_run` returns None and :func:`tag_prefect_run` does nothing.
@@ -49,17 +49,20 @@ def curves_url(run_ids, keys=("train_loss", "val_loss"), experiment_id=None, uri
         "deselected_curves": "[]",
         "last_linear_y_axis_range": "[]",
     }
-    return f"{store.ui_base(uri or store.active_config().uri)}/#/metric?{urlencode(query, quote_via=quote)}"
+    base = store.ui_base(uri or store.active_config().uri)
+    return f"{base}/#/metric?{urlencode(query, quote_via=quote)}"
 
 
 def version_url(model_name, version, uri=None):
     """A registered model version's page."""
-    return f"{store.ui_base(uri or store.active_config().uri)}/#/models/{quote(model_name)}/versions/{version}"
+    base = store.ui_base(uri or store.active_config().uri)
+    return f"{base}/#/models/{quote(model_name)}/versions/{version}"
 
 
 # ---------------------------------------------------------------------------------- Prefect
 def prefect_run():
-    """{id, name, url} of the Prefect flow run this code runs in (url None without a UI), else None."""
+    """{id, name, url} of the Prefect flow run this code runs in (url None without a UI), else
+    None."""
     from prefect.runtime import flow_run
 
     run_id = flow_run.get_id()
@@ -74,7 +77,8 @@ def prefect_run():
 
 
 def tag_prefect_run(*tags):
-    """Add ``tags`` to the current Prefect flow run (kept with its own); nothing outside a flow run."""
+    """Add ``tags`` to the current Prefect flow run (kept with its own); nothing outside a flow
+    run."""
     from prefect.client.orchestration import get_client
     from prefect.runtime import flow_run
 
@@ -89,13 +93,15 @@ def tag_prefect_run(*tags):
 
 
 def mlflow_run_tag(run_id):
-    """The Prefect tag naming an MLflow run: ``mlflow-run:<id>`` (searchable in Prefect's filters)."""
+    """The Prefect tag naming an MLflow run: ``mlflow-run:<id>`` (searchable in Prefect's
+    filters)."""
     return f"mlflow-run:{run_id}"
 
 
 def link_runs(run_id, client=None):
-    """Tag the MLflow run with its Prefect flow run (id, name, URL) and the flow run with the MLflow
-    run id. Returns the Prefect run's {id, name, url} (None outside Prefect or with tracking off)."""
+    """Tag the MLflow run with its Prefect flow run (id, name, URL) and the flow run with the
+    MLflow run id. Returns the Prefect run's {id, name, url} (None outside Prefect or with
+    tracking off)."""
     prefect = prefect_run()
     if prefect is None or run_id is None:
         return prefect

@@ -1,4 +1,5 @@
-"""The options of the ``forecast`` command: one argparse parser, its help showing the configured defaults.
+"""The options of the ``forecast`` command: one argparse parser, its help showing the configured
+defaults (value types: :mod:`pipelines.arguments`).
 
 Choices are checked here too, so that a bad value exits 2 at once, not after the Prefect server
 has started; the lists are the library's (``forecast.choices``), as in the flows' parameter types.
@@ -11,62 +12,10 @@ import argparse
 
 from forecast import choices
 
-from . import config, io
+from . import arguments, config, io
 from .store import UI_PORT
 
 NORMS = choices.names(choices.WINDOW_NORMS)  # "none" for None: TOML and command lines have no null
-
-
-def _number(kind, ok, expected):
-    """An argparse type: ``kind(text)`` that must satisfy ``ok``, else an error saying ``expected``."""
-
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
-        if not ok(value):
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
-        return value
-
-    return parse
-
-
-_positive = _number(int, lambda v: v >= 1, "a positive integer")
-_non_negative = _number(int, lambda v: v >= 0, "an integer >= 0")
-_positive_float = _number(float, lambda v: v > 0, "a positive number")
-_non_negative_float = _number(float, lambda v: v >= 0, "a number of seconds >= 0")
-_quantile = _number(float, lambda v: 0 < v < 1, "a quantile level in (0, 1)")
-_percent = _number(float, lambda v: 0 < v < 100, "an interval level in (0, 100) percent")
-
-
-def _csv(kind, choices=None):
-    def parse(text):
-        try:
-            values = [kind(v.strip()) for v in text.split(",") if v.strip()]
-        except (ValueError, argparse.ArgumentTypeError) as exc:
-            raise argparse.ArgumentTypeError(
-                f"expected a comma-separated list, got {text!r} ({exc})"
-            ) from None
-        bad = [v for v in values if choices is not None and v not in choices]
-        if bad or not values:
-            raise argparse.ArgumentTypeError(
-                f"expected a comma-separated list from {','.join(choices or ())}, got {text!r}"
-                if choices
-                else f"expected a non-empty list, got {text!r}"
-            )
-        return values
-
-    return parse
-
-
-def _directions(text):
-    table = {"uni": False, "bi": True}
-    values = _csv(str)(text)
-    bad = [v for v in values if v not in table]
-    if bad or not values:
-        raise argparse.ArgumentTypeError(f"expected uni, bi or uni,bi, got {text!r}")
-    return [table[v] for v in values]
 
 
 def _common(p, data=True, output=False):
@@ -131,42 +80,13 @@ class _Parser(argparse.ArgumentParser):
         return action
 
 
-# name: (what `forecast --help` says of it, its own --help's description)
-ABOUT = {
-    "train": (
-        "select, train, register and promote a model; forecast with the champion",
-        "Model selection over the candidate grid, hold-out score against seasonal naive, final fit on all "
-        "data, MLflow logging, registration and promotion, then the forecast flow with the champion.",
-    ),
-    "forecast": (
-        "forecast the next horizon with the registered champion",
-        "Load the latest data and the champion (or --version), check they match, predict every series "
-        "and write the forecasts atomically.",
-    ),
-    "backtest": (
-        "rolling-origin backtest of the champion's settings vs seasonal naive",
-        "Refit the champion's settings (or --version's) at each of --n-windows forecast origins at the end "
-        "of every series, score each window against seasonal naive, and log the metrics and per-window "
-        "tables to MLflow. The registry is unchanged.",
-    ),
-    "serve": (
-        "serve the train and forecast flows as scheduled deployments",
-        "Needs a Prefect server: start one with `forecast server` (or scripts/prefect-server.sh) and export "
-        "PREFECT_API_URL it prints.",
-    ),
-    "server": ("start a local Prefect server on 127.0.0.1 (for `forecast serve`)", None),
-    "ui": ("start the MLflow UI over the local store (mlflow/store)", None),
-    "datasets": ("list the bundled data sets", None),
-}
-
-
 def build_parser():
     cfg = config.load()
     parser = _Parser(
         prog="forecast",
         description=(
-            "Recurrent forecasting pipelines (Prefect flows, MLflow tracking). "
-            "Start with `forecast train`; see `forecast <command> --help`."
+            "Recurrent forecasting pipelines (Prefect flows, MLflow tracking). Start with "
+            "`forecast train`; see `forecast <command> --help`."
         ),
     )
     parser.add_argument("--debug", action="store_true", help="print tracebacks on failure")
@@ -180,66 +100,67 @@ def build_parser():
         ("ui", (), _ui_options),
         ("datasets", (), _debug),
     ):
-        summary, description = ABOUT[name]
+        summary, description = arguments.ABOUT[name]
         defaults = {k: v for section in sections for k, v in cfg.get(section, {}).items()}
         add_options(sub.add_parser(name, defaults=defaults, help=summary, description=description))
     return parser
+
+
+def _choice_list(p, flag, options, more=""):
+    """``flag`` takes a comma-separated list from ``options``."""
+    p.add_argument(
+        flag,
+        type=arguments.csv_list(str, options),
+        metavar=flag.split("-")[-1].upper(),  # CELLS, HEADS, NORMS
+        help=f"comma-separated from {','.join(options)}{more}",
+    )
 
 
 def _train_options(p):
     _common(p, output=True)
     p.add_argument(
         "--lookback",
-        type=_positive,
+        type=arguments.positive,
         help="input window, in steps (default: inferred from the horizon and the season, as the "
         "estimator does)",
     )
-    p.add_argument("--horizon", type=_positive, help="forecast length, in steps")
-    p.add_argument(
-        "--cells",
-        type=_csv(str, choices.CELLS),
-        metavar="CELLS",
-        help=f"comma-separated from {','.join(choices.CELLS)}",
-    )
+    p.add_argument("--horizon", type=arguments.positive, help="forecast length, in steps")
+    _choice_list(p, "--cells", choices.CELLS)
     p.add_argument(
         "--directions",
         dest="bidirectional",
-        type=_directions,
+        type=arguments.directions,
         metavar="uni,bi",
         help="uni, bi or uni,bi (one candidate per direction)",
     )
     p.add_argument(
-        "--hidden-sizes", type=_csv(_positive), metavar="SIZES", help="comma-separated hidden sizes"
+        "--hidden-sizes",
+        type=arguments.csv_list(arguments.positive),
+        metavar="SIZES",
+        help="comma-separated hidden sizes",
     )
-    p.add_argument(
-        "--heads",
-        type=_csv(str, choices.HEADS),
-        metavar="HEADS",
-        help=f"comma-separated from {','.join(choices.HEADS)}",
-    )
-    p.add_argument(
+    _choice_list(p, "--heads", choices.HEADS)
+    _choice_list(
+        p,
         "--window-norms",
-        type=_csv(str, NORMS),
-        metavar="NORMS",
-        help=f"comma-separated from {','.join(NORMS)}: per-window target normalisation, one "
-        "candidate each (last/standard help trending series; es: the ES-RNN-style hybrid)",
+        NORMS,
+        ": per-window target normalisation, one candidate each (last/standard help trending "
+        "series; es: the ES-RNN-style hybrid)",
     )
-    p.add_argument(
-        "--past-covariates",
-        type=_csv(str),
-        help="comma-separated data columns known up to each origin",
-    )
-    p.add_argument(
-        "--future-covariates",
-        type=_csv(str),
-        help="comma-separated data columns known ahead (the forecast takes their horizon values from "
-        "rows with an empty target after each series' end, or --future-data)",
-    )
-    p.add_argument(
-        "--static-covariates",
-        type=_csv(str),
-        help="comma-separated data columns constant per series",
-    )
+    for kind, what in (
+        ("past", "known up to each origin"),
+        (
+            "future",
+            "known ahead (the forecast takes their horizon values from rows with an empty target "
+            "after each series' end, or --future-data)",
+        ),
+        ("static", "constant per series"),
+    ):
+        p.add_argument(
+            f"--{kind}-covariates",
+            type=arguments.csv_list(str),
+            help=f"comma-separated data columns {what}",
+        )
     p.add_argument(
         "--calendar", action=argparse.BooleanOptionalAction, help="sin/cos calendar features of ds"
     )
@@ -249,77 +170,77 @@ def _train_options(p):
         help="fill NaN targets per series (default: a NaN target is an error)",
     )
     p.add_argument("--scaler", choices=choices.SCALERS, help="per-series scaling")
-    p.add_argument("--max-epochs", type=_positive, help="epochs per fit")
-    p.add_argument(
-        "--max-time",
-        type=_non_negative_float,
-        metavar="SECONDS",
-        help="training time budget of the whole job, in shares: one per candidate (model selection fits "
+    p.add_argument("--max-epochs", type=arguments.positive, help="epochs per fit")
+    budget = (
+        "training time budget of the whole job, in shares: one per candidate (model selection fits "
         "each once), three each for the hold-out and the final fit; 0: none (default: none for a "
-        "small job, else 600 s or more for a large grid; printed with the plan)",
+        "small job, else 600 s or more for a large grid; printed with the plan)"
     )
+    seconds = arguments.non_negative_float
+    p.add_argument("--max-time", type=seconds, metavar="SECONDS", help=budget)
     p.add_argument("--loss", choices=choices.LOSSES, help="training loss")
-    p.add_argument("--learning-rate", type=_positive_float, help="Adam learning rate")
-    p.add_argument("--batch-size", type=_positive, help="windows per training batch")
-    p.add_argument("--n-windows", type=_positive, help="backtest windows per candidate")
+    p.add_argument("--learning-rate", type=arguments.positive_float, help="Adam learning rate")
+    p.add_argument("--batch-size", type=arguments.positive, help="windows per training batch")
+    p.add_argument("--n-windows", type=arguments.positive, help="backtest windows per candidate")
     p.add_argument(
         "--val-size",
-        type=_non_negative,
+        type=arguments.non_negative,
         metavar="POINTS",
         help="validation tail of each candidate fit, for its val_loss curve (default: the horizon; "
         "0: none); the final fit of the chosen settings always trains on all data",
     )
     p.add_argument(
         "--season-length",
-        type=_positive,
+        type=arguments.positive,
         help="season of the models, seasonal naive and MASE (default: inferred from the data's "
         "frequency: 24 hourly, 7 daily, 12 monthly, ...)",
     )
-    p.add_argument(
-        "--quantiles",
-        type=_csv(_quantile),
-        metavar="Q",
-        help="comma-separated quantile levels in (0, 1), e.g. 0.1,0.5,0.9: quantile heads (pinball loss); "
-        "forecast files get y_q10, y_q90, ... columns",
+    quantiles = (
+        "comma-separated quantile levels in (0, 1), e.g. 0.1,0.5,0.9: quantile heads (pinball "
+        "loss); forecast files get y_q10, y_q90, ... columns"
     )
-    p.add_argument(
-        "--level",
-        type=_csv(_percent),
-        metavar="L",
-        help="comma-separated interval levels in percent, e.g. 80,95: split-conformal intervals "
-        "(y_lo80, y_hi80, ...) calibrated on each series' last points, held out of training",
+    levels = (
+        "comma-separated interval levels in percent, e.g. 80,95: split-conformal intervals "
+        "(y_lo80, y_hi80, ...) calibrated on each series' last points, held out of training"
     )
+    for flag, kind, metavar, text in (
+        ("--quantiles", arguments.quantile, "Q", quantiles),
+        ("--level", arguments.percent, "L", levels),
+    ):
+        p.add_argument(flag, type=arguments.csv_list(kind), metavar=metavar, help=text)
     p.add_argument("--metric", choices=choices.RANKING_METRICS, help="selection metric")
     p.add_argument("--device", help="auto | cpu | cuda")
     p.add_argument("--seed", type=int, help="random seed of weight initialisation and batch order")
     p.add_argument("--runner", dest="kind", choices=config.RUNNERS, help="task runner")
-    p.add_argument("--workers", type=_positive, help="threads, or local Dask worker processes")
+    p.add_argument(
+        "--workers", type=arguments.positive, help="threads, or local Dask worker processes"
+    )
     p.add_argument("--dask-address", dest="address", help="address of an existing Dask scheduler")
 
 
 def _forecast_options(p):
     _common(p, output=True)
-    p.add_argument("--version", type=_positive, help="registered model version")
+    p.add_argument("--version", type=arguments.positive, help="registered model version")
     p.add_argument("--sql-url", help="also append the forecasts to a table at this SQLAlchemy URL")
     p.add_argument("--sql-table", help="table for --sql-url (default: forecasts)")
     p.add_argument(
         "--future-data",
         help="CSV/Parquet file [id, time, future covariates] for the horizon, for "
-        "a model with future covariates (default: the data's rows after each "
-        "series' end whose target is empty)",
+        "a model with future covariates (default: the data's rows after each series' end whose "
+        "target is empty)",
     )
 
 
 def _backtest_options(p):
     _common(p)
-    p.add_argument("--version", type=_positive, help="registered model version")
-    p.add_argument("--n-windows", type=_positive, help="forecast origins per series")
+    p.add_argument("--version", type=arguments.positive, help="registered model version")
+    p.add_argument("--n-windows", type=arguments.positive, help="forecast origins per series")
     p.add_argument(
-        "--max-epochs", type=_positive, help="epochs per refit (default: the champion's)"
+        "--max-epochs", type=arguments.positive, help="epochs per refit (default: the champion's)"
     )
     p.add_argument(
         "--season-length",
-        type=_positive,
+        type=arguments.positive,
         help="season of seasonal naive and MASE (default: the model's own)",
     )
     p.add_argument("--metric", choices=choices.RANKING_METRICS, help="ranking metric")
@@ -334,7 +255,7 @@ def _serve_options(p):
     p.add_argument(
         "--forecast-interval",
         dest="forecast_interval_seconds",
-        type=_positive,
+        type=arguments.positive,
         help="seconds between forecasts",
     )
 
@@ -342,7 +263,7 @@ def _serve_options(p):
 def _server_options(p):
     p.add_argument(
         "--port",
-        type=_positive,
+        type=arguments.positive,
         default=4200,
         help="port of the server and its UI (default: %(default)s)",
     )
@@ -352,7 +273,7 @@ def _server_options(p):
 def _ui_options(p):
     p.add_argument(
         "--port",
-        type=_positive,
+        type=arguments.positive,
         default=UI_PORT,
         help="port of the MLflow UI (default: %(default)s)",
     )

@@ -1,8 +1,8 @@
 """Runs left RUNNING by a process that died: ended FAILED by the next flow that tracks there.
 
 A run normally ends FINISHED, FAILED or KILLED (``runs.run``). It cannot when its process is
-SIGKILLed, or when the tracking server is down at that moment: the server then holds a RUNNING run
-forever. Every run the flows open carries the tags :data:`HOST` and :data:`PID`; when a flow
+SIGKILLed, or when the tracking server is down at that moment: the server then holds a RUNNING
+run forever. Every run the flows open carries the tags :data:`HOST` and :data:`PID`; when a flow
 configures tracking (``tasks.configure_tracking``), the RUNNING runs of its experiment that were
 opened on this host by a process that no longer exists — and the candidate runs under them — are
 ended FAILED with the tag ``forecast.error`` saying so. Runs of live processes and of other hosts

@@ -33,7 +33,9 @@ def error_by_horizon(forecasts):
 
 
 def by_step_table(by_step=None, forecasts=None):
-    """Errors by horizon step: the backtest's own table when it has one, else computed from forecasts."""
+    """Errors by horizon step: the backtest's own table when it has one, else computed from
+    forecasts.
+    """
     if isinstance(by_step, pd.DataFrame) and len(by_step):
         table = (
             by_step.reset_index()
@@ -48,7 +50,8 @@ def by_step_table(by_step=None, forecasts=None):
 
 
 def horizon_figure(by_step, title="backtest", metrics=("mae", "rmse")):
-    """Line per metric against horizon step (every numeric column when none of ``metrics`` is there).
+    """Line per metric against horizon step (every numeric column when none of ``metrics`` is
+    there).
 
     Each metric has its own colour, line style and marker, drawn widest first, so a metric equal
     to another (MAE = RMSE when every step has one error) still shows under it."""
@@ -85,7 +88,8 @@ LINE_STYLES = (
 
 
 def forecast_figure(history, forecast, actuals=None, n_series=4, history_points=None):
-    """One panel per series (the first ``n_series`` of ``forecast``): history tail, actuals, forecast.
+    """One panel per series (the first ``n_series`` of ``forecast``): history tail, actuals,
+    forecast.
 
     The history ends where the forecast begins (a dotted line marks the origin); ``actuals`` are
     drawn only over the forecast's dates, so a full frame passed as actuals never hides the history.
@@ -130,8 +134,10 @@ def forecast_figure(history, forecast, actuals=None, n_series=4, history_points=
 
 
 def bands(columns):
-    """[(label, lo column, hi column)] of a forecast's intervals, widest first: ``y_lo<l>``/``y_hi<l>``
-    pairs, else symmetric quantile pairs ``y_q<p>``/``y_q<100-p>`` (``forecast.probabilistic.decoder``)."""
+    """[(label, lo column, hi column)] of a forecast's intervals, widest first:
+    ``y_lo<l>``/``y_hi<l>``
+    pairs, else symmetric quantile pairs ``y_q<p>``/``y_q<100-p>``
+    (``forecast.probabilistic.decoder``)."""
     from forecast.metrics.interval import quantile_columns
 
     q = quantile_columns([c for c in columns if c != "y_pred"])
@@ -175,9 +181,11 @@ def coverage_figure(by_step, title="hold-out"):
 
 # ---------------------------------------------------------------------------------- training curves
 def curves_figure(histories, title="training curves"):
-    """Train loss (solid) and validation loss (dashed, when recorded) against epoch, one colour per run.
+    """Train loss (solid) and validation loss (dashed, when recorded) against epoch, one colour
+    per run.
 
-    ``histories``: {label: History frame [epoch, train_loss, val_loss, ...]} (``History.to_frame()``).
+    ``histories``: {label: History frame [epoch, train_loss, val_loss, ...]}
+    (``History.to_frame()``).
     """
     from matplotlib.figure import Figure
 

@@ -1,12 +1,14 @@
-"""The CLI's checks before a flow runs: bad input fails in seconds, not after Prefect's server starts (~15 s).
+"""The CLI's checks before a flow runs: bad input fails in seconds, not after Prefect's server
+starts (~15 s).
 
 ``check_sources`` reads nothing and imports neither prefect nor mlflow; ``check_training_data``
-runs the train flow's own opening (:func:`pipelines.flows.training_history`) in this process.
+runs the train flow's own opening (:func:`pipelines.openings.training_history`) in this process.
 """
 
 from __future__ import annotations
 
 from . import io
+from .parameters import Source
 
 
 def check_sources(args, cfg, section):
@@ -30,9 +32,10 @@ def check_training_data(params):
     Local files and bundled sets are read here; SQL tables are left to the flow (one read, with
     retries): None.
     """
-    if io.source_kind(params["data"]) == "sql":
+    if io.source_kind(Source.model_validate(params["source"]).data) == "sql":
         return None
-    from . import flows, tasks
+    from . import openings
+    from .data_tasks import split_holdout
 
-    df, win = flows.training_history(params, direct=True)
-    return win, flows.job_plan(params, tasks.split_holdout.fn(df, params["horizon"]), win)
+    df, win = openings.training_history(params, direct=True)
+    return win, openings.job_plan(params, split_holdout(df, params["horizon"]), win)

@@ -3,23 +3,25 @@ links both ways. Prefect tasks, each one call into :mod:`pipelines.describe` (wo
 :mod:`pipelines.report` (the HTML file), :mod:`pipelines.links` and the MLflow adapter.
 
 ``flow_run_name_*``: the flows' ``flow_run_name`` callables (``train-airpassengers-h12``).
-``link_runs``: tag each side with the other as soon as the MLflow run opens.
-``describe_train``, ``describe_forecast``, ``describe_backtest``: the run's description (MLflow note),
-the train run's ``report.html``, registry descriptions, and a Prefect markdown artifact.
+``open_run``: a flow's MLflow run, opened with its parameters, each side tagged with the other.
+``describe_train``, ``describe_forecast``, ``describe_backtest``: each flow's one publish step: the
+run's description (MLflow note), the train run's ``report.html``, registry descriptions, the
+forecast flow's parameters and plot, and a Prefect markdown artifact.
 """
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from pathlib import Path
 
 from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from forecast.evaluation.selection import REFERENCE
 from forecast.metrics import relative
 
-from . import describe, links, plots, registry, report, runs, store
+from . import describe, links, plots, registry, report, runs, store, tracking
+from .retries import io_options, retried
 from .secrets import redact
 
 REPORT = "report.html"
@@ -32,56 +34,61 @@ def _parameters():
     return flow_run.get_parameters() or {}
 
 
+def _data_label(p):
+    source = p.get("source") or {}
+    data = getattr(source, "data", None) or (
+        source.get("data") if isinstance(source, dict) else None
+    )
+    return describe.data_label(data or "data")
+
+
 def flow_run_name_train():
     p = _parameters()
-    return f"train-{describe.data_label(p.get('data', 'data'))}-h{p.get('horizon', '?')}"
+    return f"train-{_data_label(p)}-h{p.get('horizon', '?')}"
 
 
 def flow_run_name_forecast():
     p = _parameters()
     version = p.get("version")
-    return f"forecast-{describe.data_label(p.get('data', 'data'))}" + (
-        f"-v{version}" if version else ""
-    )
+    return f"forecast-{_data_label(p)}" + (f"-v{version}" if version else "")
 
 
 def flow_run_name_backtest():
     p = _parameters()
-    return f"backtest-{describe.data_label(p.get('data', 'data'))}-{p.get('n_windows', '?')}w"
+    return f"backtest-{_data_label(p)}-{p.get('n_windows', '?')}w"
+
+
+@contextlib.contextmanager
+def open_run(flow, data, params, **name):
+    """A flow's MLflow run (``runs.run``) named ``describe.run_name(flow, data, **name)``, with
+    ``params`` and the tags ``forecast.flow``/``forecast.data``, linked both ways to the Prefect
+    flow run (``links.link_runs``) as soon as it opens."""
+    tags = {"forecast.flow": flow, "forecast.data": data}
+    with runs.run(describe.run_name(flow, data, **name), params=params, tags=tags) as run:
+        retried(links.link_runs, run.run_id)
+        yield run
 
 
 # ---------------------------------------------------------------------------------- tasks
-@task(name="link-runs", cache_policy=NO_CACHE)
-def link_runs(run_id):
-    """The MLflow run tagged with its Prefect flow run, the flow run with ``mlflow-run:<id>``."""
-    return links.link_runs(run_id)
+@task(name="describe-train-run", **io_options())
+def describe_train(run_id, facts, selected, holdout, fitted, promotion, seen, df, model_name):
+    """The train run's description, ``report.html``, the hold-out forecast plot, the hold-out
+    figures on the chosen candidate's and the reference's runs, the registry's descriptions and a
+    Prefect artifact. Returns the links ({label: url}; the runs table set up as a leaderboard
+    under ``describe.LEADERBOARD``).
 
-
-@task(name="describe-train-run", cache_policy=NO_CACHE)
-def describe_train(
-    run_id,
-    facts,
-    selection,
-    children,
-    model_bt,
-    naive_bt,
-    model,
-    promotion,
-    grad,
-    seen,
-    df,
-    model_name,
-):
-    """The train run's description, ``report.html``, the hold-out figures on the chosen candidate's and
-    the reference's runs, the registry's descriptions and a Prefect artifact. Returns the links
-    ({label: url}; the runs table set up as a leaderboard under ``describe.LEADERBOARD``).
-
-    ``facts``: data, n_series, horizon, metric, best, val_size, n_windows; ``children``: {candidate:
-    run id} from ``log_selection``; ``promotion``: ``registry.PromotionResult``.
+    ``facts``: data, n_series, horizon, metric, best, val_size, n_windows; ``selected``,
+    ``holdout``, ``fitted``: ``tasks.Selected`` / ``Compared`` / ``Fitted``; ``promotion``:
+    ``registry.PromotionResult``.
     """
     if run_id is None:
         return None
     best, metric = facts["best"], facts["metric"]
+    selection, children, model = selected.result, selected.children, fitted.model
+    model_bt, naive_bt = holdout.model, holdout.naive
+    tracking.log_forecast_plot(
+        seen, model_bt.forecasts, df, run_id=run_id, artifact_file="holdout_forecast.png"
+    )
     model_scores, naive_scores = _scores(model_bt, naive_bt), _scores(naive_bt, naive_bt)
     for name, scores in ((best, model_scores), (REFERENCE, naive_scores)):
         if name in children:
@@ -94,7 +101,7 @@ def describe_train(
         recurrent = [rid for name, rid in children.items() if name != REFERENCE]
         where["validation curves of every candidate"] = links.curves_url(recurrent, ("val_loss",))
     reason = promotion.reason if promotion else "not registered (tracking off)"
-    figures = _train_figures(selection, model_bt, naive_bt, model, grad, seen, df, best)
+    figures = _train_figures(selection, model_bt, naive_bt, model, fitted.grad, seen, df, best)
     html = report.train_report(runs_run_name(run_id), facts, board, holdout, reason, figures, where)
     store.client().log_text(run_id, html, REPORT)
     note = describe.train_description(facts, board, holdout, reason, where)
@@ -123,44 +130,61 @@ CHAMPION_RULE = (
 )
 
 
-@task(name="describe-forecast-run", cache_policy=NO_CACHE)
-def describe_forecast(run_id, model_name, version, data, fc, path):
+@task(name="describe-forecast-run", **io_options())
+def describe_forecast(run_id, model_name, version, data, history, fc, path):
+    """The forecast run's parameters, forecast plot (the end of ``history``, then ``fc``),
+    description and a Prefect artifact."""
     if run_id is None:
         return None
+    params = {
+        "data": data,
+        "model_name": model_name,
+        "model_version": version,
+        "path": path,
+        "rows": len(fc),
+    }
+    runs.log_params(params, run_id)
+    tracking.log_forecast_plot(history, fc, run_id=run_id)
     from forecast.data.frames import ID
 
     n_series = int(fc[ID].nunique())
-    where = {
-        "MLflow run": links.run_url(run_id),
-        f"{model_name} v{version}": links.version_url(model_name, version),
-    }
+    where = _version_links(run_id, model_name, version)
     note = describe.forecast_description(
         model_name, version, data, len(fc), path, n_series, len(fc) // max(n_series, 1), where
     )
-    runs.set_note(run_id, note)
-    _artifact("forecast-summary", f"## {runs_run_name(run_id)}\n\n{note}", f"forecast of {data}")
-    return note
+    return _publish_note(run_id, note, "forecast-summary", f"forecast of {data}")
 
 
-@task(name="describe-backtest-run", cache_policy=NO_CACHE)
-def describe_backtest(
-    run_id, model_name, version, data, n_windows, metric, model_score, naive_score
-):
+@task(name="describe-backtest-run", **io_options())
+def describe_backtest(run_id, model_name, version, params, metric, model_score, naive_score):
+    """The backtest run's parameters (``params``: data, n_windows, season_length, max_epochs),
+    description and a Prefect artifact."""
     if run_id is None:
         return None
-    where = {
-        "MLflow run": links.run_url(run_id),
-        f"{model_name} v{version}": links.version_url(model_name, version),
-    }
+    data, n_windows = params["data"], params["n_windows"]
+    runs.log_params({"model_name": model_name, "model_version": version} | params, run_id)
+    where = _version_links(run_id, model_name, version)
     note = describe.backtest_description(
         model_name, version, data, n_windows, metric, model_score, naive_score, where
     )
-    runs.set_note(run_id, note)
-    _artifact("backtest-summary", f"## {runs_run_name(run_id)}\n\n{note}", f"backtest of {data}")
-    return note
+    return _publish_note(run_id, note, "backtest-summary", f"backtest of {data}")
 
 
 # ---------------------------------------------------------------------------------- helpers
+def _version_links(run_id, model_name, version):
+    return {
+        "MLflow run": links.run_url(run_id),
+        f"{model_name} v{version}": links.version_url(model_name, version),
+    }
+
+
+def _publish_note(run_id, note, key, what):
+    """``note`` as the run's description and as a Prefect markdown artifact ``key``."""
+    runs.set_note(run_id, note)
+    _artifact(key, f"## {runs_run_name(run_id)}\n\n{note}", what)
+    return note
+
+
 def runs_run_name(run_id):
     return store.client().get_run(run_id).info.run_name
 
@@ -168,10 +192,8 @@ def runs_run_name(run_id):
 def _scores(result, reference):
     """The aggregate metrics of a backtest, OWA against ``reference`` included."""
     scores = {k: float(v) for k, v in result.aggregate.items()}
-    try:
+    with contextlib.suppress(KeyError):  # sMAPE or MASE not scored
         scores["owa"] = float(relative("owa", result.aggregate, reference.aggregate))
-    except KeyError:  # sMAPE or MASE not scored
-        pass
     return scores
 
 
@@ -214,9 +236,8 @@ def _train_figures(selection, model_bt, naive_bt, model, grad, seen, df, best):
         )
         if comparison is not None
         else None,
-        "Training curves by epoch (solid: train loss, dashed: validation loss)": plots.curves_figure(
-            curves
-        ),
+        "Training curves by epoch (solid: train loss, dashed: validation "
+        "loss)": plots.curves_figure(curves),
         "Gradient through time (vanishing gradients fall toward early steps)": _gradient_png(
             grad, model
         ),

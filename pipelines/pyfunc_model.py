@@ -1,8 +1,8 @@
 """The MLflow pyfunc face of a fitted RNNForecaster ("models from code": no pickle).
 
-MLflow executes this file when the model is logged and loaded (``registry.log_model`` passes
+MLflow executes this file when the model is logged and loaded (``logged_model.log_model`` passes
 its path); the library never imports it. The model reads the estimator folder logged as the
-artifact ``estimator`` and forecasts from the frame built by ``registry.pyfunc_input``:
+artifact ``estimator`` and forecasts from the frame built by ``logged_model.pyfunc_input``:
 history rows [unique_id, ds, y, covariates...] plus, for models with future covariates,
 the horizon rows flagged ``is_future``. Output: [unique_id, ds, y_pred], ``horizon`` rows per
 series — exactly ``RNNForecaster.predict(history, X_future)``.
@@ -23,7 +23,7 @@ class ForecastPyfunc(PythonModel):
     def predict(
         self, context, model_input: pd.DataFrame, params=None
     ):  # the hint: signature comes from log_model
-        from pipelines.registry import split_pyfunc_input
+        from pipelines.logged_model import split_pyfunc_input
 
         history, x_future = split_pyfunc_input(self.estimator, model_input)
         return self.estimator.predict(history, X_future=x_future)

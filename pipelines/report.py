@@ -16,11 +16,16 @@ import io
 from . import describe
 
 STYLE = """
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:2em auto;max-width:1000px;color:#222;padding:0 1em}
-h1{font-size:1.5em;margin-bottom:.2em} h2{font-size:1.15em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.8em}
-table{border-collapse:collapse;margin:.5em 0;font-size:13px} th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}
-th{background:#f3f3f3} td:first-child,th:first-child{text-align:left} tr.best td{background:#eef6ee;font-weight:600}
-img{max-width:100%;border:1px solid #eee} .meta{color:#555} .decision{background:#f7f7f2;border-left:4px solid #b9a;padding:.5em 1em}
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:2em auto;max-width:1000px;
+  color:#222;padding:0 1em}
+h1{font-size:1.5em;margin-bottom:.2em}
+h2{font-size:1.15em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.8em}
+table{border-collapse:collapse;margin:.5em 0;font-size:13px}
+th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}
+th{background:#f3f3f3} td:first-child,th:first-child{text-align:left}
+tr.best td{background:#eef6ee;font-weight:600}
+img{max-width:100%;border:1px solid #eee} .meta{color:#555}
+.decision{background:#f7f7f2;border-left:4px solid #b9a;padding:.5em 1em}
 """
 
 
@@ -36,8 +41,8 @@ def png(fig_or_bytes):
 
 
 def table(frame, highlight=None):
-    """A DataFrame as an HTML table (numbers to 4 significant digits); the row whose first cell is
-    ``highlight`` is marked."""
+    """A DataFrame as an HTML table (numbers to 4 significant digits); the row whose first cell
+    is ``highlight`` is marked."""
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
     rows = []
     for row in frame.itertuples(index=False):
@@ -56,8 +61,10 @@ def page(title, sections, meta=()):
     facts = " · ".join(html.escape(str(m)) for m in meta)
     body = "".join(f"<h2>{html.escape(h)}</h2>\n{content}\n" for h, content in sections if content)
     return (
-        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-        f'<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1><p class="meta">{facts}</p>\n'
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta '
+        f'charset="utf-8"><title>{html.escape(title)}</title>'
+        f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1><p "
+        f'class="meta">{facts}</p>\n'
         f"{body}</body></html>\n"
     )
 
@@ -66,8 +73,8 @@ def train_report(title, facts, board, holdout, promotion, figures, links=None):
     """The train run's report.
 
     ``facts``: as :func:`pipelines.describe.train_description`; ``board``, ``holdout``: the
-    leaderboard and hold-out tables; ``figures``: {caption: Figure or PNG bytes} in the order shown;
-    ``links``: {label: url}.
+    leaderboard and hold-out tables; ``figures``: {caption: Figure or PNG bytes} in the order
+    shown; ``links``: {label: url}.
     """
     meta = [
         f"data {facts['data']}",

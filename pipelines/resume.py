@@ -25,7 +25,9 @@ def checkpoint_dir(name):
 
 
 def resumable_fit(estimator, df, callbacks=(), name="fit-final"):
-    """``estimator.fit(df, callbacks=...)``, resumed from this flow run's checkpoint when there is one."""
+    """``estimator.fit(df, callbacks=...)``, resumed from this flow run's checkpoint when there
+    is one.
+    """
     folder = checkpoint_dir(name)
     fitted = estimator.fit(df, callbacks=list(callbacks), checkpoint_dir=folder)
     if folder is not None:

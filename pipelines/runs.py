@@ -1,13 +1,13 @@
 """MLflow runs: open and end them, log parameters, metrics, tables, figures and files into them.
 
 ``run(name, params=None, tags=None, nested=False, parent_run_id=None)`` -> context manager
-    yielding ``RunHandle(run_id, skipped, reason)``; the run ends FINISHED, or FAILED (KILLED on
-    Ctrl-C) on any exception (tag ``forecast.error``), never left RUNNING. With tracking off
-    (``store.configure(required=False)`` on an unreachable store) it yields ``skipped=True``.
-``log_params``, ``log_metrics``, ``log_frame``, ``log_figure``, ``log_file``, ``set_note``: each takes
-    ``run_id=None`` (the active run of this thread) so that Prefect tasks running in worker
-    threads, where MLflow's thread-local active run is not visible, can log into the flow's run
-    by id; each logs nothing when tracking is off.
+yielding ``RunHandle(run_id, skipped, reason)``; the run ends FINISHED, or FAILED (KILLED on
+Ctrl-C) on any exception (tag ``forecast.error``), never left RUNNING. With tracking off
+(``store.configure(required=False)`` on an unreachable store) it yields ``skipped=True``.
+``log_params``, ``log_metrics``, ``log_frame``, ``log_figure``, ``log_file``, ``set_note``: each
+takes ``run_id=None`` (the active run of this thread) so that Prefect tasks running in worker
+threads, where MLflow's thread-local active run is not visible, can log into the flow's run by
+id; each logs nothing when tracking is off.
 """
 
 from __future__ import annotations
@@ -69,7 +69,8 @@ def run(name, params=None, tags=None, nested=False, parent_run_id=None):
             log_params(params, run_id)
         yield RunHandle(run_id)
     except BaseException as exc:
-        # The store may be down too: raise the cause all the same; the next flow ends the run (orphans).
+        # The store may be down too: raise the cause all the same; the next flow ends the run
+        # (orphans).
         with contextlib.suppress(Exception):
             store.client().set_tag(
                 run_id, "forecast.error", redact(f"{type(exc).__name__}: {exc}")[:5000]
@@ -112,7 +113,8 @@ def log_metrics(metrics, step=0, run_id=None, timestamp=None):
 
 
 def finite(v):
-    """Whether ``v`` is a finite number (None, NaN, inf and non-numbers are not logged as metrics)."""
+    """Whether ``v`` is a finite number (None, NaN, inf and non-numbers are not logged as
+    metrics)."""
     try:
         return v is not None and math.isfinite(float(v))
     except (TypeError, ValueError):
@@ -120,7 +122,9 @@ def finite(v):
 
 
 def set_note(run_id, markdown):
-    """The run's description in the MLflow UI (the ``mlflow.note.content`` tag, rendered as markdown)."""
+    """The run's description in the MLflow UI (the ``mlflow.note.content`` tag, rendered as
+    markdown).
+    """
     run_id = current_run_id(run_id)
     if run_id is not None:
         from mlflow.utils.mlflow_tags import MLFLOW_RUN_NOTE
@@ -163,7 +167,8 @@ def log_file(path, artifact_path=None, run_id=None):
 
 
 def versions():
-    """Installed versions of the packages a logged model depends on ("absent" when not installed)."""
+    """Installed versions of the packages a logged model depends on ("absent" when not
+    installed)."""
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}

@@ -1,8 +1,8 @@
 """Every schedule of the project, in one place, and how the flows are served with them.
 
 Defaults (:data:`SERVE`, mirrored by ``[serve]`` in ``pipelines/default.toml``): retrain weekly
-(cron ``0 3 * * 1``, Monday 03:00 UTC) and forecast hourly (an interval of 3600 s, or a cron given
-with ``forecast_cron``).
+(cron ``0 3 * * 1``, Monday 03:00 UTC) and forecast hourly (an interval of 3600 s, or a cron
+given with ``forecast_cron``).
 
 Schedules need a real Prefect server (the ephemeral one only warns "Cannot schedule flows on an
 ephemeral server"). Start one on loopback with ``forecast server`` (or
@@ -16,7 +16,7 @@ import os
 import sys
 from datetime import timedelta
 
-from . import config, environment, flows
+from . import config, environment, flows, runners
 
 SERVE = {
     "train_cron": "0 3 * * 1",
@@ -37,7 +37,9 @@ def train_schedule(serve_cfg):
 
 
 def forecast_schedule(serve_cfg):
-    """The forecasting schedule: ``forecast_cron`` when set, else every ``forecast_interval_seconds``."""
+    """The forecasting schedule: ``forecast_cron`` when set, else every
+    ``forecast_interval_seconds``.
+    """
     from prefect.schedules import Cron, Interval
 
     serve_cfg = SERVE | serve_cfg
@@ -64,7 +66,8 @@ def deployments(cfg, serve_cfg=None):
         (flows.forecast, "forecast", FORECAST_DEPLOYMENT, forecast_schedule(serve_cfg)),
     ):
         params = flow_obj.validate_parameters(config.flow_parameters(flow_obj, cfg, section))
-        served = flows.with_runner(flow_obj, **runner) if section == "train" else flow_obj
+        params = {k: getattr(v, "model_dump", lambda v=v: v)() for k, v in params.items()}
+        served = runners.with_runner(flow_obj, **runner) if section == "train" else flow_obj
         made.append(
             served.to_deployment(
                 name=name,
@@ -78,7 +81,8 @@ def deployments(cfg, serve_cfg=None):
 
 
 def serve(deployments_, limit=None):
-    """Serve ``deployments_`` until interrupted (Prefect's own ``serve``; needs a Prefect server)."""
+    """Serve ``deployments_`` until interrupted (Prefect's own ``serve``; needs a Prefect
+    server)."""
     from prefect import serve as prefect_serve
 
     prefect_serve(*deployments_, limit=limit)

@@ -13,7 +13,9 @@ _USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*:)(?P<pass
 
 
 def redact(text):
-    """``text`` with the password of every URL in it replaced by ``***`` (non-strings pass unchanged)."""
+    """``text`` with the password of every URL in it replaced by ``***`` (non-strings pass
+    unchanged).
+    """
     if not isinstance(text, str) or "://" not in text:
         return text
     return _USERINFO.sub(lambda m: f"{m.group('head')}***@", text)

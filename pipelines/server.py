@@ -66,7 +66,9 @@ def start_ui(port=UI_PORT, store=None, wait=60.0):
 
 
 def wait_healthy(url, timeout=60.0, proc=None, log=None):
-    """Poll ``url``/health until it answers 200; raise naming the URL (and the end of the server's log)."""
+    """Poll ``url``/health until it answers 200; raise naming the URL (and the end of the
+    server's log).
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:

@@ -31,7 +31,8 @@ import urllib.request
 
 from forecast.training.stopping import Interrupted, at_forced_exit, on_signals
 
-GRACE = 10.0  # seconds a stopped flow has to end by itself, then again after Interrupted is raised in it
+# seconds a stopped flow has to end by itself, then again after Interrupted is raised in it
+GRACE = 10.0
 
 
 def run_stoppable(fn, grace=GRACE):
@@ -99,7 +100,8 @@ _INTERRUPTS = {
 }  # classes: async raise
 
 
-# ---------------------------------------------------------------------------------- the Prefect server
+# ---------------------------------------------------------------------------------- the Prefect
+# server
 @contextlib.contextmanager
 def prefect_api(timeout=None):
     """Within this block Prefect talks to a temporary server of this process (unless an API is set).
@@ -116,7 +118,8 @@ def prefect_api(timeout=None):
     if PREFECT_API_URL.value():
         yield PREFECT_API_URL.value()
         return
-    port, log = _free_port(), tempfile.TemporaryFile()
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - the server writes to it until this process exits
+    port = _free_port()
     proc = subprocess.Popen(
         server_command(port),
         env=dict(
@@ -164,8 +167,23 @@ def server_command(port):
     ]
 
 
+def start_server(port, env, log_path):
+    """Prefect's API server (:func:`server_command`) on ``port`` in a session of its own, its output
+    appended to ``log_path``: the ``Popen`` (a server that may outlive this process)."""
+    with open(log_path, "ab") as log:  # the server keeps its own copy
+        return subprocess.Popen(
+            server_command(port),
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
 def die_with_parent():
-    """A ``preexec_fn`` that makes the child receive SIGTERM when its parent dies (Linux; else None)."""
+    """A ``preexec_fn`` that makes the child receive SIGTERM when its parent dies (Linux; else
+    None).
+    """
     if not sys.platform.startswith("linux"):
         return None
     parent = os.getpid()

@@ -1,14 +1,14 @@
 """Where MLflow tracks: the store's location, the tracking URI and experiment, set explicitly.
 
-``configure(uri=None, experiment="forecast", required=True) -> TrackingConfig``
-    Point MLflow at ``uri`` (else ``$MLFLOW_TRACKING_URI``, else the local store
-    ``sqlite:///<home>/mlflow/store/mlflow.db``), create/get the experiment, probe an http(s)
-    server within ~3 s. Unreachable -> ``TrackingUnavailable`` naming the URI, or, with
-    ``required=False``, a disabled config (falsy, ``.reason`` says why): nothing is logged then.
-``active_config()``, ``client()``: what the logging modules (``runs``, ``tracking``, ``registry``) use.
-``experiment_id()``, ``runs_url(experiment_id=None, uri=None, port=5000)``, ``ui_base(uri=None)``,
-``leaderboard_view(metric, run_id)``,
-``local_experiment_id(name)``, ``home()``, ``store_dir()``, ``default_uri()``.
+``configure(uri=None, experiment="forecast", required=True) -> TrackingConfig`` Point MLflow at
+``uri`` (else ``$MLFLOW_TRACKING_URI``, else the local store
+``sqlite:///<home>/mlflow/store/mlflow.db``), create/get the experiment, probe an http(s) server
+within ~3 s. Unreachable -> ``TrackingUnavailable`` naming the URI, or, with ``required=False``,
+a disabled config (falsy, ``.reason`` says why): nothing is logged then. ``active_config()``,
+``client()``: what the logging modules (``runs``, ``tracking``, ``registry``) use.
+``experiment_id()``, ``runs_url(experiment_id=None, uri=None, port=5000)``,
+``ui_base(uri=None)``, ``leaderboard_view(metric, run_id)``, ``local_experiment_id(name)``,
+``home()``, ``store_dir()``, ``default_uri()``.
 
 mlflow is imported inside the functions that need it (MLflow 3 otherwise writes ``mlflow.db``
 into the current directory: the URI is never left implicit).
@@ -53,7 +53,9 @@ class TrackingConfig:
 
 @dataclass
 class Active:
-    """The process's tracking configuration: set by :func:`configure`, read through :func:`active_config`."""
+    """The process's tracking configuration: set by :func:`configure`, read through
+    :func:`active_config`.
+    """
 
     config: TrackingConfig | None = None
 
@@ -127,7 +129,8 @@ def _unavailable(uri, experiment, msg, required):
 
 
 def _probe(uri):
-    """Fail within ~PROBE_TIMEOUT seconds when an http(s) server does not answer; make local dirs."""
+    """Fail within ~PROBE_TIMEOUT seconds when an http(s) server does not answer; make local
+    dirs."""
     parsed = urlparse(uri)
     if parsed.scheme in ("http", "https"):
         url = uri.rstrip("/") + "/health"
@@ -195,7 +198,9 @@ def runs_url(experiment_id=None, uri=None, port=UI_PORT):
 
 
 def ui_base(uri=None, port=UI_PORT):
-    """The MLflow UI's address: an http(s) tracking server's own, else ``forecast ui``'s on ``port``."""
+    """The MLflow UI's address: an http(s) tracking server's own, else ``forecast ui``'s on
+    ``port``.
+    """
     return (
         uri.rstrip("/")
         if uri and uri.startswith(("http://", "https://"))
@@ -242,7 +247,8 @@ def local_experiment_id(name, store=None):
     try:
         with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
             row = conn.execute(
-                "SELECT experiment_id FROM experiments WHERE name = ? AND lifecycle_stage = 'active'",
+                "SELECT experiment_id FROM experiments WHERE name = ? AND lifecycle_stage = "
+                "'active'",
                 (name,),
             ).fetchone()
     except sqlite3.Error:

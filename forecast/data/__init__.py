@@ -1,8 +1,10 @@
 """Layer 1, pandas in and out: the frames users give and the arrays the model reads.
 
 ``columns`` (the internal names), ``values`` (numeric checks), ``frequencies`` (per-series
-frequency inference, calendar features), ``frames`` (validation of long/wide/Series input,
-``FrameSpec``), ``panel`` (the internal panel and its ``Layout``), ``scaling`` (per-series
-scalers), ``seasonality`` (season lengths, the default lookback), ``windows`` (training windows).
+frequency inference), ``calendar`` (dates before/after a point, calendar features), ``frames``
+(long/wide/Series input, ``FrameSpec``), ``history`` (the one validation of a history frame:
+frequencies, lengths, the fitted model's series), ``panel`` (the internal panel and its
+``Layout``), ``scaling`` (per-series scalers), ``seasonality`` (season lengths, the default
+lookback), ``windows`` (training windows), ``future`` (the horizon rows a forecast appends).
 Imports: numpy, pandas and the base modules ``forecast.choices`` / ``forecast.checks`` only.
 """

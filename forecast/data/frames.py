@@ -3,7 +3,8 @@
 Every public entry point converts what the user passed (a long frame, a wide frame or a Series)
 into the internal long frame ``[unique_id, ds, y, <covariates>]``, sorted, with one validated
 frequency per series (``forecast.data.frequencies``). Errors are ``ValueError`` naming the column,
-series and value at fault. Time is timestamps or integer time steps (see ``forecast.data.frequencies``).
+series and value at fault. Time is timestamps or integer time steps (see
+``forecast.data.frequencies``).
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from forecast.choices import FILLS
 from forecast.data.columns import ID, TARGET, TIME
-from forecast.data.frequencies import infer_frequencies, sorted_runs
-from forecast.data.values import check_finite, check_ids, integer_values, numeric, parse_times
+from forecast.data.history import validate  # noqa: F401 - frames.validate, as callers know it
+from forecast.data.values import integer_values, parse_times  # noqa: F401 - parse_times: here too
 
 
 def as_times(values):
@@ -50,14 +50,16 @@ def rows_at(long, ids, times):
 
 
 def origin_rows(long, origins, known=None):
-    """The row of ``long`` at each forecast origin: origins [unique_id, cutoff] -> (ids (n,), rows (n,)).
+    """The row of ``long`` at each forecast origin: origins [unique_id, cutoff] -> (ids (n,),
+    rows (n,)).
 
     Errors name the origin at fault: a cutoff that is not a timestamp of its series, or (with
     ``known``, the ids the data holds) a series that is not in the data.
     """
     if not isinstance(origins, pd.DataFrame):
         raise TypeError(
-            f"origins must be a DataFrame with columns [unique_id, cutoff], got {type(origins).__name__}"
+            "origins must be a DataFrame with columns [unique_id, cutoff], got "
+            f"{type(origins).__name__}"
         )
     missing = [c for c in (ID, "cutoff") if c not in origins.columns]
     if missing:
@@ -87,7 +89,8 @@ class FrameSpec:
     target_col: str = TARGET
     kind: str = "long"
     series_name: object = None
-    id_kind: str = "str"  # "int" ("uint") when the user's ids were (unsigned) integers: forecasts give them back as such
+    # "int" ("uint") when the user's ids were (unsigned) integers: forecasts give them back as such
+    id_kind: str = "str"
     columns: tuple = ()  # a wide frame's column order, kept in its forecasts
 
     @property
@@ -174,9 +177,9 @@ def to_long(data, id_col=ID, time_col=TIME, target_col=TARGET):
         id_kind = _id_kind(data[id_col].dtype)
         return df, FrameSpec(id_col, time_col, target_col, "long", id_kind=id_kind)
     raise ValueError(
-        f"cannot read the frame: a long frame needs columns [{id_col!r}, {time_col!r}, {target_col!r}] "
-        f"(it has {list(data.columns)[:10]}), a wide frame needs a DatetimeIndex (or an integer index of "
-        f"time steps and numeric columns only)"
+        f"cannot read the frame: a long frame needs columns [{id_col!r}, {time_col!r}, "
+        f"{target_col!r}] (it has {list(data.columns)[:10]}), a wide frame needs a DatetimeIndex "
+        f"(or an integer index of time steps and numeric columns only)"
     )
 
 
@@ -187,7 +190,9 @@ def _id_kind(dtype):
 
 
 def _integer_wide(data, names):
-    """A frame with an integer index (time steps), numeric columns only and no long-frame column names."""
+    """A frame with an integer index (time steps), numeric columns only and no long-frame column
+    names.
+    """
     if (
         not _integer_index(data.index)
         or len(data.columns) == 0
@@ -214,8 +219,9 @@ def _melt(wide):
     df.columns = [str(c) for c in df.columns]
     if df.columns.duplicated().any():
         raise ValueError(
-            f"wide frame: duplicate column name(s) {sorted(set(df.columns[df.columns.duplicated()]))} "
-            f"(as strings): each series needs its own column"
+            f"wide frame: duplicate column name(s) "
+            f"{sorted(set(df.columns[df.columns.duplicated()]))} (as strings): each series needs "
+            f"its own column"
         )
     empty = [c for c in df.columns if df[c].isna().all()]
     if empty:
@@ -276,86 +282,3 @@ def causal_fill(fill):
     """The fill to use on a frame that runs past forecast origins: forward-only, so no gap
     before an origin is filled from values after it ("interpolate" becomes "ffill")."""
     return "ffill" if fill == "interpolate" else fill
-
-
-def validate(df, columns=(), fill=None, where="data", names=None):
-    """Check and normalise an internal long frame; return it sorted with per-series frequencies.
-
-    Parameters
-    ----------
-    df : DataFrame [unique_id, ds, y, *columns]
-    columns : numeric covariate columns that must exist, be finite and have no NaN.
-    fill : None (NaN in y is an error) | "ffill" | "interpolate" | "zero" (per series).
-    names : {internal name: the user's name} of the id/time/target columns, for messages
-        (e.g. ``FrameSpec.names``); messages say ``'sales'`` rather than ``'y'``.
-
-    Returns
-    -------
-    (DataFrame sorted by [unique_id, ds], dict unique_id -> pandas offset alias)
-    """
-    if fill not in FILLS:
-        raise ValueError(f"fill must be one of {FILLS}, got {fill!r}")
-    if len(df) == 0:
-        raise ValueError(f"{where}: the frame is empty")
-    names = names or {}
-    missing = [c for c in (ID, TIME, TARGET, *columns) if c not in df.columns]
-    if missing:
-        raise ValueError(
-            f"{where}: missing column(s) {[names.get(c, c) for c in missing]}; the frame has "
-            f"{[_user_name(c, names) for c in df.columns]}"
-        )
-    # A shallow copy: columns below are replaced, never written into, so the caller's arrays are shared
-    # (copy-on-write) instead of duplicated -- on a 10^7-row panel that copy was the largest cost of fit.
-    df = df[[ID, TIME, TARGET, *columns]].copy(deep=False)
-    _check_present(df, ID, where, names)
-    check_ids(df[ID], where, _user_name(ID, names))
-    df[ID] = df[ID].astype(str)
-    df[TIME] = parse_times(df[TIME], where, names.get(TIME, TIME))
-    _check_present(df, TIME, where, names)
-    if sorted_runs(df) is None:
-        df = df.sort_values([ID, TIME], kind="stable").reset_index(drop=True)
-        _check_duplicates(df, where, names)
-    else:  # already sorted with strictly increasing ds in each series: no sort, and no duplicate can exist
-        df = df.reset_index(drop=True)
-    df[TARGET] = numeric(df, TARGET, where, names)
-    if fill is not None:
-        df[TARGET] = _fill(df, fill)
-    check_finite(df, TARGET, where, names, nan_hint=fill is None)
-    for col in columns:
-        df[col] = numeric(df, col, where, names)
-        check_finite(df, col, where, names, nan_hint=False)
-    return df, infer_frequencies(df, where)
-
-
-def _user_name(col, names):
-    """The user's name of an internal column: ``'y'`` -> ``'sales'`` when the frame came in that way."""
-    return names.get(col, col)
-
-
-def _check_present(df, col, where, names):
-    missing = df[col].isna().to_numpy()
-    if missing.any():
-        row = int(np.argmax(missing))
-        raise ValueError(
-            f"{where}: column {_user_name(col, names)!r} has a missing value (None/NaN/NaT) at row {row} "
-            f"({int(missing.sum())} such row(s))"
-        )
-
-
-def _check_duplicates(df, where, names):
-    dup = df.duplicated([ID, TIME])
-    if dup.any():
-        row = df.loc[dup.idxmax()]
-        raise ValueError(
-            f"{where}: duplicate ({_user_name(ID, names)}, {_user_name(TIME, names)}) = ({row[ID]!r}, {row[TIME]}); "
-            f"{int(dup.sum())} duplicate row(s) in all"
-        )
-
-
-def _fill(df, how):
-    y = df.groupby(ID, sort=False)[TARGET]
-    if how == "ffill":
-        return y.ffill().fillna(df[TARGET].groupby(df[ID]).bfill())
-    if how == "interpolate":
-        return y.transform(lambda s: s.interpolate(limit_direction="both"))
-    return df[TARGET].fillna(0.0)

@@ -21,7 +21,8 @@ INTEGER_FREQ = 1  # the frequency of integer time steps: one position per step
 
 
 def is_integer_freq(freq):
-    """True for the frequency of integer time steps (:data:`INTEGER_FREQ`), False for offset aliases."""
+    """True for the frequency of integer time steps (:data:`INTEGER_FREQ`), False for offset
+    aliases."""
     return isinstance(freq, (int, np.integer)) and not isinstance(freq, bool)
 
 
@@ -55,7 +56,8 @@ def infer_frequencies(df, where="data"):
 
 
 def _integer_steps(df, where):
-    """Integer time steps must step by exactly 1 within each series (frame sorted by id, then ds)."""
+    """Integer time steps must step by exactly 1 within each series (frame sorted by id, then
+    ds)."""
     steps = df[TIME].groupby(df[ID], sort=False).diff()
     bad = (steps.notna() & (steps != 1)).to_numpy()
     if bad.any():
@@ -64,14 +66,19 @@ def _integer_steps(df, where):
         own = steps[df[ID] == uid].dropna()
         if own.nunique() == 1:
             raise ValueError(
-                f"{where}: series {uid!r} steps by {int(own.iloc[0])} in its integer time column; integer "
-                f"time steps are positions that step by 1: divide them by {int(own.iloc[0])}, or use "
+                f"{where}: series {uid!r} steps by {int(own.iloc[0])} in its integer time column; "
+                "integer "
+                f"time steps are positions that step by 1: divide them by {int(own.iloc[0])}, or "
+                "use "
                 f"timestamps"
             )
         raise ValueError(
-            f"{where}: series {uid!r} has a gap or irregular integer time step at {int(ds[i])} (expected "
-            f"{int(ds[i - 1]) + 1}, the next position after {int(ds[i - 1])}); integer time steps must be consecutive: "
-            f"for missing observations add their rows with an empty target and choose fill='ffill'|'interpolate'|"
+            f"{where}: series {uid!r} has a gap or irregular integer time step at {int(ds[i])} "
+            "(expected "
+            f"{int(ds[i - 1]) + 1}, the next position after {int(ds[i - 1])}); integer time steps "
+            "must be consecutive: "
+            "for missing observations add their rows with an empty target and choose "
+            "fill='ffill'|'interpolate'|"
             f"'zero'; if the integers are years or dates, convert them to timestamps"
         )
     return dict.fromkeys(pd.unique(df[ID].to_numpy()), INTEGER_FREQ)
@@ -89,7 +96,8 @@ def _share_frequency(freqs, undecided, where):
         freq = next(iter(common))
         if len(idx) == 2 and pd.date_range(idx[0], periods=2, freq=freq)[1] != idx[1]:
             raise ValueError(
-                f"{where}: series {uid!r} has 2 rows, {idx[0]} and {idx[1]}, that do not step by the "
+                f"{where}: series {uid!r} has 2 rows, {idx[0]} and {idx[1]}, that do not step by "
+                "the "
                 f"frequency {freq!r} of the other series"
             )
         freqs[uid] = freq
@@ -97,7 +105,8 @@ def _share_frequency(freqs, undecided, where):
 
 
 def _regular_frequencies(df, where):
-    """:func:`infer_frequencies` for frames sorted by id with naive timestamps, in vectorised passes.
+    """:func:`infer_frequencies` for frames sorted by id with naive timestamps, in vectorised
+    passes.
 
     A series that steps by one constant delta is fully determined by (first timestamp, step,
     length), so pandas infers its frequency once per distinct triple (once per panel, when the
@@ -144,8 +153,10 @@ def series_runs(df):
 
 
 def sorted_runs(df, strict=True):
-    """(starts, ends) of each series' rows when ``df`` is sorted by string id (ascending, contiguous)
-    and, with ``strict``, by strictly increasing naive (or integer) ``ds`` within each series; else None."""
+    """(starts, ends) of each series' rows when ``df`` is sorted by string id (ascending,
+    contiguous)
+    and, with ``strict``, by strictly increasing naive (or integer) ``ds`` within each series; else
+    None."""
     ids, ds = df[ID], df[TIME]
     if len(df) == 0 or not pd.api.types.is_string_dtype(ids.dtype) or ids.isna().any():
         return None
@@ -191,7 +202,8 @@ def _arrow_strings(ids):
 
 
 def _step_range(ticks, starts, ends):
-    """(min, max) step between consecutive timestamps of each series (meaningless for 1-row series)."""
+    """(min, max) step between consecutive timestamps of each series (meaningless for 1-row
+    series)."""
     lo, hi = np.zeros(len(starts), np.int64), np.zeros(len(starts), np.int64)
     s0 = 0
     while s0 < len(starts):
@@ -210,7 +222,8 @@ def _step_range(ticks, starts, ends):
 
 
 def _infer_freq(idx):
-    """pd.infer_freq as an alias string, on pandas 2 and 3 alike (3.1 warns about returning offsets)."""
+    """pd.infer_freq as an alias string, on pandas 2 and 3 alike (3.1 warns about returning
+    offsets)."""
     try:
         with pd.option_context("future.infer_freq_returns_offset", True):
             freq = pd.infer_freq(idx)
@@ -233,55 +246,9 @@ def _series_freq(uid, idx, where):
     bad = int(np.argmax(idx != expected))
     raise ValueError(
         f"{where}: series {uid!r} has a gap or irregular timestamp at {idx[bad]} "
-        f"(expected {expected[bad]} for frequency {guess or step}); for missing observations, add their "
-        f"rows with an empty target (e.g. reindex each series to pd.date_range(start, end, freq=...)) and "
+        f"(expected {expected[bad]} for frequency {guess or step}); for missing observations, add "
+        "their "
+        "rows with an empty target (e.g. reindex each series to pd.date_range(start, end, "
+        "freq=...)) and "
         f"choose fill='ffill'|'interpolate'|'zero': fill completes values, it does not invent rows"
     )
-
-
-def future_dates(last, freq, horizon):
-    """The ``horizon`` timestamps after ``last`` at ``freq`` (int64 steps ``last + 1 ..`` for integer time)."""
-    if is_integer_freq(freq):
-        return pd.Index(np.arange(int(last) + 1, int(last) + horizon + 1, dtype=np.int64))
-    try:
-        return pd.date_range(last, periods=horizon + 1, freq=freq)[1:].as_unit("ns")
-    except (OverflowError, pd.errors.OutOfBoundsDatetime):
-        raise ValueError(
-            f"the horizon of {horizon} step(s) at {freq!r} after {last} runs past {pd.Timestamp.max}, "
-            f"the last timestamp pandas represents"
-        ) from None
-
-
-def past_dates(last, freq, n):
-    """The ``n`` timestamps ending at ``last`` at ``freq`` (int64 steps for integer time)."""
-    if is_integer_freq(freq):
-        return pd.Index(np.arange(int(last) - n + 1, int(last) + 1, dtype=np.int64))
-    return pd.date_range(end=last, periods=n, freq=freq)
-
-
-def calendar_features(ds, freq):
-    """Sin/cos calendar encodings of ``ds`` suited to ``freq``.
-
-    Returns float32 array (len(ds), 2 * n_cycles): hour-of-day (sub-daily data), day-of-week
-    (daily or finer), month-of-year (weekly or coarser).
-    """
-    ds = pd.DatetimeIndex(ds)
-    cycles = []
-    delta = pd.tseries.frequencies.to_offset(freq)
-    step = pd.Timestamp("2000-01-03") + delta - pd.Timestamp("2000-01-03")
-    if step < pd.Timedelta(days=1):
-        cycles.append((ds.hour + ds.minute / 60.0, 24.0))
-    if step <= pd.Timedelta(days=1):
-        cycles.append((ds.day_of_week, 7.0))
-    cycles.append((ds.month - 1 + (ds.day - 1) / 31.0, 12.0))
-    feats = [
-        f(2 * np.pi * np.asarray(v, dtype=np.float64) / period)
-        for v, period in cycles
-        for f in (np.sin, np.cos)
-    ]
-    return np.stack(feats, axis=1).astype(np.float32)
-
-
-def n_calendar_features(freq):
-    """Width of :func:`calendar_features` for ``freq``."""
-    return calendar_features(pd.DatetimeIndex(["2000-01-03"]), freq).shape[1]

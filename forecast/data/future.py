@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from forecast.data.calendar import calendar_features, future_dates
 from forecast.data.frames import ID, TIME, parse_times
-from forecast.data.frequencies import calendar_features, future_dates
 
 
 def future_block(panel, layout, horizon, x_future=None):

@@ -14,13 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from forecast.data.calendar import calendar_features, n_calendar_features
 from forecast.data.frames import ID, TARGET, TIME
-from forecast.data.frequencies import (
-    calendar_features,
-    is_integer_freq,
-    n_calendar_features,
-    series_runs,
-)
+from forecast.data.frequencies import is_integer_freq, series_runs
 from forecast.data.future import future_block
 
 __all__ = ["future_block"]  # re-exported: its old home

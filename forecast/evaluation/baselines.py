@@ -13,8 +13,8 @@ from sklearn.exceptions import NotFittedError
 
 from forecast.checks import check_int
 from forecast.data import frames
+from forecast.data.calendar import future_dates
 from forecast.data.frames import ID, TARGET, TIME
-from forecast.data.frequencies import future_dates
 from forecast.data.seasonality import centred_trend, seasonality_test
 
 

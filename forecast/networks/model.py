@@ -131,6 +131,24 @@ def copy_weights(module, previous):
 
 
 def build_network(
+    n_features, n_future, n_static, horizon, *, n_models=1, member_lookbacks=None, **config
+):
+    """Build encoder + head from plain values (the estimator's parameters; ``config``: those of
+    :func:`single_network`); an :class:`Ensemble` of ``n_models`` such networks (each initialised
+    from the generator's next draws) when > 1, ``member_lookbacks`` each member's window (None:
+    the whole window)."""
+    if n_models > 1:
+        steps = member_lookbacks or [None] * n_models
+        return Ensemble(
+            [
+                single_network(n_features, n_future, n_static, horizon, input_steps=s, **config)
+                for s in steps
+            ]
+        )
+    return single_network(n_features, n_future, n_static, horizon, **config)
+
+
+def single_network(
     n_features,
     n_future,
     n_static,
@@ -149,44 +167,14 @@ def build_network(
     layer_norm=False,
     window_norm=None,
     skip_period=None,
-    n_models=1,
     n_series=1,
     season_length=1,
     output=None,
-    member_lookbacks=None,
     input_steps=None,
 ):
-    """Build encoder + head from plain values (the estimator's parameters); an :class:`Ensemble`
-    of ``n_models`` such networks (each initialised from the generator's next draws) when > 1.
-    ``n_series`` and ``season_length`` size the per-series smoothing of ``window_norm="es"``;
-    ``output``: what the head emits per step (None: a point; a distribution family of
-    ``forecast.probabilistic.families``); ``member_lookbacks``: each member's (None: the window)."""
-    if n_models > 1:
-        kwargs = dict(
-            cell=cell,
-            hidden_size=hidden_size,
-            num_layers=num_layers,
-            dropout=dropout,
-            bidirectional=bidirectional,
-            merge=merge,
-            nonlinearity=nonlinearity,
-            head=head,
-            attention=attention,
-            residual=residual,
-            layer_norm=layer_norm,
-            window_norm=window_norm,
-            skip_period=skip_period,
-            n_series=n_series,
-            season_length=season_length,
-            output=output,
-        )
-        steps = member_lookbacks or [None] * n_models
-        return Ensemble(
-            [
-                build_network(n_features, n_future, n_static, horizon, input_steps=s, **kwargs)
-                for s in steps
-            ]
-        )
+    """One encoder + head. ``n_series`` and ``season_length`` size the per-series smoothing of
+    ``window_norm="es"``; ``output``: what the head emits per step (None: a point; a distribution
+    family of ``forecast.probabilistic.families``)."""
     output = output or Point()
     C = output.n_channels
     rnn = dict(

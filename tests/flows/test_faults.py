@@ -16,7 +16,7 @@ import torch
 from forecast import RNNForecaster
 from forecast.datasets.synthetic import make_panel
 from forecast.training.loop import Callback
-from pipelines import cli, environment, flows, io, orphans, resume, runs, server, tasks
+from pipelines import cli, environment, flows, io, io_tasks, orphans, resume, runs, server
 
 from .conftest import free_port, stop
 
@@ -70,7 +70,7 @@ def test_a_full_disk_while_writing_forecasts_leaves_no_partial_file(
 
     monkeypatch.setattr(pd.DataFrame, writer, half_then_full)
     with pytest.raises(OSError, match="No space left on device"):
-        tasks.write_forecasts.fn(_forecasts(), str(out), io.run_stamp(), fmt)
+        io_tasks.write_forecasts.fn(_forecasts(), str(out), io.run_stamp(), fmt)
     assert snapshot(out) == before  # no partial file, no temporary file, no empty partition
     assert len(list(out.iterdir())) == 1
 
@@ -200,7 +200,7 @@ def test_tracking_server_down_before_and_during_a_train_flow(
         assert [
             r for r in client.search_runs([exp], "attributes.status = 'RUNNING'")
         ]  # left by the dead process
-        tasks.configure_tracking.fn(local, "forecast")  # the next flow's opening
+        io_tasks.configure_tracking.fn(local, "forecast")  # the next flow's opening
         assert not client.search_runs([exp], "attributes.status = 'RUNNING'")
         versions = sorted(
             int(v.version)
@@ -235,7 +235,7 @@ def test_a_served_deployment_survives_a_prefect_server_restart(tmp_path):
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from pipelines import registry, schedules, signals, store
+    from pipelines import logged_model, registry, schedules, signals, store
 
     from .test_flows import _wait_for_deployment, _wait_for_final_state
 
@@ -251,7 +251,7 @@ def test_a_served_deployment_survives_a_prefect_server_restart(tmp_path):
         verbose=False,
     ).fit(__import__("forecast.datasets", fromlist=["load"]).load("airpassengers"))
     with runs.run("seed") as run:
-        registry.log_model(model, run_id=run.run_id)
+        logged_model.log_model(model, run_id=run.run_id)
         registry.register_and_promote(run.run_id, "forecaster-airpassengers", "holdout_mase", 1.0)
     home, port, out = tmp_path / "prefect", free_port(), tmp_path / "served"
     home.mkdir()
@@ -260,14 +260,7 @@ def test_a_served_deployment_survives_a_prefect_server_restart(tmp_path):
     env.pop("PREFECT_API_URL", None)
 
     def start_server():
-        log = open(home / "server.log", "ab")
-        proc = subprocess.Popen(
-            signals.server_command(port),
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        proc = signals.start_server(port, env, home / "server.log")
         from .conftest import wait_for
 
         wait_for(f"{api}/health", 120, proc, home / "server.log")

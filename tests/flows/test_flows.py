@@ -21,8 +21,25 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from forecast import choices
+from forecast.data.history import check_history
 from forecast.datasets import load
-from pipelines import budget, cli, config, environment, flows, io, schedules, store, tasks
+from pipelines import (
+    budget,
+    cli,
+    config,
+    data_tasks,
+    environment,
+    flows,
+    io,
+    io_tasks,
+    retries,
+    runners,
+    schedules,
+    store,
+    tasks,
+)
+from pipelines.parameters import Source
 
 from .conftest import free_port, stop
 
@@ -43,11 +60,11 @@ def snapshot(folder):
 
 # ---------------------------------------------------------------------------------- data tasks
 def test_load_data_reads_bundled_csv_and_parquet(tmp_path):
-    bundled = tasks.load_data.fn("airpassengers")
+    bundled = io_tasks.load_data.fn(Source(data="airpassengers"))
     bundled.to_csv(tmp_path / "air.csv", index=False)
     bundled.to_parquet(tmp_path / "air.parquet", index=False)
     for path in ("air.csv", "air.parquet"):
-        got = tasks.load_data.fn(str(tmp_path / path))
+        got = io_tasks.load_data.fn(Source(data=str(tmp_path / path)))
         assert len(got) == 144 and got["ds"].dtype.kind == "M"
         pd.testing.assert_series_equal(got["y"], bundled["y"])
 
@@ -55,36 +72,36 @@ def test_load_data_reads_bundled_csv_and_parquet(tmp_path):
 def test_load_data_reads_a_sql_table(tmp_path):
     url = f"sqlite:///{tmp_path / 'obs.db'}"
     io.write_sql(air(), url, "observations")
-    got = tasks.load_data.fn(url, "observations")
+    got = io_tasks.load_data.fn(Source(data=url, table="observations"))
     assert len(got) == 144 and set(got.columns) >= {"unique_id", "ds", "y"}
     with pytest.raises(ValueError, match="needs a table name"):
-        tasks.load_data.fn(url)
+        io_tasks.load_data.fn(Source(data=url))
 
 
 def test_load_data_names_the_missing_path_and_bad_columns(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.csv"):
-        tasks.load_data.fn(str(tmp_path / "nope.csv"))
+        io_tasks.load_data.fn(Source(data=str(tmp_path / "nope.csv")))
     (tmp_path / "wide.csv").write_text("ds,sales\n2020-01-01,1\n")
     with pytest.raises(
         ValueError, match=r"wide.csv: missing column\(s\) \['y'\]; .*found \['ds', 'sales'\]"
     ):
-        tasks.load_data.fn(str(tmp_path / "wide.csv"))
+        io_tasks.load_data.fn(Source(data=str(tmp_path / "wide.csv")))
     (tmp_path / "data.xlsx").write_text("x")
     with pytest.raises(ValueError, match="unknown format"):
-        tasks.load_data.fn(str(tmp_path / "data.xlsx"))
+        io_tasks.load_data.fn(Source(data=str(tmp_path / "data.xlsx")))
 
 
 def test_load_data_maps_custom_column_names(tmp_path):
     path = REPO / "datasets" / "AirPassengers.csv"  # Date,Passengers: no id column
     with pytest.raises(ValueError) as err:
-        tasks.load_data.fn(str(path))
+        io_tasks.load_data.fn(Source(data=str(path)))
     msg = str(err.value)
     assert (
         "AirPassengers.csv: missing column(s) ['ds', 'y']" in msg
         and "found ['Date', 'Passengers']" in msg
     )
     assert "--time-col" in msg
-    got = tasks.load_data.fn(str(path), time_col="Date", target_col="Passengers")
+    got = io_tasks.load_data.fn(Source(data=str(path), time_col="Date", target_col="Passengers"))
     assert list(got.columns) == ["unique_id", "ds", "y"] and set(got["unique_id"]) == {
         "AirPassengers"
     }
@@ -92,18 +109,28 @@ def test_load_data_maps_custom_column_names(tmp_path):
     np.testing.assert_array_equal(got["y"].to_numpy(), air()["y"].to_numpy())
     panel = air().rename(columns={"unique_id": "store", "ds": "when", "y": "sales"})
     panel.to_parquet(tmp_path / "panel.parquet", index=False)
-    got = tasks.load_data.fn(
-        str(tmp_path / "panel.parquet"), id_col="store", time_col="when", target_col="sales"
+    got = io_tasks.load_data.fn(
+        Source(
+            data=str(tmp_path / "panel.parquet"),
+            id_col="store",
+            time_col="when",
+            target_col="sales",
+        )
     )
     assert list(got.columns) == ["unique_id", "ds", "y"] and len(got) == 144
     with pytest.raises(
         ValueError, match=r"missing column\(s\) \['shop'\]"
     ):  # an id column asked for must exist
-        tasks.load_data.fn(
-            str(tmp_path / "panel.parquet"), id_col="shop", time_col="when", target_col="sales"
+        io_tasks.load_data.fn(
+            Source(
+                data=str(tmp_path / "panel.parquet"),
+                id_col="shop",
+                time_col="when",
+                target_col="sales",
+            )
         )
-    key = {"source": str(path), "time_col": "Date", "target_col": "Passengers"}
-    assert tasks.data_cache_key(None, key) != tasks.data_cache_key(None, {"source": str(path)})
+    key = {"source": Source(data=str(path), time_col="Date", target_col="Passengers")}
+    assert io_tasks.data_cache_key(None, key) != io_tasks.data_cache_key(None, _source(path))
 
 
 def test_a_large_job_gets_a_budget_and_a_small_one_none(caplog):
@@ -137,11 +164,13 @@ def test_windows_follow_the_data_unless_given():
     hourly = pd.DataFrame(
         {"unique_id": "a", "ds": pd.date_range("2020", periods=600, freq="h"), "y": 1.0}
     )
-    win = budget.windows(hourly, horizon=48, n_windows=2, val_size=48)
+    win = budget.windows(check_history(hourly), horizon=48, n_windows=2, val_size=48)
     assert (win.freq, win.season_length, win.lookback, win.season_inferred) == ("h", 24, 96, True)
     assert win.lookback >= 48
-    assert budget.windows(air(), 12, 2, 12) == budget.Windows("MS", 12, 24, True, True)
-    given = budget.windows(air(), 12, 2, 12, lookback=36, season_length=6)
+    assert budget.windows(check_history(air()), 12, 2, 12) == budget.Windows(
+        "MS", 12, 24, True, True
+    )
+    given = budget.windows(check_history(air()), 12, 2, 12, lookback=36, season_length=6)
     assert (
         given.season_length,
         given.lookback,
@@ -154,26 +183,34 @@ def test_windows_follow_the_data_unless_given():
 
 
 def test_model_name_follows_the_data():
-    from pipelines.registry import model_name_for
+    from pipelines.parameters import Source, model_name_for
 
     assert model_name_for("airpassengers") == "forecaster-airpassengers"
     assert model_name_for("/data/shop sales.csv.gz") == "forecaster-shop-sales"
     assert model_name_for("postgresql://u:secret@db/x", "daily_sales") == "forecaster-daily_sales"
     assert "secret" not in model_name_for("postgresql://u:secret@db/x", None)
+    assert Source(data="/data/sales.csv").model_name() == "forecaster-sales"
+    shown = repr(Source(data="postgresql://u:secret@db/x", table="t"))  # logs never see a password
+    assert "secret" not in shown and "u:***@db" in shown
+
+
+def _source(data):
+    """load-data's parameters as Prefect hands them to its cache key."""
+    return {"source": Source(data=str(data))}
 
 
 def test_data_cache_key_follows_the_content(tmp_path):
     path = tmp_path / "air.csv"
     air().to_csv(path, index=False)
-    key = tasks.data_cache_key(None, {"source": str(path)})
-    assert key == tasks.data_cache_key(None, {"source": str(path)})
+    key = io_tasks.data_cache_key(None, _source(path))
+    assert key == io_tasks.data_cache_key(None, _source(path))
     air().assign(y=lambda d: d.y + 1).to_csv(path, index=False)
-    assert tasks.data_cache_key(None, {"source": str(path)}) != key
-    assert tasks.data_cache_key(None, {"source": "airpassengers"}).startswith(
+    assert io_tasks.data_cache_key(None, _source(path)) != key
+    assert io_tasks.data_cache_key(None, _source("airpassengers")).startswith(
         "dataset:airpassengers:"
     )
     assert (
-        tasks.data_cache_key(None, {"source": "sqlite:///x.db", "table": "t"}) is None
+        io_tasks.data_cache_key(None, {"source": {"data": "sqlite:///x.db", "table": "t"}}) is None
     )  # never cached
 
 
@@ -205,7 +242,7 @@ def test_holdout_score_gives_owa_against_the_reference():
 
 def test_split_holdout_keeps_all_but_the_last_horizon():
     df = pd.concat([air(), air().assign(unique_id="B")], ignore_index=True)
-    seen = tasks.split_holdout.fn(df, 12)
+    seen = data_tasks.split_holdout(df, 12)
     assert seen.groupby("unique_id").size().tolist() == [132, 132]
     assert seen["ds"].max() == pd.Timestamp("1959-12-01")
 
@@ -232,10 +269,10 @@ def test_write_forecasts_is_atomic_and_partitioned_by_run(tmp_path):
             "y_pred": [1.0, 2, 3],
         }
     )
-    first = Path(tasks.write_forecasts.fn(fc, str(tmp_path), "run=20261123T130000Z", "parquet"))
+    first = Path(io_tasks.write_forecasts.fn(fc, str(tmp_path), "run=20261123T130000Z", "parquet"))
     assert first == tmp_path / "run=20261123T130000Z" / "forecasts.parquet"
     before = snapshot(tmp_path)
-    second = Path(tasks.write_forecasts.fn(fc, str(tmp_path), "run=20261123T140000Z", "csv"))
+    second = Path(io_tasks.write_forecasts.fn(fc, str(tmp_path), "run=20261123T140000Z", "csv"))
     assert pd.read_csv(second)["y_pred"].tolist() == [1.0, 2.0, 3.0]
     after = snapshot(tmp_path)
     assert {k: after[k] for k in before} == before  # the earlier run's file is untouched
@@ -251,9 +288,30 @@ def test_retry_condition_skips_permanent_errors():
     def failed(exc):
         return Failed(data=exc)
 
-    assert tasks.transient(None, None, failed(ConnectionError("reset"))) is True
-    assert tasks.transient(None, None, failed(FileNotFoundError("gone"))) is False
-    assert tasks.transient(None, None, failed(ValueError("bad data"))) is False
+    assert retries.transient(None, None, failed(ConnectionError("reset"))) is True
+    assert retries.transient(None, None, failed(FileNotFoundError("gone"))) is False
+    assert retries.transient(None, None, failed(ValueError("bad data"))) is False
+
+
+def test_records_inside_a_step_are_retried_in_place_on_transient_errors(monkeypatch):
+    monkeypatch.setattr(retries.time, "sleep", lambda seconds: None)
+    calls = []
+
+    def flaky(error, times):
+        calls.append(error)
+        if len(calls) <= times:
+            raise error
+        return "logged"
+
+    assert retries.retried(flaky, ConnectionError("reset"), 2) == "logged" and len(calls) == 3
+    calls.clear()
+    with pytest.raises(ValueError):  # bad input: no retry
+        retries.retried(flaky, ValueError("bad"), 5)
+    assert len(calls) == 1
+    calls.clear()
+    with pytest.raises(ConnectionError):  # a server that stays down: 1 + IO_RETRIES tries
+        retries.retried(flaky, ConnectionError("down"), 99)
+    assert len(calls) == 1 + retries.IO_RETRIES
 
 
 # ---------------------------------------------------------------------------------- config, parameters, schedules
@@ -268,6 +326,8 @@ def test_default_toml_matches_the_flow_defaults():
     ):
         defaults = {k: p.default for k, p in inspect.signature(flow_obj.fn).parameters.items()}
         params = config.flow_parameters(flow_obj, cfg, section)
+        source = params.pop("source")  # the data source's keys: one parameter model
+        assert Source.model_validate(source) == defaults["source"] == Source(), section
         assert {k: defaults[k] for k in params} == params, section
 
 
@@ -276,7 +336,7 @@ def test_default_toml_matches_the_serve_and_runner_defaults():
 
     cfg = config.load()
     assert cfg["serve"] == schedules.SERVE
-    runner = inspect.signature(flows.task_runner).parameters
+    runner = inspect.signature(runners.task_runner).parameters
     assert cfg["runner"] == {k: p.default for k, p in runner.items() if p.default is not None}
 
 
@@ -285,7 +345,7 @@ def test_user_config_overlays_defaults_and_rejects_unknown_keys(tmp_path):
     path.write_text('[common]\ndata = "etth1"\n[train]\nhorizon = 24\n')
     cfg = config.load(path)
     params = config.flow_parameters(flows.train, cfg, "train", {"lookback": 48, "cells": None})
-    assert (params["data"], params["horizon"], params["lookback"], params["cells"]) == (
+    assert (params["source"]["data"], params["horizon"], params["lookback"], params["cells"]) == (
         "etth1",
         24,
         48,
@@ -328,7 +388,8 @@ def test_deployments_carry_the_schedules_and_parameters():
     assert train_dep.schedules[0].schedule.cron == "0 3 * * 1"
     assert forecast_dep.schedules[0].schedule.interval.total_seconds() == 3600
     assert (
-        train_dep.parameters["horizon"] == 12 and forecast_dep.parameters["data"] == "airpassengers"
+        train_dep.parameters["horizon"] == 12
+        and forecast_dep.parameters["source"]["data"] == "airpassengers"
     )
     with pytest.raises(ValueError, match="forecast_interval_seconds"):
         schedules.forecast_schedule({"forecast_interval_seconds": 0})
@@ -339,12 +400,12 @@ def test_task_runner_by_name():
     from prefect_dask import DaskTaskRunner
 
     assert isinstance(
-        flows.with_runner(flows.train, "threads", 3).task_runner, ThreadPoolTaskRunner
+        runners.with_runner(flows.train, "threads", 3).task_runner, ThreadPoolTaskRunner
     )
-    assert isinstance(flows.task_runner("dask", 2), DaskTaskRunner)
-    assert isinstance(flows.task_runner("dask", address="tcp://127.0.0.1:8786"), DaskTaskRunner)
+    assert isinstance(runners.task_runner("dask", 2), DaskTaskRunner)
+    assert isinstance(runners.task_runner("dask", address="tcp://127.0.0.1:8786"), DaskTaskRunner)
     with pytest.raises(ValueError, match="threads' or 'dask'"):
-        flows.task_runner("ray")
+        runners.task_runner("ray")
 
 
 # ---------------------------------------------------------------------------------- CLI
@@ -388,11 +449,12 @@ def test_cli_bad_arguments_exit_2(argv):
     [
         (
             ["--cells", "lstm,transformer"],
-            "--cells: expected a comma-separated list from rnn,lstm,gru, got 'lstm,transformer'",
+            f"--cells: expected a comma-separated list from {','.join(choices.CELLS)}, got "
+            "'lstm,transformer'",
         ),
         (
             ["--heads", "foo"],
-            "--heads: expected a comma-separated list from direct,seq2seq,recursive, got 'foo'",
+            f"--heads: expected a comma-separated list from {','.join(choices.HEADS)}, got 'foo'",
         ),
         (["--lookback", "0"], "--lookback: expected a positive integer, got '0'"),
     ],
@@ -671,7 +733,7 @@ def test_future_covariates_flow_from_training_to_forecast(prefect_harness, tmp_p
     data, panel = tmp_path / "sales.csv", _promo_panel(7)
     panel.to_csv(data, index=False)
     state = flows.train(
-        data=str(data),
+        source=Source(data=str(data)),
         lookback=14,
         horizon=7,
         cells=["gru"],
@@ -701,7 +763,7 @@ def test_future_covariates_flow_from_training_to_forecast(prefect_harness, tmp_p
         tmp_path / "promo.parquet", index=False
     )
     state = flows.forecast(
-        data=str(tmp_path / "history.csv"),
+        source=Source(data=str(tmp_path / "history.csv")),
         future_data=str(tmp_path / "promo.parquet"),
         tracking_uri=uri,
         model_name="sales",
@@ -715,10 +777,9 @@ def test_future_covariates_flow_from_training_to_forecast(prefect_harness, tmp_p
         tmp_path / "own.csv", index=False
     )
     state = flows.forecast(
-        data=str(tmp_path / "own.csv"),
-        id_col="store",
-        time_col="week",
-        target_col="sales",
+        source=Source(
+            data=str(tmp_path / "own.csv"), id_col="store", time_col="week", target_col="sales"
+        ),
         tracking_uri=uri,
         model_name="sales",
         output_dir=str(out),
@@ -731,7 +792,7 @@ def test_future_covariates_flow_from_training_to_forecast(prefect_harness, tmp_p
     # no future values anywhere: the run fails naming the covariate and both ways to give it
     before = snapshot(out)
     state = flows.forecast(
-        data=str(tmp_path / "history.csv"),
+        source=Source(data=str(tmp_path / "history.csv")),
         tracking_uri=uri,
         model_name="sales",
         output_dir=str(out),
@@ -741,7 +802,7 @@ def test_future_covariates_flow_from_training_to_forecast(prefect_harness, tmp_p
     assert snapshot(out) == before
     # training data without future rows: trained and registered; the forecast step fails on its own
     state = flows.train(
-        data=str(tmp_path / "history.csv"),
+        source=Source(data=str(tmp_path / "history.csv")),
         lookback=14,
         horizon=7,
         cells=["gru"],
@@ -766,7 +827,7 @@ def test_future_covariates_flow_from_training_to_forecast(prefect_harness, tmp_p
     # other series under the same model name: registered, never promoted on an incomparable metric,
     # and the run forecasts its data with its own version
     state = flows.train(
-        data="airpassengers",
+        source=Source(data="airpassengers"),
         lookback=24,
         horizon=12,
         cells=["rnn"],
@@ -809,7 +870,7 @@ def test_promotion_compares_the_champion_on_the_same_hold_out(prefect_harness, t
     assert first.is_completed(), first.message
     scaled = tmp_path / "scaled.csv"
     air().assign(y=lambda d: d.y * 50).to_csv(scaled, index=False)
-    second = flows.train(data=str(scaled), metric="owa", **tiny, return_state=True)
+    second = flows.train(source=Source(data=str(scaled)), metric="owa", **tiny, return_state=True)
     assert second.is_completed(), second.message
     r = second.result()
     assert "champion v1 (its settings re-scored on this hold-out)" in r["reason"]
@@ -829,7 +890,10 @@ def test_bad_data_path_fails_the_run_and_keeps_earlier_forecasts(trained, tmp_pa
     before = snapshot(trained.out)
     missing = tmp_path / "missing.csv"
     state = flows.forecast(
-        data=str(missing), tracking_uri=trained.uri, output_dir=str(trained.out), return_state=True
+        source=Source(data=str(missing)),
+        tracking_uri=trained.uri,
+        output_dir=str(trained.out),
+        return_state=True,
     )
     _fails_naming(state, "FileNotFoundError", str(missing))
     assert snapshot(trained.out) == before
@@ -852,7 +916,7 @@ def test_mismatched_model_fails_the_run_and_keeps_earlier_forecasts(
     change(air()).to_csv(path, index=False)
     before = snapshot(trained.out)
     state = flows.forecast(
-        data=str(path),
+        source=Source(data=str(path)),
         model_name="forecaster-airpassengers",
         tracking_uri=trained.uri,
         output_dir=str(trained.out),
@@ -1059,7 +1123,7 @@ def test_max_time_is_split_in_shares_and_reaches_every_candidate():
     )  # one a candidate, three each for the hold-out and final fit
     assert job.candidate_seconds == 10.0 and job.final_seconds == 30.0
     assert budget.Plan(4, 2, 100, 16, 10, 0, 0, None, True).candidate_seconds is None
-    grid = tasks.make_candidates.fn(
+    grid = tasks.make_candidates(
         ["gru", "lstm"],
         [False],
         [8],

@@ -16,7 +16,7 @@ import pytest
 
 from forecast import RNNForecaster
 from forecast.datasets import load
-from pipelines import flows, io, registry, runs, schedules, server, signals, store
+from pipelines import flows, io, logged_model, runs, schedules, server, signals, store
 
 pytestmark = pytest.mark.usefixtures(
     "restore_tracking"
@@ -74,7 +74,7 @@ def test_the_mlflow_pyfunc_model_logs_no_pickle_and_loads_without_one(tmp_path, 
         verbose=False,
     ).fit(load("airpassengers"))
     with runs.run("pyfunc") as run:
-        ref = registry.log_model(model, run_id=run.run_id)
+        ref = logged_model.log_model(model, run_id=run.run_id)
     local = Path(
         mlflow.artifacts.download_artifacts(ref.model_uri, dst_path=str(tmp_path / "model"))
     )
@@ -89,7 +89,7 @@ def test_the_mlflow_pyfunc_model_logs_no_pickle_and_loads_without_one(tmp_path, 
     for name in ("load", "loads", "Unpickler"):
         monkeypatch.setattr(pickle, name, refuse)
     loaded = mlflow.pyfunc.load_model(str(local))
-    fc = loaded.predict(registry.pyfunc_input(load("airpassengers")))
+    fc = loaded.predict(logged_model.pyfunc_input(load("airpassengers")))
     assert len(fc) == 12 and np.isfinite(fc["y_pred"]).all()
 
 
@@ -112,14 +112,17 @@ def test_hostile_ids_names_and_a_database_password_stay_where_they_belong(
     monkeypatch.chdir(tmp_path)
     uri, out = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}", tmp_path / "forecasts"
     state = flows.train(
-        **TINY, data=URL, table="sales", tracking_uri=uri, output_dir=str(out), return_state=True
+        **TINY,
+        source={"data": URL, "table": "sales"},
+        tracking_uri=uri,
+        output_dir=str(out),
+        return_state=True,
     )
     assert state.is_completed(), state.message
     fc = pd.read_parquet(state.result()["forecast_path"])
     assert sorted(fc["unique_id"].unique()) == sorted(HOSTILE_IDS)
     bad_name = flows.forecast(
-        data=URL,
-        table="sales",
+        source={"data": URL, "table": "sales"},
         tracking_uri=uri,
         model_name=HOSTILE_NAME,
         output_dir=str(out),

@@ -48,8 +48,9 @@ def _start(tmp_path):
         str(tmp_path / "out"),
         *FOREVER,
     ]
-    log = open(tmp_path / "log.txt", "wb")
-    return subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT), db
+    with open(tmp_path / "log.txt", "wb") as log:  # the child keeps its own copy
+        proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+    return proc, db
 
 
 def _runs(db):

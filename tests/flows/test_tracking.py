@@ -22,7 +22,7 @@ import pytest
 
 from forecast import RNNForecaster
 from forecast.datasets.synthetic import make_panel
-from pipelines import registry, server, tracking
+from pipelines import logged_model, registry, selection_log, server, tracking
 from pipelines import runs as run_log  # `runs` and `store` are names of this module's own
 from pipelines import store as tracking_store
 
@@ -106,7 +106,7 @@ def trained(store, panel):
         est.fit(panel, callbacks=[tracking.MlflowCallback()])
         tracking.log_training(est, "make_panel", panel)
         tracking.log_forecast_plot(panel, est.predict(), n_series=2)
-        ref = registry.log_model(est)
+        ref = logged_model.log_model(est)
     return est, handle.run_id, ref
 
 
@@ -177,9 +177,11 @@ def test_pyfunc_round_trip_equals_estimator_forecasts(tracked, trained, panel):
 
     est, _, ref = trained
     model = mlflow.pyfunc.load_model(ref.model_uri)
-    pd.testing.assert_frame_equal(model.predict(registry.pyfunc_input(panel)), est.predict())
+    pd.testing.assert_frame_equal(model.predict(logged_model.pyfunc_input(panel)), est.predict())
     recent = panel.groupby("unique_id").tail(40).reset_index(drop=True)
-    pd.testing.assert_frame_equal(model.predict(registry.pyfunc_input(recent)), est.predict(recent))
+    pd.testing.assert_frame_equal(
+        model.predict(logged_model.pyfunc_input(recent)), est.predict(recent)
+    )
     inputs = {c.name: c.type.name for c in model.metadata.get_input_schema().inputs}
     assert inputs == {"unique_id": "string", "ds": "datetime", "y": "double"}
 
@@ -194,12 +196,12 @@ def test_pyfunc_takes_future_covariates_as_flagged_rows(tracked):
     )
     est = RNNForecaster(**TINY, future_covariates=("future_0",)).fit(hist)
     with run_log.run("future-covariates"):
-        ref = registry.log_model(est, input_example=registry.pyfunc_input(hist, future))
+        ref = logged_model.log_model(est, input_example=logged_model.pyfunc_input(hist, future))
     model = registry.load_pyfunc(ref.model_uri)
-    got = model.predict(registry.pyfunc_input(hist, future))
+    got = model.predict(logged_model.pyfunc_input(hist, future))
     pd.testing.assert_frame_equal(got, est.predict(hist, X_future=future))
     with pytest.raises(Exception, match="is_future"):
-        model.predict(registry.pyfunc_input(hist).assign(future_0=0.0))
+        model.predict(logged_model.pyfunc_input(hist).assign(future_0=0.0))
 
 
 # ----------------------------------------------------------------------------- backtests and selection
@@ -298,7 +300,7 @@ def test_log_selection_nests_one_run_per_candidate(tracked, trained):
         {"gru-8": stand_in_backtest(1, est.history_), "lstm-8": stand_in_backtest(2)},
     )
     with run_log.run("selection") as parent:
-        children = tracking.log_selection(result)
+        children = selection_log.log_selection(result)
     runs = client().search_runs(
         [tracked.experiment_id], f"tags.mlflow.parentRunId = '{parent.run_id}'"
     )
@@ -323,7 +325,7 @@ def test_champion_alias_moves_only_to_a_better_model(tracked, trained):
     for mae in (2.0, 1.0, 1.5):
         with run_log.run(f"candidate-{mae}") as handle:
             run_log.log_metrics({"backtest_mae": mae})
-            registry.log_model(est)
+            logged_model.log_model(est)
         outcomes.append(
             (handle.run_id, registry.register_and_promote(handle.run_id, name, "backtest_mae"))
         )
@@ -354,7 +356,7 @@ def test_a_champion_of_other_series_is_never_compared(tracked, trained, panel):
     name, results = "scope-test", []
     for model, mae in ((est, 2.0), (other, 1.0), (est, 1.5)):
         with run_log.run(f"scope-{mae}") as handle:
-            registry.log_model(model)
+            logged_model.log_model(model)
         results.append(
             registry.register_and_promote(
                 handle.run_id, name, "backtest_mae", mae, scope=registry.series_scope(model)
@@ -380,24 +382,24 @@ def test_champion_is_rescored_only_on_the_same_points(tracked, trained, panel):
     assert (
         registry.champion_version(name) is None and registry.version_run_id(name) is None
     )  # no champion yet
-    assert tasks.rescore_champion.fn(name, trained[0], panel, None, "mae", 1) is None
+    assert tasks.rescore_champion(name, trained[0], panel, None, "mae", 1) is None
     with run_log.run("rescore") as handle:
-        registry.log_model(trained[0])
+        logged_model.log_model(trained[0])
     registry.register_and_promote(
         handle.run_id, name, "holdout_mae", 1.0, scope=registry.series_scope(trained[0])
     )
     reference = backtest(SeasonalNaive(horizon=6), panel, n_windows=1)
-    version, score = tasks.rescore_champion.fn(name, trained[0], panel, reference, "mae", 1)
+    version, score = tasks.rescore_champion(name, trained[0], panel, reference, "mae", 1)
     assert version == "1" and np.isfinite(score) and score > 0
     longer = SimpleNamespace(horizon=12, freqs_=trained[0].freqs_)  # same series, another horizon
     assert (
-        tasks.rescore_champion.fn(name, longer, panel, reference, "mae", 1) is None
+        tasks.rescore_champion(name, longer, panel, reference, "mae", 1) is None
     )  # other horizon: other points
 
 
 def test_higher_is_better_metric_and_repeat_registration(tracked, trained):
     with run_log.run("r2") as handle:
-        registry.log_model(trained[0])
+        logged_model.log_model(trained[0])
     first = registry.register_and_promote(
         handle.run_id, "higher-test", "r2", 0.5, lower_is_better=False
     )
@@ -431,7 +433,9 @@ def test_optional_tracking_skips_logging_and_training_completes(tracked, panel):
     est = RNNForecaster(**TINY)
     with run_log.run("skipped", params={"a": 1}) as handle:
         est.fit(panel, callbacks=[tracking.MlflowCallback()])
-        assert tracking.log_training(est, "p", panel) is None and registry.log_model(est) is None
+        assert (
+            tracking.log_training(est, "p", panel) is None and logged_model.log_model(est) is None
+        )
         assert tracking.log_backtest(stand_in_backtest()) == {}
     assert handle.skipped and handle.run_id is None and uri in handle.reason
     assert len(est.history_.records) == 2
