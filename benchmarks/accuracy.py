@@ -4,7 +4,8 @@ and naive baselines scored by the same code.
 Usage (from the repository root)::
 
     python benchmarks/accuracy.py                       # full suite, 300 s per data set per seed, seeds 0 1 2
-    python benchmarks/accuracy.py --quick               # smoke run: 10 s per data set, seed 0
+    python benchmarks/accuracy.py --quick               # smoke run: 10 s per data set and part, seed 0
+    python benchmarks/accuracy.py --quick --allow-dirty # the same on a tree with uncommitted changes
     python benchmarks/accuracy.py --datasets m3,etth1 --seeds 0
     python benchmarks/accuracy.py --model-kwargs '{"cell": "gru"}' --label gru   # an ablation row
     python benchmarks/accuracy.py --markdown-only       # rebuild RESULTS-accuracy.md from results/
@@ -29,9 +30,23 @@ figures: ``../shared/data/README.md``.
   H 96 and 336 (budget split evenly), m 24; MSE / MAE over all variables, windows and steps.
 * ``airpassengers``: the last 12 months held out; sMAPE, MASE (m 12).
 
+Protocol (issue 22): every data set also has a validation part, cut exactly like its test part one
+horizon earlier (M4 Weekly, AirPassengers, each M3 group: the last h of the training part; ETT: the
+published validation segment, fitted on rows [0, 8640), tested from every origin over rows
+[8640, 11520)). Each seed fits twice under the same budget: on the training part minus the
+validation part, scored on validation, and on the whole training part, scored on test, with the same
+metric code; baselines are scored on both parts too. Decisions (defaults, ablations, search-space
+bounds) are taken on validation scores only; test scores are recorded beside them, never to choose.
+The suite refuses a tree with uncommitted changes (``git status --porcelain``, ignoring the
+benchmarks' own outputs ``results/`` and ``RESULTS*.md``) unless ``--allow-dirty``; every record
+carries the full commit, ``dirty`` and the changed files, re-checked when each seed finishes.
+
 Each (label, data set, budget, seed) writes ``results/accuracy-<label>-<data set>-b<budget>-s<seed>.json``,
-baselines ``results/accuracy-baselines-<data set>.json``; ``RESULTS-accuracy.md`` is regenerated
-from every such file present, so runs of other variants (``--label``) merge into one report.
+with ``validation`` and ``test`` blocks (scores, fits, error, fit_s), baselines
+``results/accuracy-baselines-<data set>.json`` (``baselines``: test, ``validation_baselines``);
+``RESULTS-accuracy.md`` is regenerated from every such file present, so runs of other variants
+(``--label``) merge into one report; files from before the protocol (top-level ``scores``, test
+only) render with validation "—" and are marked pre-protocol.
 """
 
 from __future__ import annotations
@@ -67,7 +82,11 @@ M3_GROUPS = {
     "MONTHLY": (18, 12, "MS"),
     "OTHER": (8, 1, "YS"),
 }
-ETT_HORIZONS, ETT_SEASON, ETT_FIT_END = (96, 336), 24, fds.ETT_BORDERS[1]
+ETT_HORIZONS, ETT_SEASON = (96, 336), 24
+ETT_VALIDATION = (fds.ETT_BORDERS[0], fds.ETT_BORDERS[1])  # fitted on rows before, scored inside
+ETT_TEST = (fds.ETT_BORDERS[1], fds.ETT_BORDERS[2])
+M4_WEEKLY_HORIZON = 13
+PARTS = ("validation", "test")
 
 METRICS = {
     "m4_weekly": ("smape", "mase", "owa"),
@@ -144,12 +163,29 @@ TARGETS = {
 }
 
 
+PROTOCOL = """## Protocol
+
+Every data set has a validation part cut exactly like its test part, one horizon earlier (M4 Weekly,
+M3, AirPassengers: the last horizon of the training part; ETTh1/ETTh2: the published validation
+segment, rows [8640, 11520), fitted on rows [0, 8640)). Each seed fits the model twice under the
+same budget: on the training part minus the validation part, scored on the validation part, and on
+the whole training part, scored on the test part, by the same metric code. **Every decision (a
+default, an ablation, a search space's bounds) is taken on the validation columns only; the test
+columns are recorded beside them, never used to choose.** Rows marked *pre-protocol* were measured
+before this protocol (no validation part, shown as "—"): their labels, the defaults chosen from them
+and `RESULTS-accuracy-ablation.md` compared variants on test scores, so their test figures are
+selection-biased (optimistic) estimates. Rows marked *dirty* were measured on a tree with
+uncommitted changes (`--allow-dirty`); the suite refuses such a tree otherwise.
+"""
+
+
 # ------------------------------------------------------------------ data
 def load_data(name, data_dir):
     """Frames of one data set, read from the shared data folder's layout."""
     if name == "m4_weekly":
         folder = data_dir / "m4_weekly"
-        train, test = fds.m4_split(fds._m4(folder / "Weekly-train.csv", folder / "Weekly-test.csv"))
+        frame = fds._m4(folder / "Weekly-train.csv", folder / "Weekly-test.csv")
+        train, test = fds.m4_split(frame, M4_WEEKLY_HORIZON)
         return {"train": train, "test": test}
     if name == "m3":
         return read_m3(data_dir / "m3")
@@ -157,12 +193,48 @@ def load_data(name, data_dir):
         frame = fds._ett(data_dir / "ett" / f"ETTh{name[-1]}.csv", multivariate=True)
         scaled, _ = fds.ett_zscore(frame)
         pos = scaled.groupby("unique_id", sort=False).cumcount().to_numpy()
-        return {"frame": scaled[pos < fds.ETT_BORDERS[2]].reset_index(drop=True)}
+        return {
+            "frame": scaled[pos < fds.ETT_BORDERS[2]].reset_index(drop=True),
+            "segment": ETT_TEST,
+        }
     frame = fds._airpassengers(data_dir / "airpassengers" / "AirPassengers.csv")
     return {
         "train": frame.iloc[:-12].reset_index(drop=True),
         "test": frame.iloc[-12:].reset_index(drop=True),
     }
+
+
+def cut_last(frame, horizon):
+    """(frame without the last ``horizon`` rows of each series, those rows): one origin."""
+    return fds.m4_split(frame, horizon)
+
+
+def validation_data(name, data):
+    """The validation part of one data set, in the layout of ``load_data``'s test part.
+
+    Cut exactly like the test part, one horizon earlier: the training part minus its last horizon
+    per series is fitted, that last horizon is scored (M3: per group, its own h). ETT: the
+    published validation segment, fitted on rows [0, 8640) and tested from every origin over
+    rows [8640, 11520); rows from 11520 on are dropped so that no test value is read.
+    """
+    if name == "m3":
+        groups = {}
+        for period, (train, _test) in data.items():
+            fit, held = cut_last(train, M3_GROUPS[period][0])
+            groups[period] = (
+                fit,
+                {uid: g["y"].to_numpy() for uid, g in held.groupby("unique_id", sort=False)},
+            )
+        return groups
+    if name in ("etth1", "etth2"):
+        frame = data["frame"]
+        pos = frame.groupby("unique_id", sort=False).cumcount().to_numpy()
+        return {
+            "frame": frame[pos < ETT_VALIDATION[1]].reset_index(drop=True),
+            "segment": ETT_VALIDATION,
+        }
+    train, test = cut_last(data["train"], M4_WEEKLY_HORIZON if name == "m4_weekly" else 12)
+    return {"train": train, "test": test}
 
 
 def read_m3(folder):
@@ -245,15 +317,15 @@ def m4_with_owa(scores, ref):
 
 
 def m4_baselines(data):
-    ref = m4_score(Naive(horizon=13).fit(data["train"]).predict(), data)
+    ref = m4_score(Naive(horizon=M4_WEEKLY_HORIZON).fit(data["train"]).predict(), data)
     return {"naive2": m4_with_owa(ref, ref)}
 
 
 def m4_run(data, budget, seed, kwargs, ctx):
     model, facts = fit_model(
-        data["train"], 13, None, budget, seed, kwargs
+        data["train"], M4_WEEKLY_HORIZON, None, budget, seed, kwargs
     )  # season: from the weekly dates
-    ref = ctx["baselines"]["naive2"]
+    ref = ctx["baselines"][ctx["part"]]["naive2"]
     return m4_with_owa(m4_score(model.predict(), data), ref), [facts]
 
 
@@ -315,55 +387,58 @@ def m3_fit(train, freq, h, m, seconds, seed, kwargs, ctx):
 
 
 # ------------------------------------------------------------------ ETTh1 / ETTh2
-def ett_origins(frame, horizon):
-    """Every test origin (stride 1): cutoffs at rows [11519, 14400 - horizon - 1], series-major."""
+def ett_origins(frame, horizon, segment):
+    """Every origin (stride 1) of a segment [a, b): cutoffs at rows [a - 1, b - horizon - 1], series-major."""
+    start, end = segment
     ids = frame["unique_id"].unique()
-    n = fds.ETT_BORDERS[2] - fds.ETT_BORDERS[1] - horizon + 1
-    cut_rows = fds.ETT_BORDERS[1] - 1 + np.arange(n)
-    ds = frame["ds"].to_numpy()[: fds.ETT_BORDERS[2]]
+    n = end - start - horizon + 1
+    cut_rows = start - 1 + np.arange(n)
+    ds = frame["ds"].to_numpy()[:end]
     return pd.DataFrame({"unique_id": np.repeat(ids, n), "cutoff": np.tile(ds[cut_rows], len(ids))})
 
 
-def ett_score(fc, frame, horizon):
+def ett_score(fc, frame, horizon, segment):
     """MSE and MAE of ``predict_at`` output (origins in :func:`ett_origins` order) over all points."""
+    start, end = segment
     ids = frame["unique_id"].unique()
-    y = frame["y"].to_numpy().reshape(len(ids), -1)  # (7, 14400)
-    n = fds.ETT_BORDERS[2] - fds.ETT_BORDERS[1] - horizon + 1
+    y = frame["y"].to_numpy().reshape(len(ids), -1)  # (7, rows)
+    n = end - start - horizon + 1
     pred = fc["y_pred"].to_numpy().reshape(len(ids), n, horizon)
     if not (fc["unique_id"].to_numpy()[:: n * horizon] == ids).all():
         raise ValueError("predict_at returned origins out of order")
-    rows = fds.ETT_BORDERS[1] + np.arange(n)[:, None] + np.arange(horizon)  # (n, H)
+    rows = start + np.arange(n)[:, None] + np.arange(horizon)  # (n, H)
     err = pred - y[:, rows]
     return {f"mse_{horizon}": float(np.mean(err**2)), f"mae_{horizon}": float(np.mean(np.abs(err)))}
 
 
-def ett_fit_frame(frame):
+def ett_fit_frame(frame, segment):
+    """The rows before the scored segment: [0, 8640) for validation, [0, 11520) for test."""
     pos = frame.groupby("unique_id", sort=False).cumcount().to_numpy()
-    return frame[pos < ETT_FIT_END].reset_index(drop=True)
+    return frame[pos < segment[0]].reset_index(drop=True)
 
 
 def ett_baselines(data):
-    frame, out = data["frame"], {"repeat last": {}, f"seasonal naive ({ETT_SEASON})": {}}
+    frame, seg = data["frame"], data["segment"]
+    out = {"repeat last": {}, f"seasonal naive ({ETT_SEASON})": {}}
     for h in ETT_HORIZONS:
-        origins = ett_origins(frame, h)
+        origins = ett_origins(frame, h, seg)
         for name, est in (
             ("repeat last", Naive(horizon=h)),
             (f"seasonal naive ({ETT_SEASON})", SeasonalNaive(horizon=h, season_length=ETT_SEASON)),
         ):
-            out[name].update(
-                ett_score(est.fit(ett_fit_frame(frame)).predict_at(frame, origins), frame, h)
-            )
+            fc = est.fit(ett_fit_frame(frame, seg)).predict_at(frame, origins)
+            out[name].update(ett_score(fc, frame, h, seg))
     return out
 
 
 def ett_run(data, budget, seed, kwargs, ctx):
-    frame, scores, fits = data["frame"], {}, []
+    frame, seg, scores, fits = data["frame"], data["segment"], {}, []
     for h in ETT_HORIZONS:
         model, facts = fit_model(
-            ett_fit_frame(frame), h, None, budget / len(ETT_HORIZONS), seed, kwargs
+            ett_fit_frame(frame, seg), h, None, budget / len(ETT_HORIZONS), seed, kwargs
         )
         t0 = time.perf_counter()
-        scores.update(ett_score(model.predict_at(frame, ett_origins(frame, h)), frame, h))
+        scores.update(ett_score(model.predict_at(frame, ett_origins(frame, h, seg)), frame, h, seg))
         fits.append({**facts, "predict_at_s": time.perf_counter() - t0})
     return scores, fits
 
@@ -404,15 +479,39 @@ RUNNERS = {
 
 
 # ------------------------------------------------------------------ running
+# Outputs of the benchmarks, not inputs of a measurement: their changes leave the tree clean.
+NOT_DIRTYING = ("benchmarks/results/", "benchmarks/RESULTS")
+
+
 def git_state():
+    """{"commit": full HEAD, "dirty": bool, "dirty_files": [...]} of the repository.
+
+    Dirty: any change ``git status --porcelain`` lists (tracked or untracked) outside the
+    benchmarks' own outputs (``results/`` and the generated ``RESULTS*.md``)."""
+
     def git(*args):
         out = subprocess.run(["git", *args], capture_output=True, text=True, cwd=common.HERE.parent)
-        return out.stdout.strip()
+        if out.returncode:
+            raise SystemExit(f"git {' '.join(args)} failed: {out.stderr.strip()}")
+        return out.stdout
 
-    return {
-        "commit": git("rev-parse", "--short", "HEAD"),
-        "dirty": bool(git("status", "--porcelain", "forecast")),
-    }
+    files = [
+        line[3:] for line in git("status", "--porcelain", "--untracked-files=all").splitlines()
+    ]
+    files = [f for f in files if not f.strip('"').startswith(NOT_DIRTYING)]
+    return {"commit": git("rev-parse", "HEAD").strip(), "dirty": bool(files), "dirty_files": files}
+
+
+def refuse_dirty(state):
+    """Stop with the changed files named, unless ``--allow-dirty``."""
+    shown = "\n  ".join(state["dirty_files"][:20])
+    more = len(state["dirty_files"]) - 20
+    raise SystemExit(
+        f"refusing to measure a dirty tree (commit {state['commit'][:7]}); changed files:\n  {shown}"
+        + (f"\n  ... and {more} more" if more > 0 else "")
+        + "\ncommit them (results must name the code they measured) or pass --allow-dirty "
+        "(rows are then marked dirty in RESULTS-accuracy.md)"
+    )
 
 
 def slug(text):
@@ -424,26 +523,50 @@ def default_label(kwargs):
 
 
 def run_dataset(name, args, kwargs, label, meta):
-    """Baselines once, then the model for every seed; each result saved as soon as it exists."""
+    """Baselines once per part, then the model for every seed on the validation part (fitted on
+    the training part minus it) and on the test part (fitted on the whole training part); each
+    seed's record saved as soon as it exists."""
     t0 = time.perf_counter()
-    data = load_data(name, args.data_dir)
+    test_data = load_data(name, args.data_dir)
+    parts = {"validation": validation_data(name, test_data), "test": test_data}
     baselines_fn, run_fn = RUNNERS[name]
-    ctx = {"baselines": baselines_fn(data), "m3_ds": args.ds}
+    ctx = {
+        "baselines": {part: baselines_fn(data) for part, data in parts.items()},
+        "m3_ds": args.ds,
+    }
     common.save_json(
-        f"accuracy-baselines-{name}", {"dataset": name, "baselines": ctx["baselines"], **meta}
+        f"accuracy-baselines-{name}",
+        {
+            "dataset": name,
+            "baselines": ctx["baselines"]["test"],
+            "validation_baselines": ctx["baselines"]["validation"],
+            **meta,
+        },
     )
-    print(
-        f"{name}: data + baselines {time.perf_counter() - t0:.1f} s: "
-        + "; ".join(f"{b} {fmt_scores(s, name)}" for b, s in ctx["baselines"].items()),
-        flush=True,
-    )
+    for part in PARTS:
+        print(
+            f"{name} {part}: "
+            + "; ".join(f"{b} {fmt_scores(s, name)}" for b, s in ctx["baselines"][part].items()),
+            flush=True,
+        )
+    print(f"{name}: data + baselines {time.perf_counter() - t0:.1f} s", flush=True)
     for seed in args.seeds:
-        t1 = time.perf_counter()
-        try:
-            scores, fits = run_fn(data, args.budget, seed, kwargs, ctx)
-            error = None
-        except Exception as err:  # one failing data set must not take the suite down
-            scores, fits, error = {}, [], f"{type(err).__name__}: {err}"
+        t1, blocks = time.perf_counter(), {}
+        for part in PARTS:
+            ctx["part"] = part
+            blocks[part] = run_part(run_fn, parts[part], args.budget, seed, kwargs, ctx)
+        now = git_state()  # the tree may have changed during a long run
+        state = {
+            "commit": meta["commit"],
+            "dirty": meta["dirty"] or now["dirty"] or now["commit"] != meta["commit"],
+            "dirty_files": sorted(set(meta["dirty_files"]) | set(now["dirty_files"])),
+        }
+        if state["dirty"] and not meta["dirty"]:
+            print(
+                f"  warning: the tree changed during the run ({now['dirty_files'][:5]}, "
+                f"HEAD {now['commit'][:7]}); this record is marked dirty",
+                flush=True,
+            )
         record = {
             "label": label,
             "dataset": name,
@@ -451,24 +574,34 @@ def run_dataset(name, args, kwargs, label, meta):
             "budget_s": args.budget,
             "quick": args.quick,
             "model_kwargs": kwargs,
-            "scores": scores,
-            "fits": fits,
-            "error": error,
-            "fit_s": sum(f["fit_s"] for f in fits),
+            "protocol": "validation+test",
+            **blocks,
             "wall_s": time.perf_counter() - t1,
             "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
             **meta,
+            **state,
         }
         common.save_json(f"accuracy-{slug(label)}-{name}-b{args.budget:g}-s{seed}", record)
         print(
             f"  {label} seed {seed}: "
-            + (
-                error
-                or f"{fmt_scores(scores, name)}; fit {record['fit_s']:.1f} s, "
-                f"total {record['wall_s']:.1f} s"
-            ),
+            + "; ".join(
+                f"{part} "
+                + (b["error"] or f"{fmt_scores(b['scores'], name)} (fit {b['fit_s']:.1f} s)")
+                for part, b in blocks.items()
+            )
+            + f"; total {record['wall_s']:.1f} s",
             flush=True,
         )
+
+
+def run_part(run_fn, data, budget, seed, kwargs, ctx):
+    """One fit and its scores: {"scores", "fits", "error", "fit_s"}."""
+    try:
+        scores, fits = run_fn(data, budget, seed, kwargs, ctx)
+        error = None
+    except Exception as err:  # one failing data set must not take the suite down
+        scores, fits, error = {}, [], f"{type(err).__name__}: {err}"
+    return {"scores": scores, "fits": fits, "error": error, "fit_s": sum(f["fit_s"] for f in fits)}
 
 
 def fmt_scores(scores, name):
@@ -477,42 +610,68 @@ def fmt_scores(scores, name):
 
 # ------------------------------------------------------------------ report
 def load_records():
+    """Runs and baselines from results/; runs from before the protocol (one test part, top-level
+    ``scores``) are read as a ``test`` block with no ``validation`` block."""
     runs, baselines = [], {}
     for path in sorted(RESULTS.glob("accuracy-*.json")):
         rec = json.loads(path.read_text())
         if path.name.startswith("accuracy-baselines-"):
             baselines[rec["dataset"]] = rec
-        elif "scores" in rec:
+        elif "test" in rec:
             runs.append(rec)
+        elif "scores" in rec:
+            block = {k: rec.get(k) for k in ("scores", "fits", "error", "fit_s")}
+            runs.append({**rec, "test": block, "pre_protocol": True})
     return runs, baselines
 
 
+def mean_sd(values):
+    """(mean, sample sd with ddof = 1), sd None for one value."""
+    sd = float(np.std(values, ddof=1)) if len(values) > 1 else None
+    return float(np.mean(values)), sd
+
+
 def summarise(runs):
-    """{(dataset, label, budget): {"n": seeds, metric: (mean, sd), "fit_s": (mean, sd), ...}}."""
+    """{(dataset, label, budget): {part: {"n": seeds, metric: (mean, sd), "fit_s": ...}, ...}}."""
     groups = {}
     for rec in runs:
         groups.setdefault((rec["dataset"], rec["label"], rec["budget_s"]), []).append(rec)
     out = {}
     for key, recs in groups.items():
-        ok = [r for r in recs if not r.get("error")]
         row = {
-            "n": len(ok),
-            "errors": [r["error"] for r in recs if r.get("error")],
-            "ds": sorted({f["ds"] for r in ok for f in r["fits"] if "ds" in f}),
-            "commits": sorted({r["commit"] + ("+" if r.get("dirty") else "") for r in recs}),
+            "errors": [
+                f"{part}: {r[part]['error']}"
+                for r in recs
+                for part in PARTS
+                if part in r and r[part].get("error")
+            ],
+            "ds": sorted(
+                {
+                    f["ds"]
+                    for r in recs
+                    for p in PARTS
+                    for f in r.get(p, {}).get("fits", [])
+                    if "ds" in f
+                }
+            ),
+            "commits": sorted({r["commit"][:7] + ("+" if r.get("dirty") else "") for r in recs}),
+            "dirty": any(r.get("dirty") for r in recs),
             "quick": any(r.get("quick") for r in recs),
+            "pre_protocol": sum(bool(r.get("pre_protocol")) for r in recs),
+            "seeds": len(recs),
         }
-        for m in METRICS[key[0]] + ("fit_s",):
-            values = [
-                r["scores"][m] if m != "fit_s" else r["fit_s"]
-                for r in ok
-                if m == "fit_s" or m in r["scores"]
-            ]
-            if values:
-                row[m] = (
-                    float(np.mean(values)),
-                    float(np.std(values)) if len(values) > 1 else None,
-                )
+        for part in PARTS:
+            ok = [r[part] for r in recs if part in r and not r[part].get("error")]
+            stats = {"n": len(ok)}
+            for m in METRICS[key[0]] + ("fit_s",):
+                values = [
+                    b[m] if m == "fit_s" else b["scores"][m]
+                    for b in ok
+                    if m == "fit_s" or m in b["scores"]
+                ]
+                if values:
+                    stats[m] = mean_sd(values)
+            row[part] = stats
         out[key] = row
     return out
 
@@ -526,33 +685,58 @@ def cell(value, digits=3):
     return f"{value:.{digits}f}"
 
 
+def marks(row):
+    """The markers of a model row: quick, dirty, pre-protocol."""
+    out = [" (quick)" if row["quick"] else ""]
+    if row["dirty"]:
+        out.append(" *dirty*")
+    if row["pre_protocol"]:
+        part = (
+            ""
+            if row["pre_protocol"] == row["seeds"]
+            else f" {row['pre_protocol']} of {row['seeds']} seeds"
+        )
+        out.append(f" *pre-protocol{part}*")
+    return "".join(out)
+
+
+def seeds_cell(row):
+    return f"{row['validation']['n']} / {row['test']['n']}"
+
+
 def dataset_section(name, summary, baselines):
     metrics = METRICS[name]
+    headers = ["model", "budget s", "seeds (val / test)"]
+    headers += [f"{m} {part}" for m in metrics for part in ("val", "test")] + ["notes"]
     rows = [
-        [f"published: {ref}", "", "", *[cell(vals.get(m)) for m in metrics], ""]
+        [f"published: {ref}", "", "", *[c for m in metrics for c in ("—", cell(vals.get(m)))], ""]
         for ref, vals in PUBLISHED.get(name, {}).items()
     ]
-    for base, scores in baselines.get(name, {}).get("baselines", {}).items():
-        rows.append([f"this code: {base}", "", "", *[cell(scores.get(m)) for m in metrics], ""])
+    rec = baselines.get(name, {})
+    val_base = rec.get("validation_baselines", {})
+    for base, scores in rec.get("baselines", {}).items():
+        val = val_base.get(base, {})
+        cells = [c for m in metrics for c in (cell(val.get(m)), cell(scores.get(m)))]
+        rows.append([f"this code: {base}", "", "", *cells, ""])
     for (ds, label, budget), row in sorted(summary.items(), key=lambda kv: (kv[0][1], kv[0][2])):
         if ds != name:
             continue
-        who = f"**RNNForecaster {label}**" + (" (quick)" if row["quick"] else "")
         note = (
             ", ".join(row["commits"])
             + (f"; ds {'/'.join(row['ds'])}" if row["ds"] else "")
             + (f"; {len(row['errors'])} failed: {row['errors'][0][:120]}" if row["errors"] else "")
         )
+        fit = "/".join(cell(row[part].get("fit_s"), 0) for part in PARTS)
+        cells = [cell(row[part].get(m)) for m in metrics for part in PARTS]
         rows.append(
             [
-                who,
+                f"**RNNForecaster {label}**{marks(row)}",
                 f"{budget:g}",
-                str(row["n"]),
-                *[cell(row.get(m)) for m in metrics],
-                f"fit {cell(row.get('fit_s'), 0)} s; {note}",
+                seeds_cell(row),
+                *cells,
+                f"fit {fit} s; {note}",
             ]
         )
-    headers = ["model", "budget s", "seeds", *metrics, "notes"]
     return f"## {name}\n\n" + table(headers, rows)
 
 
@@ -587,9 +771,10 @@ def headline_section(summary, baselines):
     rows = []
     for name in DATASETS:
         m = HEADLINE[name]
+        rec = baselines.get(name, {})
         refs = "; ".join(
-            f"{b} {s[m]:.3f}"
-            for b, s in baselines.get(name, {}).get("baselines", {}).items()
+            f"{b} {cell(rec.get('validation_baselines', {}).get(b, {}).get(m))} / {s[m]:.3f}"
+            for b, s in rec.get("baselines", {}).items()
             if m in s
         )
         for (ds, label, budget), row in sorted(summary.items()):
@@ -598,10 +783,12 @@ def headline_section(summary, baselines):
                     [
                         name,
                         m,
-                        f"{label}" + (" (quick)" if row["quick"] else ""),
+                        f"{label}{marks(row)}",
                         f"{budget:g}",
-                        str(row["n"]),
-                        cell(row.get(m)),
+                        seeds_cell(row),
+                        cell(row["validation"].get(m)),
+                        cell(row["test"].get(m)),
+                        ", ".join(row["commits"]),
                         refs,
                         TARGETS.get(name, "beat the baselines"),
                     ]
@@ -612,9 +799,11 @@ def headline_section(summary, baselines):
             "metric",
             "label",
             "budget s",
-            "seeds",
-            "ours (mean ± sd)",
-            "baselines (this code)",
+            "seeds (val / test)",
+            "validation (mean ± sd)",
+            "test (mean ± sd)",
+            "commit",
+            "baselines, this code (val / test)",
             "target (issue 11)",
         ],
         rows,
@@ -636,12 +825,15 @@ def write_report():
     machine = latest.get("machine")
     parts = [
         "# Accuracy suite (generated by `benchmarks/accuracy.py`; do not edit by hand)\n",
+        PROTOCOL,
         "Default `RNNForecaster(horizon=h, max_time=budget share, seed=s)` (season length from the dates; M3: m) on the "
-        "development suite, each data set under a wall-clock budget per seed on CPU, beside the published "
-        "figures (`../shared/data/README.md`) and naive baselines scored by the same code. Figures are "
-        "mean ± sd over seeds (sd omitted for one seed); 'quick' rows are smoke runs, not results. Notes give "
-        "the commit(s) measured ('+': forecast/ had uncommitted changes, i.e. defaults in flux) and the mean "
-        "fit time. Lower is better everywhere. Protocols: the script's docstring.\n",
+        "development suite, each data set under a wall-clock budget per seed and part on CPU, beside the published "
+        "figures (`../shared/data/README.md`, test parts only) and naive baselines scored by the same code. Figures "
+        "are mean ± sample sd (ddof = 1) over seeds (sd omitted for one seed); 'seeds' counts the seeds scored on "
+        "validation / test; 'quick' rows are smoke runs, not results. The commit column and notes give the "
+        "commit(s) measured ('+' and *dirty*: uncommitted changes; before the protocol '+' meant changes under "
+        "forecast/ only) and the mean fit time (validation / test). Lower is better everywhere. Protocols: the "
+        "script's docstring.\n",
         f"Machine of the latest runs: {machine_line(machine)}\n" if machine else "",
         headline_section(summary, baselines),
         checks_section(baselines),
@@ -684,6 +876,11 @@ def parse_args(argv=None):
     )
     ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
     ap.add_argument("--markdown-only", action="store_true", help="only rebuild RESULTS-accuracy.md")
+    ap.add_argument(
+        "--allow-dirty",
+        action="store_true",
+        help="measure a tree with uncommitted changes (the rows are marked dirty in the report)",
+    )
     args = ap.parse_args(argv)
     if args.quick:
         args.budget, args.seeds = 10.0, [0]
@@ -704,10 +901,13 @@ def main(argv=None):
                 f"--model-kwargs may not set {fixed}: the suite sets them from the data and budget"
             )
         label = args.label or default_label(kwargs)
+        state = git_state()
+        if state["dirty"] and not args.allow_dirty:
+            refuse_dirty(state)
         torch.set_num_threads(args.threads)
         meta = {
             "machine": common.machine_info(),
-            **git_state(),
+            **state,
             "params": RNNForecaster(**kwargs).get_params(),
             "argv": sys.argv[1:],
         }
