@@ -17,6 +17,7 @@ _EXPORTS = {
     "select_model": "evaluation.selection",
     "SelectionResult": "evaluation.selection",
     "TemporalSplit": "evaluation.splits",
+    "AutoRNNForecaster": "tuning.auto",
 }
 __all__ = [*_EXPORTS, "__version__"]
 

@@ -25,6 +25,7 @@ LAYERS = [
     "fitted",
     "estimator",
     "evaluation",
+    "tuning",
 ]
 BASE = {"forecast.choices", "forecast.checks"}
 MODULES = sorted(p for p in PACKAGE.rglob("*.py") if p != PACKAGE / "__init__.py")

@@ -1,0 +1,103 @@
+"""AutoRNNForecaster: an Optuna search on validation data (tiny settings, AirPassengers)."""
+
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from forecast import AutoRNNForecaster, SeasonalNaive
+from forecast.datasets import load
+
+pytest.importorskip("optuna")
+FIXED = {"max_epochs": 2, "hidden_size": 8, "windows_per_epoch": 64, "batch_size": 32}
+SPACE = {"bidirectional": False, "num_layers": 1, "cell": "gru"}
+
+
+@pytest.fixture(scope="module")
+def df():
+    return load("airpassengers")
+
+
+def auto(**kw):
+    kw = {"horizon": 12, "n_trials": 3, "max_time": 60, "space": SPACE, "fixed": FIXED, **kw}
+    return AutoRNNForecaster(**kw)
+
+
+@pytest.fixture(scope="module")
+def fitted(df):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # two epochs may well lose to seasonal naive
+        return auto(ensemble=2).fit(df)
+
+
+def test_fit_predict_shapes_and_trials(fitted):
+    fc = fitted.predict()
+    assert list(fc.columns) == ["unique_id", "ds", "y_pred"] and len(fc) == 12
+    assert np.isfinite(fc["y_pred"]).all()
+    assert len(fitted.trials_) == 3 and {"number", "state", "value"} <= set(fitted.trials_)
+    assert fitted.season_length_ == 12 and np.isfinite(fitted.naive_score_)
+    assert len(fitted.members_) == 2  # two distinct settings, best first
+    assert fitted.best_score_ == min(fitted.trials_["value"])
+    assert fitted.best_params_["cell"] == "gru" and fitted.best_params_["hidden_size"] == 8
+    lookback = fitted.best_params_["lookback"]
+    assert lookback in (12, 24, 36) and fitted.members_[0].lookback == lookback
+
+
+def test_predict_is_the_median_of_members(fitted, df):
+    each = np.stack([m.predict()["y_pred"].to_numpy() for m in fitted.members_])
+    np.testing.assert_allclose(fitted.predict()["y_pred"], np.median(each, axis=0))
+    origins = df[["unique_id", "ds"]].iloc[[100, 120]].rename(columns={"ds": "cutoff"})
+    at = fitted.predict_at(df, origins)
+    each = np.stack([m.predict_at(df, origins)["y_pred"].to_numpy() for m in fitted.members_])
+    np.testing.assert_allclose(at["y_pred"], np.median(each, axis=0))
+
+
+def test_params_round_trip():
+    model = auto(ensemble=3, storage="sqlite:///x.db", fallback="seasonal_naive")
+    again = clone(model)
+    assert again.get_params() == model.get_params()
+    assert again.set_params(n_trials=7).n_trials == 7 and model.n_trials == 3
+    with pytest.raises(ValueError, match="fallback"):
+        auto(fallback="naive").fit(load("airpassengers"))
+
+
+def test_save_load_predicts_the_same(fitted, tmp_path):
+    fitted.save(tmp_path / "auto")
+    back = AutoRNNForecaster.load(tmp_path / "auto")
+    np.testing.assert_array_equal(back.predict()["y_pred"], fitted.predict()["y_pred"])
+    assert back.best_params_ == fitted.best_params_ and len(back.trials_) == 3
+    assert back.get_params()["n_trials"] == 3
+
+
+def test_storage_resumes_the_study(df, tmp_path):
+    kw = {"storage": f"sqlite:///{tmp_path / 'study.db'}", "study_name": "air", "n_trials": 1}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        first = auto(**kw).fit(df)
+        second = auto(**kw).fit(df)
+    assert len(first.trials_) == 1 and len(second.trials_) == 2
+
+
+def test_fallback_to_seasonal_naive_warns(df, tmp_path):
+    poor = {**FIXED, "max_epochs": 1, "learning_rate": 1e-6, "window_norm": "last"}
+    with pytest.warns(UserWarning, match="no trial beat seasonal naive"):
+        model = auto(n_trials=1, fixed=poor, fallback="seasonal_naive").fit(df)
+    assert model.best_params_ == {"model": "seasonal_naive"}
+    assert model.best_score_ > model.naive_score_
+    naive = SeasonalNaive(horizon=12, season_length=12).fit(df).predict()
+    np.testing.assert_array_equal(model.predict()["y_pred"], naive["y_pred"])
+    model.save(tmp_path / "naive")
+    back = AutoRNNForecaster.load(tmp_path / "naive")
+    np.testing.assert_array_equal(back.predict()["y_pred"], naive["y_pred"])
+
+
+def test_core_imports_without_optuna():
+    code = (
+        "import sys, forecast\n"
+        "from forecast import RNNForecaster, AutoRNNForecaster\n"
+        "assert 'optuna' not in sys.modules, 'optuna imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
