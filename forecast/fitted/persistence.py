@@ -62,13 +62,15 @@ def save(path, params, state, module, class_name):
             {k: v.detach().cpu() for k, v in module.state_dict().items()}, tmp / "weights.pt"
         )
         np.savez(tmp / "tail.npz", data=state.tail.data, static=state.static)
-        _replace_dir(tmp, path)
+        replace_dir(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 
-def _replace_dir(tmp, path):
+def replace_dir(tmp, path):
+    """Move the finished folder ``tmp`` to ``path`` (rename, so a reader never sees half a model);
+    an existing ``path`` is renamed aside first and removed once the new one is in place."""
     if path.exists():
         old = path.with_name(f".{path.name}.old-{os.getpid()}")
         os.replace(path, old)

@@ -9,7 +9,6 @@ temporary sibling folder and renamed into place, as ``forecast.fitted.persistenc
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -19,6 +18,7 @@ import pandas as pd
 from forecast.data.frames import TIME
 from forecast.estimator import RNNForecaster
 from forecast.evaluation.baselines import SeasonalNaive
+from forecast.fitted.persistence import replace_dir
 
 FORMAT = 1
 CONFIG = "auto.json"
@@ -40,7 +40,7 @@ def save(model, path):
             for i, member in enumerate(model.members_):
                 member.save(tmp / f"member{i}")
         (tmp / CONFIG).write_text(json.dumps(_config(model, naive), indent=1, default=str))
-        _replace_dir(tmp, path)
+        replace_dir(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -85,13 +85,3 @@ def _config(model, naive):
         if naive
         else [f"member{i}" for i in range(len(model.members_))],
     }
-
-
-def _replace_dir(tmp, path):
-    if path.exists():
-        old = path.with_name(f".{path.name}.old-{os.getpid()}")
-        os.replace(path, old)
-        os.replace(tmp, path)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, path)
