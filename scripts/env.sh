@@ -12,7 +12,7 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; 
     LOG="$VENV/install.log"
     if ! { "$VENV/bin/python" -m pip install -q --disable-pip-version-check "torch==2.13.0" &&
            "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c "$ROOT/constraints.txt" \
-               -e "$ROOT[pipelines,tuning,dev]"; } > "$LOG" 2>&1; then
+               -e "$ROOT[pipelines,tuning,serving,dev]"; } > "$LOG" 2>&1; then
         grep -v "is ignored: it is neither" "$LOG" | tail -30 >&2
         echo "[env] installing the environment failed; full log: $LOG" >&2
         exit 1
