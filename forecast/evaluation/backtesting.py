@@ -71,6 +71,7 @@ def backtest(
     season_length=1,
     metrics=DEFAULT_METRICS,
     warm_fraction=0.25,
+    callbacks=None,
 ):
     """Rolling-origin backtest of ``estimator`` on ``df``.
 
@@ -90,6 +91,8 @@ def backtest(
     season_length : m of the MASE scale; metrics : names from ``forecast.metrics.METRICS`` or
         probabilistic ones (``forecast.metrics.interval``: pinball, crps, coverage80, width80,
         msis95).
+    callbacks : training-loop callbacks passed to every fit (``fit(train, callbacks=...)``), e.g.
+        a search's pruning hook (``forecast.tuning``); None passes none.
 
     Returns
     -------
@@ -101,7 +104,7 @@ def backtest(
     long = _validated(estimator, df)
     folds = make_folds(long, horizon, n_windows, step)
     runs, n_fits, fit_s, predict_s, histories = _run_groups(
-        estimator, long, folds, refit, window, train_length, warm_fraction
+        estimator, long, folds, refit, window, train_length, warm_fraction, callbacks
     )
     fc = assemble(long, folds, runs)
     tables = evaluate_groups(
@@ -175,7 +178,7 @@ def fit_groups(n_windows, refit):
     return [list(range(i, min(i + k, n_windows))) for i in range(0, n_windows, k)]
 
 
-def _run_groups(estimator, long, folds, refit, window, train_length, warm_fraction):
+def _run_groups(estimator, long, folds, refit, window, train_length, warm_fraction, callbacks):
     pos = long.groupby(ID, sort=False).cumcount().to_numpy()
     runs, fit_s, predict_s, est, histories, budget = [], 0.0, 0.0, None, [], None
     for g, group in enumerate(fit_groups(folds.n_windows, refit)):
@@ -189,6 +192,7 @@ def _run_groups(estimator, long, folds, refit, window, train_length, warm_fracti
             warm=refit == "warm" and g > 0,
             fraction=warm_fraction,
             budget=budget,
+            callbacks=callbacks,
         )
         budget = budget or _warm_budget(
             estimator, est, warm_fraction
@@ -205,12 +209,13 @@ def _run_groups(estimator, long, folds, refit, window, train_length, warm_fracti
     return runs, len(runs), fit_s, predict_s, histories
 
 
-def _fit(estimator, previous, train, warm, fraction, budget=None):
+def _fit(estimator, previous, train, warm, fraction, budget=None, callbacks=None):
+    hooks = {} if callbacks is None else {"callbacks": callbacks}
     if not (
         warm and budget is not None and "warm_start" in inspect.signature(previous.fit).parameters
     ):
-        return clone(estimator).fit(train)
-    return previous.set_params(**budget).fit(train, warm_start=True)
+        return clone(estimator).fit(train, **hooks)
+    return previous.set_params(**budget).fit(train, warm_start=True, **hooks)
 
 
 def _warm_budget(estimator, first, fraction):

@@ -25,6 +25,7 @@ from forecast.estimator import RNNForecaster
 from forecast.evaluation.backtesting import backtest
 from forecast.evaluation.baselines import SeasonalNaive
 from forecast.tuning import persistence
+from forecast.tuning import study as study_lib
 from forecast.tuning.space import sample
 
 FALLBACKS = (None, "seasonal_naive")
@@ -41,19 +42,25 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
     horizon : steps to forecast (and the validation length).
     season_length : m (MASE scale, seasonal naive, lookback unit); None reads it from the data.
     max_time : seconds for the whole search (the study's timeout); each trial trains for its share.
-    n_trials : trials to run in this fit (None: until ``max_time``).
+    n_trials : trials to run in this fit (None: until ``max_time``; 0: none, refit the best of
+        the stored study).
     ensemble : the best this many distinct settings are refitted; they forecast their median.
     space : None (``forecast.tuning.space.default_space``), a dict of values fixed over it, or a
         callable ``space(trial) -> dict`` of RNNForecaster keyword arguments.
     fixed : dict of RNNForecaster keyword arguments applied to every trial (loss, level, ...).
-    storage, study_name : an Optuna storage URL (``sqlite:///study.db``) and study name: a study
-        found there is resumed, so workers share it.
+    storage, study_name : an Optuna storage URL (``sqlite:///study.db``) or a file path ending in
+        ``.journal`` (safe for several processes), and a study name: a study found there is
+        resumed (after a kill too), so workers share it.
     fallback : None | "seasonal_naive": the final model when no trial beats seasonal naive.
+    pruner : "median" | "halving" | None: stop trials whose per-epoch validation loss (on the
+        last horizon before each trial's cutoff, held back as ``val_size``) trails earlier
+        trials'. Sound while loss, scaler and target_transform are the same in every trial.
     seed : seeds the TPE sampler and every trial's network.
     verbose : show Optuna's per-trial log.
 
     Fitted attributes: ``best_params_``, ``best_score_`` (validation MASE), ``naive_score_``,
-    ``trials_`` (DataFrame: number, state, value, params_...), ``study_``, ``members_``,
+    ``trials_`` (DataFrame: number, state, value, seconds, epochs, params_...; each trial's
+    ``train_loss`` / ``val_loss`` curves are its user attributes), ``study_``, ``members_``,
     ``fallback_data_`` (the long training frame, kept only when seasonal naive is the model).
     """
 
@@ -69,32 +76,44 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
         storage=None,
         study_name=None,
         fallback=None,
+        pruner="median",
         seed=0,
         verbose=False,
     ):
         self.horizon, self.season_length, self.max_time = horizon, season_length, max_time
         self.n_trials, self.ensemble, self.space, self.fixed = n_trials, ensemble, space, fixed
         self.storage, self.study_name, self.fallback = storage, study_name, fallback
-        self.seed, self.verbose = seed, verbose
+        self.pruner, self.seed, self.verbose = pruner, seed, verbose
 
-    def fit(self, df, y=None):
-        """Search, then refit the best settings on all of ``df``.
+    def fit(self, df, y=None, *, id_col="unique_id", time_col="ds", target_col="y"):
+        """Search (:meth:`search`), then refit the best settings on all of ``df``.
 
         Parameters
         ----------
-        df : long DataFrame [unique_id, ds, y, <covariates>], wide DataFrame or Series (as
-            ``RNNForecaster.fit``).
+        df : long DataFrame [id_col, time_col, target_col, <covariates>], wide DataFrame or
+            Series (as ``RNNForecaster.fit``); the members keep the column names.
 
         Returns
         -------
         self
         """
+        columns = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
+        self.search(df, y, **columns)
+        self._refit(df, y, columns)
+        return self
+
+    def search(self, df, y=None, *, id_col="unique_id", time_col="ds", target_col="y"):
+        """Run this fit's trials into the study (no refit): ``study_``, ``trials_``,
+        ``season_length_``. Several processes calling ``search`` on one ``storage`` and
+        ``study_name`` share the study; ``fit`` with ``n_trials=0`` then refits its best.
+        """
         import optuna
 
         self._check_params()
-        df = frames.with_target(df, y, frames.TARGET)
-        long, _ = frames.to_long(df)
-        long, freqs = frames.validate(long, (), (self.fixed or {}).get("fill"), where="fit data")
+        frame = frames.with_target(df, y, target_col)
+        long, spec = frames.to_long(frame, id_col, time_col, target_col)
+        fill = (self.fixed or {}).get("fill")
+        long, freqs = frames.validate(long, (), fill, where="fit data", names=spec.names)
         lengths = long.groupby(ID, sort=False).size().to_numpy()
         m = resolve_season_length(self.season_length, freqs.values(), lengths, self.horizon)
         started = time.perf_counter()
@@ -106,39 +125,54 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
             params = sample(trial, self.space, self.horizon, m, self.fixed)
             trial.set_user_attr("params", _plain(params))
             trial.set_user_attr("max_time", budget)
-            est = RNNForecaster(**self._trial_kwargs(params, m, budget))
-            return _validation_mase(est, df, m)
+            kwargs = self._trial_kwargs(params, m, budget)
+            if self.pruner is not None and "val_size" not in params:
+                kwargs["val_size"] = self.horizon  # a validation loss per epoch to prune on
+            pruning = study_lib.TrialPruning(trial)
+            result = backtest(
+                RNNForecaster(**kwargs),
+                long,
+                1,
+                season_length=m,
+                metrics=("mase",),
+                callbacks=[pruning],
+            )
+            study_lib.record_curves(trial, result.histories)
+            if pruning.pruned:
+                raise optuna.TrialPruned()
+            return float(result.aggregate["mase"])
 
         verbosity = optuna.logging.get_verbosity()
         optuna.logging.set_verbosity(optuna.logging.INFO if self.verbose else optuna.logging.WARN)
         try:
-            study = optuna.create_study(
-                storage=self.storage,
-                study_name=self.study_name,
-                direction="minimize",
-                sampler=optuna.samplers.TPESampler(seed=self.seed),
-                load_if_exists=True,
-            )
-            study.optimize(
-                objective, n_trials=self.n_trials, timeout=self.max_time, catch=TRIAL_ERRORS
-            )
+            study = study_lib.open_study(self.storage, self.study_name, self.seed, self.pruner)
+            if self.n_trials != 0:
+                study.optimize(
+                    objective, n_trials=self.n_trials, timeout=self.max_time, catch=TRIAL_ERRORS
+                )
         finally:
             optuna.logging.set_verbosity(verbosity)
         self.study_, self.season_length_ = study, m
-        self.trials_ = study.trials_dataframe(attrs=("number", "state", "value", "params"))
-        self.naive_score_ = _validation_mase(SeasonalNaive(self.horizon, m), df, m)
-        self._refit(df, _best(study, self.ensemble), m)
+        self.trials_ = study_lib.trials_frame(study)
+        self.naive_score_ = _validation_mase(SeasonalNaive(self.horizon, m), long, m)
+        self._search_data = long
         return self
 
     def _check_params(self):
         check_int("horizon", self.horizon, 1)
         check_int("ensemble", self.ensemble, 1)
         if self.n_trials is not None:
-            check_int("n_trials", self.n_trials, 1)
+            check_int("n_trials", self.n_trials, 0)
+        if self.n_trials == 0 and self.storage is None:
+            raise ValueError("n_trials=0 refits the best trials of a stored study: set storage")
         if not self.max_time or self.max_time <= 0:
             raise ValueError(f"max_time must be a positive number of seconds, got {self.max_time}")
-        if self.fallback not in FALLBACKS:
-            raise ValueError(f"fallback must be one of {FALLBACKS}, got {self.fallback!r}")
+        for name, value, allowed in (
+            ("fallback", self.fallback, FALLBACKS),
+            ("pruner", self.pruner, study_lib.PRUNERS),
+        ):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
         if self.fixed is not None and not isinstance(self.fixed, dict):
             raise ValueError(f"fixed must be None or a dict, got {self.fixed!r}")
 
@@ -146,8 +180,10 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
         base = {"horizon": self.horizon, "season_length": m, "seed": self.seed, "verbose": False}
         return {**base, "max_time": budget, **params}
 
-    def _refit(self, df, best, m):
-        """Refit the ``best`` trials on all of ``df`` (or seasonal naive, per ``fallback``)."""
+    def _refit(self, df, y, columns):
+        """Refit the best trials on all of ``df`` (or seasonal naive, per ``fallback``)."""
+        best, m, long = study_lib.best_trials(self.study_, self.ensemble), self.season_length_, None
+        long, self._search_data = self._search_data, None
         self.best_score_ = best[0].value if best else float("nan")
         beaten = bool(best) and self.best_score_ < self.naive_score_
         if not beaten:
@@ -160,26 +196,29 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
             raise RuntimeError("no trial completed: raise max_time or check the settings")
         if not beaten and self.fallback == "seasonal_naive":
             self.best_params_ = {"model": "seasonal_naive"}
-            self.members_ = [SeasonalNaive(self.horizon, m).fit(df)]
-            self.fallback_data_ = frames.to_long(df)[0]  # saved: seasonal naive refits on it
+            self.members_ = [SeasonalNaive(self.horizon, m).fit(long)]
+            self.fallback_data_ = long  # saved: seasonal naive refits on it
             return
         self.best_params_ = dict(best[0].user_attrs["params"])
         self.members_ = []
         for trial in best:
             params = {**trial.user_attrs["params"], **(self.fixed or {})}
             kwargs = self._trial_kwargs(params, m, trial.user_attrs["max_time"])
-            self.members_.append(RNNForecaster(**kwargs).fit(df))
+            self.members_.append(RNNForecaster(**kwargs).fit(df, y, **columns))
 
-    def predict(self, df=None, X_future=None):
-        """The median forecast of the members: [unique_id, ds, y_pred], horizon rows per series
-        (a wide frame or Series for such input)."""
+    def predict(self, df=None, X_future=None, level=None):
+        """The members' median forecast: [unique_id, ds, y_pred (, y_lo<l>, y_hi<l>, y_q...)],
+        horizon rows per series (a wide frame or Series for such input). Interval and quantile
+        columns are the members' medians too, column by column."""
         self._check_fitted()
-        return _median([m.predict(df, X_future) for m in self.members_])
+        kw = _level(level, self.members_)
+        return _median([m.predict(df, X_future, **kw) for m in self.members_])
 
-    def predict_at(self, df, origins):
+    def predict_at(self, df, origins, level=None):
         """The members' median ``predict_at`` (forecasts from several origins of ``df``)."""
         self._check_fitted()
-        return _median([m.predict_at(df, origins) for m in self.members_])
+        kw = _level(level, self.members_)
+        return _median([m.predict_at(df, origins, **kw) for m in self.members_])
 
     def _check_fitted(self):
         if not hasattr(self, "members_"):
@@ -202,19 +241,12 @@ def _validation_mase(estimator, df, m):
     )
 
 
-def _best(study, k):
-    """The ``k`` best completed trials with distinct settings, best first."""
-    import optuna
-
-    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    done = [t for t in done if np.isfinite(t.value) and "params" in t.user_attrs]
-    best, seen = [], set()
-    for trial in sorted(done, key=lambda t: t.value):
-        key = json.dumps(trial.user_attrs["params"], sort_keys=True)
-        if key not in seen:
-            seen.add(key)
-            best.append(trial)
-    return best[:k]
+def _level(level, members):
+    if level is None:
+        return {}
+    if isinstance(members[0], SeasonalNaive):
+        raise ValueError("level: the seasonal-naive fallback gives point forecasts only")
+    return {"level": level}
 
 
 def _plain(params):
@@ -228,8 +260,10 @@ def _median(forecasts):
     if len(forecasts) == 1:
         return first
     if isinstance(first, pd.DataFrame) and "y_pred" in first.columns:
-        out = first.drop(columns=[c for c in first.columns if c.startswith("y_")])
-        out["y_pred"] = np.median(np.stack([f["y_pred"].to_numpy() for f in forecasts]), axis=0)
+        out = first.copy()
+        for column in (c for c in first.columns if c.startswith("y_")):
+            values = np.stack([f[column].to_numpy(dtype=float) for f in forecasts])
+            out[column] = np.median(values, axis=0)
         return out
     values = np.median(np.stack([np.asarray(f, dtype=float) for f in forecasts]), axis=0)
     if isinstance(first, pd.Series):

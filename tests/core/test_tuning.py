@@ -101,3 +101,86 @@ def test_core_imports_without_optuna():
         "assert 'optuna' not in sys.modules, 'optuna imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_pruning_stops_a_trial_that_trails_the_median():
+    import optuna
+
+    from forecast.training.records import EpochRecord, TrainState
+    from forecast.tuning.study import TrialPruning, open_study
+
+    study = open_study(None, None, 0, "median")
+    for _ in range(3):  # three startup trials with val loss 1.0 at epochs 0..2
+        trial = study.ask()
+        for epoch in range(3):
+            trial.report(1.0, epoch)
+        study.tell(trial, 1.0)
+    state = TrainState(module=None, optimizer=None)
+
+    def record(epoch, val):
+        return EpochRecord(epoch, 1, 1.0, val, 0.0, 0.0, 0.0, 1e-3, 0.1)
+
+    good = TrialPruning(study.ask())
+    good.on_epoch_end(state, record(1, 0.5))
+    assert not good.pruned and not state.stop
+    bad = TrialPruning(study.ask())
+    bad.on_epoch_end(state, record(1, None))  # no validation loss: nothing to judge
+    assert not bad.pruned
+    bad.on_epoch_end(state, record(1, 5.0))
+    assert bad.pruned and state.stop
+    assert isinstance(study.pruner, optuna.pruners.MedianPruner)
+
+
+def test_search_prunes_hopeless_trials_and_records_curves(df):
+    def space(trial):  # every other trial learns nothing: its validation loss trails
+        slow = trial.suggest_categorical("slow", [False, True])
+        return {"cell": "gru", "num_layers": 1, "learning_rate": 1e-7 if slow else 1e-2}
+
+    fixed = {**FIXED, "max_epochs": 5}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = auto(n_trials=8, space=space, fixed=fixed, pruner="median").fit(df)
+    trials = model.trials_
+    assert set(trials["state"]) <= {"COMPLETE", "PRUNED"}
+    pruned = trials[trials["state"] == "PRUNED"]
+    assert len(pruned) >= 1 and pruned["params_slow"].all()  # only hopeless trials are cut
+    assert (pruned["epochs"] < 5).all() and (
+        trials.loc[trials["state"] == "COMPLETE", "epochs"] == 5
+    ).all()
+    for trial in model.study_.trials:
+        assert len(trial.user_attrs["val_loss"]) == len(trial.user_attrs["train_loss"]) >= 1
+    assert model.best_params_["learning_rate"] == 1e-2
+    assert "val_size" not in model.best_params_ and model.members_[0].val_size is None
+
+
+def test_custom_columns_and_intervals(df):
+    frame = df.rename(columns={"unique_id": "store", "ds": "date", "y": "sales"})
+    fixed = {**FIXED, "interval": "conformal", "level": (80,)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = auto(ensemble=2, fixed=fixed, pruner=None).fit(
+            frame, id_col="store", time_col="date", target_col="sales"
+        )
+    fc = model.predict(level=[80])
+    assert list(fc.columns[:3]) == ["store", "date", "y_pred"] and len(fc) == 12
+    for column in ("y_pred", "y_lo80", "y_hi80"):
+        each = np.stack([m.predict(level=[80])[column].to_numpy() for m in model.members_])
+        np.testing.assert_allclose(fc[column], np.median(each, axis=0))
+    assert (fc["y_lo80"] <= fc["y_hi80"]).all()
+    assert model.members_[0].val_size is None  # pruning off: trials kept the user's settings
+
+
+def test_shared_journal_study_refits_without_new_trials(df, tmp_path):
+    kw = {"storage": str(tmp_path / "s.journal"), "study_name": "air", "n_trials": 2}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        auto(**kw).search(df)  # a worker's share of the trials, no refit
+        auto(**kw).search(df)
+        model = auto(**{**kw, "n_trials": 0}).fit(df)
+    assert len(model.trials_) == 4 and model.best_score_ == model.trials_["value"].min()
+    with pytest.raises(ValueError, match="n_trials=0"):
+        auto(n_trials=0).fit(df)
+    with pytest.raises(ValueError, match="storage"):
+        auto(storage="study.db").fit(df)
+    with pytest.raises(ValueError, match="pruner"):
+        auto(pruner="hyperband").fit(df)

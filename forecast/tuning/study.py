@@ -1,0 +1,118 @@
+"""The Optuna side of :class:`~forecast.tuning.auto.AutoRNNForecaster`: opening (or resuming) a
+study, pruning bad trials on their per-epoch validation loss, what each trial records, and the
+best distinct trials. Optuna is imported inside these functions only.
+
+Pruning compares trials' validation losses epoch by epoch, so it holds only while the loss, the
+scaler and the target transform are the same in every trial (the default space never samples
+them; a callable space that does should run with ``pruner=None``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from forecast.training.records import Callback
+
+PRUNERS = (None, "median", "halving")
+JOURNAL_SUFFIX = ".journal"  # a plain file path with this suffix: Optuna's journal file storage
+
+
+def open_study(storage, study_name, seed, pruner):
+    """A minimising study with a seeded TPE sampler, resumed when ``storage`` already holds it.
+
+    ``storage``: None (in memory), an SQLAlchemy URL (``sqlite:///study.db``,
+    ``postgresql://...``), or a file path ending in ``.journal`` (Optuna's journal file storage:
+    safe for several processes on one machine or a shared disk, where SQLite may lock).
+    """
+    import optuna
+
+    return optuna.create_study(
+        storage=_storage(storage),
+        study_name=study_name,
+        direction="minimize",
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=_pruner(pruner),
+        load_if_exists=True,
+    )
+
+
+def _storage(storage):
+    if storage is None or "://" in str(storage):
+        return storage
+    if not str(storage).endswith(JOURNAL_SUFFIX):
+        raise ValueError(
+            f"storage must be a database URL (sqlite:///study.db) or a file path ending in "
+            f"{JOURNAL_SUFFIX!r}, got {storage!r}"
+        )
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    Path(storage).parent.mkdir(parents=True, exist_ok=True)
+    return JournalStorage(JournalFileBackend(str(storage)))
+
+
+def _pruner(name):
+    import optuna
+
+    if name is None:
+        return optuna.pruners.NopPruner()
+    if name == "median":  # prune below the median of earlier trials at the same epoch
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
+    return optuna.pruners.SuccessiveHalvingPruner()
+
+
+class TrialPruning(Callback):
+    """Report each epoch's validation loss to the trial; stop the fit when the pruner says so.
+
+    The fit ends normally (``state.stop``), so no exception crosses the training loop; the
+    objective then raises ``optuna.TrialPruned`` because ``pruned`` is set.
+    """
+
+    def __init__(self, trial):
+        self.trial, self.pruned = trial, False
+
+    def on_epoch_end(self, state, record):
+        if record.val_loss is None or not math.isfinite(record.val_loss):
+            return
+        self.trial.report(float(record.val_loss), record.epoch)
+        if self.trial.should_prune():
+            self.pruned = state.stop = True
+
+
+def record_curves(trial, histories):
+    """Keep the trial's per-epoch losses as user attributes (the flow logs them as curves)."""
+    if not histories:
+        return
+    frame = histories[-1].to_frame()
+    for column in ("train_loss", "val_loss"):
+        if column in frame:
+            values = [None if v is None or not np.isfinite(v) else float(v) for v in frame[column]]
+            trial.set_user_attr(column, values)
+
+
+def best_trials(study, k):
+    """The ``k`` best completed trials with distinct settings, best first."""
+    import optuna
+
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    done = [t for t in done if t.value is not None and np.isfinite(t.value)]
+    best, seen = [], set()
+    for trial in sorted((t for t in done if "params" in t.user_attrs), key=lambda t: t.value):
+        key = json.dumps(trial.user_attrs["params"], sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            best.append(trial)
+    return best[:k]
+
+
+def trials_frame(study):
+    """One row per trial: number, state, value, seconds, epochs, params_<name>."""
+    frame = study.trials_dataframe(attrs=("number", "state", "value", "duration", "params"))
+    if "duration" in frame:
+        frame["seconds"] = frame.pop("duration").dt.total_seconds()
+    frame["epochs"] = [len(t.user_attrs.get("train_loss", ())) for t in study.trials]
+    return frame
