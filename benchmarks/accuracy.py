@@ -57,13 +57,14 @@ import re
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
-from forecast import RNNForecaster
+from forecast import AutoRNNForecaster, RNNForecaster
 from forecast.datasets import bundled as fds
 from forecast.evaluation.baselines import Naive, SeasonalNaive, naive2
 from forecast.metrics import aggregate, owa
@@ -87,6 +88,8 @@ ETT_VALIDATION = (fds.ETT_BORDERS[0], fds.ETT_BORDERS[1])  # fitted on rows befo
 ETT_TEST = (fds.ETT_BORDERS[1], fds.ETT_BORDERS[2])
 M4_WEEKLY_HORIZON = 13
 PARTS = ("validation", "test")
+MODEL = {"name": "rnn"}  # --model: "rnn" (RNNForecaster) or "auto" (AutoRNNForecaster)
+MODEL_NAMES = {"rnn": "RNNForecaster", "auto": "AutoRNNForecaster"}
 
 METRICS = {
     "m4_weekly": ("smape", "mase", "owa"),
@@ -264,11 +267,15 @@ def synthetic_dates(frame, freq):
 # ------------------------------------------------------------------ the model under test
 def fit_model(train, horizon, season, seconds, seed, kwargs):
     """Fit the model under test; returns (model, facts about the fit)."""
-    model = RNNForecaster(
-        horizon=horizon, season_length=season, max_time=seconds, seed=seed, verbose=False, **kwargs
-    )
+    common_kw = {"horizon": horizon, "season_length": season, "max_time": seconds, "seed": seed}
+    if MODEL["name"] == "auto":
+        model = AutoRNNForecaster(**common_kw, **kwargs)
+    else:
+        model = RNNForecaster(**common_kw, verbose=False, **kwargs)
     t0 = time.perf_counter()
-    model.fit(train)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(train)
     facts = {
         "horizon": horizon,
         "budget_s": seconds,
@@ -277,7 +284,17 @@ def fit_model(train, horizon, season, seconds, seed, kwargs):
         "season_length_": getattr(model, "season_length_", None),
         "lookback_": getattr(model, "lookback_", None),
         "n_train_windows_": getattr(model, "n_train_windows_", None),
+        "warnings": sorted({str(w.message)[:200] for w in caught}),
     }
+    if MODEL["name"] == "auto":
+        states = model.trials_["state"].value_counts().to_dict()
+        facts.update(
+            trials=int(len(model.trials_)),
+            trial_states={str(k): int(v) for k, v in states.items()},
+            best_params=model.best_params_,
+            best_validation_mase=model.best_score_,
+            naive_validation_mase=model.naive_score_,
+        )
     return model, facts
 
 
@@ -552,7 +569,7 @@ def run_dataset(name, args, kwargs, label, meta):
     print(f"{name}: data + baselines {time.perf_counter() - t0:.1f} s", flush=True)
     for seed in args.seeds:
         t1, blocks = time.perf_counter(), {}
-        for part in PARTS:
+        for part in args.parts:
             ctx["part"] = part
             blocks[part] = run_part(run_fn, parts[part], args.budget, seed, kwargs, ctx)
         now = git_state()  # the tree may have changed during a long run
@@ -573,8 +590,9 @@ def run_dataset(name, args, kwargs, label, meta):
             "seed": seed,
             "budget_s": args.budget,
             "quick": args.quick,
+            "model": MODEL["name"],
             "model_kwargs": kwargs,
-            "protocol": "validation+test",
+            "protocol": "+".join(args.parts),
             **blocks,
             "wall_s": time.perf_counter() - t1,
             "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -636,6 +654,7 @@ def summarise(runs):
     groups = {}
     for rec in runs:
         groups.setdefault((rec["dataset"], rec["label"], rec["budget_s"]), []).append(rec)
+        rec.setdefault("model", "rnn")
     out = {}
     for key, recs in groups.items():
         row = {
@@ -659,6 +678,7 @@ def summarise(runs):
             "quick": any(r.get("quick") for r in recs),
             "pre_protocol": sum(bool(r.get("pre_protocol")) for r in recs),
             "seeds": len(recs),
+            "model": MODEL_NAMES[recs[0]["model"]],
         }
         for part in PARTS:
             ok = [r[part] for r in recs if part in r and not r[part].get("error")]
@@ -730,7 +750,7 @@ def dataset_section(name, summary, baselines):
         cells = [cell(row[part].get(m)) for m in metrics for part in PARTS]
         rows.append(
             [
-                f"**RNNForecaster {label}**{marks(row)}",
+                f"**{row['model']} {label}**{marks(row)}",
                 f"{budget:g}",
                 seeds_cell(row),
                 *cells,
@@ -847,6 +867,10 @@ def write_report():
 
 
 # ------------------------------------------------------------------ entry point
+def model_class(name):
+    return AutoRNNForecaster if name == "auto" else RNNForecaster
+
+
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument(
@@ -860,7 +884,18 @@ def parse_args(argv=None):
     )
     ap.add_argument("--quick", action="store_true", help="smoke run: --budget 10, seed 0")
     ap.add_argument(
-        "--model-kwargs", default="{}", help="JSON of RNNForecaster parameters for a variant"
+        "--model",
+        choices=tuple(MODEL_NAMES),
+        default="rnn",
+        help="rnn: RNNForecaster; auto: AutoRNNForecaster (the budget is its search's max_time)",
+    )
+    ap.add_argument(
+        "--parts",
+        default=",".join(PARTS),
+        help="parts to fit and score: validation,test (both, the protocol) or one of them",
+    )
+    ap.add_argument(
+        "--model-kwargs", default="{}", help="JSON of the model's parameters for a variant"
     )
     ap.add_argument(
         "--label",
@@ -885,6 +920,9 @@ def parse_args(argv=None):
     if args.quick:
         args.budget, args.seeds = 10.0, [0]
     args.datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
+    args.parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    if not args.parts or set(args.parts) - set(PARTS):
+        ap.error(f"--parts must name some of {PARTS}, got {args.parts}")
     unknown = sorted(set(args.datasets) - set(DATASETS))
     if unknown:
         ap.error(f"unknown data set(s) {unknown}; choose from {list(DATASETS)}")
@@ -900,7 +938,10 @@ def main(argv=None):
             raise SystemExit(
                 f"--model-kwargs may not set {fixed}: the suite sets them from the data and budget"
             )
+        MODEL["name"] = args.model
         label = args.label or default_label(kwargs)
+        if args.model == "auto" and not args.label:
+            label = "auto" + ("+" + label if kwargs else "")
         state = git_state()
         if state["dirty"] and not args.allow_dirty:
             refuse_dirty(state)
@@ -908,7 +949,7 @@ def main(argv=None):
         meta = {
             "machine": common.machine_info(),
             **state,
-            "params": RNNForecaster(**kwargs).get_params(),
+            "params": model_class(args.model)(**kwargs).get_params(),
             "argv": sys.argv[1:],
         }
         t0 = time.perf_counter()
