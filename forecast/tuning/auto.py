@@ -41,7 +41,8 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
     ----------
     horizon : steps to forecast (and the validation length).
     season_length : m (MASE scale, seasonal naive, lookback unit); None reads it from the data.
-    max_time : seconds for the whole search (the study's timeout); each trial trains for its share.
+    max_time : seconds for the whole fit: the trials, then the refits of the best (each refit
+        counts as one more trial's share, kept back from the search).
     n_trials : trials to run in this fit (None: until ``max_time``; 0: none, refit the best of
         the stored study).
     ensemble : the best this many distinct settings are refitted; they forecast their median.
@@ -98,8 +99,9 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
         self
         """
         columns = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
-        self.search(df, y, **columns)
-        self._refit(df, y, columns)
+        deadline = time.perf_counter() + self.max_time
+        self._search(df, y, columns, reserve=self.ensemble)
+        self._refit(df, y, columns, deadline)
         return self
 
     def search(self, df, y=None, *, id_col="unique_id", time_col="ds", target_col="y"):
@@ -107,20 +109,26 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
         ``season_length_``. Several processes calling ``search`` on one ``storage`` and
         ``study_name`` share the study; ``fit`` with ``n_trials=0`` then refits its best.
         """
+        columns = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
+        return self._search(df, y, columns, reserve=0)
+
+    def _search(self, df, y, columns, reserve):
+        """The trials, within ``max_time`` less ``reserve`` trial shares (kept for refits)."""
         import optuna
 
         self._check_params()
-        frame = frames.with_target(df, y, target_col)
-        long, spec = frames.to_long(frame, id_col, time_col, target_col)
+        frame = frames.with_target(df, y, columns["target_col"])
+        long, spec = frames.to_long(frame, **columns)
         fill = (self.fixed or {}).get("fill")
         long, freqs = frames.validate(long, (), fill, where="fit data", names=spec.names)
         lengths = long.groupby(ID, sort=False).size().to_numpy()
         m = resolve_season_length(self.season_length, freqs.values(), lengths, self.horizon)
         started = time.perf_counter()
-        share = self.max_time / (self.n_trials or EXPECTED_TRIALS)
+        share = self.max_time / ((self.n_trials or EXPECTED_TRIALS) + reserve)
+        search_time = self.max_time - reserve * share
 
         def objective(trial):
-            left = self.max_time - (time.perf_counter() - started)
+            left = search_time - (time.perf_counter() - started)
             budget = max(MIN_TRIAL_SECONDS, min(share, left))
             params = sample(trial, self.space, self.horizon, m, self.fixed)
             trial.set_user_attr("params", _plain(params))
@@ -148,7 +156,7 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
             study = study_lib.open_study(self.storage, self.study_name, self.seed, self.pruner)
             if self.n_trials != 0:
                 study.optimize(
-                    objective, n_trials=self.n_trials, timeout=self.max_time, catch=TRIAL_ERRORS
+                    objective, n_trials=self.n_trials, timeout=search_time, catch=TRIAL_ERRORS
                 )
         finally:
             optuna.logging.set_verbosity(verbosity)
@@ -180,7 +188,7 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
         base = {"horizon": self.horizon, "season_length": m, "seed": self.seed, "verbose": False}
         return {**base, "max_time": budget, **params}
 
-    def _refit(self, df, y, columns):
+    def _refit(self, df, y, columns, deadline):
         """Refit the best trials on all of ``df`` (or seasonal naive, per ``fallback``)."""
         best, m, long = study_lib.best_trials(self.study_, self.ensemble), self.season_length_, None
         long, self._search_data = self._search_data, None
@@ -201,9 +209,11 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
             return
         self.best_params_ = dict(best[0].user_attrs["params"])
         self.members_ = []
-        for trial in best:
+        for i, trial in enumerate(best):
             params = {**trial.user_attrs["params"], **(self.fixed or {})}
-            kwargs = self._trial_kwargs(params, m, trial.user_attrs["max_time"])
+            left = (deadline - time.perf_counter()) / (len(best) - i)  # this member's share
+            budget = max(MIN_TRIAL_SECONDS, min(trial.user_attrs["max_time"], left))
+            kwargs = self._trial_kwargs(params, m, budget)
             self.members_.append(RNNForecaster(**kwargs).fit(df, y, **columns))
 
     def predict(self, df=None, X_future=None, level=None):
