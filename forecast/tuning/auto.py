@@ -123,6 +123,9 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
         long, freqs = frames.validate(long, (), fill, where="fit data", names=spec.names)
         lengths = long.groupby(ID, sort=False).size().to_numpy()
         m = resolve_season_length(self.season_length, freqs.values(), lengths, self.horizon)
+        # pruning holds back one more horizon in each trial: only where every series keeps at
+        # least a horizon to train on after the validation window and that holdout
+        prunable = self.pruner is not None and lengths.min() >= 3 * self.horizon
         started = time.perf_counter()
         share = self.max_time / ((self.n_trials or EXPECTED_TRIALS) + reserve)
         search_time = self.max_time - reserve * share
@@ -134,7 +137,7 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
             trial.set_user_attr("params", _plain(params))
             trial.set_user_attr("max_time", budget)
             kwargs = self._trial_kwargs(params, m, budget)
-            if self.pruner is not None and "val_size" not in params:
+            if prunable and "val_size" not in params:
                 kwargs["val_size"] = self.horizon  # a validation loss per epoch to prune on
             pruning = study_lib.TrialPruning(trial)
             result = backtest(
@@ -156,7 +159,11 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
             study = study_lib.open_study(self.storage, self.study_name, self.seed, self.pruner)
             if self.n_trials != 0:
                 study.optimize(
-                    objective, n_trials=self.n_trials, timeout=search_time, catch=TRIAL_ERRORS
+                    study_lib.keep_error(objective, TRIAL_ERRORS),
+                    n_trials=self.n_trials,
+                    timeout=search_time,
+                    catch=TRIAL_ERRORS,
+                    callbacks=[study_lib.stop_when_all_fail],
                 )
         finally:
             optuna.logging.set_verbosity(verbosity)
@@ -193,6 +200,11 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
         best, m, long = study_lib.best_trials(self.study_, self.ensemble), self.season_length_, None
         long, self._search_data = self._search_data, None
         self.best_score_ = best[0].value if best else float("nan")
+        if not best and self.fallback is None:
+            raise RuntimeError(
+                "no trial completed: raise max_time or check the settings"
+                + study_lib.first_error(self.study_)
+            )
         beaten = bool(best) and self.best_score_ < self.naive_score_
         if not beaten:
             warnings.warn(
@@ -200,8 +212,6 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
                 f"seasonal naive {self.naive_score_:.4g}",
                 stacklevel=3,
             )
-        if not best and self.fallback is None:
-            raise RuntimeError("no trial completed: raise max_time or check the settings")
         if not beaten and self.fallback == "seasonal_naive":
             self.best_params_ = {"model": "seasonal_naive"}
             self.members_ = [SeasonalNaive(self.horizon, m).fit(long)]

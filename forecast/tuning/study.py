@@ -94,6 +94,42 @@ def record_curves(trial, histories):
             trial.set_user_attr(column, values)
 
 
+FAILURES_BEFORE_STOP = 5  # this many failed trials and none finished: the search stops
+
+
+def keep_error(objective, errors):
+    """``objective`` that records a refused setting's message on its trial before failing it."""
+
+    def wrapped(trial):
+        try:
+            return objective(trial)
+        except errors as err:
+            trial.set_user_attr("error", f"{type(err).__name__}: {err}")
+            raise
+
+    return wrapped
+
+
+def stop_when_all_fail(study, trial):
+    """Optuna callback: stop a search whose first trials all failed (the data or the fixed
+    settings are at fault, not the sampled ones); ``fit`` then reports the first error."""
+    import optuna
+
+    states = [t.state for t in study.trials]
+    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    failed = states.count(optuna.trial.TrialState.FAIL)
+    if failed >= FAILURES_BEFORE_STOP and not any(s in finished for s in states):
+        study.stop()
+
+
+def first_error(study):
+    """``: <the first failed trial's error>`` or an empty string."""
+    for trial in study.trials:
+        if "error" in trial.user_attrs:
+            return f"; trial {trial.number} failed with {trial.user_attrs['error']}"
+    return ""
+
+
 def best_trials(study, k):
     """The ``k`` best completed trials with distinct settings, best first."""
     import optuna

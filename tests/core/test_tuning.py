@@ -184,3 +184,22 @@ def test_shared_journal_study_refits_without_new_trials(df, tmp_path):
         auto(storage="study.db").fit(df)
     with pytest.raises(ValueError, match="pruner"):
         auto(pruner="hyperband").fit(df)
+
+
+def test_a_search_whose_trials_all_fail_stops_and_names_the_error(df):
+    with pytest.raises(RuntimeError, match="no trial completed.*loss") as info:
+        auto(n_trials=None, max_time=120, fixed={**FIXED, "loss": "bogus"}).fit(df)
+    assert "trial 0 failed" in str(info.value)
+
+
+def test_short_series_search_without_the_pruning_holdout(df):
+    short = df.iloc[-30:]  # 30 points, horizon 12: no room for a second held-out horizon
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = auto(n_trials=2, fixed={**FIXED, "lookback": 6}, space={**SPACE, "lookback": 6})
+        model.fit(short)
+    assert set(model.trials_["state"]) == {"COMPLETE"}
+    assert all(
+        "val_loss" not in t.user_attrs or not any(t.user_attrs["val_loss"])
+        for t in model.study_.trials
+    )
