@@ -12,8 +12,6 @@ import json
 import time
 import warnings
 
-import numpy as np
-import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import NotFittedError
 
@@ -24,7 +22,7 @@ from forecast.data.seasonality import resolve_season_length
 from forecast.estimator import RNNForecaster
 from forecast.evaluation.backtesting import backtest
 from forecast.evaluation.baselines import SeasonalNaive
-from forecast.tuning import persistence
+from forecast.tuning import combine, persistence
 from forecast.tuning import study as study_lib
 from forecast.tuning.space import sample
 
@@ -56,6 +54,10 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
     pruner : "median" | "halving" | None: stop trials whose per-epoch validation loss (on the
         last horizon before each trial's cutoff, held back as ``val_size``) trails earlier
         trials'. Sound while loss, scaler and target_transform are the same in every trial.
+    include_defaults : the first trial of a new study is ``RNNForecaster``'s own defaults (with
+        ``fixed``; ``best_params_`` is then ``{}``), so the choice is never worse than the default
+        on validation (not with a callable ``space``).
+    refit_fraction : share of ``max_time`` kept for the refits (None: one trial's share each).
     seed : seeds the TPE sampler and every trial's network.
     verbose : show Optuna's per-trial log.
 
@@ -78,6 +80,8 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
         study_name=None,
         fallback=None,
         pruner="median",
+        include_defaults=True,
+        refit_fraction=None,
         seed=0,
         verbose=False,
     ):
@@ -85,6 +89,7 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
         self.n_trials, self.ensemble, self.space, self.fixed = n_trials, ensemble, space, fixed
         self.storage, self.study_name, self.fallback = storage, study_name, fallback
         self.pruner, self.seed, self.verbose = pruner, seed, verbose
+        self.include_defaults, self.refit_fraction = include_defaults, refit_fraction
 
     def fit(self, df, y=None, *, id_col="unique_id", time_col="ds", target_col="y"):
         """Search (:meth:`search`), then refit the best settings on all of ``df``.
@@ -100,7 +105,10 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
         """
         columns = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
         deadline = time.perf_counter() + self.max_time
-        self._search(df, y, columns, reserve=self.ensemble)
+        if self.refit_fraction is None:  # each refit: one more trial's share
+            self._search(df, y, columns, self.max_time, reserve=self.ensemble)
+        else:
+            self._search(df, y, columns, self.max_time * (1 - self.refit_fraction), reserve=0)
         self._refit(df, y, columns, deadline)
         return self
 
@@ -110,10 +118,10 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
         ``study_name`` share the study; ``fit`` with ``n_trials=0`` then refits its best.
         """
         columns = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
-        return self._search(df, y, columns, reserve=0)
+        return self._search(df, y, columns, self.max_time, reserve=0)
 
-    def _search(self, df, y, columns, reserve):
-        """The trials, within ``max_time`` less ``reserve`` trial shares (kept for refits)."""
+    def _search(self, df, y, columns, seconds, reserve):
+        """The trials, within ``seconds`` less ``reserve`` trial shares (kept for refits)."""
         import optuna
 
         self._check_params()
@@ -127,13 +135,16 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
         # least a horizon to train on after the validation window and that holdout
         prunable = self.pruner is not None and lengths.min() >= 3 * self.horizon
         started = time.perf_counter()
-        share = self.max_time / ((self.n_trials or EXPECTED_TRIALS) + reserve)
-        search_time = self.max_time - reserve * share
+        share = seconds / ((self.n_trials or EXPECTED_TRIALS) + reserve)
+        search_time = seconds - reserve * share
 
         def objective(trial):
             left = search_time - (time.perf_counter() - started)
             budget = max(MIN_TRIAL_SECONDS, min(share, left))
-            params = sample(trial, self.space, self.horizon, m, self.fixed)
+            if trial.user_attrs.get("defaults"):
+                params = dict(self.fixed or {})
+            else:
+                params = sample(trial, self.space, self.horizon, m, self.fixed)
             trial.set_user_attr("params", _plain(params))
             trial.set_user_attr("max_time", budget)
             kwargs = self._trial_kwargs(params, m, budget)
@@ -157,6 +168,8 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
         optuna.logging.set_verbosity(optuna.logging.INFO if self.verbose else optuna.logging.WARN)
         try:
             study = study_lib.open_study(self.storage, self.study_name, self.seed, self.pruner)
+            if self.include_defaults and not callable(self.space) and not study.trials:
+                study.enqueue_trial({}, user_attrs={"defaults": True})
             if self.n_trials != 0:
                 study.optimize(
                     study_lib.keep_error(objective, TRIAL_ERRORS),
@@ -188,6 +201,9 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
         ):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+        fraction = self.refit_fraction
+        if fraction is not None and not (isinstance(fraction, (int, float)) and 0 < fraction < 1):
+            raise ValueError(f"refit_fraction must be None or in (0, 1), got {fraction!r}")
         if self.fixed is not None and not isinstance(self.fixed, dict):
             raise ValueError(f"fixed must be None or a dict, got {self.fixed!r}")
 
@@ -222,7 +238,9 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
         for i, trial in enumerate(best):
             params = {**trial.user_attrs["params"], **(self.fixed or {})}
             left = (deadline - time.perf_counter()) / (len(best) - i)  # this member's share
-            budget = max(MIN_TRIAL_SECONDS, min(trial.user_attrs["max_time"], left))
+            if self.refit_fraction is None:
+                left = min(trial.user_attrs["max_time"], left)
+            budget = max(MIN_TRIAL_SECONDS, left)
             kwargs = self._trial_kwargs(params, m, budget)
             self.members_.append(RNNForecaster(**kwargs).fit(df, y, **columns))
 
@@ -231,14 +249,14 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
         horizon rows per series (a wide frame or Series for such input). Interval and quantile
         columns are the members' medians too, column by column."""
         self._check_fitted()
-        kw = _level(level, self.members_)
-        return _median([m.predict(df, X_future, **kw) for m in self.members_])
+        kw = combine.level_kwargs(level, self.members_)
+        return combine.median([m.predict(df, X_future, **kw) for m in self.members_])
 
     def predict_at(self, df, origins, level=None):
         """The members' median ``predict_at`` (forecasts from several origins of ``df``)."""
         self._check_fitted()
-        kw = _level(level, self.members_)
-        return _median([m.predict_at(df, origins, **kw) for m in self.members_])
+        kw = combine.level_kwargs(level, self.members_)
+        return combine.median([m.predict_at(df, origins, **kw) for m in self.members_])
 
     def _check_fitted(self):
         if not hasattr(self, "members_"):
@@ -261,31 +279,6 @@ def _validation_mase(estimator, df, m):
     )
 
 
-def _level(level, members):
-    if level is None:
-        return {}
-    if isinstance(members[0], SeasonalNaive):
-        raise ValueError("level: the seasonal-naive fallback gives point forecasts only")
-    return {"level": level}
-
-
 def _plain(params):
     """JSON-able settings (tuples as lists) for Optuna's user attributes and ``auto.json``."""
     return json.loads(json.dumps(params))
-
-
-def _median(forecasts):
-    """The pointwise median of the members' forecasts (same rows, same order)."""
-    first = forecasts[0]
-    if len(forecasts) == 1:
-        return first
-    if isinstance(first, pd.DataFrame) and "y_pred" in first.columns:
-        out = first.copy()
-        for column in (c for c in first.columns if c.startswith("y_")):
-            values = np.stack([f[column].to_numpy(dtype=float) for f in forecasts])
-            out[column] = np.median(values, axis=0)
-        return out
-    values = np.median(np.stack([np.asarray(f, dtype=float) for f in forecasts]), axis=0)
-    if isinstance(first, pd.Series):
-        return pd.Series(values, index=first.index, name=first.name)
-    return pd.DataFrame(values, index=first.index, columns=first.columns)

@@ -146,9 +146,11 @@ def best_trials(study, k):
 
 
 def trials_frame(study):
-    """One row per trial: number, state, value, seconds, epochs, params_<name>."""
+    """One row per trial: number, state, value, seconds, epochs, defaults (RNNForecaster's own
+    defaults), params_<name>."""
     frame = study.trials_dataframe(attrs=("number", "state", "value", "duration", "params"))
     if "duration" in frame:
         frame["seconds"] = frame.pop("duration").dt.total_seconds()
     frame["epochs"] = [len(t.user_attrs.get("train_loss", ())) for t in study.trials]
+    frame["defaults"] = [bool(t.user_attrs.get("defaults")) for t in study.trials]
     return frame

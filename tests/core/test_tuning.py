@@ -203,3 +203,31 @@ def test_short_series_search_without_the_pruning_holdout(df):
         "val_loss" not in t.user_attrs or not any(t.user_attrs["val_loss"])
         for t in model.study_.trials
     )
+
+
+def test_the_first_trial_is_the_default_model(df):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = auto(n_trials=2, pruner=None).fit(df)
+    trials = model.trials_
+    assert trials["defaults"].tolist() == [True, False]
+    first = model.study_.trials[0]
+    assert first.user_attrs["params"] == FIXED  # RNNForecaster's defaults with `fixed` only
+    if first.value < trials["value"].iloc[1]:
+        assert model.best_params_ == FIXED
+    with pytest.raises(ValueError, match="refit_fraction"):
+        auto(refit_fraction=1.5).fit(df)
+    no_defaults = auto(n_trials=1, include_defaults=False, pruner=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert not no_defaults.fit(df).trials_["defaults"].any()
+
+
+def test_refit_fraction_gives_the_refit_the_rest_of_the_budget(df):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = auto(n_trials=1, max_time=30, refit_fraction=0.5, pruner=None).fit(df)
+    trial_budget = model.study_.trials[0].user_attrs["max_time"]
+    assert trial_budget == pytest.approx(15.0, abs=0.5)  # the search's 50 %, one trial
+    # the refit gets what the search left (the tiny trial ended early), not the trial's share
+    assert trial_budget < model.members_[0].max_time <= 30.0
