@@ -138,6 +138,10 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
         share = seconds / ((self.n_trials or EXPECTED_TRIALS) + reserve)
         search_time = seconds - reserve * share
 
+        def stop_near_the_end(study, trial):  # no trial starts that could not get its minimum
+            if search_time - (time.perf_counter() - started) < MIN_TRIAL_SECONDS:
+                study.stop()
+
         def objective(trial):
             left = search_time - (time.perf_counter() - started)
             budget = max(MIN_TRIAL_SECONDS, min(share, left))
@@ -176,7 +180,7 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
                     n_trials=self.n_trials,
                     timeout=search_time,
                     catch=TRIAL_ERRORS,
-                    callbacks=[study_lib.stop_when_all_fail],
+                    callbacks=[study_lib.stop_when_all_fail, stop_near_the_end],
                 )
         finally:
             optuna.logging.set_verbosity(verbosity)
