@@ -48,6 +48,7 @@ OPTIMIZERS = ("adam", "adamw")
 CLIPS = ("norm", "value", None)  # the training loop's: clip=x is ("norm", x), ("value", x), None
 LR_SCHEDULERS = (None, "cosine", "cooldown", "plateau")
 VERBOSE = ("auto", True, False)
+STRATEGIES = (None, "ddp")  # "ddp": one network trained across torchrun's processes
 
 # evaluation
 METRICS = ("mae", "rmse", "mape", "smape", "mase")

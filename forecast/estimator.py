@@ -1,9 +1,8 @@
 """RNNForecaster: the scikit-learn-style face of the library.
 
-``fit`` reads like a recipe: frame -> panel -> scale -> windows -> network -> train, and leaves a
-:class:`~forecast.fitted.state.FittedState` and the trained network. Training
-(``forecast.fitted.fitting``), forecasting (``forecast.fitted.inference``) and save/load
-(``forecast.fitted.persistence``) take that state; this class composes them.
+``fit`` reads like a recipe (frame -> panel -> scale -> windows -> network -> train) and leaves a
+:class:`~forecast.fitted.state.FittedState` and the network; training (``fitting``), forecasting
+(``inference``) and save/load (``persistence``, all in ``forecast.fitted``) take that state.
 """
 
 from __future__ import annotations
@@ -13,14 +12,14 @@ import time
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 
-from forecast.checks import check_int, check_quantiles
+from forecast.checks import check_int
 from forecast.data import frames
 from forecast.data.frames import to_long
 from forecast.data.panel import build_panel, covariate_columns, fit_layout
 from forecast.fitted import fitting, inference, persistence, sampling
 from forecast.fitted.attributes import FittedAttributes
 from forecast.fitted.migration import renamed
-from forecast.fitted.settings import check_params
+from forecast.fitted.settings import check_params, levels
 from forecast.fitted.state import FittedState
 
 
@@ -75,6 +74,7 @@ class RNNForecaster(FittedAttributes, RegressorMixin, BaseEstimator):
         intervals calibrated on each series' last points, held out of training.
     level : interval levels in percent (None: (80, 95) for conformal and distribution models).
     device : "auto" | "cpu" | "cuda" | "cuda:N". seed : same seed, same machine -> same forecasts.
+    strategy : None | "ddp": train across torchrun's processes (WORLD_SIZE unset or 1: one process).
     verbose : "auto" (a progress bar on interactive terminals outside CI) | True | False.
 
     Attributes
@@ -126,12 +126,12 @@ class RNNForecaster(FittedAttributes, RegressorMixin, BaseEstimator):
         device="auto",
         seed=0,
         verbose="auto",
+        strategy=None,
     ):
         self.cell, self.hidden_size, self.num_layers = cell, hidden_size, num_layers
         self.bidirectional, self.dropout, self.head = bidirectional, dropout, head
-        self.window_norm, self.ensemble = window_norm, ensemble
+        self.window_norm, self.ensemble, self.val_size = window_norm, ensemble, val_size
         self.lookback, self.horizon, self.season_length = lookback, horizon, season_length
-        self.val_size = val_size
         self.past_covariates, self.future_covariates = past_covariates, future_covariates
         self.static_covariates, self.calendar = static_covariates, calendar
         self.scaler, self.fill, self.short_series = scaler, fill, short_series
@@ -140,7 +140,7 @@ class RNNForecaster(FittedAttributes, RegressorMixin, BaseEstimator):
         self.max_steps, self.max_time, self.early_stopping = max_steps, max_time, early_stopping
         self.clip, self.windows_per_epoch = clip, windows_per_epoch
         self.interval, self.level = interval, level
-        self.device, self.seed, self.verbose = device, seed, verbose
+        self.device, self.seed, self.verbose, self.strategy = device, seed, verbose, strategy
 
     def set_params(self, **params):
         message = renamed(params, f"{type(self).__name__}.set_params")
@@ -189,11 +189,9 @@ class RNNForecaster(FittedAttributes, RegressorMixin, BaseEstimator):
         panel = build_panel(long, freqs, layout)
         params = self.get_params()
         state = FittedState.resolve(params, spec, layout, panel)
-        previous = getattr(self, "module_", None) if warm_start else None
         run = dict(callbacks=callbacks, checkpoint_dir=checkpoint_dir, started=started)
-        module = fitting.train_state(
-            state, panel, params, network=self._network, previous=previous, **run
-        )
+        run["previous"] = getattr(self, "module_", None) if warm_start else None
+        module = fitting.train_state(state, panel, params, network=self._network, **run)
         self._state, self.module_ = state, module
         return self
 
@@ -232,7 +230,7 @@ class RNNForecaster(FittedAttributes, RegressorMixin, BaseEstimator):
             check_int("n_samples", n_samples, 1)
             fc = sampling.sample_tail(state, self.module_, tail, x_future, n_samples, self.seed)
             return frames.from_long(fc, spec if spec.kind == "long" else None)
-        fc = inference.forecast_tail(state, self.module_, tail, x_future, self._level(level))
+        fc = inference.forecast_tail(state, self.module_, tail, x_future, levels(self.level, level))
         return frames.from_long(fc, spec)
 
     def predict_at(self, df, origins, level=None):
@@ -255,7 +253,7 @@ class RNNForecaster(FittedAttributes, RegressorMixin, BaseEstimator):
         spec = self.state_.spec
         long, _ = to_long(df, spec.id_col, spec.time_col, spec.target_col)
         return inference.forecast_origins(
-            self.state_, self.module_, long, origins, self._level(level)
+            self.state_, self.module_, long, origins, levels(self.level, level)
         )
 
     def attention_weights(self, df=None, X_future=None):
@@ -293,7 +291,8 @@ class RNNForecaster(FittedAttributes, RegressorMixin, BaseEstimator):
         est._state, est.module_ = state, module
         return est
 
-    def _level(self, level):
-        """``predict``'s levels: the argument, else the estimator's ``level`` (None: default)."""
-        level = self.level if level is None else level
-        return None if level is None else check_quantiles("level", level, (0.0, 100.0))
+    def export_onnx(self, path, level=None):
+        """Write the whole forecast to the ONNX file ``path`` (``forecast.export.onnx``)."""
+        from forecast.export.onnx import export
+
+        return export(self, path, level)

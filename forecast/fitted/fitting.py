@@ -23,6 +23,7 @@ from forecast.networks.model import copy_weights
 from forecast.probabilistic import conformal
 from forecast.training.callbacks import EarlyStopping, TeacherForcing
 from forecast.training.checkpoint import for_fit
+from forecast.training.distributed import SINGLE, join
 from forecast.training.loop import TrainConfig, plan, progress_enabled, train
 from forecast.training.losses import fit_loss
 from forecast.training.tbptt import train_tbptt
@@ -45,7 +46,10 @@ def train_state(
 
     ``network(state)``: the untrained network (the estimator's hook); ``previous``: a fitted
     network whose weights the new one starts from (warm start). Returns the network, in eval mode.
+    Under torchrun with ``strategy="ddp"`` every rank trains its part of each batch
+    (``forecast.training.distributed``) and ends with the same network and state.
     """
+    world, state.device = join(params["strategy"], state.device)
     blocks = unfold(params)
     val, cal = (
         val_size(params),
@@ -98,6 +102,11 @@ def train_state(
         params["windows_per_epoch"],
         params["max_epochs"],
     )
+    if min(state.batch_size, train_idx.n_windows) < world.size:
+        raise ValueError(
+            f"strategy='ddp' on {world.size} ranks needs at least {world.size} windows per batch, "
+            f"got batch_size={state.batch_size} and {train_idx.n_windows} training windows"
+        )
     module = init_network(state, params["seed"], network, previous)
     if previous is None and state.window_norm == "es":  # each series' seasonal strength
         prior = seasonal_strength_prior(
@@ -119,7 +128,7 @@ def train_state(
         loss_fn=loss_fn,
         checkpoint=for_fit(checkpoint_dir, params, [scaled], [generator]),
     )
-    config = train_config(blocks, params, state, started)
+    config = train_config(blocks, params, state, started, world)
     if tbptt:
         lengths = np.where(keep, panel.lengths - held, 0)
         observed_offsets = offsets + np.append(pads, 0)  # observed rows only
@@ -176,8 +185,9 @@ def fit_callbacks(callbacks, early_stopping, max_epochs):
     return cbs
 
 
-def train_config(blocks, params, state, started=None):
-    """The training loop's :class:`~forecast.training.loop.TrainConfig` of a fit."""
+def train_config(blocks, params, state, started=None, world=SINGLE):
+    """The training loop's :class:`~forecast.training.loop.TrainConfig` of a fit (``world``: its
+    ranks, ``forecast.training.distributed.join``)."""
     return TrainConfig(
         loss=params["loss"],
         optimizer=blocks["optimizer"],
@@ -193,4 +203,5 @@ def train_config(blocks, params, state, started=None):
         progress=progress_enabled(params["verbose"]),
         max_time=seconds(params["max_time"]),
         started=started,
+        world=world,
     )

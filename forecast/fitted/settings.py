@@ -20,7 +20,15 @@ CHOICES = {
     "verbose": choices.VERBOSE,
     "window_norm": ("auto", *choices.WINDOW_NORMS),
     "short_series": choices.SHORT_SERIES,
+    "strategy": choices.STRATEGIES,
 }
+
+
+def levels(default, level):
+    """``predict``'s interval levels: ``level``, else the estimator's ``default`` (None: the
+    model's own)."""
+    level = default if level is None else level
+    return None if level is None else check_quantiles("level", level, (0.0, 100.0))
 
 
 def _one_of(name, value, allowed):
@@ -151,6 +159,11 @@ def _check_head(est):
     """The parameters that only some heads, norms or training modes accept."""
     (head, tbptt), norm = choices.pair(est.head), est.window_norm
     if tbptt is not None:
+        if est.strategy == "ddp":
+            raise ValueError(
+                f"strategy='ddp' splits each batch of windows across ranks; head={est.head!r} "
+                "(truncated BPTT) walks whole series: use head='recursive' or strategy=None"
+            )
         if norm not in (None, "auto"):
             raise ValueError(
                 f"window_norm={norm!r} normalises fixed windows; truncated BPTT walks "

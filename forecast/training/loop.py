@@ -19,11 +19,12 @@ import torch
 
 from forecast import choices
 from forecast.training import schedules as lr_schedules
+from forecast.training.distributed import SINGLE, World
 from forecast.training.losses import ForecastLoss
 from forecast.training.records import Callback, EpochRecord, History, TrainState
 from forecast.training.sizing import DEFAULT_STEPS, MAX_PASSES, MIN_STEPS, STEPS_PER_EPOCH, plan
 from forecast.training.steps import EpochStats, batch_loss, clip_gradients, evaluate
-from forecast.training.stopping import STOP
+from forecast.training.stopping import STOP, Interrupted
 
 # Re-exported: callers import the loop's records and sizing from here too.
 __all__ = ["Callback", "EpochRecord", "History", "TrainState"]
@@ -50,6 +51,8 @@ class TrainConfig:
     # seconds after ``started`` (time.perf_counter()) at which training stops
     max_time: float | None = None
     started: float | None = None
+    # the ranks training this network together (forecast.training.distributed); SINGLE: alone
+    world: World = SINGLE
 
 
 def progress_enabled(verbose):
@@ -84,16 +87,19 @@ def train(
     finite epoch and stops (``History.rolled_back`` says why); with no finite epoch it raises
     ``FloatingPointError`` rather than return a model that forecasts NaN.
     """
-    device = gatherer.data.device
+    device, world = gatherer.data.device, config.world
     loss_fn = (loss_fn or ForecastLoss(config.loss)).to(device)
+    world.check_same("training data", gatherer.data)
 
     def epoch(step):
-        for batch in gatherer.batches(
-            train_index, config.batch_size, generator, limit=config.windows_per_epoch
+        for share, batch in world.batches(  # this rank's part of each global batch
+            gatherer, train_index, config.batch_size, generator, limit=config.windows_per_epoch
         ):
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-                loss = batch_loss(module, batch, loss_fn)
-            if step(loss):
+            loss = None  # an empty part (the epoch's last batch has fewer windows than ranks)
+            if batch is not None:
+                with torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda"):
+                    loss = batch_loss(module, batch, loss_fn)
+            if step(loss, share):
                 return
 
     steps_per_epoch = math.ceil(
@@ -105,7 +111,9 @@ def train(
         epoch,
         steps_per_epoch=steps_per_epoch,
         callbacks=callbacks,
-        validate=lambda: evaluate(module, gatherer, val_index, loss_fn, config.batch_size * 4),
+        validate=lambda: evaluate(
+            module, gatherer, val_index, loss_fn, config.batch_size * 4, world
+        ),
         checkpoint=checkpoint,
     )
 
@@ -115,18 +123,19 @@ def run_epochs(module, config, epoch, *, steps_per_epoch, validate, callbacks=()
     only in ``epoch(step)``, which produces one epoch's losses and hands each to ``step`` (a
     :class:`Run`), stopping when it returns True. ``validate()``: the validation loss, or None.
     ``checkpoint`` (:mod:`forecast.training.checkpoint`): resume from its latest epoch, save after
-    each epoch.
+    each epoch (rank 0 writes it; every rank resumes from it).
 
     Returns the :class:`History`.
     """
-    run = Run(module, config, steps_per_epoch)
+    run, main = Run(module, config, steps_per_epoch), config.world.rank == 0
     done = checkpoint is not None and checkpoint.restore(run)
+    config.world.broadcast_(module)  # every rank starts from rank 0's weights
     for cb in callbacks:
         cb.on_train_begin(run.state)
     if checkpoint is not None:
         checkpoint.restore_callbacks(callbacks)
     epochs = range(run.state.epoch + 1, 1 if done else config.max_epochs + 1)
-    if config.progress:
+    if config.progress and main:
         from tqdm.auto import tqdm
 
         epochs = tqdm(epochs, desc="training", unit="epoch", leave=False)
@@ -134,7 +143,7 @@ def run_epochs(module, config, epoch, *, steps_per_epoch, validate, callbacks=()
         run.begin_epoch(number)
         epoch(run)
         going = run.end_epoch(validate, callbacks)
-        if checkpoint is not None:
+        if checkpoint is not None and main:
             checkpoint.save(run, callbacks, done=not going)
         if not going:
             break
@@ -147,11 +156,13 @@ class Run:
     """One training run's moving parts: optimizer, scheduler, state, history, the last finite
     weights.
 
-    ``run(loss)`` is one optimizer step: backward, clip (recording the pre-clip norm), step, zero
-    grads; it returns True once training must end (``max_steps`` reached or ``max_time`` passed).
-    A stop request (:data:`forecast.training.stopping.STOP`, set by SIGINT/SIGTERM) raises
-    :class:`~forecast.training.stopping.Interrupted` before the step, in whichever thread trains.
-    Per-step statistics stay on the device and are read once per epoch, in :meth:`end_epoch`.
+    ``run(loss, share)`` is one optimizer step: backward, the ranks' gradients summed (under
+    ``strategy="ddp"``; ``share``: this rank's part of the global batch), clip (recording the
+    pre-clip norm), step, zero grads; it returns True once training must end (``max_steps``
+    reached or ``max_time`` passed). A stop request (:data:`forecast.training.stopping.STOP`, set
+    by SIGINT/SIGTERM) raises :class:`~forecast.training.stopping.Interrupted` before the step, in
+    whichever thread trains (and on every rank). Per-step statistics stay on the device and are
+    read once per epoch, in :meth:`end_epoch`.
     """
 
     def __init__(self, module, config, steps_per_epoch):
@@ -160,7 +171,9 @@ class Run:
             module.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
         )
         self.scheduler = lr_schedules.make(self.optimizer, config, steps_per_epoch)
-        self.state, self.history = TrainState(module, self.optimizer), History()
+        self.world = config.world
+        self.state = TrainState(module, self.optimizer, rank=self.world.rank)
+        self.history = History()
         self.max_norm = config.clip_value if config.clip == "norm" else math.inf
         self.last_good = copy.deepcopy(module.state_dict())
         self.device = next(module.parameters()).device
@@ -170,28 +183,39 @@ class Run:
         self.module.train()
         self.stats = EpochStats(self.device)
 
-    def __call__(self, loss):
-        if STOP.signum:  # a plain attribute read per step
-            STOP.check()
-        loss.backward()
+    def __call__(self, loss, share=1.0):
+        # a plain attribute read and a clock read per step; every rank gets the same answer
+        signum, late = self.world.agree(STOP.signum, out_of_time(self.config))
+        if signum:
+            raise Interrupted(signum)
+        loss = self.world.part(loss, share, self.device)  # its term of the global batch's mean
+        if loss.requires_grad:
+            loss.backward()
+        self.world.sum_gradients(self.module)  # before clipping: the clip sees the global norm
         norm, clipped = clip_gradients(self.module, self.config, self.max_norm)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.state.step += 1
         if self.scheduler is not None and self.config.lr_scheduler != "plateau":
             self.scheduler.step(self.state.step)
-        self.stats.add(loss, norm, clipped, getattr(self.module, "member_losses", None))
-        return self.spent()
+        members = getattr(self.module, "member_losses", None)  # an ensemble's, of this batch
+        if members is not None:
+            members = self.world.part(members, share, self.device)
+        self.stats.add(loss, norm, clipped, members)
+        return self.spent(late)
 
-    def spent(self):
-        """True once ``max_steps`` steps are taken or ``max_time`` has passed."""
+    def spent(self, late=None):
+        """True once ``max_steps`` steps are taken or ``max_time`` has passed (``late``: the
+        ranks' agreed answer; None: this process's clock)."""
         max_steps = self.config.max_steps
-        return (max_steps is not None and self.state.step >= max_steps) or out_of_time(self.config)
+        late = out_of_time(self.config) if late is None else late
+        return (max_steps is not None and self.state.step >= max_steps) or late
 
     def end_epoch(self, validate, callbacks):
         """Close an epoch: the one host sync of its statistics, rollback on a non-finite loss,
         validation, the record and the callbacks. False when training stops here."""
         module, state, config = self.module, self.state, self.config
+        self.world.sum_(self.stats.sums[:1], self.stats.members)  # the ranks' loss terms
         loss_sum, norm_sum, n_clipped, n = (
             self.stats.sums.tolist()
         )  # the one host sync of the epoch
@@ -222,7 +246,7 @@ class Run:
         self.last_good = copy.deepcopy(module.state_dict())
         for cb in callbacks:
             cb.on_epoch_end(state, record)
-        return not (state.stop or self.spent())
+        return not self.world.any(state.stop or self.spent())  # every rank stops here, or none
 
 
 def out_of_time(config):

@@ -60,6 +60,7 @@ class TrainState:
     epoch: int = 0
     step: int = 0
     stop: bool = False
+    rank: int = 0  # this process's rank under strategy="ddp": a callback that writes checks it
 
 
 class Callback:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from forecast.training.distributed import SINGLE
 from forecast.training.losses import horizon_mask
 
 
@@ -71,13 +72,14 @@ class EpochStats:
 
 
 @torch.no_grad()
-def evaluate(module, gatherer, index, loss_fn, batch_size):
-    """Mean loss over every window of ``index`` (None when it has none)."""
+def evaluate(module, gatherer, index, loss_fn, batch_size, world=SINGLE):
+    """Mean loss over every window of ``index`` (None when it has none); under
+    ``strategy="ddp"`` each rank scores its block of the windows and the mean is the global one."""
     if index is None or index.n_windows == 0:
         return None
     module.eval()
     total, count = torch.zeros((), device=gatherer.data.device), 0
-    for batch in gatherer.batches(index, batch_size, shuffle=False):
+    for _, batch in world.batches(gatherer, index, batch_size, shuffle=False):
         with torch.autocast(
             gatherer.data.device.type,
             dtype=torch.bfloat16,
@@ -89,4 +91,6 @@ def evaluate(module, gatherer, index, loss_fn, batch_size):
         total += loss_fn(pred.float(), batch.y, batch.series, mask) * n
         count += n
     module.train()
+    if world.size > 1:
+        total, count = world.sum_(torch.stack([total, torch.as_tensor(count).to(total)]))[0]
     return (total / count).item() if count else None

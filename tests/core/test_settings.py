@@ -24,9 +24,9 @@ def df():
     )
 
 
-def test_the_constructor_has_at_most_35_plain_parameters():
+def test_the_constructor_has_at_most_36_plain_parameters():
     params = RNNForecaster().get_params()
-    assert len(params) <= 35
+    assert len(params) <= 36
     assert all(isinstance(v, (str, int, float, bool, tuple, type(None))) for v in params.values())
 
 
@@ -50,6 +50,7 @@ def test_folded_settings_round_trip_through_clone():
         learning_rate=(1e-3, "cosine"),
         clip=("value", 0.5),
         interval=("conformal", 30),
+        strategy="ddp",
     )
     assert clone(est).get_params() == est.get_params()
 
@@ -65,6 +66,8 @@ def test_folded_settings_round_trip_through_clone():
         (dict(head=("recursive", 4), windows_per_epoch=64), "windows_per_epoch=64 would be unread"),
         (dict(ensemble=("mae", "mase")), "loss='mae' would be unread"),
         (dict(interval=(None, 10)), "calibrates nothing"),
+        (dict(strategy="ddp", head=("recursive", 4)), "strategy='ddp' splits each batch"),
+        (dict(strategy="horovod"), r"strategy must be one of \(None, 'ddp'\)"),
     ],
 )
 def test_a_setting_that_would_be_unread_is_refused_before_training(df, kw, match):
