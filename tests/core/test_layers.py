@@ -2,10 +2,11 @@
 below it, and no folder holds more than 12 modules.
 
 Bottom to top (``ARCHITECTURE.md``): ``data`` (pandas in/out), ``datasets``, ``metrics``,
-``training``, ``networks``, ``probabilistic``, ``fitted``, the estimator (``forecast/estimator.py``),
-``evaluation``. The base modules ``forecast.choices`` and ``forecast.checks`` (names and parameter
-checks) may be imported from anywhere and import nothing above them; the package's ``__init__``
-(the lazy public names) is the facade over all of it. Imports inside functions count too.
+``training``, ``networks``, ``probabilistic``, ``fitted``, ``export`` (portable artefacts), the
+estimator (``forecast/estimator.py``), ``evaluation``. The base modules ``forecast.choices`` and
+``forecast.checks`` (names and parameter checks) may be imported from anywhere and import nothing
+above them; the package's ``__init__`` (the lazy public names) is the facade over all of it.
+Imports inside functions count too.
 """
 
 import ast
@@ -23,6 +24,7 @@ LAYERS = [
     "networks",
     "probabilistic",
     "fitted",
+    "export",
     "estimator",
     "evaluation",
     "tuning",

@@ -1,0 +1,199 @@
+"""Serving latency (issue 24): one function per measurement, one ``--part`` per half.
+
+``--part onnx``: onnxruntime against torch on CPU for the same batches. For each configuration
+a model is trained for a few steps on a generated hourly panel (accuracy is not the point),
+exported with ``RNNForecaster.export_onnx``, and the same forecast -- raw windows in, forecast
+columns in the user's units out (scaling, window normalisation, network, quantile decoding,
+inverse scaling) -- is timed two ways from the same numpy inputs (``forecast.export.onnx_inputs``):
+
+* torch: the module the export traces (``forecast.export.graph.ForecastGraph`` over the trained
+  network, as ``predict_at`` runs it), eager, ``torch.no_grad``;
+* onnxruntime: ``InferenceSession.run`` on the exported file (CPU provider).
+
+Batches of 1 window (one request, one series) and of 100 windows (100 series), the two
+interleaved call by call; p50 / p95 / p99 per configuration. ``--threads`` pins both runtimes to
+the same number of intra-op threads (default 1: the reproducible figure on a shared 2-core
+machine, and what ``predict`` uses for fewer than 64 windows).
+
+Usage::
+
+    python benchmarks/bench_serving.py --part onnx            # ~2-4 min on 2 shared cores
+    python benchmarks/bench_serving.py --part onnx --quick    # ~1 min
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+
+CONFIGS = {  # name -> RNNForecaster keywords (horizon, lookback included)
+    "lstm-64, direct, es (the defaults), L 48, H 24": dict(
+        cell="lstm", hidden_size=64, lookback=48, horizon=24
+    ),
+    "lstm-64 x2, direct, no norm, L 168, H 24": dict(
+        cell="lstm", hidden_size=64, num_layers=2, window_norm=None, lookback=168, horizon=24
+    ),
+    "gru-32 bidirectional, seq2seq + dot attention, L 48, H 24": dict(
+        cell="gru",
+        hidden_size=32,
+        bidirectional=True,
+        head="seq2seq_dot",
+        window_norm="standard",
+        lookback=48,
+        horizon=24,
+    ),
+    "lstm-64, direct, es, quantiles 0.1/0.5/0.9 + 80 % interval, L 48, H 24": dict(
+        cell="lstm", hidden_size=64, lookback=48, horizon=24, loss="pinball", level=(80,)
+    ),
+}
+BATCHES = (1, 100)
+
+
+def fitted(df, config, steps):
+    from forecast import RNNForecaster
+
+    return RNNForecaster(
+        max_steps=steps, batch_size=64, season_length=24, device="cpu", verbose=False, **config
+    ).fit(df)
+
+
+def origins_of(df, n, horizon):
+    """The origin ``horizon`` steps before the end of the first ``n`` series."""
+    import pandas as pd
+
+    last = df.groupby("unique_id", sort=False)["ds"].nth(-horizon - 1).iloc[:n]
+    return pd.DataFrame({"unique_id": df.loc[last.index, "unique_id"].to_numpy(), "cutoff": last})
+
+
+def torch_forecast(model):
+    """A function of the graph's numpy inputs running the same forecast in torch eager."""
+    import torch
+
+    from forecast.export.graph import ForecastGraph
+    from forecast.export.onnx import check_exportable
+
+    state = model.state_
+    graph = ForecastGraph(state, model.module_.eval(), check_exportable(state, model.level)).eval()
+
+    def run(inputs):
+        with torch.no_grad():
+            args = {k: torch.as_tensor(v) for k, v in inputs.items()}
+            series = args.pop("series")
+            out = graph(
+                args.pop("y"),
+                series,
+                args.get("past_covariates"),
+                args.get("future_covariates"),
+                args.get("calendar"),
+            )
+            return [o.numpy() for o in out]
+
+    return run
+
+
+def onnx_forecast(path, threads):
+    """A function of the graph's numpy inputs running the exported file in onnxruntime."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    sess = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return lambda inputs: sess.run(None, inputs)
+
+
+def interleaved(fns, inputs, calls, warmup=10):
+    """{name: [seconds per call]}: the functions called in turn (A, B, B, A, ...)."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn(inputs)
+    times = {name: [] for name in fns}
+    order = list(fns)
+    for i in range(calls):
+        for name in order if i % 2 == 0 else order[::-1]:
+            t0 = time.perf_counter()
+            fns[name](inputs)
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def measure_onnx(args):
+    """onnxruntime vs torch latency per configuration and batch size."""
+    import numpy as np
+    import torch
+
+    from forecast.export import onnx_inputs
+
+    torch.set_num_threads(args.threads)
+    df = common.make_data(max(BATCHES), args.length)
+    rows = []
+    for name, config in CONFIGS.items():
+        model = fitted(df, config, args.steps)
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            path = model.export_onnx(Path(tmp) / "model.onnx")
+            export_s = time.perf_counter() - t0
+            fns = {"torch": torch_forecast(model), "onnxruntime": onnx_forecast(path, args.threads)}
+            for batch in BATCHES:
+                inputs = onnx_inputs(model, df, origins_of(df, batch, config["horizon"]))
+                a, b = (fn(inputs) for fn in fns.values())
+                # relative to the forecast's scale: an element near zero has no relative error
+                diff = max(float(np.max(np.abs(x - y)) / np.max(np.abs(x))) for x, y in zip(a, b))
+                calls = args.calls if batch == 1 else max(args.calls // 4, 20)
+                times = interleaved(fns, inputs, calls)
+                row = dict(config=name, batch=batch, export_s=export_s, max_rel_diff=diff)
+                for runtime, ts in times.items():
+                    for q in (50, 95, 99):
+                        row[f"{runtime}_p{q}_ms"] = common.percentile(ts, q) * 1e3
+                rows.append(row)
+                print(f"{name}, batch {batch}: {row}", flush=True)
+    return rows
+
+
+def report_onnx(rows):
+    table = [
+        [
+            r["config"],
+            r["batch"],
+            *(f"{r[f'torch_p{q}_ms']:.2f}" for q in (50, 95, 99)),
+            *(f"{r[f'onnxruntime_p{q}_ms']:.2f}" for q in (50, 95, 99)),
+            f"{r['torch_p50_ms'] / r['onnxruntime_p50_ms']:.1f}x",
+            f"{r['max_rel_diff']:.1g}",
+            f"{r['export_s']:.0f}",
+        ]
+        for r in rows
+    ]
+    head = ["configuration", "batch", "torch p50", "p95", "p99", "onnxruntime p50", "p95", "p99"]
+    head += ["torch / ort (p50)", "max diff / max value", "export s"]
+    return common.table(head, table)
+
+
+PARTS = {"onnx": (measure_onnx, report_onnx)}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--part", choices=sorted(PARTS), action="append", required=True)
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--calls", type=int, default=400, help="calls per runtime at batch 1")
+    p.add_argument("--steps", type=int, default=20, help="training steps per model")
+    p.add_argument("--length", type=int, default=600, help="points per series")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.calls, args.steps, args.length = 100, 5, 300
+    for part in args.part:
+        measure, report = PARTS[part]
+        rows = measure(args)
+        print(report(rows))
+        result = {"machine": common.machine_info(), "args": vars(args), "rows": rows}
+        common.save_json(f"serving-{part}" + ("_quick" if args.quick else ""), result)
+
+
+if __name__ == "__main__":
+    main()
