@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import argparse
 
+from .parameters import SEARCHES
+
 # name: (what `forecast --help` says of it, its own --help's description)
 ABOUT = {
     "train": (
@@ -87,3 +89,30 @@ def directions(text):
     if bad or not values:
         raise argparse.ArgumentTypeError(f"expected uni, bi or uni,bi, got {text!r}")
     return [table[v] for v in values]
+
+
+def search_options(p):
+    """``forecast train``'s flags of the Optuna search (``pipelines.search``)."""
+    p.add_argument(
+        "--search",
+        choices=SEARCHES,
+        help="model selection: the candidate grid (the default; --cells, --directions, ...), or an "
+        "Optuna search of the library's space (cell, directions, hidden size, layers, lookback, "
+        "window norm, learning rate, dropout) scored by MASE on the last horizon before the "
+        "hold-out",
+    )
+    p.add_argument(
+        "--trials",
+        type=positive,
+        metavar="N",
+        help="trials of --search optuna (default: as many as its share of --max-time allows; "
+        "10 without a budget); with --runner dask they are split over the workers",
+    )
+    p.add_argument(
+        "--study-storage",
+        metavar="URL",
+        help="the Optuna study the search's workers share: a database URL (sqlite:///study.db, "
+        "postgresql://...) or a file path ending in .journal (default: a journal file in a "
+        "temporary folder on this machine; an external --dask-address cluster needs one its "
+        "workers reach)",
+    )

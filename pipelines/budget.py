@@ -12,7 +12,9 @@
   A budget is split in shares: one per candidate (model selection fits each candidate once, on
   the data before its first selection window, and scores it at every window), :data:`FINAL_SHARES`
   each for the hold-out fit and the final fit, which train the chosen settings on more data and
-  make the model that is registered.
+  make the model that is registered. An Optuna search (``trials`` set) takes the candidates'
+  place: one share per trial it expects (``trials``, or :data:`SEARCH_SHARES` when it runs until
+  its clock), so a trial trains as long as a grid candidate would.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from .environment import run_logger
 DEFAULT_SECONDS = 600.0  # a first run on a few hundred series ends in minutes on 2 CPU cores
 MIN_SHARE_SECONDS = 10.0  # a large grid gets at least this much per share
 FINAL_SHARES = 3  # shares of the hold-out fit and of the final fit (a selection fit has one)
+SEARCH_SHARES = 10  # trials a search plans for when only its clock ends it (the library's too:
+# forecast.tuning.auto.EXPECTED_TRIALS), and the trials it runs when it has neither clock nor count
 # Planned work (windows passed through training x lookback steps) above which a clock is set by
 # default. The main job on AirPassengers plans ~2 million; 414 hourly series at H 48 (lookback 96)
 # ~490 million. Measured on 2 CPU cores: about 0.5-1 million steps a second through a hidden-16
@@ -111,6 +115,7 @@ class Plan:
     timesteps: int
     max_time: float | None
     chosen: bool
+    trials: int | None = None  # an Optuna search's trials (0: until its clock; None: the grid)
 
     @property
     def fits(self):
@@ -130,7 +135,14 @@ class Plan:
         """Seconds of training of the hold-out fit and of the final fit (None: no clock)."""
         return None if self.max_time is None else FINAL_SHARES * self.candidate_seconds
 
+    @property
+    def search_seconds(self):
+        """Wall seconds of an Optuna search: its trials' shares (None: no clock)."""
+        return None if self.max_time is None else self.n_candidates * self.candidate_seconds
+
     def describe(self):
+        if self.trials is not None:
+            return self._describe_search()
         head = (
             f"{self.n_candidates} candidates (one fit each, scored at {self.n_windows} selection "
             f"windows) + hold-out + final fit = {self.fits} fits, about {self.steps:,} gradient "
@@ -151,14 +163,44 @@ class Plan:
             f"each"
         )
 
+    def _describe_search(self):
+        count = f"{self.trials} trials" if self.trials else "trials until its clock runs out"
+        head = (
+            f"Optuna search ({count}, each scored on the validation window) + hold-out + final "
+            f"fit, about {self.windows:,} windows / batch {self.batch_size} x {self.max_epochs} "
+            f"epochs a fit"
+        )
+        if self.max_time is None:
+            return f"{head}; training budget: none (--max-time SECONDS sets one)"
+        why = "chosen for this size of job" if self.chosen else "given"
+        return (
+            f"{head}; training budget {self.max_time:g} s ({why}): {self.search_seconds:.3g} s for "
+            f"the search ({self.candidate_seconds:.3g} s a trial), {self.final_seconds:.3g} s for "
+            f"the hold-out and the final fit each"
+        )
 
-def plan(df, lookback, horizon, batch_size, max_epochs, n_candidates, n_windows, max_time=None):
+
+def plan(
+    df,
+    lookback,
+    horizon,
+    batch_size,
+    max_epochs,
+    n_candidates,
+    n_windows,
+    max_time=None,
+    trials=None,
+):
     """The :class:`Plan` of a train job on ``df`` (the data selection sees). ``max_time``: seconds
     of training for the whole job; None picks one (module docstring), 0 means none. None for
     ``batch_size`` / ``max_epochs``: what the estimator resolves them to
-    (``forecast.training.loop.plan``)."""
+    (``forecast.training.loop.plan``). ``trials`` plans an Optuna search instead of the grid's
+    ``n_candidates``: that many trials, 0 as many as its clock allows (:data:`SEARCH_SHARES`
+    when there is no clock)."""
     from forecast.training.loop import plan as fit_plan
 
+    if trials is not None:
+        n_candidates = trials or SEARCH_SHARES
     sizes = df.groupby(ID, sort=False).size()
     n = int((sizes - lookback - horizon + 1).clip(lower=1).sum())
     batch_size, per_epoch, max_epochs = fit_plan(
@@ -173,6 +215,8 @@ def plan(df, lookback, horizon, batch_size, max_epochs, n_candidates, n_windows,
         max_time = max(DEFAULT_SECONDS, MIN_SHARE_SECONDS * shares) if large else None
     elif not max_time:
         max_time = None  # 0: no budget
+    if trials == 0 and max_time is None:
+        trials = SEARCH_SHARES  # no clock to end the search: a count does
     return Plan(
         n_candidates,
         n_windows,
@@ -183,6 +227,7 @@ def plan(df, lookback, horizon, batch_size, max_epochs, n_candidates, n_windows,
         timesteps,
         None if max_time is None else float(max_time),
         chosen,
+        trials,
     )
 
 

@@ -13,16 +13,15 @@ set, before prefect or mlflow is imported.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import traceback
-from pathlib import Path
 
 from forecast.training.stopping import Interrupted
 
 from . import config, environment, io, preflight, signals
 from .options import build_parser
 from .parameters import Source
+from .summary import relative, season, self_command, train_summary  # noqa: F401 - re-exported
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_FORECAST = (
     0,
@@ -51,13 +50,20 @@ def _flow_params(flow_obj, cfg, section, args):
     from prefect.exceptions import ParameterTypeError
 
     overrides = {k: v for k, v in vars(args).items() if k not in NOT_PARAMS}
+    from . import search
+
     try:
         params = config.flow_parameters(flow_obj, cfg, section, overrides)
-        return flow_obj.validate_parameters(params)
+        params = flow_obj.validate_parameters(params)
+        if section == "train":
+            search.check(params)
+        return params
     except config.ConfigError as exc:
         raise UsageError(str(exc)) from None
     except ParameterTypeError as exc:
         raise UsageError(f"invalid parameters for the {section} flow: {_one_line(exc)}") from None
+    except ValueError as exc:  # parameters that do not go together (search.check)
+        raise UsageError(f"invalid parameters for the {section} flow: {exc}") from None
 
 
 def _run_flow(name, args):
@@ -115,68 +121,6 @@ def cmd_train(args):
     return EXIT_OK if result.get("forecast_path") else EXIT_NOT_FORECAST
 
 
-def train_summary(result):
-    """The lines ``forecast train`` ends with, from the train flow's result."""
-    metric, ho = result["metric"], result["holdout"]
-    lines = [
-        f"\nleaderboard ({metric} of the selection backtest before the hold-out; lower is better):"
-    ]
-    width = max([len(row["candidate"]) for row in result["leaderboard"]] + [16])
-    lines += [
-        f"  {rank:>2}. {row['candidate']:<{width}} {row.get(metric, float('nan')):.4g}"
-        for rank, row in enumerate(result["leaderboard"], 1)
-    ]
-    lines += [
-        f"best candidate: {result['best']}; hold-out {metric}: {ho['model']:.4g} vs seasonal "
-        f"naive{_season(result)} {ho['seasonal_naive']:.4g} "
-        f"({_relative(ho['model'], ho['seasonal_naive'])})",
-        f"{result['reason']}  (MLflow run {result['run_id']})",
-        f"champion: v{result['champion_version']}  (MLflow run {result['champion_run_id']})",
-        f"forecasts (v{result.get('forecast_version', result['champion_version'])}) written to "
-        f"{result['forecast_path']}"
-        if result.get("forecast_path")
-        else f"forecasts NOT written: {result.get('forecast_error')}",
-        f"open the MLflow UI: {self_command()} ui   then {result['runs_url']}",
-    ]
-    if result.get("leaderboard_url"):
-        lines.append(
-            f"this run's leaderboard (candidates ranked, curves and hold-out columns): "
-            f"{result['leaderboard_url']}"
-        )
-    return lines
-
-
-def self_command():
-    """How to run ``forecast`` again from the user's shell.
-
-    ``scripts/main.sh`` puts .venv/bin on PATH only for itself, so a script close under the
-    current folder is shown by its relative path (``.venv/bin/forecast``); else the bare name
-    when it is the one on PATH; else the absolute path.
-    """
-    argv0 = Path(sys.argv[0])
-    exe = argv0 if argv0.name == "forecast" else Path(sys.executable).with_name("forecast")
-    exe = exe.absolute()
-    try:
-        rel = exe.relative_to(Path.cwd())
-        if len(rel.parts) <= 3:  # .venv/bin/forecast from the repository root
-            return str(rel)
-    except ValueError:
-        pass
-    found = shutil.which("forecast")
-    return "forecast" if found and Path(found).absolute() == exe else str(exe)
-
-
-def _season(result):
-    return f" (season {result['season_length']})" if result.get("season_length") else ""
-
-
-def _relative(model, naive):
-    if not naive:
-        return "n/a"
-    change = (model - naive) / naive * 100
-    return f"{abs(change):.1f}% {'better' if change < 0 else 'worse'}"
-
-
 def cmd_forecast(args):
     result = _run_flow("forecast", args)
     print(f"forecasts of v{result['version']}: {result['rows']} rows written to {result['path']}")
@@ -186,9 +130,9 @@ def cmd_forecast(args):
 def cmd_backtest(args):
     r = _run_flow("backtest", args)
     print(
-        f"v{r['version']}: {r['metric']} {r['model']:.4g} vs seasonal naive{_season(r)} "
+        f"v{r['version']}: {r['metric']} {r['model']:.4g} vs seasonal naive{season(r)} "
         f"{r['seasonal_naive']:.4g} over {r['n_windows']} windows "
-        f"({_relative(r['model'], r['seasonal_naive'])})"
+        f"({relative(r['model'], r['seasonal_naive'])})"
     )
     return EXIT_OK
 

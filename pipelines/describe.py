@@ -165,11 +165,12 @@ def train_description(facts, board, holdout, promotion, links):
         f"**{f['best']}** for `{f['data']}` ({f['n_series']} series, horizon {f['horizon']}){vs}. "
         f"{promotion}" + (f" {quick}" if quick else ""),
         "",
-        "### Leaderboard (selection backtest)",
+        f"### {f.get('board_title', 'Leaderboard (selection backtest)')}",
         "",
-        markdown_table(board, max_rows=5),
+        markdown_table(board, max_rows=f.get("board_rows", 5)),
         "",
-        f"Ranked by backtest `{f['metric']}` over {f.get('n_windows', '?')} window(s). {val}",
+        f.get("board_note")
+        or f"Ranked by backtest `{f['metric']}` over {f.get('n_windows', '?')} window(s). {val}",
         "",
         "### Hold-out (last horizon of every series, unseen by selection)",
         "",

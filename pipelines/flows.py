@@ -23,6 +23,7 @@ from pydantic import Field
 from forecast.training.stopping import stop_fits_on
 
 from . import budget, io, io_tasks, openings, publish, tasks
+from . import search as optuna
 from .data_tasks import split_holdout
 from .parameters import (
     Cell,
@@ -38,6 +39,7 @@ from .parameters import (
     PositiveFloat,
     Quantile,
     Scaler,
+    Search,
     Seconds,
     Source,
     WindowNorm,
@@ -45,7 +47,7 @@ from .parameters import (
 
 # the train flow's parameters logged as they are (``flow.<name>`` in MLflow), beside resolved ones
 LOGGED = ("horizon", "n_windows", "heads", "window_norms", "calendar", "fill", "scaler", "metric")
-LOGGED += ("past_covariates", "future_covariates", "static_covariates")
+LOGGED += ("past_covariates", "future_covariates", "static_covariates", "search", "trials")
 
 
 @flow(name="train", flow_run_name=publish.flow_run_name_train, log_prints=True)
@@ -70,6 +72,9 @@ def train(
     learning_rate: PositiveFloat | None = None,  # None: the estimator's default
     batch_size: Positive | None = None,  # None: scaled to the data (16 to 256)
     n_windows: Positive = 2,
+    search: Search | None = None,  # None or "grid": the candidate grid; "optuna": an Optuna search
+    trials: Positive | None = None,  # the search's trials; None: until its share of max_time
+    study_storage: str | None = None,  # the search's shared study; None: a temporary journal file
     val_size: Annotated[int, Field(ge=0)] | None = None,  # candidates' tail; None: horizon
     season_length: Positive | None = None,  # None: inferred from the data's frequency
     quantiles: list[Quantile] = [],  # noqa: B006 - quantile heads (pinball loss)
@@ -86,6 +91,11 @@ def train(
     """Select, train, evaluate, register and promote a recurrent forecaster; forecast with the
     champion.
 
+    Selection is the candidate grid (``search`` None or "grid": ``cells`` x ``bidirectional`` x
+    ``hidden_sizes`` x ``heads`` x ``window_norms``, backtested over ``n_windows``), or an Optuna
+    search (``search="optuna"``: ``trials`` of the library's search space, scored by MASE on the
+    last horizon before the hold-out; :mod:`pipelines.search`), whose grid lists go unused.
+
     Every candidate fit holds back the last ``val_size`` points of each series (default: the
     horizon) to log a validation loss per epoch; the hold-out fit and the final fit of the chosen
     settings train on all the data they are given (``val_size=0``), as the registered model does.
@@ -95,9 +105,10 @@ def train(
     dict: run_id, version, promoted, reason, champion_version, champion_run_id (the run that
     logged the champion, not necessarily this one), forecast_version (the champion's, or this
     run's version when the champion covers other series), runs_url (the UI's runs table), best,
-    leaderboard (list of {candidate, <metric>}), holdout ({model, seasonal_naive} by metric),
-    forecast_path (None, with forecast_error saying why, when the forecast step failed after
-    registration).
+    leaderboard (list of {candidate, <metric>}; a search's: {candidate, mase, state}), holdout
+    ({model, seasonal_naive} by metric), forecast_path (None, with forecast_error saying why,
+    when the forecast step failed after registration), search (None, or the search's summary:
+    trials, complete, pruned, failed, seconds, workers, processes, best, best_value, naive_value).
     """
     parameters = dict(locals())  # the flow's parameters, before any other name is bound
     stop_fits_on()  # a served run cancelled by Prefect (SIGTERM) stops its fits at their next step
@@ -109,33 +120,12 @@ def train(
     val_size = horizon if val_size is None else val_size
     seen = split_holdout(df, horizon)  # the last horizon of each series stays unseen by selection
     job = budget.announce(openings.job_plan(parameters, seen, win))
-    grid = tasks.make_candidates(
-        cells,
-        bidirectional,
-        hidden_sizes,
-        heads,
-        window_norms,
-        lookback=lookback,
-        horizon=horizon,
-        loss="pinball" if quantiles else loss,  # quantiles are the pinball loss's levels
-        max_time=job.candidate_seconds,
-        **_given(max_epochs=max_epochs, learning_rate=learning_rate, batch_size=batch_size),
-        past_covariates=tuple(past_covariates),
-        future_covariates=tuple(future_covariates),
-        static_covariates=tuple(static_covariates),
-        calendar=calendar,
-        fill=fill,
-        scaler=scaler,
-        clip=1.0,  # global-norm clipping at 1.0
-        device=device,
-        seed=seed,
-        season_length=season_length,
-        verbose=False,
-        val_size=val_size,
-        quantiles=tuple(quantiles) or None,
-        level=tuple(level) or None,
-        interval="conformal" if level else None,
-    )
+    common = openings.model_settings(parameters, win, val_size, job.candidate_seconds)
+    searching, grid = search == "optuna", {}
+    if not searching:
+        grid = tasks.make_candidates(
+            cells, bidirectional, hidden_sizes, heads, window_norms, **common
+        )
     # The flow's own parameters live under "flow." in MLflow: the estimator's (logged by the
     # final fit into the same run) keep their bare names, so a per-fit value never clashes.
     facts = {k: parameters[k] for k in LOGGED} | {
@@ -150,9 +140,13 @@ def train(
         "season_inferred": win.season_inferred,
         "model_name": model_name,
     }
-    logged = openings.flow_keys(facts | {"candidates": list(grid)})
+    logged = openings.flow_keys(facts | ({} if searching else {"candidates": list(grid)}))
     with publish.open_run("train", source.data, logged, horizon=horizon) as run:
-        chosen = tasks.select(grid, seen, n_windows, season_length, metric, run.run_id)
+        if searching:
+            spec = openings.search_spec(parameters, win, job, common, f"train-{run.run_id}")
+            chosen = optuna.search(spec, common, seen, run.run_id)
+        else:
+            chosen = tasks.select(grid, seen, n_windows, season_length, metric, run.run_id)
         # the hold-out and final fits use all their data, and the larger share of the budget
         estimator = tasks.unfitted(chosen.estimator, val_size=0, max_time=job.final_seconds)
         holdout = tasks.compare_with_naive(
@@ -198,11 +192,6 @@ def _forecast_after_training(source, promotion, parameters, model_name):
         return state.result()
     print(f"forecast step failed (the model is registered): {state.message}")
     return {"version": None, "path": None, "error": state.message}
-
-
-def _given(**params):
-    """The keyword arguments that are not None (None leaves the estimator's default)."""
-    return {k: v for k, v in params.items() if v is not None}
 
 
 @flow(name="forecast", flow_run_name=publish.flow_run_name_forecast, log_prints=True)

@@ -8,7 +8,7 @@ and backtest flows.
 
 from __future__ import annotations
 
-from . import budget, data_tasks, describe, io_tasks, registry, store
+from . import budget, data_tasks, describe, io_tasks, registry, search, store
 from .parameters import Source
 
 
@@ -19,6 +19,7 @@ def training_history(params, direct=False):
     frequencies found there: :func:`pipelines.budget.windows`) and check every series is long
     enough for selection and hold-out. Returns (history frame, ``budget.Windows``)."""
     p, source = params, Source.model_validate(params["source"])
+    search.check(p)
     step = (lambda t: t.fn) if direct else (lambda t: t)
     raw = step(io_tasks.load_data)(source)
     covariates = [*p["past_covariates"], *p["future_covariates"], *p["static_covariates"]]
@@ -27,10 +28,11 @@ def training_history(params, direct=False):
     )
     horizon = p["horizon"]
     val_size = horizon if p.get("val_size") is None else p["val_size"]
+    n_windows = 1 if p.get("search") == "optuna" else p["n_windows"]  # a search: one window
     win = budget.windows(
-        found, horizon, p["n_windows"], val_size, p.get("lookback"), p.get("season_length")
+        found, horizon, n_windows, val_size, p.get("lookback"), p.get("season_length")
     )
-    budget.check_lengths(found.frame, win.lookback + horizon * (p["n_windows"] + 1))
+    budget.check_lengths(found.frame, win.lookback + horizon * (n_windows + 1))
     return found.frame, win
 
 
@@ -41,6 +43,7 @@ def job_plan(params, seen, win):
     n_candidates = 1
     for key in grid:
         n_candidates *= len(p[key])
+    searching = p.get("search") == "optuna"
     return budget.plan(
         seen,
         win.lookback,
@@ -48,8 +51,58 @@ def job_plan(params, seen, win):
         p.get("batch_size"),
         p.get("max_epochs"),
         n_candidates,
-        p["n_windows"],
+        1 if searching else p["n_windows"],
         p.get("max_time"),
+        trials=(p.get("trials") or 0) if searching else None,
+    )
+
+
+def model_settings(params, win, val_size, seconds):
+    """The ``RNNForecaster`` settings every candidate (or trial) of the train flow shares: the
+    flow's parameters, the lookback and season of ``win`` (``budget.Windows``), the candidates'
+    validation tail ``val_size`` and training ``seconds``; ``max_epochs``, ``learning_rate`` and
+    ``batch_size`` only when given (else the estimator's defaults)."""
+    p = params
+    given = {k: p[k] for k in ("max_epochs", "learning_rate", "batch_size") if p.get(k) is not None}
+    return dict(
+        lookback=win.lookback,
+        horizon=p["horizon"],
+        loss="pinball" if p["quantiles"] else p["loss"],  # quantiles are the pinball loss's levels
+        max_time=seconds,
+        **given,
+        past_covariates=tuple(p["past_covariates"]),
+        future_covariates=tuple(p["future_covariates"]),
+        static_covariates=tuple(p["static_covariates"]),
+        calendar=p["calendar"],
+        fill=p["fill"],
+        scaler=p["scaler"],
+        clip=1.0,  # global-norm clipping at 1.0
+        device=p["device"],
+        seed=p["seed"],
+        season_length=win.season_length,
+        verbose=False,
+        val_size=val_size,
+        quantiles=tuple(p["quantiles"]) or None,
+        level=tuple(p["level"]) or None,
+        interval="conformal" if p["level"] else None,
+    )
+
+
+def search_spec(params, win, job, settings, study_name):
+    """The ``search.Spec`` of the train flow's Optuna search: its share of the budget (``job``, a
+    ``budget.Plan``), the workers of the flow's task runner, the trials' fixed ``settings``."""
+    workers, external = search.workers()
+    return search.Spec(
+        horizon=params["horizon"],
+        season_length=win.season_length,
+        seconds=job.search_seconds,
+        trials=job.trials or None,
+        workers=workers,
+        storage=params.get("study_storage"),
+        study_name=study_name,
+        seed=params["seed"],
+        fixed=search.fixed_settings(settings, lookback_given=not win.lookback_inferred),
+        external=external,
     )
 
 
@@ -73,7 +126,9 @@ def flow_keys(params):
 def train_result(facts, selected, holdout, promotion, forecasted, job, where, uri):
     """The train flow's result (see ``pipelines.flows.train``)."""
     model_name, metric, board = facts["model_name"], facts["metric"], selected.result.leaderboard
-    cols = [c for c in ("candidate", metric) if c in board.columns]
+    search = getattr(selected.result, "summary", None)  # an Optuna search's (pipelines.search)
+    scored = search["metric"] if search else metric
+    cols = [c for c in ("candidate", scored, "state") if c in board.columns]
     return {
         "run_id": facts["run_id"],
         "version": promotion.version,
@@ -94,4 +149,5 @@ def train_result(facts, selected, holdout, promotion, forecasted, job, where, ur
         "max_time": job.max_time,
         "holdout": {"model": holdout.score, "seasonal_naive": holdout.naive_score},
         "forecast_path": forecasted["path"],
+        "search": search,
     }

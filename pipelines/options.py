@@ -173,8 +173,9 @@ def _train_options(p):
     p.add_argument("--max-epochs", type=arguments.positive, help="epochs per fit")
     budget = (
         "training time budget of the whole job, in shares: one per candidate (model selection fits "
-        "each once), three each for the hold-out and the final fit; 0: none (default: none for a "
-        "small job, else 600 s or more for a large grid; printed with the plan)"
+        "each once) or per search trial, three each for the hold-out and the final fit; 0: none "
+        "(default: none for a small job, else 600 s or more for a large grid; printed with the "
+        "plan)"
     )
     seconds = arguments.non_negative_float
     p.add_argument("--max-time", type=seconds, metavar="SECONDS", help=budget)
@@ -182,6 +183,7 @@ def _train_options(p):
     p.add_argument("--learning-rate", type=arguments.positive_float, help="Adam learning rate")
     p.add_argument("--batch-size", type=arguments.positive, help="windows per training batch")
     p.add_argument("--n-windows", type=arguments.positive, help="backtest windows per candidate")
+    arguments.search_options(p)
     p.add_argument(
         "--val-size",
         type=arguments.non_negative,

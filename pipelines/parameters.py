@@ -27,6 +27,8 @@ Fill = Literal[choices.FILLS]  # None: a NaN target is an error
 Scaler = Literal[choices.SCALERS]
 WindowNorm = Literal[choices.names(choices.WINDOW_NORMS)]  # "none": TOML has no null
 Loss = Literal[choices.LOSSES]
+SEARCHES = ("grid", "optuna")  # model selection: the candidate grid, or an Optuna search
+Search = Literal[SEARCHES]
 Positive = Annotated[int, Field(ge=1)]
 PositiveFloat = Annotated[float, Field(gt=0)]
 Seconds = Annotated[float, Field(ge=0)]

@@ -20,7 +20,7 @@ from prefect import task
 from forecast.evaluation.selection import REFERENCE
 from forecast.metrics import relative
 
-from . import describe, links, plots, registry, report, runs, store, tracking
+from . import describe, links, plots, registry, report, runs, search_board, store, tracking
 from .retries import io_options, retried
 from .secrets import redact
 
@@ -93,15 +93,23 @@ def describe_train(run_id, facts, selected, holdout, fitted, promotion, seen, df
     for name, scores in ((best, model_scores), (REFERENCE, naive_scores)):
         if name in children:
             runs.log_metrics({f"holdout_{k}": v for k, v in scores.items()}, run_id=children[name])
-    board = describe.leaderboard_table(selection.leaderboard, metric)
+    board = getattr(selection, "table", None)  # an Optuna search's trials (pipelines.search)
+    if board is None:
+        board = describe.leaderboard_table(selection.leaderboard, metric)
+    search = getattr(selection, "summary", None)
+    if search:
+        note = search_board.note(search)
+        facts = facts | {"board_title": SEARCH_TITLE, "board_note": note, "board_rows": 10}
     holdout = describe.holdout_table(best, model_scores, naive_scores)
     where = _links(run_id, model_name, promotion.version if promotion else None)
-    where[describe.LEADERBOARD] = store.leaderboard_view(metric, run_id)
+    score = f"val_{search['metric']}" if search else None
+    where[describe.LEADERBOARD] = store.leaderboard_view(metric, run_id, score=score)
     if facts.get("val_size"):
         recurrent = [rid for name, rid in children.items() if name != REFERENCE]
         where["validation curves of every candidate"] = links.curves_url(recurrent, ("val_loss",))
     reason = promotion.reason if promotion else "not registered (tracking off)"
     figures = _train_figures(selection, model_bt, naive_bt, model, fitted.grad, seen, df, best)
+    figures |= getattr(selection, "figures", {})  # a search's history and importances
     html = report.train_report(runs_run_name(run_id), facts, board, holdout, reason, figures, where)
     store.client().log_text(run_id, html, REPORT)
     note = describe.train_description(facts, board, holdout, reason, where)
@@ -124,6 +132,9 @@ def describe_train(run_id, facts, selected, holdout, fitted, promotion, seen, df
     return where
 
 
+SEARCH_TITLE = (
+    "Optuna search: trials by validation MASE, best first (seasonal naive ranked among them)"
+)
 CHAMPION_RULE = (
     "moves to a new version only when its hold-out metric beats the champion's, re-scored on the "
     "same hold-out, and only between models of the same series"
@@ -224,7 +235,7 @@ def _train_figures(selection, model_bt, naive_bt, model, grad, seen, df, best):
         name: r.backtest.histories[-1].to_frame()
         for name, r in selection.results.items()
         if r.backtest is not None and r.backtest.histories
-    }
+    } | dict(getattr(selection, "curves", {}))  # a search's best trials'
     if getattr(model, "history_", None) is not None:
         curves[f"{best} (final, all data)"] = model.history_.to_frame()
     return {

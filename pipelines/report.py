@@ -98,8 +98,16 @@ def train_report(title, facts, board, holdout, promotion, figures, links=None):
             f'<p class="decision"><b>{html.escape(str(facts["best"]))}</b> chosen. '
             f"{html.escape(str(promotion))}</p>" + (f"<p>{link_html}</p>" if link_html else ""),
         ),
-        ("Leaderboard (selection backtest, best first)", table(board, highlight=facts["best"])),
+        (
+            facts.get("board_title", "Leaderboard (selection backtest, best first)"),
+            table(board, highlight=facts["best"])
+            + (f"<p>{html.escape(facts['board_note'])}</p>" if facts.get("board_note") else ""),
+        ),
         ("Hold-out: the model beside seasonal naive", table(holdout)),
     ]
-    sections += [(caption, png(fig)) for caption, fig in figures.items() if fig is not None]
+    sections += [
+        (caption, f"<p>{html.escape(fig)}</p>" if isinstance(fig, str) else png(fig))
+        for caption, fig in figures.items()
+        if fig is not None
+    ]  # a str: why a figure could not be drawn
     return page(title, sections, meta)

@@ -136,7 +136,7 @@ def log_selection(result, run_id=None, prefix="backtest", metric=None):
             child_id, describe.candidate_description(name, row, metric, chosen, parent_name, curves)
         )
         children[name] = child_id
-    _log_leaderboard(board, describe.leaderboard_table(board, metric), parent)
+    log_leaderboard(board, describe.leaderboard_table(board, metric), parent)
     client.set_tag(parent, "forecast.best_candidate", chosen)
     if getattr(result, "best_params", None) is not None:
         client.log_text(
@@ -187,20 +187,18 @@ def _log_candidate_backtest(backtest, prefix, run_id, start_ms=None):
         )
 
 
-def _log_leaderboard(board, table, parent):
+def log_leaderboard(board, table, parent, folder="selection", name="leaderboard"):
     """The leaderboard as CSV (as selected, params as JSON), as a table with the parameters as
-    columns (``selection/leaderboard.json``, shown as a table by the UI) and as markdown."""
+    columns (``<folder>/<name>.json``, shown as a table by the UI) and as markdown."""
     from . import describe
 
-    log_frame(board, "selection/leaderboard.csv", parent)
+    log_frame(board, f"{folder}/{name}.csv", parent)
     store.client().log_table(
         parent,
         data=table.astype({c: str for c in table.columns if table[c].dtype == object}),
-        artifact_file="selection/leaderboard.json",
+        artifact_file=f"{folder}/{name}.json",
     )
-    store.client().log_text(
-        parent, describe.markdown_table(table) + "\n", "selection/leaderboard.md"
-    )
+    store.client().log_text(parent, describe.markdown_table(table) + "\n", f"{folder}/{name}.md")
 
 
 def _candidate_history(backtest):

@@ -211,24 +211,20 @@ def ui_base(uri=None, port=UI_PORT):
 VIEW_TAG = "mlflow.sharedViewState."  # the UI's "share view" state, stored as an experiment tag
 
 
-def leaderboard_view(metric, run_id, experiment=None, uri=None):
+def leaderboard_view(metric, run_id, experiment=None, uri=None, score=None):
     """Set up the runs table as the leaderboard of train run ``run_id`` and return its link: that
-    run's candidates sorted by ``backtest_<metric>``, with the columns a comparison needs (backtest
-    and hold-out metric, last validation and train loss, rank, fit seconds). It is the UI's own
-    shared view (``?viewStateShareKey=``, stored as an experiment tag), so the link works in any
-    browser without choosing columns by hand."""
+    run's candidates sorted by ``score`` (default ``backtest_<metric>``; an Optuna search's trials:
+    ``val_mase``), with the columns a comparison needs (that score, the hold-out metric, last
+    validation and train loss, rank, seconds). It is the UI's own shared view
+    (``?viewStateShareKey=``, stored as an experiment tag), so the link works in any browser
+    without choosing columns by hand."""
     exp = experiment if experiment is not None else experiment_id()
-    columns = [
-        f"backtest_{metric}",
-        f"holdout_{metric}",
-        "val_loss",
-        "train_loss",
-        "rank",
-        "fit_seconds",
-    ]
+    score = score or f"backtest_{metric}"
+    seconds = "fit_seconds" if score.startswith("backtest_") else "seconds"
+    columns = [score, f"holdout_{metric}", "val_loss", "train_loss", "rank", seconds]
     state = {
         "searchFilter": f"tags.mlflow.parentRunId = '{run_id}'",
-        "orderByKey": f"metrics.`backtest_{metric}`",
+        "orderByKey": f"metrics.`{score}`",
         "orderByAsc": True,
         "selectedColumns": [f"metrics.`{c}`" for c in columns],
     }
