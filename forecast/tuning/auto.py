@@ -9,6 +9,8 @@ data and forecast their median. Optuna is imported inside ``fit`` only.
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
 import warnings
 
@@ -151,6 +153,7 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
                 params = sample(trial, self.space, self.horizon, m, self.fixed)
             trial.set_user_attr("params", _plain(params))
             trial.set_user_attr("max_time", budget)
+            trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # shared studies
             kwargs = self._trial_kwargs(params, m, budget)
             if prunable and "val_size" not in params:
                 kwargs["val_size"] = self.horizon  # a validation loss per epoch to prune on

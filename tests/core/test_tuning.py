@@ -178,6 +178,11 @@ def test_shared_journal_study_refits_without_new_trials(df, tmp_path):
         auto(**kw).search(df)
         model = auto(**{**kw, "n_trials": 0}).fit(df)
     assert len(model.trials_) == 4 and model.best_score_ == model.trials_["value"].min()
+    import os
+
+    assert {t.user_attrs["worker"].split(":")[-1] for t in model.study_.trials} == {
+        str(os.getpid())
+    }
     with pytest.raises(ValueError, match="n_trials=0"):
         auto(n_trials=0).fit(df)
     with pytest.raises(ValueError, match="storage"):
