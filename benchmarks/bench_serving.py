@@ -15,10 +15,16 @@ interleaved call by call; p50 / p95 / p99 per configuration. ``--threads`` pins 
 the same number of intra-op threads (default 1: the reproducible figure on a shared 2-core
 machine, and what ``predict`` uses for fewer than 64 windows).
 
+``--part server``: ``mlflow models serve`` of a temporary store's champion (as ``forecast
+serve-model`` runs it), one client POSTing ``dataframe_split`` requests of 1 and 100 series
+(``lookback`` rows each) one at a time, interleaved with the same frame through the pyfunc model
+and ``predict`` in this process (where the time goes).
+
 Usage::
 
     python benchmarks/bench_serving.py --part onnx            # ~2-4 min on 2 shared cores
     python benchmarks/bench_serving.py --part onnx --quick    # ~1 min
+    python benchmarks/bench_serving.py --part server          # ~4-6 min; --quick: ~3 min
 """
 
 from __future__ import annotations
@@ -173,7 +179,102 @@ def report_onnx(rows):
     return common.table(head, table)
 
 
-PARTS = {"onnx": (measure_onnx, report_onnx)}
+def post_timer(port, body):
+    """A function that POSTs ``body`` to /invocations over one keep-alive connection; its time."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    head = {"Content-Type": "application/json"}
+
+    def call(_):
+        try:
+            conn.request("POST", "/invocations", body, head)
+            resp = conn.getresponse()
+        except (ConnectionError, http.client.HTTPException):  # idle past uvicorn's keep-alive
+            conn.close()
+            conn.request("POST", "/invocations", body, head)
+            resp = conn.getresponse()
+        data = resp.read()
+        assert resp.status == 200, data[:500]
+
+    return call
+
+
+def measure_server(args):
+    """Latency and requests per second through ``mlflow models serve`` (the champion of a
+    temporary store, started as ``forecast serve-model`` does), one client, one request at a
+    time; beside it the same frame through the pyfunc model and ``predict`` in this process."""
+    import os
+    import socket
+    import subprocess
+
+    from pipelines import logged_model, registry, runs, server, serving, store
+
+    config = next(iter(CONFIGS.values()))  # the defaults
+    df = common.make_data(max(BATCHES), args.length)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        uri = f"sqlite:///{tmp}/mlflow.db"
+        store.configure(uri, experiment="bench-serving")
+        model = fitted(df, config, args.steps)
+        with runs.run("bench") as run:
+            logged_model.log_model(model, run_id=run.run_id)
+            registry.register_and_promote(run.run_id, "bench-serving", "holdout_mase", 1.0)
+        pyfunc = registry.load_pyfunc("bench-serving")
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        argv, env = serving.serve_command("bench-serving", port=port, uri=uri)
+        log = open(f"{tmp}/server.log", "wb")  # noqa: SIM115 - closed in finally
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            server.wait_healthy(url, 240, proc, f"{tmp}/server.log")
+            start_s = time.perf_counter() - t0
+            for batch in BATCHES:
+                history = df[df["unique_id"].isin(df["unique_id"].unique()[:batch])]
+                history = history.groupby("unique_id").tail(model.lookback_).reset_index(drop=True)
+                split = history.to_json(orient="split", index=False, date_format="iso")
+                body = ('{"dataframe_split": ' + split + "}").encode()
+                calls = args.calls if batch == 1 else max(args.calls // 2, 20)
+                frame = logged_model.pyfunc_input(history)
+                fns = {
+                    "http": post_timer(port, body),
+                    "pyfunc": lambda _, f=frame: pyfunc.predict(f),
+                    "predict": lambda _, h=history: model.predict(h),
+                }
+                times = interleaved(fns, None, calls)
+                wall = sum(times["http"])
+                row = dict(batch=batch, calls=calls, request_kb=len(body) / 1e3, rps=calls / wall)
+                row["server_start_s"] = start_s
+                for runtime, ts in times.items():
+                    for q in (50, 95, 99):
+                        row[f"{runtime}_p{q}_ms"] = common.percentile(ts, q) * 1e3
+                rows.append(row)
+                print(f"server, {batch} series: {row}", flush=True)
+        finally:
+            os.killpg(proc.pid, 15)
+            proc.wait(30)
+            log.close()
+    return rows
+
+
+def report_server(rows):
+    table = [
+        [r["batch"], r["calls"], f"{r['request_kb']:.0f}"]
+        + [f"{r[f'{k}_p{q}_ms']:.1f}" for k in ("http", "pyfunc", "predict") for q in (50, 95, 99)]
+        + [f"{r['rps']:.0f}"]
+        for r in rows
+    ]
+    head = ["series / request", "requests", "request kB", "HTTP p50", "p95", "p99"]
+    head += ["pyfunc p50", "p95", "p99", "predict p50", "p95", "p99", "requests / s"]
+    return common.table(head, table)
+
+
+PARTS = {"onnx": (measure_onnx, report_onnx), "server": (measure_server, report_server)}
 
 
 def main(argv=None):

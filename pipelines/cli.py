@@ -1,4 +1,4 @@
-"""The ``forecast`` command: train, forecast, backtest, serve, server, ui, datasets.
+"""The ``forecast`` command: train, forecast, backtest, serve, server, ui, serve-model, datasets.
 
 Exit codes a scheduler can act on: 0 success; 2 bad arguments, configuration or parameters
 (nothing ran); 1 the flow ran and failed — the cause is printed on one line (``error: ...``),
@@ -182,6 +182,19 @@ def cmd_ui(args):
     )
 
 
+def cmd_serve_model(args):
+    from . import serving
+
+    try:
+        version = serving.resolve(args.model_name, args.version, args.tracking_uri)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    argv, env = serving.serve_command(
+        args.model_name, args.version, args.host, args.port, args.tracking_uri
+    )
+    _replace_process(argv, env, serving.banner(args, version))
+
+
 def _replace_process(argv, env, message):
     """Print ``message``, then become the server ``argv`` (Ctrl-C ends it)."""
     print(message, flush=True)
@@ -204,6 +217,7 @@ COMMANDS = {
     "serve": cmd_serve,
     "server": cmd_server,
     "ui": cmd_ui,
+    "serve-model": cmd_serve_model,
     "datasets": cmd_datasets,
 }
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import store
+from . import serving, store
 from .runs import current_run_id, versions
 
 FUTURE_FLAG = "is_future"  # pyfunc input: True on the horizon rows that carry future covariates
@@ -150,7 +150,7 @@ def log_model(estimator, name="model", registered_model_name=None, input_example
         else example_history(estimator)
     )
     output = estimator.predict(*split_pyfunc_input(estimator, example))
-    signature = infer_signature(example, output)
+    signature = serving.permissive_signature(infer_signature(example, output))
     with tempfile.TemporaryDirectory() as tmp:
         folder = estimator.save(Path(tmp) / "estimator")
         # Model.log takes run_id (mlflow.pyfunc.log_model only logs into this thread's active run).

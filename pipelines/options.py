@@ -12,7 +12,7 @@ import argparse
 
 from forecast import choices
 
-from . import arguments, config, io
+from . import arguments, config, io, serving
 from .store import UI_PORT
 
 NORMS = choices.names(choices.WINDOW_NORMS)  # "none" for None: TOML and command lines have no null
@@ -103,6 +103,10 @@ def build_parser():
         summary, description = arguments.ABOUT[name]
         defaults = {k: v for section in sections for k, v in cfg.get(section, {}).items()}
         add_options(sub.add_parser(name, defaults=defaults, help=summary, description=description))
+    # issue 24: MLflow's model server (its options are in pipelines.serving)
+    serving.add_options(
+        sub.add_parser("serve-model", help=serving.ABOUT, description=serving.ABOUT)
+    )
     return parser
 
 
@@ -212,6 +216,13 @@ def _train_options(p):
         p.add_argument(flag, type=arguments.csv_list(kind), metavar=metavar, help=text)
     p.add_argument("--metric", choices=choices.RANKING_METRICS, help="selection metric")
     p.add_argument("--device", help="auto | cpu | cuda")
+    p.add_argument(
+        "--nproc",
+        type=arguments.positive,
+        metavar="N",
+        help="train the final model across N local processes (torch DDP, torchrun; with --device "
+        "cuda one GPU each); default 1",
+    )
     p.add_argument("--seed", type=int, help="random seed of weight initialisation and batch order")
     p.add_argument("--runner", dest="kind", choices=config.RUNNERS, help="task runner")
     p.add_argument(

@@ -23,10 +23,9 @@ class ForecastPyfunc(PythonModel):
     def predict(
         self, context, model_input: pd.DataFrame, params=None
     ):  # the hint: signature comes from log_model
-        from pipelines.logged_model import split_pyfunc_input
+        from pipelines.serving import answer  # bad input: HTTP 400 with the library's message
 
-        history, x_future = split_pyfunc_input(self.estimator, model_input)
-        return self.estimator.predict(history, X_future=x_future)
+        return answer(self.estimator, model_input)
 
 
 mlflow.models.set_model(ForecastPyfunc())
