@@ -22,7 +22,7 @@ from pydantic import Field
 
 from forecast.training.stopping import stop_fits_on
 
-from . import budget, io, io_tasks, openings, publish, tasks
+from . import budget, ddp_fit, io, io_tasks, openings, publish, tasks
 from . import search as optuna
 from .data_tasks import split_holdout
 from .parameters import (
@@ -48,6 +48,7 @@ from .parameters import (
 # the train flow's parameters logged as they are (``flow.<name>`` in MLflow), beside resolved ones
 LOGGED = ("horizon", "n_windows", "heads", "window_norms", "calendar", "fill", "scaler", "metric")
 LOGGED += ("past_covariates", "future_covariates", "static_covariates", "search", "trials")
+LOGGED += ("nproc",)
 
 
 @flow(name="train", flow_run_name=publish.flow_run_name_train, log_prints=True)
@@ -81,6 +82,7 @@ def train(
     level: list[Percent] = [],  # noqa: B006 - conformal interval levels, percent
     metric: Metric = "mase",
     device: str = "auto",
+    nproc: Positive | None = None,  # > 1: the final fit across that many local DDP processes
     seed: Annotated[int, Field(ge=0)] = 0,
     tracking_uri: str | None = None,
     experiment: Name = "forecast",
@@ -111,6 +113,7 @@ def train(
     trials, complete, pruned, failed, seconds, workers, processes, best, best_value, naive_value).
     """
     parameters = dict(locals())  # the flow's parameters, before any other name is bound
+    ddp_fit.check(nproc, device)
     stop_fits_on()  # a served run cancelled by Prefect (SIGTERM) stops its fits at their next step
     uri = io_tasks.configure_tracking(tracking_uri, experiment)  # an unreachable server: seconds
     model_name = model_name or source.model_name()
@@ -152,7 +155,7 @@ def train(
         holdout = tasks.compare_with_naive(
             estimator, df, 1, season_length, metric, run.run_id, "holdout", chosen.best
         )
-        fitted = tasks.fit(estimator, df, run.run_id, source.data)
+        fitted = tasks.fit(estimator, df, run.run_id, source.data, nproc)
         promotion = tasks.register(
             fitted.model, run.run_id, model_name, metric, holdout, df, season_length
         )

@@ -9,14 +9,15 @@ def task_runner(kind="threads", workers=2, address=None):
     """A task runner by name: ``threads`` (ThreadPoolTaskRunner) or ``dask`` (prefect-dask).
 
     Dask uses the scheduler at ``address`` when given, else a local cluster of ``workers``
-    single-threaded worker processes.
+    single-threaded worker processes; its stop requests reach the fits in the workers
+    (:mod:`pipelines.remote_stop`).
     """
     if kind == "threads":
         from prefect.task_runners import ThreadPoolTaskRunner
 
         return ThreadPoolTaskRunner(max_workers=workers)
     if kind == "dask":
-        from prefect_dask import DaskTaskRunner
+        from .remote_stop import DaskTaskRunner
 
         if address:
             return DaskTaskRunner(address=address)

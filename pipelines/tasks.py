@@ -16,6 +16,7 @@ from forecast import SeasonalNaive, backtest
 from forecast.choices import DEFAULT_METRICS, METRICS
 
 from . import locks, logged_model, registry, resume, runs, selection_log, store, tracking
+from .candidates import TaskExecutor, evaluate_candidate  # noqa: F401 - the flows' tasks
 from .data_tasks import check_matches_model, column_names, model_columns, validate_data
 from .environment import run_logger
 from .retries import compute_options, retried
@@ -68,36 +69,6 @@ def make_candidates(
         window_norms=tuple(window_norms),
         **common,
     )
-
-
-@task(name="evaluate-candidate", task_run_name="evaluate-{name}", **compute_options())
-def evaluate_candidate(job, name, estimator, df, args, parent_run_id=None):
-    """One candidate's backtest: ``job`` is the callable that
-    ``forecast.evaluation.selection.select_model`` hands out. With ``parent_run_id`` the
-    candidate's MLflow run is open while it runs (timed over its fit and backtest) and holds its
-    parameters, backtest and training curves when it ends."""
-    child = selection_log.start_candidate(parent_run_id, name) if parent_run_id else None
-    try:
-        result = job(name, estimator, df, args)
-    except BaseException as exc:
-        if child:  # KILLED when stopped by a signal (``forecast.training.stopping.Interrupted``)
-            killed = isinstance(exc, KeyboardInterrupt)
-            store.client().set_terminated(child, "KILLED" if killed else "FAILED")
-        raise
-    retried(selection_log.finish_candidate, result, child)
-    return result
-
-
-class TaskExecutor:
-    """The ``executor`` of ``select_model``: every ``submit`` becomes a Prefect task on the flow's
-    runner, so candidates run concurrently on threads or Dask workers, each visible as its own task
-    run nested under the selection (and, with ``parent_run_id``, as its own MLflow run)."""
-
-    def __init__(self, parent_run_id=None):
-        self.parent_run_id = parent_run_id
-
-    def submit(self, fn, name, estimator, df, args):
-        return evaluate_candidate.submit(fn, name, estimator, df, args, self.parent_run_id)
 
 
 @task(name="select-model", **compute_options())
@@ -206,13 +177,19 @@ def unfitted(estimator, **overrides):
 
 
 @task(name="fit-final", **compute_options())
-def fit(estimator, df, run_id=None, data_name=None):
+def fit(estimator, df, run_id=None, data_name=None, nproc=None):
     """Fit ``estimator`` on all of ``df``, streaming epochs into the MLflow run ``run_id``, then
     record its parameters, data and history there with the gradient-through-time diagnostic: a
     :class:`Fitted`. A retry of the flow run resumes the fit from its last finished epoch
-    (``pipelines.resume``)."""
-    callbacks = [tracking.MlflowCallback(run_id)] if run_id else []
-    model = resume.resumable_fit(estimator, df, callbacks)
+    (``pipelines.resume``). ``nproc`` > 1: one fit across that many local DDP processes
+    (``pipelines.ddp_fit``)."""
+    if nproc and nproc > 1:
+        from .ddp_fit import fit_across
+
+        model = fit_across(estimator, df, nproc, run_id, resume.checkpoint_dir("fit-final"))
+    else:
+        callbacks = [tracking.MlflowCallback(run_id)] if run_id else []
+        model = resume.resumable_fit(estimator, df, callbacks)
     retried(tracking.log_training, model, data_name, df, run_id=run_id)
     grad = retried(tracking.log_gradient_through_time, model, df, run_id=run_id)
     return Fitted(model, grad)
