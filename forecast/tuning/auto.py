@@ -60,6 +60,8 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
         ``fixed``; ``best_params_`` is then ``{}``), so the choice is never worse than the default
         on validation (not with a callable ``space``).
     refit_fraction : share of ``max_time`` kept for the refits (None: one trial's share each).
+        The defaults ``ensemble=3, refit_fraction=0.5`` were chosen on the accuracy suite's
+        validation parts (``benchmarks/RESULTS-accuracy.md``, rows ``auto-v2*``).
     seed : seeds the TPE sampler and every trial's network.
     verbose : show Optuna's per-trial log.
 
@@ -75,7 +77,7 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
         season_length=None,
         max_time=300.0,
         n_trials=None,
-        ensemble=1,
+        ensemble=3,
         space=None,
         fixed=None,
         storage=None,
@@ -83,7 +85,7 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
         fallback=None,
         pruner="median",
         include_defaults=True,
-        refit_fraction=None,
+        refit_fraction=0.5,
         seed=0,
         verbose=False,
     ):
