@@ -133,7 +133,11 @@ def test_load_data_maps_custom_column_names(tmp_path):
     assert io_tasks.data_cache_key(None, key) != io_tasks.data_cache_key(None, _source(path))
 
 
-def test_a_large_job_gets_a_budget_and_a_small_one_none(caplog):
+def test_a_large_job_gets_a_budget_and_a_small_one_none(caplog, monkeypatch):
+    import logging
+
+    # the plain logger, whatever Prefect run context an earlier test left in this thread
+    monkeypatch.setattr(budget, "run_logger", lambda: logging.getLogger("pipelines"))
     small = budget.plan(air(), 36, 12, 16, 100, 6, 2)
     assert small.max_time is None and small.chosen and small.timesteps < budget.SLOW_TIMESTEPS
     long = pd.DataFrame(

