@@ -1,19 +1,23 @@
-"""Generated-input fuzzing at scale (issue 15): run N Hypothesis-generated inputs (long, wide and
-Series frames with random lengths, frequencies, zones, dtypes, ids, faults and covariates) through
-fit, predict, predict(df_history), predict_at, backtest, save/load and the forecast flow's input
-validation, and record the outcome in benchmarks/RESULTS-reliability.md, section
-"## Generated-input fuzzing" (other sections of that file are left as they are).
+"""Generated-input fuzzing at scale (issues 15 and 25): N generated inputs (tests/core/fuzz_inputs.py:
+half of them valid but unusual, half with one or two planted faults) through fit, predict,
+predict(df), predict_at, backtest, save/load and the forecast flow's data step (a few through
+AutoRNNForecaster), each outcome judged against what its input must get (tests/core/fuzz_oracle.py).
 
-The inputs and the property are tests/core/fuzz_inputs.py and tests/core/fuzz_oracle.py, the
-same the test suite runs a bounded number of (tests/core/test_fuzz.py).
+Every operation is one JSON line of ``benchmarks/results/fuzz-records-s<seed>-n<N>.jsonl.gz``
+(the case's seed replays it: ``--replay SEED``); the section "## Generated-input fuzzing" of
+benchmarks/RESULTS-reliability.md is generated from that file (``--from-records PATH`` redoes it
+without running anything; other sections of the file are left as they are).
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/fuzz.py --examples 10000 --seed 0
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/fuzz.py --examples 10000 --seed 0
+    .venv/bin/python benchmarks/fuzz.py --replay 4217
 """
 
 from __future__ import annotations
 
 import argparse
-import collections
+import gzip
+import json
+import os
 import platform
 import sys
 import time
@@ -25,190 +29,360 @@ sys.path.insert(0, str(HERE.parent))
 
 import fuzz_inputs  # noqa: E402
 import fuzz_oracle  # noqa: E402
-import torch  # noqa: E402
-from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402
 
 RESULTS = HERE / "RESULTS-reliability.md"
 SECTION = "## Generated-input fuzzing"
 HEADER = (
-    "# Reliability figures\n\nHow the library and the flows hold up under bad input, faults and load "
-    "(issue 15). Each section says the command that produced it.\n"
+    "# Reliability figures\n\nHow the library and the flows hold up under bad input, faults and "
+    "load. Each section says the command that produced it.\n"
 )
+SPACING = 1_000_000  # case seeds of --seed k: k * SPACING + i
 
-# Faults the fuzzing found (the issue's probe and this harness), each fixed at its source with a
-# regression test in tests/core/test_fuzz.py (or test_backtest.py): kind, reproduction, now.
-FIXED = [
+
+def case_seed(base, i):
+    return base * SPACING + i
+
+
+def records_of(seed, i, case, outcomes):
+    """The JSON records of one case: one per operation (the first carries the recipe)."""
+    out = []
+    for j, o in enumerate(outcomes):
+        record = {
+            "i": i, "seed": seed, "op": o.op, "status": o.status, "expect": o.expect,
+            "kind": o.kind, "message": o.message[:300], "where": o.where,
+            "seconds": round(o.seconds, 4), "model": case.recipe.model,
+            "valid": case.expect["fit"].level == "answer",
+        }  # fmt: skip
+        if o.status != "answer" or o.expect != "answer":
+            record["why"] = list(case.expect[o.op].why)
+        if j == 0:
+            record["recipe"] = case.recipe.summary()
+        out.append(record)
+    return out
+
+
+def run(n_examples, base, path, max_seconds=None):
+    """Run cases ``0 .. n_examples - 1`` of seed ``base``, writing their records to ``path``
+    (gzipped JSON lines, renamed into place when done). Returns (cases run, seconds)."""
+    started, done = time.perf_counter(), 0
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with gzip.open(tmp, "wt", encoding="utf-8") as fh:
+        for i in range(n_examples):
+            if max_seconds is not None and time.perf_counter() - started > max_seconds:
+                break
+            seed = case_seed(base, i)
+            case = fuzz_inputs.case(seed)
+            for record in records_of(seed, i, case, fuzz_oracle.run_case(case)):
+                fh.write(json.dumps(record, default=str, ensure_ascii=False) + "\n")
+            done += 1
+            if done % 250 == 0:
+                print(f"{done} cases, {time.perf_counter() - started:.0f} s", flush=True)
+    tmp.replace(path)
+    return done, time.perf_counter() - started
+
+
+FIXED = [  # faults the fuzzing found, each fixed at its source with a regression test
+    # issue 15 (tests/core/test_fuzz.py)
     (
-        "backtest parsed `ds` again with an unguarded `pd.to_datetime` (period, mixed offsets: pandas errors)",
+        "backtest parsed `ds` again with an unguarded `pd.to_datetime` (period, mixed offsets)",
         "backtest(m, df.assign(ds=df.ds.dt.to_period('D')))",
-        "validated as fit validates: ValueError naming 'ds'",
+        "ValueError naming 'ds'",
     ),
     (
         "backtest wrote 0.0 into text/categorical columns after the cutoff (TypeError)",
         "backtest(m, df.assign(note='x'))",
-        "unread columns dropped; text covariates refused by name",
+        "unread columns dropped; text covariates refused",
     ),
     (
-        "backtest with target_transform='log' always failed: the 0.0 written after the cutoff is no log target",
-        "backtest(RNNForecaster(target_transform='log'), positive_df)",
-        "each series' cutoff value is repeated instead",
+        "backtest with a log target always failed (0.0 written after the cutoff)",
+        "backtest(RNNForecaster(scaler=('log', 'standard')), df)",
+        "the cutoff value is repeated",
     ),
     (
-        "backtest never checked targets after the last cutoff (NaN dropped from metrics, inf -> mae inf, text)",
+        "backtest never checked the actuals after the last cutoff",
         "df.loc[last, 'y'] = np.nan; backtest(m, df)",
-        "ValueError naming the series and timestamp",
+        "ValueError naming series and time",
     ),
     (
         "backtest failed in numpy on a NaN series id",
-        "df.loc[0, 'unique_id'] = np.nan; backtest(m, df)",
+        "df.loc[0, 'unique_id'] = np.nan",
         "ValueError naming 'unique_id'",
     ),
     (
-        "fit read a complex target (imaginary part dropped), a timedelta target (as ns), object booleans",
-        "m.fit(df.assign(y=df.y + 1j))",
-        "ValueError: column 'y' holds complex numbers / durations / booleans",
+        "fit read complex, timedelta and object-boolean targets as numbers",
+        "df.y + 1j",
+        "ValueError naming the column and what it holds",
     ),
     (
-        "a value of 1e300 gave -inf forecasts (the scaler's variance overflowed)",
-        "df.loc[3, 'y'] = 1e300; m.fit(df).predict()",
-        "ValueError naming series, timestamp and value (float32 range)",
+        "a value of 1e300 gave -inf forecasts",
+        "df.loc[3, 'y'] = 1e300",
+        "ValueError naming series, time, value (float32 range)",
     ),
     (
-        "dates past 2262-04-11 (or before 1677) raised pandas OutOfBoundsDatetime in fit, backtest, the flow",
-        "m.fit(df.assign(ds=dates_2262_at_second_resolution))",
-        "ValueError naming 'ds' and its range",
+        "dates past 2262 raised OutOfBoundsDatetime (fit, backtest, flow, predict's horizon)",
+        "fit(df_ending_2262_04_10).predict()",
+        "ValueError naming 'ds' or the horizon",
     ),
     (
-        "a horizon past 2262-04-11 raised OutOfBoundsDatetime in predict",
-        "m.fit(df_ending_2262_04_10).predict()",
-        "ValueError naming the horizon and the last timestamp",
-    ),
-    (
-        "uint64 ids above 2**63 overflowed when forecasts gave ids back (OverflowError)",
-        "m.fit(df.assign(unique_id=np.uint64(2**64 - 1))).predict()",
+        "uint64 ids above 2**63 overflowed",
+        "df.assign(unique_id=np.uint64(2**64 - 1))",
         "ids come back as uint64",
     ),
     (
-        "save/load turned a named zone into a fixed offset (forecasts an hour off after a DST change)",
-        "m.fit(berlin_hourly).save(p); load(p).predict()",
-        "the zone name is saved and restored",
+        "save/load lost a zone's name, 1850 local offsets and tuple Series names",
+        "save; load",
+        "zone name, UTC times and tuples kept",
     ),
     (
-        "save/load failed on 1850 dates in a named zone (LMT offset +00:53:28 not parseable)",
-        "m.fit(berlin_1850).save(p); load(p)",
-        "timestamps saved in UTC plus the zone name",
-    ),
-    (
-        "save/load renamed a tuple-named Series to its text",
-        "m.fit(s.rename(('a', 1))).save(p); load(p).predict()",
-        "the tuple comes back",
-    ),
-    (
-        "predict_at with an empty origins frame: torch.cat() error",
-        "m.predict_at(df, origins.iloc[:0])",
+        "predict_at on an empty origins frame: torch.cat() error",
+        "origins.iloc[:0]",
         "ValueError: origins is empty",
     ),
     (
-        "a two-row series took the others' frequency unchecked (forecasts at the wrong step)",
-        "two rows 5 h apart beside daily series",
+        "a two-row series took the others' frequency unchecked",
+        "two rows 5 h apart",
         "ValueError naming the series and the frequency",
     ),
     (
-        "an object column of complex numbers and text: IndexError inside pandas while naming the bad value",
-        "m.fit(df.assign(y=[1j, 'n/a', ...]))",
-        "ValueError naming the column",
-    ),
-    (
-        "complex numbers among floats in an object column: read as floats, imaginary parts dropped",
-        "m.fit(df.assign(y=[1 + 1j, 2.0, ...]))",
-        "ValueError: column 'y' holds complex numbers",
-    ),
-    (
-        "ids 1 and '1' in one object column merged into one series (ids are compared as text)",
-        "m.fit(df.assign(unique_id=[1, ..., '1', ...]))",
+        "ids 1 and '1' merged into one series",
+        "unique_id=[1, ..., '1', ...]",
         "ValueError naming the ids equal as text",
     ),
     (
-        "the forecast flow's split of future rows compared str with float on a missing series id",
-        "split_future(df_with_nan_id_and_nan_target)",
+        "the flow's split of future rows compared str with float on a missing id",
+        "split_future(df_with_nan_id)",
         "ValueError naming 'unique_id'",
+    ),
+    # issue 25 (tests/core/test_bad_input.py, test_model_files.py)
+    (
+        "a column named `ds`/`y`/`unique_id` beside id_col/time_col/target_col of other names: "
+        "AttributeError inside pandas",
+        "fit(df.assign(ds='x'), id_col='store', time_col='date', target_col='sales')",
+        "the stray column is ignored like any unread column; named as a "
+        "covariate it is refused by name",
+    ),
+    (
+        "predict_at with text cutoffs of different UTC offsets (a DST change): pandas' 'Mixed "
+        "timezones detected'",
+        "predict_at(df, origins.assign(cutoff=cutoff.astype(str)))",
+        "read as the instants they name; naive/aware mixes and unreadable text refused naming "
+        "'cutoff'",
+    ),
+    (
+        "semi-month frequencies (SMS, SME) refused as 'irregular' (pd.infer_freq misses them)",
+        "fit(df with pd.date_range(freq='SMS'))",
+        "inferred as 'SMS-15' / 'SME-15'",
+    ),
+    (
+        "a covariate named as the id/time/target column, or two columns of one name: "
+        "AttributeError inside pandas",
+        "RNNForecaster(past_covariates=('y',)).fit(df)",
+        "ValueError naming the column",
+    ),
+    (
+        "a damaged saved model loaded when its files still parsed (a changed weight or scaler)",
+        "flip a weight in weights.pt; RNNForecaster.load(path)",
+        "checksums.json (SHA-256 of every file) checked at load; ModelFileError naming the file",
+    ),
+    (
+        "booleans among numbers in an object column were read as 1/0",
+        "df.y = [True, False, ..., 1.5] (object)",
+        "ValueError: column 'y' mixes booleans with numbers, naming series, time and value",
+    ),
+    (
+        "a short run of weekdays of a business-day model's series (a backtest window, new "
+        "history) was refused as daily data",
+        "fit(B data).predict(df with 4 weekdays of a series)",
+        "a series whose points step by the model's frequency is read at it",
+    ),
+    (
+        "checking half-month steps near 2262 or onto a missing local hour raised pandas' "
+        "OutOfBoundsDatetime / 'nonexistent time'",
+        "fit(jittered series near 2262 or a DST change)",
+        "ValueError naming the series' irregular timestamp",
+    ),
+]
+# faults the fuzzing finds whose fix belongs to modules outside this change: (what, where, fix)
+ELSEWHERE = [
+    (
+        "backtest with horizon=0 says 'step must be an integer >= 1, got 0' (step defaults to "
+        "the horizon)",
+        "forecast/evaluation/backtesting.py",
+        "check_int('horizon', estimator.horizon, 1) before step is derived",
+    ),
+    (
+        "a diverging fit with loss='normal' (e.g. scaler='none' on values of 1e4-1e6) raises "
+        "torch's 'Expected parameter scale ... GreaterThan(lower_bound=0.0)'",
+        "forecast/probabilistic/families.py",
+        "build the distributions with validate_args=False, so a NaN reaches the loop's "
+        "non-finite loss guard (roll back, or its own error)",
+    ),
+    (
+        "the flow's data step names the internal 'unique_id'/'ds' for a missing id or time of "
+        "a file with other column names",
+        "pipelines/future.py, pipelines/data_tasks.py",
+        "pass the user's names to split_future for its messages",
+    ),
+    (
+        "AutoRNNForecaster on a constant series: every trial's MASE is NaN, fit raises "
+        "RuntimeError 'no trial completed'",
+        "forecast/tuning/auto.py",
+        "score such trials on MAE (or refuse naming the series whose MASE scale is 0)",
+    ),
+    (
+        "AutoRNNForecaster on a series shorter than one season: its seasonal-naive baseline "
+        "refuses the valid input",
+        "forecast/tuning/auto.py",
+        "skip or shorten the naive baseline for series shorter than season_length",
     ),
 ]
 
 
-def run(n_examples, seed_value):
-    """Outcome counts per operation, the faults seen ({kind: [detail, recipe]}), cases, seconds."""
-    counts, faults, cases = collections.Counter(), {}, [0]
-    started = time.perf_counter()
-
-    @seed(seed_value)
-    @settings(
-        max_examples=n_examples,
-        database=None,
-        deadline=None,
-        phases=[Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(fuzz_inputs.recipes())
-    def one(recipe):
-        cases[0] += 1
-        for outcome in fuzz_oracle.run_case(fuzz_inputs.build(recipe)):
-            counts[(outcome.op, outcome.status)] += 1
-            if outcome.status == "fault":
-                faults.setdefault(outcome.kind, [0, outcome.detail, recipe])[0] += 1
-
-    one()
-    return counts, faults, cases[0], time.perf_counter() - started
+def _share(n, total):
+    return f"{n:,} ({100 * n / total:.0f} %)" if total else "0"
 
 
-def section(counts, faults, n_cases, seconds, args):
-    ops = sorted({op for op, _ in counts})
-    total = sum(counts.values())
+def _count(records, **match):
+    return sum(all(r.get(k) == v for k, v in match.items()) for r in records)
+
+
+def section(records, meta, where):
+    """The RESULTS section, from the raw records alone (and the run's facts in ``meta``)."""
+    cases = [r for r in records if "recipe" in r]
+    n_cases, n_ops = len(cases), len(records)
+    valid = sum(r["valid"] for r in cases)
+    must = {level: _count(cases, expect=level) for level in ("answer", "either", "refuse")}
+    answers, refusals = _count(records, status="answer"), _count(records, status="refused")
+    faults = [r for r in records if r["status"] == "fault"]
+    asked = meta.get("asked", n_cases)
     lines = [
         SECTION,
         "",
-        f"Command: `OMP_NUM_THREADS=1 .venv/bin/python benchmarks/fuzz.py --examples {args.examples} "
-        f"--seed {args.seed}` ({platform.machine()}, torch threads 1, {seconds:.0f} s).",
+        f"Command: `OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/fuzz.py --examples "
+        f"{asked} --seed {meta.get('seed', 0)}` ({meta.get('machine', '?')}, "
+        f"{meta.get('cores', '?')} cores shared with other work, torch threads 1; "
+        f"{n_cases:,} cases in {meta.get('seconds', '?')} s"
+        + (f", stopped by --max-seconds before {asked:,}" if n_cases < asked else "")
+        + f"). Raw records: `{where}`, one JSON line per operation with the seed that replays "
+        "it (`benchmarks/fuzz.py --replay SEED`); this section is generated from them "
+        "(`--from-records`).",
         "",
-        f"**{n_cases:,} generated inputs, {total:,} operations: "
-        f"{sum(v for (_, s), v in counts.items() if s == 'ok'):,} answers that passed every check "
-        f"(finite, right series, right timestamps, horizon rows each), "
-        f"{sum(v for (_, s), v in counts.items() if s == 'refused'):,} refusals naming the fault, "
-        f"{sum(v for (_, s), v in counts.items() if s == 'fault'):,} faults.**",
+        f"**{n_cases:,} generated inputs: {_share(valid, n_cases)} valid (fit must answer), "
+        f"{must['either']:,} ambiguous by design, {must['refuse']:,} with a planted fault. "
+        f"{n_ops:,} operations: {answers:,} answers that passed every check, {refusals:,} "
+        f"expected refusals naming the planted fault, {len(faults):,} faults.**",
         "",
-        "| operation | answered | refused by name | faults |",
-        "| --- | ---: | ---: | ---: |",
+        "| operation | answers (to valid / ambiguous inputs) | refusals naming the planted fault"
+        " | faults | must answer / either / must refuse |",
+        "| --- | ---: | ---: | ---: | ---: |",
     ]
+    for op in dict.fromkeys(r["op"] for r in records):
+        mine = [r for r in records if r["op"] == op]
+        lines.append(
+            f"| {op} | {_count(mine, status='answer'):,} ({_count(mine, status='answer', expect='answer'):,}"
+            f" / {_count(mine, status='answer', expect='either'):,}) | "
+            f"{_count(mine, status='refused'):,} | {_count(mine, status='fault'):,} | "
+            f"{_count(mine, expect='answer'):,} / {_count(mine, expect='either'):,} / "
+            f"{_count(mine, expect='refuse'):,} |"
+        )
+    auto = [r for r in records if r["model"] == "auto"]
     lines += [
-        f"| {op} | {counts[(op, 'ok')]:,} | {counts[(op, 'refused')]:,} | {counts[(op, 'fault')]:,} |"
-        for op in ops
-    ]
-    lines += [
         "",
-        "A fault is an exception from inside pandas/numpy/torch (or of another type than "
-        "ValueError/TypeError), a refusal that names no column, series, parameter or value, an answer "
-        "that fails a check, or an answer to an input that must be refused.",
+        f"AutoRNNForecaster (n_trials=1, a fixed 4-unit GRU, max_time 10 s): "
+        f"{sum('recipe' in r for r in auto)} inputs, {len(auto)} operations: "
+        f"{_count(auto, status='answer')} answers, {_count(auto, status='refused')} refusals "
+        f"naming the fault, {_count(auto, status='fault')} faults.",
+        "",
+        "A fault is a refusal of an input that must be answered, a refusal whose message does not "
+        "name the planted fault (its column, series, parameter or value and what is wrong), an "
+        "answer to an input that must be refused, an answer that fails a check (finite, right "
+        "series, the timestamps continuing each series, horizon rows each, within 100 value ranges"
+        " of its series), or an exception that is not the library's own: raised inside "
+        "pandas/numpy/torch, by C code called on one of our lines (our frame innermost but no "
+        "`raise` there), or of another type than ValueError/TypeError.",
         "",
     ]
-    if faults:
-        lines += ["Faults left in this run:", ""]
-        lines += [
-            f"- {n}x {kind} ({detail[:120]}); e.g. `{recipe!r}`"
-            for kind, (n, detail, recipe) in faults.items()
-        ]
-        lines.append("")
-    lines += [
-        "Faults found and fixed (each has a regression test in tests/core/test_fuzz.py):",
-        "",
-        "| fault | reproduction | now |",
-        "| --- | --- | --- |",
-    ]
-    lines += [f"| {kind} | `{repro}` | {now} |" for kind, repro, now in FIXED]
+    lines += _faults_table(faults) + _elsewhere() + _coverage(cases) + _fixed_table()
     return "\n".join(lines) + "\n"
 
 
+def _faults_table(faults):
+    if not faults:
+        return ["Faults left in this run: none.", ""]
+    kinds = {}
+    for r in faults:
+        kinds.setdefault(r["kind"], []).append(r)
+    lines = ["Faults left in this run:", "", "| kind | count | first seed | message |",
+             "| --- | ---: | ---: | --- |"]  # fmt: skip
+    for kind, rows in sorted(kinds.items(), key=lambda kv: -len(kv[1])):
+        message = rows[0]["message"].replace("|", "\\|")[:160]
+        lines.append(f"| {kind.replace('|', '/')} | {len(rows)} | {rows[0]['seed']} | {message} |")
+    return lines + [""]
+
+
+def _coverage(cases):
+    """What the valid inputs were made of (the unusual-but-legitimate side)."""
+    valid = [r["recipe"] for r in cases if r["valid"]]
+    if not valid:
+        return []
+    features = {
+        "input": lambda x: [x["kind"]],
+        "frequency": lambda x: ["integer steps" if x["time_kind"] == "int" else x["freq"]],
+        "time column": lambda x: [x["time_kind"]] if x["kind"] == "long" else [],
+        "time zone": lambda x: [str(x["tz"])] if x["time_kind"] != "int" else [],
+        "ids": lambda x: [x["id_kind"]] if x["kind"] == "long" else [],
+        "target dtype": lambda x: [x["target_dtype"]] if x["kind"] == "long" else [],
+        "covariates": lambda x: sorted({f"{role} {dtype}" for role, dtype, _ in x["covariates"]}),
+        "series": lambda x: [_bucket(len(x["lengths"]), (1, 2, 5, 20))],
+        "longest / shortest": lambda x: [
+            _bucket(max(x["lengths"]) / max(min(x["lengths"]), 1), (1, 3, 10, 50))
+        ],  # fmt: skip
+        "extras": lambda x: x["extras"],
+        "loss": lambda x: [str(x["params"].get("loss", "mae"))],
+    }
+    lines = [f"What the {len(valid):,} valid inputs were made of (count of inputs with each):", "",
+             "| feature | values |", "| --- | --- |"]  # fmt: skip
+    for name, values_of in features.items():
+        seen = {}
+        for x in valid:
+            for value in values_of(x):
+                seen[value] = seen.get(value, 0) + 1
+        text = ", ".join(f"{k} {n:,}" for k, n in sorted(seen.items(), key=lambda kv: -kv[1]))
+        lines.append(f"| {name} | {text} |")
+    return lines + [""]
+
+
+def _bucket(x, edges):
+    for lo, hi in zip(edges, edges[1:]):
+        if x < hi:
+            return f"{lo}-{hi - 1}" if hi - lo > 1 else str(lo)
+    return f">= {edges[-1]}"
+
+
+def _elsewhere():
+    lines = [
+        "Faults found whose fix belongs outside this change's files (described to their owners;"
+        " they count above until fixed):",
+        "",
+        "| fault | where | fix |",
+        "| --- | --- | --- |",
+    ]
+    return lines + [f"| {what} | {where} | {fix} |" for what, where, fix in ELSEWHERE] + [""]
+
+
+def _fixed_table():
+    lines = ["Faults found and fixed (each has a regression test):", "",
+             "| fault | reproduction | now |", "| --- | --- | --- |"]  # fmt: skip
+    return lines + [f"| {kind} | `{repro}` | {now} |" for kind, repro, now in FIXED]
+
+
+def read_records(path):
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
 def write_section(text, path=RESULTS):
-    """Replace (or append) this script's section of the results file; other sections stay as they are."""
+    """Replace (or append) this script's section of the results file; other sections stay."""
     old = path.read_text() if path.exists() else HEADER
     start = old.find(SECTION)
     if start < 0:
@@ -218,24 +392,56 @@ def write_section(text, path=RESULTS):
         new = old[:start] + text + (old[end:] if end >= 0 else "")
     tmp = path.with_suffix(".md.tmp")
     tmp.write_text(new)
-    tmp.replace(path)  # atomic: another agent's section is never half-written
+    tmp.replace(path)  # atomic: another section is never half-written
+
+
+def replay(seed):
+    """Run one case again and print its recipe, its expectations and every outcome."""
+    case = fuzz_inputs.case(seed)
+    print(json.dumps(case.recipe.summary(), default=str, ensure_ascii=False, indent=1))
+    for op, expect in case.expect.items():
+        print(f"expect {op}: {expect.level} {list(expect.why)}")
+    faults = 0
+    for o in fuzz_oracle.run_case(case):
+        faults += o.status == "fault"
+        print(f"{o.op}: {o.status} {o.kind} {o.message}")
+    return 1 if faults else 0
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--examples", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--no-write", action="store_true", help="print the section instead of writing it"
-    )
+    parser.add_argument("--max-seconds", type=float, default=None, help="stop after this long")
+    parser.add_argument("--replay", type=int, default=None, help="run one case's seed again")
+    parser.add_argument("--from-records", type=Path, default=None, help="only redo the section")
+    parser.add_argument("--no-write", action="store_true", help="print the section only")
     args = parser.parse_args(argv)
+    import logging
+
+    import torch
+
     torch.set_num_threads(1)
-    counts, faults, n_cases, seconds = run(args.examples, args.seed)
-    text = section(counts, faults, n_cases, seconds, args)
+    logging.getLogger("pipelines").setLevel(logging.ERROR)  # the flow's notes on future rows
+    if args.replay is not None:
+        return replay(args.replay)
+    path = args.from_records
+    meta = {"machine": platform.machine(), "cores": os.cpu_count()}
+    if path is None:
+        path = HERE / "results" / f"fuzz-records-s{args.seed}-n{args.examples}.jsonl.gz"
+        done, seconds = run(args.examples, args.seed, path, args.max_seconds)
+        meta |= {"cases": done, "seconds": round(seconds, 1), "asked": args.examples}
+        meta_path = path.with_name(path.name.replace(".jsonl.gz", ".meta.json"))
+        meta_path.write_text(json.dumps(meta | {"seed": args.seed}, indent=1) + "\n")
+    else:
+        meta_path = path.with_name(path.name.replace(".jsonl.gz", ".meta.json"))
+        meta |= json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    records = read_records(path)
+    text = section(records, meta, path.relative_to(HERE) if path.is_relative_to(HERE) else path)
     print(text)
     if not args.no_write:
         write_section(text)
-    return 1 if faults else 0
+    return 1 if any(r["status"] == "fault" for r in records) else 0
 
 
 if __name__ == "__main__":

@@ -28,6 +28,33 @@ def long_frame(uid, ds, y, **covariates):
     return df
 
 
+def to_internal(df, renames):
+    """``df`` with its columns renamed by ``renames`` ({the user's name: internal name}).
+
+    A column the user did not name that already carries one of those internal names (a ``ds``
+    column beside ``time_col="date"``) is an extra column like any other: it is set aside
+    (dropped) so the renaming never gives the frame two columns of one name. Such a column cannot
+    be a covariate (``forecast.data.history.validate`` refuses it by name).
+    """
+    renames = {user: internal for user, internal in renames.items() if user is not None}
+    stray = [c for c in dict.fromkeys(renames.values()) if c in df.columns and c not in renames]
+    if stray:
+        df = df.drop(columns=stray)
+    return df.rename(columns=renames)
+
+
+def check_single(df, read, where, names=None):
+    """Refuse a frame with more than one column of a name in ``read`` (the columns that are read:
+    pandas would hand back a frame where one column is expected); ``names`` maps them to the
+    user's names for the message."""
+    twice = [c for c in dict.fromkeys(df.columns[df.columns.duplicated()]) if c in read]
+    if twice:
+        raise ValueError(
+            f"{where}: more than one column named {[(names or {}).get(c, c) for c in twice]}; "
+            f"each column the model reads must be one column"
+        )
+
+
 def percent(p):
     """A level in percent as a column suffix: 10, 2.5, 97.5 (no trailing zeros)."""
     return f"{round(float(p), 6):g}"

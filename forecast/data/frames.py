@@ -14,9 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from forecast.data.columns import ID, TARGET, TIME
+from forecast.data.columns import ID, TARGET, TIME, check_single, to_internal
 from forecast.data.history import validate  # noqa: F401 - frames.validate, as callers know it
-from forecast.data.values import integer_values, parse_times  # noqa: F401 - parse_times: here too
+from forecast.data.values import (  # noqa: F401 - parse_times: here too
+    integer_values,
+    parse_times,
+    times_like,
+)
 
 
 def as_times(values):
@@ -43,10 +47,12 @@ def sorted_long(df, columns=(), where="frame"):
     return out.sort_values([ID, TIME], kind="stable").reset_index(drop=True)
 
 
-def rows_at(long, ids, times):
-    """(n,) row of ``long`` at each (id, time) pair, -1 where it has none."""
+def rows_at(long, ids, times, where="origins", name="cutoff"):
+    """(n,) row of ``long`` at each (id, time) pair, -1 where it has none; ``times`` are read as
+    ``long``'s times are (:func:`~forecast.data.values.times_like`: errors name ``name``)."""
     key = pd.MultiIndex.from_arrays([long[ID].to_numpy(), long[TIME].to_numpy()])
-    return key.get_indexer(pd.MultiIndex.from_arrays([ids, as_times(times).to_numpy()]))
+    times = times_like(times, long[TIME], where, name)
+    return key.get_indexer(pd.MultiIndex.from_arrays([ids, times.to_numpy()]))
 
 
 def origin_rows(long, origins, known=None):
@@ -109,9 +115,9 @@ def internal_names(df, spec):
     mapping = {
         user: internal
         for internal, user in spec.names.items()
-        if user != internal and user in df.columns and internal not in df.columns
+        if user != internal and user in df.columns
     }
-    return df.rename(columns=mapping) if mapping else df
+    return to_internal(df, mapping) if mapping else df
 
 
 def with_target(X, y, target_col=TARGET):
@@ -173,7 +179,8 @@ def to_long(data, id_col=ID, time_col=TIME, target_col=TARGET):
             raise ValueError(
                 f"long frame is missing column(s) {missing}; it has {list(data.columns)}"
             )
-        df = data.rename(columns={id_col: ID, time_col: TIME, target_col: TARGET})
+        check_single(data, (id_col, time_col, target_col), "long frame")
+        df = to_internal(data, {id_col: ID, time_col: TIME, target_col: TARGET})
         id_kind = _id_kind(data[id_col].dtype)
         return df, FrameSpec(id_col, time_col, target_col, "long", id_kind=id_kind)
     raise ValueError(

@@ -21,8 +21,7 @@ INTEGER_FREQ = 1  # the frequency of integer time steps: one position per step
 
 
 def is_integer_freq(freq):
-    """True for the frequency of integer time steps (:data:`INTEGER_FREQ`), False for offset
-    aliases."""
+    """True for the frequency of integer time steps (:data:`INTEGER_FREQ`), else False."""
     return isinstance(freq, (int, np.integer)) and not isinstance(freq, bool)
 
 
@@ -33,15 +32,52 @@ def same_frequency(a, b):
     return pd.tseries.frequencies.to_offset(a) == pd.tseries.frequencies.to_offset(b)
 
 
-def infer_frequencies(df, where="data"):
+def infer_frequencies(df, where="data", known=None):
     """Infer each series' frequency from ``ds`` and reject gaps or irregular steps.
 
     Returns dict unique_id -> offset alias (:data:`INTEGER_FREQ` for integer time steps). A series
     with a single row cannot show a frequency; it takes the frequency shared by the others (an
-    error if there are none).
+    error if there are none). ``known``: a fitted model's {unique_id: frequency}; a series whose
+    points step by its known frequency is read at it, though a short run of them may show
+    another (three weekdays of a business-day series read as daily data).
     """
     if df[TIME].dtype == np.int64:
         return _integer_steps(df, where)
+    if not known:
+        return _timestamps(df, where)
+    try:
+        freqs = _timestamps(df, where)
+    except ValueError:
+        freqs = None  # perhaps only a short run that the known frequencies explain
+    if freqs is not None and all(
+        f == known.get(u, f) or same_frequency(f, known[u]) for u, f in freqs.items()
+    ):
+        return freqs
+    return _with_known(df, where, known)
+
+
+def _with_known(df, where, known):
+    """:func:`infer_frequencies` where each series that steps by its ``known`` frequency takes it;
+    the others are inferred on their own (an error names them)."""
+    runs = df.groupby(ID, sort=False)[TIME]
+    freqs = {uid: known[uid] for uid, ds in runs if uid in known and steps_by(ds, known[uid])}
+    rest = df[~df[ID].isin(list(freqs))]
+    return {**freqs, **(_timestamps(rest, where) if len(rest) else {})}
+
+
+def steps_by(ds, freq):
+    """Whether the sorted timestamps ``ds`` of one series step by the offset alias ``freq``."""
+    if is_integer_freq(freq):
+        return False  # a model of integer time steps: timestamps never step by it
+    idx = pd.DatetimeIndex(ds.to_numpy() if ds.dt.tz is None else ds)
+    try:
+        steps = pd.date_range(idx[0], periods=len(idx), freq=freq)
+    except (pd.errors.OutOfBoundsDatetime, OverflowError, ValueError):
+        return False
+    return steps.as_unit("ns").equals(idx.as_unit("ns"))
+
+
+def _timestamps(df, where):
     fast = _regular_frequencies(df, where)
     if fast is not None:
         return fast
@@ -56,8 +92,7 @@ def infer_frequencies(df, where="data"):
 
 
 def _integer_steps(df, where):
-    """Integer time steps must step by exactly 1 within each series (frame sorted by id, then
-    ds)."""
+    """Integer time steps must step by exactly 1 within each series (sorted by id, then ds)."""
     steps = df[TIME].groupby(df[ID], sort=False).diff()
     bad = (steps.notna() & (steps != 1)).to_numpy()
     if bad.any():
@@ -65,21 +100,17 @@ def _integer_steps(df, where):
         uid, ds = df[ID].iloc[i], df[TIME].to_numpy()
         own = steps[df[ID] == uid].dropna()
         if own.nunique() == 1:
+            k = int(own.iloc[0])
             raise ValueError(
-                f"{where}: series {uid!r} steps by {int(own.iloc[0])} in its integer time column; "
-                "integer "
-                f"time steps are positions that step by 1: divide them by {int(own.iloc[0])}, or "
-                "use "
-                f"timestamps"
+                f"{where}: series {uid!r} steps by {k} in its integer time column; integer time "
+                f"steps are positions that step by 1: divide them by {k}, or use timestamps"
             )
         raise ValueError(
             f"{where}: series {uid!r} has a gap or irregular integer time step at {int(ds[i])} "
-            "(expected "
-            f"{int(ds[i - 1]) + 1}, the next position after {int(ds[i - 1])}); integer time steps "
-            "must be consecutive: "
-            "for missing observations add their rows with an empty target and choose "
-            "fill='ffill'|'interpolate'|"
-            f"'zero'; if the integers are years or dates, convert them to timestamps"
+            f"(expected {int(ds[i - 1]) + 1}, the next position after {int(ds[i - 1])}); integer "
+            "time steps must be consecutive: for missing observations add their rows with an "
+            "empty target and choose fill='ffill'|'interpolate'|'zero'; if the integers are "
+            "years or dates, convert them to timestamps"
         )
     return dict.fromkeys(pd.unique(df[ID].to_numpy()), INTEGER_FREQ)
 
@@ -97,8 +128,7 @@ def _share_frequency(freqs, undecided, where):
         if len(idx) == 2 and pd.date_range(idx[0], periods=2, freq=freq)[1] != idx[1]:
             raise ValueError(
                 f"{where}: series {uid!r} has 2 rows, {idx[0]} and {idx[1]}, that do not step by "
-                "the "
-                f"frequency {freq!r} of the other series"
+                f"the frequency {freq!r} of the other series"
             )
         freqs[uid] = freq
     return freqs
@@ -212,9 +242,7 @@ def _step_range(ticks, starts, ends):
         d = np.diff(ticks[a : ends[s1 - 1]])  # d[i] = t[i+1] - t[i], rows relative to a
         if len(d):
             seg = np.minimum(starts[s0:s1] - a, len(d) - 1)
-            cross = (
-                ends[s0 : s1 - 1] - 1 - a
-            )  # the step from one series into the next must not count:
+            cross = ends[s0 : s1 - 1] - 1 - a  # the step from one series into the next:
             d[cross] = d[seg[:-1]]  # it takes the value of that series' first step
             lo[s0:s1], hi[s0:s1] = np.minimum.reduceat(d, seg), np.maximum.reduceat(d, seg)
         s0 = s1
@@ -234,21 +262,39 @@ def _infer_freq(idx):
     )  # older pandas: already a str
 
 
+def _semi_month(idx):
+    """ "SMS-15" or "SME-15" when ``idx`` steps by half months (regular, but ``pd.infer_freq``
+    does not see them), else None."""
+    days = set(idx.day)
+    for alias, days_of in (("SMS", {1, 15}), ("SME", {15, 28, 29, 30, 31})):
+        if not days <= days_of:
+            continue
+        try:
+            steps = pd.date_range(idx[0], periods=len(idx), freq=alias)
+        except (OverflowError, ValueError):
+            continue  # past 2262, or onto a local time that does not exist: not its steps
+        if steps.equals(idx):
+            return steps.freqstr
+    return None
+
+
 def _series_freq(uid, idx, where):
-    freq = _infer_freq(idx)
+    freq = _infer_freq(idx) or _semi_month(idx)
     if freq is not None:
         return freq
     # Irregular: find the most common step, then the first timestamp that breaks it.
     steps = idx[1:] - idx[:-1]
     step = pd.Series(steps).mode().iloc[0]
     guess = _infer_freq(idx[:3]) if len(idx) >= 3 else None
-    expected = pd.date_range(idx[0], periods=len(idx), freq=guess or step)
+    try:
+        expected = pd.date_range(idx[0], periods=len(idx), freq=guess or step)
+    except (OverflowError, ValueError):  # past 2262, or onto a local time that does not exist
+        expected = idx[:1].append(idx[:-1] + step)
     bad = int(np.argmax(idx != expected))
     raise ValueError(
-        f"{where}: series {uid!r} has a gap or irregular timestamp at {idx[bad]} "
-        f"(expected {expected[bad]} for frequency {guess or step}); for missing observations, add "
-        "their "
+        f"{where}: series {uid!r} has a gap or irregular timestamp at {idx[bad]} (expected "
+        f"{expected[bad]} for frequency {guess or step}); for missing observations, add their "
         "rows with an empty target (e.g. reindex each series to pd.date_range(start, end, "
-        "freq=...)) and "
-        f"choose fill='ffill'|'interpolate'|'zero': fill completes values, it does not invent rows"
+        "freq=...)) and choose fill='ffill'|'interpolate'|'zero': fill completes values, it "
+        "does not invent rows"
     )

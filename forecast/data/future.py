@@ -22,17 +22,25 @@ def future_block(panel, layout, horizon, x_future=None):
             "X_future was given but the model has no future_covariates: it would be ignored; "
             "fit with future_covariates=(...) to use known-ahead columns, or drop X_future"
         )
-    dates = [future_dates(panel.last_ds[s], panel.freqs[s], horizon) for s in range(panel.n_series)]
+    # Series that end together at one frequency share their horizon: dates and calendar rows
+    # are made once per (last timestamp, frequency), not once per series (a panel's series
+    # mostly end on one date).
+    code, first = {}, []
+    for s, key in enumerate(zip(panel.last_ds, panel.freqs)):
+        if key not in code:
+            code[key] = len(first)
+            first.append(s)
+    made = [future_dates(panel.last_ds[s], panel.freqs[s], horizon) for s in first]
+    codes = np.array([code[key] for key in zip(panel.last_ds, panel.freqs)], dtype=np.int64)
+    dates = [made[c] for c in codes]
     block = np.zeros((panel.n_series * horizon, layout.n_features))
     if layout.future:
         block[:, 1 + len(layout.past) : 1 + len(layout.past) + len(layout.future)] = (
             _x_future_values(panel, layout, horizon, dates, x_future)
         )
     if layout.calendar:
-        for s in range(panel.n_series):
-            block[s * horizon : (s + 1) * horizon, -layout.n_calendar :] = calendar_features(
-                dates[s], layout.calendar
-            )
+        cal = np.stack([calendar_features(d, layout.calendar) for d in made])  # (U, H, C)
+        block[:, -layout.n_calendar :] = cal[codes].reshape(panel.n_series * horizon, -1)
     return block, dates
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 
 from forecast.choices import FILLS
 from forecast.data.calendar import past_dates
-from forecast.data.columns import ID, TARGET, TIME
+from forecast.data.columns import ID, TARGET, TIME, check_single, to_internal
 from forecast.data.frequencies import infer_frequencies, sorted_runs
 from forecast.data.values import check_finite, check_ids, numeric, parse_times
 
@@ -78,8 +78,9 @@ def standard_columns(
             f"{where}: missing column(s) {missing}; expected {expected}; found {list(df.columns)}"
             + (f" ({hint})" if hint else "")
         )
-    df = df.rename(columns={id_col: ID, time_col: TIME, target_col: TARGET})
+    df = to_internal(df, {id_col: ID, time_col: TIME, target_col: TARGET})
     if single:
+        df = df.drop(columns=[ID], errors="ignore")  # a stray column of that name: not the ids
         df.insert(0, ID, str(series))
     df[TIME] = parse_times(df[TIME], where, time_col)
     return df
@@ -99,7 +100,8 @@ def check_history(df, columns=(), fill=None, names=None, min_length=1, where="da
         its series at its frequencies (:func:`check_matches`).
     """
     names = dict(names or {})
-    long, freqs = validate(df, list(columns), fill=fill, where=where, names=names)
+    known = fitted.freqs if fitted is not None else None
+    long, freqs = validate(df, list(columns), fill=fill, where=where, names=names, freqs=known)
     check_lengths(long, min_length, where)
     history = History(long, freqs, names)
     if fitted is not None:
@@ -151,7 +153,7 @@ def tail_frame(tail, columns, lookback, names=None, n_series=3):
     return renamed(frame, names)
 
 
-def validate(df, columns=(), fill=None, where="data", names=None):
+def validate(df, columns=(), fill=None, where="data", names=None, freqs=None):
     """Check and normalise an internal long frame; return it sorted with per-series frequencies.
 
     Parameters
@@ -161,6 +163,8 @@ def validate(df, columns=(), fill=None, where="data", names=None):
     fill : None (NaN in y is an error) | "ffill" | "interpolate" | "zero" (per series).
     names : {internal name: the user's name} of the id/time/target columns, for messages
         (e.g. ``FrameSpec.names``); messages say ``'sales'`` rather than ``'y'``.
+    freqs : a fitted model's {unique_id: frequency}: a series whose points step by its fitted
+        frequency is read at it (``forecast.data.frequencies.infer_frequencies``).
 
     Returns
     -------
@@ -171,6 +175,7 @@ def validate(df, columns=(), fill=None, where="data", names=None):
     if len(df) == 0:
         raise ValueError(f"{where}: the frame is empty")
     names = names or {}
+    _check_column_names(df, columns, where, names)
     missing = [c for c in (ID, TIME, TARGET, *columns) if c not in df.columns]
     if missing:
         raise ValueError(
@@ -200,7 +205,25 @@ def validate(df, columns=(), fill=None, where="data", names=None):
     for col in columns:
         df[col] = numeric(df, col, where, names)
         check_finite(df, col, where, names, nan_hint=False)
-    return df, infer_frequencies(df, where)
+    return df, infer_frequencies(df, where, known=freqs)
+
+
+def _check_column_names(df, columns, where, names):
+    """Covariates must be other columns than the id, time and target, each read from one column."""
+    roles = {ID: "id", TIME: "time", TARGET: "target"}
+    for col in columns:
+        own = [k for k in roles if names.get(k, k) == col]
+        if own:
+            raise ValueError(
+                f"{where}: covariate column {col!r} is the {roles[own[0]]} column; it cannot be a "
+                f"covariate too"
+            )
+        if col in roles:
+            raise ValueError(
+                f"{where}: covariate column {col!r} has the name this library gives the "
+                f"{roles[col]} column (yours is {names[col]!r}), so it is set aside: rename it"
+            )
+    check_single(df, {ID, TIME, TARGET, *columns}, where, names)
 
 
 def _user_name(col, names):

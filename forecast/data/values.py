@@ -105,6 +105,78 @@ def _nanoseconds(ds, where, name):
         ) from None
 
 
+def times_like(values, ds, where="origins", name="cutoff"):
+    """``values`` (e.g. forecast origins' cutoffs) read as times of the validated time column
+    ``ds``: int64 steps for integer time steps, else nanosecond timestamps in ``ds``'s zone.
+
+    Text or timestamps with different UTC offsets (a series crossing a daylight-saving change)
+    are read as the instants they name. Numbers for timestamps (or the reverse), naive times
+    for zoned data (or the reverse) and text that is no time are refused, naming ``name``.
+    """
+    values = values.reset_index(drop=True) if isinstance(values, pd.Series) else pd.Series(values)
+    sample = values.iloc[:3].tolist()
+    missing = values.isna().to_numpy()
+    if missing.any():
+        raise ValueError(
+            f"{where}: column {name!r} has a missing value (None/NaN/NaT) at row "
+            f"{int(np.argmax(missing))}"
+        )
+    if ds.dtype == np.int64 or integer_values(values):
+        if ds.dtype == np.int64 and integer_values(values):
+            return values.astype("int64")
+        want = "integer time steps" if ds.dtype == np.int64 else "timestamps"
+        raise ValueError(
+            f"{where}: column {name!r} must hold {want} like the data's time column, got "
+            f"{values.dtype} (e.g. {sample})"
+        )
+    if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+        raise ValueError(
+            f"{where}: column {name!r} holds {values.dtype} values (e.g. {sample}), not timestamps"
+        )
+    try:
+        parsed = pd.to_datetime(values)
+    except (ValueError, TypeError, OverflowError):
+        parsed = _instants(values, where, name)
+    zone = ds.dt.tz
+    if (parsed.dt.tz is None) != (zone is None):
+        raise ValueError(
+            f"{where}: column {name!r} holds "
+            f"{'naive times' if zone is not None else 'times with a UTC offset'} (e.g. {sample}), "
+            f"the data's times are {f'in zone {zone}' if zone is not None else 'naive'}: give "
+            f"them {'with' if zone is not None else 'without'} a zone or offset"
+        )
+    if zone is not None:
+        parsed = parsed.dt.tz_convert(zone)
+    try:
+        return parsed.dt.as_unit(ds.dt.unit)  # the data's unit: lookups compare equal values
+    except (pd.errors.OutOfBoundsDatetime, OverflowError):
+        raise ValueError(
+            f"{where}: column {name!r} runs from {parsed.min()} to {parsed.max()}, outside the "
+            f"range of the data's timestamps"
+        ) from None
+
+
+def _instants(values, where, name):
+    """Time values pandas cannot read as one column (different UTC offsets, mixed formats), read
+    one by one: aware ones as instants (UTC), naive ones as they are; a mix, or text that is no
+    time, is refused naming ``name``."""
+    stamps = []
+    for value in values:
+        try:
+            stamps.append(pd.Timestamp(value))
+        except (ValueError, TypeError, OverflowError):
+            raise ValueError(
+                f"{where}: column {name!r} holds {value!r}, which cannot be read as a timestamp"
+            ) from None
+    aware = {t.tz is not None for t in stamps if t is not pd.NaT}
+    if len(aware) > 1:
+        raise ValueError(
+            f"{where}: column {name!r} mixes times with a zone or UTC offset and naive times "
+            f"(e.g. {values.iloc[:3].tolist()}); use one kind throughout"
+        )
+    return pd.Series(pd.to_datetime(stamps, utc=aware == {True}))
+
+
 def numeric(df, col, where, names):
     """The column as float64; anything that is not a real number is refused, naming it."""
     column = df[col]
@@ -116,6 +188,15 @@ def numeric(df, col, where, names):
             f"{where}: column {names.get(col, col)!r} holds booleans, not numbers; "
             f"cast it with .astype(float) if 0/1 values are meant"
         )
+    if kind in ("mixed", "mixed-integer"):  # pandas would read True/False among them as 1/0
+        flags = np.fromiter((isinstance(v, (bool, np.bool_)) for v in column), bool, len(column))
+        if flags.any():
+            bad = df.iloc[int(np.argmax(flags))]
+            raise ValueError(
+                f"{where}: column {names.get(col, col)!r} mixes booleans with numbers; series "
+                f"{bad[ID]!r} has {bad[col]!r} at {bad[TIME]} (cast the column to numbers first "
+                f"if 0/1 values are meant)"
+            )
     what, converted = _not_real(column.dtype, kind), None
     if not what:
         try:

@@ -179,7 +179,7 @@ def fit_groups(n_windows, refit):
 
 
 def _run_groups(estimator, long, folds, refit, window, train_length, warm_fraction, callbacks):
-    pos = long.groupby(ID, sort=False).cumcount().to_numpy()
+    pos = folds.positions()
     runs, fit_s, predict_s, est, histories, budget = [], 0.0, 0.0, None, [], None
     for g, group in enumerate(fit_groups(folds.n_windows, refit)):
         cut = folds.row_cutoffs(group[0])

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from forecast.data.frames import ID, TARGET, TIME
+from forecast.data.frequencies import series_runs
 from forecast.metrics.interval import quantile_columns
 from forecast.metrics.point import PRED
 
@@ -32,13 +33,23 @@ class Folds:
         """(N,) cutoff position of window ``w`` for every row of the long frame."""
         return np.repeat(self.cutoffs[:, w], np.diff(self.offsets))
 
+    def positions(self):
+        """(N,) position of every row of the long frame within its series (0 = its first)."""
+        lengths = np.diff(self.offsets)
+        return np.arange(self.offsets[-1]) - np.repeat(self.offsets[:-1], lengths)
+
 
 def make_folds(long, horizon, n_windows, step):
     """Folds of a sorted long frame [unique_id, ds, ...]; an error names a series too short for
     them."""
-    ids, starts = np.unique(long[ID].to_numpy(), return_index=True)
-    order = np.argsort(starts)
-    ids, starts = ids[order], starts[order]
+    runs = series_runs(long)  # neighbouring ids compared: no sort of len(long) Python strings
+    if runs is not None:
+        starts = runs[0]
+        ids = long[ID].iloc[starts].to_numpy()
+    else:
+        ids, starts = np.unique(long[ID].to_numpy(), return_index=True)
+        order = np.argsort(starts)
+        ids, starts = ids[order], starts[order]
     offsets = np.append(starts, len(long)).astype(np.int64)
     lengths = np.diff(offsets)
     back = horizon + (n_windows - 1 - np.arange(n_windows)) * step + 1  # (W,)
@@ -55,20 +66,31 @@ def make_folds(long, horizon, n_windows, step):
 def visible(long, pos, last_cut, horizon, est):
     """Rows up to ``horizon`` after the last cutoff; after it only future-known and static columns
     survive, the others repeating each series' value at the cutoff (a value valid wherever the
-    cutoff's is: a constant such as 0 would fail a log scaler)."""
+    cutoff's is: a constant such as 0 would fail a log scaler).
+
+    ``long`` is validated and sorted (no NaN in the hidden columns), ``pos`` (N,) each row's
+    position in its series and ``last_cut`` (N,) its series' last cutoff. Columns that stay
+    visible are shared with ``long``, not copied; the hidden ones are read at the cutoff row by
+    position (no groupby over the ids).
+    """
     keep = pos <= last_cut + horizon
-    frame = long.loc[keep].copy()
-    after = (pos > last_cut)[keep]
+    rows = np.flatnonzero(keep)
+    frame = long if len(rows) == len(long) else long.iloc[rows]
+    after = pos[rows] > last_cut[rows]
+    at_cut = (rows - pos[rows] + last_cut[rows])[after]  # the row of each hidden row's cutoff
     known = {
         ID,
         TIME,
         *(getattr(est, "future_covariates", ()) or ()),
         *(getattr(est, "static_covariates", ()) or ()),
     }
-    hidden = [col for col in frame.columns if col not in known]
-    frame.loc[after, hidden] = np.nan
-    frame[hidden] = frame.groupby(ID, sort=False)[hidden].ffill()
-    return frame
+    hidden = {}
+    for col in (c for c in long.columns if c not in known):
+        values = long[col].to_numpy(dtype=np.float64)
+        shown = values[rows]  # a copy
+        shown[after] = values[at_cut]
+        hidden[col] = shown
+    return frame.assign(**hidden)
 
 
 def fold_origins(long, folds, group):
@@ -109,4 +131,10 @@ def assemble(long, folds, runs):
             )
         )
     out = pd.concat(parts, ignore_index=True)
-    return out.sort_values([ID, "window", "step"], kind="stable").reset_index(drop=True)
+    # Sorted by (series, window, step) on integer keys: the folds' series order is the sorted
+    # frame's id order, so this is the order of sorting by the ids, without sorting strings.
+    series = np.concatenate([np.repeat(np.arange(len(folds.ids)), len(g) * H) for g, _ in runs])
+    order = np.lexsort((out["step"].to_numpy(), out["window"].to_numpy(), series))
+    if (order == np.arange(len(order))).all():  # one group (refit=False): already in order
+        return out
+    return out.take(order).reset_index(drop=True)

@@ -49,7 +49,12 @@ def history_panel(state, long, where, causal=False):
     layout = state.layout
     fill = frames.causal_fill(state.fill) if causal else state.fill
     long, freqs = frames.validate(
-        long, [*layout.past, *layout.future], fill, where=where, names=state.spec.names
+        long,
+        [*layout.past, *layout.future],
+        fill,
+        where=where,
+        names=state.spec.names,
+        freqs=state.freqs,  # a short run of points is read at the model's frequency
     )
     other = state.mismatch(freqs).frequencies
     if other:
@@ -142,9 +147,8 @@ def forecast_origins(state, module, long, origins, level=None):
 
 
 def _origin_rows(panel, long, origins, L, H, pad=False):
-    ids, rows = frames.origin_rows(long, origins, known=panel.ids)
-    index = {uid: s for s, uid in enumerate(panel.ids)}
-    series = np.array([index[u] for u in ids], dtype=np.int64)
+    series, rows = _find_origins(panel, long, origins)
+    ids = panel.ids[series]
     cut_pos = rows - panel.offsets[series]
     lengths = panel.lengths[series]
     bad = ((cut_pos < L - 1) & (not pad)) | (cut_pos + H > lengths - 1)
@@ -160,6 +164,43 @@ def _origin_rows(panel, long, origins, L, H, pad=False):
             f"{cut_pos[i] + 1} up to it and {lengths[i] - cut_pos[i] - 1} after it"
         )
     return series, cut_pos
+
+
+def _find_origins(panel, long, origins):
+    """(series (n,), row of ``long`` (n,)) of every origin [unique_id, cutoff].
+
+    Each cutoff is found by bisection within its own series' rows (``long`` is validated: sorted,
+    strictly increasing ``ds`` per series), O(origins x log length), so no index of every row's
+    (id, ds) is built (a (N,) array of Python strings and a hash table of N keys: most of
+    ``predict_at``'s time and memory on large panels). Anything a fault, or an origin that is
+    not found, is handed to :func:`forecast.data.frames.origin_rows`, whose errors name it.
+    """
+    index = {uid: s for s, uid in enumerate(panel.ids)}
+    plain = (
+        isinstance(origins, pd.DataFrame)
+        and {ID, "cutoff"} <= set(origins.columns)
+        and len(origins) > 0
+    )
+    series = np.array(
+        [index.get(u, -1) for u in origins[ID].astype(str)] if plain else [-1], dtype=np.int64
+    )
+    if (series >= 0).all():
+        t = _ticks(frames.times_like(origins["cutoff"], long[TIME], "origins", "cutoff"))
+        ticks, ends = _ticks(long[TIME]), panel.offsets[series + 1]
+        lo, hi = panel.offsets[series].copy(), ends.copy()
+        while (lo < hi).any():  # the first row of each series with ds >= its cutoff
+            mid = (lo + hi) // 2
+            less = ticks[np.minimum(mid, len(ticks) - 1)] < t
+            lo, hi = np.where((lo < hi) & less, mid + 1, lo), np.where(less, hi, mid)
+        if ((lo < ends) & (ticks[np.minimum(lo, len(ticks) - 1)] == t)).all():
+            return series, lo
+    ids, rows = frames.origin_rows(long, origins, known=panel.ids)  # raises, naming the fault
+    return np.array([index[u] for u in ids], dtype=np.int64), rows
+
+
+def _ticks(times):
+    """int64 steps, or the instants of (naive or zoned) timestamps, of a time Series."""
+    return times.to_numpy() if times.dtype == np.int64 else np.asarray(times.array.asi8)
 
 
 def run(state, module, scaled, fitted_pos, first_rows):

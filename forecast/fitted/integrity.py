@@ -1,16 +1,21 @@
 """Load-time checks of a saved model folder (``forecast.fitted.persistence``): refuse, naming the
 file.
 
-A saved model is exactly ``config.json``, ``weights.pt`` and ``tail.npz``. A missing file, a file
-that does not parse (truncated, overwritten, not what its name says), a weight or tail array that
-does not fit the network and series that ``config.json`` describes, an unknown extra file, or a
-format newer than this library's are refused with :class:`ModelFileError` naming the folder and
-the file at fault, never with an error from inside json, numpy or torch. Nothing is unpickled:
+A saved model is exactly ``config.json``, ``weights.pt`` and ``tail.npz``, plus
+``checksums.json``: the SHA-256 and size of each of the three (written by :func:`write_checksums`,
+the same record a training checkpoint's manifest keeps of its state file). A missing file, a file
+that does not parse (truncated, overwritten, not what its name says), a file whose checksum
+differs from the one saved with it, a weight or tail array that does not fit the network and
+series that ``config.json`` describes, an unknown extra file, or a format newer than this
+library's are refused with :class:`ModelFileError` naming the folder and the file at fault, never
+with an error from inside json, numpy or torch. Folders saved before checksums were written have
+no ``checksums.json`` and load as before; a present one is always checked. Nothing is unpickled:
 arrays are read with ``allow_pickle=False`` and weights with ``torch.load(weights_only=True)``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -19,6 +24,8 @@ import torch
 
 CONFIG, WEIGHTS, TAIL = "config.json", "weights.pt", "tail.npz"
 FILES = (CONFIG, WEIGHTS, TAIL)
+CHECKSUMS = "checksums.json"  # optional: models saved before it existed have none
+CHECKSUM_FORMAT = 1
 
 
 class ModelFileError(ValueError):
@@ -31,7 +38,7 @@ def read_config(path, supported):
     if not (path / CONFIG).is_file():
         raise FileNotFoundError(f"no saved model at {path} ({CONFIG} missing)")
     names = {p.name for p in path.iterdir() if not p.name.startswith(".")}
-    missing, extra = [f for f in FILES if f not in names], sorted(names - set(FILES))
+    missing, extra = [f for f in FILES if f not in names], sorted(names - {*FILES, CHECKSUMS})
     if missing:
         raise ModelFileError(
             f"saved model {path} is incomplete: {missing} missing (a model folder holds "
@@ -60,7 +67,53 @@ def read_config(path, supported):
             f"saved model {path}: unsupported model format {found!r} "
             f"(this library reads {supported})"
         )
+    check_checksums(path)
     return cfg
+
+
+def _digest(file):
+    """{"sha256", "bytes"} of a file (the fields a checkpoint's manifest keeps of its state)."""
+    data = Path(file).read_bytes()
+    return {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+
+
+def write_checksums(folder):
+    """Write ``checksums.json`` into the model folder being saved: each file's SHA-256 and size."""
+    folder = Path(folder)
+    record = {"format": CHECKSUM_FORMAT, "files": {f: _digest(folder / f) for f in FILES}}
+    (folder / CHECKSUMS).write_text(json.dumps(record, indent=1))
+
+
+def check_checksums(path):
+    """Refuse a file of the model folder ``path`` whose SHA-256 or size is not the one saved in
+    ``checksums.json``, naming it; a folder without ``checksums.json`` (saved before checksums
+    were written) passes."""
+    path = Path(path)
+    if not (path / CHECKSUMS).is_file():
+        return
+    try:
+        record = json.loads((path / CHECKSUMS).read_text())
+        if record["format"] != CHECKSUM_FORMAT:
+            raise ModelFileError(
+                f"saved model {path}: {CHECKSUMS} has format {record['format']!r}, this library "
+                f"reads {CHECKSUM_FORMAT}"
+            )
+        saved = {f: (record["files"][f]["sha256"], int(record["files"][f]["bytes"])) for f in FILES}
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        if isinstance(exc, ModelFileError):
+            raise
+        raise ModelFileError(
+            f"saved model {path}: {CHECKSUMS} is corrupt ({type(exc).__name__}: {exc}); the "
+            f"files' checksums cannot be checked: save the model again"
+        ) from None
+    for name, (sha, size) in saved.items():
+        got = _digest(path / name)
+        if (got["sha256"], got["bytes"]) != (sha, size):
+            raise ModelFileError(
+                f"saved model {path}: {name} does not match its checksum in {CHECKSUMS} "
+                f"(expected SHA-256 {sha}, {size} bytes; found {got['sha256']}, {got['bytes']} "
+                f"bytes): the file was damaged or changed after saving; refusing to load it"
+            )
 
 
 def read_tail(path, n_series):

@@ -2,8 +2,9 @@
 JSON config + a torch state dict, never a pickle.
 
 The folder holds ``config.json`` (parameters, layout, series, frequencies, scalers, history),
-``weights.pt`` (loaded with ``weights_only=True``) and ``tail.npz`` (the last ``lookback`` rows
-of each series, so ``predict()`` works after loading). It is written to a temporary sibling
+``weights.pt`` (loaded with ``weights_only=True``), ``tail.npz`` (the last ``lookback`` rows
+of each series, so ``predict()`` works after loading) and ``checksums.json`` (the SHA-256 of each,
+checked at load: ``forecast.fitted.integrity``). It is written to a temporary sibling
 folder and renamed into place, so an interrupted save never leaves a half-written model.
 """
 
@@ -62,6 +63,7 @@ def save(path, params, state, module, class_name):
             {k: v.detach().cpu() for k, v in module.state_dict().items()}, tmp / "weights.pt"
         )
         np.savez(tmp / "tail.npz", data=state.tail.data, static=state.static)
+        integrity.write_checksums(tmp)
         replace_dir(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -146,7 +146,7 @@ class FittedState:
         fit_len = np.maximum(panel.lengths - val_size, 1)
         n_cov = 1 + len(self.layout.past) + len(self.layout.future)
         y = transform_target(
-            panel.data[:, 0], self.target_transform, self.ids[panel.series_of_rows()], "fit data"
+            panel.data[:, 0], self.target_transform, RowIds(self.ids, panel.offsets), "fit data"
         )
         self.target_scaler = SeriesScaler(method).fit(y[:, None], panel.offsets, fit_len)
         self.cov_scaler = SeriesScaler(method).fit(panel.data[:, 1:n_cov], panel.offsets, fit_len)
@@ -198,12 +198,27 @@ class FittedState:
         """
         unknown = [uid for uid in freqs if uid not in self.freqs]
         missing = [uid for uid in self.ids if uid not in freqs]
+        same = {}  # (fitted, new) -> same_frequency: once per pair, not once per series
+        for uid, f in freqs.items():
+            if f is not None and uid in self.freqs and (self.freqs[uid], f) not in same:
+                same[self.freqs[uid], f] = same_frequency(self.freqs[uid], f)
         other = [
             (uid, f, self.freqs[uid])
             for uid, f in freqs.items()
-            if f is not None and uid in self.freqs and not same_frequency(self.freqs[uid], f)
+            if f is not None and uid in self.freqs and not same[self.freqs[uid], f]
         ]
         return Mismatch(unknown, missing, other)
+
+
+class RowIds:
+    """``ids`` of stacked rows by row number (``offsets`` (S+1,)), looked up one row at a time:
+    an error names the series of a row without an (N,) array of ids built for every row."""
+
+    def __init__(self, ids, offsets):
+        self.ids, self.offsets = ids, offsets
+
+    def __getitem__(self, row):
+        return self.ids[int(np.searchsorted(self.offsets, row, side="right")) - 1]
 
 
 class Mismatch(NamedTuple):

@@ -1,5 +1,6 @@
 """Every bad input gets a ValueError naming what is wrong and where."""
 
+import re
 import subprocess
 import sys
 
@@ -360,3 +361,166 @@ def test_backtest_and_grid_accept_none_covariates_and_check_flags():
         candidate_grid(bidirectional=(0, 1))
     with pytest.raises(ValueError, match="hidden_sizes must hold integers"):
         candidate_grid(hidden_sizes=("8",))
+
+
+# ------------------------------------------------------------------ issue 25: the generated-input probe
+def test_a_column_named_like_an_internal_one_beside_the_users_names_is_ignored():
+    df = good().rename(columns={"unique_id": "store", "ds": "date", "y": "sales"})
+    names = dict(id_col="store", time_col="date", target_col="sales")
+    stray = df.assign(ds="x", y=-1.0, unique_id=3.5)  # AttributeError inside pandas before
+    fc = RNNForecaster(**TINY, seed=1).fit(stray, **names).predict()
+    expected = RNNForecaster(**TINY, seed=1).fit(df, **names).predict()
+    pd.testing.assert_frame_equal(fc, expected)
+    assert list(fc.columns) == ["store", "date", "y_pred"]
+
+
+def test_future_covariates_beside_a_stray_internal_column_are_read_by_the_users_names():
+    df = good().rename(columns={"unique_id": "store", "ds": "date", "y": "sales"})
+    df["price"] = np.arange(len(df), dtype=float)
+    names = dict(id_col="store", time_col="date", target_col="sales")
+    model = RNNForecaster(**TINY, future_covariates=("price",)).fit(df.assign(ds="x"), **names)
+    future = pd.DataFrame(
+        {
+            "store": np.repeat(["s0", "s1"], 3),
+            "date": list(pd.date_range("2024-02-10", periods=3)) * 2,
+            "price": 1.0,
+        }
+    )
+    fc = model.predict(X_future=future.assign(ds="not a time"))
+    assert len(fc) == 6 and list(fc["date"][:3]) == list(future["date"][:3])
+
+
+@pytest.mark.parametrize(
+    "covariate, said",
+    [
+        ("ds", "has the name this library gives the time column (yours is 'date')"),
+        ("y", "has the name this library gives the target column (yours is 'sales')"),
+        ("date", "'date' is the time column"),
+        ("store", "'store' is the id column"),
+    ],
+)
+def test_a_covariate_that_is_or_is_named_like_an_id_time_or_target_column_is_refused(
+    covariate, said
+):
+    df = good().rename(columns={"unique_id": "store", "ds": "date", "y": "sales"})
+    df = df.assign(ds=1.0, y=2.0)
+    with pytest.raises(ValueError, match=re.escape(said)):
+        RNNForecaster(**TINY, past_covariates=(covariate,)).fit(
+            df, id_col="store", time_col="date", target_col="sales"
+        )
+    assert "'y' is the target column" in fit_error(good(), past_covariates=("y",))
+
+
+def test_two_columns_of_one_name_that_the_model_reads_are_refused_by_name():
+    twice = pd.concat([good(), good()[["y"]]], axis=1)
+    assert "more than one column named ['y']" in fit_error(twice)
+    price = pd.concat([good().assign(c=1.0), good()[["y"]].rename(columns={"y": "c"})], axis=1)
+    assert "more than one column named ['c']" in fit_error(price, past_covariates=("c",))
+    assert len(RNNForecaster(**TINY).fit(price).predict()) == 6  # an unread pair is no matter
+
+
+def _berlin_model():
+    df = pd.DataFrame(
+        {
+            "unique_id": "a",
+            "ds": pd.date_range("2024-03-20", periods=20, freq="D", tz="Europe/Berlin"),
+            "y": np.arange(20.0),
+        }
+    )
+    return df, RNNForecaster(**{**TINY, "lookback": 4, "horizon": 2}).fit(df)
+
+
+def test_predict_at_reads_text_cutoffs_of_different_utc_offsets_as_instants():
+    df, model = _berlin_model()  # 31 March: +01:00 before, +02:00 after
+    cutoffs = df["ds"].iloc[[8, 13]]  # 2024-03-28 +01:00 and 2024-04-02 +02:00
+    by_time = model.predict_at(df, pd.DataFrame({"unique_id": "a", "cutoff": cutoffs}))
+    for text in (
+        cutoffs.astype(str),
+        cutoffs.dt.tz_convert("UTC"),
+        cutoffs.dt.tz_convert("Asia/Tokyo"),
+    ):
+        got = model.predict_at(df, pd.DataFrame({"unique_id": "a", "cutoff": list(text)}))
+        pd.testing.assert_frame_equal(got, by_time)
+    assert str(by_time["cutoff"].dt.tz) == "Europe/Berlin"
+
+
+@pytest.mark.parametrize(
+    "cutoffs, said",
+    [
+        (["2024-03-28 00:00:00"], "holds naive times"),
+        (["2024-03-28 00:00:00+01:00", "2024-03-29"], "mixes times with a zone or UTC offset"),
+        (["not a time"], "'not a time', which cannot be read as a timestamp"),
+        ([8], "must hold timestamps like the data's time column"),
+        ([None], "has a missing value"),
+    ],
+)
+def test_predict_at_refuses_cutoffs_it_cannot_place_naming_the_column(cutoffs, said):
+    df, model = _berlin_model()
+    with pytest.raises(ValueError, match=re.escape(said)) as info:
+        model.predict_at(df, pd.DataFrame({"unique_id": "a", "cutoff": cutoffs}))
+    assert "'cutoff'" in str(info.value)
+
+
+@pytest.mark.parametrize("freq, alias", [("SMS", "SMS-15"), ("SME", "SME-15")])
+def test_semi_month_series_are_read_at_their_frequency(freq, alias):
+    df = pd.concat(
+        [
+            pd.DataFrame(
+                {"unique_id": f"s{i}", "ds": pd.date_range("2024-01-01", periods=n, freq=freq)}
+            ).assign(y=lambda d: np.arange(len(d), dtype=float))
+            for i, n in enumerate([20, 2, 1])
+        ]
+    )
+    model = RNNForecaster(**{**TINY, "lookback": 4}).fit(df)
+    assert set(model.freqs_.values()) == {alias}
+    want = pd.date_range(df["ds"].iloc[19], periods=4, freq=freq)[1:]
+    assert list(model.predict()["ds"][:3]) == list(want)
+
+
+def test_an_irregular_series_near_2262_is_refused_by_name_not_by_pandas():
+    ds = pd.date_range("2262-03-01", periods=9, freq="D") + pd.to_timedelta(
+        [0, 5, 9, 12, 30, 31, 40, 41, 49], unit="min"
+    )  # checking the semi-month steps ran past 2262: OutOfBoundsDatetime
+    df = pd.DataFrame({"unique_id": "a", "ds": ds, "y": np.arange(9.0)})
+    assert "'a' has a gap or irregular timestamp" in fit_error(df)
+
+
+def test_booleans_among_numbers_in_a_text_column_are_refused_not_read_as_0_and_1():
+    df = good().astype({"y": object})
+    df.loc[:39, "y"] = [i % 2 == 0 for i in range(40)]  # a flag column, one number left in it
+    msg = fit_error(df)
+    assert "column 'y' mixes booleans with numbers" in msg and "'s0'" in msg and "True" in msg
+    covariate = good().assign(c=pd.Series([True, 1.5] * 40, dtype=object))
+    assert "column 'c' mixes booleans" in fit_error(covariate, past_covariates=("c",))
+
+
+def _business_days(uid, start, n):
+    ds = pd.bdate_range(start, periods=n)
+    return pd.DataFrame({"unique_id": uid, "ds": ds, "y": np.arange(n, dtype=float)})
+
+
+def test_a_short_run_of_weekdays_is_read_at_the_models_business_day_frequency():
+    fit_data = pd.concat(
+        [_business_days("s0", "2024-01-01", 40), _business_days("s1", "2024-01-04", 2)]
+    )
+    model = RNNForecaster(**{**TINY, "lookback": 3, "horizon": 2}).fit(fit_data)
+    assert model.freqs_ == {"s0": "B", "s1": "B"}
+    # four weekdays alone show daily data; the model's series steps by business days
+    new = pd.concat([_business_days("s0", "2024-01-01", 40), _business_days("s1", "2024-02-05", 4)])
+    fc = model.predict(new)  # refused before: 's1' has frequency 'D', the model 'B'
+    assert list(fc.loc[fc.unique_id == "s1", "ds"]) == list(
+        pd.to_datetime(["2024-02-09", "2024-02-12"])
+    )
+    origins = pd.DataFrame({"unique_id": ["s1"], "cutoff": [pd.Timestamp("2024-02-05")]})
+    at = model.predict_at(new, origins)
+    assert list(at["ds"]) == list(pd.to_datetime(["2024-02-06", "2024-02-07"]))
+    weekend = new.copy()
+    weekend.loc[weekend.unique_id == "s1", "ds"] = pd.date_range("2024-02-09", periods=4)
+    with pytest.raises(ValueError, match="'s1' has frequency 'D' but the model was fitted at 'B'"):
+        model.predict(weekend)
+
+
+def test_checking_half_month_steps_onto_a_missing_local_hour_is_no_pandas_error():
+    ds = pd.to_datetime(["2002-03-15 02:09", "2002-03-30 02:09", "2002-04-15 02:09"])
+    df = pd.DataFrame({"unique_id": "a", "ds": ds.tz_localize("Europe/Berlin"), "y": [1.0, 2, 3]})
+    assert "'a' has a gap or irregular timestamp" in fit_error(df)  # 31 March 02:09 never was

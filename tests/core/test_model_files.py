@@ -12,7 +12,7 @@ import pytest
 
 from forecast import RNNForecaster
 from forecast.datasets.synthetic import make_panel
-from forecast.fitted.integrity import ModelFileError
+from forecast.fitted.integrity import FILES, ModelFileError
 
 TINY = dict(
     cell="gru",
@@ -99,12 +99,91 @@ DAMAGE = {
 
 
 @pytest.mark.parametrize("what", list(DAMAGE))
-def test_a_damaged_model_folder_is_refused_naming_the_file(model_dir, what):
+def test_a_damaged_model_folder_without_checksums_is_refused_naming_the_file(model_dir, what):
+    """A folder saved before checksums were written: the file checks alone refuse the damage."""
+    (model_dir / "checksums.json").unlink()
     damage, says = DAMAGE[what]
     damage(model_dir)
     with pytest.raises(ModelFileError, match=says) as err:
         RNNForecaster.load(model_dir)
     assert str(model_dir) in str(err.value)
+
+
+# damage a file keeps parsing through: only its checksum tells
+SILENT = {
+    "a weight changed": lambda p: _edit_weights(p, lambda w: w.mul_(1.01)),
+    "a tail value changed": lambda p: _edit_tail(p, 1e-3),
+    "a scaler changed in config.json": lambda p: (p / "config.json").write_text(
+        (p / "config.json").read_text().replace('"mean": [', '"mean": [1', 1)
+    ),
+    "weights of another network": DAMAGE["weights of another network"][0],
+    "weights flipped": DAMAGE["weights flipped"][0],
+    "tail of other series": DAMAGE["tail of other series"][0],
+}
+
+
+def _edit_weights(path, change):
+    import torch
+
+    weights = torch.load(path / "weights.pt", weights_only=True)
+    change(next(iter(weights.values())))
+    torch.save(weights, path / "weights.pt")
+
+
+def _edit_tail(path, delta):
+    with np.load(path / "tail.npz") as arrays:
+        data, static = arrays["data"] + delta, arrays["static"]
+    np.savez(path / "tail.npz", data=data, static=static)
+
+
+@pytest.mark.parametrize("what", list(SILENT))
+def test_a_file_that_differs_from_its_saved_checksum_is_refused_by_name(model_dir, what):
+    before = {name: (model_dir / name).read_bytes() for name in FILES}
+    SILENT[what](model_dir)
+    changed = [name for name in FILES if (model_dir / name).read_bytes() != before[name]]
+    assert len(changed) == 1
+    with pytest.raises(ModelFileError, match="does not match its checksum") as err:
+        RNNForecaster.load(model_dir)
+    record = json.loads((model_dir / "checksums.json").read_text())["files"][changed[0]]
+    message = str(err.value)
+    assert str(model_dir) in message and f"{changed[0]} does not match" in message
+    assert record["sha256"] in message and f"{record['bytes']} bytes" in message
+
+
+def test_save_writes_the_sha256_of_every_file_and_load_checks_it(model_dir):
+    import hashlib
+
+    record = json.loads((model_dir / "checksums.json").read_text())
+    assert record["format"] == 1 and sorted(record["files"]) == sorted(FILES)
+    for name, saved in record["files"].items():
+        data = (model_dir / name).read_bytes()
+        assert saved == {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    assert len(RNNForecaster.load(model_dir).predict()) == 12
+
+
+@pytest.mark.parametrize(
+    "write, says",
+    [
+        (lambda p: (p / "checksums.json").write_text("{"), "checksums.json is corrupt"),
+        (lambda p: (p / "checksums.json").write_text('{"format": 1, "files": {}}'), "corrupt"),
+        (
+            lambda p: (p / "checksums.json").write_text(json.dumps({"format": 9, "sha512": {}})),
+            "checksums.json has format 9",
+        ),
+    ],
+)
+def test_a_damaged_checksum_record_is_refused_not_skipped(model_dir, write, says):
+    write(model_dir)
+    with pytest.raises(ModelFileError, match=says):
+        RNNForecaster.load(model_dir)
+
+
+def test_an_old_folder_without_checksums_still_loads_and_a_resave_adds_them(model_dir, tmp_path):
+    (model_dir / "checksums.json").unlink()
+    model = RNNForecaster.load(model_dir)
+    again = model.save(tmp_path / "again")
+    assert (again / "checksums.json").is_file()
+    assert RNNForecaster.load(again).predict().equals(model.predict())
 
 
 def test_hidden_files_are_ignored_and_the_model_loads(model_dir):
