@@ -28,10 +28,13 @@ future_covariates=("future_0",))`` (LSTM 64, ``window_norm="es"``, lookback 56):
   windows per second;
 * ``predict`` (every series, with ``X_future``), ``predict_at`` over ``--origins`` origins per
   series one horizon apart, and ``backtest(..., refit=False)`` over the same origins with a
-  ``--backtest-steps``-step fit: seconds and forecasts per second;
+  ``--backtest-steps``-step fit, scored by ``--backtest-metrics`` (mae, rmse, smape: MASE's
+  scaling costs a backtest more memory than everything else, RESULTS-scale.md): seconds and
+  forecasts per second, wall and CPU (the CPU figures are the steadier on a shared machine);
 * each stage's peak RSS (VmHWM reset at its start): absolute, and above the process's RSS before
   any data was generated;
-* the exponent of each quantity in the number of series (least squares on log-log); 1 is linear.
+* the exponent of each quantity in the number of series (least squares on log-log, over all
+  sizes and between the two largest); 1 is linear. Results: ``RESULTS-scale.md``.
 
 Usage::
 
