@@ -431,8 +431,9 @@ def main(argv=None):
         path = HERE / "results" / f"fuzz-records-s{args.seed}-n{args.examples}.jsonl.gz"
         done, seconds = run(args.examples, args.seed, path, args.max_seconds)
         meta |= {"cases": done, "seconds": round(seconds, 1), "asked": args.examples}
+        meta |= {"seed": args.seed}
         meta_path = path.with_name(path.name.replace(".jsonl.gz", ".meta.json"))
-        meta_path.write_text(json.dumps(meta | {"seed": args.seed}, indent=1) + "\n")
+        meta_path.write_text(json.dumps(meta, indent=1) + "\n")
     else:
         meta_path = path.with_name(path.name.replace(".jsonl.gz", ".meta.json"))
         meta |= json.loads(meta_path.read_text()) if meta_path.exists() else {}

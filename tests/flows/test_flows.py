@@ -136,8 +136,13 @@ def test_load_data_maps_custom_column_names(tmp_path):
 def test_a_large_job_gets_a_budget_and_a_small_one_none(caplog, monkeypatch):
     import logging
 
-    # the plain logger, whatever Prefect run context an earlier test left in this thread
-    monkeypatch.setattr(budget, "run_logger", lambda: logging.getLogger("pipelines"))
+    # a logger of its own that writes to caplog's handler directly: whatever Prefect run context,
+    # level or propagation an earlier test (or Prefect's logging setup) left behind
+    log = logging.getLogger("tests.budget")
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    monkeypatch.setattr(log, "handlers", [caplog.handler])
+    monkeypatch.setattr(budget, "run_logger", lambda: log)
     small = budget.plan(air(), 36, 12, 16, 100, 6, 2)
     assert small.max_time is None and small.chosen and small.timesteps < budget.SLOW_TIMESTEPS
     long = pd.DataFrame(
