@@ -1,9 +1,9 @@
 """``AutoRNNForecaster``: search ``RNNForecaster`` settings with Optuna on validation data.
 
-Validation is the last ``horizon`` points of every series: each trial is a one-window backtest
-(``forecast.evaluation.backtesting.backtest``: fit before the cutoff, score MASE after it), beside
-seasonal naive on the same window. The best ``ensemble`` distinct settings are refitted on all the
-data and forecast their median. Optuna is imported inside ``fit`` only.
+Validation is the last ``val_windows`` horizons of every series: each trial is a no-refit
+backtest (``forecast.tuning.validation``: fit before the first cutoff, score MASE after each),
+beside seasonal naive on the same windows. The best ``ensemble`` distinct settings are refitted
+on all the data and forecast their median. Optuna is imported inside ``fit`` only.
 """
 
 from __future__ import annotations
@@ -22,9 +22,8 @@ from forecast.data import frames
 from forecast.data.frames import ID
 from forecast.data.seasonality import resolve_season_length
 from forecast.estimator import RNNForecaster
-from forecast.evaluation.backtesting import backtest
 from forecast.evaluation.baselines import SeasonalNaive
-from forecast.tuning import combine, persistence
+from forecast.tuning import combine, persistence, validation
 from forecast.tuning import study as study_lib
 from forecast.tuning.space import sample
 
@@ -62,6 +61,10 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
     refit_fraction : share of ``max_time`` kept for the refits (None: one trial's share each).
         The defaults ``ensemble=3, refit_fraction=0.5`` were chosen on the accuracy suite's
         validation parts (``benchmarks/RESULTS-accuracy.md``, rows ``auto-v2*``).
+    val_windows : horizons at the end of every series each trial is scored on (one fit before
+        the first, forecasts from each: a no-refit backtest); fewer where the shortest series
+        cannot give them and keep a horizon to train on. More windows: a steadier choice among
+        many trials, fitted further from the end.
     seed : seeds the TPE sampler and every trial's network.
     verbose : show Optuna's per-trial log.
 
@@ -86,6 +89,7 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
         pruner="median",
         include_defaults=True,
         refit_fraction=0.5,
+        val_windows=1,
         seed=0,
         verbose=False,
     ):
@@ -94,6 +98,7 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
         self.storage, self.study_name, self.fallback = storage, study_name, fallback
         self.pruner, self.seed, self.verbose = pruner, seed, verbose
         self.include_defaults, self.refit_fraction = include_defaults, refit_fraction
+        self.val_windows = val_windows
 
     def fit(self, df, y=None, *, id_col="unique_id", time_col="ds", target_col="y"):
         """Search (:meth:`search`), then refit the best settings on all of ``df``.
@@ -136,8 +141,9 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
         lengths = long.groupby(ID, sort=False).size().to_numpy()
         m = resolve_season_length(self.season_length, freqs.values(), lengths, self.horizon)
         # pruning holds back one more horizon in each trial: only where every series keeps at
-        # least a horizon to train on after the validation window and that holdout
-        prunable = self.pruner is not None and lengths.min() >= 3 * self.horizon
+        # least a horizon to train on before the validation windows and that holdout
+        windows = validation.usable_windows(lengths, self.horizon, self.val_windows)
+        prunable = self.pruner is not None and lengths.min() >= (windows + 2) * self.horizon
         started = time.perf_counter()
         share = seconds / ((self.n_trials or EXPECTED_TRIALS) + reserve)
         search_time = seconds - reserve * share
@@ -146,7 +152,8 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
             if search_time - (time.perf_counter() - started) < MIN_TRIAL_SECONDS:
                 study.stop()
 
-        def objective(trial):
+        def objective(trial):  # the worker first: a killed trial is then known as dead
+            trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
             left = search_time - (time.perf_counter() - started)
             budget = max(MIN_TRIAL_SECONDS, min(share, left))
             if trial.user_attrs.get("defaults"):
@@ -155,19 +162,11 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
                 params = sample(trial, self.space, self.horizon, m, self.fixed)
             trial.set_user_attr("params", _plain(params))
             trial.set_user_attr("max_time", budget)
-            trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # shared studies
             kwargs = self._trial_kwargs(params, m, budget)
             if prunable and "val_size" not in params:
                 kwargs["val_size"] = self.horizon  # a validation loss per epoch to prune on
             pruning = study_lib.TrialPruning(trial)
-            result = backtest(
-                RNNForecaster(**kwargs),
-                long,
-                1,
-                season_length=m,
-                metrics=("mase",),
-                callbacks=[pruning],
-            )
+            result = validation.score(RNNForecaster(**kwargs), long, m, windows, [pruning])
             study_lib.record_curves(trial, result.histories)
             if pruning.pruned:
                 raise optuna.TrialPruned()
@@ -177,6 +176,7 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
         optuna.logging.set_verbosity(optuna.logging.INFO if self.verbose else optuna.logging.WARN)
         try:
             study = study_lib.open_study(self.storage, self.study_name, self.seed, self.pruner)
+            study_lib.fail_dead_trials(study)  # left RUNNING by a killed search
             if self.include_defaults and not callable(self.space) and not study.trials:
                 study.enqueue_trial({}, user_attrs={"defaults": True})
             if self.n_trials != 0:
@@ -191,13 +191,15 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
             optuna.logging.set_verbosity(verbosity)
         self.study_, self.season_length_ = study, m
         self.trials_ = study_lib.trials_frame(study)
-        self.naive_score_ = _validation_mase(SeasonalNaive(self.horizon, m), long, m)
+        self.val_windows_ = windows
+        self.naive_score_ = validation.mase(SeasonalNaive(self.horizon, m), long, m, windows)
         self._search_data = long
         return self
 
     def _check_params(self):
         check_int("horizon", self.horizon, 1)
         check_int("ensemble", self.ensemble, 1)
+        check_int("val_windows", self.val_windows, 1)
         if self.n_trials is not None:
             check_int("n_trials", self.n_trials, 0)
         if self.n_trials == 0 and self.storage is None:
@@ -280,12 +282,6 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
     def load(cls, path):
         """An ``AutoRNNForecaster`` saved by :meth:`save` (no ``study_``), ready to predict."""
         return persistence.load(cls, path)
-
-
-def _validation_mase(estimator, df, m):
-    return float(
-        backtest(estimator, df, n_windows=1, season_length=m, metrics=("mase",)).aggregate["mase"]
-    )
 
 
 def _plain(params):

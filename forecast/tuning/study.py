@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +40,35 @@ def open_study(storage, study_name, seed, pruner):
         pruner=_pruner(pruner),
         load_if_exists=True,
     )
+
+
+def fail_dead_trials(study):
+    """Mark FAIL the trials left RUNNING by a worker process of this host that no longer exists
+    (a search killed by SIGKILL or a crash), so a resumed study neither counts them as running
+    nor shows them so; trials of live processes or other hosts are left alone. Returns their
+    numbers."""
+    import optuna
+
+    host, dead = socket.gethostname(), []
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        worker_host, _, pid = str(trial.user_attrs.get("worker", "")).rpartition(":")
+        if worker_host != host or not pid.isdigit() or _alive(int(pid)):
+            continue
+        storage = study._storage  # Optuna's storage API has no public handle on the study
+        storage.set_trial_user_attr(trial._trial_id, "error", f"worker {host}:{pid} died")
+        storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+        dead.append(trial.number)
+    return dead
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
 
 
 def _storage(storage):

@@ -236,3 +236,25 @@ def test_refit_fraction_gives_the_refit_the_rest_of_the_budget(df):
     assert trial_budget == pytest.approx(15.0, abs=0.5)  # the search's 50 %, one trial
     # the refit gets what the search left (the tiny trial ended early), not the trial's share
     assert trial_budget < model.members_[0].max_time <= 30.0
+
+
+def test_several_validation_windows_score_one_fit_and_seasonal_naive_alike(df):
+    from forecast import backtest
+    from forecast.tuning import validation
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = auto(n_trials=1, val_windows=3, pruner=None, include_defaults=False).fit(df)
+    assert model.val_windows_ == 3
+    naive = backtest(SeasonalNaive(12, 12), df, n_windows=3, refit=False, season_length=12)
+    assert model.naive_score_ == pytest.approx(float(naive.aggregate["mase"]))
+    one = auto(n_trials=1, val_windows=1, pruner=None, include_defaults=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert one.fit(df).naive_score_ != pytest.approx(model.naive_score_)  # other windows
+    # the shortest series decides: 144 points keep a horizon to train on before 11 windows
+    assert validation.usable_windows(np.array([144, 200]), 12, 20) == 11
+    assert validation.usable_windows(np.array([30]), 12, 3) == 1  # never fewer than one
+    assert validation.usable_windows(np.array([60]), 12, 3, holdout=12) == 3
+    with pytest.raises(ValueError, match="val_windows"):
+        auto(val_windows=0).fit(df)
