@@ -1,6 +1,6 @@
 """The Optuna side of :class:`~forecast.tuning.auto.AutoRNNForecaster`: opening (or resuming) a
-study, pruning bad trials on their per-epoch validation loss, what each trial records, and the
-best distinct trials. Optuna is imported inside these functions only.
+study, pruning bad trials on their per-epoch validation loss, what each trial records and is
+scored on, and the best distinct trials. Optuna is imported inside these functions only.
 
 Pruning compares trials' validation losses epoch by epoch, so it holds only while the loss, the
 scaler and the target transform are the same in every trial (the default space never samples
@@ -13,10 +13,13 @@ import json
 import math
 import os
 import socket
+import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
+from forecast.data.frames import ID
 from forecast.training.records import Callback
 
 PRUNERS = (None, "median", "halving")
@@ -54,10 +57,13 @@ def fail_dead_trials(study):
         worker_host, _, pid = str(trial.user_attrs.get("worker", "")).rpartition(":")
         if worker_host != host or not pid.isdigit() or _alive(int(pid)):
             continue
-        storage = study._storage  # Optuna's storage API has no public handle on the study
-        storage.set_trial_user_attr(trial._trial_id, "error", f"worker {host}:{pid} died")
-        storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+        study.tell(trial.number, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
         dead.append(trial.number)
+    if dead:  # why, where the trials table and the UI show it
+        study.set_user_attr(
+            "dead_worker_trials",
+            sorted(set(study.user_attrs.get("dead_worker_trials", [])) | set(dead)),
+        )
     return dead
 
 
@@ -185,3 +191,73 @@ def trials_frame(study):
     frame["epochs"] = [len(t.user_attrs.get("train_loss", ())) for t in study.trials]
     frame["defaults"] = [bool(t.user_attrs.get("defaults")) for t in study.trials]
     return frame
+
+
+# ------------------------------------------------------------------ what a trial is scored on
+def validated_series(long, horizon):
+    """The part of ``long`` a search validates on: the series of at least ``2 * horizon`` points
+    (a horizon to train on before a validation window). Shorter ones are left out of the scores,
+    named in a warning (the refits include them); ValueError when no series is that long."""
+    n = long.groupby(ID, sort=False)[ID].transform("size").to_numpy()
+    short = n < 2 * horizon
+    if not short.any():
+        return long
+    ids = long.loc[short, ID].unique()
+    said = f"series {ids[0]!r} has {int(n[np.argmax(short)])} point(s)"
+    if short.all():
+        raise ValueError(
+            f"fit data: no series has the {2 * horizon} points a search validates on (horizon="
+            f"{horizon} to train on, {horizon} to score): {said}; lower horizon or fit "
+            "RNNForecaster"
+        )
+    warnings.warn(
+        f"{len(ids)} series shorter than 2 * horizon = {2 * horizon} points left out of the "
+        f"validation scores ({said}); the refits include them",
+        stacklevel=3,
+    )
+    return long.loc[~short].reset_index(drop=True)
+
+
+def naive_season(scored, long, season_length, horizon, windows):
+    """The season of the seasonal-naive baseline: ``season_length``, or 1 (naive) when a series
+    has fewer points than that before its first validation window (in ``scored``) or in all the
+    data (``long``, which a fallback refits on), said in a warning naming the series: seasonal
+    naive needs a whole season of every series."""
+    n = pd.concat(
+        [
+            scored.groupby(ID, sort=False).size() - windows * horizon,
+            long.groupby(ID, sort=False).size(),
+        ]
+    )
+    short = n[n < season_length]
+    if season_length <= 1 or short.empty:
+        return season_length
+    warnings.warn(
+        f"the baseline is naive (season_length=1), not seasonal naive: series {short.index[0]!r} "
+        f"has {short.iloc[0]} point(s) before its validation windows or in all, fewer than "
+        f"season_length={season_length}",
+        stacklevel=3,
+    )
+    return 1
+
+
+def metric_of(naive):
+    """What every trial of a search is scored on, from the baseline's validation ``naive``
+    (a backtest result): MASE, or MAE where MASE is undefined for every series (each constant
+    before its windows: in-sample scale 0), said in a warning."""
+    if np.isfinite(naive.aggregate["mase"]):
+        return "mase"
+    warnings.warn(
+        "validation MASE is undefined (every series is constant before its validation windows: "
+        "its in-sample scale is 0): trials and the baseline are scored on MAE",
+        stacklevel=3,
+    )
+    return "mae"
+
+
+def score_of(result, metric):
+    """The validation score of a backtest ``result``: its MASE, or the MAE of its forecasts."""
+    if metric == "mase":
+        return float(result.aggregate["mase"])
+    fc = result.forecasts
+    return float(np.mean(np.abs(fc["y"].to_numpy(np.float64) - fc["y_pred"].to_numpy(np.float64))))

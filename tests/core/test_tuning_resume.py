@@ -87,7 +87,7 @@ def test_a_search_killed_by_sigkill_resumes_from_its_storage(tmp_path, kind):
     trials = model.trials_
     assert len(trials) == before + 1  # resumed: the old trials and one new
     assert trials["state"].iloc[before - 1] == "FAIL"  # the killed one, no longer RUNNING
-    assert "died" in model.study_.trials[before - 1].user_attrs["error"]
+    assert model.study_.user_attrs["dead_worker_trials"] == [before - 1]
     assert trials["state"].iloc[-1] == "COMPLETE" and not trials["defaults"].iloc[1:].any()
     assert trials["defaults"].iloc[0]  # the defaults were enqueued once, by the killed search
     assert model.best_score_ == trials["value"].min() and len(model.members_) == 2
