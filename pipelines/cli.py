@@ -18,7 +18,7 @@ import traceback
 
 from forecast.training.stopping import Interrupted
 
-from . import config, environment, io, preflight, signals
+from . import config, environment, io, preflight, secrets, signals
 from .options import build_parser
 from .parameters import Source
 from .summary import relative, season, self_command, train_summary  # noqa: F401 - re-exported
@@ -79,7 +79,7 @@ def _run_flow(name, args):
         flow_obj = runners.with_runner(flows.FLOWS[name], **runner)
     except (TypeError, ValueError) as exc:
         raise UsageError(f"[runner]: {exc}") from None
-    params = _flow_params(flow_obj, cfg, FLOW_SECTIONS[name], args)
+    params = _by_reference(_flow_params(flow_obj, cfg, FLOW_SECTIONS[name], args), name)
     if name == "train":
         found = preflight.check_training_data(params)
         if found is not None:
@@ -104,6 +104,19 @@ def _run_flow(name, args):
             raise exc
         raise RuntimeError(state.message or f"{name} flow ended {state.type.value}")
     return state.result()
+
+
+def _by_reference(params, command):
+    """``params`` with no literal password for Prefect to store (``pipelines.secrets``): one in
+    --data or --sql-url is moved into a variable of this process, with a warning; one in a URL
+    that MLflow or Optuna read is a usage error."""
+    try:
+        params, warnings = secrets.parameters_by_reference(params)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    for warning in warnings:
+        print(f"forecast {command}: warning: {warning}", file=sys.stderr, flush=True)
+    return params
 
 
 def shown(params):
@@ -147,7 +160,8 @@ def cmd_serve(args):
             "schedules need a Prefect server: start one with `forecast server` (or "
             "scripts/prefect-server.sh) and export PREFECT_API_URL=http://127.0.0.1:4200/api"
         )
-    cfg = _load_config(args)
+    cfg = _load_config(args)  # served runs inherit this process' variables: passwords moved here
+    cfg = {k: _by_reference(v, "serve") if isinstance(v, dict) else v for k, v in cfg.items()}
     overrides = {
         k: getattr(args, k) for k in ("train_cron", "forecast_cron", "forecast_interval_seconds")
     }

@@ -1,10 +1,11 @@
 """Data in and forecasts out: the only file-system and database I/O of the pipelines.
 
 Sources are named by one string: a bundled data set (``airpassengers``), a CSV or Parquet path,
-or a SQLAlchemy URL together with a table name. Every loader returns the library's long frame
-``[unique_id, ds, y, <covariates>]``. Forecasts are written atomically (temporary file, then
-``os.replace``) into a folder partitioned by run time, so a failed run never leaves a partial file
-and never touches earlier runs' files.
+or a SQLAlchemy URL together with a table name (its password named by reference, resolved only
+when the connection is made: :func:`pipelines.secrets.resolve`). Every loader returns the
+library's long frame ``[unique_id, ds, y, <covariates>]``. Forecasts are written atomically
+(temporary file, then ``os.replace``) into a folder partitioned by run time, so a failed run never
+leaves a partial file and never touches earlier runs' files.
 """
 
 from __future__ import annotations
@@ -126,13 +127,19 @@ def _format_of(path):
 def _read_sql(url, table):
     if not table:
         raise ValueError(f"SQL source {redact(url)} needs a table name (--table)")
-    import sqlalchemy  # installed with the pipelines extra (Prefect depends on it)
-
-    engine = sqlalchemy.create_engine(url)
+    engine = _engine(url)
     try:
         return pd.read_sql_table(table, engine)
     finally:
         engine.dispose()
+
+
+def _engine(url):
+    """A SQLAlchemy engine for ``url``, its password references resolved here and nowhere
+    earlier (the resolved URL is never logged, returned or stored)."""
+    import sqlalchemy  # installed with the pipelines extra (Prefect depends on it)
+
+    return sqlalchemy.create_engine(secrets.resolve(url))
 
 
 def redact(url):
@@ -203,9 +210,7 @@ def write_forecasts(fc, out_dir, stamp, fmt="parquet"):
 
 def write_sql(fc, url, table):
     """Append ``fc`` to ``table`` in one transaction (all rows or none)."""
-    import sqlalchemy
-
-    engine = sqlalchemy.create_engine(url)
+    engine = _engine(url)
     try:
         with engine.begin() as conn:
             fc.to_sql(table, conn, if_exists="append", index=False)

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from forecast import choices
 
@@ -53,6 +53,14 @@ class Source(BaseModel):
 
     def __repr_args__(self):  # a database password never reaches a log line or the UI's repr
         return [(k, redact(v)) for k, v in super().__repr_args__()]
+
+    @field_serializer("data", when_used="json")
+    def _stored(self, data):
+        """Prefect stores a flow run's parameters as JSON (its UI and database show them): a
+        literal password is hidden there; the flow itself gets the object, password and all.
+        Pass passwords by reference (``pipelines.secrets``) so that runs made from stored
+        parameters (deployments) can connect too."""
+        return redact(data)
 
     def model_name(self):
         """The registered model of this data when none is named: :func:`model_name_for`."""
