@@ -68,7 +68,9 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
     seed : seeds the TPE sampler and every trial's network.
     verbose : show Optuna's per-trial log.
 
-    Fitted attributes: ``best_params_``, ``best_score_`` (validation MASE), ``naive_score_``,
+    Fitted attributes: ``best_params_``, ``best_score_`` (validation ``metric_``: "mase", or
+    "mae" where every series is constant before its windows), ``naive_score_`` (seasonal naive
+    of ``naive_season_length_``: 1 where a series is shorter than a season),
     ``trials_`` (DataFrame: number, state, value, seconds, epochs, params_...; each trial's
     ``train_loss`` / ``val_loss`` curves are its user attributes), ``study_``, ``members_``,
     ``fallback_data_`` (the long training frame, kept only when seasonal naive is the model).
@@ -140,10 +142,15 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
         long, freqs = frames.validate(long, (), fill, where="fit data", names=spec.names)
         lengths = long.groupby(ID, sort=False).size().to_numpy()
         m = resolve_season_length(self.season_length, freqs.values(), lengths, self.horizon)
+        scored = study_lib.validated_series(long, self.horizon)  # long enough to score
+        lengths = scored.groupby(ID, sort=False).size().to_numpy()
         # pruning holds back one more horizon in each trial: only where every series keeps at
         # least a horizon to train on before the validation windows and that holdout
         windows = validation.usable_windows(lengths, self.horizon, self.val_windows)
         prunable = self.pruner is not None and lengths.min() >= (windows + 2) * self.horizon
+        naive_m = study_lib.naive_season(scored, long, m, self.horizon, windows)
+        naive = validation.score(SeasonalNaive(self.horizon, naive_m), scored, m, windows)
+        metric = study_lib.metric_of(naive)  # the same for every trial of this fit
         started = time.perf_counter()
         share = seconds / ((self.n_trials or EXPECTED_TRIALS) + reserve)
         search_time = seconds - reserve * share
@@ -166,11 +173,11 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
             if prunable and "val_size" not in params:
                 kwargs["val_size"] = self.horizon  # a validation loss per epoch to prune on
             pruning = study_lib.TrialPruning(trial)
-            result = validation.score(RNNForecaster(**kwargs), long, m, windows, [pruning])
+            result = validation.score(RNNForecaster(**kwargs), scored, m, windows, [pruning])
             study_lib.record_curves(trial, result.histories)
             if pruning.pruned:
                 raise optuna.TrialPruned()
-            return float(result.aggregate["mase"])
+            return study_lib.score_of(result, metric)
 
         verbosity = optuna.logging.get_verbosity()
         optuna.logging.set_verbosity(optuna.logging.INFO if self.verbose else optuna.logging.WARN)
@@ -191,8 +198,8 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
             optuna.logging.set_verbosity(verbosity)
         self.study_, self.season_length_ = study, m
         self.trials_ = study_lib.trials_frame(study)
-        self.val_windows_ = windows
-        self.naive_score_ = validation.mase(SeasonalNaive(self.horizon, m), long, m, windows)
+        self.val_windows_, self.metric_, self.naive_season_length_ = windows, metric, naive_m
+        self.naive_score_ = study_lib.score_of(naive, metric)
         self._search_data = long
         return self
 
@@ -235,12 +242,13 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
         beaten = bool(best) and self.best_score_ < self.naive_score_
         if not beaten:
             warnings.warn(
-                f"no trial beat seasonal naive on validation: best MASE {self.best_score_:.4g}, "
-                f"seasonal naive {self.naive_score_:.4g}",
+                f"no trial beat seasonal naive on validation: best {self.metric_.upper()} "
+                f"{self.best_score_:.4g}, seasonal naive {self.naive_score_:.4g}",
                 stacklevel=3,
             )
         if not beaten and self.fallback == "seasonal_naive":
             self.best_params_ = {"model": "seasonal_naive"}
+            self.season_length_ = m = self.naive_season_length_  # what it uses (and reloads)
             self.members_ = [SeasonalNaive(self.horizon, m).fit(long)]
             self.fallback_data_ = long  # saved: seasonal naive refits on it
             return
