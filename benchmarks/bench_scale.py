@@ -28,8 +28,8 @@ future_covariates=("future_0",))`` (LSTM 64, ``window_norm="es"``, lookback 56):
   windows per second;
 * ``predict`` (every series, with ``X_future``), ``predict_at`` over ``--origins`` origins per
   series one horizon apart, and ``backtest(..., refit=False)`` over the same origins with a
-  ``--backtest-steps``-step fit, scored by ``--backtest-metrics`` (mae, rmse, smape: MASE's
-  scaling costs a backtest more memory than everything else, RESULTS-scale.md): seconds and
+  ``--backtest-steps``-step fit, scored by ``--backtest-metrics`` (alias ``--metrics``; mae,
+  rmse, smape by default, add mase), ``--stages backtest`` for that stage alone: seconds and
   forecasts per second, wall and CPU (the CPU figures are the steadier on a shared machine);
 * each stage's peak RSS (VmHWM reset at its start): absolute, and above the process's RSS before
   any data was generated;
@@ -43,6 +43,7 @@ Usage::
     nice -n 15 python benchmarks/bench_scale.py --m5 --threads 1            # 1k, 3k, 10k, 30k series
     python benchmarks/bench_scale.py --m5 --series 1000,3000 --fit-time 30  # a quick look
     python benchmarks/bench_scale.py --m5 --series 1000 --profile 25        # cProfile per stage
+    python benchmarks/bench_scale.py --m5 --series 30000 --stages backtest --metrics mae,mase
     python benchmarks/bench_scale.py --markdown benchmarks/results/scale-m5-sweep.json
 """
 
@@ -131,10 +132,17 @@ def main(argv=None):
     p.add_argument("--origins", type=int, default=M5["origins"], help="--m5: origins per series")
     p.add_argument("--backtest-steps", type=int, default=50, help="--m5: the backtest fit's")
     p.add_argument(
+        "--stages",
+        choices=("all", "backtest"),
+        default="all",
+        help="--m5: every stage, or the no-refit backtest alone (no fit, predict, predict_at)",
+    )
+    p.add_argument(
         "--backtest-metrics",
+        "--metrics",
         default="mae,rmse,smape",
-        help="--m5: the backtest's metrics (mase scales every forecast by its series' history: "
-        "forecast.metrics.tables.scales, the largest memory cost of a backtest, see RESULTS-scale.md)",
+        help="--m5: the backtest's metrics (add mase to scale every forecast by its series' "
+        "history, forecast.metrics.tables.scales; RESULTS-scale.md)",
     )
     p.add_argument("--profile", type=int, default=0, help="--m5: cProfile, top N per stage")
     p.add_argument("--markdown", default=None, help="--m5 tables and plot from a results JSON")
@@ -344,8 +352,6 @@ class Stage:
 def m5_child(a):
     """One size of the M5-sized sweep in this fresh process: generate, fit, predict, predict_at,
     backtest (refit=False); each stage timed and its peak RSS taken."""
-    import numpy as np
-    import pandas as pd
     import torch
 
     from forecast import RNNForecaster
@@ -365,6 +371,44 @@ def m5_child(a):
     gen_s = time.perf_counter() - t0
     stages = {}
     kw = dict(horizon=H, future_covariates=("future_0",), device="cpu", verbose=False, seed=0)
+    if a.get("stages", "all") == "all":
+        m5_model_stages(a, df, xf, stages, kw)
+    bt_est = RNNForecaster(max_steps=a["backtest_steps"], **kw)
+    with Stage(stages, "backtest", prof, pdir):
+        res = backtest(
+            bt_est, df, n_windows=W, step=H, refit=False, season_length=7, metrics=a["metrics"]
+        )
+    bt = stages["backtest"]
+    bt.update(
+        forecasts=len(res.forecasts),
+        fit_s=res.fit_seconds,
+        predict_s=res.predict_seconds,
+        rest_s=bt["seconds"] - res.fit_seconds - res.predict_seconds,
+        forecasts_per_s=len(res.forecasts) / (bt["seconds"] - res.fit_seconds),
+        metrics=list(a["metrics"]),
+        scores=res.aggregate,
+    )
+    return {
+        "series": S,
+        "length": n,
+        "points": len(df),
+        "gen_s": gen_s,
+        "base_mb": base_mb,
+        "frame_mb": df.memory_usage(deep=True).sum() / common.MB,
+        "raw_f32_mb": len(df) * 2 * 4 / common.MB,  # y and the covariate
+        "stages": stages,
+    }
+
+
+def m5_model_stages(a, df, xf, stages, kw):
+    """fit, predict and predict_at of the M5-sized sweep (``--stages all``), into ``stages``."""
+    import numpy as np
+    import pandas as pd
+
+    from forecast import RNNForecaster
+
+    S, n, H, W, prof = a["series"], a["length"], a["horizon"], a["origins"], a.get("profile", 0)
+    pdir = f"/tmp/bench_scale_profile/{S}"
     est, clock = RNNForecaster(max_time=a["fit_time"], **kw), Clock()
     with Stage(stages, "fit", prof, pdir) as st:
         est.fit(df, callbacks=[clock])
@@ -409,31 +453,6 @@ def m5_child(a):
     pa.update(origins=len(origins), forecasts=len(fc), forecasts_per_s=len(fc) / pa["seconds"])
     pa.update(forecasts_per_cpu_s=len(fc) / pa["cpu_s"])
     del fc, origins, est
-    bt_est = RNNForecaster(max_steps=a["backtest_steps"], **kw)
-    with Stage(stages, "backtest", prof, pdir):
-        res = backtest(
-            bt_est, df, n_windows=W, step=H, refit=False, season_length=7, metrics=a["metrics"]
-        )
-    bt = stages["backtest"]
-    bt.update(
-        forecasts=len(res.forecasts),
-        fit_s=res.fit_seconds,
-        predict_s=res.predict_seconds,
-        rest_s=bt["seconds"] - res.fit_seconds - res.predict_seconds,
-        forecasts_per_s=len(res.forecasts) / (bt["seconds"] - res.fit_seconds),
-        metrics=list(a["metrics"]),
-        scores=res.aggregate,
-    )
-    return {
-        "series": S,
-        "length": n,
-        "points": len(df),
-        "gen_s": gen_s,
-        "base_mb": base_mb,
-        "frame_mb": df.memory_usage(deep=True).sum() / common.MB,
-        "raw_f32_mb": len(df) * 2 * 4 / common.MB,  # y and the covariate
-        "stages": stages,
-    }
 
 
 def m5_main(args):
@@ -443,7 +462,7 @@ def m5_main(args):
         fit_time = args.largest_fit_time if s == max(series) else args.fit_time
         a = {"m5": True, "series": s, "fit_time": fit_time, "threads": args.threads, **M5}
         a.update(origins=args.origins, backtest_steps=args.backtest_steps, profile=args.profile)
-        a["metrics"] = args.backtest_metrics.split(",")
+        a["metrics"], a["stages"] = args.backtest_metrics.split(","), args.stages
         t0 = time.perf_counter()
         r = common.run_child(me, a, timeout=3600, tail=200_000 if args.profile else 800)
         if "error" in r:
@@ -451,17 +470,30 @@ def m5_main(args):
             continue
         r["fit_time"], r["wall_s"] = fit_time, time.perf_counter() - t0
         rows.append(r)
-        print(m5_line(r), flush=True)
+        print(m5_line(r) if args.stages == "all" else backtest_line(r), flush=True)
     if not rows:
         return
-    print()
-    print(m5_tables(rows))
+    whole = args.stages == "all"
+    if whole:
+        print()
+        print(m5_tables(rows))
     info = common.machine_info()
-    payload = {"machine": info, "args": vars(args), "rows": rows, "exponents": exponents(rows)}
+    payload = {"machine": info, "args": vars(args), "rows": rows}
+    payload["exponents"] = exponents(rows) if whole else None
     name = "scale-m5" + (f"-{args.tag}" if args.tag else "")
     print("\nraw figures:", common.save_json(name, payload))
-    if len(rows) > 1:
+    if whole and len(rows) > 1:
         print("plot:", plot(rows, common.HERE / "results" / f"{name}.png"))
+
+
+def backtest_line(r):
+    bt = r["stages"]["backtest"]
+    return (
+        f"{r['series']:>6} series ({r['points']:,} points, frame {r['frame_mb']:,.0f} MB): "
+        f"backtest [{','.join(bt['metrics'])}] {bt['seconds']:.0f}s wall, {bt['cpu_s']:.0f}s CPU "
+        f"(fit {bt['fit_s']:.0f}s, predict {bt['predict_s']:.0f}s, rest {bt['rest_s']:.0f}s); "
+        f"peak RSS {bt['peak_mb']:,.0f} MB, {bt['peak_mb'] - r['base_mb']:,.0f} MB above base"
+    )
 
 
 def m5_line(r):

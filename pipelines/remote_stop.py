@@ -155,7 +155,8 @@ class Bridge:
 class DaskTaskRunner(_PrefectDaskTaskRunner):
     """prefect-dask's runner whose stop requests reach the fits in its workers (:class:`Bridge`).
 
-    It keeps its parent's name: ``pipelines.search.workers`` tells the Dask runner by that name.
+    A subclass (``pipelines.search.workers`` tells a Dask runner by ``isinstance``); it keeps its
+    parent's name, which Prefect's logs show.
     """
 
     def submit(self, task, *args, **kwargs):

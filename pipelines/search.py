@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
@@ -112,11 +113,18 @@ def workers():
     from prefect.context import FlowRunContext
 
     runner = getattr(FlowRunContext.get(), "task_runner", None)
-    if type(runner).__name__ != "DaskTaskRunner":
+    if not _is_dask(runner):
         return 1, False
     if runner.address:
         return max(1, len(runner.client.scheduler_info().get("workers", {}))), True
     return int((runner.cluster_kwargs or {}).get("n_workers") or 1), False
+
+
+def _is_dask(runner):
+    """Whether ``runner`` is prefect-dask's runner (``remote_stop.DaskTaskRunner`` included).
+    Without prefect_dask imported no runner can be one: nothing is imported for the check."""
+    dask = sys.modules.get("prefect_dask")
+    return dask is not None and isinstance(runner, dask.DaskTaskRunner)
 
 
 def storage(given, external):

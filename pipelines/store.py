@@ -153,7 +153,7 @@ def _probe(uri):
 def _experiment(uri, name):
     from mlflow.tracking import MlflowClient
 
-    mlflow_client = MlflowClient(uri)
+    mlflow_client = MlflowClient(uri, registry_uri=uri)  # never the process-wide registry
     exp = mlflow_client.get_experiment_by_name(name)
     if exp is not None:
         if KIND_TAG not in exp.tags:
@@ -179,7 +179,8 @@ def client():
     """An ``MlflowClient`` of the active store."""
     from mlflow.tracking import MlflowClient
 
-    return MlflowClient(active_config().uri)
+    uri = active_config().uri
+    return MlflowClient(uri, registry_uri=uri)  # never the process-wide registry
 
 
 # ---------------------------------------------------------------------------------- the UI's links

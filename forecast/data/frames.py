@@ -16,6 +16,7 @@ import pandas as pd
 
 from forecast.data.columns import ID, TARGET, TIME, check_single, to_internal
 from forecast.data.history import validate  # noqa: F401 - frames.validate, as callers know it
+from forecast.data.lookup import series_rows
 from forecast.data.values import (  # noqa: F401 - parse_times: here too
     integer_values,
     parse_times,
@@ -49,10 +50,14 @@ def sorted_long(df, columns=(), where="frame"):
 
 def rows_at(long, ids, times, where="origins", name="cutoff"):
     """(n,) row of ``long`` at each (id, time) pair, -1 where it has none; ``times`` are read as
-    ``long``'s times are (:func:`~forecast.data.values.times_like`: errors name ``name``)."""
-    key = pd.MultiIndex.from_arrays([long[ID].to_numpy(), long[TIME].to_numpy()])
+    ``long``'s times are (:func:`~forecast.data.values.times_like`: errors name ``name``). Found
+    by bisection in each series' rows (:mod:`forecast.data.lookup`), not a per-row index."""
+    rows = series_rows(long[ID], as_times(long[TIME]))
     times = times_like(times, long[TIME], where, name)
-    return key.get_indexer(pd.MultiIndex.from_arrays([ids, times.to_numpy()]))
+    twice = rows.duplicate()
+    if twice is not None:
+        raise ValueError(f"series {long[ID].iloc[twice]!r} has time {long[TIME].iloc[twice]} twice")
+    return rows.rows(ids, times)
 
 
 def origin_rows(long, origins, known=None):

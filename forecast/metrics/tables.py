@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from forecast.choices import DEFAULT_METRICS
-from forecast.data.frames import ID, TARGET, TIME, rows_at, sorted_long
+from forecast.data.frames import ID, TARGET, TIME, as_times, sorted_long, times_like
+from forecast.data.lookup import series_rows
 from forecast.metrics.interval import is_interval_metric, needs_scale
 from forecast.metrics.interval import terms as interval_terms
 from forecast.metrics.point import (
@@ -25,63 +26,102 @@ from forecast.metrics.point import (
     warn_if,
 )
 
+CHUNK = 1 << 22  # rows of training data per pass of the seasonal sums
+
 
 def scales(forecasts, train_df, season_length=1):
     """In-sample seasonal-naive MAE of each forecast row's series, from ``train_df``.
 
     With a ``cutoff`` column the scale of a row uses only the series' history up to that cutoff
     (no look-ahead in a backtest); without one it uses all of the series' training data.
+    ``train_df`` is read by its series' offsets (:mod:`forecast.data.lookup`: no copy or sort of
+    a frame already in (id, ds) order, no per-row index) and each cutoff found by bisection.
 
     Returns
     -------
     (len(forecasts),) float64 array.
     """
     check_season(season_length)
-    train = sorted_long(train_df, (ID, TIME, TARGET), "train_df")
-    pos = train.groupby(ID, sort=False).cumcount().to_numpy()
-    cum, cnt = {}, {}
-    for m in {season_length, 1}:
-        lagged = train.groupby(ID, sort=False)[TARGET].shift(m).to_numpy()
-        diff = np.abs(train[TARGET].to_numpy() - lagged)
-        ok = (pos >= m) & np.isfinite(diff)  # differences across a gap (NaN) are not counted
-        grouped = train.assign(_d=np.where(ok, diff, 0.0), _n=ok.astype(np.int64)).groupby(
-            ID, sort=False
+    missing = [c for c in (ID, TIME, TARGET) if c not in train_df.columns]
+    if missing:
+        raise ValueError(
+            f"train_df is missing column(s) {missing}; it has {list(train_df.columns)}"
         )
-        cum[m], cnt[m] = grouped["_d"].cumsum().to_numpy(), grouped["_n"].cumsum().to_numpy()
-    rows = _last_rows(forecasts, train)
-    n = pos[rows] + 1  # training points up to the cutoff
+    times = as_times(train_df[TIME])
+    train = series_rows(train_df[ID], times)
+    twice = train.duplicate() if "cutoff" in forecasts.columns else None
+    if twice is not None:  # which of them would be the cutoff's row?
+        uid, when = train_df[ID].iloc[twice], times.iloc[twice]
+        raise ValueError(f"train_df: series {str(uid)!r} has time {when} twice")
+    series, at = _last_rows(forecasts, train, times)
+    n = at - train.starts[series] + 1  # training points up to the cutoff
+    y = train.take(_floats(train_df[TARGET]))
+    cum = {m: _seasonal_sums(y, train.starts, m, at) for m in {season_length, 1}}
     m = np.where(n > season_length, season_length, 1)
-    who = forecasts[ID].astype(str).to_numpy()
+    who = forecasts[ID].astype(str)
     warn_if(
         (n <= season_length) & (n >= 2),
         who,
         f"mase: series no longer than season_length={season_length}; using the lag-1 (naive) scale",
     )
     warn_if(n < 2, who, "mase: fewer than 2 training points, no scale (NaN)")
-    total = np.where(m == season_length, cum[season_length][rows], cum[1][rows])
-    count = np.where(m == season_length, cnt[season_length][rows], cnt[1][rows])
+    total = np.where(m == season_length, cum[season_length][0], cum[1][0])
+    count = np.where(m == season_length, cum[season_length][1], cum[1][1])
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where((n >= 2) & (count > 0), total / count, np.nan)
 
 
-def _last_rows(forecasts, train):
-    """Row of ``train`` holding each forecast row's last training point (its cutoff or series
-    end)."""
-    ids = forecasts[ID].astype(str).to_numpy()
+def _floats(column):
+    values = column.to_numpy()
+    return values if values.dtype.kind == "f" else column.to_numpy(np.float64, na_value=np.nan)
+
+
+def _seasonal_sums(y, starts, m, at):
+    """(sum, count) of the finite ``|y[t] - y[t - m]|`` of each series up to position ``at``.
+
+    Series by series in chunks of about :data:`CHUNK` rows (bounded temporaries), each summed by
+    pandas' grouped cumulative sum as a groupby over the whole frame sums it (the same floats:
+    a group's sum never depends on the other groups)."""
+    total, count = np.zeros(len(at), y.dtype), np.zeros(len(at), np.int64)
+    asked = np.argsort(at, kind="stable")
+    ordered = at[asked]
+    s0, n_series = 0, len(starts) - 1
+    while s0 < n_series:
+        s1 = max(s0 + 1, int(np.searchsorted(starts, starts[s0] + CHUNK, side="right")) - 1)
+        a, b = starts[s0], starts[min(s1, n_series)]
+        q = asked[np.searchsorted(ordered, a) : np.searchsorted(ordered, b)]
+        if len(q):
+            label = np.repeat(np.arange(s1 - s0), np.diff(starts[s0 : s1 + 1]))
+            pos = np.arange(a, b) - starts[s0:s1][label]
+            diff = np.full(b - a, np.nan, dtype=y.dtype)
+            if m < b - a:
+                diff[m:] = np.abs(y[a + m : b] - y[a : b - m])
+            ok = (pos >= m) & np.isfinite(diff)  # differences across a gap (NaN) are not counted
+            frame = pd.DataFrame({"_d": np.where(ok, diff, 0.0), "_n": ok.astype(np.int64)})
+            sums = frame.groupby(label, sort=False).cumsum()
+            total[q], count[q] = sums["_d"].to_numpy()[at[q] - a], sums["_n"].to_numpy()[at[q] - a]
+        s0 = s1
+    return total, count
+
+
+def _last_rows(forecasts, train, times):
+    """(series, position in ``train``'s (id, ds) order) of each forecast row's last training
+    point (its cutoff or its series' end)."""
+    ids = forecasts[ID]
+    series = train.series(ids)
     if "cutoff" in forecasts.columns:
-        rows = rows_at(train, ids, forecasts["cutoff"])
+        at = train.find(series, times_like(forecasts["cutoff"], times, "origins", "cutoff"))
         what = "cutoff"
     else:
-        last = pd.Series(np.arange(len(train)), index=train[ID].to_numpy()).groupby(level=0).max()
-        rows = last.reindex(ids).fillna(-1).to_numpy(dtype=np.int64)
+        at = np.where(series >= 0, train.starts[series + 1] - 1, -1)
         what = "series"
-    if (rows < 0).any():
-        i = int(np.argmax(rows < 0))
+    if (at < 0).any():
+        i = int(np.argmax(at < 0))
         raise ValueError(
-            f"train_df has no row for forecast {what} of series {ids[i]!r}"
+            f"train_df has no row for forecast {what} of series {str(ids.iloc[i])!r}"
             + (f" at {forecasts['cutoff'].iloc[i]}" if what == "cutoff" else "")
         )
-    return rows
+    return series, at
 
 
 def evaluate(forecasts, train_df=None, metrics=DEFAULT_METRICS, season_length=1, by=(ID,)):

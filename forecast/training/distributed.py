@@ -3,8 +3,9 @@
 Run by ``torchrun --nproc-per-node N script.py`` (which sets ``RANK``, ``WORLD_SIZE``,
 ``LOCAL_RANK``, ``MASTER_ADDR``), a fit joins the process group (gloo on CPU, NCCL on CUDA, each
 rank on GPU ``LOCAL_RANK``) and every rank holds the whole panel but gathers only its part of each
-global batch: one seeded permutation of the window index, shared by all ranks, cut into global
-batches of ``batch_size`` windows, each cut again into ``WORLD_SIZE`` parts. A rank's loss is
+global batch: one seeded epoch order of the window index (``windows.epoch_order``, drawn as one
+process draws it: a permutation, or a direct draw on large indexes), shared by all ranks, cut into
+global batches of ``batch_size`` windows, each cut again into ``WORLD_SIZE`` parts. A rank's loss is
 weighted by its part's share of the global batch, so the *sum* of the ranks' gradients is the
 gradient of the global batch's mean loss: summed before clipping, the clip sees the global norm,
 and N ranks take the steps one process would take with the same ``batch_size``.
@@ -24,6 +25,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+
+from forecast.data.windows import epoch_order
 
 TIMEOUT_ENV = "FORECAST_DDP_TIMEOUT"
 _CONTROL = {}  # the gloo group that agrees on flags, per default group (NCCL runs only)
@@ -62,13 +65,12 @@ class World:
                 yield 1.0, batch
             return
         n, device = index.n_windows, gatherer.data.device
-        small = torch.int32 if n < 2**31 else torch.int64  # as Gatherer.batches: the same order
-        if shuffle:
-            order = torch.randperm(n, generator=generator, dtype=small).to(device)
+        if shuffle:  # the one-process loop's epoch (Gatherer.batches), draw for draw
+            order = epoch_order(n, generator, True, limit, device)
         else:
+            small = torch.int32 if n < 2**31 else torch.int64
             order = torch.arange(n, device=device, dtype=small).tensor_split(self.size)[self.rank]
-        if limit is not None and limit < n:
-            order = order[:limit]
+            order = order[:limit] if limit is not None and limit < n else order
         for i in range(0, len(order), batch_size):
             chunk = order[i : i + batch_size]
             mine = chunk.tensor_split(self.size)[self.rank] if shuffle else chunk

@@ -162,3 +162,33 @@ def test_ddp_outside_torchrun_trains_as_one_process(monkeypatch):
     )
     assert ddp.strategy == "ddp"
     assert all(torch.equal(one[k], v) for k, v in ddp.module_.state_dict().items())
+
+
+def test_the_ranks_split_the_one_process_epoch_of_a_large_index_between_them(monkeypatch):
+    """An index large enough for ``epoch_order`` to draw the epoch's windows directly (its
+    threshold lowered from 2^22 windows): the ranks' parts of each global batch, joined, are the
+    one-process batch (the ranks' gathering needs no collective, so no process is spawned)."""
+    from forecast.data import windows
+    from forecast.training.distributed import World
+
+    monkeypatch.setattr(windows, "SAMPLE_FROM", 1000)
+    lengths = np.array([900, 700, 500])
+    offsets = np.r_[0, np.cumsum(lengths)]
+    index, _ = windows.split_index(lengths, offsets, lookback=4, horizon=2, val_size=0)
+    rows = np.arange(offsets[-1], dtype=np.float32)[:, None]  # a window's values name its rows
+    gatherer = windows.Gatherer(rows, np.zeros((3, 0)), 4, 2, slice(0, 0))
+    limit = index.n_windows // windows.SAMPLE_SHARE  # a small share: drawn, not permuted
+
+    def epoch(batches):
+        return list(batches(torch.Generator().manual_seed(3)))
+
+    one = epoch(lambda g: gatherer.batches(index, 5, g, limit=limit))
+    ranks = [
+        epoch(lambda g, r=r: World(r, 2).batches(gatherer, index, 5, g, limit=limit))
+        for r in (0, 1)
+    ]
+    assert len(one) == len(ranks[0]) == len(ranks[1]) == -(-limit // 5)
+    for k, batch in enumerate(one):
+        parts = [part[k][1].x for part in ranks if part[k][1] is not None]
+        assert [part[k][0] for part in ranks] == [len(p) / len(batch.x) for p in parts]
+        assert torch.equal(torch.cat(parts), batch.x)

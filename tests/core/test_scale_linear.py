@@ -240,3 +240,144 @@ def test_frequencies_are_compared_once_per_pair_and_the_odd_series_is_named(monk
     assert len(calls) == 2  # ("D", "D") and ("D", "h"), for 6 series
     assert found.frequencies == [("series_4", "h", "D")]
     assert found.unknown == [] and found.missing == []
+
+
+# ------------------------------------------------------------------ MASE scales and rows_at
+def _rows_by_index(long, ids, times):
+    """The former ``frames.rows_at``: an index of every row's (id, ds)."""
+    key = pd.MultiIndex.from_arrays([long["unique_id"].to_numpy(), long["ds"].to_numpy()])
+    times = frames.times_like(times, long["ds"], "origins", "cutoff")
+    return key.get_indexer(pd.MultiIndex.from_arrays([ids, times.to_numpy()]))
+
+
+def _scales_by_groupby(forecasts, train_df, season_length=1):
+    """The former ``tables.scales``: the whole frame sorted, grouped by its string ids."""
+    from forecast.metrics.point import warn_if
+
+    train = frames.sorted_long(train_df, ("unique_id", "ds", "y"), "train_df")
+    pos = train.groupby("unique_id", sort=False).cumcount().to_numpy()
+    cum, cnt = {}, {}
+    for m in {season_length, 1}:
+        lagged = train.groupby("unique_id", sort=False)["y"].shift(m).to_numpy()
+        diff = np.abs(train["y"].to_numpy() - lagged)
+        ok = (pos >= m) & np.isfinite(diff)
+        grouped = train.assign(_d=np.where(ok, diff, 0.0), _n=ok.astype(np.int64)).groupby(
+            "unique_id", sort=False
+        )
+        cum[m], cnt[m] = grouped["_d"].cumsum().to_numpy(), grouped["_n"].cumsum().to_numpy()
+    ids = forecasts["unique_id"].astype(str).to_numpy()
+    if "cutoff" in forecasts.columns:
+        rows = _rows_by_index(train, ids, forecasts["cutoff"])
+    else:
+        last = pd.Series(np.arange(len(train)), index=train["unique_id"].to_numpy())
+        rows = last.groupby(level=0).max().reindex(ids).fillna(-1).to_numpy(dtype=np.int64)
+    assert (rows >= 0).all()
+    n = pos[rows] + 1
+    m = np.where(n > season_length, season_length, 1)
+    warn_if(
+        (n <= season_length) & (n >= 2),
+        ids,
+        f"mase: series no longer than season_length={season_length}; using the lag-1 (naive) scale",
+    )
+    warn_if(n < 2, ids, "mase: fewer than 2 training points, no scale (NaN)")
+    total = np.where(m == season_length, cum[season_length][rows], cum[1][rows])
+    count = np.where(m == season_length, cnt[season_length][rows], cnt[1][rows])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where((n >= 2) & (count > 0), total / count, np.nan)
+
+
+def _messy_history(time, ids="str", seed=0):
+    """Rows in no order, with gaps (rows left out), missing targets, a series of one point and
+    one shorter than a week, at ``time``'s frequency."""
+    rng = np.random.default_rng(seed)
+    df = make_panel(n_series=7, length=45, freq="D", seed=seed)[["unique_id", "ds", "y"]]
+    step = df.groupby("unique_id").cumcount()
+    if time == "hourly":
+        df["ds"] = pd.Timestamp("2024-03-30") + pd.to_timedelta(step, "h")
+    elif time == "zoned":  # across a daylight-saving change
+        utc = pd.Timestamp("2024-03-30 20:00", tz="UTC") + pd.to_timedelta(step, "h")
+        df["ds"] = utc.dt.tz_convert("Europe/Paris")
+    elif time == "integer":
+        df["ds"] = (step * 3 + 5).astype("int64")
+    df.loc[rng.random(len(df)) < 0.1, "y"] = np.nan
+    number = df["unique_id"].str[-1].astype(int)
+    first, short = (number == 0) & (step == 0), (number == 1) & (step <= 4)
+    keep = np.where(number < 2, first | short, rng.random(len(df)) > 0.15)
+    df = df[keep]
+    if ids == "int":
+        df = df.assign(unique_id=df["unique_id"].str[-1].astype(int))
+    return df.iloc[rng.permutation(len(df))].reset_index(drop=True)
+
+
+@pytest.mark.parametrize("season_length", [1, 7])
+@pytest.mark.parametrize(
+    "time,ids", [("daily", "str"), ("hourly", "str"), ("zoned", "str"), ("integer", "int")]
+)
+def test_mase_scales_from_series_offsets_equal_the_sorted_groupby_ones(
+    time, ids, season_length, monkeypatch
+):
+    from forecast.metrics import tables
+
+    train = _messy_history(time, ids)
+    first = train.groupby("unique_id")["ds"].idxmin().to_numpy()  # n = 1: no scale, a warning
+    picks = np.r_[np.random.default_rng(1).choice(len(train), 60), first]  # repeats too
+    at_cutoffs = pd.DataFrame(
+        {
+            "unique_id": train["unique_id"].astype(str).to_numpy()[picks],
+            "cutoff": train["ds"].iloc[picks],
+        }
+    )
+    at_ends = at_cutoffs[["unique_id"]].iloc[::-1]  # no cutoff: all of each series' history
+    monkeypatch.setattr(tables, "CHUNK", 50)  # several passes, series split between none
+    for forecasts in (at_cutoffs, at_ends):
+        with pytest.warns(RuntimeWarning) as want:
+            old = _scales_by_groupby(forecasts, train, season_length)
+        with pytest.warns(RuntimeWarning) as got:
+            new = tables.scales(forecasts, train, season_length)
+        assert np.array_equal(new, old, equal_nan=True)  # bit for bit, NaN where no scale
+        assert np.isfinite(new).sum() > len(new) // 2
+        assert [str(w.message) for w in got] == [str(w.message) for w in want]
+
+
+def test_a_backtest_scores_mase_as_the_groupby_scales_did(ragged, monkeypatch):
+    from forecast.metrics import tables
+
+    long, _ = ragged
+    fc = long[["unique_id", "ds", "y"]].groupby("unique_id").tail(12)
+    fc = fc.assign(y_pred=fc["y"] * 1.1, cutoff=fc.groupby("unique_id")["ds"].transform("min"))
+    fc = fc.assign(cutoff=fc["cutoff"] - pd.Timedelta(days=1))
+    new = tables.evaluate(fc, long, ["mase", "mae"], season_length=7)
+    monkeypatch.setattr(tables, "scales", _scales_by_groupby)
+    old = tables.evaluate(fc, long, ["mase", "mae"], season_length=7)
+    pd.testing.assert_frame_equal(new, old, check_exact=True)
+
+
+@pytest.mark.parametrize("time", ["daily", "zoned", "integer"])
+def test_rows_at_finds_by_bisection_the_rows_an_index_of_every_row_finds(time):
+    long = _messy_history(time)
+    rng = np.random.default_rng(2)
+    picks = rng.choice(len(long), 50)
+    ids = long["unique_id"].to_numpy()[picks].astype(object)
+    ids[::7] = "nope"  # series it does not hold
+    times = long["ds"].iloc[picks].reset_index(drop=True)
+    if time == "integer":
+        times[::5] += 1  # times it does not hold
+    else:
+        times[::5] += pd.Timedelta(minutes=1)
+    for frame in (long, long.sort_values(["unique_id", "ds"], ignore_index=True)):
+        want = _rows_by_index(frame, ids, times)
+        assert np.array_equal(frames.rows_at(frame, ids, times), want)
+        assert (want == -1).sum() >= 10 and (want >= 0).sum() >= 20
+
+
+def test_a_time_held_twice_is_named_instead_of_picked(ragged):
+    from forecast.metrics import tables
+
+    long, _ = ragged
+    twice = pd.concat([long, long.iloc[[30]]], ignore_index=True)
+    origins = long[["unique_id", "ds"]].iloc[[5]].rename(columns={"ds": "cutoff"})
+    uid, when = long["unique_id"].iloc[30], long["ds"].iloc[30]
+    with pytest.raises(ValueError, match=re.escape(f"series '{uid}' has time {when} twice")):
+        frames.rows_at(twice, origins["unique_id"].to_numpy(), origins["cutoff"])
+    with pytest.raises(ValueError, match=re.escape(f"series '{uid}' has time {when} twice")):
+        tables.scales(origins, twice, 7)
