@@ -28,17 +28,17 @@ def check_data(raw, source: Source, columns=(), fill=None, future_columns=(), mo
     match."""
     if model is not None:
         columns, fill, future_columns = model_columns(model), model.fill, model.layout_.future
-    past, future = set_future_aside(raw, future_columns)
     names = histories.column_names(source.id_col, source.time_col, source.target_col)
+    past, future = set_future_aside(raw, future_columns, names)
     fitted = None if model is None else model.state_
     return histories.check_history(past, columns, fill, names, fitted=fitted), future
 
 
-def set_future_aside(df, future_columns=()):
+def set_future_aside(df, future_columns=(), names=None):
     """(history, future): the trailing rows of each series whose target is still missing are the
     future, carrying the future covariates' values for the horizon
-    (``pipelines.future.split_future``)."""
-    history, future = split_future(df, list(future_columns))
+    (``pipelines.future.split_future``; ``names``: the user's column names, for its messages)."""
+    history, future = split_future(df, list(future_columns), names=names)
     if len(future) and not future_columns:
         run_logger().warning(
             "%d trailing row(s) of %d series have no target yet and the model reads no future "

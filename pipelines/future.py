@@ -9,7 +9,9 @@ import pandas as pd
 from forecast.data.frames import ID, TARGET, TIME
 
 
-def split_future(df, future_columns=(), id_col=ID, time_col=TIME, target_col=TARGET, where="data"):
+def split_future(
+    df, future_columns=(), id_col=ID, time_col=TIME, target_col=TARGET, where="data", names=None
+):
     """Split a long frame into history and the future rows that carry covariates for the horizon.
 
     A data source for a model with future-known covariates (prices, promotions, holidays) holds,
@@ -17,6 +19,9 @@ def split_future(df, future_columns=(), id_col=ID, time_col=TIME, target_col=TAR
     are known: those trailing rows are the future (``X_future`` of ``RNNForecaster.predict``).
     A missing target *before* a series' last observed one stays in the history (validation or
     ``fill`` deal with it). Rows are matched per series in time order; the frame need not be sorted.
+
+    ``names``: {column: the user's name for it} for the messages, when the frame's columns were
+    renamed from the user's (``forecast.data.history.column_names``).
 
     Returns
     -------
@@ -34,8 +39,9 @@ def split_future(df, future_columns=(), id_col=ID, time_col=TIME, target_col=TAR
     for col in (id_col, time_col):  # rows are ordered by them: a missing one cannot be placed
         absent = df[col].isna().to_numpy()
         if absent.any():
+            name = (names or {}).get(col, col)
             raise ValueError(
-                f"{where}: column {col!r} has a missing value (None/NaN/NaT) at row "
+                f"{where}: column {name!r} has a missing value (None/NaN/NaT) at row "
                 f"{int(np.argmax(absent))} ({int(absent.sum())} such row(s))"
             )
     times = df[time_col]

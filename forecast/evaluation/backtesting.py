@@ -98,7 +98,9 @@ def backtest(
     -------
     BacktestResult ; ``forecasts`` has n_series * n_windows * horizon rows.
     """
-    horizon = int(estimator.horizon)
+    horizon = getattr(estimator, "horizon", None)
+    check_int("horizon", horizon, 1, "the estimator's ")  # before step, which defaults to it
+    horizon = int(horizon)
     step = horizon if step is None else step
     _check_args(n_windows, step, refit, window, train_length, metrics, warm_fraction)
     long = _validated(estimator, df)

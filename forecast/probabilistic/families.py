@@ -103,7 +103,7 @@ class Parametric:
         return self.parameters(raw, raw[..., 0] * a + b, a)
 
     def parameters(self, raw, loc, a):  # a location-scale family: (loc, scale)
-        return torch.stack([loc, (F.softplus(raw[..., 1]) + MIN_SCALE) * a], dim=-1)
+        return torch.stack([loc, resolvable((F.softplus(raw[..., 1]) + MIN_SCALE) * a, loc)], -1)
 
     def point(self, out):
         return out[..., 0]
@@ -120,17 +120,35 @@ class Parametric:
         pass
 
 
+def resolvable(scale, loc):
+    """``scale``, at least the float resolution of ``loc``. The window norm's inverse is taken
+    as a difference (``forecast.networks.outputs.affine``), which cancels to 0 for a window whose
+    spread is below its level's resolution (lookback 1 at 1e5 in float32, say): a zero scale has
+    no likelihood, and no scale below that resolution can be told from it anyway."""
+    info = torch.finfo(scale.dtype)
+    return torch.maximum(scale, loc.detach().abs() * info.eps + info.tiny)
+
+
 class Normal(Parametric):
+    """Location and scale. Distributions are built without argument validation
+    (``validate_args=False``): a non-finite parameter of a diverging fit gives a non-finite loss,
+    which the training loop's guard handles (rolls back, or says what to change), rather than
+    torch's own error."""
+
     name = "normal"
 
     def log_likelihood(self, params, y, loc=None, spread=None):
-        return torch.distributions.Normal(params[..., 0], params[..., 1]).log_prob(y)
+        return _normal(params).log_prob(y)
 
     def quantile(self, params, q, loc=None, spread=None, level=None):
         return params[..., 0] + params[..., 1] * special.ndtri(q)
 
     def draw(self, params, loc=None, spread=None):
-        return torch.distributions.Normal(params[..., 0], params[..., 1]).sample()
+        return _normal(params).sample()
+
+
+def _normal(params):
+    return torch.distributions.Normal(params[..., 0], params[..., 1], validate_args=False)
 
 
 class StudentT(Parametric):
@@ -143,14 +161,19 @@ class StudentT(Parametric):
         return torch.cat([super().parameters(raw, loc, a), df[..., None]], dim=-1)
 
     def log_likelihood(self, params, y, loc=None, spread=None):
-        dist = torch.distributions.StudentT(params[..., 2], params[..., 0], params[..., 1])
-        return dist.log_prob(y)
+        return _student_t(params).log_prob(y)
 
     def quantile(self, params, q, loc=None, spread=None, level=None):
         return params[..., 0] + params[..., 1] * stats.t.ppf(q, params[..., 2])
 
     def draw(self, params, loc=None, spread=None):
-        return torch.distributions.StudentT(params[..., 2], params[..., 0], params[..., 1]).sample()
+        return _student_t(params).sample()
+
+
+def _student_t(params):
+    return torch.distributions.StudentT(
+        params[..., 2], params[..., 0], params[..., 1], validate_args=False
+    )
 
 
 class NegativeBinomial(Parametric):
@@ -186,7 +209,9 @@ class NegativeBinomial(Parametric):
 
     def draw(self, params, loc=None, spread=None):  # a draw in the scaled frame
         mu, r = self.mean(params, loc, spread), 1.0 / params[..., 1]
-        counts = torch.distributions.NegativeBinomial(r, probs=mu / (r + mu)).sample()
+        counts = torch.distributions.NegativeBinomial(
+            r, probs=mu / (r + mu), validate_args=False
+        ).sample()
         return (counts - loc) / spread
 
     def check_target(self, panel):

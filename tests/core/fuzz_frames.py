@@ -63,6 +63,8 @@ def _design(r, rng, v):
     if not integer and r.time_kind != "irregular":
         _determine(d)
     d.values = [_values(rng, n, scale, r) for n, scale in zip(d.lengths, r.scales)]
+    flat = len(d.values) if "constant_all" in r.extras else int("constant" in r.extras)
+    d.values[:flat] = [np.full(len(v), v[0] if len(v) else 0.0) for v in d.values[:flat]]
     if r.kind == "long" and "renamed" in r.extras:
         d.id_col, d.time_col, d.target_col = "série", "when", "sales €"
     elif r.kind != "long":
@@ -178,6 +180,9 @@ def _shared(r, d, params, v):
     if params.get("calendar") and d.integer:
         v.add("refuse", ("calendar",), ops=("fit", "backtest"), why="calendar of time steps")
     _training(r, d, params, [d.lengths[s] for s in live], [d.uids[s] for s in live], v, "fit")
+    if r.model == "auto" and live and max(d.lengths[s] for s in live) < 2 * h:
+        v.add("refuse", ("points a search validates on", "horizon"), ops=("fit",),
+              why="search: no series has a horizon to train on and one to score")  # fmt: skip
     if not d.integer and live and not all(_fits(d.starts[s], d.freq, d.tz, d.lengths[s] + h)
                                           for s in live):  # fmt: skip
         ops = ("predict", "predict(df)", "save/load")

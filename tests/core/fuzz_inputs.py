@@ -44,7 +44,7 @@ VALID_IDS = ("str", "str", "unicode", "int", "negative", "empty_string", "uint64
 VALID_TIMES = ("datetime", "datetime", "datetime", "int", "int", "string", "date_objects",
                "category")  # fmt: skip
 PROFILES = ("plain", "plain", "ragged", "one_long", "min_plus_one", "with_single_points")
-AUTO_SHARE = 0.004  # AutoRNNForecaster cases (a search and a refit each: slow)
+AUTO_SHARE = 0.006  # AutoRNNForecaster cases (a search and a refit each: slow)
 
 
 @dataclass
@@ -66,7 +66,8 @@ class Recipe:
     scales: list  # log10 of each series' level
     covariates: list  # [(role, dtype, fault)]
     faults: list  # planted faults (fuzz_faults.FAULTS, WIDE_FAULTS, PARAM_FAULTS)
-    extras: list  # valid oddities: shuffle, text_column, renamed, stray_internal
+    extras: list  # valid oddities: shuffle, text_column, renamed, stray_internal, constant(_all),
+    # short_season
     series_name: object
     params: dict
     ops: list
@@ -176,7 +177,23 @@ def recipe(seed):
         r.covariates, r.params = [], _FIXED | {"horizon": horizon, "fill": fill}
         r.params |= {"lookback": int(rng.integers(2, 7)), "short_series": "pad"}
         r.lengths = [max(n, 3 * r.params["horizon"] + 14) for n in r.lengths]
+    _edges(r, np.random.default_rng([seed, 2]))
     return r
+
+
+def _edges(r, rng):
+    """Valid edges, drawn from a stream of their own (a seed's other draws stay as they were):
+    constant series (every one, or the first: no MASE scale, flat windows), and for the search
+    one series shorter than a season (hourly data, season 24, beside two long series)."""
+    if rng.random() < 0.1:
+        r.extras.append("constant_all" if rng.random() < 0.5 else "constant")
+    if r.model == "auto" and r.mode == "valid" and rng.random() < 0.4:
+        r.extras.append("short_season")
+        r.freq, r.time_kind, r.n_series = "h", "datetime", max(r.n_series, 3)
+        r.scales = (r.scales * 3)[: r.n_series]
+        h = r.params["horizon"]
+        r.lengths = [int(rng.integers(2 * 24 + h + 2, 90)) for _ in range(r.n_series - 1)]
+        r.lengths.append(int(rng.integers(3 * h + 14, 24 + h)))  # < a season before validation
 
 
 def _pick(rng, options):

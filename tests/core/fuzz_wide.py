@@ -96,6 +96,8 @@ def _facts(r, d, frame, v):
         if run.index.has_duplicates:
             v.add("refuse", ("duplicate", uid_names(*d.uids)), why="duplicate time")
             run = run[~run.index.duplicated()]
+        elif values.index.has_duplicates:  # a time twice, once as padding: which copy is first
+            v.add("either", ("duplicate", uid_names(*d.uids)), why="duplicate padding time")
         x = run.to_numpy(dtype=np.float64)
         if np.isnan(x).any() and not fill:
             v.add("refuse", ("NaN", uid), why="missing value")

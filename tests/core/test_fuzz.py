@@ -61,8 +61,15 @@ def test_generated_inputs_are_answered_or_refused_naming_the_planted_fault(seed)
     assert _faults(seed) == [], f"replay: python benchmarks/fuzz.py --replay {seed}"
 
 
-def test_generated_auto_search_inputs_are_answered_or_refused_by_name():
-    seed = next(s for s in range(10_000) if fuzz_inputs.recipe(s).model == "auto")
+@pytest.mark.parametrize("edge", [None, "constant_all", "short_season"])
+def test_generated_auto_search_inputs_are_answered_or_refused_by_name(edge):
+    seed = next(
+        s
+        for s in range(100_000)
+        if (r := fuzz_inputs.recipe(s)).model == "auto"
+        and r.mode == "valid"
+        and (edge in r.extras if edge else not r.extras)
+    )
     case = fuzz_inputs.case(seed)
     assert case.expect["fit"].level == "answer"
     outcomes = fuzz_oracle.run_case(case)
@@ -333,3 +340,74 @@ def test_the_forecast_flows_split_refuses_a_missing_series_id_by_name():
     df = panel()
     df.loc[[3, 39], ["unique_id", "y"]] = [np.nan, np.nan]
     assert "'unique_id'" in refusal(split_future, df)
+
+
+def test_the_forecast_flows_data_step_names_the_users_id_and_time_columns():
+    """A file with other column names: the missing id or time is named as the file names it,
+    not by the internal 'unique_id' / 'ds' (found by benchmarks/fuzz.py, seed 1002274)."""
+    from pipelines import io
+    from pipelines.data_tasks import check_data
+    from pipelines.parameters import Source
+
+    source = Source(data="shop.csv", id_col="store", time_col="when", target_col="sales")
+    for column in ("store", "when"):
+        df = panel().rename(columns={"unique_id": "store", "ds": "when", "y": "sales"})
+        df.loc[3, column] = None
+        df.loc[39, "sales"] = np.nan  # a trailing row without a target: future rows are split off
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            raw = io.standard_columns(df, "data file shop.csv", "shop", "store", "when", "sales")
+        msg = refusal(check_data.fn, raw, source)
+        assert f"column {column!r} has a missing value" in msg, msg
+
+
+# ------------------------------------------------------------------ backtest, probabilistic fits
+def test_backtest_with_horizon_0_names_the_horizon_not_the_step_derived_from_it():
+    msg = refusal(backtest, RNNForecaster(**(TINY | {"horizon": 0})), panel(), n_windows=1)
+    assert "horizon must be an integer >= 1, got 0" in msg and "step" not in msg
+
+
+def test_a_normal_likelihood_fit_on_flat_windows_at_a_large_level_answers():
+    """lookback=1 at 1.8e5 without scaling: the window norm's inverse cancelled to a scale of 0
+    in float32, and torch refused the Normal (found by benchmarks/fuzz.py, seed 2008458)."""
+    df = pd.DataFrame(
+        {
+            "unique_id": "flat",
+            "ds": pd.date_range("2024-01-01", periods=12, freq="D"),
+            "y": 180_000.0 + np.arange(12) * 1e-3,
+        }
+    )
+    params = TINY | {"lookback": 1, "scaler": "none", "loss": "normal", "window_norm": "auto"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fc = RNNForecaster(**params).fit(df).predict(level=(80,))
+    values = fc[["y_pred", "y_lo80", "y_hi80"]].to_numpy()
+    assert np.isfinite(values).all() and (fc["y_lo80"] <= fc["y_hi80"]).all()
+    assert np.abs(values - 180_000.0).max() < 100.0
+
+
+@pytest.mark.parametrize("loss", ["normal", "student_t"])
+def test_a_nan_in_a_likelihood_fit_reaches_the_loops_guard(monkeypatch, loss):
+    """A non-finite parameter or target of a likelihood loss is the training loop's to handle
+    (roll back, or FloatingPointError in epoch 1), never torch's argument validation error."""
+    from forecast.data import windows
+
+    batches = windows.Gatherer.batches
+    for bad_epoch in (2, 1):
+
+        def poisoned(self, *args, bad_epoch=bad_epoch, seen=[0], **kwargs):  # noqa: B006
+            seen[0] += kwargs.get("shuffle", True)
+            for i, batch in enumerate(batches(self, *args, **kwargs)):
+                if kwargs.get("shuffle", True) and seen[0] == bad_epoch and i == 0:
+                    batch.y[0, 0] = np.nan
+                yield batch
+
+        monkeypatch.setattr(windows.Gatherer, "batches", poisoned)
+        model = RNNForecaster(**(TINY | {"loss": loss, "max_epochs": 3, "season_length": 1}))
+        if bad_epoch == 1:
+            with pytest.raises(FloatingPointError, match="non-finite in epoch 1"):
+                model.fit(panel())
+            continue
+        with pytest.warns(RuntimeWarning, match="rolled back to epoch 1"):
+            model.fit(panel())
+        assert np.isfinite(model.predict(level=(80,)).select_dtypes("number")).all().all()
