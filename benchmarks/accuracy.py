@@ -635,7 +635,7 @@ def load_records():
         rec = json.loads(path.read_text())
         if path.name.startswith("accuracy-baselines-"):
             baselines[rec["dataset"]] = rec
-        elif "test" in rec:
+        elif "test" in rec or "validation" in rec:  # one part or both
             runs.append(rec)
         elif "scores" in rec:
             block = {k: rec.get(k) for k in ("scores", "fits", "error", "fit_s")}

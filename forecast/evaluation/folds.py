@@ -58,7 +58,7 @@ def make_folds(long, horizon, n_windows, step):
         s = int(np.argmax(cutoffs[:, 0] < 0))
         raise ValueError(
             f"series {ids[s]!r} has {lengths[s]} points; n_windows={n_windows}, step={step}, "
-            f"horizon={horizon} need at least {back[0] + 1} (1 training point + {back[0]})"
+            f"horizon={horizon} need at least {back[0]} (1 training point + {back[0] - 1})"
         )
     return Folds(ids, offsets, cutoffs, horizon)
 

@@ -65,6 +65,9 @@ def load(cls, path):
     model.season_length_ = m
     model.best_params_ = config["best_params"]
     model.best_score_, model.naive_score_ = config["best_score"], config["naive_score"]
+    model.metric_ = config.get("metric", "mase")  # saves before these keys: their defaults
+    model.naive_season_length_ = config.get("naive_season_length", m)
+    model.val_windows_ = config.get("val_windows", 1)
     model.trials_ = pd.DataFrame.from_records(config["trials"])
     return model
 
@@ -80,6 +83,9 @@ def _config(model, naive):
         "best_params": model.best_params_,
         "best_score": model.best_score_,
         "naive_score": model.naive_score_,
+        "metric": getattr(model, "metric_", "mase"),
+        "naive_season_length": int(getattr(model, "naive_season_length_", model.season_length_)),
+        "val_windows": int(getattr(model, "val_windows_", 1)),
         "trials": model.trials_.to_dict("records"),
         "members": "seasonal_naive"
         if naive

@@ -70,6 +70,8 @@ def test_save_load_predicts_the_same(fitted, tmp_path):
     np.testing.assert_array_equal(back.predict()["y_pred"], fitted.predict()["y_pred"])
     assert back.best_params_ == fitted.best_params_ and len(back.trials_) == 3
     assert back.get_params()["n_trials"] == 3
+    for name in ("metric_", "naive_season_length_", "val_windows_", "season_length_"):
+        assert getattr(back, name) == getattr(fitted, name), name
 
 
 def test_storage_resumes_the_study(df, tmp_path):
