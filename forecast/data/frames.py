@@ -243,6 +243,11 @@ def _melt(wide):
     df.index = df.index.rename("__ds__")  # temporary names: a series may well be called "y" or "ds"
     long = df.reset_index().melt(id_vars="__ds__", var_name="__id__", value_name="__y__")
     long = long.loc[inside.ravel(order="F")]  # melt stacks column after column
+    if df.index.has_duplicates:  # a time listed twice, one copy empty: the empty one is padding
+        twice = long.duplicated(["__id__", "__ds__"], keep=False)
+        valued = long["__y__"].notna()
+        has_value = valued.groupby([long["__id__"], long["__ds__"]]).transform("any")
+        long = long.loc[~(twice & ~valued & has_value)]  # two values at one time stay: refused
     return long.rename(columns={"__id__": ID, "__ds__": TIME, "__y__": TARGET})[[ID, TIME, TARGET]]
 
 

@@ -93,11 +93,14 @@ def _facts(r, d, frame, v):
         first, last = (0, len(values) - 1) if series else (valid[0], valid[-1])
         run = values.iloc[first : last + 1]
         uid = uid_names(d.uids[s])
-        if run.index.has_duplicates:
+        # a time twice: refused unless all copies but valued ones are empty (padding)
+        twice = run.index.duplicated(keep=False)
+        valued = run.notna().to_numpy()
+        has_value = run.notna().groupby(level=0).transform("any").to_numpy()
+        counted = pd.Series(twice & (valued | ~has_value), index=run.index)
+        if (counted.groupby(level=0).sum() > 1).any():
             v.add("refuse", ("duplicate", uid_names(*d.uids)), why="duplicate time")
             run = run[~run.index.duplicated()]
-        elif values.index.has_duplicates:  # a time twice, once as padding: which copy is first
-            v.add("either", ("duplicate", uid_names(*d.uids)), why="duplicate padding time")
         x = run.to_numpy(dtype=np.float64)
         if np.isnan(x).any() and not fill:
             v.add("refuse", ("NaN", uid), why="missing value")

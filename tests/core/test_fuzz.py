@@ -411,3 +411,19 @@ def test_a_nan_in_a_likelihood_fit_reaches_the_loops_guard(monkeypatch, loss):
         with pytest.warns(RuntimeWarning, match="rolled back to epoch 1"):
             model.fit(panel())
         assert np.isfinite(model.predict(level=(80,)).select_dtypes("number")).all().all()
+
+
+@pytest.mark.parametrize("where", ["first", "last", "inside"])
+def test_a_wide_frames_time_listed_twice_once_empty_is_padding_whatever_the_row_order(where):
+    f = pd.DataFrame(
+        {"a": np.arange(30.0), "b": np.arange(30.0) * 2},
+        index=pd.date_range("2020", periods=30, freq="D"),
+    )
+    row = f.iloc[[5]] * np.nan
+    wide = {"first": pd.concat([row, f]), "last": pd.concat([f, row]), "inside": None}[where]
+    if wide is None:
+        wide = pd.concat([f.iloc[:6], row, f.iloc[6:]])
+    model = RNNForecaster(**TINY).fit(wide)  # answered in every order
+    assert model.predict().shape == (2, 2)
+    with pytest.raises(ValueError, match="duplicate"):  # two values at one time: refused
+        RNNForecaster(**TINY).fit(pd.concat([f, f.iloc[[5]]]))
