@@ -13,23 +13,44 @@ inverse scaling) -- is timed two ways from the same numpy inputs (``forecast.exp
 Batches of 1 window (one request, one series) and of 100 windows (100 series), the two
 interleaved call by call; p50 / p95 / p99 per configuration. ``--threads`` pins both runtimes to
 the same number of intra-op threads (default 1: the reproducible figure on a shared 2-core
-machine, and what ``predict`` uses for fewer than 64 windows).
+machine, and what ``predict`` uses for fewer than 64 windows; the ``server`` and ``predict`` parts
+run torch on it too, in the client and in the server, whose ``forecast serve-model`` default is 1).
 
 ``--part server``: ``mlflow models serve`` of a temporary store's champion (as ``forecast
 serve-model`` runs it), one client POSTing ``dataframe_split`` requests of 1 and 100 series
 (``lookback`` rows each) one at a time, interleaved with the same frame through the pyfunc model
 and ``predict`` in this process (where the time goes).
 
+``--part server --baseline TREE`` serves the same model a second time from another tree of this
+code (e.g. ``git archive <commit> | tar -x -C /tmp/base``), with that tree's defaults, and
+interleaves its requests with the first server's: a before/after under the same load.
+
+``--part request``: where one request's time goes, in this process: MLflow's scoring function
+(``mlflow.pyfunc.scoring_server.invocations``, everything but the HTTP layer) and its parts
+(median CPU / wall ms per part).
+
+``--part predict``: ``RNNForecaster.predict(df)`` alone, in this process, on the same model and
+histories (wall and CPU time per call). For a before/after, run it on another tree of the code
+as well: ``git archive <commit> | tar -x -C /tmp/base`` and ``PYTHONPATH=/tmp/base python
+benchmarks/bench_serving.py --part predict`` (the JSON records which ``forecast`` it ran).
+
+Every row records the load average (``os.getloadavg``) before and after it: on a shared machine
+the latencies, p95 and p99 most of all, are only comparable at a similar load.
+
 Usage::
 
     python benchmarks/bench_serving.py --part onnx            # ~2-4 min on 2 shared cores
     python benchmarks/bench_serving.py --part onnx --quick    # ~1 min
     python benchmarks/bench_serving.py --part server          # ~4-6 min; --quick: ~3 min
+    python benchmarks/bench_serving.py --part server --baseline /tmp/base
+    python benchmarks/bench_serving.py --part predict         # ~1 min
+    python benchmarks/bench_serving.py --part request         # ~2 min
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -200,81 +221,233 @@ def post_timer(port, body):
     return call
 
 
-def measure_server(args):
-    """Latency and requests per second through ``mlflow models serve`` (the champion of a
-    temporary store, started as ``forecast serve-model`` does), one client, one request at a
-    time; beside it the same frame through the pyfunc model and ``predict`` in this process."""
-    import os
+def recent(df, batch, lookback):
+    """The last ``lookback`` rows of the first ``batch`` series: one request's history."""
+    history = df[df["unique_id"].isin(df["unique_id"].unique()[:batch])]
+    return history.groupby("unique_id").tail(lookback).reset_index(drop=True)
+
+
+def load():
+    return round(os.getloadavg()[0], 2)
+
+
+def measure_predict(args):
+    """``predict(df)`` of one request's history in this process: wall and CPU ms per call, torch
+    on ``--threads`` intra-op threads (as the server runs it)."""
+    import torch
+
+    import forecast
+
+    torch.set_num_threads(args.threads)
+    df = common.make_data(max(BATCHES), args.length)
+    model = fitted(df, next(iter(CONFIGS.values())), args.steps)
+    rows = []
+    for batch in BATCHES:
+        history = recent(df, batch, model.lookback_)
+        calls = args.calls if batch == 1 else max(args.calls // 2, 20)
+        row = dict(batch=batch, calls=calls, code=str(Path(forecast.__file__).parent), load=load())
+        for _ in range(10):
+            model.predict(history)
+        wall, cpu = [], []
+        for _ in range(calls):
+            w0, c0 = time.perf_counter(), time.process_time()
+            model.predict(history)
+            wall.append(time.perf_counter() - w0)
+            cpu.append(time.process_time() - c0)
+        for q in (50, 95, 99):
+            row[f"predict_p{q}_ms"] = common.percentile(wall, q) * 1e3
+        row["cpu_p50_ms"], row["load_after"] = common.percentile(cpu, 50) * 1e3, load()
+        rows.append(row)
+        print(f"predict, {batch} series: {row}", flush=True)
+    return rows
+
+
+def report_predict(rows):
+    table = [
+        [r["batch"], r["calls"], *(f"{r[f'predict_p{q}_ms']:.2f}" for q in (50, 95, 99))]
+        + [f"{r['cpu_p50_ms']:.2f}", f"{r['load']}-{r['load_after']}", r["code"]]
+        for r in rows
+    ]
+    head = ["series / request", "calls", "predict p50", "p95", "p99", "CPU p50", "load", "code"]
+    return common.table(head, table)
+
+
+def start_server(tmp, name, uri, baseline=None):
+    """(process, port, seconds to healthy) of ``forecast serve-model``'s command for ``name``;
+    with ``baseline`` (another tree of this code), that tree's library and pyfunc wrapper behind
+    the same logged model, with its own defaults (torch's threads, no heap freeze)."""
     import socket
     import subprocess
 
-    from pipelines import logged_model, registry, runs, server, serving, store
+    from pipelines import server, serving
 
-    config = next(iter(CONFIGS.values()))  # the defaults
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    argv, env = serving.serve_command(name, port=port, uri=uri)
+    cwd = None  # uvicorn puts its working folder first on sys.path: the tree it runs from
+    if baseline:
+        env = {k: v for k, v in env.items() if k not in ("OMP_NUM_THREADS", serving.SERVER_FLAG)}
+        env["PYTHONPATH"] = cwd = str(Path(baseline).resolve())
+    log_path = f"{tmp}/server-{port}.log"
+    t0 = time.perf_counter()
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            argv, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        server.wait_healthy(f"http://127.0.0.1:{port}", 240, proc, log_path)
+    except BaseException:
+        stop_server(proc)
+        raise
+    return proc, port, time.perf_counter() - t0
+
+
+def stop_server(proc):
+    os.killpg(proc.pid, 15)
+    proc.wait(30)
+
+
+def champion(tmp, args):
+    """(data, model, store URI, pyfunc model): the defaults' model fitted on generated data,
+    logged and registered as champion "bench-serving" of a SQLite store in ``tmp``."""
+    from pipelines import logged_model, registry, runs, store
+
     df = common.make_data(max(BATCHES), args.length)
+    uri = f"sqlite:///{tmp}/mlflow.db"
+    store.configure(uri, experiment="bench-serving")
+    model = fitted(df, next(iter(CONFIGS.values())), args.steps)
+    with runs.run("bench") as run:
+        logged_model.log_model(model, run_id=run.run_id)
+        registry.register_and_promote(run.run_id, "bench-serving", "holdout_mase", 1.0)
+    return df, model, uri, registry.load_pyfunc("bench-serving")
+
+
+def measure_request(args):
+    """Where a request's time goes, in this process: MLflow's scoring function
+    (``scoring_server.invocations``: the whole request but the HTTP layer) and its parts -- JSON
+    to a frame cast to the signature, schema enforcement, the pyfunc model, ``predict``, the
+    answer's JSON. CPU and wall ms per call, the parts interleaved call by call."""
+    import io
+
+    import torch
+    from mlflow.pyfunc import _validate_prediction_input
+    from mlflow.pyfunc import scoring_server as ss
+
+    torch.set_num_threads(args.threads)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        uri = f"sqlite:///{tmp}/mlflow.db"
-        store.configure(uri, experiment="bench-serving")
-        model = fitted(df, config, args.steps)
-        with runs.run("bench") as run:
-            logged_model.log_model(model, run_id=run.run_id)
-            registry.register_and_promote(run.run_id, "bench-serving", "holdout_mase", 1.0)
-        pyfunc = registry.load_pyfunc("bench-serving")
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        argv, env = serving.serve_command("bench-serving", port=port, uri=uri)
-        log = open(f"{tmp}/server.log", "wb")  # noqa: SIM115 - closed in finally
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(
-            argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        df, model, _, pyfunc = champion(tmp, args)
+        meta, schema = pyfunc.metadata, pyfunc.metadata.get_input_schema()
+        for batch in BATCHES:
+            history = recent(df, batch, model.lookback_)
+            split = history.to_json(orient="split", index=False, date_format="iso")
+            body = ('{"dataframe_split": ' + split + "}").encode()
+            parsed = ss._parse_json_data(body, meta, schema).data
+            checked, _ = _validate_prediction_input(parsed, None, schema, None)
+            out = pyfunc.predict(parsed)
+            parts = {
+                "request": lambda _, b=body: ss.invocations(b, "application/json", pyfunc, schema),
+                "parse": lambda _, b=body: ss._parse_json_data(b, meta, schema),
+                "schema": lambda _, p=parsed: _validate_prediction_input(p, None, schema, None),
+                "pyfunc": lambda _, p=parsed: pyfunc.predict(p),
+                "predict": lambda _, c=checked: model.predict(c),
+                "answer JSON": lambda _, o=out: ss.predictions_to_json(o, io.StringIO()),
+            }
+            calls = args.calls if batch == 1 else max(args.calls // 4, 20)
+            row = dict(batch=batch, calls=calls, load=load())
+            for name, fn in parts.items():  # each part's CPU: timed alone, interleaved below
+                cpu = []
+                for _ in range(calls):
+                    c0 = time.process_time()
+                    fn(None)
+                    cpu.append(time.process_time() - c0)
+                row[f"{name} cpu"] = common.percentile(cpu, 50) * 1e3
+            for name, ts in interleaved(parts, None, calls).items():
+                row[f"{name} wall"] = common.percentile(ts, 50) * 1e3
+            row["load_after"] = load()
+            rows.append(row)
+            print(f"request, {batch} series: {row}", flush=True)
+    return rows
+
+
+def report_request(rows):
+    names = ["request", "parse", "schema", "pyfunc", "predict", "answer JSON"]
+    table = [
+        [r["batch"], r["calls"]]
+        + [f"{r[f'{n} cpu']:.2f} / {r[f'{n} wall']:.2f}" for n in names]
+        + [f"{r['load']}-{r['load_after']}"]
+        for r in rows
+    ]
+    head = ["series / request", "calls", "whole (invocations)", "JSON to frame", "schema"]
+    head += ["pyfunc model", "of which predict", "answer to JSON", "load"]
+    return common.table(head, table)
+
+
+def measure_server(args):
+    """Latency and requests per second through ``mlflow models serve`` (the champion of a
+    temporary store, started as ``forecast serve-model`` does), one client, one request at a
+    time; beside it the same frame through the pyfunc model and ``predict`` in this process
+    (torch on ``--threads`` threads here). ``--baseline TREE``: a second server runs that tree's
+    code, its requests interleaved with the first's (the same load for both)."""
+    import torch
+
+    from pipelines import logged_model
+
+    torch.set_num_threads(args.threads)
+    rows, procs = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        df, model, uri, pyfunc = champion(tmp, args)
         try:
-            url = f"http://127.0.0.1:{port}"
-            server.wait_healthy(url, 240, proc, f"{tmp}/server.log")
-            start_s = time.perf_counter() - t0
+            for baseline in [None, args.baseline] if args.baseline else [None]:
+                procs.append(start_server(tmp, "bench-serving", uri, baseline))
             for batch in BATCHES:
-                history = df[df["unique_id"].isin(df["unique_id"].unique()[:batch])]
-                history = history.groupby("unique_id").tail(model.lookback_).reset_index(drop=True)
+                history = recent(df, batch, model.lookback_)
                 split = history.to_json(orient="split", index=False, date_format="iso")
                 body = ('{"dataframe_split": ' + split + "}").encode()
                 calls = args.calls if batch == 1 else max(args.calls // 2, 20)
                 frame = logged_model.pyfunc_input(history)
-                fns = {
-                    "http": post_timer(port, body),
-                    "pyfunc": lambda _, f=frame: pyfunc.predict(f),
-                    "predict": lambda _, h=history: model.predict(h),
-                }
+                fns = {"http": post_timer(procs[0][1], body)}
+                if args.baseline:
+                    fns["baseline"] = post_timer(procs[1][1], body)
+                fns["pyfunc"] = lambda _, f=frame: pyfunc.predict(f)
+                fns["predict"] = lambda _, h=history: model.predict(h)
+                before = load()
                 times = interleaved(fns, None, calls)
                 wall = sum(times["http"])
                 row = dict(batch=batch, calls=calls, request_kb=len(body) / 1e3, rps=calls / wall)
-                row["server_start_s"] = start_s
+                row.update(server_start_s=procs[0][2], load=before, load_after=load())
                 for runtime, ts in times.items():
                     for q in (50, 95, 99):
                         row[f"{runtime}_p{q}_ms"] = common.percentile(ts, q) * 1e3
                 rows.append(row)
                 print(f"server, {batch} series: {row}", flush=True)
         finally:
-            os.killpg(proc.pid, 15)
-            proc.wait(30)
-            log.close()
+            for proc, _, _ in procs:
+                stop_server(proc)
     return rows
 
 
 def report_server(rows):
+    kinds = [k for k in ("http", "baseline", "pyfunc", "predict") if f"{k}_p50_ms" in rows[0]]
     table = [
         [r["batch"], r["calls"], f"{r['request_kb']:.0f}"]
-        + [f"{r[f'{k}_p{q}_ms']:.1f}" for k in ("http", "pyfunc", "predict") for q in (50, 95, 99)]
-        + [f"{r['rps']:.0f}"]
+        + [f"{r[f'{k}_p{q}_ms']:.1f}" for k in kinds for q in (50, 95, 99)]
+        + [f"{r['rps']:.0f}", f"{r['load']}-{r['load_after']}"]
         for r in rows
     ]
-    head = ["series / request", "requests", "request kB", "HTTP p50", "p95", "p99"]
-    head += ["pyfunc p50", "p95", "p99", "predict p50", "p95", "p99", "requests / s"]
-    return common.table(head, table)
+    names = {"http": "HTTP", "baseline": "baseline HTTP", "pyfunc": "pyfunc", "predict": "predict"}
+    head = ["series / request", "requests", "request kB"]
+    head += [h for k in kinds for h in (f"{names[k]} p50", "p95", "p99")]
+    return common.table(head + ["requests / s", "load"], table)
 
 
-PARTS = {"onnx": (measure_onnx, report_onnx), "server": (measure_server, report_server)}
+PARTS = {
+    "onnx": (measure_onnx, report_onnx),
+    "server": (measure_server, report_server),
+    "predict": (measure_predict, report_predict),
+    "request": (measure_request, report_request),
+}
 
 
 def main(argv=None):
@@ -285,6 +458,8 @@ def main(argv=None):
     p.add_argument("--calls", type=int, default=400, help="calls per runtime at batch 1")
     p.add_argument("--steps", type=int, default=20, help="training steps per model")
     p.add_argument("--length", type=int, default=600, help="points per series")
+    p.add_argument("--label", default="", help="suffix of the results file (e.g. 'before')")
+    p.add_argument("--baseline", help="--part server: also serve from this tree of the code")
     args = p.parse_args(argv)
     if args.quick:
         args.calls, args.steps, args.length = 100, 5, 300
@@ -293,7 +468,8 @@ def main(argv=None):
         rows = measure(args)
         print(report(rows))
         result = {"machine": common.machine_info(), "args": vars(args), "rows": rows}
-        common.save_json(f"serving-{part}" + ("_quick" if args.quick else ""), result)
+        name = f"serving-{part}" + ("_quick" if args.quick else "")
+        common.save_json(name + (f"-{args.label}" if args.label else ""), result)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import gc
 import json
 import os
 import sys
@@ -36,6 +37,11 @@ ABOUT = (
     "(POST /invocations)"
 )
 INPUT_ERRORS = (ValueError, TypeError, KeyError)  # what the library raises for bad input
+# torch's intra-op threads in the server (read by torch at import): a request is a few windows, and
+# two threads on two shared cores made a 100-series request 3x slower at p50 and 10x at p95
+# (benchmarks/RESULTS-serving.md, load average 13-16)
+SERVER_THREADS = "1"
+SERVER_FLAG = "FORECAST_MODEL_SERVER"  # "1" in the process serve_command starts (see _settle)
 
 
 @functools.cache
@@ -59,11 +65,13 @@ def request_error(message):
 def answer(estimator, frame):
     """The pyfunc model's predict: ``estimator.predict`` of a ``logged_model.pyfunc_input`` frame,
     with the library's input errors as :func:`request_error` (400) and other failures as an
-    internal error (500) that names the exception without its traceback."""
+    internal error (500) that names the exception without its traceback. The first call in the
+    model server settles its heap (:func:`_settle`)."""
     from mlflow.exceptions import MlflowException
 
     from .logged_model import split_pyfunc_input
 
+    _settle()
     try:
         history, x_future = split_pyfunc_input(estimator, frame)
         return estimator.predict(history, X_future=x_future)
@@ -73,6 +81,17 @@ def answer(estimator, frame):
         raise request_error(str(exc).strip("'\"")) from exc
     except Exception as exc:
         raise MlflowException(f"forecast failed: {type(exc).__name__}: {exc}") from exc
+
+
+@functools.cache
+def _settle():
+    """Once, in the model server only (:data:`SERVER_FLAG`): move every object loaded so far
+    (torch, pandas, MLflow, the model: ~450,000 tracked objects) out of the garbage collector's
+    full collections (``gc.freeze``). Each full collection traversed them all: a 450 ms pause
+    every few dozen requests of 100 series (benchmarks/RESULTS-serving.md). A Python caller of the
+    pyfunc model keeps its collector as it is."""
+    if os.environ.get(SERVER_FLAG) == "1":
+        gc.freeze()
 
 
 def permissive_signature(signature):
@@ -127,8 +146,9 @@ def tracking_uri(uri=None):
 def serve_command(model_name, version=None, host="127.0.0.1", port=DEFAULT_PORT, uri=None):
     """(argv, env) of ``mlflow models serve`` for the champion (or ``version``) of ``model_name``:
     this interpreter's environment (``--env-manager local``), one worker, the same store as
-    tracking and registry URI, telemetry off, and this interpreter's bin folder first on PATH
-    (MLflow starts ``uvicorn`` by name)."""
+    tracking and registry URI, telemetry off, this interpreter's bin folder first on PATH
+    (MLflow starts ``uvicorn`` by name), torch on one intra-op thread unless $OMP_NUM_THREADS
+    says otherwise (:data:`SERVER_THREADS`), and :data:`SERVER_FLAG` (see :func:`answer`)."""
     uri = tracking_uri(uri)
     bin_dir = str(Path(sys.executable).parent)
     env = dict(
@@ -136,6 +156,8 @@ def serve_command(model_name, version=None, host="127.0.0.1", port=DEFAULT_PORT,
         **environment.MLFLOW,
         MLFLOW_TRACKING_URI=uri,
         MLFLOW_REGISTRY_URI=uri,
+        OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", SERVER_THREADS),
+        **{SERVER_FLAG: "1"},
         PATH=os.pathsep.join([bin_dir, os.environ.get("PATH", "")]),
     )
     argv = [

@@ -2,9 +2,8 @@
 
 Every public entry point converts what the user passed (a long frame, a wide frame or a Series)
 into the internal long frame ``[unique_id, ds, y, <covariates>]``, sorted, with one validated
-frequency per series (``forecast.data.frequencies``). Errors are ``ValueError`` naming the column,
-series and value at fault. Time is timestamps or integer time steps (see
-``forecast.data.frequencies``).
+frequency per series (``forecast.data.frequencies``: timestamps or integer time steps). Errors
+are ``ValueError`` naming the column, series and value at fault.
 """
 
 from __future__ import annotations
@@ -243,11 +242,10 @@ def _melt(wide):
     df.index = df.index.rename("__ds__")  # temporary names: a series may well be called "y" or "ds"
     long = df.reset_index().melt(id_vars="__ds__", var_name="__id__", value_name="__y__")
     long = long.loc[inside.ravel(order="F")]  # melt stacks column after column
-    if df.index.has_duplicates:  # a time listed twice, one copy empty: the empty one is padding
-        twice = long.duplicated(["__id__", "__ds__"], keep=False)
-        valued = long["__y__"].notna()
+    if df.index.has_duplicates:  # a time twice, one copy empty: that one is padding (two values
+        twice, valued = long.duplicated(["__id__", "__ds__"], keep=False), long["__y__"].notna()
         has_value = valued.groupby([long["__id__"], long["__ds__"]]).transform("any")
-        long = long.loc[~(twice & ~valued & has_value)]  # two values at one time stay: refused
+        long = long.loc[~(twice & ~valued & has_value)]  # at one time stay: refused)
     return long.rename(columns={"__id__": ID, "__ds__": TIME, "__y__": TARGET})[[ID, TIME, TARGET]]
 
 
@@ -271,7 +269,8 @@ def from_long(fc, spec, value_col="y_pred"):
     if spec.kind == "long":
         if spec.id_kind in ("int", "uint"):  # uint64 ids above 2**63 do not fit int64
             fc = fc.assign(**{ID: fc[ID].astype("uint64" if spec.id_kind == "uint" else "int64")})
-        return fc.rename(columns={ID: spec.id_col, TIME: spec.time_col}).reset_index(drop=True)
+        names = {k: v for k, v in ((ID, spec.id_col), (TIME, spec.time_col)) if k != v}
+        return (fc.rename(columns=names) if names else fc).reset_index(drop=True)
     values = [c for c in fc.columns if c not in (ID, TIME, "cutoff")]
     if len(values) > 1:
         if spec.kind == "series":

@@ -18,6 +18,7 @@ from forecast.data import frames
 from forecast.data.frames import ID, TARGET, TIME
 from forecast.data.frequencies import is_integer_freq
 from forecast.data.panel import Layout, build_panel, future_block, left_pad
+from forecast.fitted.known import known_panel
 from forecast.fitted.state import Tail
 from forecast.probabilistic.decoder import Decoder
 
@@ -28,6 +29,9 @@ SMALL = 64  # fewer windows than this run on one CPU thread (see _cpu_threads)
 
 def positions_of(state, ids, where):
     """Fitted series position of each id; unknown ids are an error naming them."""
+    found = _sorted_positions(state.ids, ids)
+    if found is not None:
+        return found
     unknown = state.mismatch(dict.fromkeys(ids)).unknown
     if unknown:
         id_name = state.spec.id_col if state.spec.kind == "long" else "series"
@@ -37,6 +41,20 @@ def positions_of(state, ids, where):
         )
     index = {uid: i for i, uid in enumerate(state.ids)}
     return np.array([index[uid] for uid in ids], dtype=np.int64)
+
+
+def _sorted_positions(fitted, ids):
+    """Positions of ``ids`` in ``fitted`` by bisection (a fit leaves its ids sorted), each checked
+    to be the id itself: O(len(ids) log S), instead of an index of all S fitted ids per request.
+    None when one is not found so (unknown, or ids not sorted): :func:`positions_of` decides."""
+    ids = np.asarray(ids, dtype=object)
+    try:
+        pos = np.searchsorted(fitted, ids)
+        if len(fitted) and (pos < len(fitted)).all() and (fitted[pos] == ids).all():
+            return pos.astype(np.int64)
+    except TypeError:  # ids that do not compare with the fitted ones
+        pass
+    return None
 
 
 def history_panel(state, long, where, causal=False):
@@ -75,8 +93,15 @@ def _freq_name(freq):
 
 def tail_from_history(state, long):
     """The input windows of new history; a series shorter than ``lookback`` is left-padded with
-    its first value unless ``short_series="error"``."""
-    panel, _, _ = history_panel(state, long, "predict data")
+    its first value unless ``short_series="error"``.
+
+    A small, plainly valid history of known series takes the fast path
+    (``forecast.fitted.known``: the same panel, checked instead of inferred); anything else the
+    general one, which accepts or refuses it with its own messages.
+    """
+    panel = known_panel(long, state.freqs, state.layout)
+    if panel is None:
+        panel, _, _ = history_panel(state, long, "predict data")
     short = np.flatnonzero(panel.lengths < state.lookback)
     if len(short) and state.short_series == "error":
         s = short[0]
@@ -209,7 +234,7 @@ def run(state, module, scaled, fitted_pos, first_rows):
     return run_windows(module, gatherer, fitted_pos, first_rows, state.device)
 
 
-@torch.no_grad()
+@torch.inference_mode()  # no autograd bookkeeping at all (no_grad still versions tensors)
 def run_windows(module, gatherer, fitted_pos, first_rows, device):
     """Forward over the windows of ``gatherer`` starting at ``first_rows`` (chunked): the network's
     outputs in the scaled frame, float64 (n, H) for a point model, (n, H, C) otherwise."""

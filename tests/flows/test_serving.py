@@ -10,6 +10,7 @@ or series, without a traceback.
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import json
 import os
@@ -25,7 +26,7 @@ import pytest
 
 from forecast import RNNForecaster
 from forecast.datasets.synthetic import make_panel
-from pipelines import cli, logged_model, registry, runs, store
+from pipelines import cli, logged_model, registry, runs, serving, store
 
 from .conftest import free_port, stop, wait_for
 
@@ -64,7 +65,9 @@ def served(tmp_path_factory):
         )
     try:
         wait_for(f"http://127.0.0.1:{port}/ping", 180, proc, log)
-        yield dict(url=f"http://127.0.0.1:{port}", est=est, panel=panel, out=out, argv=argv)
+        yield dict(
+            url=f"http://127.0.0.1:{port}", est=est, panel=panel, out=out, argv=argv, env=env
+        )
     finally:
         stop(proc)
         store.ACTIVE.config = saved[0]
@@ -108,14 +111,39 @@ def test_the_command_prints_the_url_and_a_curl_of_the_models_own_example(served)
     out, argv = served["out"], served["argv"]
     assert served["url"] in out and "/invocations" in out, out
     assert argv[2:5] == ["mlflow", "models", "serve"] and f"models:/{NAME}@champion" in argv
+    # torch on one thread in the server unless the caller's environment says otherwise
+    assert served["env"]["OMP_NUM_THREADS"] == os.environ.get("OMP_NUM_THREADS", "1")
+    assert served["env"][serving.SERVER_FLAG] == "1" and serving.SERVER_FLAG not in os.environ
     example = out.split("-d @")[1].split()[0]
     status, body = post(served["url"], json.loads(Path(example).read_text()))
     assert status == 200 and len(body["predictions"]) > 0, body
 
 
-@pytest.mark.parametrize("orient", ["split", "records"])
-def test_the_served_champion_equals_predict_with_its_intervals(served, orient):
+def test_only_the_model_server_freezes_its_heap_out_of_full_collections(served, monkeypatch):
+    history = served["panel"].groupby("unique_id").tail(30).reset_index(drop=True)
+    want = served["est"].predict(history)
+    serving._settle.cache_clear()
+    frozen = gc.get_freeze_count()
+    pd.testing.assert_frame_equal(serving.answer(served["est"], history), want)
+    assert gc.get_freeze_count() == frozen  # a Python caller of the pyfunc model: untouched
+    monkeypatch.setenv(serving.SERVER_FLAG, "1")
+    serving._settle.cache_clear()
+    try:
+        pd.testing.assert_frame_equal(serving.answer(served["est"], history), want)
+        assert gc.get_freeze_count() > frozen
+    finally:
+        gc.unfreeze()
+        serving._settle.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("orient", "series"),
+    [("split", None), ("records", None), ("split", ["series_1"])],  # one series, as timed
+)
+def test_the_served_champion_equals_predict_with_its_intervals(served, orient, series):
     history = served["panel"].groupby("unique_id").tail(40).reset_index(drop=True)
+    if series is not None:
+        history = history[history["unique_id"].isin(series)].reset_index(drop=True)
     status, body = post(served["url"], request(history, orient))
     assert status == 200, body
     got = pd.DataFrame(body["predictions"])
@@ -135,8 +163,9 @@ def test_the_served_champion_equals_predict_with_its_intervals(served, orient):
         (lambda h: h.drop(columns="y"), "['y']"),
         (lambda h: h.assign(unique_id="no_such_series"), "no_such_series"),
         (lambda h: h.assign(y="high"), "column y"),
+        (lambda h: pd.concat([h, h.iloc[[3]]]), "duplicate (unique_id, ds) = ('series_0'"),
     ],
-    ids=["missing-y", "unknown-series", "non-numeric-y"],
+    ids=["missing-y", "unknown-series", "non-numeric-y", "duplicate-row"],
 )
 def test_a_bad_request_gets_400_naming_the_column_or_series(served, bad, named):
     history = served["panel"].groupby("unique_id").tail(30).reset_index(drop=True)
