@@ -233,7 +233,7 @@ def check_forecasts(out):
 def check_registry(uri):
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(uri)
+    client = MlflowClient(uri, registry_uri=uri)  # never the process-wide registry
     versions = sorted(
         client.search_model_versions("name = 'forecaster-airpassengers'"),
         key=lambda v: int(v.version),
@@ -262,7 +262,7 @@ def check_left_running(api, uri):
 
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(uri)
+    client = MlflowClient(uri, registry_uri=uri)  # never the process-wide registry
     experiments = [e.experiment_id for e in client.search_experiments()]
     running = client.search_runs(experiments, "attributes.status = 'RUNNING'", max_results=1000)
     finished = client.search_runs(experiments, max_results=1000)
