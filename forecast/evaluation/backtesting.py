@@ -46,6 +46,7 @@ class BacktestResult:
     aggregate : dict metric -> value over all forecasts.
     n_fits : how many times a model was fitted; fit_seconds, predict_seconds : time spent in each.
     histories : the training History of each fit (estimators that keep ``history_``), in fit order.
+    estimator : the last fitted model (a search may continue training it: ``forecast.tuning``).
     """
 
     forecasts: pd.DataFrame
@@ -58,6 +59,7 @@ class BacktestResult:
     predict_seconds: float
     params: dict = field(default_factory=dict)
     histories: list = field(default_factory=list)
+    estimator: object = None
 
 
 def backtest(
@@ -105,7 +107,7 @@ def backtest(
     _check_args(n_windows, step, refit, window, train_length, metrics, warm_fraction)
     long = _validated(estimator, df)
     folds = make_folds(long, horizon, n_windows, step)
-    runs, n_fits, fit_s, predict_s, histories = _run_groups(
+    runs, n_fits, fit_s, predict_s, histories, last = _run_groups(
         estimator, long, folds, refit, window, train_length, warm_fraction, callbacks
     )
     fc = assemble(long, folds, runs)
@@ -136,6 +138,7 @@ def backtest(
         predict_s,
         params,
         histories,
+        last,
     )
 
 
@@ -208,7 +211,7 @@ def _run_groups(estimator, long, folds, refit, window, train_length, warm_fracti
         runs.append((group, fc))
         if getattr(est, "history_", None) is not None:
             histories.append(est.history_)
-    return runs, len(runs), fit_s, predict_s, histories
+    return runs, len(runs), fit_s, predict_s, histories, est
 
 
 def _fit(estimator, previous, train, warm, fraction, budget=None, callbacks=None):

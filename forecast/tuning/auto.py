@@ -23,7 +23,7 @@ from forecast.data.frames import ID
 from forecast.data.seasonality import resolve_season_length
 from forecast.estimator import RNNForecaster
 from forecast.evaluation.baselines import SeasonalNaive
-from forecast.tuning import combine, persistence, validation
+from forecast.tuning import combine, members, persistence, validation
 from forecast.tuning import study as study_lib
 from forecast.tuning.space import sample
 
@@ -65,6 +65,8 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
         the first, forecasts from each: a no-refit backtest); fewer where the shortest series
         cannot give them and keep a horizon to train on. More windows: a steadier choice among
         many trials, fitted further from the end.
+    warm_refit : the members continue from their trials' weights (``forecast.tuning.members``)
+        rather than start again; trials of other processes refit cold.
     seed : seeds the TPE sampler and every trial's network.
     verbose : show Optuna's per-trial log.
 
@@ -92,6 +94,7 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
         include_defaults=True,
         refit_fraction=0.5,
         val_windows=1,
+        warm_refit=False,
         seed=0,
         verbose=False,
     ):
@@ -100,7 +103,7 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
         self.storage, self.study_name, self.fallback = storage, study_name, fallback
         self.pruner, self.seed, self.verbose = pruner, seed, verbose
         self.include_defaults, self.refit_fraction = include_defaults, refit_fraction
-        self.val_windows = val_windows
+        self.val_windows, self.warm_refit = val_windows, warm_refit
 
     def fit(self, df, y=None, *, id_col="unique_id", time_col="ds", target_col="y"):
         """Search (:meth:`search`), then refit the best settings on all of ``df``.
@@ -151,7 +154,7 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
         naive_m = study_lib.naive_season(scored, long, m, self.horizon, windows)
         naive = validation.score(SeasonalNaive(self.horizon, naive_m), scored, m, windows)
         metric = study_lib.metric_of(naive)  # the same for every trial of this fit
-        started = time.perf_counter()
+        started, self._keeper = time.perf_counter(), members.Keeper(self.ensemble)
         share = seconds / ((self.n_trials or EXPECTED_TRIALS) + reserve)
         search_time = seconds - reserve * share
 
@@ -177,7 +180,10 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
             study_lib.record_curves(trial, result.histories)
             if pruning.pruned:
                 raise optuna.TrialPruned()
-            return study_lib.score_of(result, metric)
+            score = study_lib.score_of(result, metric)
+            if self.warm_refit:
+                self._keeper.offer(trial.number, score, result.estimator)
+            return score
 
         verbosity = optuna.logging.get_verbosity()
         optuna.logging.set_verbosity(optuna.logging.INFO if self.verbose else optuna.logging.WARN)
@@ -253,15 +259,10 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
             self.fallback_data_ = long  # saved: seasonal naive refits on it
             return
         self.best_params_ = dict(best[0].user_attrs["params"])
-        self.members_ = []
-        for i, trial in enumerate(best):
-            params = {**trial.user_attrs["params"], **(self.fixed or {})}
-            left = (deadline - time.perf_counter()) / (len(best) - i)  # this member's share
-            if self.refit_fraction is None:
-                left = min(trial.user_attrs["max_time"], left)
-            budget = max(MIN_TRIAL_SECONDS, left)
-            kwargs = self._trial_kwargs(params, m, budget)
-            self.members_.append(RNNForecaster(**kwargs).fit(df, y, **columns))
+        keeper, self._keeper, fixed = getattr(self, "_keeper", None), None, self.fixed or {}
+        kwargs_of = lambda params, t: self._trial_kwargs({**params, **fixed}, m, t)  # noqa: E731
+        cap = self.refit_fraction is None  # each member: at most its trial's share
+        self.members_ = members.refit(best, kwargs_of, df, y, columns, deadline, cap, keeper)
 
     def predict(self, df=None, X_future=None, level=None):
         """The members' median forecast: [unique_id, ds, y_pred (, y_lo<l>, y_hi<l>, y_q...)],

@@ -260,3 +260,29 @@ def test_several_validation_windows_score_one_fit_and_seasonal_naive_alike(df):
     assert validation.usable_windows(np.array([60]), 12, 3, holdout=12) == 3
     with pytest.raises(ValueError, match="val_windows"):
         auto(val_windows=0).fit(df)
+
+
+def test_warm_refit_continues_the_trials_network_instead_of_starting_again(df, monkeypatch):
+    from forecast.tuning import members
+
+    offered = []
+    real_offer = members.Keeper.offer
+
+    def offer(self, number, score, model):
+        offered.append(model)
+        return real_offer(self, number, score, model)
+
+    monkeypatch.setattr(members.Keeper, "offer", offer)
+    kw = dict(n_trials=1, pruner=None, include_defaults=False, ensemble=1)
+    fixed = {**FIXED, "max_epochs": 4}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warm = auto(warm_refit=True, fixed=fixed, **kw).fit(df)
+        cold = auto(warm_refit=False, fixed=fixed, **kw).fit(df)
+    assert len(offered) == 1 and warm.members_[0] is offered[0]  # the trial's own network
+    assert cold.members_[0] is not offered[0]
+    # the member's settings are the cold member's (no pruning holdout, its own clock)
+    assert warm.members_[0].get_params()["val_size"] == cold.members_[0].get_params()["val_size"]
+    first = [m.members_[0].history_.to_frame()["train_loss"].iloc[0] for m in (warm, cold)]
+    assert first[0] < first[1]  # it starts where its trial ended, not from initial weights
+    assert np.isfinite(warm.predict()["y_pred"]).all()
