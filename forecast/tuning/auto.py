@@ -19,13 +19,13 @@ from sklearn.exceptions import NotFittedError
 
 from forecast.checks import check_int
 from forecast.data import frames
-from forecast.data.frames import ID
+from forecast.data.frames import ID, TARGET
 from forecast.data.seasonality import resolve_season_length
 from forecast.estimator import RNNForecaster
 from forecast.evaluation.baselines import SeasonalNaive
 from forecast.tuning import combine, members, persistence, validation
 from forecast.tuning import study as study_lib
-from forecast.tuning.space import sample
+from forecast.tuning.space import check, sample
 
 FALLBACKS = (None, "seasonal_naive")
 MIN_TRIAL_SECONDS = 5.0
@@ -45,8 +45,9 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
     n_trials : trials to run in this fit (None: until ``max_time``; 0: none, refit the best of
         the stored study).
     ensemble : the best this many distinct settings are refitted; they forecast their median.
-    space : None (``forecast.tuning.space.default_space``), a dict of values fixed over it, or a
-        callable ``space(trial) -> dict`` of RNNForecaster keyword arguments.
+    space : None (``forecast.tuning.space.default_space``, size ``space.DEFAULT``), "compact" or
+        "full" (loss and log target too, on positive data), a dict of values fixed over the
+        default, or a callable ``space(trial) -> dict`` of RNNForecaster keyword arguments.
     fixed : dict of RNNForecaster keyword arguments applied to every trial (loss, level, ...).
     storage, study_name : an Optuna storage URL (``sqlite:///study.db``) or a file path ending in
         ``.journal`` (safe for several processes), and a study name: a study found there is
@@ -54,7 +55,7 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
     fallback : None | "seasonal_naive": the final model when no trial beats seasonal naive.
     pruner : "median" | "halving" | None: stop trials whose per-epoch validation loss (on the
         last horizon before each trial's cutoff, held back as ``val_size``) trails earlier
-        trials'. Sound while loss, scaler and target_transform are the same in every trial.
+        trials' of the same loss and scaler (log target included): comparable losses only.
     include_defaults : the first trial of a new study is ``RNNForecaster``'s own defaults (with
         ``fixed``; ``best_params_`` is then ``{}``), so the choice is never worse than the default
         on validation (not with a callable ``space``).
@@ -101,21 +102,17 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
         self.horizon, self.season_length, self.max_time = horizon, season_length, max_time
         self.n_trials, self.ensemble, self.space, self.fixed = n_trials, ensemble, space, fixed
         self.storage, self.study_name, self.fallback = storage, study_name, fallback
-        self.pruner, self.seed, self.verbose = pruner, seed, verbose
+        self.pruner, self.seed, self.verbose, self.warm_refit = pruner, seed, verbose, warm_refit
         self.include_defaults, self.refit_fraction = include_defaults, refit_fraction
-        self.val_windows, self.warm_refit = val_windows, warm_refit
+        self.val_windows = val_windows
 
     def fit(self, df, y=None, *, id_col="unique_id", time_col="ds", target_col="y"):
-        """Search (:meth:`search`), then refit the best settings on all of ``df``.
+        """Search (:meth:`search`), then refit the best settings on all of ``df``; returns self.
 
         Parameters
         ----------
         df : long DataFrame [id_col, time_col, target_col, <covariates>], wide DataFrame or
             Series (as ``RNNForecaster.fit``); the members keep the column names.
-
-        Returns
-        -------
-        self
         """
         columns = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
         deadline = time.perf_counter() + self.max_time
@@ -154,6 +151,7 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
         naive_m = study_lib.naive_season(scored, long, m, self.horizon, windows)
         naive = validation.score(SeasonalNaive(self.horizon, naive_m), scored, m, windows)
         metric = study_lib.metric_of(naive)  # the same for every trial of this fit
+        positive = bool((long[TARGET] > 0).all())  # the full space's sMAPE and log need it
         started, self._keeper = time.perf_counter(), members.Keeper(self.ensemble)
         share = seconds / ((self.n_trials or EXPECTED_TRIALS) + reserve)
         search_time = seconds - reserve * share
@@ -169,7 +167,7 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
             if trial.user_attrs.get("defaults"):
                 params = dict(self.fixed or {})
             else:
-                params = sample(trial, self.space, self.horizon, m, self.fixed)
+                params = sample(trial, self.space, self.horizon, m, self.fixed, positive)
             trial.set_user_attr("params", _plain(params))
             trial.set_user_attr("max_time", budget)
             kwargs = self._trial_kwargs(params, m, budget)
@@ -213,6 +211,7 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
         check_int("horizon", self.horizon, 1)
         check_int("ensemble", self.ensemble, 1)
         check_int("val_windows", self.val_windows, 1)
+        check(self.space)
         if self.n_trials is not None:
             check_int("n_trials", self.n_trials, 0)
         if self.n_trials == 0 and self.storage is None:

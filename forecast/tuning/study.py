@@ -2,9 +2,9 @@
 study, pruning bad trials on their per-epoch validation loss, what each trial records and is
 scored on, and the best distinct trials. Optuna is imported inside these functions only.
 
-Pruning compares trials' validation losses epoch by epoch, so it holds only while the loss, the
-scaler and the target transform are the same in every trial (the default space never samples
-them; a callable space that does should run with ``pruner=None``).
+Pruning compares trials' validation losses epoch by epoch, and losses of different kinds (a loss
+function, a scaler or target transform) are not comparable: a trial is pruned against the earlier
+trials of its own kind only (:class:`SameKind`), so a space may sample them.
 """
 
 from __future__ import annotations
@@ -98,8 +98,42 @@ def _pruner(name):
     if name is None:
         return optuna.pruners.NopPruner()
     if name == "median":  # prune below the median of earlier trials at the same epoch
-        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
-    return optuna.pruners.SuccessiveHalvingPruner()
+        return SameKind(optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1))
+    return SameKind(optuna.pruners.SuccessiveHalvingPruner())
+
+
+KIND = {"loss": "mae", "scaler": "standard"}  # RNNForecaster's defaults
+
+
+def kind(trial):
+    """What a trial's validation loss is measured in: its loss and scaler (target transform
+    included: ``scaler=("log", "standard")``), as a hashable tuple."""
+    params = trial.user_attrs.get("params") or {}
+    values = (params.get(name, default) for name, default in KIND.items())
+    return tuple(json.dumps(v) for v in values)  # lists (JSON user attributes) = tuples
+
+
+class SameKind:
+    """An Optuna pruner that runs ``inner`` against the trials of the same :func:`kind` only."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def prune(self, study, trial):
+        return self.inner.prune(_KindView(study, kind(trial)), trial)
+
+
+class _KindView:
+    """``study`` whose ``get_trials`` holds only the trials of one kind (all else delegated)."""
+
+    def __init__(self, study, of):
+        self._study, self._of = study, of
+
+    def __getattr__(self, name):
+        return getattr(self._study, name)
+
+    def get_trials(self, *args, **kwargs):
+        return [t for t in self._study.get_trials(*args, **kwargs) if kind(t) == self._of]
 
 
 class TrialPruning(Callback):

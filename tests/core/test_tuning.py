@@ -130,7 +130,59 @@ def test_pruning_stops_a_trial_that_trails_the_median():
     assert not bad.pruned
     bad.on_epoch_end(state, record(1, 5.0))
     assert bad.pruned and state.stop
-    assert isinstance(study.pruner, optuna.pruners.MedianPruner)
+    assert isinstance(study.pruner.inner, optuna.pruners.MedianPruner)
+
+
+def test_pruning_compares_trials_of_the_same_loss_and_scaler_only():
+    from forecast.tuning.study import open_study
+
+    study = open_study(None, None, 0, "median")
+    for _ in range(3):  # three finished MAE trials with val loss 1.0
+        trial = study.ask()
+        trial.set_user_attr("params", {"loss": "mae"})
+        for epoch in range(3):
+            trial.report(1.0, epoch)
+        study.tell(trial, 1.0)
+
+    def judged(params, value):
+        trial = study.ask()
+        trial.set_user_attr("params", params)
+        trial.report(value, 1)
+        return trial.should_prune()
+
+    assert judged({"loss": "mae"}, 5.0)  # trails its own kind's median
+    assert judged({}, 5.0)  # the defaults are MAE on the standard scaler too
+    assert not judged({"loss": "smape"}, 5.0)  # no sMAPE trial to compare with
+    assert not judged({"loss": "mae", "scaler": ["log", "standard"]}, 5.0)
+
+
+def test_the_full_space_samples_loss_and_log_target_on_positive_data_only():
+    import optuna
+
+    from forecast.tuning.space import sample
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    drawn = [sample(study.ask(), "full", 12, 12, positive=True) for _ in range(16)]
+    assert {d["loss"] for d in drawn} == {"mae", "smape"}
+    assert {tuple(np.atleast_1d(d["scaler"])) for d in drawn} == {
+        ("standard",),
+        ("log", "standard"),
+    }
+    assert "loss" not in sample(study.ask(), "full", 12, 12, positive=False)
+    assert "loss" not in sample(study.ask(), "compact", 12, 12, positive=True)
+    assert "loss" not in sample(study.ask(), None, 12, 12, positive=True)  # compact by default
+    fixed = sample(study.ask(), "full", 12, 12, {"loss": "mase", "scaler": "robust"}, True)
+    assert fixed["loss"] == "mase" and fixed["scaler"] == "robust"
+
+
+def test_the_full_space_searches_loss_and_log_target(df):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = auto(n_trials=4, space="full", fixed={**FIXED, **SPACE}, ensemble=1).fit(df)
+    assert {"params_loss", "params_log_target"} <= set(model.trials_.columns)
+    assert model.predict()["y_pred"].notna().all()
+    with pytest.raises(ValueError, match="space must be None, one of"):
+        auto(space="huge").fit(df)
 
 
 def test_search_prunes_hopeless_trials_and_records_curves(df):
