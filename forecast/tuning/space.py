@@ -3,8 +3,8 @@
 A space is a function ``space(trial) -> dict`` of ``RNNForecaster`` keyword arguments;
 :func:`default_space` is the one used unless the user passes their own (a callable) or fixes some
 of its values (a dict, merged over the sampled ones and then not sampled at all). It comes in two
-named sizes: "compact" (the network and the optimiser) and "full" (also the training loss and a
-log target, sampled only where every target value is positive: sMAPE and log need y > 0).
+named sizes: "compact" (the network and the optimiser) and "full" (also the training loss, where
+no target value is negative, and a log target, where every one is positive).
 """
 
 from __future__ import annotations
@@ -15,16 +15,16 @@ LOOKBACK_MULTIPLES = (1, 3)  # lookback = k * max(horizon, season_length), k in 
 WINDOW_NORMS = ("es", "last")
 LEARNING_RATES = (1e-3, 1e-2)  # log-uniform
 DROPOUTS = (0.0, 0.1)  # only with two layers: RNNForecaster refuses dropout on one
-LOSSES = ("mae", "smape")  # "full", positive data only
+LOSSES = ("mae", "smape")  # "full", on data without negative values (sMAPE needs y >= 0)
 SPACES = ("compact", "full")
 DEFAULT = "compact"  # space=None
 
 
-def default_space(trial, horizon, season_length, fixed=None, size=DEFAULT, positive=False):
+def default_space(trial, horizon, season_length, fixed=None, size=DEFAULT, target_min=None):
     """Sample one setting; keys in ``fixed`` are taken from it instead of sampled.
 
-    ``size``: "compact" or "full" (the loss and a log target, ``scaler=("log", "standard")``,
-    too, when ``positive``: every target value of the data is above zero).
+    ``size``: "compact" or "full": the loss too where ``target_min`` (the data's smallest target
+    value) is >= 0, and a log target (``scaler=("log", "standard")``) where it is > 0.
 
     Returns
     -------
@@ -56,10 +56,12 @@ def default_space(trial, horizon, season_length, fixed=None, size=DEFAULT, posit
             "learning_rate", lambda name: trial.suggest_float(name, *LEARNING_RATES, log=True)
         ),
     }
-    if size == "full" and positive:
+    full = size == "full" and target_min is not None
+    if full and target_min >= 0:
         params["loss"] = pick("loss", categorical(LOSSES))
-        log = "scaler" not in fixed and trial.suggest_categorical("log_target", [False, True])
-        params["scaler"] = ("log", "standard") if log else fixed.get("scaler", "standard")
+    if full and target_min > 0 and "scaler" not in fixed:
+        log = trial.suggest_categorical("log_target", [False, True])
+        params["scaler"] = ("log", "standard") if log else "standard"
     return {**params, **fixed}
 
 
@@ -72,13 +74,13 @@ def check(space):
         )
 
 
-def sample(trial, space, horizon, season_length, fixed=None, positive=False):
+def sample(trial, space, horizon, season_length, fixed=None, target_min=None):
     """The settings of one trial: ``space`` None (the default size), "compact" or "full", a dict
     of fixed values (over the default size), or a callable ``space(trial) -> dict``; ``fixed``
-    (applied to every trial) is merged over them. ``positive``: every target value is > 0."""
+    (applied to every trial) is merged over them. ``target_min``: the data's smallest target."""
     fixed = dict(fixed or {})
     check(space)
     if callable(space):
         return {**dict(space(trial)), **fixed}
     size, values = (space, {}) if isinstance(space, str) else (DEFAULT, space or {})
-    return default_space(trial, horizon, season_length, {**values, **fixed}, size, positive)
+    return default_space(trial, horizon, season_length, {**values, **fixed}, size, target_min)

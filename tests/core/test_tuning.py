@@ -156,22 +156,24 @@ def test_pruning_compares_trials_of_the_same_loss_and_scaler_only():
     assert not judged({"loss": "mae", "scaler": ["log", "standard"]}, 5.0)
 
 
-def test_the_full_space_samples_loss_and_log_target_on_positive_data_only():
+def test_the_full_space_samples_loss_on_data_at_or_above_zero_and_log_above_zero():
     import optuna
 
     from forecast.tuning.space import sample
 
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-    drawn = [sample(study.ask(), "full", 12, 12, positive=True) for _ in range(16)]
+    drawn = [sample(study.ask(), "full", 12, 12, target_min=1.0) for _ in range(16)]
     assert {d["loss"] for d in drawn} == {"mae", "smape"}
     assert {tuple(np.atleast_1d(d["scaler"])) for d in drawn} == {
         ("standard",),
         ("log", "standard"),
     }
-    assert "loss" not in sample(study.ask(), "full", 12, 12, positive=False)
-    assert "loss" not in sample(study.ask(), "compact", 12, 12, positive=True)
-    assert "loss" not in sample(study.ask(), None, 12, 12, positive=True)  # compact by default
-    fixed = sample(study.ask(), "full", 12, 12, {"loss": "mase", "scaler": "robust"}, True)
+    assert "loss" not in sample(study.ask(), "full", 12, 12, target_min=-0.5)
+    zeros = [sample(study.ask(), "full", 12, 12, target_min=0.0) for _ in range(8)]
+    assert {d["loss"] for d in zeros} == {"mae", "smape"} and not any("scaler" in d for d in zeros)
+    assert "loss" not in sample(study.ask(), "compact", 12, 12, target_min=1.0)
+    assert "loss" not in sample(study.ask(), None, 12, 12, target_min=1.0)  # compact by default
+    fixed = sample(study.ask(), "full", 12, 12, {"loss": "mase", "scaler": "robust"}, 1.0)
     assert fixed["loss"] == "mase" and fixed["scaler"] == "robust"
 
 

@@ -1052,68 +1052,6 @@ def _wait_for_final_state(client, run_id, timeout, proc, log):
     raise TimeoutError(f"flow run {run_id} not finished in {timeout} s:\n{log.read_text()[-3000:]}")
 
 
-@pytest.mark.slow
-def test_train_flow_on_a_two_worker_dask_cluster(prefect_server, tmp_path):
-    # In a subprocess (the CLI path): the flow, its Dask workers and Prefect's log/event workers
-    # all talk to the test's server and end with the process, not with the session's harness.
-    # On a user's own CSV (issue 20's matrix: the Dask runner), then `forecast` with --data alone.
-    from forecast.datasets.synthetic import make_panel
-
-    uri, out = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}", tmp_path / "out"
-    make_panel(n_series=3, length=240, freq="h", seed=5)[["unique_id", "ds", "y"]].to_csv(
-        tmp_path / "shop.csv", index=False
-    )
-    env = dict(
-        os.environ, PREFECT_API_URL=prefect_server, PREFECT_HOME=str(tmp_path / "prefect-home")
-    )
-    where = ["--data", str(tmp_path / "shop.csv"), "--tracking-uri", uri, "--output-dir", str(out)]
-    argv = [
-        sys.executable,
-        "-m",
-        "pipelines.cli",
-        "train",
-        "--runner",
-        "dask",
-        "--workers",
-        "2",
-        "--cells",
-        "gru",
-        "--directions",
-        "uni",
-        "--window-norms",
-        "none,last",
-        "--hidden-sizes",
-        "8",
-        "--max-epochs",
-        "2",
-        "--n-windows",
-        "1",
-        "--device",
-        "cpu",
-        *where,
-    ]
-    done = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-    log = done.stdout + done.stderr
-    assert done.returncode == 0, log[-4000:]
-    assert "Creating a new Dask cluster" in log and "Register worker" in log
-    for name in ("evaluate-gru-h8", "evaluate-gru-h8-wlast", "evaluate-seasonal_naive"):
-        assert f"Task run '{name}' - Finished in state Completed()" in log
-    assert f"forecasts (v1) written to {out}" in done.stdout and "forecaster-shop v1" in done.stdout
-    assert len(list(out.rglob("forecasts.parquet"))) == 1
-    done = subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", "forecast", *where],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0 and "forecasts of v1: 36 rows" in done.stdout, (
-        done.stdout + done.stderr
-    )[-4000:]
-    assert len(list(out.rglob("forecasts.parquet"))) == 2
-
-
 # ---------------------------------------------------------------- time budget (issue 11)
 def test_max_time_is_split_in_shares_and_reaches_every_candidate():
     job = budget.Plan(

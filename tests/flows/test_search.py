@@ -229,8 +229,9 @@ def test_train_with_an_optuna_search_logs_every_trial_and_registers_the_best(
 
 @pytest.mark.slow
 def test_search_trials_run_on_the_dask_workers_against_one_study(prefect_server, tmp_path):
-    # In a subprocess, as the existing Dask test does: the flow, its workers and Prefect's own
-    # workers talk to the test's server and end with the process.
+    # The local Dask cluster of the command (--runner dask --workers 2), in a subprocess: the
+    # flow, its workers and Prefect's own workers talk to the test's server and end with the
+    # process. The grid's candidates on Dask workers: tests/flows/test_dask_cluster.py.
     uri, out = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}", tmp_path / "out"
     make_panel(n_series=3, length=84, freq="MS", seed=6)[["unique_id", "ds", "y"]].to_csv(
         tmp_path / "shop.csv", index=False
@@ -253,3 +254,13 @@ def test_search_trials_run_on_the_dask_workers_against_one_study(prefect_server,
     assert len(trials) == 4
     workers = {r.data.tags["forecast.worker"] for r in trials} - {""}  # "": the defaults trial
     assert len(workers) == 2 and all(str(os.getpid()) not in w for w in workers), workers
+    # On a user's own CSV (issue 20's matrix: the Dask runner): then `forecast` with --data alone
+    assert f"forecasts (v1) written to {out}" in done.stdout and "forecaster-shop v1" in done.stdout
+    where = ["--data", str(tmp_path / "shop.csv"), "--tracking-uri", uri, "--output-dir", str(out)]
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "forecast", *where],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    log = done.stdout + done.stderr
+    assert done.returncode == 0 and "forecasts of v1: " in done.stdout, log[-4000:]
+    assert len(list(out.rglob("forecasts.parquet"))) == 2
