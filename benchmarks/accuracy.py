@@ -599,7 +599,11 @@ def run_dataset(name, args, kwargs, label, meta):
             **meta,
             **state,
         }
-        common.save_json(f"accuracy-{slug(label)}-{name}-b{args.budget:g}-s{seed}", record)
+        for block in blocks.values():  # which code scored each part (parts may be merged)
+            block.update(commit=state["commit"], dirty=state["dirty"])
+        stem = f"accuracy-{slug(label)}-{name}-b{args.budget:g}-s{seed}"
+        record = with_earlier_parts(common.HERE / "results" / f"{stem}.json", record)
+        common.save_json(stem, record)
         print(
             f"  {label} seed {seed}: "
             + "; ".join(
@@ -610,6 +614,29 @@ def run_dataset(name, args, kwargs, label, meta):
             + f"; total {record['wall_s']:.1f} s",
             flush=True,
         )
+
+
+def with_earlier_parts(path, record):
+    """``record`` plus the parts that an earlier run of the same variant (label, data set, seed,
+    budget, model and its parameters) wrote to ``path`` and this run did not score: a test part
+    run after the validation part fills the same record instead of replacing it. Each part keeps
+    the commit that scored it; the record is dirty if either was."""
+    try:
+        earlier = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return record
+    same = ("label", "dataset", "seed", "budget_s", "quick", "model", "model_kwargs")
+    kept = [p for p in PARTS if p in earlier and p not in record]
+    if not kept or any(earlier.get(k) != record.get(k) for k in same):
+        return record
+    merged = {**record, **{p: earlier[p] for p in kept}}
+    for p in kept:  # records from before per-part commits: the record's own
+        merged[p].setdefault("commit", earlier["commit"])
+        merged[p].setdefault("dirty", earlier.get("dirty", False))
+    merged["protocol"] = "+".join(p for p in PARTS if p in merged)
+    merged["dirty"] = any(merged[p]["dirty"] for p in PARTS if p in merged)
+    merged["dirty_files"] = sorted(set(record["dirty_files"]) | set(earlier.get("dirty_files", [])))
+    return merged
 
 
 def run_part(run_fn, data, budget, seed, kwargs, ctx):
@@ -673,7 +700,13 @@ def summarise(runs):
                     if "ds" in f
                 }
             ),
-            "commits": sorted({r["commit"][:7] + ("+" if r.get("dirty") else "") for r in recs}),
+            "commits": sorted(
+                {
+                    c["commit"][:7] + ("+" if c.get("dirty") else "")
+                    for r in recs
+                    for c in [r, *(r[p] for p in PARTS if p in r and "commit" in r[p])]
+                }
+            ),
             "dirty": any(r.get("dirty") for r in recs),
             "quick": any(r.get("quick") for r in recs),
             "pre_protocol": sum(bool(r.get("pre_protocol")) for r in recs),

@@ -241,7 +241,9 @@ def save_json(name, payload):
     out = HERE / "results"
     out.mkdir(exist_ok=True)
     path = out / f"{name}.json"
-    path.write_text(json.dumps(payload, indent=1, default=float))
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # whole or absent: then rename
+    tmp.write_text(json.dumps(payload, indent=1, default=float))
+    os.replace(tmp, path)
     return path
 
 

@@ -226,8 +226,9 @@ def _dead_pid():
 
 @pytest.mark.slow
 def test_a_served_deployment_survives_a_prefect_server_restart(tmp_path):
-    """``forecast serve`` waits on a Prefect server; the server is stopped and started again on the
-    same port and database; a run then triggered on the deployment completes, and serve is still up."""
+    """``forecast serve`` creates both deployments with their schedules from its config file and
+    waits on a Prefect server; the server is stopped and started again on the same port and
+    database; a run then triggered on the deployment completes, and serve is still up."""
     import os
     import sys
     from pathlib import Path
@@ -269,6 +270,7 @@ def test_a_served_deployment_survives_a_prefect_server_restart(tmp_path):
     cfg = tmp_path / "serve.toml"
     cfg.write_text(
         f'[common]\ntracking_uri = "{uri}"\noutput_dir = "{out}"\n'
+        '[train]\nmax_epochs = 1\nhidden_sizes = [8]\ncells = ["gru"]\nbidirectional = [false]\n'
         '[serve]\ntrain_cron = "0 3 * * 1"\nforecast_interval_seconds = 3600\n'
     )
     server_proc = start_server()
@@ -287,9 +289,12 @@ def test_a_served_deployment_survives_a_prefect_server_restart(tmp_path):
             temporary_settings(updates={PREFECT_API_URL: api}),
             get_client(sync_client=True) as client,
         ):
+            train = _wait_for_deployment(client, f"train/{schedules.TRAIN_DEPLOYMENT}", serve, log)
             dep = _wait_for_deployment(
                 client, f"forecast/{schedules.FORECAST_DEPLOYMENT}", serve, log
             )
+            assert [s.schedule.cron for s in train.schedules] == ["0 3 * * 1"]
+            assert [s.schedule.interval.total_seconds() for s in dep.schedules] == [3600]
         stop(server_proc)
         import time
 

@@ -10,7 +10,6 @@ runs on a 2-worker local Dask cluster.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -41,7 +40,7 @@ from pipelines import (
 )
 from pipelines.parameters import Source
 
-from .conftest import free_port, stop
+from .conftest import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -979,55 +978,8 @@ def test_cli_flow_failure_exits_1_with_one_line(trained, tmp_path, capsys):
     )  # leave Prefect's loggers as other tests expect them
 
 
-# ---------------------------------------------------------------------------------- a real server: serve, Dask
-@pytest.mark.slow
-def test_served_deployment_has_schedules_and_a_triggered_run_completes(
-    prefect_server, trained, tmp_path
-):
-    from prefect.client.orchestration import get_client
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    out = tmp_path / "served"
-    cfg = tmp_path / "serve.toml"
-    cfg.write_text(
-        f'[common]\ntracking_uri = "{trained.uri}"\noutput_dir = "{out}"\n'
-        '[train]\nmax_epochs = 1\nhidden_sizes = [8]\ncells = ["gru"]\nbidirectional = [false]\n'
-        '[serve]\ntrain_cron = "0 3 * * 1"\nforecast_interval_seconds = 3600\n'
-    )
-    env = dict(
-        os.environ, PREFECT_API_URL=prefect_server, PREFECT_HOME=str(tmp_path / "prefect-home")
-    )
-    log = tmp_path / "serve.log"
-    with open(log, "wb") as fh:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "pipelines.cli", "serve", "--config", str(cfg)],
-            cwd=REPO,
-            env=env,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        with (
-            temporary_settings(updates={PREFECT_API_URL: prefect_server}),
-            get_client(sync_client=True) as client,
-        ):
-            train_dep = _wait_for_deployment(
-                client, f"train/{schedules.TRAIN_DEPLOYMENT}", proc, log
-            )
-            forecast_dep = _wait_for_deployment(
-                client, f"forecast/{schedules.FORECAST_DEPLOYMENT}", proc, log
-            )
-            assert [s.schedule.cron for s in train_dep.schedules] == ["0 3 * * 1"]
-            assert [s.schedule.interval.total_seconds() for s in forecast_dep.schedules] == [3600]
-            run = client.create_flow_run_from_deployment(forecast_dep.id)
-            state = _wait_for_final_state(client, run.id, 240, proc, log)
-            assert state.is_completed(), f"{state.type}: {state.message}\n{log.read_text()[-3000:]}"
-    finally:
-        stop(proc)
-    assert len(list(out.rglob("forecasts.parquet"))) == 1
-
-
+# ---------------------------------------------------------------------------------- a real server: serve
+# (the served deployment test: tests/flows/test_faults.py, with a server restart)
 def _wait_for_deployment(client, name, proc, log, timeout=120):
     from prefect.exceptions import ObjectNotFound
 
