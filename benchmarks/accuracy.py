@@ -42,7 +42,8 @@ benchmarks' own outputs ``results/`` and ``RESULTS*.md``) unless ``--allow-dirty
 carries the full commit, ``dirty`` and the changed files, re-checked when each seed finishes.
 
 Each (label, data set, budget, seed) writes ``results/accuracy-<label>-<data set>-b<budget>-s<seed>.json``,
-with ``validation`` and ``test`` blocks (scores, fits, error, fit_s), baselines
+with ``validation`` and ``test`` blocks (scores, fits, error, fit_s, and the commit that scored the
+block; a later run of the same variant scoring only the other part fills the same record), baselines
 ``results/accuracy-baselines-<data set>.json`` (``baselines``: test, ``validation_baselines``);
 ``RESULTS-accuracy.md`` is regenerated from every such file present, so runs of other variants
 (``--label``) merge into one report; files from before the protocol (top-level ``scores``, test

@@ -151,13 +151,11 @@ def test_train_then_forecast_then_backtest_need_only_the_data(
 @pytest.mark.parametrize(
     "flags,columns",
     [
-        (["--max-time", "30"], []),
-        (["--max-time", "0"], []),
-        (["--level", "80,95"], ["y_lo80", "y_hi80", "y_lo95", "y_hi95"]),
-        (["--quantiles", "0.1,0.5,0.9"], ["y_q10", "y_q50", "y_q90"]),
+        (["--max-time", "30", "--level", "80,95"], ["y_lo80", "y_hi80", "y_lo95", "y_hi95"]),
+        (["--max-time", "0", "--quantiles", "0.1,0.5,0.9"], ["y_q10", "y_q50", "y_q90"]),
         (["--heads", "direct,seq2seq,recursive"], []),
     ],
-    ids=["max-time", "max-time-0", "level", "quantiles", "heads"],
+    ids=["max-time+level", "max-time-0+quantiles", "heads"],
 )
 def test_documented_train_flags_on_a_user_csv(user_csvs, run_cli, tmp_path, flags, columns):
     out, store = tmp_path / "out", _store(tmp_path)
