@@ -349,11 +349,21 @@ def m4_run(data, budget, seed, kwargs, ctx):
 
 # ------------------------------------------------------------------ M3
 def m3_score(forecasts, groups):
-    """M3 sMAPE per group, over all points ("all") and as the mean of per-series sMAPEs."""
+    """M3 sMAPE per group, over all points ("all") and as the mean of per-series sMAPEs.
+
+    Each term is ``200 |y - f| / (|y| + |f|)``: the M3 literature's ``200 |y - f| / (y + f)``
+    wherever the forecast is positive (M3 holds positive values only, and the published methods
+    forecast positive values), bounded at 200 where it is not. The unbounded original rewards a
+    forecast just below ``-y`` with a huge negative term (a validation run scored -8.9 that way);
+    such forecasts are counted in ``nonpositive_forecasts``. Records before 2026-12-07 18:00
+    (commit after 04ac496) used the original form: where they count non-positive forecasts their
+    figures are unreliable in either direction.
+    """
     scores, per_series, points = {}, [], []
     for period, (_, test) in groups.items():
         terms = [
-            200.0 * np.abs(y - forecasts[uid]) / (y + forecasts[uid]) for uid, y in test.items()
+            200.0 * np.abs(y - forecasts[uid]) / (np.abs(y) + np.abs(forecasts[uid]))
+            for uid, y in test.items()
         ]
         scores[f"smape_{period.lower()}"] = float(np.mean([t.mean() for t in terms]))
         per_series += [t.mean() for t in terms]
