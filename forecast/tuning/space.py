@@ -17,7 +17,7 @@ LEARNING_RATES = (1e-3, 1e-2)  # log-uniform
 DROPOUTS = (0.0, 0.1)  # only with two layers: RNNForecaster refuses dropout on one
 LOSSES = ("mae", "smape")  # "full", on data without negative values (sMAPE needs y >= 0)
 SPACES = ("compact", "full")
-DEFAULT = "compact"  # space=None
+DEFAULT = "full"  # space=None; chosen on validation (benchmarks/RESULTS-search.md, auto-v5)
 
 
 def default_space(trial, horizon, season_length, fixed=None, size=DEFAULT, target_min=None):

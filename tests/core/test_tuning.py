@@ -172,7 +172,8 @@ def test_the_full_space_samples_loss_on_data_at_or_above_zero_and_log_above_zero
     zeros = [sample(study.ask(), "full", 12, 12, target_min=0.0) for _ in range(8)]
     assert {d["loss"] for d in zeros} == {"mae", "smape"} and not any("scaler" in d for d in zeros)
     assert "loss" not in sample(study.ask(), "compact", 12, 12, target_min=1.0)
-    assert "loss" not in sample(study.ask(), None, 12, 12, target_min=1.0)  # compact by default
+    assert "loss" in sample(study.ask(), None, 12, 12, target_min=1.0)  # full by default
+    assert "loss" not in sample(study.ask(), {"cell": "gru"}, 12, 12)  # no data: nothing to add
     fixed = sample(study.ask(), "full", 12, 12, {"loss": "mase", "scaler": "robust"}, 1.0)
     assert fixed["loss"] == "mase" and fixed["scaler"] == "robust"
 
