@@ -5,6 +5,7 @@ import sys
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.base import clone
 
@@ -341,3 +342,19 @@ def test_warm_refit_continues_the_trials_network_instead_of_starting_again(df, m
     first = [m.members_[0].history_.to_frame()["train_loss"].iloc[0] for m in (warm, cold)]
     assert first[0] < first[1]  # it starts where its trial ended, not from initial weights
     assert np.isfinite(warm.predict()["y_pred"]).all()
+
+
+def test_the_full_space_on_data_with_zeros_searches_the_loss_but_no_log_target():
+    rng = np.random.default_rng(0)
+    y = np.maximum(0, 5 + 4 * np.sin(np.arange(96) * np.pi / 6) + rng.normal(0, 2, 96)).round()
+    y[rng.random(96) < 0.2] = 0  # intermittent zeros, as in a sales panel
+    frame = pd.DataFrame(
+        {"unique_id": "s", "ds": pd.date_range("2015-01", periods=96, freq="MS")}
+    ).assign(y=y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = auto(n_trials=4, space="full", fixed={**FIXED, **SPACE}, ensemble=1).fit(frame)
+    assert "params_loss" in model.trials_ and "params_log_target" not in model.trials_
+    assert all(t.user_attrs["params"].get("scaler", "standard") == "standard"
+               for t in model.study_.trials)  # fmt: skip
+    assert np.isfinite(model.predict()["y_pred"]).all()
