@@ -355,8 +355,8 @@ def m3_score(forecasts, groups):
     wherever the forecast is positive (M3 holds positive values only, and the published methods
     forecast positive values), bounded at 200 where it is not. The unbounded original rewards a
     forecast just below ``-y`` with a huge negative term (a validation run scored -8.9 that way);
-    such forecasts are counted in ``nonpositive_forecasts``. Records before 2026-12-07 18:00
-    (commit after 04ac496) used the original form: where they count non-positive forecasts their
+    such forecasts are counted in ``nonpositive_forecasts``. Records scored before commit
+    5275d20 used the original form: where they count non-positive forecasts their
     figures are unreliable in either direction.
     """
     scores, per_series, points = {}, [], []

@@ -3,8 +3,10 @@
 Set before mlflow or prefect is imported by any test module (pytest loads this first).
 """
 
+import importlib.util
 import os
 import tempfile
+from pathlib import Path
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
@@ -17,3 +19,25 @@ os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="forecast-tests-pr
 import torch  # noqa: E402
 
 torch.set_num_threads(1)
+
+
+import pytest  # noqa: E402
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture(scope="session")
+def benchmark_script():
+    """``load(name)``: ``benchmarks/<name>.py`` as a module, loaded once per session."""
+    loaded = {}
+
+    def load(name):
+        if name not in loaded:
+            spec = importlib.util.spec_from_file_location(
+                f"{name}_benchmark", BENCHMARKS / f"{name}.py"
+            )
+            loaded[name] = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(loaded[name])
+        return loaded[name]
+
+    return load

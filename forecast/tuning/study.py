@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from forecast.data.frames import ID
+from forecast.estimator import RNNForecaster
 from forecast.training.records import Callback
 
 PRUNERS = (None, "median", "halving")
@@ -102,14 +103,15 @@ def _pruner(name):
     return SameKind(optuna.pruners.SuccessiveHalvingPruner())
 
 
-KIND = {"loss": "mae", "scaler": "standard"}  # RNNForecaster's defaults
+KIND = ("loss", "scaler")  # a trial's values, or RNNForecaster's defaults where it sets none
+_DEFAULTS = {name: RNNForecaster().get_params()[name] for name in KIND}
 
 
 def kind(trial):
     """What a trial's validation loss is measured in: its loss and scaler (target transform
     included: ``scaler=("log", "standard")``), as a hashable tuple."""
     params = trial.user_attrs.get("params") or {}
-    values = (params.get(name, default) for name, default in KIND.items())
+    values = (params.get(name, _DEFAULTS[name]) for name in KIND)
     return tuple(json.dumps(v) for v in values)  # lists (JSON user attributes) = tuples
 
 

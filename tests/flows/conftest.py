@@ -148,12 +148,6 @@ def restore_tracking():
 
 
 @pytest.fixture(scope="session")
-def reliability():
+def reliability(benchmark_script):
     """``benchmarks/reliability.py`` as a module (its servers, PostgreSQL and load run)."""
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "reliability.py"
-    spec = importlib.util.spec_from_file_location("reliability_benchmark", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_script("reliability")

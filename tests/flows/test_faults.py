@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import subprocess
+import time
 
 import pandas as pd
 import pytest
@@ -238,8 +239,6 @@ def test_a_served_deployment_survives_a_prefect_server_restart(tmp_path):
 
     from pipelines import logged_model, registry, schedules, signals, store
 
-    from .test_flows import _wait_for_deployment, _wait_for_final_state
-
     uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
     store.configure(uri)
     model = RNNForecaster(
@@ -296,8 +295,6 @@ def test_a_served_deployment_survives_a_prefect_server_restart(tmp_path):
             assert [s.schedule.cron for s in train.schedules] == ["0 3 * * 1"]
             assert [s.schedule.interval.total_seconds() for s in dep.schedules] == [3600]
         stop(server_proc)
-        import time
-
         time.sleep(5)  # serve polls a server that is down
         server_proc = start_server()
         with (
@@ -312,3 +309,27 @@ def test_a_served_deployment_survives_a_prefect_server_restart(tmp_path):
     finally:
         stop(serve)
         stop(server_proc)
+
+
+def _wait_for_deployment(client, name, proc, log, timeout=120):
+    from prefect.exceptions import ObjectNotFound
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"forecast serve exited:\n{log.read_text()[-3000:]}"
+        try:
+            return client.read_deployment_by_name(name)
+        except ObjectNotFound:
+            time.sleep(1)
+    raise TimeoutError(f"deployment {name} not created in {timeout} s:\n{log.read_text()[-3000:]}")
+
+
+def _wait_for_final_state(client, run_id, timeout, proc, log):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = client.read_flow_run(run_id).state
+        if state is not None and state.is_final():
+            return state
+        assert proc.poll() is None, f"forecast serve exited:\n{log.read_text()[-3000:]}"
+        time.sleep(1)
+    raise TimeoutError(f"flow run {run_id} not finished in {timeout} s:\n{log.read_text()[-3000:]}")

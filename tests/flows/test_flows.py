@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -976,32 +975,6 @@ def test_cli_flow_failure_exits_1_with_one_line(trained, tmp_path, capsys):
     environment.quiet_prefect_errors(
         debug=True
     )  # leave Prefect's loggers as other tests expect them
-
-
-# ---------------------------------------------------------------------------------- a real server: serve
-# (the served deployment test: tests/flows/test_faults.py, with a server restart)
-def _wait_for_deployment(client, name, proc, log, timeout=120):
-    from prefect.exceptions import ObjectNotFound
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, f"forecast serve exited:\n{log.read_text()[-3000:]}"
-        try:
-            return client.read_deployment_by_name(name)
-        except ObjectNotFound:
-            time.sleep(1)
-    raise TimeoutError(f"deployment {name} not created in {timeout} s:\n{log.read_text()[-3000:]}")
-
-
-def _wait_for_final_state(client, run_id, timeout, proc, log):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        state = client.read_flow_run(run_id).state
-        if state is not None and state.is_final():
-            return state
-        assert proc.poll() is None, f"forecast serve exited:\n{log.read_text()[-3000:]}"
-        time.sleep(1)
-    raise TimeoutError(f"flow run {run_id} not finished in {timeout} s:\n{log.read_text()[-3000:]}")
 
 
 # ---------------------------------------------------------------- time budget (issue 11)
