@@ -43,6 +43,7 @@ from .parameters import (
     Seconds,
     Source,
     WindowNorm,
+    column_fields,
 )
 
 # the train flow's parameters logged as they are (``flow.<name>`` in MLflow), beside resolved ones
@@ -133,6 +134,7 @@ def train(
     # final fit into the same run) keep their bare names, so a per-fit value never clashes.
     facts = {k: parameters[k] for k in LOGGED} | {
         "data": source.data,
+        "columns": column_fields(source),  # remembered by the registered version
         "lookback": lookback,
         "lookback_inferred": win.lookback_inferred,
         "frequency": win.freq,
@@ -224,7 +226,8 @@ def forecast(
     stamp = io.run_stamp()
     io_tasks.configure_tracking(tracking_uri, experiment)
     model_name = model_name or source.model_name()
-    model, used, found, future = openings.registered_model_and_data(source, model_name, version)
+    opened = openings.registered_model_and_data(source, model_name, version)
+    model, used, found, future, source = opened  # source: column names as at training if unset
     if future_data:
         future = io_tasks.load_future(future_data, model, source)
     fc = tasks.predict(model, found.frame, future)
@@ -261,7 +264,7 @@ def backtest(
     stop_fits_on()  # a served run cancelled by Prefect (SIGTERM) stops its fits at their next step
     io_tasks.configure_tracking(tracking_uri, experiment)
     model_name = model_name or source.model_name()
-    model, used, found, _ = openings.registered_model_and_data(source, model_name, version)
+    model, used, found, _, source = openings.registered_model_and_data(source, model_name, version)
     season_length = season_length or model.season_length_
     settings = tasks.unfitted(model, max_epochs=max_epochs)
     with publish.open_run("backtest", source.data, None, version=used) as run:

@@ -107,6 +107,32 @@ def check_file(path, what="data"):
         raise FileNotFoundError(f"{what} file {path} does not exist")
 
 
+def columns_of(source, table=None):
+    """The column names of ``source`` read without its rows (a CSV's header, a Parquet schema, a
+    table's definition; a bundled set: the standard names), or None when they cannot be read
+    (the loader then raises its own error)."""
+    kind = source_kind(source)
+    if kind == "dataset":
+        return [ID, TIME, TARGET]
+    try:
+        if kind == "sql":
+            import sqlalchemy
+
+            engine = _engine(source)
+            try:
+                return [c["name"] for c in sqlalchemy.inspect(engine).get_columns(table)]
+            finally:
+                engine.dispose()
+        path = Path(source).expanduser()
+        if _format_of(path) == "parquet":
+            import pyarrow.parquet
+
+            return list(pyarrow.parquet.read_schema(path).names)
+        return [str(c) for c in pd.read_csv(path, nrows=0).columns]
+    except Exception:  # noqa: BLE001 - unreadable here: load_frame names the fault
+        return None
+
+
 def _read_file(path, what="data"):
     check_file(path, what)
     fmt = _format_of(path)

@@ -18,7 +18,7 @@ from forecast.data.history import renamed
 
 from . import io, orphans, registry, store
 from .environment import run_logger
-from .parameters import Source
+from .parameters import Source, as_trained
 from .retries import BACKOFF, IO_RETRIES, io_options, transient
 
 
@@ -94,3 +94,20 @@ def write_forecasts(fc, out_dir, stamp, fmt="parquet", names=None):
 @task(name="write-sql", **io_options())
 def write_sql(fc, url, table, names=None):
     return io.write_sql(renamed(fc, names), url, table)
+
+
+@task(name="column-names", **io_options())
+def columns_as_trained(source: Source, model_name, version) -> Source:
+    """``source`` with the id/time/target names the user left unset taken from the ones the
+    registered ``version`` was trained on, where the data has those and not the defaults
+    (``parameters.as_trained``): a model trained with ``--id-col store`` forecasts the same file
+    without the flag again."""
+    s = Source.model_validate(source)
+    trained = registry.trained_columns(model_name, version)
+    if not trained:
+        return s
+    resolved = as_trained(s, trained, io.columns_of(s.data, s.table) or ())
+    if resolved != s:
+        names = {k: v for k, v in resolved.model_dump().items() if k.endswith("_col")}
+        run_logger().info("column names as the model was trained: %s", names)
+    return resolved

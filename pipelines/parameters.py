@@ -83,6 +83,28 @@ def source_of(params):
     return rest | {"source": given | found}
 
 
+COLUMN_FIELDS = ("id_col", "time_col", "target_col")
+
+
+def column_fields(source):
+    """{field: name} of ``source``'s id/time/target columns (what a registered model remembers)."""
+    return {f: getattr(source, f) for f in COLUMN_FIELDS}
+
+
+def as_trained(source, trained, present):
+    """``source`` with each id/time/target name the user left at its default taken from
+    ``trained`` ({field: the name at training}) where the data (its column names ``present``)
+    lacks the default and has the trained name: a model trained on a file with its own column
+    names forecasts that file again without the column flags. A name given, or found, stays."""
+    default, changes = Source(), {}
+    for field in COLUMN_FIELDS:
+        given, name = getattr(source, field), trained.get(field)
+        unset = given == getattr(default, field)
+        if name and unset and given not in present and name in present:
+            changes[field] = name
+    return source.model_copy(update=changes) if changes else source
+
+
 def model_name_for(data, table=None):
     """The registered model a flow uses when none is named: ``forecaster-<data name>``.
 

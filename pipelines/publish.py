@@ -124,7 +124,7 @@ def describe_train(run_id, facts, selected, holdout, fitted, promotion, seen, df
                 {"model": model_scores.get(metric), "seasonal_naive": naive_scores.get(metric)},
                 reason,
             ),
-            registry.scope_tags(model, facts["data"]),
+            registry.scope_tags(model, facts["data"], facts.get("columns")),
         )
     _artifact(
         "train-summary", f"## {runs_run_name(run_id)}\n\n{note}", f"train run of {facts['data']}"

@@ -8,6 +8,7 @@ mlflow is imported inside the functions.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,16 +170,35 @@ def _champion_metric(client, champion, metric_name):
     return float(tag) if tag not in (None, "None") else None
 
 
-def scope_tags(estimator, data_name=None):
+COLUMNS_TAG = "forecast.columns"
+
+
+def scope_tags(estimator, data_name=None, columns=None):
     """Readable companions of the ``forecast.scope`` hash on a version: the data set's name, how
-    many series and at which frequencies, and the horizon."""
+    many series and at which frequencies, the horizon, and the data's id/time/target column names
+    (``columns``: {field: name}, read back by :func:`trained_columns`)."""
     freqs = sorted({str(f) for f in estimator.freqs_.values()})
     tags = {
         "forecast.n_series": str(len(estimator.freqs_)),
         "forecast.frequency": ",".join(freqs),
         "forecast.horizon": str(estimator.horizon),
     }
+    if columns:
+        tags[COLUMNS_TAG] = json.dumps(dict(columns), sort_keys=True)
     return tags | ({"forecast.data": str(data_name)} if data_name is not None else {})
+
+
+def trained_columns(model_name, version):
+    """{field: name} of the id/time/target columns a registered version was trained on ({} when
+    tracking is off or the version predates the tag)."""
+    if not store.active_config():
+        return {}
+    tags = store.client().get_model_version(model_name, str(version)).tags or {}
+    try:
+        found = json.loads(tags.get(COLUMNS_TAG) or "{}")
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
 
 
 def describe(model_name, version, model_description, version_description, tags=None):

@@ -1,6 +1,7 @@
 """The ``forecast`` command on a user's own CSV (issue 20), as a new user runs it.
 
-Two small generated files, hourly and monthly, with the columns ``unique_id, ds, y``. ``train``
+Two small generated files, hourly (columns ``unique_id, ds, y``) and monthly (its own names
+``store, month, sales``, given to ``train`` with ``--id-col`` etc.). ``train``
 runs with the documented flags (with and without ``--max-time``, ``--level``, ``--quantiles``,
 the three heads; the Dask runner is in ``test_flows``); then ``forecast`` and ``backtest`` run on
 the same data with no flag beyond ``--data`` (and the test's own store and output folder). Each
@@ -41,13 +42,17 @@ QUICK = [
 ]
 
 
+OWN = {"unique_id": "store", "ds": "month", "y": "sales"}  # the monthly file's column names
+OWN_FLAGS = ["--id-col", "store", "--time-col", "month", "--target-col", "sales"]
+
+
 @pytest.fixture(scope="module")
 def user_csvs(tmp_path_factory):
     root = tmp_path_factory.mktemp("user")
     hourly = make_panel(n_series=3, length=240, freq="h", seed=5)[["unique_id", "ds", "y"]]
     monthly = make_panel(n_series=3, length=84, freq="MS", seed=6)[["unique_id", "ds", "y"]]
     hourly.to_csv(root / "hourly.csv", index=False)
-    monthly.to_csv(root / "monthly.csv", index=False)
+    monthly.rename(columns=OWN).to_csv(root / "monthly.csv", index=False)  # its own names
     return root
 
 
@@ -115,8 +120,9 @@ def test_train_then_forecast_then_backtest_need_only_the_data(
     user_csvs, one_store, run_cli, tmp_path, kind, horizon, season, lookback
 ):
     data, out, store = user_csvs / f"{kind}.csv", tmp_path / "out", one_store
+    names = OWN_FLAGS if kind == "monthly" else []  # train names them; the later commands need not
     code, printed, err = run_cli(
-        "train", "--data", data, "--horizon", horizon, *QUICK, *store, "--output-dir", out
+        "train", "--data", data, "--horizon", horizon, *QUICK, *names, *store, "--output-dir", out
     )
     assert code == 0, err[-3000:]
     assert (
@@ -124,7 +130,7 @@ def test_train_then_forecast_then_backtest_need_only_the_data(
         and f"lookback {lookback} (inferred" in printed
     )
     assert f"registered model: forecaster-{kind} " in printed
-    df = pd.read_csv(data)
+    df = pd.read_csv(data).rename(columns={v: k for k, v in OWN.items()})
     assert _printed_naive(printed, season) == pytest.approx(
         naive_mase(df, horizon, season), rel=1e-3
     )
@@ -141,6 +147,8 @@ def test_train_then_forecast_then_backtest_need_only_the_data(
     assert re.search(
         rf"forecasts of v1: {3 * horizon} rows written to {re.escape(str(out))}", printed
     )
+    written = list(_forecast_file(out).columns)  # under the data's own names, as trained
+    assert written[:3] == (["store", "month", "y_pred"] if names else ["unique_id", "ds", "y_pred"])
     code, printed, err = run_cli("backtest", "--data", data, *store)
     assert code == 0, err[-3000:]
     assert _printed_naive(printed, season) == pytest.approx(

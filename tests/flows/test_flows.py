@@ -37,7 +37,7 @@ from pipelines import (
     store,
     tasks,
 )
-from pipelines.parameters import Source
+from pipelines.parameters import Source, as_trained
 
 from .conftest import free_port
 
@@ -129,6 +129,29 @@ def test_load_data_maps_custom_column_names(tmp_path):
         )
     key = {"source": Source(data=str(path), time_col="Date", target_col="Passengers")}
     assert io_tasks.data_cache_key(None, key) != io_tasks.data_cache_key(None, _source(path))
+
+
+def test_column_names_unset_are_taken_as_at_training_where_the_data_has_them(tmp_path):
+    trained = {"id_col": "store", "time_col": "week", "target_col": "sales"}
+    own = air().rename(columns={"unique_id": "store", "ds": "week", "y": "sales"})
+    own.to_csv(tmp_path / "own.csv", index=False)
+    own.to_parquet(tmp_path / "own.parquet", index=False)
+    url = f"sqlite:///{tmp_path / 'own.db'}"
+    io.write_sql(own, url, "obs")
+    for data, table in ((str(tmp_path / "own.csv"), None), (str(tmp_path / "own.parquet"), None)):
+        assert io.columns_of(data, table) == ["store", "week", "sales"]
+    assert io.columns_of(url, "obs") == ["store", "week", "sales"]
+    assert io.columns_of(str(tmp_path / "nope.csv")) is None  # the loader names that fault
+    present = ["store", "week", "sales"]
+    got = as_trained(Source(data="own.csv"), trained, present)
+    assert (got.id_col, got.time_col, got.target_col) == ("store", "week", "sales")
+    # a name the user gives stays, as does a default the data has
+    given = as_trained(Source(data="own.csv", target_col="units"), trained, present + ["units"])
+    assert given.target_col == "units"
+    standard = as_trained(Source(data="std.csv"), trained, ["unique_id", "ds", "y", "store"])
+    assert (standard.id_col, standard.time_col, standard.target_col) == ("unique_id", "ds", "y")
+    # the trained name absent: left to the loader's missing-column error, which names the flags
+    assert as_trained(Source(data="x.csv"), trained, ["when", "sales"]).time_col == "ds"
 
 
 def test_a_large_job_gets_a_budget_and_a_small_one_none(caplog, monkeypatch):
