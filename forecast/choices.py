@@ -29,7 +29,7 @@ SCALERS = (
     "robust",
     "none",
 )  # "none" is a method here (the identity scaler), not a null
-TARGET_TRANSFORMS = (None, "log")
+TARGET_TRANSFORMS = (None, "log", "log1p")  # scaler=(transform, method)
 FILLS = (None, "ffill", "interpolate", "zero")
 SHORT_SERIES = ("pad", "drop", "error")
 

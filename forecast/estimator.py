@@ -54,8 +54,9 @@ class RNNForecaster(FittedAttributes, RegressorMixin, BaseEstimator):
         points held out at each series' end for validation (None: horizon with early stopping).
     past_covariates, future_covariates, static_covariates : column names; calendar : add sin/cos
         calendar features of ``ds`` (timestamps only).
-    scaler : "standard" | "robust" | "none" | ("log", method) — per series, fitted on the
-        training part only; ("log", method): model log(y) first (positive targets).
+    scaler : "standard" | "robust" | "none" | ("log", method) | ("log1p", method) — per series,
+        fitted on the training part only; ("log", method): model log(y) first (positive
+        targets); ("log1p", method): log(1 + y) (non-negative targets, zeros allowed).
     fill : None (NaN in y is an error) | "ffill" | "interpolate" | "zero". short_series : "pad" |
         "drop" | "error" — series shorter than one training window.
     loss : "mae" | "mse" | "huber" | "mase" | "smape" (point), or a distribution family

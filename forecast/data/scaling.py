@@ -11,6 +11,8 @@ import numpy as np
 from forecast.choices import SCALERS
 
 _EPS = 1e-8
+LOG_SHIFT = {"log": 0.0, "log1p": 1.0}  # transform: log(y + shift); inverse: exp(v) - shift
+EXP_CAP = 700.0  # log values above this are capped before exp: a finite forecast, never inf
 
 
 def transform_target(y, kind, ids=None, where="data"):
@@ -18,28 +20,35 @@ def transform_target(y, kind, ids=None, where="data"):
     errors.
 
     "log" makes multiplicative structure (seasonality proportional to the level, exponential
-    trend) additive, as ES-RNN does; it needs every value > 0.
+    trend) additive, as ES-RNN does; it needs every value > 0. "log1p" (``log(1 + y)``) does the
+    same for data with zeros (counts, sales, closures): nearly log for large values, zero stays
+    zero; it needs every value >= 0.
     """
     y = np.asarray(y, dtype=np.float64)
     if kind is None:
         return y
-    bad = ~(y > 0) & np.isfinite(y)
+    bad = ~((y > 0) if kind == "log" else (y >= 0)) & np.isfinite(y)
     if bad.any():
         i = int(np.argmax(bad))
         who = f" of series {ids[i]!r}" if ids is not None else ""
-        raise ValueError(
-            f"{where}: scaler=('log', ...) needs positive targets, but value {float(y[i])!r}{who} "
-            f"is not ({int(bad.sum())} such value(s)); use a scaler without 'log' for data with "
-            "zeros or negatives"
+        needs, other = (
+            ("positive", "('log1p', method) for data with zeros, a scaler without a log for")
+            if kind == "log"
+            else ("non-negative", "a scaler without a log for data with")
         )
-    return np.log(y)
+        raise ValueError(
+            f"{where}: scaler=({kind!r}, ...) needs {needs} targets, but value "
+            f"{float(y[i])!r}{who} is not ({int(bad.sum())} such value(s)); use {other} negatives"
+        )
+    return np.log(y) if kind == "log" else np.log1p(y)
 
 
 def inverse_target(y, kind):
     """Exact inverse of :func:`transform_target` (values far above the data are capped, not inf)."""
     if kind is None:
         return y
-    return np.exp(np.minimum(y, 700.0))
+    capped = np.minimum(y, EXP_CAP)
+    return np.exp(capped) if kind == "log" else np.expm1(capped)
 
 
 class SeriesScaler:

@@ -17,9 +17,8 @@ import torch
 from torch import nn
 
 from forecast.data.columns import bounds, interval_columns, quantile_column
+from forecast.data.scaling import EXP_CAP, LOG_SHIFT
 from forecast.probabilistic.families import Normal, Quantiles
-
-EXP_CAP = 700.0  # forecast.data.scaling.inverse_target caps log values there
 
 
 def _table(values, dtype=torch.float64):
@@ -45,7 +44,8 @@ class ForecastGraph(nn.Module):
         super().__init__()
         self.network = network
         self.lookback, self.horizon = state.lookback, state.horizon
-        self.log = state.target_transform == "log"
+        self.shift = LOG_SHIFT.get(state.target_transform)  # log(y + shift); None: no log
+        self.log = self.shift is not None
         self.n_past, self.n_future = len(state.layout.past), len(state.layout.future)
         sc = state.target_scaler
         self.register_buffer("loc", _table(sc.loc_[:, 0]))  # (S,)
@@ -70,7 +70,7 @@ class ForecastGraph(nn.Module):
 
     def forward(self, y, series, past=None, future=None, calendar=None):
         L, H = self.lookback, self.horizon
-        target = torch.log(y) if self.log else y  # (B, L)
+        target = torch.log(y + self.shift) if self.log else y  # (B, L)
         parts = [((target - self.loc[series, None]) / self.spread[series, None])[..., None]]
         ahead = []
         if past is not None:
@@ -117,7 +117,7 @@ class ForecastGraph(nn.Module):
 
     def _inverse(self, v, series):
         v = v * self.spread[series, None] + self.loc[series, None]
-        return torch.exp(torch.clamp(v, max=EXP_CAP)) if self.log else v
+        return torch.exp(torch.clamp(v, max=EXP_CAP)) - self.shift if self.log else v
 
     def _nest(self, cols):
         """Intervals nest as ``forecast.probabilistic.decoder.nest`` makes them."""

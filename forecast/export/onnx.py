@@ -162,7 +162,8 @@ def describe(state, graph, names):
             f"{layout.calendar!r}) of the window's and the horizon's timestamps",
         ),
     }
-    unit = "the forecast of " + target + (", back through exp()" if graph.log else "")
+    back = ", back through exp()" + (f" - {graph.shift:g}" if graph.shift else "")
+    unit = "the forecast of " + target + (back if graph.log else "")
     return {
         "format": FORMAT,
         "lookback": L,
@@ -172,7 +173,8 @@ def describe(state, graph, names):
         "inputs": [_entry(n, *inputs[n]) for n in names],
         "outputs": [_entry(c, [H], "float64", f"{c}: {unit}") for c in graph.columns],
         "levels": list(graph.levels),
-        "note": "rows follow the batch; a target <= 0 gives NaN with scaler=('log', ...)",
+        "note": "rows follow the batch; a target <= 0 gives NaN with scaler=('log', ...), "
+        "< 0 with ('log1p', ...)",
     }
 
 

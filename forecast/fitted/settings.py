@@ -79,8 +79,10 @@ def _check_folded(est):
         _one_of("num_layers[1]", stack, choices.STACKS)
     scaler = est.scaler
     if isinstance(scaler, (tuple, list)):
-        if len(scaler) != 2 or scaler[0] != "log":
-            raise ValueError(f"scaler must be a method or ('log', method), got {scaler!r}")
+        if len(scaler) != 2 or scaler[0] not in choices.TARGET_TRANSFORMS[1:]:
+            raise ValueError(
+                f"scaler must be a method or ('log' | 'log1p', method), got {scaler!r}"
+            )
         scaler = scaler[1]
     _one_of("scaler", scaler, choices.SCALERS)
     optimizer, decay = choices.pair(est.optimizer)

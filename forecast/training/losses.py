@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from forecast.choices import POINT_LOSSES
+from forecast.data.scaling import LOG_SHIFT
 from forecast.metrics.point import seasonal_scale
 
 _EPS = 1e-8
@@ -75,7 +76,7 @@ def fit_loss(kind, state, scaled_y, offsets, fit_lengths):
             "smape",
             loc=state.target_scaler.loc_[:, 0],
             spread=state.target_scaler.scale_[:, 0],
-            log=state.target_transform == "log",
+            shift=LOG_SHIFT.get(state.target_transform),
         )
     return ForecastLoss(kind)
 
@@ -90,9 +91,10 @@ class ForecastLoss(nn.Module):
     loc, spread : (S,) the target scaler's location and scale per series (``smape`` only).
     """
 
-    def __init__(self, kind="mse", series_scale=None, loc=None, spread=None, log=False):
+    def __init__(self, kind="mse", series_scale=None, loc=None, spread=None, shift=None):
         super().__init__()
-        self.log = log  # smape: the target was log-transformed before scaling (exp after unscaling)
+        # smape: the target was log(y + shift)-transformed before scaling (None: not at all)
+        self.shift = shift
         if kind not in POINT_LOSSES:
             raise ValueError(f"loss must be one of {POINT_LOSSES}, got {kind!r}")
         self.kind = kind
@@ -123,8 +125,8 @@ class ForecastLoss(nn.Module):
         )
         spread = 1.0 if self.spread is None else spread
         raw_pred, raw_y = pred * spread + loc, y * spread + loc
-        if self.log:
-            raw_pred, raw_y = raw_pred.clamp(max=80.0).exp(), raw_y.clamp(max=80.0).exp()
+        if self.shift is not None:
+            raw_pred, raw_y = (v.clamp(max=80.0).exp() - self.shift for v in (raw_pred, raw_y))
         return 2.0 * (raw_pred - raw_y).abs() / (raw_pred.abs() + raw_y.abs()).clamp_min(_EPS)
 
     def forward(self, pred, y, series=None, mask=None):

@@ -46,7 +46,7 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
         the stored study).
     ensemble : the best this many distinct settings are refitted; they forecast their median.
     space : None (``forecast.tuning.space.default_space``, size ``space.DEFAULT``), "compact" or
-        "full" (loss and log target too, on data >= 0 / > 0), a dict of values fixed over the
+        "full" (loss and log target too, on data >= 0: log(1 + y) with zeros), a dict fixed over the
         default, or a callable ``space(trial) -> dict`` of RNNForecaster keyword arguments.
     fixed : dict of RNNForecaster keyword arguments applied to every trial (loss, level, ...).
     storage, study_name : an Optuna storage URL (``sqlite:///study.db``) or a file path ending in
@@ -151,7 +151,7 @@ class AutoRNNForecaster(RegressorMixin, BaseEstimator):
         naive_m = study_lib.naive_season(scored, long, m, self.horizon, windows)
         naive = validation.score(SeasonalNaive(self.horizon, naive_m), scored, m, windows)
         metric = study_lib.metric_of(naive)  # the same for every trial of this fit
-        low = float(long[TARGET].min())  # the full space's sMAPE needs >= 0, its log > 0
+        low = float(long[TARGET].min())  # the full space: sMAPE and log(1 + y) need >= 0, log > 0
         started, self._keeper = time.perf_counter(), members.Keeper(self.ensemble)
         share = seconds / ((self.n_trials or EXPECTED_TRIALS) + reserve)
         search_time = seconds - reserve * share

@@ -3,8 +3,9 @@
 A space is a function ``space(trial) -> dict`` of ``RNNForecaster`` keyword arguments;
 :func:`default_space` is the one used unless the user passes their own (a callable) or fixes some
 of its values (a dict, merged over the sampled ones and then not sampled at all). It comes in two
-named sizes: "compact" (the network and the optimiser) and "full" (also the training loss, where
-no target value is negative, and a log target, where every one is positive).
+named sizes: "compact" (the network and the optimiser) and "full" (also the training loss and a
+log target, where no target value is negative: log(y) where every value is positive, log(1 + y)
+where there are zeros).
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ DEFAULT = "full"  # space=None; chosen on validation (benchmarks/RESULTS-search.
 def default_space(trial, horizon, season_length, fixed=None, size=DEFAULT, target_min=None):
     """Sample one setting; keys in ``fixed`` are taken from it instead of sampled.
 
-    ``size``: "compact" or "full": the loss too where ``target_min`` (the data's smallest target
-    value) is >= 0, and a log target (``scaler=("log", "standard")``) where it is > 0.
+    ``size``: "compact" or "full": the loss and a log target too where ``target_min`` (the data's
+    smallest target value) is >= 0: ``scaler=("log", "standard")`` where it is > 0,
+    ``("log1p", "standard")`` (log(1 + y)) where it is 0.
 
     Returns
     -------
@@ -59,9 +61,10 @@ def default_space(trial, horizon, season_length, fixed=None, size=DEFAULT, targe
     full = size == "full" and target_min is not None
     if full and target_min >= 0:
         params["loss"] = pick("loss", categorical(LOSSES))
-    if full and target_min > 0 and "scaler" not in fixed:
+    if full and target_min >= 0 and "scaler" not in fixed:  # log(1 + y) where there are zeros
         log = trial.suggest_categorical("log_target", [False, True])
-        params["scaler"] = ("log", "standard") if log else "standard"
+        transform = "log" if target_min > 0 else "log1p"
+        params["scaler"] = (transform, "standard") if log else "standard"
     return {**params, **fixed}
 
 

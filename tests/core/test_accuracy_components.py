@@ -202,6 +202,26 @@ def test_log_target_forecasts_stay_positive_and_refuse_non_positive_values(hourl
         RNNForecaster(lookback=24, horizon=6, scaler=("log", "standard"), **TINY).fit(bad)
 
 
+def test_log1p_target_takes_zeros_refuses_negatives_and_reloads(hourly, tmp_path):
+    zeros = hourly.assign(y=(hourly["y"] - hourly["y"].median()).clip(lower=0.0))
+    assert (zeros["y"] == 0).mean() > 0.3  # half the points are zeros
+    est = RNNForecaster(lookback=24, horizon=6, scaler=("log1p", "standard"), loss="smape", **TINY)
+    fc = est.fit(zeros).predict()
+    assert np.isfinite(fc["y_pred"]).all() and (fc["y_pred"] > -1).all()  # expm1 > -1
+    assert np.isfinite(est.history_.to_frame()["train_loss"]).all()
+    again = RNNForecaster.load(est.save(tmp_path / "log1p"))
+    assert again.target_transform_ == "log1p"
+    pd.testing.assert_frame_equal(fc, again.predict())
+    bad = zeros.copy()
+    bad.loc[bad.index[300], "y"] = -2.0
+    with pytest.raises(
+        ValueError, match=r"scaler=\('log1p', \.\.\.\) needs non-negative.*series 'series_1'"
+    ):
+        RNNForecaster(lookback=24, horizon=6, scaler=("log1p", "standard"), **TINY).fit(bad)
+    with pytest.raises(ValueError, match=r"scaler must be a method or \('log' \| 'log1p'"):
+        RNNForecaster(scaler=("sqrt", "standard"), **TINY).fit(zeros)
+
+
 def test_ensemble_forecast_is_the_median_of_its_members():
     class Const(torch.nn.Module):
         def __init__(self, v):
@@ -289,9 +309,14 @@ def test_a_timedelta_budget_saves_as_seconds(hourly, tmp_path):
 
 
 def test_smape_loss_on_log_targets_is_scored_on_the_original_scale():
-    loss = ForecastLoss("smape", loc=np.array([0.0]), spread=np.array([1.0]), log=True)
+    loss = ForecastLoss("smape", loc=np.array([0.0]), spread=np.array([1.0]), shift=0.0)
     pred, y = torch.log(torch.tensor([[1.05]])), torch.log(torch.tensor([[0.95]]))
     assert loss(pred, y, torch.tensor([0])).item() == pytest.approx(0.1, rel=1e-4)
+    log1p = ForecastLoss("smape", loc=np.array([0.0]), spread=np.array([1.0]), shift=1.0)
+    pred, y = torch.log1p(torch.tensor([[1.05]])), torch.log1p(torch.tensor([[0.95]]))
+    assert log1p(pred, y, torch.tensor([0])).item() == pytest.approx(0.1, rel=1e-4)
+    zero = torch.zeros(1, 1)  # a zero forecast of a zero: no error, not 0 / 0
+    assert log1p(zero, zero, torch.tensor([0])).item() == 0.0
 
 
 def test_tbptt_and_ensembles_are_refused_together(hourly):

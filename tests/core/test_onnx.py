@@ -38,8 +38,12 @@ CASES = {  # together: every cell, bidirectional both ways, every head and windo
         scaler=("log", "robust"),
         ensemble=2,
     ),
-    "rnn_relu_recursive_last_normal": dict(
-        cell="rnn_relu", head="recursive", window_norm="last", loss="normal"
+    "rnn_relu_recursive_last_normal_log1p": dict(
+        cell="rnn_relu",
+        head="recursive",
+        window_norm="last",
+        loss="normal",
+        scaler=("log1p", "standard"),
     ),
     "lstm_bi_dot_es_covariates": dict(
         cell="lstm",

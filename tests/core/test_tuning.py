@@ -157,7 +157,7 @@ def test_pruning_compares_trials_of_the_same_loss_and_scaler_only():
     assert not judged({"loss": "mae", "scaler": ["log", "standard"]}, 5.0)
 
 
-def test_the_full_space_samples_loss_on_data_at_or_above_zero_and_log_above_zero():
+def test_the_full_space_samples_loss_and_log_at_or_above_zero_log1p_with_zeros():
     import optuna
 
     from forecast.tuning.space import sample
@@ -170,8 +170,12 @@ def test_the_full_space_samples_loss_on_data_at_or_above_zero_and_log_above_zero
         ("log", "standard"),
     }
     assert "loss" not in sample(study.ask(), "full", 12, 12, target_min=-0.5)
-    zeros = [sample(study.ask(), "full", 12, 12, target_min=0.0) for _ in range(8)]
-    assert {d["loss"] for d in zeros} == {"mae", "smape"} and not any("scaler" in d for d in zeros)
+    zeros = [sample(study.ask(), "full", 12, 12, target_min=0.0) for _ in range(16)]
+    assert {d["loss"] for d in zeros} == {"mae", "smape"}
+    assert {tuple(np.atleast_1d(d["scaler"])) for d in zeros} == {
+        ("standard",),
+        ("log1p", "standard"),
+    }
     assert "loss" not in sample(study.ask(), "compact", 12, 12, target_min=1.0)
     assert "loss" in sample(study.ask(), None, 12, 12, target_min=1.0)  # full by default
     assert "loss" not in sample(study.ask(), {"cell": "gru"}, 12, 12)  # no data: nothing to add
@@ -344,7 +348,7 @@ def test_warm_refit_continues_the_trials_network_instead_of_starting_again(df, m
     assert np.isfinite(warm.predict()["y_pred"]).all()
 
 
-def test_the_full_space_on_data_with_zeros_searches_the_loss_but_no_log_target():
+def test_the_full_space_on_data_with_zeros_searches_the_loss_and_log1p_target():
     rng = np.random.default_rng(0)
     y = np.maximum(0, 5 + 4 * np.sin(np.arange(96) * np.pi / 6) + rng.normal(0, 2, 96)).round()
     y[rng.random(96) < 0.2] = 0  # intermittent zeros, as in a sales panel
@@ -353,8 +357,9 @@ def test_the_full_space_on_data_with_zeros_searches_the_loss_but_no_log_target()
     ).assign(y=y)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = auto(n_trials=4, space="full", fixed={**FIXED, **SPACE}, ensemble=1).fit(frame)
-    assert "params_loss" in model.trials_ and "params_log_target" not in model.trials_
-    assert all(t.user_attrs["params"].get("scaler", "standard") == "standard"
-               for t in model.study_.trials)  # fmt: skip
-    assert np.isfinite(model.predict()["y_pred"]).all()
+        model = auto(n_trials=6, space="full", fixed={**FIXED, **SPACE}, ensemble=2).fit(frame)
+    assert {"params_loss", "params_log_target"} <= set(model.trials_.columns)
+    scalers = {str(t.user_attrs["params"].get("scaler", "standard")) for t in model.study_.trials}
+    assert scalers <= {"standard", "['log1p', 'standard']"} and len(scalers) == 2
+    fc = model.predict()["y_pred"]
+    assert np.isfinite(fc).all() and (fc > -1).all()  # log(1 + y) members stay above -1
