@@ -97,11 +97,11 @@ def write_sql(fc, url, table, names=None):
 
 
 @task(name="column-names", **io_options())
-def columns_as_trained(source: Source, model_name, version) -> Source:
+def columns_as_trained(source: Source, model_name, version=None) -> Source:
     """``source`` with the id/time/target names the user left unset taken from the ones the
-    registered ``version`` was trained on, where the data has those and not the defaults
-    (``parameters.as_trained``): a model trained with ``--id-col store`` forecasts the same file
-    without the flag again."""
+    registered ``version`` (None: the champion) was trained on, where the data has those and not
+    the defaults (``parameters.as_trained``): a model trained with ``--id-col store`` forecasts
+    the same file without the flag again."""
     s = Source.model_validate(source)
     trained = registry.trained_columns(model_name, version)
     if not trained:

@@ -107,14 +107,15 @@ def search_spec(params, win, job, settings, study_name):
 
 
 def registered_model_and_data(source, model_name, version):
-    """The opening of the forecast and backtest flows: load the registered model and the data (the
-    id/time/target names left unset taken as at training: ``io_tasks.columns_as_trained``), set
-    the future rows aside and check the history once for the model: its columns, and its series and
-    frequencies (refused when they differ, before anything is written).
+    """The opening of the forecast and backtest flows: load the data (the id/time/target names left
+    unset taken as the registered version was trained: ``io_tasks.columns_as_trained``) and the
+    registered model, set the future rows aside and check the history once for the model: its
+    columns, and its series and frequencies (refused when they differ, before anything is
+    written).
     Returns (model, version, ``History``, future, the source as read)."""
+    source = io_tasks.columns_as_trained(source, model_name, version)  # a version tag only
+    raw = io_tasks.load_data(source)  # the data's own faults first, then the model's
     model, used = io_tasks.load_model(model_name, version)
-    source = io_tasks.columns_as_trained(source, model_name, used)
-    raw = io_tasks.load_data(source)
     found, future = data_tasks.check_data(raw, source, model=model)
     return model, used, found, future, source
 

@@ -188,12 +188,23 @@ def scope_tags(estimator, data_name=None, columns=None):
     return tags | ({"forecast.data": str(data_name)} if data_name is not None else {})
 
 
-def trained_columns(model_name, version):
-    """{field: name} of the id/time/target columns a registered version was trained on ({} when
-    tracking is off or the version predates the tag)."""
+def trained_columns(model_name, version=None, alias=CHAMPION):
+    """{field: name} of the id/time/target columns a registered version (or the alias's) was
+    trained on ({} when tracking is off, there is no such version, or it predates the tag)."""
+    from mlflow.exceptions import MlflowException
+
     if not store.active_config():
         return {}
-    tags = store.client().get_model_version(model_name, str(version)).tags or {}
+    client = store.client()
+    try:
+        mv = (
+            client.get_model_version(model_name, str(version))
+            if version is not None
+            else client.get_model_version_by_alias(model_name, alias)
+        )
+    except MlflowException:  # none registered: loading the model says so, after the data's checks
+        return {}
+    tags = mv.tags or {}
     try:
         found = json.loads(tags.get(COLUMNS_TAG) or "{}")
     except ValueError:
