@@ -191,18 +191,8 @@ def scope_tags(estimator, data_name=None, columns=None):
 def trained_columns(model_name, version=None, alias=CHAMPION):
     """{field: name} of the id/time/target columns a registered version (or the alias's) was
     trained on ({} when tracking is off, there is no such version, or it predates the tag)."""
-    from mlflow.exceptions import MlflowException
-
-    if not store.active_config():
-        return {}
-    client = store.client()
-    try:
-        mv = (
-            client.get_model_version(model_name, str(version))
-            if version is not None
-            else client.get_model_version_by_alias(model_name, alias)
-        )
-    except MlflowException:  # none registered: loading the model says so, after the data's checks
+    mv = _model_version(model_name, version, alias)
+    if mv is None:  # none registered: loading the model says so, after the data's checks
         return {}
     tags = mv.tags or {}
     try:
@@ -276,20 +266,26 @@ def champion_version(model_name, alias=CHAMPION):
 
 def version_run_id(model_name, version=None, alias=CHAMPION):
     """The run that logged a registered version (the ``alias`` one when ``version`` is None)."""
+    mv = _model_version(model_name, version, alias)
+    return None if mv is None else mv.run_id
+
+
+def _model_version(model_name, version=None, alias=CHAMPION):
+    """The registered ``version`` (the ``alias`` one when None), or None: tracking off, no such
+    version, or no champion yet."""
     if not store.active_config():
         return None
     from mlflow.exceptions import MlflowException
 
     client = store.client()
     try:
-        mv = (
+        return (
             client.get_model_version(model_name, str(version))
             if version is not None
             else client.get_model_version_by_alias(model_name, alias)
         )
     except MlflowException:
-        return None  # no such version, or no champion yet
-    return mv.run_id
+        return None
 
 
 def load_pyfunc(model_name_or_uri, version=None, alias=CHAMPION):
