@@ -109,6 +109,13 @@ def search_options(p):
         "10 without a budget); with --runner dask they are split over the workers",
     )
     p.add_argument(
+        "--search-space",
+        choices=("compact", "full"),
+        help="the space of --search optuna: compact (the default: the network and the optimiser) "
+        "or full (also the training loss, MAE or sMAPE, and a log target, log or log(1 + y), on "
+        "data without negative values: in place of --loss and --scaler)",
+    )
+    p.add_argument(
         "--study-storage",
         metavar="URL",
         help="the Optuna study the search's workers share: a database URL (sqlite:///study.db, "

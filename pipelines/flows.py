@@ -40,6 +40,7 @@ from .parameters import (
     Quantile,
     Scaler,
     Search,
+    SearchSpace,
     Seconds,
     Source,
     WindowNorm,
@@ -49,7 +50,7 @@ from .parameters import (
 # the train flow's parameters logged as they are (``flow.<name>`` in MLflow), beside resolved ones
 LOGGED = ("horizon", "n_windows", "heads", "window_norms", "calendar", "fill", "scaler", "metric")
 LOGGED += ("past_covariates", "future_covariates", "static_covariates", "search", "trials")
-LOGGED += ("nproc",)
+LOGGED += ("search_space", "nproc")
 
 
 @flow(name="train", flow_run_name=publish.flow_run_name_train, log_prints=True)
@@ -76,6 +77,7 @@ def train(
     n_windows: Positive = 2,
     search: Search | None = None,  # None or "grid": the candidate grid; "optuna": an Optuna search
     trials: Positive | None = None,  # the search's trials; None: until its share of max_time
+    search_space: SearchSpace | None = None,  # "full": loss and log target searched too
     study_storage: str | None = None,  # the search's shared study; None: a temporary journal file
     val_size: Annotated[int, Field(ge=0)] | None = None,  # candidates' tail; None: horizon
     season_length: Positive | None = None,  # None: inferred from the data's frequency
@@ -97,7 +99,9 @@ def train(
     Selection is the candidate grid (``search`` None or "grid": ``cells`` x ``bidirectional`` x
     ``hidden_sizes`` x ``heads`` x ``window_norms``, backtested over ``n_windows``), or an Optuna
     search (``search="optuna"``: ``trials`` of the library's search space, scored by MASE on the
-    last horizon before the hold-out; :mod:`pipelines.search`), whose grid lists go unused.
+    last horizon before the hold-out; :mod:`pipelines.search`), whose grid lists go unused;
+    ``search_space="full"`` searches the loss and a log target too, in place of ``loss`` and
+    ``scaler`` (not the pinball loss of ``quantiles``).
 
     Every candidate fit holds back the last ``val_size`` points of each series (default: the
     horizon) to log a validation loss per epoch; the hold-out fit and the final fit of the chosen
@@ -148,7 +152,8 @@ def train(
     logged = openings.flow_keys(facts | ({} if searching else {"candidates": list(grid)}))
     with publish.open_run("train", source.data, logged, horizon=horizon) as run:
         if searching:
-            spec = openings.search_spec(parameters, win, job, common, f"train-{run.run_id}")
+            name = f"train-{run.run_id}"
+            spec = openings.search_spec(parameters, win, job, common, name, seen)
             chosen = optuna.search(spec, common, seen, run.run_id)
         else:
             chosen = tasks.select(grid, seen, n_windows, season_length, metric, run.run_id)

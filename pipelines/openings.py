@@ -88,10 +88,12 @@ def model_settings(params, win, val_size, seconds):
     )
 
 
-def search_spec(params, win, job, settings, study_name):
+def search_spec(params, win, job, settings, study_name, seen):
     """The ``search.Spec`` of the train flow's Optuna search: its share of the budget (``job``, a
-    ``budget.Plan``), the workers of the flow's task runner, the trials' fixed ``settings``."""
+    ``budget.Plan``), the workers of the flow's task runner, the trials' fixed ``settings``, its
+    space over ``seen`` (the data it searches on)."""
     workers, external = search.workers()
+    space = params.get("search_space") or "compact"
     return search.Spec(
         horizon=params["horizon"],
         season_length=win.season_length,
@@ -101,8 +103,10 @@ def search_spec(params, win, job, settings, study_name):
         storage=params.get("study_storage"),
         study_name=study_name,
         seed=params["seed"],
-        fixed=search.fixed_settings(settings, lookback_given=not win.lookback_inferred),
+        fixed=search.fixed_settings(settings, not win.lookback_inferred, space),
         external=external,
+        space=space,
+        target_min=float(seen["y"].min()),
     )
 
 

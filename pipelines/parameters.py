@@ -29,6 +29,7 @@ WindowNorm = Literal[choices.names(choices.WINDOW_NORMS)]  # "none": TOML has no
 Loss = Literal[choices.LOSSES]
 SEARCHES = ("grid", "optuna")  # model selection: the candidate grid, or an Optuna search
 Search = Literal[SEARCHES]
+SearchSpace = Literal["compact", "full"]  # forecast.tuning.space.SPACES
 Positive = Annotated[int, Field(ge=1)]
 PositiveFloat = Annotated[float, Field(gt=0)]
 Seconds = Annotated[float, Field(ge=0)]

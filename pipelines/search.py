@@ -40,7 +40,9 @@ class Spec:
     ``trials`` in all (None: until the clock), ``workers``, the shared study (``storage``,
     ``study_name``; ``storage`` None: a journal file in a temporary folder, ``external``: the
     workers may not reach this machine's disk), ``seed`` (worker i seeds its sampler and networks
-    with ``seed + i``) and the ``fixed`` RNNForecaster settings of every trial."""
+    with ``seed + i``) and the ``fixed`` RNNForecaster settings of every trial; ``space``: the
+    library's "compact" or "full" space (``forecast.tuning.space``), ``target_min`` the data's
+    smallest target (where the full space may search the sMAPE loss and a log target)."""
 
     horizon: int
     season_length: int
@@ -52,6 +54,8 @@ class Spec:
     seed: int
     fixed: dict = field(default_factory=dict)
     external: bool = False
+    space: str = "compact"
+    target_min: float | None = None
 
     def shares(self):
         """Trials per worker task: the count split evenly (None each: until the clock)."""
@@ -87,7 +91,8 @@ def check(params):
         params.get("study_storage"),
     )
     if search != "optuna":
-        given = [f for f, v in (("trials", trials), ("study_storage", storage)) if v is not None]
+        named = (("trials", trials), ("study_storage", storage))
+        given = [f for f, v in (*named, ("search_space", params.get("search_space"))) if v]
         if given:
             raise ValueError(
                 f"{' and '.join(given)} set an Optuna search: add search='optuna' "
@@ -100,10 +105,13 @@ def check(params):
         )
 
 
-def fixed_settings(settings, lookback_given):
+def fixed_settings(settings, lookback_given, space="compact"):
     """The settings every trial keeps: the flow's, less those set per trial and less the lookback
-    unless given (the search samples it; the learning rate too, as it is left out unless given)."""
+    unless given (the search samples it; the learning rate too, as it is left out unless given);
+    the "full" ``space`` samples the loss (not the pinball loss of quantiles) and the scaler."""
     drop = set(NOT_SHARED) | (set() if lookback_given else {"lookback"})
+    if space == "full":
+        drop |= {"scaler"} | (set() if settings.get("quantiles") else {"loss"})
     return {k: v for k, v in settings.items() if k not in drop}
 
 
@@ -149,7 +157,9 @@ def labelled_space(spec, label, trial):
     from forecast.tuning.space import default_space
 
     trial.set_user_attr(search_board.WORKER, label)
-    return default_space(trial, spec.horizon, spec.season_length, spec.fixed)
+    return default_space(
+        trial, spec.horizon, spec.season_length, spec.fixed, spec.space, spec.target_min
+    )
 
 
 @task(name="search-trials", task_run_name="search-trials-{worker}", **compute_options())

@@ -52,14 +52,18 @@ def settings(trial):
 
 
 def settings_name(params):
-    """``gru-bi-h32x2-L36-wes``: cell, directions, hidden size x layers, lookback, window norm."""
+    """``gru-bi-h32x2-L36-wes``: cell, directions, hidden size x layers, lookback, window norm;
+    then a loss other than MAE and a log target (the full space's ``-smape-log``)."""
     if not params:
         return "unsampled"
     layers = params.get("num_layers", 1)
+    scaler = params.get("scaler")
+    log = f"-{scaler[0]}" if isinstance(scaler, (list, tuple)) else ""
+    loss = f"-{params['loss']}" if params.get("loss", "mae") != "mae" else ""
     return (
         f"{params.get('cell', '?')}{'-bi' if params.get('bidirectional') else ''}"
         f"-h{params.get('hidden_size', '?')}{f'x{layers}' if layers and layers > 1 else ''}"
-        f"-L{params.get('lookback', '?')}-w{params.get('window_norm') or 'none'}"
+        f"-L{params.get('lookback', '?')}-w{params.get('window_norm') or 'none'}{loss}{log}"
     )
 
 

@@ -55,6 +55,16 @@ def test_search_parameters_that_do_not_go_together_are_refused():
         search.check({"search": "grid", "trials": 3})
     with pytest.raises(ValueError, match=r"study_storage must be a database URL .* got 'x.db'"):
         search.check({"search": "optuna", "study_storage": "x.db"})
+    # the full space samples the loss and the scaler, but not the pinball loss of quantiles
+    settings = {"loss": "mae", "scaler": "robust", "quantiles": None, "fill": None, "seed": 0}
+    compact = search.fixed_settings(settings, True)
+    assert compact == {"loss": "mae", "scaler": "robust", "quantiles": None, "fill": None}
+    full = search.fixed_settings(settings, True, "full")
+    assert "loss" not in full and "scaler" not in full and "fill" in full
+    pinball = search.fixed_settings(
+        settings | {"loss": "pinball", "quantiles": (0.1,)}, True, "full"
+    )
+    assert pinball["loss"] == "pinball" and "scaler" not in pinball
 
 
 def test_trials_are_split_over_the_workers():
@@ -167,8 +177,10 @@ def run_cli(restore_tracking):
         (["--search", "optuna", "--trials", "0"], "--trials: expected a positive integer, got '0'"),
         (["--trials", "3"], "trials set an Optuna search: add search='optuna' (--search optuna)"),
         (["--search", "optuna", "--study-storage", "s.db"], "or a file path ending in '.journal'"),
+        (["--search-space", "full"], "search_space set an Optuna search: add search='optuna'"),
+        (["--search", "optuna", "--search-space", "huge"], "invalid choice: 'huge'"),
     ],
-    ids=["bogus", "trials-0", "trials-without-search", "storage"],
+    ids=["bogus", "trials-0", "trials-without-search", "storage", "space-alone", "space-bogus"],
 )
 def test_bad_search_flags_exit_2_naming_them(run_cli, monthly_csv, flags, message):
     code, printed, err = run_cli("train", "--data", monthly_csv, *flags)
@@ -181,7 +193,7 @@ def test_train_with_an_optuna_search_logs_every_trial_and_registers_the_best(
     uri, out = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}", tmp_path / "out"
     code, printed, err = run_cli(
         "train", "--data", monthly_csv, "--search", "optuna", "--trials", 3, "--max-time", 60,
-        *QUICK, "--tracking-uri", uri, "--output-dir", out,
+        "--search-space", "full", *QUICK, "--tracking-uri", uri, "--output-dir", out,
     )  # fmt: skip
     assert code == 0, (printed + err)[-3000:]
     assert "Optuna search (3 trials, each scored on the validation window)" in printed
@@ -201,6 +213,9 @@ def test_train_with_an_optuna_search_logs_every_trial_and_registers_the_best(
         assert tags["forecast.state"] in ("complete", "pruned", "failed")
         assert tags["forecast.best"] == str(name == best).lower()
         assert {"cell", "hidden_size", "lookback", "learning_rate", "window_norm"} <= set(params)
+        if name != "trial-0-defaults":  # the full space: searched, in place of the flow's
+            assert params["loss"] in ("mae", "smape")
+            assert params["scaler"] in ("standard", '["log", "standard"]')  # positive: log
         assert (name == "trial-0-defaults") == (tags["forecast.trial"] == "0")  # defaults first
         assert 0 < float(params["max_time"]) <= 60 / 9 + 1e-6  # a trial's share of the budget
         assert run.data.metrics["seconds"] > 0 and run.info.end_time >= run.info.start_time
@@ -214,10 +229,20 @@ def test_train_with_an_optuna_search_logs_every_trial_and_registers_the_best(
     arts = {a.path for a in client.list_artifacts(parent.info.run_id, "search")}
     assert {"search/optimization_history.png", "search/trials.md", "search/study.journal"} <= arts
     assert "search/param_importances.txt" in arts  # 3 trials: too few, and the note says so
+    import optuna  # the logged study: the full space sampled the loss and a log target
+
+    journal = client.download_artifacts(parent.info.run_id, "search/study.journal", str(tmp_path))
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(journal))
+    (summary,) = optuna.get_all_study_summaries(storage)
+    sampled = optuna.load_study(study_name=summary.study_name, storage=storage).trials[1:]
+    assert sampled and all({"loss", "log_target"} <= set(t.params) for t in sampled)
     params = parent.data.params
     assert params["flow.search"] == "optuna" and params["flow.best"] == best
     assert params["flow.max_time"] == "60.0" and float(params["max_time"]) == pytest.approx(20)
-    assert params["cell"] == trials[best].data.params["cell"]  # the final fit: the best's settings
+    flows_own = {"loss": "mae", "scaler": "standard"}  # the defaults trial: the flow's values
+    for key in ("cell", "loss", "scaler"):  # the final fit: the best trial's settings
+        assert params[key] == trials[best].data.params.get(key, flows_own.get(key))
+    assert params["flow.search_space"] == "full"
     assert str(client.get_model_version_by_alias("forecaster-shop", "champion").version) == "1"
     html = Path(client.download_artifacts(parent.info.run_id, "report.html", str(tmp_path)))
     text = html.read_text()
