@@ -191,12 +191,9 @@ def scope_tags(estimator, data_name=None, columns=None):
 def trained_columns(model_name, version=None, alias=CHAMPION):
     """{field: name} of the id/time/target columns a registered version (or the alias's) was
     trained on ({} when tracking is off, there is no such version, or it predates the tag)."""
-    mv = _model_version(model_name, version, alias)
-    if mv is None:  # none registered: loading the model says so, after the data's checks
-        return {}
-    tags = mv.tags or {}
+    mv = _model_version(model_name, version, alias)  # None: loading the model says so, later
     try:
-        found = json.loads(tags.get(COLUMNS_TAG) or "{}")
+        found = json.loads(((mv.tags or {}) if mv else {}).get(COLUMNS_TAG) or "{}")
     except ValueError:
         return {}
     return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
