@@ -1,6 +1,9 @@
 # Sourced by scripts/main.sh and scripts/test.sh: creates (or refreshes) the project's own
 # virtual environment in .venv from constraints.txt, then exports the offline/fast settings.
-set -euo pipefail
+# Scripts get strict mode; a terminal that sources this (README) keeps its own options, so a
+# command failing later there does not close it.
+INTERACTIVE=0; [[ $- == *i* ]] && INTERACTIVE=1
+[ "$INTERACTIVE" = 1 ] || set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${FORECAST_VENV:-$ROOT/.venv}"
 PY="${PYTHON:-python3}"
@@ -15,7 +18,7 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; 
                -e "$ROOT[pipelines,tuning,serving,dev]"; } > "$LOG" 2>&1; then
         grep -v "is ignored: it is neither" "$LOG" | tail -30 >&2
         echo "[env] installing the environment failed; full log: $LOG" >&2
-        exit 1
+        if [ "$INTERACTIVE" = 1 ]; then return 1; else exit 1; fi
     fi
     echo "$WANT" > "$STAMP"
 fi
