@@ -23,6 +23,8 @@ from pathlib import Path
 
 from prefect import task
 
+from forecast.tuning.auto import MIN_TRIAL_SECONDS
+
 from . import search_board, search_log
 from .environment import run_logger
 from .retries import compute_options, retried
@@ -230,6 +232,13 @@ def _search(spec, settings, seen, run_id):
     estimator = _estimator({**settings, **params})
     retried(log_params, {"flow.best": summary["best"]}, run_id)
     run_logger().info(search_board.heading(summary))
+    ran = sum(d["trials"] for d in done)
+    if spec.trials and spec.seconds and ran < spec.trials:  # say why, not only how many
+        run_logger().warning(
+            "%d of the %d trials asked ran: the search's %.0f s ran out (a trial starts only with "
+            "%.0f s left); raise --max-time or lower --trials",
+            *(ran, spec.trials, spec.seconds, MIN_TRIAL_SECONDS),
+        )
     return Selected(result, summary["best"], estimator, children)
 
 
