@@ -20,7 +20,7 @@ from forecast.training.stopping import Interrupted
 
 from . import config, environment, io, preflight, secrets, signals
 from .options import build_parser
-from .parameters import Source
+from .parameters import COLUMN_FIELDS, Source
 from .summary import relative, season, self_command, train_summary  # noqa: F401 - re-exported
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_FORECAST = (
@@ -95,7 +95,7 @@ def _run_flow(name, args):
             f"--model-name to choose another)",
             flush=True,
         )
-    print(f"[forecast] running the {name} flow: {shown(params)}", flush=True)
+    print(f"[forecast] running the {name} flow: {shown(params, name != 'train')}", flush=True)
     with signals.prefect_api():  # a temporary server that dies with this command, unless one is set
         state = signals.run_stoppable(lambda: flow_obj(**params, return_state=True))
     if not state.is_completed():
@@ -119,12 +119,15 @@ def _by_reference(params, command):
     return params
 
 
-def shown(params):
+def shown(params, registered=False):
     """``k=v, ...`` of flow parameters as a user gave them (the source's fields flat), passwords
-    hidden."""
+    hidden; ``registered`` (forecast, backtest): column names left at their defaults read "as
+    trained" (``parameters.as_trained``: the registered version's, where the data has them)."""
     flat = dict(params)
     if "source" in flat:
-        flat = Source.model_validate(flat.pop("source")).model_dump() | flat
+        dumped, default = Source.model_validate(flat.pop("source")).model_dump(), Source()
+        unset = [f for f in COLUMN_FIELDS if registered and dumped[f] == getattr(default, f)]
+        flat = dumped | {f: f"as trained (else {dumped[f]})" for f in unset} | flat
     return ", ".join(f"{k}={io.redact(v) if isinstance(v, str) else v}" for k, v in flat.items())
 
 

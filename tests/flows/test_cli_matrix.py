@@ -147,6 +147,7 @@ def test_train_then_forecast_then_backtest_need_only_the_data(
     assert re.search(
         rf"forecasts of v1: {3 * horizon} rows written to {re.escape(str(out))}", printed
     )
+    assert "time_col=as trained (else ds)" in printed  # the banner: names not given
     written = list(_forecast_file(out).columns)  # under the data's own names, as trained
     assert written[:3] == (["store", "month", "y_pred"] if names else ["unique_id", "ds", "y_pred"])
     code, printed, err = run_cli("backtest", "--data", data, *store)
