@@ -19,7 +19,7 @@ import torch
 
 from forecast.checks import resolve_device
 from forecast.choices import unfold
-from forecast.data.frames import FrameSpec
+from forecast.data.frames import TARGET, FrameSpec
 from forecast.data.frequencies import same_frequency
 from forecast.data.panel import Layout
 from forecast.data.scaling import ColumnScaler, SeriesScaler, transform_target
@@ -145,8 +145,9 @@ class FittedState:
         """Fit the target, covariate and static scalers on each series' training part."""
         fit_len = np.maximum(panel.lengths - val_size, 1)
         n_cov = 1 + len(self.layout.past) + len(self.layout.future)
+        where = f"fit data, column {self.spec.names[TARGET]!r}"  # the user's target name
         y = transform_target(
-            panel.data[:, 0], self.target_transform, RowIds(self.ids, panel.offsets), "fit data"
+            panel.data[:, 0], self.target_transform, RowIds(self.ids, panel.offsets), where
         )
         self.target_scaler = SeriesScaler(method).fit(y[:, None], panel.offsets, fit_len)
         self.cov_scaler = SeriesScaler(method).fit(panel.data[:, 1:n_cov], panel.offsets, fit_len)

@@ -215,7 +215,7 @@ def test_log1p_target_takes_zeros_refuses_negatives_and_reloads(hourly, tmp_path
     bad = zeros.copy()
     bad.loc[bad.index[300], "y"] = -2.0
     with pytest.raises(
-        ValueError, match=r"scaler=\('log1p', \.\.\.\) needs non-negative.*series 'series_1'"
+        ValueError, match=r"column 'y': scaler=\('log1p', \.\.\.\) needs non-neg.*'series_1'"
     ):
         RNNForecaster(lookback=24, horizon=6, scaler=("log1p", "standard"), **TINY).fit(bad)
     with pytest.raises(ValueError, match=r"scaler must be a method or \('log' \| 'log1p'"):
