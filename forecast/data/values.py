@@ -269,7 +269,8 @@ def check_finite(df, col, where, names, nan_hint):
     nan, inf = np.isnan(values), np.isinf(values)
     if nan.any():
         row = df.loc[int(np.argmax(nan))]
-        hint = " (pass fill='ffill'|'interpolate'|'zero' to fill target gaps)" if nan_hint else ""
+        hint = " (pass fill='ffill'|'interpolate'|'zero', --fill in the CLI, to fill target gaps)"
+        hint = hint if nan_hint else ""
         raise ValueError(
             f"{where}: column {names.get(col, col)!r} has NaN in series {row[ID]!r} at "
             f"{row[TIME]}{hint}"
