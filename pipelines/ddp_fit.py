@@ -147,6 +147,18 @@ def rank_main(folder, run_id):
     )
     if int(os.environ.get("RANK", "0")) == 0:
         model.save(folder / "model")
+    _leave_together()
+
+
+def _leave_together():
+    """Wait for every rank (rank 0 has saved), then tear the process group down: a rank that
+    exits with gloo's threads still running aborts ("terminate called without an active
+    exception", SIGABRT) and the launcher fails the whole fit."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def main(folder, run_id):
