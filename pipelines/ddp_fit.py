@@ -131,6 +131,7 @@ def rank_main(folder, run_id):
     import pandas as pd
 
     from forecast import RNNForecaster
+    from forecast.training.distributed import leave
 
     folder = Path(folder)
     settings = json.loads((folder / "settings.json").read_text())
@@ -147,18 +148,7 @@ def rank_main(folder, run_id):
     )
     if int(os.environ.get("RANK", "0")) == 0:
         model.save(folder / "model")
-    _leave_together()
-
-
-def _leave_together():
-    """Wait for every rank (rank 0 has saved), then tear the process group down: a rank that
-    exits with gloo's threads still running aborts ("terminate called without an active
-    exception", SIGABRT) and the launcher fails the whole fit."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()
+    leave()  # the ranks leave together: one exiting with gloo's threads running aborts
 
 
 def main(folder, run_id):

@@ -173,3 +173,14 @@ def join(strategy, device):
     if dist.get_backend() != "gloo" and default not in _CONTROL:
         _CONTROL[default] = dist.new_group(backend="gloo", timeout=wait)
     return World(dist.get_rank(), dist.get_world_size(), _CONTROL.get(default)), device
+
+
+def leave():
+    """End a script's DDP part on every rank: wait for all ranks (e.g. after rank 0 saved), then
+    tear the process group down. A rank that exits while gloo's threads still run can abort
+    ("terminate called without an active exception", SIGABRT), and torchrun then fails the
+    whole job. Nothing to do outside torchrun."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        _CONTROL.clear()
+        dist.destroy_process_group()

@@ -168,4 +168,5 @@ if __name__ == "__main__":
                 model.save(out / "model")
     distributed.World.sum_gradients = clip_each_rank_first(distributed.World.sum_gradients)
     write(fit("lstm"), out, "per_rank_clip", rank)
+    distributed.leave()  # as the README's script ends: together, the process group torn down
     print(f"rank {rank} done", flush=True)
