@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from .parameters import SEARCHES
+from .parameters import SEARCHES, SPACES
 
 # name: (what `forecast --help` says of it, its own --help's description)
 ABOUT = {
@@ -110,7 +110,7 @@ def search_options(p):
     )
     p.add_argument(
         "--search-space",
-        choices=("compact", "full"),
+        choices=SPACES,
         help="the space of --search optuna: compact (the default: the network and the optimiser) "
         "or full (also the training loss, MAE or sMAPE, and a log target, log or log(1 + y), on "
         "data without negative values: in place of --loss and --scaler)",

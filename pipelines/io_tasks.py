@@ -18,7 +18,7 @@ from forecast.data.history import renamed
 
 from . import io, orphans, registry, store
 from .environment import run_logger
-from .parameters import Source, as_trained
+from .parameters import Source, as_trained, column_fields
 from .retries import BACKOFF, IO_RETRIES, io_options, transient
 
 
@@ -108,6 +108,5 @@ def columns_as_trained(source: Source, model_name, version=None) -> Source:
         return s
     resolved = as_trained(s, trained, io.columns_of(s.data, s.table) or ())
     if resolved != s:
-        names = {k: v for k, v in resolved.model_dump().items() if k.endswith("_col")}
-        run_logger().info("column names as the model was trained: %s", names)
+        run_logger().info("column names as the model was trained: %s", column_fields(resolved))
     return resolved

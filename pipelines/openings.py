@@ -8,6 +8,8 @@ and backtest flows.
 
 from __future__ import annotations
 
+from forecast.data.columns import TARGET
+
 from . import budget, data_tasks, describe, io_tasks, registry, search, store
 from .parameters import Source
 
@@ -106,7 +108,7 @@ def search_spec(params, win, job, settings, study_name, seen):
         fixed=search.fixed_settings(settings, not win.lookback_inferred, space),
         external=external,
         space=space,
-        target_min=float(seen["y"].min()),
+        target_min=float(seen[TARGET].min()),
     )
 
 

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from forecast import choices
+from forecast.tuning.space import SPACES
 
 from . import io
 from .secrets import redact
@@ -29,7 +30,7 @@ WindowNorm = Literal[choices.names(choices.WINDOW_NORMS)]  # "none": TOML has no
 Loss = Literal[choices.LOSSES]
 SEARCHES = ("grid", "optuna")  # model selection: the candidate grid, or an Optuna search
 Search = Literal[SEARCHES]
-SearchSpace = Literal["compact", "full"]  # forecast.tuning.space.SPACES
+SearchSpace = Literal[SPACES]  # the library's named spaces: "compact" | "full"
 Positive = Annotated[int, Field(ge=1)]
 PositiveFloat = Annotated[float, Field(gt=0)]
 Seconds = Annotated[float, Field(ge=0)]
